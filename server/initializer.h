@@ -1,0 +1,90 @@
+#ifndef PARAM_SERVER_SERVER_INITIALIZER_H_
+#define PARAM_SERVER_SERVER_INITIALIZER_H_
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "server/dtype.h"
+#include "server/tensor_shape.h"
+
+namespace paramserver {
+
+// TensorFlow 1.x's variable initializers. They run on the server, once, when
+// a variable is created, so every worker sees the same value.
+enum class InitializerKind {
+  kDefault,  // glorot_uniform for floating dtypes, zeros otherwise (as TF).
+  kZeros,
+  kOnes,
+  kConstant,
+  kRandomUniform,
+  kRandomNormal,
+  kTruncatedNormal,
+  kGlorotUniform,
+  kGlorotNormal,
+  kVarianceScaling,
+};
+
+enum class FanMode { kFanIn, kFanOut, kFanAvg };
+
+enum class ScalingDistribution { kTruncatedNormal, kUntruncatedNormal, kUniform };
+
+// Parameters left unset take TensorFlow 1.x's defaults: minval 0, maxval 1,
+// mean 0, stddev 1, scale 1.
+struct InitializerSpec {
+  InitializerKind kind = InitializerKind::kDefault;
+  // kConstant: a single value is broadcast to any shape; a list has shape
+  // `value_shape`, or [values.size()] when that is unset.
+  std::vector<double> values;
+  std::optional<TensorShape> value_shape;
+  std::optional<double> minval;
+  std::optional<double> maxval;
+  std::optional<double> mean;
+  std::optional<double> stddev;
+  std::optional<double> scale;
+  FanMode mode = FanMode::kFanIn;
+  ScalingDistribution distribution = ScalingDistribution::kTruncatedNormal;
+  // With a seed the initializer's output is a pure function of (spec, dtype,
+  // shape), the same on every machine. Without one it differs per call.
+  std::optional<int64_t> seed;
+};
+
+// "zeros", "random_normal", ... (TensorFlow's snake_case names).
+const char* InitializerName(InitializerKind kind);
+
+// The shape a kConstant list implies, for creating a variable whose request
+// gave no shape (TensorFlow infers it from the value). nullopt for every other
+// initializer and for a single broadcast value.
+std::optional<TensorShape> ImpliedShape(const InitializerSpec& spec);
+
+// TensorFlow's fan computation for a weight of this shape (HWIO for 2-D
+// convolution kernels): rank 0 -> (1, 1); rank 1 -> (d0, d0); rank 2 ->
+// (d0, d1); higher ranks -> receptive field = product of all but the last two
+// dimensions, fan_in = d[-2] * field, fan_out = d[-1] * field.
+struct Fans {
+  double fan_in;
+  double fan_out;
+};
+Fans ComputeFans(absl::Span<const int64_t> shape);
+
+// INVALID_ARGUMENT when `spec` cannot initialize a variable of this dtype and
+// shape: a constant whose shape conflicts with `shape` or whose values do not
+// fit `dtype` (non-integral for integers, not 0/1 for bool), a distribution
+// that needs a floating dtype, minval >= maxval, stddev < 0, scale <= 0,
+// NaN or infinite parameters. Messages name the variable `full_name`.
+absl::Status ValidateInitializer(const InitializerSpec& spec, DType dtype,
+                                 absl::Span<const int64_t> shape,
+                                 absl::string_view full_name);
+
+// Writes the initial value into `out`, which holds exactly
+// NumElements(shape) * DTypeSize(dtype) bytes, little-endian, row-major.
+// Precondition: ValidateInitializer(spec, dtype, shape, ...) returned OK.
+void RunInitializer(const InitializerSpec& spec, DType dtype,
+                    absl::Span<const int64_t> shape, absl::Span<char> out);
+
+}  // namespace paramserver
+
+#endif  // PARAM_SERVER_SERVER_INITIALIZER_H_
