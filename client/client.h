@@ -1,0 +1,69 @@
+#ifndef PARAM_SERVER_CLIENT_CLIENT_H_
+#define PARAM_SERVER_CLIENT_CLIENT_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "server/variable_spec.h"
+
+namespace paramserver {
+
+class ParameterServerStub;  // Hides the generated gRPC types from users.
+
+// A variable as fetched from the server.
+struct FetchedVariable {
+  VariableInfo info;
+  bool created = false;  // True for exactly one caller per variable.
+  std::string value;     // Raw little-endian bytes, when asked for.
+};
+
+struct ClientOptions {
+  // Per-call deadline. Calls that exceed it return DEADLINE_EXCEEDED.
+  absl::Duration timeout = absl::Seconds(30);
+};
+
+// A connection to one parameter server. Thread-safe: one client can serve
+// every thread of a worker. Every error is the server's status (code and
+// TensorFlow-worded message) or the transport's (UNAVAILABLE, ...).
+class ParameterServerClient {
+ public:
+  // `target` is "host:port". Does not wait for the server to be reachable.
+  static absl::StatusOr<std::unique_ptr<ParameterServerClient>> Connect(
+      absl::string_view target, const ClientOptions& options = {});
+  ~ParameterServerClient();
+
+  // tf.get_variable. The value is filled only when `return_value` is true.
+  absl::StatusOr<FetchedVariable> GetVariable(const VariableRequest& request,
+                                              bool return_value = false);
+
+  // NOT_FOUND when no variable has this full name.
+  absl::StatusOr<FetchedVariable> ReadVariable(absl::string_view full_name);
+
+  // Sorted by name; `prefix` matches whole path components ("" for all).
+  absl::StatusOr<std::vector<VariableInfo>> ListVariables(
+      absl::string_view prefix);
+
+  // Deletes one variable (NOT_FOUND if absent) or every variable under a
+  // scope (OK and an empty list if there are none). Returns the deleted names.
+  absl::StatusOr<std::vector<std::string>> DeleteVariable(
+      absl::string_view full_name);
+  absl::StatusOr<std::vector<std::string>> DeleteScope(absl::string_view scope);
+
+  const std::string& target() const { return target_; }
+
+ private:
+  ParameterServerClient(std::string target, ClientOptions options,
+                        std::unique_ptr<ParameterServerStub> stub);
+
+  const std::string target_;
+  const ClientOptions options_;
+  const std::unique_ptr<ParameterServerStub> stub_;
+};
+
+}  // namespace paramserver
+
+#endif  // PARAM_SERVER_CLIENT_CLIENT_H_
