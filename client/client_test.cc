@@ -1,0 +1,120 @@
+// The client against a real in-process server on a loopback port: every call,
+// its status codes and messages, and the value bytes.
+#include "client/client.h"
+
+#include <cstring>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/grpc_server.h"
+
+namespace paramserver {
+namespace {
+
+using ::testing::ElementsAre;
+
+class ClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions options;
+    options.port = 0;
+    absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    absl::StatusOr<std::unique_ptr<ParameterServerClient>> client =
+        ParameterServerClient::Connect(server_->target());
+    ASSERT_TRUE(client.ok()) << client.status();
+    client_ = *std::move(client);
+  }
+
+  static VariableRequest Request(std::string scope, std::string name,
+                                 ReuseMode reuse, TensorShape shape) {
+    VariableRequest request;
+    request.scope = std::move(scope);
+    request.name = std::move(name);
+    request.reuse = reuse;
+    request.shape = std::move(shape);
+    return request;
+  }
+
+  std::unique_ptr<GrpcServer> server_;
+  std::unique_ptr<ParameterServerClient> client_;
+};
+
+TEST_F(ClientTest, GetVariableReturnsMetadataAndValueBytes) {
+  VariableRequest request = Request("foo", "v", ReuseMode::kCreate, {2, 2});
+  request.initializer.kind = InitializerKind::kConstant;
+  request.initializer.values = {1.5};
+  absl::StatusOr<FetchedVariable> v = client_->GetVariable(request, true);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_TRUE(v->created);
+  EXPECT_EQ(v->info.name, "foo/v");
+  EXPECT_EQ(v->info.shape, (TensorShape{2, 2}));
+  EXPECT_EQ(v->info.version, 1);
+  ASSERT_EQ(v->value.size(), 4 * sizeof(float));
+  float values[4];
+  std::memcpy(values, v->value.data(), sizeof(values));
+  EXPECT_THAT(values, ElementsAre(1.5, 1.5, 1.5, 1.5));
+
+  // Without return_value, no bytes travel.
+  request.reuse = ReuseMode::kReuse;
+  absl::StatusOr<FetchedVariable> meta = client_->GetVariable(request, false);
+  ASSERT_TRUE(meta.ok());
+  EXPECT_FALSE(meta->created);
+  EXPECT_TRUE(meta->value.empty());
+}
+
+TEST_F(ClientTest, ServerErrorsArriveWithCodeAndMessage) {
+  ASSERT_TRUE(client_->GetVariable(Request("foo", "v", ReuseMode::kCreate, {1})).ok());
+  absl::Status again =
+      client_->GetVariable(Request("foo", "v", ReuseMode::kCreate, {1})).status();
+  EXPECT_EQ(again.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(again.message(),
+            "Variable foo/v already exists, disallowed. Did you mean to set "
+            "reuse=True or reuse=tf.AUTO_REUSE in VarScope?");
+  absl::Status shape =
+      client_->GetVariable(Request("foo", "v", ReuseMode::kReuse, {2})).status();
+  EXPECT_EQ(shape.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(shape.message(),
+            "Trying to share variable foo/v, but specified shape (2,) and "
+            "found shape (1,).");
+}
+
+TEST_F(ClientTest, ReadListAndDelete) {
+  for (const char* name : {"a/x", "a/b/y", "a_1/z"}) {
+    ASSERT_TRUE(client_->GetVariable(Request("", name, ReuseMode::kCreate, {3})).ok());
+  }
+  absl::StatusOr<FetchedVariable> read = client_->ReadVariable("a/x");
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->value.size(), 3 * sizeof(float));
+  EXPECT_EQ(client_->ReadVariable("a/q").status().code(), absl::StatusCode::kNotFound);
+
+  absl::StatusOr<std::vector<VariableInfo>> listed = client_->ListVariables("a");
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 2);
+  EXPECT_EQ((*listed)[0].name, "a/b/y");
+  EXPECT_EQ((*listed)[1].name, "a/x");
+
+  absl::StatusOr<std::vector<std::string>> deleted = client_->DeleteScope("a");
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_THAT(*deleted, ElementsAre("a/b/y", "a/x"));
+  EXPECT_THAT(*client_->DeleteVariable("a_1/z"), ElementsAre("a_1/z"));
+  EXPECT_EQ(client_->DeleteVariable("a_1/z").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(client_->ListVariables("")->empty());
+}
+
+TEST_F(ClientTest, UnreachableServerIsUnavailable) {
+  ClientOptions options;
+  options.timeout = absl::Seconds(2);
+  server_->Shutdown(absl::ZeroDuration());
+  auto client = ParameterServerClient::Connect(server_->target(), options);
+  ASSERT_TRUE(client.ok());
+  absl::Status status = (*client)->ListVariables("").status();
+  EXPECT_TRUE(status.code() == absl::StatusCode::kUnavailable ||
+              status.code() == absl::StatusCode::kDeadlineExceeded)
+      << status;
+}
+
+}  // namespace
+}  // namespace paramserver

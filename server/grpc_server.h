@@ -1,0 +1,57 @@
+#ifndef PARAM_SERVER_SERVER_GRPC_SERVER_H_
+#define PARAM_SERVER_SERVER_GRPC_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/grpc_service.h"
+#include "server/variable_store.h"
+
+namespace paramserver {
+
+struct ServerOptions {
+  std::string address = "127.0.0.1";
+  int port = 2222;  // 0 picks a free port; port() tells which.
+  StoreOptions store;
+};
+
+// A running parameter server: the store, its gRPC service, the standard
+// health service (grpc.health.v1.Health, overall status "") and server
+// reflection.
+//
+// Lifecycle:   Start() --> serving --Shutdown()--> draining --> stopped
+// While draining, health reports NOT_SERVING, new calls are refused and
+// in-flight calls run to completion (or are cancelled at the deadline).
+class GrpcServer {
+ public:
+  // UNAVAILABLE when the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(
+      const ServerOptions& options);
+  ~GrpcServer();  // Shuts down, if Shutdown was not called.
+
+  int port() const { return port_; }
+  // "address:port", what clients connect to.
+  std::string target() const;
+  VariableStore& store() { return *store_; }
+
+  // Idempotent; returns once every call has finished.
+  void Shutdown(absl::Duration grace);
+
+ private:
+  GrpcServer(ServerOptions options, std::unique_ptr<VariableStore> store);
+
+  const ServerOptions options_;
+  const std::unique_ptr<VariableStore> store_;
+  ParameterServerService service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  bool shut_down_ = false;
+};
+
+}  // namespace paramserver
+
+#endif  // PARAM_SERVER_SERVER_GRPC_SERVER_H_

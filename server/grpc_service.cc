@@ -1,0 +1,125 @@
+#include "server/grpc_service.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "server/logging.h"
+#include "server/proto_convert.h"
+
+namespace paramserver {
+namespace {
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
+                                 absl::string_view method,
+                                 const absl::Status& status) {
+  if (!status.ok()) {
+    Log(LogLevel::kDebug, method, " from ", context->peer(), ": ",
+        status.ToString());
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+void FillSnapshot(const VariableSnapshot& snapshot, rpc::VariableInfo* info,
+                  std::string* value) {
+  ToProto(snapshot.info, info);
+  if (value != nullptr) {
+    value->assign(snapshot.value->data(), snapshot.value->size());
+  }
+}
+
+absl::Status DoGetVariable(VariableStore& store,
+                           const rpc::GetVariableRequest& request,
+                           rpc::GetVariableResponse* response) {
+  absl::StatusOr<VariableRequest> parsed = FromProto(request);
+  if (!parsed.ok()) return parsed.status();
+  absl::StatusOr<VariableStore::GetResult> result = store.GetVariable(*parsed);
+  if (!result.ok()) return result.status();
+  response->set_created(result->created);
+  FillSnapshot(result->snapshot, response->mutable_variable(),
+               request.return_value() ? response->mutable_value() : nullptr);
+  if (result->created) {
+    Log(LogLevel::kInfo, "Created variable ", result->snapshot.info.name, " ",
+        ShapeToString(result->snapshot.info.shape), " ",
+        DTypeName(result->snapshot.info.dtype));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DoDelete(VariableStore& store,
+                      const rpc::DeleteVariablesRequest& request,
+                      rpc::DeleteVariablesResponse* response) {
+  absl::StatusOr<std::vector<std::string>> deleted;
+  switch (request.target_case()) {
+    case rpc::DeleteVariablesRequest::kName:
+      deleted = store.DeleteVariable(request.name());
+      break;
+    case rpc::DeleteVariablesRequest::kScope:
+      deleted = store.DeleteScope(request.scope());
+      break;
+    case rpc::DeleteVariablesRequest::TARGET_NOT_SET:
+      return absl::InvalidArgumentError(
+          "DeleteVariables needs a variable name or a scope.");
+  }
+  if (!deleted.ok()) return deleted.status();
+  for (std::string& name : *deleted) {
+    Log(LogLevel::kInfo, "Deleted variable ", name);
+    response->add_deleted(std::move(name));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* ParameterServerService::GetVariable(
+    grpc::CallbackServerContext* context,
+    const rpc::GetVariableRequest* request,
+    rpc::GetVariableResponse* response) {
+  return Finish(context, "GetVariable",
+                DoGetVariable(*store_, *request, response));
+}
+
+grpc::ServerUnaryReactor* ParameterServerService::ReadVariable(
+    grpc::CallbackServerContext* context,
+    const rpc::ReadVariableRequest* request,
+    rpc::ReadVariableResponse* response) {
+  absl::StatusOr<VariableSnapshot> snapshot =
+      store_->ReadVariable(request->name());
+  if (snapshot.ok()) {
+    FillSnapshot(*snapshot, response->mutable_variable(),
+                 response->mutable_value());
+  }
+  return Finish(context, "ReadVariable", snapshot.status());
+}
+
+grpc::ServerUnaryReactor* ParameterServerService::ListVariables(
+    grpc::CallbackServerContext* context,
+    const rpc::ListVariablesRequest* request,
+    rpc::ListVariablesResponse* response) {
+  absl::StatusOr<std::vector<VariableInfo>> infos =
+      store_->ListVariables(request->prefix());
+  if (infos.ok()) {
+    for (const VariableInfo& info : *infos) {
+      ToProto(info, response->add_variables());
+    }
+  }
+  return Finish(context, "ListVariables", infos.status());
+}
+
+grpc::ServerUnaryReactor* ParameterServerService::DeleteVariables(
+    grpc::CallbackServerContext* context,
+    const rpc::DeleteVariablesRequest* request,
+    rpc::DeleteVariablesResponse* response) {
+  return Finish(context, "DeleteVariables",
+                DoDelete(*store_, *request, response));
+}
+
+}  // namespace paramserver

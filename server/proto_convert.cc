@@ -1,0 +1,158 @@
+#include "server/proto_convert.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace paramserver {
+namespace {
+
+TensorShape FromProto(const rpc::TensorShape& proto) {
+  return TensorShape(proto.dims().begin(), proto.dims().end());
+}
+
+void ToProto(const TensorShape& shape, rpc::TensorShape* proto) {
+  proto->mutable_dims()->Assign(shape.begin(), shape.end());
+}
+
+absl::StatusOr<DType> DTypeFromProto(int value) {
+  if (!IsValidDType(value)) return InvalidEnum("dtype", value);
+  return static_cast<DType>(value);
+}
+
+absl::StatusOr<ReuseMode> ReuseFromProto(int value) {
+  switch (value) {
+    case rpc::CREATE:
+      return ReuseMode::kCreate;
+    case rpc::REUSE:
+      return ReuseMode::kReuse;
+    case rpc::AUTO_REUSE:
+      return ReuseMode::kAutoReuse;
+  }
+  return InvalidEnum("reuse", value);
+}
+
+rpc::ReuseMode ReuseToProto(ReuseMode reuse) {
+  switch (reuse) {
+    case ReuseMode::kCreate:
+      return rpc::CREATE;
+    case ReuseMode::kReuse:
+      return rpc::REUSE;
+    case ReuseMode::kAutoReuse:
+      return rpc::AUTO_REUSE;
+  }
+  return rpc::CREATE;
+}
+
+// The wire enums of Initializer are numbered like the C++ enums.
+absl::Status CheckInitializerEnums(const rpc::Initializer& proto) {
+  if (!rpc::Initializer::Kind_IsValid(proto.kind())) {
+    return InvalidEnum("initializer.kind", proto.kind());
+  }
+  if (!rpc::Initializer::Mode_IsValid(proto.mode())) {
+    return InvalidEnum("initializer.mode", proto.mode());
+  }
+  if (!rpc::Initializer::Distribution_IsValid(proto.distribution())) {
+    return InvalidEnum("initializer.distribution", proto.distribution());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status InvalidEnum(absl::string_view field, int value) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("Unknown value ", value, " for field '", field, "'."));
+}
+
+absl::StatusOr<InitializerSpec> FromProto(const rpc::Initializer& proto) {
+  if (absl::Status s = CheckInitializerEnums(proto); !s.ok()) return s;
+  InitializerSpec spec;
+  spec.kind = static_cast<InitializerKind>(proto.kind());
+  spec.values.assign(proto.values().begin(), proto.values().end());
+  if (proto.has_value_shape()) spec.value_shape = FromProto(proto.value_shape());
+  if (proto.has_minval()) spec.minval = proto.minval();
+  if (proto.has_maxval()) spec.maxval = proto.maxval();
+  if (proto.has_mean()) spec.mean = proto.mean();
+  if (proto.has_stddev()) spec.stddev = proto.stddev();
+  if (proto.has_scale()) spec.scale = proto.scale();
+  spec.mode = static_cast<FanMode>(proto.mode());
+  spec.distribution = static_cast<ScalingDistribution>(proto.distribution());
+  if (proto.has_seed()) spec.seed = proto.seed();
+  return spec;
+}
+
+void ToProto(const InitializerSpec& spec, rpc::Initializer* proto) {
+  proto->set_kind(static_cast<rpc::Initializer::Kind>(spec.kind));
+  proto->mutable_values()->Assign(spec.values.begin(), spec.values.end());
+  if (spec.value_shape) ToProto(*spec.value_shape, proto->mutable_value_shape());
+  if (spec.minval) proto->set_minval(*spec.minval);
+  if (spec.maxval) proto->set_maxval(*spec.maxval);
+  if (spec.mean) proto->set_mean(*spec.mean);
+  if (spec.stddev) proto->set_stddev(*spec.stddev);
+  if (spec.scale) proto->set_scale(*spec.scale);
+  proto->set_mode(static_cast<rpc::Initializer::Mode>(spec.mode));
+  proto->set_distribution(
+      static_cast<rpc::Initializer::Distribution>(spec.distribution));
+  if (spec.seed) proto->set_seed(*spec.seed);
+}
+
+absl::StatusOr<VariableRequest> FromProto(const rpc::GetVariableRequest& proto) {
+  VariableRequest request;
+  request.scope = proto.scope();
+  request.name = proto.name();
+  absl::StatusOr<ReuseMode> reuse = ReuseFromProto(proto.reuse());
+  if (!reuse.ok()) return reuse.status();
+  request.reuse = *reuse;
+  if (proto.has_shape()) request.shape = FromProto(proto.shape());
+  if (proto.dtype() != rpc::DT_INVALID) {
+    absl::StatusOr<DType> dtype = DTypeFromProto(proto.dtype());
+    if (!dtype.ok()) return dtype.status();
+    request.dtype = *dtype;
+  }
+  absl::StatusOr<InitializerSpec> initializer = FromProto(proto.initializer());
+  if (!initializer.ok()) return initializer.status();
+  request.initializer = *std::move(initializer);
+  request.trainable = proto.has_trainable() ? proto.trainable() : true;
+  return request;
+}
+
+void ToProto(const VariableRequest& request, rpc::GetVariableRequest* proto) {
+  proto->set_scope(request.scope);
+  proto->set_name(request.name);
+  proto->set_reuse(ReuseToProto(request.reuse));
+  if (request.shape) ToProto(*request.shape, proto->mutable_shape());
+  if (request.dtype) proto->set_dtype(static_cast<rpc::DataType>(*request.dtype));
+  ToProto(request.initializer, proto->mutable_initializer());
+  proto->set_trainable(request.trainable);
+}
+
+absl::StatusOr<VariableInfo> FromProto(const rpc::VariableInfo& proto) {
+  absl::StatusOr<DType> dtype = DTypeFromProto(proto.dtype());
+  if (!dtype.ok()) return dtype.status();
+  return VariableInfo{proto.name(), FromProto(proto.shape()), *dtype,
+                      proto.version(), proto.trainable()};
+}
+
+void ToProto(const VariableInfo& info, rpc::VariableInfo* proto) {
+  proto->set_name(info.name);
+  ToProto(info.shape, proto->mutable_shape());
+  proto->set_dtype(static_cast<rpc::DataType>(info.dtype));
+  proto->set_version(info.version);
+  proto->set_trainable(info.trainable);
+}
+
+}  // namespace paramserver
+
+namespace paramserver {
+
+// FromProto/ToProto cast these enums; keep the numbering in step.
+static_assert(static_cast<int>(InitializerKind::kVarianceScaling) ==
+              rpc::Initializer::VARIANCE_SCALING);
+static_assert(static_cast<int>(InitializerKind::kConstant) ==
+              rpc::Initializer::CONSTANT);
+static_assert(static_cast<int>(FanMode::kFanAvg) == rpc::Initializer::FAN_AVG);
+static_assert(static_cast<int>(ScalingDistribution::kUniform) ==
+              rpc::Initializer::UNIFORM_DIST);
+static_assert(static_cast<int>(DType::kBool) == rpc::DT_BOOL);
+static_assert(static_cast<int>(DType::kInt64) == rpc::DT_INT64);
+
+}  // namespace paramserver

@@ -1,0 +1,44 @@
+#include "server/variable.h"
+
+#include <utility>
+
+namespace paramserver {
+
+Variable::Variable(std::string name, DType dtype, TensorShape shape,
+                   bool trainable, size_t byte_size)
+    : name_(std::move(name)),
+      dtype_(dtype),
+      shape_(std::move(shape)),
+      trainable_(trainable),
+      byte_size_(byte_size) {}
+
+void Variable::Publish(std::shared_ptr<TensorBuffer> value) {
+  absl::MutexLock lock(&mu_);
+  value_ = std::move(value);
+  version_ = 1;
+}
+
+void Variable::Fail(absl::Status status) {
+  absl::MutexLock lock(&mu_);
+  init_status_ = std::move(status);
+}
+
+bool Variable::Settled() const { return version_ > 0 || !init_status_.ok(); }
+
+VariableInfo Variable::InfoLocked() const {
+  return VariableInfo{name_, shape_, dtype_, version_, trainable_};
+}
+
+absl::StatusOr<VariableSnapshot> Variable::Read() const {
+  absl::MutexLock lock(&mu_, absl::Condition(this, &Variable::Settled));
+  if (!init_status_.ok()) return init_status_;
+  return VariableSnapshot{InfoLocked(), value_};
+}
+
+absl::StatusOr<VariableInfo> Variable::Info() const {
+  absl::MutexLock lock(&mu_, absl::Condition(this, &Variable::Settled));
+  if (!init_status_.ok()) return init_status_;
+  return InfoLocked();
+}
+
+}  // namespace paramserver

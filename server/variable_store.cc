@@ -1,0 +1,258 @@
+#include "server/variable_store.h"
+
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "server/names.h"
+
+namespace paramserver {
+namespace {
+
+absl::Status AlreadyExists(absl::string_view full_name) {
+  return absl::AlreadyExistsError(absl::StrCat(
+      "Variable ", full_name,
+      " already exists, disallowed. Did you mean to set reuse=True or "
+      "reuse=tf.AUTO_REUSE in VarScope?"));
+}
+
+absl::Status DoesNotExist(absl::string_view full_name) {
+  return absl::NotFoundError(absl::StrCat(
+      "Variable ", full_name,
+      " does not exist, or was not created with tf.get_variable(). Did you "
+      "mean to set reuse=tf.AUTO_REUSE in VarScope?"));
+}
+
+absl::Status NotFound(absl::string_view full_name) {
+  return absl::NotFoundError(
+      absl::StrCat("Variable ", full_name, " does not exist."));
+}
+
+// TensorFlow checks a reused variable's shape, then its dtype.
+absl::Status CheckSharing(const Variable& variable,
+                          const VariableRequest& request, DType dtype) {
+  if (request.shape.has_value() && *request.shape != variable.shape()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Trying to share variable ", variable.name(), ", but specified shape ",
+        ShapeToString(*request.shape), " and found shape ",
+        ShapeToString(variable.shape()), "."));
+  }
+  if (dtype != variable.dtype()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Trying to share variable ", variable.name(), ", but specified dtype ",
+        DTypeName(dtype), " and found dtype ", DTypeName(variable.dtype()),
+        "."));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRequest(const VariableRequest& request,
+                             const std::string& full_name) {
+  if (absl::Status s = ValidateScope(request.scope); !s.ok()) return s;
+  if (absl::Status s = ValidateFullName(request.name, "variable name");
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ValidateFullName(full_name, "full variable name");
+      !s.ok()) {
+    return s;
+  }
+  if (request.shape.has_value()) {
+    if (absl::Status s = NumElements(*request.shape).status(); !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<VariableStore>> VariableStore::Create(
+    const StoreOptions& options) {
+  if (options.max_variable_bytes > options.max_total_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_variable_bytes (", options.max_variable_bytes,
+        ") must not exceed max_total_bytes (", options.max_total_bytes, ")."));
+  }
+  return std::unique_ptr<VariableStore>(new VariableStore(options));
+}
+
+absl::StatusOr<VariableStore::GetResult> VariableStore::GetVariable(
+    const VariableRequest& request) {
+  const std::string full_name = JoinScope(request.scope, request.name);
+  if (absl::Status s = ValidateRequest(request, full_name); !s.ok()) return s;
+  bool created = false;
+  absl::StatusOr<std::shared_ptr<Variable>> variable =
+      FindOrRegister(request, full_name, &created);
+  if (!variable.ok()) return variable.status();
+  if (created) {
+    if (absl::Status s = Initialize(*variable, request.initializer); !s.ok()) {
+      return s;
+    }
+  }
+  absl::StatusOr<VariableSnapshot> snapshot = (*variable)->Read();
+  if (!snapshot.ok()) return snapshot.status();
+  return GetResult{*std::move(snapshot), created};
+}
+
+absl::StatusOr<std::shared_ptr<Variable>> VariableStore::FindOrRegister(
+    const VariableRequest& request, const std::string& full_name,
+    bool* created) {
+  const DType dtype = request.dtype.value_or(DType::kFloat);
+  absl::MutexLock lock(&mu_);
+  auto it = variables_.find(full_name);
+  if (it != variables_.end()) {
+    if (request.reuse == ReuseMode::kCreate) return AlreadyExists(full_name);
+    if (absl::Status s = CheckSharing(*it->second, request, dtype); !s.ok()) {
+      return s;
+    }
+    return it->second;
+  }
+  if (request.reuse == ReuseMode::kReuse) return DoesNotExist(full_name);
+  *created = true;
+  return RegisterLocked(request, full_name);
+}
+
+absl::StatusOr<std::shared_ptr<Variable>> VariableStore::RegisterLocked(
+    const VariableRequest& request, const std::string& full_name) {
+  const DType dtype = request.dtype.value_or(DType::kFloat);
+  std::optional<TensorShape> shape = request.shape;
+  if (!shape.has_value()) shape = ImpliedShape(request.initializer);
+  if (!shape.has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Shape of a new variable (", full_name,
+                     ") must be fully defined, but instead was <unknown>."));
+  }
+  absl::StatusOr<int64_t> elements = NumElements(*shape);
+  if (!elements.ok()) return elements.status();
+  if (absl::Status s =
+          ValidateInitializer(request.initializer, dtype, *shape, full_name);
+      !s.ok()) {
+    return s;
+  }
+  // Overflow-safe: `elements` <= INT64_MAX and the element size is at most 8.
+  const size_t max_elements = options_.max_variable_bytes / DTypeSize(dtype);
+  if (static_cast<uint64_t>(*elements) > max_elements) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "Variable ", full_name, " of shape ", ShapeToString(*shape), " and dtype ",
+        DTypeName(dtype), " needs more than the per-variable limit of ",
+        options_.max_variable_bytes, " bytes."));
+  }
+  const size_t bytes = static_cast<size_t>(*elements) * DTypeSize(dtype);
+  if (bytes > options_.max_total_bytes - total_bytes_) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "Creating variable ", full_name, " (", bytes,
+        " bytes) would exceed the server's memory limit of ",
+        options_.max_total_bytes, " bytes (", total_bytes_, " in use)."));
+  }
+  auto variable = std::make_shared<Variable>(full_name, dtype, *shape,
+                                             request.trainable, bytes);
+  variables_.emplace(full_name, variable);
+  total_bytes_ += bytes;
+  return variable;
+}
+
+absl::Status VariableStore::Initialize(const std::shared_ptr<Variable>& variable,
+                                       const InitializerSpec& initializer) {
+  absl::StatusOr<std::shared_ptr<TensorBuffer>> buffer =
+      TensorBuffer::Allocate(variable->byte_size());
+  if (!buffer.ok()) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = variables_.find(variable->name());
+      if (it != variables_.end() && it->second == variable) EraseLocked(it);
+    }
+    variable->Fail(buffer.status());
+    return buffer.status();
+  }
+  RunInitializer(initializer, variable->dtype(), variable->shape(),
+                 (*buffer)->span());
+  variable->Publish(*std::move(buffer));
+  return absl::OkStatus();
+}
+
+void VariableStore::EraseLocked(VariableMap::iterator it) {
+  total_bytes_ -= it->second->byte_size();
+  variables_.erase(it);
+}
+
+absl::StatusOr<VariableSnapshot> VariableStore::ReadVariable(
+    absl::string_view full_name) {
+  if (absl::Status s = ValidateFullName(full_name, "variable name"); !s.ok()) {
+    return s;
+  }
+  std::shared_ptr<Variable> variable;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = variables_.find(full_name);
+    if (it == variables_.end()) return NotFound(full_name);
+    variable = it->second;
+  }
+  return variable->Read();
+}
+
+absl::StatusOr<std::vector<VariableInfo>> VariableStore::ListVariables(
+    absl::string_view prefix) {
+  if (absl::Status s = ValidateScope(prefix); !s.ok()) return s;
+  std::vector<std::shared_ptr<Variable>> matches;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto it = variables_.lower_bound(prefix);
+         it != variables_.end() && absl::StartsWith(it->first, prefix); ++it) {
+      if (IsUnderPrefix(it->first, prefix)) matches.push_back(it->second);
+    }
+  }
+  std::vector<VariableInfo> infos;
+  infos.reserve(matches.size());
+  for (const std::shared_ptr<Variable>& variable : matches) {
+    // A variable whose initialization failed is no longer registered.
+    absl::StatusOr<VariableInfo> info = variable->Info();
+    if (info.ok()) infos.push_back(*std::move(info));
+  }
+  return infos;
+}
+
+absl::StatusOr<std::vector<std::string>> VariableStore::DeleteVariable(
+    absl::string_view full_name) {
+  if (absl::Status s = ValidateFullName(full_name, "variable name"); !s.ok()) {
+    return s;
+  }
+  absl::MutexLock lock(&mu_);
+  auto it = variables_.find(full_name);
+  if (it == variables_.end()) return NotFound(full_name);
+  std::vector<std::string> deleted = {it->first};
+  EraseLocked(it);
+  return deleted;
+}
+
+absl::StatusOr<std::vector<std::string>> VariableStore::DeleteScope(
+    absl::string_view scope) {
+  if (absl::Status s = ValidateScope(scope); !s.ok()) return s;
+  std::vector<std::string> deleted;
+  absl::MutexLock lock(&mu_);
+  auto it = variables_.lower_bound(scope);
+  while (it != variables_.end() && absl::StartsWith(it->first, scope)) {
+    if (!IsUnderPrefix(it->first, scope)) {
+      ++it;
+      continue;
+    }
+    deleted.push_back(it->first);
+    auto next = std::next(it);
+    EraseLocked(it);
+    it = next;
+  }
+  return deleted;
+}
+
+size_t VariableStore::total_bytes() const {
+  absl::MutexLock lock(&mu_);
+  return total_bytes_;
+}
+
+size_t VariableStore::num_variables() const {
+  absl::MutexLock lock(&mu_);
+  return variables_.size();
+}
+
+}  // namespace paramserver

@@ -1,0 +1,107 @@
+#ifndef PARAM_SERVER_SERVER_VARIABLE_STORE_H_
+#define PARAM_SERVER_SERVER_VARIABLE_STORE_H_
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "server/variable.h"
+#include "server/variable_spec.h"
+
+namespace paramserver {
+
+struct StoreOptions {
+  // Largest single variable, in bytes of its value.
+  size_t max_variable_bytes = size_t{1} << 30;
+  // Sum over all variables.
+  size_t max_total_bytes = size_t{16} << 30;
+};
+
+// The registry of named variables: tf.get_variable's semantics, resolved
+// atomically for every caller. Pure C++ (no RPC types), thread-safe.
+//
+// Every call validates its arguments and reports bad input as a status:
+// INVALID_ARGUMENT for malformed names, shapes, dtypes and initializers and
+// for sharing conflicts, ALREADY_EXISTS / NOT_FOUND for reuse conflicts,
+// RESOURCE_EXHAUSTED for memory limits. Nothing a caller sends can crash the
+// store or change a variable it did not name.
+class VariableStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<VariableStore>> Create(
+      const StoreOptions& options);
+
+  struct GetResult {
+    VariableSnapshot snapshot;
+    bool created = false;  // True for exactly one caller per variable.
+  };
+
+  // tf.get_variable. Under kCreate an existing full name is ALREADY_EXISTS;
+  // under kReuse a missing one is NOT_FOUND; when an existing variable is
+  // returned, a given shape or dtype that differs from the variable's is
+  // INVALID_ARGUMENT ("Trying to share variable ..."). A new variable's
+  // initializer runs exactly once, outside the store's lock; concurrent
+  // callers asking for the same variable wait for it and share the result.
+  absl::StatusOr<GetResult> GetVariable(const VariableRequest& request)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The current value of the variable `full_name`, or NOT_FOUND.
+  absl::StatusOr<VariableSnapshot> ReadVariable(absl::string_view full_name)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Variables under `prefix` by whole path components, sorted by name.
+  absl::StatusOr<std::vector<VariableInfo>> ListVariables(
+      absl::string_view prefix) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Deletes one variable (NOT_FOUND if absent) and returns its name.
+  absl::StatusOr<std::vector<std::string>> DeleteVariable(
+      absl::string_view full_name) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Deletes every variable under `scope` (whole components) and returns their
+  // sorted names; an empty scope subtree is not an error.
+  absl::StatusOr<std::vector<std::string>> DeleteScope(absl::string_view scope)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Bytes of variable values currently accounted against max_total_bytes.
+  size_t total_bytes() const ABSL_LOCKS_EXCLUDED(mu_);
+  size_t num_variables() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  explicit VariableStore(const StoreOptions& options) : options_(options) {}
+
+  // Finds the existing variable for `request` or registers a pending one.
+  // Sets *created when the caller must run the initializer.
+  absl::StatusOr<std::shared_ptr<Variable>> FindOrRegister(
+      const VariableRequest& request, const std::string& full_name,
+      bool* created) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<std::shared_ptr<Variable>> RegisterLocked(
+      const VariableRequest& request, const std::string& full_name)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs the initializer of a variable this caller registered and publishes
+  // it; on failure unregisters it again.
+  absl::Status Initialize(const std::shared_ptr<Variable>& variable,
+                          const InitializerSpec& initializer)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  using VariableMap =
+      std::map<std::string, std::shared_ptr<Variable>, std::less<>>;
+  void EraseLocked(VariableMap::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Constant after construction.
+  const StoreOptions options_;
+
+  // State below is protected by mu_. Ordered so that a scope's variables are
+  // one contiguous range.
+  mutable absl::Mutex mu_;
+  VariableMap variables_ ABSL_GUARDED_BY(mu_);
+  size_t total_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace paramserver
+
+#endif  // PARAM_SERVER_SERVER_VARIABLE_STORE_H_
