@@ -1,0 +1,112 @@
+#include "client/cli_parse.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace paramserver {
+namespace {
+
+absl::Status Invalid(absl::string_view what, absl::string_view text,
+                     absl::string_view expected) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "Invalid ", what, " '", text, "'; expected ", expected, "."));
+}
+
+// Drops surrounding brackets and whitespace: "[2, 3]" -> "2, 3".
+absl::string_view Unbracket(absl::string_view text) {
+  text = absl::StripAsciiWhitespace(text);
+  if (absl::ConsumePrefix(&text, "[")) absl::ConsumeSuffix(&text, "]");
+  return absl::StripAsciiWhitespace(text);
+}
+
+}  // namespace
+
+absl::StatusOr<TensorShape> ParseShape(absl::string_view text) {
+  TensorShape shape;
+  absl::string_view inner = Unbracket(text);
+  if (inner.empty()) return shape;
+  for (absl::string_view part : absl::StrSplit(inner, ',')) {
+    int64_t dim;
+    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(part), &dim)) {
+      return Invalid("shape", text, "comma-separated integers such as 5,5,32");
+    }
+    shape.push_back(dim);
+  }
+  return shape;
+}
+
+absl::StatusOr<std::vector<double>> ParseNumberList(absl::string_view text) {
+  std::vector<double> values;
+  absl::string_view inner = Unbracket(text);
+  if (inner.empty()) return values;
+  for (absl::string_view part : absl::StrSplit(inner, ',')) {
+    double value;
+    if (!absl::SimpleAtod(absl::StripAsciiWhitespace(part), &value)) {
+      return Invalid("number list", text, "comma-separated numbers");
+    }
+    values.push_back(value);
+  }
+  return values;
+}
+
+absl::StatusOr<std::optional<double>> ParseOptionalNumber(
+    absl::string_view flag, absl::string_view text) {
+  if (text.empty()) return std::nullopt;
+  double value;
+  if (!absl::SimpleAtod(text, &value)) {
+    return Invalid(absl::StrCat("--", flag), text, "a number");
+  }
+  return value;
+}
+
+absl::StatusOr<ReuseMode> ParseReuse(absl::string_view text) {
+  if (text == "false" || text == "create") return ReuseMode::kCreate;
+  if (text == "true" || text == "reuse") return ReuseMode::kReuse;
+  if (text == "auto" || text == "auto_reuse") return ReuseMode::kAutoReuse;
+  return Invalid("--reuse", text, "false, true or auto");
+}
+
+absl::StatusOr<InitializerKind> ParseInitializerKind(absl::string_view text) {
+  static constexpr std::pair<const char*, InitializerKind> kNames[] = {
+      {"", InitializerKind::kDefault},
+      {"default", InitializerKind::kDefault},
+      {"zeros", InitializerKind::kZeros},
+      {"ones", InitializerKind::kOnes},
+      {"constant", InitializerKind::kConstant},
+      {"random_uniform", InitializerKind::kRandomUniform},
+      {"random_normal", InitializerKind::kRandomNormal},
+      {"truncated_normal", InitializerKind::kTruncatedNormal},
+      {"glorot_uniform", InitializerKind::kGlorotUniform},
+      {"glorot_normal", InitializerKind::kGlorotNormal},
+      {"variance_scaling", InitializerKind::kVarianceScaling},
+  };
+  for (const auto& [name, kind] : kNames) {
+    if (text == name) return kind;
+  }
+  return Invalid("--initializer", text,
+                 "zeros, ones, constant, random_uniform, random_normal, "
+                 "truncated_normal, glorot_uniform, glorot_normal or "
+                 "variance_scaling");
+}
+
+absl::StatusOr<FanMode> ParseFanMode(absl::string_view text) {
+  if (text == "fan_in") return FanMode::kFanIn;
+  if (text == "fan_out") return FanMode::kFanOut;
+  if (text == "fan_avg") return FanMode::kFanAvg;
+  return Invalid("--mode", text, "fan_in, fan_out or fan_avg");
+}
+
+absl::StatusOr<ScalingDistribution> ParseDistribution(absl::string_view text) {
+  if (text == "truncated_normal" || text == "normal") {
+    return ScalingDistribution::kTruncatedNormal;
+  }
+  if (text == "untruncated_normal") return ScalingDistribution::kUntruncatedNormal;
+  if (text == "uniform") return ScalingDistribution::kUniform;
+  return Invalid("--distribution", text,
+                 "truncated_normal, untruncated_normal or uniform");
+}
+
+}  // namespace paramserver

@@ -1,0 +1,43 @@
+#ifndef PARAM_SERVER_CLIENT_CLI_PARSE_H_
+#define PARAM_SERVER_CLIENT_CLI_PARSE_H_
+
+// Parsing of psctl's textual arguments. Every function returns
+// INVALID_ARGUMENT with the offending text on bad input.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "server/variable_spec.h"
+
+namespace paramserver {
+
+// "2,3" or "[2, 3]" -> {2, 3}; "" or "[]" -> {} (a scalar).
+absl::StatusOr<TensorShape> ParseShape(absl::string_view text);
+
+// "1,2.5,-3" -> {1, 2.5, -3}.
+absl::StatusOr<std::vector<double>> ParseNumberList(absl::string_view text);
+
+// "" -> nullopt; otherwise a number.
+absl::StatusOr<std::optional<double>> ParseOptionalNumber(
+    absl::string_view flag, absl::string_view text);
+
+// "false"/"create", "true"/"reuse", "auto"/"auto_reuse".
+absl::StatusOr<ReuseMode> ParseReuse(absl::string_view text);
+
+// TensorFlow's snake_case names: "zeros", "glorot_uniform", ...; "" and
+// "default" are kDefault.
+absl::StatusOr<InitializerKind> ParseInitializerKind(absl::string_view text);
+
+// "fan_in", "fan_out", "fan_avg".
+absl::StatusOr<FanMode> ParseFanMode(absl::string_view text);
+
+// "truncated_normal" (or "normal", TF 1.x's name for it),
+// "untruncated_normal", "uniform".
+absl::StatusOr<ScalingDistribution> ParseDistribution(absl::string_view text);
+
+}  // namespace paramserver
+
+#endif  // PARAM_SERVER_CLIENT_CLI_PARSE_H_

@@ -1,0 +1,45 @@
+#include "client/cli_parse.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace paramserver {
+namespace {
+
+using ::testing::ElementsAre;
+
+TEST(CliParseTest, Shapes) {
+  EXPECT_THAT(*ParseShape("5,5,32,32"), ElementsAre(5, 5, 32, 32));
+  EXPECT_THAT(*ParseShape("[2, 3]"), ElementsAre(2, 3));
+  EXPECT_TRUE(ParseShape("")->empty());
+  EXPECT_TRUE(ParseShape("[]")->empty());
+  // Negative sizes parse; the server rejects them with its own message.
+  EXPECT_THAT(*ParseShape("-1"), ElementsAre(-1));
+  EXPECT_EQ(ParseShape("2,x").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseShape("2,,3").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(CliParseTest, Numbers) {
+  EXPECT_THAT(*ParseNumberList("1, 2.5,-3"), ElementsAre(1, 2.5, -3));
+  EXPECT_FALSE(ParseNumberList("1;2").ok());
+  EXPECT_FALSE(ParseOptionalNumber("mean", "")->has_value());
+  EXPECT_EQ(**ParseOptionalNumber("mean", "0.5"), 0.5);
+  absl::Status bad = ParseOptionalNumber("stddev", "abc").status();
+  EXPECT_EQ(bad.message(), "Invalid --stddev 'abc'; expected a number.");
+}
+
+TEST(CliParseTest, EnumsTakeTensorFlowNames) {
+  EXPECT_EQ(*ParseReuse("false"), ReuseMode::kCreate);
+  EXPECT_EQ(*ParseReuse("true"), ReuseMode::kReuse);
+  EXPECT_EQ(*ParseReuse("auto"), ReuseMode::kAutoReuse);
+  EXPECT_FALSE(ParseReuse("maybe").ok());
+  EXPECT_EQ(*ParseInitializerKind("truncated_normal"), InitializerKind::kTruncatedNormal);
+  EXPECT_EQ(*ParseInitializerKind("glorot_uniform"), InitializerKind::kGlorotUniform);
+  EXPECT_FALSE(ParseInitializerKind("xavier").ok());
+  EXPECT_EQ(*ParseFanMode("fan_avg"), FanMode::kFanAvg);
+  EXPECT_EQ(*ParseDistribution("normal"), ScalingDistribution::kTruncatedNormal);
+  EXPECT_EQ(*ParseDistribution("uniform"), ScalingDistribution::kUniform);
+}
+
+}  // namespace
+}  // namespace paramserver

@@ -1,0 +1,33 @@
+#ifndef PARAM_SERVER_CLIENT_JSON_FORMAT_H_
+#define PARAM_SERVER_CLIENT_JSON_FORMAT_H_
+
+// JSON rendering of variables for psctl and scripts: one object per line.
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "server/variable_spec.h"
+
+namespace paramserver {
+
+// A JSON string literal, quotes included, with control characters escaped.
+std::string JsonString(absl::string_view text);
+
+// The elements of a raw little-endian value as a JSON array: floats with
+// enough digits to round-trip, integers exactly, bools as true/false, and
+// null for NaN and infinities (which JSON cannot express). INVALID_ARGUMENT
+// when the byte count does not match the shape and dtype.
+absl::StatusOr<std::string> ValuesToJson(const VariableInfo& info,
+                                         absl::string_view bytes);
+
+// {"name":..,"shape":[..],"dtype":..,"version":..,"trainable":..} plus
+// "created" when `created` is given and "values" when `values` is given.
+absl::StatusOr<std::string> VariableToJson(const VariableInfo& info,
+                                           const bool* created,
+                                           const absl::string_view* values);
+
+}  // namespace paramserver
+
+#endif  // PARAM_SERVER_CLIENT_JSON_FORMAT_H_

@@ -1,0 +1,225 @@
+// psctl: the parameter server's command-line tool, for people and scripts.
+//
+//   psctl --server=127.0.0.1:2222 get --scope=conv1 --name=weights \
+//         --shape=5,5,32,32 --initializer=random_normal --stddev=0.1 \
+//         --seed=7 --reuse=auto
+//   psctl --server=... read conv1/weights --values
+//   psctl --server=... list conv1
+//   psctl --server=... delete conv1/weights
+//   psctl --server=... delete --scope=conv1
+//
+// Prints one JSON object per variable on stdout. Errors go to stderr as
+// "CODE: message" (gRPC's code names) with exit status 1; a malformed
+// command line prints the usage and exits 2.
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "client/cli_parse.h"
+#include "client/client.h"
+#include "client/json_format.h"
+
+ABSL_FLAG(std::string, server, "127.0.0.1:2222", "Parameter server HOST:PORT.");
+ABSL_FLAG(double, timeout_seconds, 30, "Deadline of each call.");
+ABSL_FLAG(std::string, scope, "", "get: the variable scope; delete: a scope to delete.");
+ABSL_FLAG(std::string, name, "", "get: the variable name within --scope.");
+ABSL_FLAG(std::string, shape, "unset", "get: dimensions, e.g. 5,5,32,32; '' or [] for a scalar.");
+ABSL_FLAG(std::string, dtype, "float32", "get: float32, float64, int32, int64 or bool.");
+ABSL_FLAG(std::string, reuse, "false", "get: false (create), true (reuse) or auto.");
+ABSL_FLAG(std::string, initializer, "default",
+          "get: zeros, ones, constant, random_uniform, random_normal, "
+          "truncated_normal, glorot_uniform, glorot_normal, variance_scaling.");
+ABSL_FLAG(std::string, value, "", "constant: one value, or a list such as 1,2,3.");
+ABSL_FLAG(std::string, value_shape, "", "constant: the shape of --value's list.");
+ABSL_FLAG(std::string, minval, "", "random_uniform: lower bound (default 0).");
+ABSL_FLAG(std::string, maxval, "", "random_uniform: upper bound (default 1).");
+ABSL_FLAG(std::string, mean, "", "random_normal, truncated_normal: mean (default 0).");
+ABSL_FLAG(std::string, stddev, "", "random_normal, truncated_normal: stddev (default 1).");
+ABSL_FLAG(std::string, scale, "", "variance_scaling: scale (default 1).");
+ABSL_FLAG(std::string, mode, "fan_in", "variance_scaling: fan_in, fan_out or fan_avg.");
+ABSL_FLAG(std::string, distribution, "truncated_normal",
+          "variance_scaling: truncated_normal, untruncated_normal or uniform.");
+ABSL_FLAG(std::string, seed, "", "Seed making a random initializer deterministic.");
+ABSL_FLAG(bool, trainable, true, "get: whether the variable is trainable.");
+ABSL_FLAG(bool, values, false, "get, read: include the values in the output.");
+
+namespace paramserver {
+namespace {
+
+constexpr char kUsage[] =
+    "psctl [--server=HOST:PORT] COMMAND [flags]\n"
+    "  get     --scope=S --name=N [--shape=..] [--dtype=..] [--reuse=..]\n"
+    "          [--initializer=.. and its parameters] [--seed=..] [--values]\n"
+    "  read    FULL_NAME [--values]\n"
+    "  list    [PREFIX]\n"
+    "  delete  FULL_NAME | --scope=S";
+
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "%s: %s\n",
+               absl::StatusCodeToString(status.code()).c_str(),
+               std::string(status.message()).c_str());
+  return 1;
+}
+
+int PrintJson(const absl::StatusOr<std::string>& json) {
+  if (!json.ok()) return Fail(json.status());
+  std::printf("%s\n", json->c_str());
+  return 0;
+}
+
+// Applies the flag-given parameters on top of the initializer kind.
+absl::Status ParseInitializerParameters(InitializerSpec& spec) {
+  absl::StatusOr<std::vector<double>> values =
+      ParseNumberList(absl::GetFlag(FLAGS_value));
+  if (!values.ok()) return values.status();
+  spec.values = *std::move(values);
+  if (!absl::GetFlag(FLAGS_value_shape).empty()) {
+    absl::StatusOr<TensorShape> shape = ParseShape(absl::GetFlag(FLAGS_value_shape));
+    if (!shape.ok()) return shape.status();
+    spec.value_shape = *std::move(shape);
+  }
+  struct Optional {
+    const char* flag;
+    std::string text;
+    std::optional<double>* field;
+  };
+  for (const Optional& o : {Optional{"minval", absl::GetFlag(FLAGS_minval), &spec.minval},
+                            Optional{"maxval", absl::GetFlag(FLAGS_maxval), &spec.maxval},
+                            Optional{"mean", absl::GetFlag(FLAGS_mean), &spec.mean},
+                            Optional{"stddev", absl::GetFlag(FLAGS_stddev), &spec.stddev},
+                            Optional{"scale", absl::GetFlag(FLAGS_scale), &spec.scale}}) {
+    absl::StatusOr<std::optional<double>> value = ParseOptionalNumber(o.flag, o.text);
+    if (!value.ok()) return value.status();
+    *o.field = *value;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<InitializerSpec> InitializerFromFlags() {
+  InitializerSpec spec;
+  absl::StatusOr<InitializerKind> kind =
+      ParseInitializerKind(absl::GetFlag(FLAGS_initializer));
+  if (!kind.ok()) return kind.status();
+  spec.kind = *kind;
+  if (absl::Status s = ParseInitializerParameters(spec); !s.ok()) return s;
+  absl::StatusOr<FanMode> mode = ParseFanMode(absl::GetFlag(FLAGS_mode));
+  if (!mode.ok()) return mode.status();
+  spec.mode = *mode;
+  absl::StatusOr<ScalingDistribution> distribution =
+      ParseDistribution(absl::GetFlag(FLAGS_distribution));
+  if (!distribution.ok()) return distribution.status();
+  spec.distribution = *distribution;
+  if (const std::string seed = absl::GetFlag(FLAGS_seed); !seed.empty()) {
+    int64_t value;
+    if (!absl::SimpleAtoi(seed, &value)) {
+      return absl::InvalidArgumentError("Invalid --seed '" + seed + "'.");
+    }
+    spec.seed = value;
+  }
+  return spec;
+}
+
+absl::StatusOr<VariableRequest> RequestFromFlags() {
+  VariableRequest request;
+  request.scope = absl::GetFlag(FLAGS_scope);
+  request.name = absl::GetFlag(FLAGS_name);
+  absl::StatusOr<ReuseMode> reuse = ParseReuse(absl::GetFlag(FLAGS_reuse));
+  if (!reuse.ok()) return reuse.status();
+  request.reuse = *reuse;
+  if (const std::string shape = absl::GetFlag(FLAGS_shape); shape != "unset") {
+    absl::StatusOr<TensorShape> parsed = ParseShape(shape);
+    if (!parsed.ok()) return parsed.status();
+    request.shape = *std::move(parsed);
+  }
+  absl::StatusOr<DType> dtype = ParseDType(absl::GetFlag(FLAGS_dtype));
+  if (!dtype.ok()) return dtype.status();
+  request.dtype = *dtype;
+  absl::StatusOr<InitializerSpec> initializer = InitializerFromFlags();
+  if (!initializer.ok()) return initializer.status();
+  request.initializer = *std::move(initializer);
+  request.trainable = absl::GetFlag(FLAGS_trainable);
+  return request;
+}
+
+int Get(ParameterServerClient& client) {
+  absl::StatusOr<VariableRequest> request = RequestFromFlags();
+  if (!request.ok()) return Fail(request.status());
+  const bool with_values = absl::GetFlag(FLAGS_values);
+  absl::StatusOr<FetchedVariable> variable = client.GetVariable(*request, with_values);
+  if (!variable.ok()) return Fail(variable.status());
+  const absl::string_view values = variable->value;
+  return PrintJson(VariableToJson(variable->info, &variable->created,
+                                  with_values ? &values : nullptr));
+}
+
+int Read(ParameterServerClient& client, const std::string& name) {
+  absl::StatusOr<FetchedVariable> variable = client.ReadVariable(name);
+  if (!variable.ok()) return Fail(variable.status());
+  const absl::string_view values = variable->value;
+  return PrintJson(VariableToJson(
+      variable->info, nullptr, absl::GetFlag(FLAGS_values) ? &values : nullptr));
+}
+
+int List(ParameterServerClient& client, const std::string& prefix) {
+  absl::StatusOr<std::vector<VariableInfo>> infos = client.ListVariables(prefix);
+  if (!infos.ok()) return Fail(infos.status());
+  for (const VariableInfo& info : *infos) {
+    if (int rc = PrintJson(VariableToJson(info, nullptr, nullptr)); rc != 0) {
+      return rc;
+    }
+  }
+  return 0;
+}
+
+int Delete(ParameterServerClient& client, const std::string& name) {
+  const std::string scope = absl::GetFlag(FLAGS_scope);
+  if (name.empty() == scope.empty()) {
+    return Fail(absl::InvalidArgumentError(
+        "delete needs either a FULL_NAME or --scope, not both."));
+  }
+  absl::StatusOr<std::vector<std::string>> deleted =
+      name.empty() ? client.DeleteScope(scope) : client.DeleteVariable(name);
+  if (!deleted.ok()) return Fail(deleted.status());
+  std::string json = "{\"deleted\":[";
+  for (size_t i = 0; i < deleted->size(); ++i) {
+    if (i > 0) json += ",";
+    json += JsonString((*deleted)[i]);
+  }
+  return PrintJson(json + "]}");
+}
+
+int Dispatch(const std::vector<char*>& args) {
+  // args[0] is the program; args[1] the command; args[2] its operand.
+  if (args.size() < 2 || args.size() > 3) {
+    std::fprintf(stderr, "usage: %s\n", kUsage);
+    return 2;
+  }
+  const std::string command = args[1];
+  const std::string operand = args.size() == 3 ? args[2] : "";
+  ClientOptions options;
+  options.timeout = absl::Seconds(absl::GetFlag(FLAGS_timeout_seconds));
+  absl::StatusOr<std::unique_ptr<ParameterServerClient>> client =
+      ParameterServerClient::Connect(absl::GetFlag(FLAGS_server), options);
+  if (!client.ok()) return Fail(client.status());
+  if (command == "get" && operand.empty()) return Get(**client);
+  if (command == "read" && !operand.empty()) return Read(**client, operand);
+  if (command == "list") return List(**client, operand);
+  if (command == "delete") return Delete(**client, operand);
+  std::fprintf(stderr, "usage: %s\n", kUsage);
+  return 2;
+}
+
+}  // namespace
+}  // namespace paramserver
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(paramserver::kUsage);
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  return paramserver::Dispatch(args);
+}
