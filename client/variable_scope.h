@@ -40,7 +40,7 @@
 
 namespace paramserver {
 
-class ScopeStore;  // One thread's scope stack and default_name counts.
+struct ScopeStore;  // One thread's scope stack and default_name counts.
 
 // What TensorFlow's VariableScope object carries that matters to the server.
 // A plain value: copying one captures the scope as it is at that moment (TF
@@ -78,8 +78,9 @@ struct DefaultNameScopeOptions {
 // `with tf.variable_scope(...):` as an RAII object. Construction enters the
 // scope on the calling thread; destruction leaves it.
 //
-// Scopes must be left in the reverse order they were entered, on the thread
-// that entered them, which block scoping does by itself. Anything else
+// Thread safety: a VariableScope belongs to the thread that entered it. It
+// must be left in the reverse order of entering, on that thread, which block
+// scoping does by itself. Anything else
 // (heap-allocated scopes freed out of order, a scope handed to another
 // thread) is a programming error: the destructor aborts with "Improper
 // nesting of variable_scope", where TensorFlow raises RuntimeError.
@@ -96,8 +97,9 @@ class VariableScope {
 
   // tf.variable_scope(captured_scope): re-enters `scope` by its absolute name,
   // not nested under the current scope, with the reuse, initializer and dtype
-  // it captured unless `options` sets them. As in TF, the default_name counts
-  // of its sub-scopes are restored on leaving.
+  // it captured unless `options` sets them. Reuse is not inherited from the
+  // scope it is entered in. As in TF, leaving it puts every default_name
+  // count back as it was just after entering.
   explicit VariableScope(const ScopeHandle& scope,
                          const ScopeOptions& options = {});
 

@@ -1,0 +1,189 @@
+// A table of malformed requests sent to the real server with the generated
+// stub (so that values the client library would never produce get through).
+// Each must get a precise status, and the server must keep serving.
+#include <functional>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "proto/parameter_server.grpc.pb.h"
+#include "tests/server_process.h"
+
+namespace paramserver {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct MalformedCase {
+  const char* description;
+  std::function<void(rpc::GetVariableRequest&)> mutate;
+  grpc::StatusCode code;
+  const char* message_part;
+};
+
+rpc::GetVariableRequest ValidRequest() {
+  rpc::GetVariableRequest request;
+  request.set_scope("ok");
+  request.set_name("v");
+  request.set_reuse(rpc::AUTO_REUSE);
+  request.mutable_shape()->add_dims(3);
+  return request;
+}
+
+const MalformedCase kCases[] = {
+    {"empty name", [](auto& r) { r.set_name(""); },
+     grpc::StatusCode::INVALID_ARGUMENT, "Invalid variable name '': it is empty."},
+    {"name with a space", [](auto& r) { r.set_name("a b"); },
+     grpc::StatusCode::INVALID_ARGUMENT, "must match [A-Za-z0-9.]"},
+    {"leading underscore", [](auto& r) { r.set_name("_v"); },
+     grpc::StatusCode::INVALID_ARGUMENT, "must match"},
+    {"dot-dot component", [](auto& r) { r.set_scope("a/.."); },
+     grpc::StatusCode::INVALID_ARGUMENT, "'..' are not allowed"},
+    {"double slash", [](auto& r) { r.set_scope("a//b"); },
+     grpc::StatusCode::INVALID_ARGUMENT, "empty path component"},
+    {"leading slash", [](auto& r) { r.set_scope("/a"); },
+     grpc::StatusCode::INVALID_ARGUMENT, "Invalid scope '/a'"},
+    {"10,000-deep scope",
+     [](auto& r) {
+       std::string scope = "s";
+       for (int i = 0; i < 10000; ++i) scope += "/s";
+       r.set_scope(scope);
+     },
+     grpc::StatusCode::INVALID_ARGUMENT, "bytes long; the limit is 4096"},
+    {"negative dimension", [](auto& r) { r.mutable_shape()->add_dims(-2); },
+     grpc::StatusCode::INVALID_ARGUMENT, "Dimension -2 must be >= 0"},
+    {"overflowing shape",
+     [](auto& r) {
+       for (int i = 0; i < 4; ++i) r.mutable_shape()->add_dims(int64_t{1} << 20);
+     },
+     grpc::StatusCode::INVALID_ARGUMENT, "overflows int64"},
+    {"shape over the memory limit",
+     [](auto& r) {
+       r.set_name("big");
+       r.mutable_shape()->add_dims(int64_t{1} << 40);
+     },
+     grpc::StatusCode::RESOURCE_EXHAUSTED, "per-variable limit"},
+    {"unknown reuse value", [](auto& r) { r.set_reuse(static_cast<rpc::ReuseMode>(9)); },
+     grpc::StatusCode::INVALID_ARGUMENT, "Unknown value 9 for field 'reuse'"},
+    {"unknown dtype", [](auto& r) { r.set_dtype(static_cast<rpc::DataType>(7)); },
+     grpc::StatusCode::INVALID_ARGUMENT, "Unknown value 7 for field 'dtype'"},
+    {"unknown initializer",
+     [](auto& r) {
+       r.mutable_initializer()->set_kind(static_cast<rpc::Initializer::Kind>(42));
+     },
+     grpc::StatusCode::INVALID_ARGUMENT, "'initializer.kind'"},
+    {"normal initializer on int32",
+     [](auto& r) {
+       r.set_name("counts");
+       r.set_dtype(rpc::DT_INT32);
+       r.mutable_initializer()->set_kind(rpc::Initializer::RANDOM_NORMAL);
+     },
+     grpc::StatusCode::INVALID_ARGUMENT,
+     "Initializer random_normal for variable ok/counts requires a floating point "
+     "dtype, got int32."},
+    {"constant with a conflicting shape",
+     [](auto& r) {
+       r.set_name("c");
+       r.mutable_initializer()->set_kind(rpc::Initializer::CONSTANT);
+       for (double v : {1.0, 2.0}) r.mutable_initializer()->add_values(v);
+     },
+     grpc::StatusCode::INVALID_ARGUMENT, "(2,)"},
+    {"reuse of a missing variable",
+     [](auto& r) {
+       r.set_name("missing");
+       r.set_reuse(rpc::REUSE);
+     },
+     grpc::StatusCode::NOT_FOUND, "Variable ok/missing does not exist"},
+    {"sharing with a different shape", [](auto& r) { r.mutable_shape()->set_dims(0, 4); },
+     grpc::StatusCode::INVALID_ARGUMENT,
+     "Trying to share variable ok/v, but specified shape (4,) and found shape (3,)."},
+    {"sharing with a different dtype", [](auto& r) { r.set_dtype(rpc::DT_INT64); },
+     grpc::StatusCode::INVALID_ARGUMENT, "specified dtype int64 and found dtype float32"},
+    {"creating an existing variable", [](auto& r) { r.set_reuse(rpc::CREATE); },
+     grpc::StatusCode::ALREADY_EXISTS, "Variable ok/v already exists, disallowed."},
+};
+
+class MalformedRequestsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start();
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    grpc::ChannelArguments args;
+    args.SetMaxSendMessageSize(-1);
+    stub_ = rpc::ParameterServer::NewStub(grpc::CreateCustomChannel(
+        server_->target(), grpc::InsecureChannelCredentials(), args));
+  }
+
+  grpc::Status Call(const rpc::GetVariableRequest& request,
+                    rpc::GetVariableResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    return stub_->GetVariable(&context, request, response);
+  }
+
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<rpc::ParameterServer::Stub> stub_;
+};
+
+TEST_F(MalformedRequestsTest, EachGetsAPreciseStatusAndTheServerKeepsServing) {
+  rpc::GetVariableResponse response;
+  ASSERT_TRUE(Call(ValidRequest(), &response).ok());
+  for (const MalformedCase& c : kCases) {
+    SCOPED_TRACE(c.description);
+    rpc::GetVariableRequest request = ValidRequest();
+    c.mutate(request);
+    grpc::Status status = Call(request, &response);
+    EXPECT_EQ(status.error_code(), c.code) << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr(c.message_part));
+    // The server still answers, and the existing variable is untouched.
+    rpc::GetVariableRequest check = ValidRequest();
+    check.set_reuse(rpc::REUSE);
+    ASSERT_TRUE(Call(check, &response).ok());
+    EXPECT_EQ(response.variable().version(), 1);
+  }
+  rpc::ListVariablesRequest list;
+  rpc::ListVariablesResponse listed;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->ListVariables(&context, list, &listed).ok());
+  ASSERT_EQ(listed.variables_size(), 1);
+  EXPECT_EQ(listed.variables(0).name(), "ok/v");
+}
+
+TEST_F(MalformedRequestsTest, OversizedMessageIsRejectedByTheTransport) {
+  rpc::GetVariableRequest request = ValidRequest();
+  request.set_name(std::string(65 << 20, 'a'));
+  rpc::GetVariableResponse response;
+  grpc::Status status = Call(request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << status.error_message();
+  EXPECT_TRUE(Call(ValidRequest(), &response).ok());
+}
+
+TEST_F(MalformedRequestsTest, DeleteWithoutTargetAndBadPrefixes) {
+  grpc::ClientContext delete_context;
+  rpc::DeleteVariablesRequest empty;
+  rpc::DeleteVariablesResponse deleted;
+  grpc::Status status = stub_->DeleteVariables(&delete_context, empty, &deleted);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "DeleteVariables needs a variable name or a scope.");
+
+  grpc::ClientContext list_context;
+  rpc::ListVariablesRequest list;
+  list.set_prefix("a//b");
+  rpc::ListVariablesResponse listed;
+  EXPECT_EQ(stub_->ListVariables(&list_context, list, &listed).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  grpc::ClientContext read_context;
+  rpc::ReadVariableRequest read;
+  read.set_name("../etc/passwd");
+  rpc::ReadVariableResponse value;
+  EXPECT_EQ(stub_->ReadVariable(&read_context, read, &value).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace paramserver

@@ -1,0 +1,117 @@
+// psctl against the real server: JSON on stdout, "CODE: message" on stderr
+// with a non-zero exit status.
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/server_process.h"
+
+namespace paramserver {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+class PsctlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start();
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+  }
+
+  CommandResult Psctl(std::vector<std::string> args) {
+    args.insert(args.begin(),
+                {PsctlBinary(), "--server=" + server_->target()});
+    return RunCommand(args);
+  }
+
+  std::unique_ptr<ServerProcess> server_;
+};
+
+TEST_F(PsctlTest, GetCreatesThenReusesWithDeterministicValues) {
+  CommandResult created = Psctl({"get", "--scope=conv1", "--name=biases",
+                                 "--shape=3", "--initializer=constant",
+                                 "--value=0.5", "--values"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  EXPECT_EQ(created.out,
+            "{\"name\":\"conv1/biases\",\"shape\":[3],\"dtype\":\"float32\","
+            "\"version\":1,\"trainable\":true,\"created\":true,"
+            "\"values\":[0.5,0.5,0.5]}\n");
+
+  CommandResult reused =
+      Psctl({"get", "--scope=conv1", "--name=biases", "--reuse=true"});
+  ASSERT_EQ(reused.exit_code, 0) << reused.err;
+  EXPECT_THAT(reused.out, HasSubstr("\"created\":false"));
+  EXPECT_THAT(reused.out, Not(HasSubstr("values")));
+}
+
+TEST_F(PsctlTest, SeededInitializerGivesTheSameValuesOnAnyServer) {
+  const std::vector<std::string> get = {
+      "get",        "--name=w",  "--shape=2,2", "--initializer=truncated_normal",
+      "--stddev=2", "--seed=17", "--values"};
+  CommandResult first = Psctl(get);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  ASSERT_TRUE(Psctl({"delete", "w"}).exit_code == 0);
+  CommandResult second = Psctl(get);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ(first.out, second.out);
+}
+
+TEST_F(PsctlTest, ReadListAndDelete) {
+  for (const char* name : {"a/x", "a/b/y", "a_1/z"}) {
+    ASSERT_EQ(Psctl({"get", std::string("--name=") + name, "--shape=[]",
+                     "--dtype=int64"})
+                  .exit_code,
+              0);
+  }
+  CommandResult read = Psctl({"read", "a/x", "--values"});
+  ASSERT_EQ(read.exit_code, 0) << read.err;
+  EXPECT_EQ(read.out,
+            "{\"name\":\"a/x\",\"shape\":[],\"dtype\":\"int64\",\"version\":1,"
+            "\"trainable\":true,\"values\":[0]}\n");
+
+  CommandResult listed = Psctl({"list", "a"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_THAT(listed.out, StartsWith("{\"name\":\"a/b/y\""));
+  EXPECT_THAT(listed.out, HasSubstr("\n{\"name\":\"a/x\""));
+  EXPECT_THAT(listed.out, Not(HasSubstr("a_1")));
+
+  CommandResult deleted = Psctl({"delete", "--scope=a"});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
+  EXPECT_EQ(deleted.out, "{\"deleted\":[\"a/b/y\",\"a/x\"]}\n");
+  EXPECT_EQ(Psctl({"list"}).out.find("a/x"), std::string::npos);
+}
+
+TEST_F(PsctlTest, ErrorsGoToStderrWithTheirCode) {
+  ASSERT_EQ(Psctl({"get", "--scope=foo", "--name=v", "--shape=1"}).exit_code, 0);
+  CommandResult again = Psctl({"get", "--scope=foo", "--name=v", "--shape=1"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_EQ(again.out, "");
+  EXPECT_EQ(again.err,
+            "ALREADY_EXISTS: Variable foo/v already exists, disallowed. Did you "
+            "mean to set reuse=True or reuse=tf.AUTO_REUSE in VarScope?\n");
+
+  CommandResult missing = Psctl({"get", "--scope=foo", "--name=w", "--reuse=true"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.err, StartsWith("NOT_FOUND: Variable foo/w does not exist"));
+
+  CommandResult bad_shape = Psctl({"get", "--name=x", "--shape=2,x"});
+  EXPECT_EQ(bad_shape.exit_code, 1);
+  EXPECT_THAT(bad_shape.err, StartsWith("INVALID_ARGUMENT: Invalid shape '2,x'"));
+
+  CommandResult usage = Psctl({"frobnicate"});
+  EXPECT_EQ(usage.exit_code, 2);
+  EXPECT_THAT(usage.err, HasSubstr("usage:"));
+}
+
+TEST(PsctlNoServerTest, UnreachableServerIsUnavailable) {
+  CommandResult result = RunCommand({PsctlBinary(), "--server=127.0.0.1:1",
+                                     "--timeout_seconds=3", "list"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err, StartsWith("UNAVAILABLE: "));
+}
+
+}  // namespace
+}  // namespace paramserver

@@ -1,0 +1,228 @@
+// The real ps_server binary driven over gRPC: TensorFlow's sharing semantics
+// across clients, racing creators, the standard health and reflection
+// services, and clean shutdown on SIGTERM.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <future>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+
+#include "client/client.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/server_process.h"
+
+namespace paramserver {
+namespace {
+
+using ::testing::HasSubstr;
+
+class ServerE2ETest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start();
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    client_ = NewClient();
+  }
+
+  std::unique_ptr<ParameterServerClient> NewClient() {
+    absl::StatusOr<std::unique_ptr<ParameterServerClient>> client =
+        ParameterServerClient::Connect(server_->target());
+    EXPECT_TRUE(client.ok()) << client.status();
+    return *std::move(client);
+  }
+
+  static VariableRequest Request(std::string scope, std::string name,
+                                 ReuseMode reuse, TensorShape shape) {
+    VariableRequest request;
+    request.scope = std::move(scope);
+    request.name = std::move(name);
+    request.reuse = reuse;
+    request.shape = std::move(shape);
+    return request;
+  }
+
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<ParameterServerClient> client_;
+};
+
+// Raw bytes in, raw bytes out, for services whose generated code the project
+// does not carry (health, reflection).
+std::string Flatten(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  (void)buffer.Dump(&slices);
+  std::string out;
+  for (const grpc::Slice& slice : slices) {
+    out.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  return out;
+}
+
+grpc::Status GenericUnary(const std::string& target, const std::string& method,
+                          const std::string& request, std::string* response) {
+  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Slice slice(request);
+  grpc::ByteBuffer request_buffer(&slice, 1);
+  grpc::ByteBuffer response_buffer;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&context, method, grpc::StubOptions(), &request_buffer,
+                 &response_buffer, [&](grpc::Status s) { done.set_value(s); });
+  grpc::Status status = done.get_future().get();
+  *response = Flatten(response_buffer);
+  return status;
+}
+
+// The seed's example: with tf.variable_scope("foo"): v = get_variable("v",
+// [1]); reuse_variables(); v1 = get_variable("v", [1]); assert v1 == v.
+TEST_F(ServerE2ETest, SameScopeWithReuseGivesTheSameVariable) {
+  VariableRequest request = Request("foo", "v", ReuseMode::kCreate, {1});
+  request.initializer.kind = InitializerKind::kRandomNormal;
+  absl::StatusOr<FetchedVariable> v = client_->GetVariable(request, true);
+  ASSERT_TRUE(v.ok()) << v.status();
+  request.reuse = ReuseMode::kReuse;
+  // Another worker, another connection.
+  absl::StatusOr<FetchedVariable> v1 = NewClient()->GetVariable(request, true);
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  EXPECT_EQ(v1->info.name, "foo/v");
+  EXPECT_TRUE(v->created);
+  EXPECT_FALSE(v1->created);
+  EXPECT_EQ(v1->value, v->value);
+  EXPECT_EQ(client_->ListVariables("")->size(), 1);
+}
+
+TEST_F(ServerE2ETest, RacingCreatorsFromManyClientsExactlyOneWins) {
+  constexpr int kClients = 12;
+  std::atomic<int> created{0}, already_exists{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&] {
+      auto client = NewClient();
+      auto result =
+          client->GetVariable(Request("race", "w", ReuseMode::kCreate, {64, 64}));
+      if (result.ok()) {
+        ++created;
+      } else if (result.status().code() == absl::StatusCode::kAlreadyExists) {
+        ++already_exists;
+      } else {
+        ++other;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(created, 1);
+  EXPECT_EQ(already_exists, kClients - 1);
+  EXPECT_EQ(other, 0);
+}
+
+TEST_F(ServerE2ETest, RacingAutoReuseInitializesOnceForEveryone) {
+  constexpr int kClients = 12;
+  std::atomic<int> created{0};
+  std::vector<std::string> values(kClients);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&, i] {
+      auto result = NewClient()->GetVariable(
+          Request("shared", "w", ReuseMode::kAutoReuse, {256, 256}), true);
+      ASSERT_TRUE(result.ok()) << result.status();
+      if (result->created) ++created;
+      values[i] = result->value;
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(created, 1);
+  for (const std::string& value : values) {
+    EXPECT_EQ(value.size(), 256 * 256 * sizeof(float));
+    EXPECT_TRUE(value == values[0]);
+  }
+}
+
+TEST_F(ServerE2ETest, HealthServiceReportsServing) {
+  std::string response;
+  grpc::Status status = GenericUnary(
+      server_->target(), "/grpc.health.v1.Health/Check", "", &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  // HealthCheckResponse{status: SERVING (1)}.
+  EXPECT_EQ(response, std::string("\x08\x01", 2));
+}
+
+TEST_F(ServerE2ETest, ReflectionListsTheService) {
+  auto channel =
+      grpc::CreateChannel(server_->target(), grpc::InsecureChannelCredentials());
+  grpc::GenericStub stub(channel);
+  grpc::CompletionQueue queue;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto call = stub.PrepareCall(
+      &context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+      &queue);
+  auto await = [&queue](intptr_t expected) {
+    void* tag;
+    bool ok = false;
+    EXPECT_TRUE(queue.Next(&tag, &ok));
+    EXPECT_EQ(reinterpret_cast<intptr_t>(tag), expected);
+    return ok;
+  };
+  call->StartCall(reinterpret_cast<void*>(1));
+  ASSERT_TRUE(await(1));
+  // ServerReflectionRequest{list_services: ""} (field 7).
+  grpc::Slice slice(std::string("\x3a\x00", 2));
+  grpc::ByteBuffer request(&slice, 1);
+  call->Write(request, reinterpret_cast<void*>(2));
+  ASSERT_TRUE(await(2));
+  grpc::ByteBuffer response;
+  call->Read(&response, reinterpret_cast<void*>(3));
+  ASSERT_TRUE(await(3));
+  EXPECT_THAT(Flatten(response), HasSubstr("paramserver.rpc.ParameterServer"));
+  EXPECT_THAT(Flatten(response), HasSubstr("grpc.health.v1.Health"));
+  call->WritesDone(reinterpret_cast<void*>(4));
+  await(4);
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(5));
+  await(5);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+TEST_F(ServerE2ETest, SigtermShutsDownCleanly) {
+  ASSERT_TRUE(client_->GetVariable(Request("", "v", ReuseMode::kCreate, {4})).ok());
+  const int status = server_->StopWith(SIGTERM);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_THAT(server_->Log(), HasSubstr("Shut down cleanly with 1 variables"));
+}
+
+TEST(ServerFlagsE2ETest, MemoryLimitFlagsAreEnforced) {
+  absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start(
+      {"--max_variable_bytes=4096", "--max_total_bytes=8192"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto client = ParameterServerClient::Connect((*server)->target());
+  ASSERT_TRUE(client.ok());
+  VariableRequest request;
+  request.name = "big";
+  request.shape = TensorShape{1025};
+  EXPECT_EQ((*client)->GetVariable(request).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  request.shape = TensorShape{1024};
+  EXPECT_TRUE((*client)->GetVariable(request).ok());
+}
+
+TEST(ServerFlagsE2ETest, BusyPortIsAClearStartupError) {
+  absl::StatusOr<std::unique_ptr<ServerProcess>> first = ServerProcess::Start();
+  ASSERT_TRUE(first.ok()) << first.status();
+  const std::string port =
+      (*first)->target().substr((*first)->target().rfind(':') + 1);
+  CommandResult second = RunCommand({ServerBinary(), "--port=" + port});
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_THAT(second.err, HasSubstr("Could not listen on 127.0.0.1:" + port));
+}
+
+}  // namespace
+}  // namespace paramserver
