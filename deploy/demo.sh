@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The main job: builds everything, starts a parameter server on a free
+# loopback port and runs real workers against it. Installs what it needs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+deploy/install_deps.sh
+bazel build //server:ps_server //client:psctl //examples:all
+
+bin=bazel-bin
+log=$(mktemp -d)/ps_server.log
+"$bin/server/ps_server" --port=0 >"$log.out" 2>"$log" &
+server_pid=$!
+trap 'kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+  grep -q "listening on" "$log.out" 2>/dev/null && break
+  sleep 0.1
+done
+server=$(sed -n 's/^ps_server listening on //p' "$log.out")
+echo "== ps_server listening on $server"
+psctl() { "$bin/client/psctl" --server="$server" "$@"; }
+
+echo "== Four workers run the seed's sharing example at once"
+"$bin/examples/variable_sharing" --server="$server" --workers=4
+
+echo "== psctl: create, reuse, list"
+psctl get --scope=conv1 --name=biases --shape=4 --initializer=zeros --values
+psctl get --scope=conv1 --name=weights --shape=5,5,3,4 \
+  --initializer=truncated_normal --stddev=0.1 --seed=7
+psctl get --scope=conv1 --name=weights --reuse=true
+psctl get --scope=conv1 --name=weights --reuse=false || true
+psctl list
+
+echo "== Clean shutdown"
+kill -TERM $server_pid
+wait $server_pid
+trap - EXIT
+tail -n 2 "$log"
