@@ -13,14 +13,20 @@ Variable::Variable(std::string name, DType dtype, TensorShape shape,
       byte_size_(byte_size) {}
 
 void Variable::Publish(std::shared_ptr<TensorBuffer> value) {
-  absl::MutexLock lock(&mu_);
-  value_ = std::move(value);
-  version_ = 1;
+  {
+    MutexLock lock(&mu_);
+    value_ = std::move(value);
+    version_ = 1;
+  }
+  mu_.NotifyAll();
 }
 
 void Variable::Fail(absl::Status status) {
-  absl::MutexLock lock(&mu_);
-  init_status_ = std::move(status);
+  {
+    MutexLock lock(&mu_);
+    init_status_ = std::move(status);
+  }
+  mu_.NotifyAll();
 }
 
 bool Variable::Settled() const { return version_ > 0 || !init_status_.ok(); }
@@ -30,13 +36,15 @@ VariableInfo Variable::InfoLocked() const {
 }
 
 absl::StatusOr<VariableSnapshot> Variable::Read() const {
-  absl::MutexLock lock(&mu_, absl::Condition(this, &Variable::Settled));
+  MutexLock lock(&mu_);
+  mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return Settled(); });
   if (!init_status_.ok()) return init_status_;
   return VariableSnapshot{InfoLocked(), value_};
 }
 
 absl::StatusOr<VariableInfo> Variable::Info() const {
-  absl::MutexLock lock(&mu_, absl::Condition(this, &Variable::Settled));
+  MutexLock lock(&mu_);
+  mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return Settled(); });
   if (!init_status_.ok()) return init_status_;
   return InfoLocked();
 }

@@ -8,7 +8,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "server/mutex.h"
 #include "server/tensor_buffer.h"
 #include "server/variable_spec.h"
 
@@ -61,7 +61,7 @@ class Variable {
   const size_t byte_size_;
 
   // State below is protected by mu_.
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   int64_t version_ ABSL_GUARDED_BY(mu_) = 0;  // 0 while pending.
   std::shared_ptr<const TensorBuffer> value_ ABSL_GUARDED_BY(mu_);
   absl::Status init_status_ ABSL_GUARDED_BY(mu_);

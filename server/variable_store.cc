@@ -100,7 +100,7 @@ absl::StatusOr<std::shared_ptr<Variable>> VariableStore::FindOrRegister(
     const VariableRequest& request, const std::string& full_name,
     bool* created) {
   const DType dtype = request.dtype.value_or(DType::kFloat);
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = variables_.find(full_name);
   if (it != variables_.end()) {
     if (request.reuse == ReuseMode::kCreate) return AlreadyExists(full_name);
@@ -159,7 +159,7 @@ absl::Status VariableStore::Initialize(const std::shared_ptr<Variable>& variable
       TensorBuffer::Allocate(variable->byte_size());
   if (!buffer.ok()) {
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       auto it = variables_.find(variable->name());
       if (it != variables_.end() && it->second == variable) EraseLocked(it);
     }
@@ -184,7 +184,7 @@ absl::StatusOr<VariableSnapshot> VariableStore::ReadVariable(
   }
   std::shared_ptr<Variable> variable;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto it = variables_.find(full_name);
     if (it == variables_.end()) return NotFound(full_name);
     variable = it->second;
@@ -197,7 +197,7 @@ absl::StatusOr<std::vector<VariableInfo>> VariableStore::ListVariables(
   if (absl::Status s = ValidateScope(prefix); !s.ok()) return s;
   std::vector<std::shared_ptr<Variable>> matches;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     for (auto it = variables_.lower_bound(prefix);
          it != variables_.end() && absl::StartsWith(it->first, prefix); ++it) {
       if (IsUnderPrefix(it->first, prefix)) matches.push_back(it->second);
@@ -218,7 +218,7 @@ absl::StatusOr<std::vector<std::string>> VariableStore::DeleteVariable(
   if (absl::Status s = ValidateFullName(full_name, "variable name"); !s.ok()) {
     return s;
   }
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = variables_.find(full_name);
   if (it == variables_.end()) return NotFound(full_name);
   std::vector<std::string> deleted = {it->first};
@@ -230,7 +230,7 @@ absl::StatusOr<std::vector<std::string>> VariableStore::DeleteScope(
     absl::string_view scope) {
   if (absl::Status s = ValidateScope(scope); !s.ok()) return s;
   std::vector<std::string> deleted;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = variables_.lower_bound(scope);
   while (it != variables_.end() && absl::StartsWith(it->first, scope)) {
     if (!IsUnderPrefix(it->first, scope)) {
@@ -246,12 +246,12 @@ absl::StatusOr<std::vector<std::string>> VariableStore::DeleteScope(
 }
 
 size_t VariableStore::total_bytes() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return total_bytes_;
 }
 
 size_t VariableStore::num_variables() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return variables_.size();
 }
 

@@ -11,7 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
+#include "server/mutex.h"
 #include "server/variable.h"
 #include "server/variable_spec.h"
 
@@ -97,7 +97,7 @@ class VariableStore {
 
   // State below is protected by mu_. Ordered so that a scope's variables are
   // one contiguous range.
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   VariableMap variables_ ABSL_GUARDED_BY(mu_);
   size_t total_bytes_ ABSL_GUARDED_BY(mu_) = 0;
 };

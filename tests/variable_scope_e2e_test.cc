@@ -112,7 +112,7 @@ TEST_F(VariableScopeE2ETest, DefaultNameScopesCreateDistinctVariables) {
 TEST_F(VariableScopeE2ETest, ThreadsHaveTheirOwnScopesButShareVariables) {
   constexpr int kTowers = 4;
   std::vector<std::string> names(kTowers);
-  std::vector<bool> created(kTowers);
+  std::vector<int> created(kTowers);  // Not vector<bool>: its bits share words.
   std::vector<std::thread> threads;
   for (int i = 0; i < kTowers; ++i) {
     threads.emplace_back([&, i] {
@@ -125,7 +125,7 @@ TEST_F(VariableScopeE2ETest, ThreadsHaveTheirOwnScopesButShareVariables) {
     });
   }
   for (std::thread& thread : threads) thread.join();
-  EXPECT_EQ(std::count(created.begin(), created.end(), true), 1);
+  EXPECT_EQ(std::count(created.begin(), created.end(), 1), 1);
   for (const std::string& name : names) EXPECT_EQ(name, "model/w");
 }
 

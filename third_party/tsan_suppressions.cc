@@ -1,0 +1,23 @@
+// ThreadSanitizer reads these from every binary that links them (all of ours,
+// through //third_party:absl), so no suppressions file has to be found at
+// test time. Harmless without TSan.
+//
+// Debian's gRPC and abseil are prebuilt without TSan instrumentation: TSan
+// sees only the calls it intercepts, not their own atomics and locks, so it
+// reports their internal hand-offs (gRPC's epoll poller handing events to
+// its threads, absl::Mutex's deadlock-detection graph) as races. Any report
+// with a frame in those libraries is about code TSan cannot see into.
+// Our own synchronisation uses std::mutex (server/mutex.h), which TSan does
+// see, so races in our code are still reported.
+extern "C" const char* __tsan_default_suppressions() {
+  return "called_from_lib:libgrpc.so\n"
+         "called_from_lib:libabsl_synchronization.so\n"
+         "called_from_lib:libabsl_graphcycles_internal.so\n"
+         "race:libgrpc.so\n"
+         "race:libgrpc++.so\n"
+         "race:libgpr.so\n"
+         "race:libabsl_\n"
+         // gRPC's header-inline client code reading a status that a gRPC
+         // thread filled in and handed over through the completion queue.
+         "race:grpc::internal::CallOpClientRecvStatus::FinishOp\n";
+}
