@@ -108,10 +108,10 @@ class Conv2D {
   dnnl::memory::desc input_desc_;
   dnnl::memory::desc output_desc_;
   dnnl::memory scratchpad_;
-  // Arguments of the primitive; Execute() only swaps in src and dst.
-  std::unordered_map<int, dnnl::memory> args_;
 
-  // Per-call state: buffers bound to the caller's spans.
+  // Per-call state. Arguments of the primitive (Execute() swaps in src and
+  // dst, so steady-state calls allocate nothing) and the caller's buffers.
+  std::unordered_map<int, dnnl::memory> args_;
   LayoutBridge input_bridge_;
   LayoutBridge output_bridge_;
 
