@@ -1,5 +1,6 @@
 #include "server/variable.h"
 
+#include <cstring>
 #include <utility>
 
 namespace paramserver {
@@ -47,6 +48,29 @@ absl::StatusOr<VariableInfo> Variable::Info() const {
   mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return Settled(); });
   if (!init_status_.ok()) return init_status_;
   return InfoLocked();
+}
+
+}  // namespace paramserver
+
+namespace paramserver {
+
+absl::Status Variable::LockForUpdate() {
+  mu_.Lock();
+  mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return Settled(); });
+  return init_status_;
+}
+
+absl::StatusOr<char*> Variable::MutableValueLocked() {
+  // Every other holder got its copy under mu_, which we hold, so a count of
+  // one cannot grow behind our back. (It can shrink; then we copy needlessly.)
+  if (value_.use_count() > 1) {
+    absl::StatusOr<std::shared_ptr<TensorBuffer>> copy =
+        TensorBuffer::Allocate(value_->size());
+    if (!copy.ok()) return copy.status();
+    std::memcpy((*copy)->data(), value_->data(), value_->size());
+    value_ = *std::move(copy);
+  }
+  return value_->data();
 }
 
 }  // namespace paramserver

@@ -49,9 +49,31 @@ class Variable {
   // Metadata at the current version, after waiting as Read does.
   absl::StatusOr<VariableInfo> Info() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // ---- Updates. The store locks every variable an update touches, in name
+  // order, then changes them; see VariableStore::Push. ----
+
+  // Waits until the variable is settled, then holds its lock. Returns the
+  // initialization failure, if any, with the lock held all the same.
+  absl::Status LockForUpdate() ABSL_EXCLUSIVE_LOCK_FUNCTION(mu_);
+  void Unlock() ABSL_UNLOCK_FUNCTION(mu_) { mu_.Unlock(); }
+
+  VariableInfo InfoLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The value, writable in place. A value some reader still holds is copied
+  // first (copy-on-write), so snapshots never change under their readers.
+  absl::StatusOr<char*> MutableValueLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Marks one completed update.
+  void BumpVersionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { ++version_; }
+  // Counts optimizer steps applied to this variable, from 1.
+  int64_t NextOptimizerStepLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return ++optimizer_steps_;
+  }
+
+  // True for an optimizer's slot variable (v/Momentum, v/Adam, ...).
+  bool is_slot() const { return is_slot_; }
+  void set_is_slot() { is_slot_ = true; }  // Before the variable is shared.
+
  private:
   bool Settled() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  VariableInfo InfoLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Constant after construction.
   const std::string name_;
@@ -59,12 +81,15 @@ class Variable {
   const TensorShape shape_;
   const bool trainable_;
   const size_t byte_size_;
+  bool is_slot_ = false;
 
   // State below is protected by mu_.
   mutable Mutex mu_;
   int64_t version_ ABSL_GUARDED_BY(mu_) = 0;  // 0 while pending.
-  std::shared_ptr<const TensorBuffer> value_ ABSL_GUARDED_BY(mu_);
+  // Shared with readers' snapshots; see MutableValueLocked.
+  std::shared_ptr<TensorBuffer> value_ ABSL_GUARDED_BY(mu_);
   absl::Status init_status_ ABSL_GUARDED_BY(mu_);
+  int64_t optimizer_steps_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace paramserver

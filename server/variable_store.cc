@@ -131,26 +131,39 @@ absl::StatusOr<std::shared_ptr<Variable>> VariableStore::RegisterLocked(
       !s.ok()) {
     return s;
   }
-  // Overflow-safe: `elements` <= INT64_MAX and the element size is at most 8.
-  const size_t max_elements = options_.max_variable_bytes / DTypeSize(dtype);
-  if (static_cast<uint64_t>(*elements) > max_elements) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "Variable ", full_name, " of shape ", ShapeToString(*shape), " and dtype ",
-        DTypeName(dtype), " needs more than the per-variable limit of ",
-        options_.max_variable_bytes, " bytes."));
-  }
-  const size_t bytes = static_cast<size_t>(*elements) * DTypeSize(dtype);
-  if (bytes > options_.max_total_bytes - total_bytes_) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "Creating variable ", full_name, " (", bytes,
-        " bytes) would exceed the server's memory limit of ",
-        options_.max_total_bytes, " bytes (", total_bytes_, " in use)."));
+  size_t bytes = 0;
+  if (absl::Status s = ReserveLocked(full_name, *shape, dtype, &bytes); !s.ok()) {
+    return s;
   }
   auto variable = std::make_shared<Variable>(full_name, dtype, *shape,
                                              request.trainable, bytes);
   variables_.emplace(full_name, variable);
-  total_bytes_ += bytes;
   return variable;
+}
+
+absl::Status VariableStore::ReserveLocked(const std::string& full_name,
+                                          absl::Span<const int64_t> shape,
+                                          DType dtype, size_t* bytes) {
+  absl::StatusOr<int64_t> elements = NumElements(shape);
+  if (!elements.ok()) return elements.status();
+  // Overflow-safe: `elements` <= INT64_MAX and the element size is at most 8.
+  const size_t max_elements = options_.max_variable_bytes / DTypeSize(dtype);
+  if (static_cast<uint64_t>(*elements) > max_elements) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "Variable ", full_name, " of shape ", ShapeToString(shape),
+        " and dtype ", DTypeName(dtype),
+        " needs more than the per-variable limit of ",
+        options_.max_variable_bytes, " bytes."));
+  }
+  *bytes = static_cast<size_t>(*elements) * DTypeSize(dtype);
+  if (*bytes > options_.max_total_bytes - total_bytes_) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "Creating variable ", full_name, " (", *bytes,
+        " bytes) would exceed the server's memory limit of ",
+        options_.max_total_bytes, " bytes (", total_bytes_, " in use)."));
+  }
+  total_bytes_ += *bytes;
+  return absl::OkStatus();
 }
 
 absl::Status VariableStore::Initialize(const std::shared_ptr<Variable>& variable,
@@ -179,17 +192,9 @@ void VariableStore::EraseLocked(VariableMap::iterator it) {
 
 absl::StatusOr<VariableSnapshot> VariableStore::ReadVariable(
     absl::string_view full_name) {
-  if (absl::Status s = ValidateFullName(full_name, "variable name"); !s.ok()) {
-    return s;
-  }
-  std::shared_ptr<Variable> variable;
-  {
-    MutexLock lock(&mu_);
-    auto it = variables_.find(full_name);
-    if (it == variables_.end()) return NotFound(full_name);
-    variable = it->second;
-  }
-  return variable->Read();
+  absl::StatusOr<std::shared_ptr<Variable>> variable = Find(full_name);
+  if (!variable.ok()) return variable.status();
+  return (*variable)->Read();
 }
 
 absl::StatusOr<std::vector<VariableInfo>> VariableStore::ListVariables(
@@ -223,6 +228,14 @@ absl::StatusOr<std::vector<std::string>> VariableStore::DeleteVariable(
   if (it == variables_.end()) return NotFound(full_name);
   std::vector<std::string> deleted = {it->first};
   EraseLocked(it);
+  // An optimizer's slots go with their variable.
+  for (const char* suffix : {"Momentum", "Adagrad", "Adam", "Adam_1"}) {
+    auto slot = variables_.find(absl::StrCat(full_name, "/", suffix));
+    if (slot != variables_.end() && slot->second->is_slot()) {
+      deleted.push_back(slot->first);
+      EraseLocked(slot);
+    }
+  }
   return deleted;
 }
 
@@ -243,6 +256,17 @@ absl::StatusOr<std::vector<std::string>> VariableStore::DeleteScope(
     it = next;
   }
   return deleted;
+}
+
+absl::StatusOr<std::shared_ptr<Variable>> VariableStore::Find(
+    absl::string_view full_name) {
+  if (absl::Status s = ValidateFullName(full_name, "variable name"); !s.ok()) {
+    return s;
+  }
+  MutexLock lock(&mu_);
+  auto it = variables_.find(full_name);
+  if (it == variables_.end()) return NotFound(full_name);
+  return it->second;
 }
 
 size_t VariableStore::total_bytes() const {

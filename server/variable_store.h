@@ -11,8 +11,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "server/mutex.h"
 #include "server/variable.h"
+#include "server/optimizer.h"
+#include "server/update_spec.h"
 #include "server/variable_spec.h"
 
 namespace paramserver {
@@ -68,6 +71,32 @@ class VariableStore {
   absl::StatusOr<std::vector<std::string>> DeleteScope(absl::string_view scope)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // ---- Data plane ----
+
+  struct PullResult {
+    VariableInfo info;
+    // Null when `unchanged`: the caller's known_version is current.
+    std::shared_ptr<const TensorBuffer> value;
+    bool unchanged = false;
+  };
+
+  // Reads many variables; each result is one consistent version of that
+  // variable (not a cut across variables). NOT_FOUND names the first missing
+  // variable; nothing is returned then.
+  absl::StatusOr<std::vector<PullResult>> Pull(
+      absl::Span<const PullItemSpec> items) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Applies every update of `push` or none: the variables (and the slots the
+  // optimizer needs, created on first use) are locked in name order, all
+  // checks run, then all updates apply and each variable's version goes up
+  // by one. Errors: NOT_FOUND for a missing variable; INVALID_ARGUMENT for a
+  // value whose size does not fit, a repeated name, a gradient for a
+  // non-floating variable or a bad optimizer; ABORTED when an update's
+  // base_version is more than max_staleness behind. Returns the variables'
+  // metadata after the update, in request order.
+  absl::StatusOr<std::vector<VariableInfo>> Push(const PushSpec& push)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   // Bytes of variable values currently accounted against max_total_bytes.
   size_t total_bytes() const ABSL_LOCKS_EXCLUDED(mu_);
   size_t num_variables() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -91,6 +120,22 @@ class VariableStore {
   using VariableMap =
       std::map<std::string, std::shared_ptr<Variable>, std::less<>>;
   void EraseLocked(VariableMap::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // The variable called `full_name`, or INVALID_ARGUMENT / NOT_FOUND.
+  absl::StatusOr<std::shared_ptr<Variable>> Find(absl::string_view full_name)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // The slot variables `optimizer` keeps for `variable`, created (outside the
+  // user's reuse rules, as TensorFlow's optimizers do) when missing.
+  absl::StatusOr<std::vector<std::shared_ptr<Variable>>> EnsureSlots(
+      const Variable& variable, const OptimizerSpec& optimizer)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<std::shared_ptr<Variable>> EnsureSlotLocked(
+      const Variable& variable, const SlotSpec& slot)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Accounts `bytes` against the limits; RESOURCE_EXHAUSTED when over.
+  absl::Status ReserveLocked(const std::string& full_name,
+                             absl::Span<const int64_t> shape, DType dtype,
+                             size_t* bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Constant after construction.
   const StoreOptions options_;

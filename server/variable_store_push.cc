@@ -1,0 +1,281 @@
+// VariableStore's data plane: Pull, Push and optimizer slots.
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "server/variable_store.h"
+
+namespace paramserver {
+namespace {
+
+// Holds the locks of a set of variables, taken in name order so that two
+// pushes over overlapping sets cannot deadlock.
+class UpdateLocks {
+ public:
+  explicit UpdateLocks(std::vector<std::shared_ptr<Variable>> variables)
+      ABSL_NO_THREAD_SAFETY_ANALYSIS : variables_(std::move(variables)) {
+    std::sort(variables_.begin(), variables_.end(),
+              [](const auto& a, const auto& b) { return a->name() < b->name(); });
+    variables_.erase(std::unique(variables_.begin(), variables_.end()),
+                     variables_.end());
+    for (const auto& variable : variables_) {
+      absl::Status status = variable->LockForUpdate();
+      if (!status.ok() && status_.ok()) status_ = status;
+    }
+  }
+  ~UpdateLocks() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    for (const auto& variable : variables_) variable->Unlock();
+  }
+  // The first initialization failure among the variables, if any.
+  const absl::Status& status() const { return status_; }
+
+ private:
+  std::vector<std::shared_ptr<Variable>> variables_;
+  absl::Status status_;
+};
+
+struct Target {
+  const VariableUpdate* update;
+  std::shared_ptr<Variable> variable;
+  std::vector<std::shared_ptr<Variable>> slots;
+};
+
+absl::Status CheckUpdateShape(const VariableUpdate& update,
+                              const Variable& variable) {
+  if (update.value.size() != variable.byte_size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Value for ", variable.name(), " has ", update.value.size(),
+        " bytes; shape ", ShapeToString(variable.shape()), " and dtype ",
+        DTypeName(variable.dtype()), " need ", variable.byte_size(), "."));
+  }
+  if (update.kind == UpdateKind::kApplyGradient &&
+      !IsFloatingDType(variable.dtype())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Cannot apply a gradient to ", variable.name(), " of dtype ",
+        DTypeName(variable.dtype()), ": gradients need a floating dtype."));
+  }
+  if (update.kind == UpdateKind::kAssignAdd &&
+      variable.dtype() == DType::kBool) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Cannot assign_add to ", variable.name(), " of dtype bool."));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckStaleness(const VariableUpdate& update,
+                            const Variable& variable, int64_t version,
+                            int64_t max_staleness) {
+  if (max_staleness <= 0 || !update.base_version.has_value()) {
+    return absl::OkStatus();
+  }
+  const int64_t behind = version - *update.base_version;
+  if (behind > max_staleness) {
+    return absl::AbortedError(absl::StrCat(
+        "Update of ", variable.name(), " was computed at version ",
+        *update.base_version, ", ", behind, " versions behind the current ",
+        version, "; max_staleness is ", max_staleness,
+        ". Pull the variable and recompute."));
+  }
+  return absl::OkStatus();
+}
+
+template <typename T>
+void AddInPlace(char* var, absl::string_view delta, size_t bytes) {
+  const size_t n = bytes / sizeof(T);
+  T* out = reinterpret_cast<T*>(var);
+  for (size_t i = 0; i < n; ++i) {
+    T value;
+    std::memcpy(&value, delta.data() + i * sizeof(T), sizeof(T));
+    out[i] += value;
+  }
+}
+
+void AssignAdd(DType dtype, char* var, absl::string_view delta) {
+  switch (dtype) {
+    case DType::kFloat:
+      return AddInPlace<float>(var, delta, delta.size());
+    case DType::kDouble:
+      return AddInPlace<double>(var, delta, delta.size());
+    case DType::kInt32:
+      return AddInPlace<int32_t>(var, delta, delta.size());
+    case DType::kInt64:
+      return AddInPlace<int64_t>(var, delta, delta.size());
+    case DType::kBool:
+      return;
+  }
+}
+
+template <typename T>
+absl::Status StepOptimizer(const OptimizerSpec& optimizer, Target& target,
+                           char* var) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  std::vector<T*> slots;
+  for (const auto& slot : target.slots) {
+    absl::StatusOr<char*> data = slot->MutableValueLocked();
+    if (!data.ok()) return data.status();
+    slots.push_back(reinterpret_cast<T*>(*data));
+  }
+  // Gradients arrive in a protobuf string with no alignment promise.
+  std::vector<T> grad(target.variable->byte_size() / sizeof(T));
+  std::memcpy(grad.data(), target.update->value.data(),
+              target.update->value.size());
+  const int64_t step = target.variable->NextOptimizerStepLocked();
+  ApplyOptimizer<T>(optimizer, step, static_cast<int64_t>(grad.size()),
+                    grad.data(), reinterpret_cast<T*>(var), slots);
+  for (const auto& slot : target.slots) slot->BumpVersionLocked();
+  return absl::OkStatus();
+}
+
+absl::Status ApplyOne(const OptimizerSpec& optimizer, Target& target)
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  Variable& variable = *target.variable;
+  absl::StatusOr<char*> var = variable.MutableValueLocked();
+  if (!var.ok()) return var.status();
+  const VariableUpdate& update = *target.update;
+  switch (update.kind) {
+    case UpdateKind::kAssign:
+      std::memcpy(*var, update.value.data(), update.value.size());
+      break;
+    case UpdateKind::kAssignAdd:
+      AssignAdd(variable.dtype(), *var, update.value);
+      break;
+    case UpdateKind::kApplyGradient: {
+      absl::Status s = variable.dtype() == DType::kFloat
+                           ? StepOptimizer<float>(optimizer, target, *var)
+                           : StepOptimizer<double>(optimizer, target, *var);
+      if (!s.ok()) return s;
+      break;
+    }
+  }
+  variable.BumpVersionLocked();
+  return absl::OkStatus();
+}
+
+absl::Status ValidatePushSpec(const PushSpec& push) {
+  absl::flat_hash_set<absl::string_view> names;
+  bool has_gradient = false;
+  for (const VariableUpdate& update : push.updates) {
+    if (!names.insert(update.name).second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Variable ", update.name, " appears twice in one push."));
+    }
+    has_gradient |= update.kind == UpdateKind::kApplyGradient;
+  }
+  if (push.max_staleness < 0) {
+    return absl::InvalidArgumentError("max_staleness must be >= 0.");
+  }
+  return has_gradient ? ValidateOptimizer(push.optimizer) : absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<VariableStore::PullResult>> VariableStore::Pull(
+    absl::Span<const PullItemSpec> items) {
+  std::vector<PullResult> results;
+  results.reserve(items.size());
+  for (const PullItemSpec& item : items) {
+    absl::StatusOr<std::shared_ptr<Variable>> variable = Find(item.name);
+    if (!variable.ok()) return variable.status();
+    absl::StatusOr<VariableSnapshot> snapshot = (*variable)->Read();
+    if (!snapshot.ok()) return snapshot.status();
+    PullResult result;
+    result.info = std::move(snapshot->info);
+    result.unchanged = result.info.version <= item.known_version;
+    if (!result.unchanged) result.value = std::move(snapshot->value);
+    results.push_back(std::move(result));
+  }
+  return results;
+}
+
+absl::StatusOr<std::vector<VariableInfo>> VariableStore::Push(
+    const PushSpec& push) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  if (absl::Status s = ValidatePushSpec(push); !s.ok()) return s;
+  std::vector<Target> targets;
+  std::vector<std::shared_ptr<Variable>> to_lock;
+  for (const VariableUpdate& update : push.updates) {
+    absl::StatusOr<std::shared_ptr<Variable>> variable = Find(update.name);
+    if (!variable.ok()) return variable.status();
+    if (absl::Status s = CheckUpdateShape(update, **variable); !s.ok()) return s;
+    Target target{&update, *variable, {}};
+    if (update.kind == UpdateKind::kApplyGradient) {
+      absl::StatusOr<std::vector<std::shared_ptr<Variable>>> slots =
+          EnsureSlots(**variable, push.optimizer);
+      if (!slots.ok()) return slots.status();
+      target.slots = *std::move(slots);
+    }
+    to_lock.push_back(target.variable);
+    to_lock.insert(to_lock.end(), target.slots.begin(), target.slots.end());
+    targets.push_back(std::move(target));
+  }
+  UpdateLocks locks(std::move(to_lock));
+  if (!locks.status().ok()) return locks.status();
+  for (const Target& target : targets) {
+    if (absl::Status s =
+            CheckStaleness(*target.update, *target.variable,
+                           target.variable->InfoLocked().version,
+                           push.max_staleness);
+        !s.ok()) {
+      return s;
+    }
+  }
+  std::vector<VariableInfo> infos;
+  for (Target& target : targets) {
+    // Only an allocation for copy-on-write can fail here, and then earlier
+    // updates of this push have applied: report it as the resource error it is.
+    if (absl::Status s = ApplyOne(push.optimizer, target); !s.ok()) return s;
+    infos.push_back(target.variable->InfoLocked());
+  }
+  return infos;
+}
+
+absl::StatusOr<std::vector<std::shared_ptr<Variable>>>
+VariableStore::EnsureSlots(const Variable& variable,
+                           const OptimizerSpec& optimizer) {
+  std::vector<std::shared_ptr<Variable>> slots;
+  MutexLock lock(&mu_);
+  for (const SlotSpec& slot : SlotsFor(optimizer)) {
+    absl::StatusOr<std::shared_ptr<Variable>> created =
+        EnsureSlotLocked(variable, slot);
+    if (!created.ok()) return created.status();
+    slots.push_back(*std::move(created));
+  }
+  return slots;
+}
+
+absl::StatusOr<std::shared_ptr<Variable>> VariableStore::EnsureSlotLocked(
+    const Variable& variable, const SlotSpec& slot) {
+  const std::string name = absl::StrCat(variable.name(), "/", slot.suffix);
+  auto it = variables_.find(name);
+  if (it != variables_.end()) {
+    if (!it->second->is_slot()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "The optimizer needs slot variable ", name,
+          ", but a variable of that name was created by a user."));
+    }
+    return it->second;
+  }
+  size_t bytes = 0;
+  if (absl::Status s = ReserveLocked(name, variable.shape(), variable.dtype(), &bytes);
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<std::shared_ptr<TensorBuffer>> buffer = TensorBuffer::Allocate(bytes);
+  if (!buffer.ok()) {
+    total_bytes_ -= bytes;
+    return buffer.status();
+  }
+  InitializerSpec init;
+  init.kind = InitializerKind::kConstant;
+  init.values = {slot.initial_value};
+  RunInitializer(init, variable.dtype(), variable.shape(), (*buffer)->span());
+  auto slot_variable = std::make_shared<Variable>(name, variable.dtype(),
+                                                  variable.shape(), false, bytes);
+  slot_variable->set_is_slot();
+  slot_variable->Publish(*std::move(buffer));
+  variables_.emplace(name, slot_variable);
+  return slot_variable;
+}
+
+}  // namespace paramserver

@@ -1,0 +1,260 @@
+#include <cmath>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/variable_store.h"
+
+namespace paramserver {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Pointwise;
+using ::testing::FloatNear;
+
+class PushTest : public ::testing::Test {
+ protected:
+  void SetUp() override { store_ = *VariableStore::Create({}); }
+
+  void Create(const std::string& name, std::vector<float> values) {
+    VariableRequest request;
+    request.name = name;
+    request.shape = TensorShape{static_cast<int64_t>(values.size())};
+    request.initializer.kind = InitializerKind::kConstant;
+    request.initializer.values.assign(values.begin(), values.end());
+    ASSERT_TRUE(store_->GetVariable(request).ok());
+  }
+
+  std::vector<float> Read(const std::string& name) {
+    auto snapshot = store_->ReadVariable(name);
+    EXPECT_TRUE(snapshot.ok()) << snapshot.status();
+    std::vector<float> values(snapshot->value->size() / sizeof(float));
+    std::memcpy(values.data(), snapshot->value->data(), snapshot->value->size());
+    return values;
+  }
+
+  static std::string Bytes(const std::vector<float>& values) {
+    return std::string(reinterpret_cast<const char*>(values.data()),
+                       values.size() * sizeof(float));
+  }
+
+  absl::StatusOr<std::vector<VariableInfo>> PushOne(
+      const std::string& name, UpdateKind kind, const std::string& bytes,
+      OptimizerSpec optimizer = {}) {
+    PushSpec push;
+    push.updates.push_back({name, kind, bytes, std::nullopt});
+    push.optimizer = optimizer;
+    return store_->Push(push);
+  }
+
+  std::unique_ptr<VariableStore> store_;
+};
+
+TEST_F(PushTest, AssignAndAssignAddBumpTheVersion) {
+  Create("v", {1, 2, 3});
+  auto assigned = PushOne("v", UpdateKind::kAssign, Bytes({4, 5, 6}));
+  ASSERT_TRUE(assigned.ok()) << assigned.status();
+  EXPECT_EQ((*assigned)[0].version, 2);
+  EXPECT_THAT(Read("v"), ElementsAre(4, 5, 6));
+  auto added = PushOne("v", UpdateKind::kAssignAdd, Bytes({1, 1, -6}));
+  ASSERT_TRUE(added.ok());
+  EXPECT_EQ((*added)[0].version, 3);
+  EXPECT_THAT(Read("v"), ElementsAre(5, 6, 0));
+}
+
+TEST_F(PushTest, SnapshotsDoNotChangeUnderTheirReaders) {
+  Create("v", {1, 2});
+  auto before = store_->ReadVariable("v");
+  ASSERT_TRUE(PushOne("v", UpdateKind::kAssign, Bytes({7, 8})).ok());
+  float held[2];
+  std::memcpy(held, before->value->data(), sizeof(held));
+  EXPECT_THAT(held, ElementsAre(1, 2));
+  EXPECT_THAT(Read("v"), ElementsAre(7, 8));
+}
+
+TEST_F(PushTest, SgdMomentumNesterovAdagradAdamFollowTensorFlow) {
+  Create("sgd", {1.0f});
+  OptimizerSpec sgd;
+  sgd.learning_rate = 0.5;
+  ASSERT_TRUE(PushOne("sgd", UpdateKind::kApplyGradient, Bytes({2}), sgd).ok());
+  EXPECT_THAT(Read("sgd"), ElementsAre(0.0f));
+
+  Create("m", {1.0f});
+  OptimizerSpec momentum;
+  momentum.kind = OptimizerKind::kMomentum;
+  momentum.learning_rate = 0.1;
+  momentum.momentum = 0.9;
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(PushOne("m", UpdateKind::kApplyGradient, Bytes({1}), momentum).ok());
+  }
+  // accum: 1, then 1.9; var: 1 - 0.1 - 0.19.
+  EXPECT_THAT(Read("m"), Pointwise(FloatNear(1e-6), {0.71f}));
+  EXPECT_THAT(Read("m/Momentum"), Pointwise(FloatNear(1e-6), {1.9f}));
+
+  Create("n", {1.0f});
+  momentum.use_nesterov = true;
+  ASSERT_TRUE(PushOne("n", UpdateKind::kApplyGradient, Bytes({1}), momentum).ok());
+  // accum = 1; var -= 0.1 * 1 + 0.1 * 0.9 * 1.
+  EXPECT_THAT(Read("n"), Pointwise(FloatNear(1e-6), {0.81f}));
+
+  Create("a", {1.0f});
+  OptimizerSpec adagrad;
+  adagrad.kind = OptimizerKind::kAdagrad;
+  adagrad.learning_rate = 0.1;
+  ASSERT_TRUE(PushOne("a", UpdateKind::kApplyGradient, Bytes({2}), adagrad).ok());
+  // accum = 0.1 + 4; var -= 0.1 * 2 / sqrt(4.1).
+  EXPECT_THAT(Read("a"), Pointwise(FloatNear(1e-6), {1 - 0.2f / std::sqrt(4.1f)}));
+  EXPECT_THAT(Read("a/Adagrad"), Pointwise(FloatNear(1e-6), {4.1f}));
+
+  Create("adam", {1.0f});
+  OptimizerSpec adam;
+  adam.kind = OptimizerKind::kAdam;
+  adam.learning_rate = 0.001;
+  ASSERT_TRUE(PushOne("adam", UpdateKind::kApplyGradient, Bytes({3}), adam).ok());
+  // Step 1: m = 0.3, v = 0.009, lr_t = 0.001 * sqrt(0.001) / 0.1;
+  // var -= lr_t * 0.3 / (sqrt(0.009) + 1e-8) = 0.001.
+  EXPECT_THAT(Read("adam"), Pointwise(FloatNear(1e-6), {0.999f}));
+  EXPECT_THAT(Read("adam/Adam"), Pointwise(FloatNear(1e-6), {0.3f}));
+  EXPECT_THAT(Read("adam/Adam_1"), Pointwise(FloatNear(1e-6), {0.009f}));
+}
+
+TEST_F(PushTest, SlotsAreListedNotTrainableAndDeletedWithTheirVariable) {
+  Create("w", {0, 0});
+  OptimizerSpec adam;
+  adam.kind = OptimizerKind::kAdam;
+  ASSERT_TRUE(PushOne("w", UpdateKind::kApplyGradient, Bytes({1, 1}), adam).ok());
+  auto listed = store_->ListVariables("w");
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 3);
+  EXPECT_EQ((*listed)[1].name, "w/Adam");
+  EXPECT_FALSE((*listed)[1].trainable);
+  // Slots do not depend on the caller's reuse flag: a second step reuses them.
+  ASSERT_TRUE(PushOne("w", UpdateKind::kApplyGradient, Bytes({1, 1}), adam).ok());
+  EXPECT_THAT(*store_->DeleteVariable("w"), ElementsAre("w", "w/Adam", "w/Adam_1"));
+  EXPECT_EQ(store_->num_variables(), 0);
+  EXPECT_EQ(store_->total_bytes(), 0);
+}
+
+TEST_F(PushTest, BadPushesApplyNothing) {
+  Create("a", {1, 1});
+  Create("b", {2, 2});
+  PushSpec push;
+  const std::string good = Bytes({5, 5}), short_value = Bytes({5});
+  push.updates = {{"a", UpdateKind::kAssign, good, std::nullopt},
+                  {"b", UpdateKind::kAssign, short_value, std::nullopt}};
+  absl::Status status = store_->Push(push).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(),
+            "Value for b has 4 bytes; shape (2,) and dtype float32 need 8.");
+  EXPECT_THAT(Read("a"), ElementsAre(1, 1));
+
+  push.updates = {{"a", UpdateKind::kAssign, good, std::nullopt},
+                  {"a", UpdateKind::kAssign, good, std::nullopt}};
+  EXPECT_THAT(store_->Push(push).status().message(), HasSubstr("appears twice"));
+  push.updates = {{"a", UpdateKind::kAssign, good, std::nullopt},
+                  {"zz", UpdateKind::kAssign, good, std::nullopt}};
+  EXPECT_EQ(store_->Push(push).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(Read("a"), ElementsAre(1, 1));
+  EXPECT_EQ(store_->ReadVariable("a")->info.version, 1);
+}
+
+TEST_F(PushTest, GradientsNeedFloatingVariablesAndValidOptimizers) {
+  VariableRequest request;
+  request.name = "step";
+  request.shape = TensorShape{};
+  request.dtype = DType::kInt64;
+  ASSERT_TRUE(store_->GetVariable(request).ok());
+  EXPECT_THAT(PushOne("step", UpdateKind::kApplyGradient, std::string(8, '\0'))
+                  .status()
+                  .message(),
+              HasSubstr("gradients need a floating dtype"));
+  // assign_add works on integers: a global step counter.
+  int64_t one = 1;
+  ASSERT_TRUE(PushOne("step", UpdateKind::kAssignAdd,
+                      std::string(reinterpret_cast<char*>(&one), 8))
+                  .ok());
+  Create("v", {1});
+  OptimizerSpec bad;
+  bad.learning_rate = -1;
+  EXPECT_EQ(PushOne("v", UpdateKind::kApplyGradient, Bytes({1}), bad).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(PushTest, StaleGradientsAreRejected) {
+  Create("v", {0});
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(PushOne("v", UpdateKind::kAssignAdd, Bytes({1})).ok());
+  }
+  PushSpec push;
+  const std::string grad = Bytes({1});
+  push.max_staleness = 2;
+  push.updates = {{"v", UpdateKind::kApplyGradient, grad, int64_t{3}}};
+  absl::Status stale = store_->Push(push).status();
+  EXPECT_EQ(stale.code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(stale.message(),
+            "Update of v was computed at version 3, 3 versions behind the "
+            "current 6; max_staleness is 2. Pull the variable and recompute.");
+  push.updates[0].base_version = 4;
+  EXPECT_TRUE(store_->Push(push).ok());
+}
+
+TEST_F(PushTest, ConditionalPullSkipsCurrentValues) {
+  Create("a", {1});
+  Create("b", {2});
+  ASSERT_TRUE(PushOne("b", UpdateKind::kAssign, Bytes({3})).ok());
+  auto pulled = store_->Pull({{"a", 1}, {"b", 1}});
+  ASSERT_TRUE(pulled.ok()) << pulled.status();
+  EXPECT_TRUE((*pulled)[0].unchanged);
+  EXPECT_EQ((*pulled)[0].value, nullptr);
+  EXPECT_FALSE((*pulled)[1].unchanged);
+  EXPECT_EQ((*pulled)[1].info.version, 2);
+  ASSERT_NE((*pulled)[1].value, nullptr);
+  EXPECT_EQ(store_->Pull({{"a", 0}, {"nope", 0}}).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(PushTest, ConcurrentPushesLoseNoUpdate) {
+  Create("counter", {0, 0});
+  constexpr int kThreads = 8, kPushes = 200;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      const std::string one = Bytes({1, 2});
+      for (int i = 0; i < kPushes; ++i) {
+        ASSERT_TRUE(PushOne("counter", UpdateKind::kAssignAdd, one).ok());
+        // Readers in between keep copy-on-write busy.
+        ASSERT_TRUE(store_->ReadVariable("counter").ok());
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_THAT(Read("counter"), ElementsAre(kThreads * kPushes, 2 * kThreads * kPushes));
+  EXPECT_EQ(store_->ReadVariable("counter")->info.version, 1 + kThreads * kPushes);
+}
+
+TEST_F(PushTest, PushesOverOverlappingSetsDoNotDeadlock) {
+  Create("x", {0});
+  Create("y", {0});
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string one = Bytes({1});
+      for (int i = 0; i < 200; ++i) {
+        PushSpec push;
+        // Opposite orders in alternate threads.
+        push.updates = {{t % 2 ? "x" : "y", UpdateKind::kAssignAdd, one, std::nullopt},
+                        {t % 2 ? "y" : "x", UpdateKind::kAssignAdd, one, std::nullopt}};
+        ASSERT_TRUE(store_->Push(push).ok());
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_THAT(Read("x"), ElementsAre(800));
+  EXPECT_THAT(Read("y"), ElementsAre(800));
+}
+
+}  // namespace
+}  // namespace paramserver
