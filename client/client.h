@@ -8,6 +8,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "server/update_spec.h"
 #include "server/variable_spec.h"
 
 namespace paramserver {
@@ -19,6 +21,13 @@ struct FetchedVariable {
   VariableInfo info;
   bool created = false;  // True for exactly one caller per variable.
   std::string value;     // Raw little-endian bytes, when asked for.
+};
+
+// One variable's value from Pull.
+struct PulledValue {
+  VariableInfo info;
+  bool unchanged = false;  // The caller's known_version is current: no value.
+  std::string value;       // Raw little-endian bytes otherwise.
 };
 
 struct ClientOptions {
@@ -53,9 +62,25 @@ class ParameterServerClient {
       absl::string_view full_name);
   absl::StatusOr<std::vector<std::string>> DeleteScope(absl::string_view scope);
 
+  // Batched, conditional read. Values up to kInlineBytes come in the reply;
+  // larger ones are streamed in chunks, each from one version.
+  absl::StatusOr<std::vector<PulledValue>> Pull(
+      absl::Span<const PullItemSpec> items);
+
+  // Batched assign / assign-add / apply-gradient, all or nothing (see
+  // VariableStore::Push for the errors). Requests whose values exceed
+  // kInlineBytes in total are streamed in chunks.
+  absl::StatusOr<std::vector<VariableInfo>> Push(const PushSpec& push);
+
+  static constexpr int64_t kInlineBytes = 4 << 20;
+  static constexpr int64_t kChunkBytes = 1 << 20;
+
   const std::string& target() const { return target_; }
 
  private:
+  absl::Status PullStreamed(PulledValue& pulled);
+  absl::StatusOr<std::vector<VariableInfo>> PushStreamed(const PushSpec& push);
+
   ParameterServerClient(std::string target, ClientOptions options,
                         std::unique_ptr<ParameterServerStub> stub);
 

@@ -104,6 +104,57 @@ TEST_F(ClientTest, ReadListAndDelete) {
   EXPECT_TRUE(client_->ListVariables("")->empty());
 }
 
+TEST_F(ClientTest, PullAndPushSmallAndStreamedValues) {
+  // 24 MiB: over the inline limit, so both directions stream in chunks.
+  constexpr int64_t kBig = 6 << 20;
+  for (auto [name, elements] : {std::pair<const char*, int64_t>{"small", 3},
+                                {"big", kBig}}) {
+    VariableRequest request = Request("", name, ReuseMode::kCreate, {elements});
+    request.initializer.kind = InitializerKind::kZeros;
+    ASSERT_TRUE(client_->GetVariable(request).ok());
+  }
+  std::vector<float> big(kBig);
+  for (int64_t i = 0; i < kBig; ++i) big[i] = static_cast<float>(i % 1000);
+  const std::vector<float> small = {1, 2, 3};
+  PushSpec push;
+  push.updates = {
+      {"small", UpdateKind::kAssign,
+       absl::string_view(reinterpret_cast<const char*>(small.data()), 12),
+       std::nullopt},
+      {"big", UpdateKind::kAssignAdd,
+       absl::string_view(reinterpret_cast<const char*>(big.data()), kBig * 4),
+       std::nullopt}};
+  absl::StatusOr<std::vector<VariableInfo>> pushed = client_->Push(push);
+  ASSERT_TRUE(pushed.ok()) << pushed.status();
+  EXPECT_EQ((*pushed)[1].version, 2);
+
+  absl::StatusOr<std::vector<PulledValue>> pulled =
+      client_->Pull({{"small", 0}, {"big", 0}});
+  ASSERT_TRUE(pulled.ok()) << pulled.status();
+  ASSERT_EQ((*pulled)[1].value.size(), kBig * sizeof(float));
+  EXPECT_EQ(std::memcmp((*pulled)[1].value.data(), big.data(), kBig * 4), 0);
+  EXPECT_EQ((*pulled)[0].value, std::string(reinterpret_cast<const char*>(small.data()), 12));
+
+  // Up to date: nothing travels.
+  absl::StatusOr<std::vector<PulledValue>> again =
+      client_->Pull({{"small", 2}, {"big", 2}});
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE((*again)[0].unchanged && (*again)[1].unchanged);
+  EXPECT_TRUE((*again)[1].value.empty());
+}
+
+TEST_F(ClientTest, PushErrorsKeepTheirCodes) {
+  ASSERT_TRUE(client_->GetVariable(Request("", "v", ReuseMode::kCreate, {2})).ok());
+  PushSpec push;
+  push.updates = {{"v", UpdateKind::kAssign, "abc", std::nullopt}};
+  absl::Status status = client_->Push(push).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(),
+            "Value for v has 3 bytes; shape (2,) and dtype float32 need 8.");
+  EXPECT_EQ(client_->Pull({{"missing", 0}}).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST_F(ClientTest, UnreachableServerIsUnavailable) {
   ClientOptions options;
   options.timeout = absl::Seconds(2);

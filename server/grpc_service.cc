@@ -4,17 +4,13 @@
 #include <utility>
 #include <vector>
 
+#include "server/grpc_status.h"
+#include "server/grpc_streams.h"
 #include "server/logging.h"
 #include "server/proto_convert.h"
 
 namespace paramserver {
 namespace {
-
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
-}
 
 grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
                                  absl::string_view method,
@@ -77,7 +73,67 @@ absl::Status DoDelete(VariableStore& store,
   return absl::OkStatus();
 }
 
+// Inlines values up to `max_inline_bytes`; larger ones are marked streamed.
+absl::Status DoPull(VariableStore& store, const rpc::PullRequest& request,
+                    rpc::PullResponse* response) {
+  constexpr int64_t kDefaultMaxInline = int64_t{64} << 20;
+  const int64_t max_inline = request.max_inline_bytes() > 0
+                                 ? request.max_inline_bytes()
+                                 : kDefaultMaxInline;
+  std::vector<PullItemSpec> items;
+  items.reserve(request.items_size());
+  for (const rpc::PullItem& item : request.items()) {
+    items.push_back({item.name(), item.known_version()});
+  }
+  absl::StatusOr<std::vector<VariableStore::PullResult>> pulled = store.Pull(items);
+  if (!pulled.ok()) return pulled.status();
+  for (const VariableStore::PullResult& result : *pulled) {
+    rpc::PulledVariable* out = response->add_variables();
+    ToProto(result.info, out->mutable_variable());
+    out->set_unchanged(result.unchanged);
+    if (result.value == nullptr) continue;
+    if (static_cast<int64_t>(result.value->size()) > max_inline) {
+      out->set_streamed(true);
+    } else {
+      out->set_value(result.value->data(), result.value->size());
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DoPush(VariableStore& store, const rpc::PushRequest& request,
+                    rpc::PushResponse* response) {
+  absl::StatusOr<PushSpec> push = FromProto(request);
+  if (!push.ok()) return push.status();
+  absl::StatusOr<std::vector<VariableInfo>> infos = store.Push(*push);
+  if (!infos.ok()) return infos.status();
+  for (const VariableInfo& info : *infos) ToProto(info, response->add_variables());
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+grpc::ServerUnaryReactor* ParameterServerService::Pull(
+    grpc::CallbackServerContext* context, const rpc::PullRequest* request,
+    rpc::PullResponse* response) {
+  return Finish(context, "Pull", DoPull(*store_, *request, response));
+}
+
+grpc::ServerWriteReactor<rpc::ValueChunk>* ParameterServerService::PullChunks(
+    grpc::CallbackServerContext* context, const rpc::PullChunksRequest* request) {
+  return NewPullChunksReactor(store_, request);
+}
+
+grpc::ServerUnaryReactor* ParameterServerService::Push(
+    grpc::CallbackServerContext* context, const rpc::PushRequest* request,
+    rpc::PushResponse* response) {
+  return Finish(context, "Push", DoPush(*store_, *request, response));
+}
+
+grpc::ServerReadReactor<rpc::PushChunk>* ParameterServerService::PushChunks(
+    grpc::CallbackServerContext* context, rpc::PushResponse* response) {
+  return NewPushChunksReactor(store_, response);
+}
 
 grpc::ServerUnaryReactor* ParameterServerService::GetVariable(
     grpc::CallbackServerContext* context,

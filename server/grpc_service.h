@@ -32,6 +32,18 @@ class ParameterServerService final
       grpc::CallbackServerContext* context,
       const rpc::DeleteVariablesRequest* request,
       rpc::DeleteVariablesResponse* response) override;
+  grpc::ServerUnaryReactor* Pull(grpc::CallbackServerContext* context,
+                                 const rpc::PullRequest* request,
+                                 rpc::PullResponse* response) override;
+  grpc::ServerWriteReactor<rpc::ValueChunk>* PullChunks(
+      grpc::CallbackServerContext* context,
+      const rpc::PullChunksRequest* request) override;
+  grpc::ServerUnaryReactor* Push(grpc::CallbackServerContext* context,
+                                 const rpc::PushRequest* request,
+                                 rpc::PushResponse* response) override;
+  grpc::ServerReadReactor<rpc::PushChunk>* PushChunks(
+      grpc::CallbackServerContext* context,
+      rpc::PushResponse* response) override;
 
  private:
   VariableStore* const store_;

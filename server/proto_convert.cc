@@ -140,9 +140,75 @@ void ToProto(const VariableInfo& info, rpc::VariableInfo* proto) {
   proto->set_trainable(info.trainable);
 }
 
+absl::StatusOr<OptimizerSpec> FromProto(const rpc::Optimizer& proto) {
+  if (!rpc::Optimizer::Kind_IsValid(proto.kind())) {
+    return InvalidEnum("optimizer.kind", proto.kind());
+  }
+  OptimizerSpec spec;
+  spec.kind = static_cast<OptimizerKind>(proto.kind());
+  spec.learning_rate = proto.learning_rate();
+  if (proto.has_momentum()) spec.momentum = proto.momentum();
+  spec.use_nesterov = proto.use_nesterov();
+  if (proto.has_initial_accumulator_value()) {
+    spec.initial_accumulator_value = proto.initial_accumulator_value();
+  }
+  if (proto.has_beta1()) spec.beta1 = proto.beta1();
+  if (proto.has_beta2()) spec.beta2 = proto.beta2();
+  if (proto.has_epsilon()) spec.epsilon = proto.epsilon();
+  return spec;
+}
+
+void ToProto(const OptimizerSpec& spec, rpc::Optimizer* proto) {
+  proto->set_kind(static_cast<rpc::Optimizer::Kind>(spec.kind));
+  proto->set_learning_rate(spec.learning_rate);
+  proto->set_momentum(spec.momentum);
+  proto->set_use_nesterov(spec.use_nesterov);
+  proto->set_initial_accumulator_value(spec.initial_accumulator_value);
+  proto->set_beta1(spec.beta1);
+  proto->set_beta2(spec.beta2);
+  proto->set_epsilon(spec.epsilon);
+}
+
+void ToProto(const PushSpec& push, rpc::PushRequest* proto) {
+  ToProto(push.optimizer, proto->mutable_optimizer());
+  proto->set_max_staleness(push.max_staleness);
+  for (const VariableUpdate& update : push.updates) {
+    rpc::Update* out = proto->add_updates();
+    out->set_name(update.name);
+    out->set_kind(static_cast<rpc::Update::Kind>(update.kind));
+    out->set_value(update.value.data(), update.value.size());
+    if (update.base_version) out->set_base_version(*update.base_version);
+  }
+}
+
+absl::StatusOr<PushSpec> FromProto(const rpc::PushRequest& proto) {
+  PushSpec push;
+  absl::StatusOr<OptimizerSpec> optimizer = FromProto(proto.optimizer());
+  if (!optimizer.ok()) return optimizer.status();
+  push.optimizer = *optimizer;
+  push.max_staleness = proto.max_staleness();
+  push.updates.reserve(proto.updates_size());
+  for (const rpc::Update& update : proto.updates()) {
+    if (!rpc::Update::Kind_IsValid(update.kind())) {
+      return InvalidEnum("update.kind", update.kind());
+    }
+    VariableUpdate spec;
+    spec.name = update.name();
+    spec.kind = static_cast<UpdateKind>(update.kind());
+    spec.value = update.value();
+    if (update.has_base_version()) spec.base_version = update.base_version();
+    push.updates.push_back(std::move(spec));
+  }
+  return push;
+}
+
 }  // namespace paramserver
 
 namespace paramserver {
+
+static_assert(static_cast<int>(OptimizerKind::kAdam) == rpc::Optimizer::ADAM);
+static_assert(static_cast<int>(UpdateKind::kApplyGradient) ==
+              rpc::Update::APPLY_GRADIENT);
 
 // FromProto/ToProto cast these enums; keep the numbering in step.
 static_assert(static_cast<int>(InitializerKind::kVarianceScaling) ==

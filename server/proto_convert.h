@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "proto/parameter_server.pb.h"
+#include "server/update_spec.h"
 #include "server/variable_spec.h"
 
 namespace paramserver {
@@ -20,6 +21,12 @@ absl::StatusOr<VariableInfo> FromProto(const rpc::VariableInfo& proto);
 void ToProto(const VariableRequest& request, rpc::GetVariableRequest* proto);
 void ToProto(const InitializerSpec& spec, rpc::Initializer* proto);
 void ToProto(const VariableInfo& info, rpc::VariableInfo* proto);
+
+// The update values point into `proto`, which must outlive the result.
+absl::StatusOr<PushSpec> FromProto(const rpc::PushRequest& proto);
+absl::StatusOr<OptimizerSpec> FromProto(const rpc::Optimizer& proto);
+void ToProto(const OptimizerSpec& spec, rpc::Optimizer* proto);
+void ToProto(const PushSpec& push, rpc::PushRequest* proto);
 
 // absl and gRPC share their status codes one for one.
 absl::Status InvalidEnum(absl::string_view field, int value);

@@ -100,6 +100,7 @@ class VariableStore {
   // Bytes of variable values currently accounted against max_total_bytes.
   size_t total_bytes() const ABSL_LOCKS_EXCLUDED(mu_);
   size_t num_variables() const ABSL_LOCKS_EXCLUDED(mu_);
+  size_t max_variable_bytes() const { return options_.max_variable_bytes; }
 
  private:
   explicit VariableStore(const StoreOptions& options) : options_(options) {}
