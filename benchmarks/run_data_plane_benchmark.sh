@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Starts ps_server and Redis (persistence off) on free loopback ports and
+# runs the data-plane benchmark against both in one run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+deploy/install_deps.sh
+for package in redis-server libhiredis-dev; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || {
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server libhiredis-dev >/dev/null
+    break
+  }
+done
+# BAZEL may carry startup options, e.g. BAZEL="bazel --output_base=DIR".
+BAZEL=${BAZEL:-bazel}
+$BAZEL build //server:ps_server //benchmarks:data_plane_benchmark
+bin=$($BAZEL info bazel-bin 2>/dev/null)
+
+work=$(mktemp -d)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+redis_port=$(free_port)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
+  --daemonize no --dir "$work" >"$work/redis.log" 2>&1 &
+redis_pid=$!
+"$bin"/server/ps_server --port=0 --max_total_bytes=$((8 << 30)) \
+  >"$work/ps.out" 2>"$work/ps.log" &
+ps_pid=$!
+trap 'kill $ps_pid $redis_pid 2>/dev/null; wait 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+  grep -q "listening on" "$work/ps.out" 2>/dev/null && break
+  sleep 0.1
+done
+server=$(sed -n 's/^ps_server listening on //p' "$work/ps.out")
+"$bin"/benchmarks/data_plane_benchmark --server="$server" --redis_port="$redis_port" "$@"
