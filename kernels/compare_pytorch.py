@@ -1,0 +1,100 @@
+#!/usr/bin/python3
+"""The image filter's forward pass in PyTorch eager mode, for comparison.
+
+Same computation as image_filter_benchmark: conv(5x5, 32->32, SAME, bias)
+-> ReLU -> conv -> ReLU, fp32, on 1x224x224x32 and 8x64x64x32, with 1 thread
+and all cores. Both memory formats are timed (channels_last and NCHW) and
+the faster one is reported, so PyTorch is shown at its best.
+
+Prints one JSON object per line:
+  {"batch": 1, "hw": 224, "threads": 1, "gflops": ..., "format": ...,
+   "ms": ...}
+
+Run with Debian's interpreter (apt-get install python3-torch):
+  /usr/bin/python3 kernels/compare_pytorch.py [--min_time 2] [--repeats 3]
+"""
+
+import argparse
+import json
+import os
+import time
+
+import torch
+import torch.nn.functional as F
+
+CHANNELS = 32
+KERNEL = 5
+CASES = [(1, 224), (8, 64)]
+
+
+def flops(batch, hw):
+    """2*N*OH*OW*KH*KW*IC*OC per convolution, two convolutions."""
+    return 2 * (2.0 * batch * hw * hw * KERNEL * KERNEL * CHANNELS * CHANNELS)
+
+
+def make_filter(memory_format):
+    torch.manual_seed(0)
+    shape = (CHANNELS, CHANNELS, KERNEL, KERNEL)
+    w1 = (torch.rand(shape) * 0.2 - 0.1).contiguous(memory_format=memory_format)
+    w2 = (torch.rand(shape) * 0.2 - 0.1).contiguous(memory_format=memory_format)
+    b1 = torch.rand(CHANNELS) * 0.2 - 0.1
+    b2 = torch.rand(CHANNELS) * 0.2 - 0.1
+
+    def image_filter(x):
+        y = F.relu(F.conv2d(x, w1, b1, padding=KERNEL // 2))
+        return F.relu(F.conv2d(y, w2, b2, padding=KERNEL // 2))
+
+    return image_filter
+
+
+def seconds_per_call(fn, x, min_time):
+    """Mean wall time of fn(x) over a batch of calls lasting >= min_time."""
+    fn(x)  # Warm-up: primitive creation, allocations.
+    calls, start = 0, time.perf_counter()
+    while True:
+        fn(x)
+        calls += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_time:
+            return elapsed / calls
+
+
+def best_gflops(batch, hw, min_time, repeats):
+    """Best (GFLOP/s, format, ms) over memory formats and repeats."""
+    best = (0.0, "", 0.0)
+    for name, memory_format in (("channels_last", torch.channels_last),
+                                ("nchw", torch.contiguous_format)):
+        fn = make_filter(memory_format)
+        x = (torch.rand(batch, CHANNELS, hw, hw) * 0.2 - 0.1).contiguous(
+            memory_format=memory_format)
+        for _ in range(repeats):
+            s = seconds_per_call(fn, x, min_time)
+            best = max(best, (flops(batch, hw) / s * 1e-9, name, s * 1e3))
+    return best
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--min_time", type=float, default=2.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, nargs="*",
+                        default=sorted({1, os.cpu_count() or 1}))
+    parser.add_argument("--case", nargs="*", default=None,
+                        help="BATCHxHW cases, e.g. 8x64 (default: all)")
+    args = parser.parse_args()
+    cases = CASES
+    if args.case:
+        cases = [tuple(int(v) for v in c.split("x")) for c in args.case]
+    with torch.inference_mode():
+        for batch, hw in cases:
+            for threads in args.threads:
+                torch.set_num_threads(threads)
+                gflops, fmt, ms = best_gflops(batch, hw, args.min_time,
+                                              args.repeats)
+                print(json.dumps({"batch": batch, "hw": hw,
+                                  "threads": threads, "gflops": gflops,
+                                  "format": fmt, "ms": ms}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
