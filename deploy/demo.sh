@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 deploy/install_deps.sh
 bazel build //server:ps_server //client:psctl //examples:all
 
-bin=bazel-bin
+bin=$(bazel info bazel-bin 2>/dev/null)
 log=$(mktemp -d)/ps_server.log
 "$bin/server/ps_server" --port=0 >"$log.out" 2>"$log" &
 server_pid=$!
@@ -21,6 +21,11 @@ psctl() { "$bin/client/psctl" --server="$server" "$@"; }
 
 echo "== Four workers run the seed's sharing example at once"
 "$bin/examples/variable_sharing" --server="$server" --workers=4
+
+echo "== The seed's image filter on two images: tf.Variable vs tf.get_variable"
+"$bin/examples/image_filter_demo" --server="$server"
+psctl delete --scope=conv1 >/dev/null
+psctl delete --scope=conv2 >/dev/null
 
 echo "== psctl: create, reuse, list"
 psctl get --scope=conv1 --name=biases --shape=4 --initializer=zeros --values
