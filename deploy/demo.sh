@@ -27,6 +27,15 @@ echo "== The seed's image filter on two images: tf.Variable vs tf.get_variable"
 psctl delete --scope=conv1 >/dev/null
 psctl delete --scope=conv2 >/dev/null
 
+echo "== Two workers train the image filter together (pull, oneDNN, push; Adam on the server)"
+for worker in 0 1; do
+  "$bin/examples/train_image_filter" --server="$server" --worker=$worker \
+    --steps=150 --log_every=25 &
+done
+wait %2 %3
+echo "== The trained variables and their optimizer slots"
+psctl list student
+
 echo "== psctl: create, reuse, list"
 psctl get --scope=conv1 --name=biases --shape=4 --initializer=zeros --values
 psctl get --scope=conv1 --name=weights --shape=5,5,3,4 \

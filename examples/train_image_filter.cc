@@ -1,0 +1,189 @@
+// A training worker: learns the image filter's weights so that its output
+// reproduces a fixed, hidden "teacher" filter on random images. Each step it
+// pulls the current weights (only those that changed), computes the loss and
+// gradients locally with oneDNN, and pushes the gradients; the server applies
+// them with the chosen optimizer. Run several at once against one server.
+//
+//   train_image_filter --server=HOST:PORT --worker=0 --steps=100
+
+#include <array>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "client/variable_scope.h"
+#include "examples/image_filter.h"
+#include "examples/image_filter_trainer.h"
+#include "server/initializer.h"
+
+ABSL_FLAG(std::string, server, "127.0.0.1:2222", "Parameter server HOST:PORT.");
+ABSL_FLAG(int, worker, 0, "This worker's index (seeds its data).");
+ABSL_FLAG(int, steps, 100, "Training steps.");
+ABSL_FLAG(int, batch, 4, "Images per step.");
+ABSL_FLAG(int, size, 32, "Image height and width; 32 channels.");
+ABSL_FLAG(std::string, optimizer, "adam", "sgd, momentum, adagrad or adam.");
+ABSL_FLAG(double, learning_rate, 0.001, "Learning rate.");
+ABSL_FLAG(int, max_staleness, 0, "Reject gradients this many versions stale (0: off).");
+ABSL_FLAG(int, log_every, 10, "Print progress every this many steps.");
+
+namespace paramserver {
+namespace {
+
+constexpr int kTensors = 4;
+const char* const kNames[kTensors] = {"student/conv1/weights", "student/conv1/biases",
+                                      "student/conv2/weights", "student/conv2/biases"};
+
+absl::StatusOr<OptimizerSpec> OptimizerFromFlags() {
+  OptimizerSpec spec;
+  const std::string name = absl::GetFlag(FLAGS_optimizer);
+  if (name == "sgd") spec.kind = OptimizerKind::kSgd;
+  else if (name == "momentum") spec.kind = OptimizerKind::kMomentum;
+  else if (name == "adagrad") spec.kind = OptimizerKind::kAdagrad;
+  else if (name == "adam") spec.kind = OptimizerKind::kAdam;
+  else return absl::InvalidArgumentError("Unknown --optimizer " + name);
+  spec.learning_rate = absl::GetFlag(FLAGS_learning_rate);
+  return spec;
+}
+
+// The hidden teacher: fixed weights every worker derives from one seed.
+FilterTensors TeacherWeights(int64_t channels) {
+  FilterTensors teacher;
+  const TensorShape shapes[kTensors] = {{5, 5, channels, channels}, {channels},
+                                        {5, 5, channels, channels}, {channels}};
+  for (int t = 0; t < kTensors; ++t) {
+    InitializerSpec init;
+    init.kind = t % 2 == 0 ? InitializerKind::kRandomNormal : InitializerKind::kRandomUniform;
+    init.stddev = 0.05;
+    init.maxval = 0.1;
+    init.seed = 1000 + t;
+    teacher[t].resize(*NumElements(shapes[t]));
+    RunInitializer(init, DType::kFloat, shapes[t],
+                   absl::MakeSpan(reinterpret_cast<char*>(teacher[t].data()),
+                                  teacher[t].size() * sizeof(float)));
+  }
+  return teacher;
+}
+
+FilterViews Views(const FilterTensors& tensors) {
+  return {tensors[0], tensors[1], tensors[2], tensors[3]};
+}
+
+std::vector<float> RandomImages(int64_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+  std::vector<float> images(n);
+  for (float& x : images) x = uniform(rng);
+  return images;
+}
+
+// The student's variables, created by whichever worker comes first.
+absl::Status CreateStudent(ParameterServerClient& client) {
+  VariableScope student("student", {.reuse = ScopeReuse::kAutoReuse});
+  ImageFilterOptions options;
+  options.weights_stddev = 0.05;
+  options.seed = 7;
+  return GetImageFilterVariables(client, options).status();
+}
+
+struct WorkerState {
+  FilterTensors weights;
+  std::array<int64_t, kTensors> versions = {0, 0, 0, 0};
+  int64_t local_version = 0;  // Bumped whenever any tensor changed.
+};
+
+// Conditional pull: only tensors newer than the ones held travel.
+absl::Status PullWeights(ParameterServerClient& client, WorkerState& state) {
+  std::vector<PullItemSpec> items;
+  for (int t = 0; t < kTensors; ++t) items.push_back({kNames[t], state.versions[t]});
+  absl::StatusOr<std::vector<PulledValue>> pulled = client.Pull(items);
+  if (!pulled.ok()) return pulled.status();
+  for (int t = 0; t < kTensors; ++t) {
+    PulledValue& value = (*pulled)[t];
+    if (value.unchanged) continue;
+    state.versions[t] = value.info.version;
+    state.weights[t].resize(value.value.size() / sizeof(float));
+    std::memcpy(state.weights[t].data(), value.value.data(), value.value.size());
+    ++state.local_version;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PushGradients(ParameterServerClient& client, const WorkerState& state,
+                           const FilterTensors& gradients, const OptimizerSpec& optimizer) {
+  PushSpec push;
+  push.optimizer = optimizer;
+  push.max_staleness = absl::GetFlag(FLAGS_max_staleness);
+  for (int t = 0; t < kTensors; ++t) {
+    push.updates.push_back(
+        {kNames[t], UpdateKind::kApplyGradient,
+         absl::string_view(reinterpret_cast<const char*>(gradients[t].data()),
+                           gradients[t].size() * sizeof(float)),
+         state.versions[t]});
+  }
+  return client.Push(push).status();
+}
+
+void PrintProgress(int worker, int step, int steps, double loss, int stale) {
+  constexpr int kWidth = 20;
+  const int filled = step * kWidth / steps;
+  std::printf("worker %d [%s%s] step %4d/%d  loss %.6f%s\n", worker,
+              std::string(filled, '#').c_str(), std::string(kWidth - filled, '.').c_str(),
+              step, steps, loss,
+              stale > 0 ? absl::StrCat("  (", stale, " stale pushes rejected)").c_str() : "");
+  std::fflush(stdout);
+}
+
+absl::Status Train() {
+  auto client = ParameterServerClient::Connect(absl::GetFlag(FLAGS_server));
+  if (!client.ok()) return client.status();
+  absl::StatusOr<OptimizerSpec> optimizer = OptimizerFromFlags();
+  if (!optimizer.ok()) return optimizer.status();
+  if (absl::Status s = CreateStudent(**client); !s.ok()) return s;
+  const TrainerShape shape{.batch = absl::GetFlag(FLAGS_batch), .size = absl::GetFlag(FLAGS_size)};
+  auto trainer = ImageFilterTrainer::Create(shape);
+  if (!trainer.ok()) return trainer.status();
+  const FilterTensors teacher = TeacherWeights(shape.channels);
+  const int worker = absl::GetFlag(FLAGS_worker), steps = absl::GetFlag(FLAGS_steps);
+  WorkerState state;
+  FilterTensors gradients;
+  std::vector<float> targets((*trainer)->image_elements());
+  int stale = 0;
+  double window_loss = 0;
+  for (int step = 1; step <= steps; ++step) {
+    const std::vector<float> images =
+        RandomImages((*trainer)->image_elements(), uint64_t(worker) << 32 | step);
+    if (absl::Status s = (*trainer)->Forward(Views(teacher), -1, images, absl::MakeSpan(targets)); !s.ok()) return s;
+    if (absl::Status s = PullWeights(**client, state); !s.ok()) return s;
+    absl::StatusOr<double> loss = (*trainer)->LossAndGradients(
+        Views(state.weights), state.local_version, images, targets, &gradients);
+    if (!loss.ok()) return loss.status();
+    absl::Status pushed = PushGradients(**client, state, gradients, *optimizer);
+    if (pushed.code() == absl::StatusCode::kAborted) ++stale;
+    else if (!pushed.ok()) return pushed;
+    window_loss += *loss;
+    const int every = absl::GetFlag(FLAGS_log_every);
+    if (step % every == 0 || step == steps) {
+      PrintProgress(worker, step, steps, window_loss / (step % every == 0 ? every : step % every), stale);
+      window_loss = 0;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace paramserver
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  absl::Status status = paramserver::Train();
+  if (!status.ok()) {
+    std::fprintf(stderr, "%s\n", status.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
