@@ -138,6 +138,24 @@ void PrintProgress(int worker, int step, int steps, double loss, int stale) {
   std::fflush(stdout);
 }
 
+// The loss on a fixed batch every worker shares, with the current weights.
+absl::StatusOr<double> EvaluationLoss(ParameterServerClient& client,
+                                      ImageFilterTrainer& trainer,
+                                      const FilterTensors& teacher,
+                                      WorkerState& state) {
+  constexpr uint64_t kEvaluationSeed = 999;
+  const std::vector<float> images = RandomImages(trainer.image_elements(), kEvaluationSeed);
+  std::vector<float> targets(images.size());
+  if (absl::Status s = trainer.Forward(Views(teacher), -1, images, absl::MakeSpan(targets));
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = PullWeights(client, state); !s.ok()) return s;
+  FilterTensors unused;
+  return trainer.LossAndGradients(Views(state.weights), state.local_version, images,
+                                  targets, &unused);
+}
+
 absl::Status Train() {
   auto client = ParameterServerClient::Connect(absl::GetFlag(FLAGS_server));
   if (!client.ok()) return client.status();
@@ -152,6 +170,9 @@ absl::Status Train() {
   WorkerState state;
   FilterTensors gradients;
   std::vector<float> targets((*trainer)->image_elements());
+  absl::StatusOr<double> initial = EvaluationLoss(**client, **trainer, teacher, state);
+  if (!initial.ok()) return initial.status();
+  std::printf("worker %d: evaluation loss before training %.6f\n", worker, *initial);
   int stale = 0;
   double window_loss = 0;
   for (int step = 1; step <= steps; ++step) {
@@ -172,6 +193,9 @@ absl::Status Train() {
       window_loss = 0;
     }
   }
+  absl::StatusOr<double> final_loss = EvaluationLoss(**client, **trainer, teacher, state);
+  if (!final_loss.ok()) return final_loss.status();
+  std::printf("worker %d: evaluation loss after training %.6f\n", worker, *final_loss);
   return absl::OkStatus();
 }
 
