@@ -1,0 +1,665 @@
+#include "server/write_ahead_log.h"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <limits>
+#include <mutex>
+#include <optional>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "server/crc32c.h"
+#include "server/dtype.h"
+#include "server/tensor_shape.h"
+
+namespace paramserver {
+namespace {
+
+constexpr size_t kHeaderSize = 9;  // u32 length, u32 CRC, u8 type.
+constexpr uint64_t kMaxPayload = std::numeric_limits<uint32_t>::max();
+constexpr absl::string_view kSegmentPrefix = "wal-";
+constexpr absl::string_view kSegmentSuffix = ".log";
+constexpr int kSequenceDigits = 20;
+constexpr uint8_t kFlagTrainable = 1;
+constexpr uint8_t kFlagSlot = 2;
+
+bool IsKnownType(uint8_t type) {
+  return type >= static_cast<uint8_t>(WalRecordType::kCheckpoint) &&
+         type <= static_cast<uint8_t>(WalRecordType::kSetValue);
+}
+
+uint32_t RecordCrc(char type, absl::string_view meta, absl::string_view value) {
+  uint32_t crc = Crc32cExtend(0, &type, 1);
+  crc = Crc32cExtend(crc, meta.data(), meta.size());
+  return Crc32cExtend(crc, value.data(), value.size());
+}
+
+std::string EncodeHeader(WalRecordType type, absl::string_view meta,
+                         absl::string_view value) {
+  const char type_byte = static_cast<char>(type);
+  std::string header;
+  PutFixed32(&header, static_cast<uint32_t>(meta.size() + value.size()));
+  PutFixed32(&header, RecordCrc(type_byte, meta, value));
+  header.push_back(type_byte);
+  return header;
+}
+
+std::string EncodeCheckpointMeta(int64_t sequence) {
+  std::string meta;
+  PutFixed64(&meta, static_cast<uint64_t>(sequence));
+  return meta;
+}
+
+// INVALID_ARGUMENT unless `value` is exactly a value of info's dtype/shape.
+absl::Status CheckValue(const VariableInfo& info, absl::string_view value) {
+  if (!IsValidDType(static_cast<int>(info.dtype))) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid dtype for ", info.name));
+  }
+  absl::StatusOr<int64_t> elements = NumElements(info.shape);
+  if (!elements.ok()) return elements.status();
+  if (static_cast<uint64_t>(*elements) * DTypeSize(info.dtype) != value.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "value of ", value.size(), " bytes does not fit ", info.name, " ",
+        DTypeName(info.dtype), ShapeToString(info.shape)));
+  }
+  return absl::OkStatus();
+}
+
+std::string EncodeCreateMeta(const VariableInfo& info, bool is_slot) {
+  std::string meta;
+  PutLengthPrefixed(&meta, info.name);
+  PutFixed32(&meta, static_cast<uint32_t>(info.dtype));
+  PutFixed32(&meta, static_cast<uint32_t>(info.shape.size()));
+  for (int64_t dim : info.shape) PutFixed64(&meta, static_cast<uint64_t>(dim));
+  meta.push_back(static_cast<char>((info.trainable ? kFlagTrainable : 0) |
+                                   (is_slot ? kFlagSlot : 0)));
+  PutFixed64(&meta, static_cast<uint64_t>(info.version));
+  return meta;
+}
+
+// ---- Decoding ----
+
+absl::Status Malformed(absl::string_view what) {
+  return absl::DataLossError(absl::StrCat("malformed ", what, " record"));
+}
+
+absl::Status DecodeCreate(ByteReader* reader, WalRecord* record) {
+  absl::string_view name;
+  uint32_t dtype, rank;
+  if (!reader->ReadLengthPrefixed(&name) || !reader->ReadFixed32(&dtype) ||
+      !reader->ReadFixed32(&rank) || rank > kMaxRank) {
+    return Malformed("create");
+  }
+  record->info.name = std::string(name);
+  record->info.dtype = static_cast<DType>(dtype);
+  for (uint32_t i = 0; i < rank; ++i) {
+    uint64_t dim;
+    if (!reader->ReadFixed64(&dim)) return Malformed("create");
+    record->info.shape.push_back(static_cast<int64_t>(dim));
+  }
+  uint8_t flags;
+  uint64_t version;
+  if (!reader->ReadFixed8(&flags) || !reader->ReadFixed64(&version)) {
+    return Malformed("create");
+  }
+  record->info.trainable = (flags & kFlagTrainable) != 0;
+  record->is_slot = (flags & kFlagSlot) != 0;
+  record->info.version = static_cast<int64_t>(version);
+  reader->ReadBytes(reader->remaining(), &record->value);
+  if (!CheckValue(record->info, record->value).ok()) return Malformed("create");
+  return absl::OkStatus();
+}
+
+absl::Status DecodePayload(WalRecordType type, absl::string_view payload,
+                           WalRecord* record) {
+  ByteReader reader(payload);
+  record->type = type;
+  absl::string_view name;
+  uint64_t number;
+  switch (type) {
+    case WalRecordType::kCheckpoint:
+      if (!reader.ReadFixed64(&number) || reader.remaining() != 0) {
+        return Malformed("checkpoint");
+      }
+      record->checkpoint_sequence = static_cast<int64_t>(number);
+      return absl::OkStatus();
+    case WalRecordType::kCreateVariable:
+      return DecodeCreate(&reader, record);
+    case WalRecordType::kDeleteVariable:
+      if (!reader.ReadLengthPrefixed(&name) || reader.remaining() != 0) {
+        return Malformed("delete");
+      }
+      record->info.name = std::string(name);
+      return absl::OkStatus();
+    case WalRecordType::kSetValue:
+      if (!reader.ReadLengthPrefixed(&name) || !reader.ReadFixed64(&number)) {
+        return Malformed("set-value");
+      }
+      record->info.name = std::string(name);
+      record->info.version = static_cast<int64_t>(number);
+      reader.ReadBytes(reader.remaining(), &record->value);
+      return absl::OkStatus();
+  }
+  return Malformed("unknown");
+}
+
+// Why a record could not be read. `crc_ok` tells a torn write (false: the
+// bytes never all reached the disk) from a bad record that was written whole.
+struct BadRecord {
+  uint64_t offset = 0;
+  std::string reason;
+  bool crc_ok = false;
+};
+
+// Decodes the record at the start of `data` into *record and returns its
+// size, or fills *bad (its offset left to the caller).
+std::optional<size_t> DecodeRecord(absl::string_view data, WalRecord* record,
+                                   BadRecord* bad) {
+  if (data.size() < kHeaderSize) {
+    bad->reason = absl::StrCat("incomplete header (", data.size(), " bytes)");
+    return std::nullopt;
+  }
+  const uint32_t length = DecodeFixed32(data.data());
+  const uint32_t crc = DecodeFixed32(data.data() + 4);
+  if (length > data.size() - kHeaderSize) {
+    bad->reason = absl::StrCat("length ", length, " runs past the end (",
+                               data.size() - kHeaderSize, " bytes left)");
+    return std::nullopt;
+  }
+  const absl::string_view payload = data.substr(kHeaderSize, length);
+  if (RecordCrc(data[8], payload, {}) != crc) {
+    bad->reason = "CRC mismatch";
+    return std::nullopt;
+  }
+  bad->crc_ok = true;
+  const uint8_t type = static_cast<uint8_t>(data[8]);
+  absl::Status status =
+      IsKnownType(type)
+          ? DecodePayload(static_cast<WalRecordType>(type), payload, record)
+          : absl::DataLossError(absl::StrCat("unknown record type ", type));
+  if (!status.ok()) {
+    bad->reason = std::string(status.message());
+    return std::nullopt;
+  }
+  return kHeaderSize + length;
+}
+
+// The offset of the first record after `from` whose header and CRC verify,
+// or npos. Cheap checks (type, length) come before the CRC.
+size_t FindNextValidRecord(absl::string_view data, size_t from) {
+  for (size_t pos = from + 1; pos + kHeaderSize <= data.size(); ++pos) {
+    if (!IsKnownType(static_cast<uint8_t>(data[pos + 8]))) continue;
+    const uint32_t length = DecodeFixed32(data.data() + pos);
+    if (length > data.size() - pos - kHeaderSize) continue;
+    const absl::string_view payload = data.substr(pos + kHeaderSize, length);
+    if (RecordCrc(data[pos + 8], payload, {}) == DecodeFixed32(data.data() + pos + 4)) {
+      return pos;
+    }
+  }
+  return absl::string_view::npos;
+}
+
+// ---- Segments ----
+
+// The sequence of "wal-<20 digits>.log", or -1.
+int64_t ParseSegmentName(absl::string_view name) {
+  if (!absl::ConsumePrefix(&name, kSegmentPrefix) ||
+      !absl::ConsumeSuffix(&name, kSegmentSuffix) ||
+      name.size() != kSequenceDigits) {
+    return -1;
+  }
+  int64_t sequence;
+  if (!absl::SimpleAtoi(name, &sequence) || sequence < 0) return -1;
+  return sequence;
+}
+
+absl::StatusOr<std::vector<int64_t>> ListSegments(const std::string& dir) {
+  absl::StatusOr<std::vector<std::string>> names = ListDirectory(dir);
+  if (absl::IsNotFound(names.status())) return std::vector<int64_t>();
+  if (!names.ok()) return names.status();
+  std::vector<int64_t> sequences;
+  for (const std::string& name : *names) {
+    const int64_t sequence = ParseSegmentName(name);
+    if (sequence >= 0) sequences.push_back(sequence);
+  }
+  std::sort(sequences.begin(), sequences.end());
+  return sequences;
+}
+
+}  // namespace
+
+std::string WalSegmentName(int64_t checkpoint_sequence) {
+  return absl::StrFormat("%s%0*d%s", kSegmentPrefix, kSequenceDigits,
+                         checkpoint_sequence, kSegmentSuffix);
+}
+
+absl::StatusOr<FsyncPolicy> ParseFsyncPolicy(absl::string_view name) {
+  if (name == "always") return FsyncPolicy::kAlways;
+  if (name == "everysec") return FsyncPolicy::kEverySecond;
+  if (name == "checkpoint") return FsyncPolicy::kCheckpointOnly;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown fsync policy \"", name, "\"; expected always, everysec or checkpoint"));
+}
+
+// ---- The flusher thread (kEverySecond) ----
+
+// Waits on std::condition_variable rather than server/mutex.h's Mutex, which
+// has no timed wait; std:: primitives are just as visible to TSan. Guards
+// only its own stop flag.
+class WriteAheadLog::Flusher {
+ public:
+  Flusher(WriteAheadLog* log, absl::Duration interval)
+      : log_(log),
+        interval_(absl::ToChronoMicroseconds(interval)),
+        thread_([this] { Run(); }) {}
+
+  ~Flusher() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!wake_.wait_for(lock, interval_, [this] { return stop_; })) {
+      lock.unlock();
+      // A failure breaks the log (see Sync), so the next Log* call reports
+      // it; there is nobody to return it to here.
+      log_->Sync().IgnoreError();
+      lock.lock();
+    }
+  }
+
+  WriteAheadLog* const log_;
+  const std::chrono::microseconds interval_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stop_ = false;  // Guarded by mu_.
+  std::thread thread_;  // Last: starts once the fields above exist.
+};
+
+// ---- WriteAheadLog ----
+
+WriteAheadLog::WriteAheadLog(const WalOptions& options) : options_(options) {}
+
+WriteAheadLog::~WriteAheadLog() { Close().IgnoreError(); }
+
+absl::StatusOr<std::unique_ptr<WriteAheadLog>> WriteAheadLog::Open(
+    const WalOptions& options, int64_t checkpoint_sequence) {
+  if (checkpoint_sequence < 0) {
+    return absl::InvalidArgumentError("negative checkpoint sequence");
+  }
+  absl::Status status = CreateDirectories(options.dir);
+  if (!status.ok()) return status;
+  absl::StatusOr<std::vector<int64_t>> segments = ListSegments(options.dir);
+  if (!segments.ok()) return segments.status();
+  std::unique_ptr<WriteAheadLog> log(new WriteAheadLog(options));
+  {
+    MutexLock lock(&log->mu_);
+    const bool reuse = !segments->empty() && segments->back() >= checkpoint_sequence;
+    status = log->OpenSegment(reuse ? segments->back() : checkpoint_sequence,
+                              /*create=*/!reuse);
+    // A segment trimmed to nothing has lost its checkpoint record: rewrite.
+    if (status.ok() && log->file_->size() == 0) {
+      status = log->OpenSegment(segments->back(), /*create=*/true);
+    }
+  }
+  if (!status.ok()) return status;
+  if (options.fsync_policy == FsyncPolicy::kEverySecond) {
+    log->flusher_ = std::make_unique<Flusher>(log.get(), options.flush_interval);
+  }
+  return log;
+}
+
+absl::Status WriteAheadLog::OpenSegment(int64_t sequence, bool create) {
+  const std::string name = WalSegmentName(sequence);
+  if (create) {
+    const std::string meta = EncodeCheckpointMeta(sequence);
+    absl::Status status = WriteFileAtomically(
+        options_.dir, name,
+        absl::StrCat(EncodeHeader(WalRecordType::kCheckpoint, meta, {}), meta));
+    if (!status.ok()) return status;
+  }
+  absl::StatusOr<std::unique_ptr<WritableFile>> file = WritableFile::Open(
+      JoinPath(options_.dir, name), WritableFile::Mode::kAppend);
+  if (!file.ok()) return file.status();
+  if (file_ != nullptr) file_->Close().IgnoreError();  // Synced by the caller.
+  file_ = *std::move(file);
+  segment_sequence_ = sequence;
+  return absl::OkStatus();
+}
+
+absl::Status WriteAheadLog::LogCreate(const VariableInfo& info, bool is_slot,
+                                      absl::string_view value) {
+  absl::Status status = CheckValue(info, value);
+  if (!status.ok()) return status;
+  return Append(WalRecordType::kCreateVariable, EncodeCreateMeta(info, is_slot),
+                value);
+}
+
+absl::Status WriteAheadLog::LogDelete(absl::string_view name) {
+  std::string meta;
+  PutLengthPrefixed(&meta, name);
+  return Append(WalRecordType::kDeleteVariable, meta, {});
+}
+
+absl::Status WriteAheadLog::LogSetValue(absl::string_view name, int64_t version,
+                                        absl::string_view value,
+                                        UpdateSource source) {
+  if (source == UpdateSource::kGradient &&
+      options_.fsync_policy == FsyncPolicy::kCheckpointOnly) {
+    return absl::OkStatus();
+  }
+  std::string meta;
+  PutLengthPrefixed(&meta, name);
+  PutFixed64(&meta, static_cast<uint64_t>(version));
+  return Append(WalRecordType::kSetValue, meta, value);
+}
+
+absl::Status WriteAheadLog::Append(WalRecordType type, absl::string_view meta,
+                                   absl::string_view value) {
+  uint64_t end;
+  {
+    MutexLock lock(&mu_);
+    absl::Status status = AppendLocked(type, meta, value);
+    if (!status.ok()) return status;
+    end = appended_;
+  }
+  if (options_.fsync_policy != FsyncPolicy::kAlways) return absl::OkStatus();
+  return SyncUpTo(end);
+}
+
+absl::Status WriteAheadLog::AppendLocked(WalRecordType type,
+                                         absl::string_view meta,
+                                         absl::string_view value) {
+  if (!broken_.ok()) return broken_;
+  if (file_ == nullptr) {
+    return absl::FailedPreconditionError("write-ahead log is closed");
+  }
+  if (meta.size() + value.size() > kMaxPayload) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "log record of ", meta.size() + value.size(), " bytes is too large"));
+  }
+  const std::string header = EncodeHeader(type, meta, value);
+  const uint64_t before = file_->size();
+  absl::Status status = file_->AppendV({header, meta, value});
+  if (!status.ok()) {
+    // Cut off the partial record so the log stays readable and usable.
+    absl::Status undo = file_->Truncate(before);
+    if (!undo.ok()) {
+      broken_ = absl::Status(undo.code(), absl::StrCat(
+          "write-ahead log is broken: ", undo.message(), " after ",
+          status.message()));
+    }
+    return status;
+  }
+  appended_ += header.size() + meta.size() + value.size();
+  return absl::OkStatus();
+}
+
+absl::Status WriteAheadLog::SyncUpTo(uint64_t target) {
+  MutexLock sync_lock(&sync_mu_);
+  {
+    MutexLock lock(&mu_);
+    if (!broken_.ok()) return broken_;
+    if (synced_ >= target) return absl::OkStatus();  // Someone's fsync did.
+  }
+  return SyncLocked();
+}
+
+absl::Status WriteAheadLog::Sync() {
+  MutexLock sync_lock(&sync_mu_);
+  return SyncLocked();
+}
+
+absl::Status WriteAheadLog::SyncLocked() {
+  WritableFile* file;
+  uint64_t target;
+  {
+    MutexLock lock(&mu_);
+    if (!broken_.ok()) return broken_;
+    if (file_ == nullptr) {
+      return absl::FailedPreconditionError("write-ahead log is closed");
+    }
+    if (synced_ >= appended_) return absl::OkStatus();
+    file = file_.get();  // Stays: replacing it needs sync_mu_, which we hold.
+    target = appended_;
+  }
+  absl::Status status = file->Sync();  // Appends may continue meanwhile.
+  MutexLock lock(&mu_);
+  if (!status.ok()) {
+    // After a failed fsync the kernel may have dropped the dirty pages:
+    // what is on disk is unknown, so stop accepting changes.
+    broken_ = absl::Status(status.code(), absl::StrCat(
+        "write-ahead log is broken: ", status.message()));
+    return broken_;
+  }
+  synced_ = std::max(synced_, target);
+  ++sync_count_;
+  return absl::OkStatus();
+}
+
+absl::Status WriteAheadLog::StartSegment(int64_t checkpoint_sequence) {
+  MutexLock sync_lock(&sync_mu_);
+  MutexLock lock(&mu_);  // Appends wait: records go to one segment or the next.
+  if (!broken_.ok()) return broken_;
+  if (file_ == nullptr) {
+    return absl::FailedPreconditionError("write-ahead log is closed");
+  }
+  if (checkpoint_sequence <= segment_sequence_) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "checkpoint sequence ", checkpoint_sequence,
+        " is not above the current segment's ", segment_sequence_));
+  }
+  absl::Status status = file_->Sync();
+  if (!status.ok()) {
+    broken_ = absl::Status(status.code(), absl::StrCat(
+        "write-ahead log is broken: ", status.message()));
+    return broken_;
+  }
+  synced_ = appended_;
+  ++sync_count_;
+  return OpenSegment(checkpoint_sequence, /*create=*/true);
+}
+
+absl::Status WriteAheadLog::RemoveSegmentsBefore(int64_t checkpoint_sequence) {
+  absl::StatusOr<std::vector<int64_t>> segments = ListSegments(options_.dir);
+  if (!segments.ok()) return segments.status();
+  const int64_t current = segment_sequence();
+  for (int64_t sequence : *segments) {
+    if (sequence >= checkpoint_sequence || sequence >= current) break;
+    absl::Status status =
+        RemoveAll(JoinPath(options_.dir, WalSegmentName(sequence)));
+    if (!status.ok()) return status;
+  }
+  return SyncDirectory(options_.dir);
+}
+
+absl::Status WriteAheadLog::Close() {
+  flusher_.reset();  // Joins the thread, which may be in Sync.
+  MutexLock sync_lock(&sync_mu_);
+  MutexLock lock(&mu_);
+  if (file_ == nullptr) return absl::OkStatus();
+  absl::Status status = broken_;
+  if (status.ok()) status = file_->Sync();
+  absl::Status closed = file_->Close();
+  file_.reset();
+  if (status.ok()) status = closed;
+  if (status.ok()) synced_ = appended_;
+  return status;
+}
+
+int64_t WriteAheadLog::segment_sequence() const {
+  MutexLock lock(&mu_);
+  return segment_sequence_;
+}
+
+int64_t WriteAheadLog::sync_count() const {
+  MutexLock lock(&mu_);
+  return sync_count_;
+}
+
+// ---- Replay ----
+
+namespace {
+
+using Visitor = std::function<absl::Status(const WalRecord&)>;
+
+// Hands the records of one segment to `visitor`. Returns the visitor's
+// error; sets *bad, and stops, at the first record that cannot be read.
+absl::Status ReplaySegment(absl::string_view data, int64_t sequence,
+                           const Visitor& visitor, ReplayReport* report,
+                           std::optional<BadRecord>* bad) {
+  if (data.empty()) {
+    *bad = BadRecord{0, "empty segment", false};
+    return absl::OkStatus();
+  }
+  for (uint64_t offset = 0; offset < data.size();) {
+    WalRecord record;
+    BadRecord problem;
+    std::optional<size_t> size = DecodeRecord(data.substr(offset), &record, &problem);
+    if (size.has_value() && offset == 0 &&
+        (record.type != WalRecordType::kCheckpoint ||
+         record.checkpoint_sequence != sequence)) {
+      problem = BadRecord{0, "segment does not start with its checkpoint record", true};
+      size.reset();
+    }
+    if (!size.has_value()) {
+      problem.offset = offset;
+      *bad = std::move(problem);
+      return absl::OkStatus();
+    }
+    absl::Status status = visitor(record);
+    if (!status.ok()) return status;
+    ++report->records;
+    offset += *size;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TrimSegment(const std::string& path, uint64_t offset) {
+  absl::StatusOr<std::unique_ptr<WritableFile>> file =
+      WritableFile::Open(path, WritableFile::Mode::kAppend);
+  if (!file.ok()) return file.status();
+  absl::Status status = (*file)->Truncate(offset);
+  if (!status.ok()) return status;
+  return (*file)->Close();
+}
+
+// Keeps the damaged bytes for inspection (wal-N.log.corrupt-<offset>), cuts
+// the segment there and sets later segments aside (*.skipped).
+absl::Status Quarantine(const std::string& dir,
+                        const std::vector<int64_t>& segments, size_t index,
+                        uint64_t offset, absl::string_view data) {
+  const std::string name = WalSegmentName(segments[index]);
+  absl::Status status = WriteFileAtomically(
+      dir, absl::StrCat(name, ".corrupt-", offset), data.substr(offset));
+  if (status.ok()) status = TrimSegment(JoinPath(dir, name), offset);
+  for (size_t i = index + 1; status.ok() && i < segments.size(); ++i) {
+    const std::string later = JoinPath(dir, WalSegmentName(segments[i]));
+    status = RenamePath(later, later + ".skipped");
+  }
+  if (!status.ok()) return status;
+  return SyncDirectory(dir);
+}
+
+absl::Status CorruptionError(absl::string_view message) {
+  return absl::DataLossError(absl::StrCat(
+      message, "; refusing to start from a log with a hole (replay with "
+               "skip_corruption to discard the log from that point on)"));
+}
+
+// Handles damage at `bad` in segments[index]: trims a torn tail, else
+// reports corruption (or skips it, per options). Fills *report.
+absl::Status HandleBadRecord(const std::string& dir,
+                             const std::vector<int64_t>& segments,
+                             size_t index, std::unique_ptr<MappedFile> mapped,
+                             const BadRecord& bad, const ReplayOptions& options,
+                             ReplayReport* report) {
+  const absl::string_view data = mapped->contents();
+  const std::string path = JoinPath(dir, WalSegmentName(segments[index]));
+  const bool last = index + 1 == segments.size();
+  const size_t next = FindNextValidRecord(data, bad.offset);
+  if (last && !bad.crc_ok && next == absl::string_view::npos) {
+    report->trimmed = absl::StrCat(path, ": torn record at byte ", bad.offset,
+                                   " (", data.size() - bad.offset, " bytes: ",
+                                   bad.reason, ") trimmed");
+    mapped.reset();  // Unmap before the file shrinks.
+    return TrimSegment(path, bad.offset);
+  }
+  std::string message = absl::StrCat(path, ": corrupt record at byte ",
+                                     bad.offset, " (", bad.reason, ")");
+  if (next != absl::string_view::npos) {
+    absl::StrAppend(&message, ", valid records follow at byte ", next);
+  } else if (!last) {
+    absl::StrAppend(&message, ", ", segments.size() - index - 1,
+                    " later segment(s) follow");
+  }
+  if (!options.skip_corruption) return CorruptionError(message);
+  report->skipped_corruption = message;
+  return Quarantine(dir, segments, index, bad.offset, data);
+}
+
+// The segments at or after `from`, ascending.
+absl::StatusOr<std::vector<int64_t>> SegmentsFrom(const std::string& dir,
+                                                  int64_t from) {
+  absl::StatusOr<std::vector<int64_t>> all = ListSegments(dir);
+  if (!all.ok()) return all.status();
+  std::vector<int64_t> selected;
+  for (int64_t sequence : *all) {
+    if (sequence >= from) selected.push_back(sequence);
+  }
+  return selected;
+}
+
+}  // namespace
+
+absl::StatusOr<ReplayReport> ReplayWriteAheadLog(
+    const std::string& dir, int64_t from_checkpoint_sequence,
+    const Visitor& visitor, const ReplayOptions& options) {
+  absl::StatusOr<std::vector<int64_t>> segments =
+      SegmentsFrom(dir, from_checkpoint_sequence);
+  if (!segments.ok()) return segments.status();
+  ReplayReport report;
+  if (from_checkpoint_sequence > 0 && !segments->empty() &&
+      segments->front() != from_checkpoint_sequence) {
+    const std::string message = absl::StrCat(
+        JoinPath(dir, WalSegmentName(from_checkpoint_sequence)),
+        " is missing but later segments exist");
+    if (!options.skip_corruption) return CorruptionError(message);
+    report.skipped_corruption = message;
+    for (int64_t sequence : *segments) {
+      const std::string path = JoinPath(dir, WalSegmentName(sequence));
+      absl::Status status = RenamePath(path, path + ".skipped");
+      if (!status.ok()) return status;
+    }
+    return report;
+  }
+  for (size_t i = 0; i < segments->size(); ++i) {
+    const std::string path = JoinPath(dir, WalSegmentName((*segments)[i]));
+    absl::StatusOr<std::unique_ptr<MappedFile>> mapped = MappedFile::Open(path);
+    if (!mapped.ok()) return mapped.status();
+    report.segments.push_back(path);
+    std::optional<BadRecord> bad;
+    absl::Status status = ReplaySegment((*mapped)->contents(), (*segments)[i],
+                                        visitor, &report, &bad);
+    if (!status.ok()) return status;
+    if (bad.has_value()) {
+      status = HandleBadRecord(dir, *segments, i, *std::move(mapped), *bad,
+                               options, &report);
+      if (!status.ok()) return status;
+      break;
+    }
+  }
+  return report;
+}
+
+}  // namespace paramserver

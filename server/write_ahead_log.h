@@ -1,0 +1,240 @@
+#ifndef PARAM_SERVER_SERVER_WRITE_AHEAD_LOG_H_
+#define PARAM_SERVER_SERVER_WRITE_AHEAD_LOG_H_
+
+// The write-ahead log: every change to the store since the last checkpoint,
+// as the resulting state (a created variable with its initial value, a
+// deletion, a variable's new value and version), so that replay needs no
+// optimizer and gives the same bytes every time.
+//
+// On disk, in one directory, segments `wal-<checkpoint sequence, 20
+// digits>.log`. Segment N holds the changes made after checkpoint N was
+// begun (N = 0: since the store was empty) and starts with a kCheckpoint
+// record of N. A segment is a sequence of records:
+//   u32 payload length | u32 CRC-32C of (type byte, payload) | u8 type |
+//   payload
+// with payloads (integers little-endian, names as u32 length + bytes):
+//   kCheckpoint      u64 sequence
+//   kCreateVariable  name, u32 dtype, u32 rank, rank x i64 dims,
+//                    u8 flags (1 trainable, 2 slot), i64 version, value bytes
+//   kDeleteVariable  name
+//   kSetValue        name, i64 version, value bytes
+//
+// The checkpoint protocol (the wiring's job, in this order):
+//   1. log.StartSegment(N)            new records now go to wal-N.log
+//   2. snapshot the store, WriteCheckpoint(root, N, ...)
+//   3. kept = PruneCheckpoints(root, K); log.RemoveSegmentsBefore(kept[0])
+// Restore: ReadLatestCheckpoint -> sequence S (0 if none), then
+// ReplayWriteAheadLog(dir, S, ...) applying each record unconditionally in
+// order, then WriteAheadLog::Open(options, S). Because a record carries the
+// full resulting state and the snapshot is taken after StartSegment, replay
+// over a snapshot that already contains some of the records converges to the
+// logged state.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "server/file_util.h"
+#include "server/mutex.h"
+#include "server/variable_spec.h"
+
+namespace paramserver {
+
+// When log records reach the disk, after Redis's appendfsync. In every
+// policy a logged record is written to the file (write(2), into the kernel's
+// page cache) before its Log* call returns, so it survives kill -9 of the
+// server; the policies differ in fsync, which decides what survives power
+// loss or a kernel crash, and in whether gradient results are logged.
+enum class FsyncPolicy {
+  // appendfsync always: each Log* call returns only after fdatasync covered
+  // its record (concurrent callers share one fsync: group commit).
+  // kill -9: loses nothing acknowledged. Power loss: loses nothing
+  // acknowledged. Slowest: one fsync per acknowledged batch of writes.
+  kAlways,
+  // appendfsync everysec: a background thread fsyncs every flush_interval.
+  // kill -9: loses nothing acknowledged. Power loss: loses what was logged
+  // in the last flush_interval or so (up to two intervals if an fsync is
+  // slow) -- creations, deletions, assignments and gradient results alike.
+  kEverySecond,
+  // Checkpoint only: gradient results (UpdateSource::kGradient) are not
+  // logged at all; creations, deletions and assignments are written but
+  // fsynced only at StartSegment and Close.
+  // kill -9: loses every gradient update since the last checkpoint (such
+  // variables restart from the checkpoint's value and version, or from
+  // their last logged assignment); nothing else. Power loss: additionally
+  // whatever the kernel had not yet written back (typically up to ~30 s of
+  // creations, deletions and assignments since the last checkpoint).
+  kCheckpointOnly,
+};
+
+// "always", "everysec", "checkpoint"; INVALID_ARGUMENT otherwise.
+absl::StatusOr<FsyncPolicy> ParseFsyncPolicy(absl::string_view name);
+
+// Why a value changed: decides whether kCheckpointOnly logs it.
+enum class UpdateSource { kAssign, kGradient };
+
+enum class WalRecordType : uint8_t {
+  kCheckpoint = 1,
+  kCreateVariable = 2,
+  kDeleteVariable = 3,
+  kSetValue = 4,
+};
+
+// One decoded record, as replay hands it to the visitor.
+struct WalRecord {
+  WalRecordType type = WalRecordType::kCheckpoint;
+  int64_t checkpoint_sequence = 0;  // kCheckpoint.
+  // kCreateVariable: all fields; kDeleteVariable: name; kSetValue: name and
+  // version.
+  VariableInfo info;
+  bool is_slot = false;  // kCreateVariable.
+  // kCreateVariable, kSetValue: the value's bytes, valid only during the
+  // visitor call (they point into the mapped segment).
+  absl::string_view value;
+};
+
+struct WalOptions {
+  std::string dir;  // Created if missing.
+  FsyncPolicy fsync_policy = FsyncPolicy::kEverySecond;
+  absl::Duration flush_interval = absl::Seconds(1);  // kEverySecond only.
+};
+
+// Appends records to the newest segment. Thread-safe: records from
+// concurrent callers are whole and in some serial order; a caller that must
+// order its record after a change to the store logs while still holding the
+// lock that change took (the variable's), so the log's order per variable is
+// the store's.
+//
+// Errors: INVALID_ARGUMENT for a record too large (payload >= 4 GiB) or a
+// bad sequence; RESOURCE_EXHAUSTED when the disk is full (the partial record
+// is cut off again and the log stays usable; the change must not be
+// acknowledged); other I/O errors as in file_util.h. If an fsync fails, or a
+// partial record cannot be cut off, the log is broken: that error is
+// returned by every later call (like Redis, which refuses writes once its
+// log cannot be fsynced), and the server should stop and restart from disk.
+class WriteAheadLog {
+ public:
+  // Opens the newest segment in options.dir for appending, or creates
+  // wal-<checkpoint_sequence>.log when there is none at or after
+  // checkpoint_sequence (the checkpoint the store was restored from, 0 for
+  // none). Precondition: ReplayWriteAheadLog has run on the directory, so
+  // that no torn record remains at the end. Starts the flusher thread for
+  // kEverySecond.
+  static absl::StatusOr<std::unique_ptr<WriteAheadLog>> Open(
+      const WalOptions& options, int64_t checkpoint_sequence);
+  ~WriteAheadLog();  // Close(), ignoring its status.
+  WriteAheadLog(const WriteAheadLog&) = delete;
+  WriteAheadLog& operator=(const WriteAheadLog&) = delete;
+
+  absl::Status LogCreate(const VariableInfo& info, bool is_slot,
+                         absl::string_view value) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status LogDelete(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
+  // The value and version a variable has after an assign, assign_add or
+  // optimizer step. Under kCheckpointOnly a kGradient value is not logged.
+  absl::Status LogSetValue(absl::string_view name, int64_t version,
+                           absl::string_view value, UpdateSource source)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Fsyncs the current segment and continues in a new one,
+  // wal-<checkpoint_sequence>.log, which starts with a kCheckpoint record.
+  // INVALID_ARGUMENT unless checkpoint_sequence is above the current
+  // segment's. Call before snapshotting the store for that checkpoint.
+  absl::Status StartSegment(int64_t checkpoint_sequence)
+      ABSL_LOCKS_EXCLUDED(mu_, sync_mu_);
+  // Deletes the segments older than wal-<checkpoint_sequence>.log, never the
+  // current one. Pass the oldest checkpoint kept, so that restore can still
+  // fall back to it.
+  absl::Status RemoveSegmentsBefore(int64_t checkpoint_sequence)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Fsyncs everything logged so far.
+  absl::Status Sync() ABSL_LOCKS_EXCLUDED(mu_, sync_mu_);
+  // Stops the flusher, fsyncs and closes. Later calls fail.
+  absl::Status Close() ABSL_LOCKS_EXCLUDED(mu_, sync_mu_);
+
+  int64_t segment_sequence() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Fsyncs so far, from any thread; for tests and metrics.
+  int64_t sync_count() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  class Flusher;
+
+  explicit WriteAheadLog(const WalOptions& options);
+
+  // Writes one record: header, then `meta` and `value` as the payload.
+  absl::Status Append(WalRecordType type, absl::string_view meta,
+                      absl::string_view value) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status AppendLocked(WalRecordType type, absl::string_view meta,
+                            absl::string_view value)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Fsyncs unless the bytes up to `target` (an appended_ value) already are.
+  absl::Status SyncUpTo(uint64_t target) ABSL_LOCKS_EXCLUDED(mu_, sync_mu_);
+  absl::Status SyncLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status OpenSegment(int64_t sequence, bool create)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Constant after construction.
+  const WalOptions options_;
+
+  // Held across an fsync, so that only one runs at a time and file_ is not
+  // replaced meanwhile. Taken before mu_ when both are needed.
+  Mutex sync_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+
+  // State below is protected by mu_.
+  mutable Mutex mu_;
+  std::unique_ptr<WritableFile> file_ ABSL_GUARDED_BY(mu_);
+  int64_t segment_sequence_ ABSL_GUARDED_BY(mu_) = -1;
+  uint64_t appended_ ABSL_GUARDED_BY(mu_) = 0;  // Bytes, over all segments.
+  uint64_t synced_ ABSL_GUARDED_BY(mu_) = 0;    // Of appended_.
+  int64_t sync_count_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status broken_ ABSL_GUARDED_BY(mu_);  // Sticky; see the class comment.
+
+  std::unique_ptr<Flusher> flusher_;  // Set in Open, reset in Close.
+};
+
+struct ReplayOptions {
+  // Corruption in the middle of the log (a bad record followed by good
+  // ones, a missing segment): false returns DATA_LOSS; true stops replay
+  // there, moves the damaged remainder aside (wal-N.log.corrupt-<offset>,
+  // later segments renamed *.skipped) and reports it, so the server starts
+  // from the state before the damage.
+  bool skip_corruption = false;
+};
+
+struct ReplayReport {
+  std::vector<std::string> segments;  // Replayed, in order.
+  int64_t records = 0;                // Handed to the visitor.
+  // Set when a torn final record (a crash mid-write) was cut off:
+  // "wal-...log: torn record at byte 4096 (37 bytes: CRC mismatch) trimmed".
+  std::string trimmed;
+  // Set when skip_corruption skipped damage; the message DATA_LOSS would
+  // have carried.
+  std::string skipped_corruption;
+};
+
+// Hands every record of the segments at or after `from_checkpoint_sequence`
+// to `visitor`, in log order, including each segment's kCheckpoint record;
+// a visitor error stops replay and is returned. A torn final record of the
+// newest segment (bad length or CRC with no valid record after it) is
+// expected after a crash: it is truncated away and noted in the report. Any
+// other damage is DATA_LOSS naming the file and byte offset, unless
+// options.skip_corruption. A directory without segments replays nothing.
+absl::StatusOr<ReplayReport> ReplayWriteAheadLog(
+    const std::string& dir, int64_t from_checkpoint_sequence,
+    const std::function<absl::Status(const WalRecord&)>& visitor,
+    const ReplayOptions& options = {});
+
+// "wal-00000000000000000042.log".
+std::string WalSegmentName(int64_t checkpoint_sequence);
+
+}  // namespace paramserver
+
+#endif  // PARAM_SERVER_SERVER_WRITE_AHEAD_LOG_H_

@@ -1,0 +1,417 @@
+#include "server/write_ahead_log.h"
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace paramserver {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+std::string NewTestDir(const std::string& name) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string dir = JoinPath(tmp != nullptr ? tmp : "/tmp", name);
+  EXPECT_TRUE(RemoveAll(dir).ok());
+  return dir;
+}
+
+std::unique_ptr<WriteAheadLog> OpenLog(const std::string& dir,
+                                       FsyncPolicy policy = FsyncPolicy::kAlways,
+                                       int64_t sequence = 0) {
+  absl::StatusOr<std::unique_ptr<WriteAheadLog>> log =
+      WriteAheadLog::Open({dir, policy, absl::Seconds(1)}, sequence);
+  EXPECT_TRUE(log.ok()) << log.status();
+  return log.ok() ? *std::move(log) : nullptr;
+}
+
+VariableInfo Info(std::string name, TensorShape shape) {
+  VariableInfo info;
+  info.name = std::move(name);
+  info.shape = std::move(shape);
+  info.dtype = DType::kFloat;
+  info.version = 1;
+  return info;
+}
+
+std::string Floats(std::vector<float> values) {
+  return std::string(reinterpret_cast<const char*>(values.data()),
+                     values.size() * sizeof(float));
+}
+
+// A record as the tests compare it, with its value copied out.
+struct Seen {
+  WalRecordType type;
+  std::string name;
+  int64_t number;  // Checkpoint sequence or version.
+  std::string value;
+};
+
+absl::StatusOr<ReplayReport> Replay(const std::string& dir, int64_t from,
+                                    std::vector<Seen>* seen,
+                                    ReplayOptions options = {}) {
+  return ReplayWriteAheadLog(
+      dir, from,
+      [seen](const WalRecord& r) {
+        seen->push_back({r.type, r.info.name,
+                         r.type == WalRecordType::kCheckpoint
+                             ? r.checkpoint_sequence
+                             : r.info.version,
+                         std::string(r.value)});
+        return absl::OkStatus();
+      },
+      options);
+}
+
+std::string SegmentPath(const std::string& dir, int64_t sequence) {
+  return JoinPath(dir, WalSegmentName(sequence));
+}
+
+// Writes marker + create a + set a + delete a; returns the record offsets.
+std::vector<uint64_t> WriteThreeRecords(const std::string& dir) {
+  std::unique_ptr<WriteAheadLog> log = OpenLog(dir);
+  std::vector<uint64_t> offsets;
+  const std::string path = SegmentPath(dir, 0);
+  offsets.push_back(ReadFile(path)->size());
+  EXPECT_TRUE(log->LogCreate(Info("a", {2}), false, Floats({1, 2})).ok());
+  offsets.push_back(ReadFile(path)->size());
+  EXPECT_TRUE(log->LogSetValue("a", 2, Floats({3, 4}), UpdateSource::kAssign).ok());
+  offsets.push_back(ReadFile(path)->size());
+  EXPECT_TRUE(log->LogDelete("a").ok());
+  EXPECT_TRUE(log->Close().ok());
+  return offsets;
+}
+
+TEST(WriteAheadLogTest, RoundTrip) {
+  const std::string dir = NewTestDir("round_trip");
+  {
+    std::unique_ptr<WriteAheadLog> log = OpenLog(dir);
+    VariableInfo info = Info("scope/w", {2, 2});
+    info.trainable = false;
+    ASSERT_TRUE(log->LogCreate(info, true, Floats({1, 2, 3, 4})).ok());
+    ASSERT_TRUE(log->LogCreate(Info("empty", {0}), false, "").ok());
+    ASSERT_TRUE(log->LogSetValue("scope/w", 2, Floats({5, 6, 7, 8}),
+                                 UpdateSource::kGradient).ok());
+    ASSERT_TRUE(log->LogDelete("scope/w").ok());
+  }
+  std::vector<WalRecord> records;
+  std::vector<std::string> values;
+  absl::StatusOr<ReplayReport> report = ReplayWriteAheadLog(
+      dir, 0, [&](const WalRecord& r) {
+        records.push_back(r);
+        values.emplace_back(r.value);
+        return absl::OkStatus();
+      });
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->records, 5);
+  EXPECT_THAT(report->trimmed, IsEmpty());
+  ASSERT_EQ(records.size(), 5u);
+  EXPECT_EQ(records[0].type, WalRecordType::kCheckpoint);
+  EXPECT_EQ(records[0].checkpoint_sequence, 0);
+  EXPECT_EQ(records[1].type, WalRecordType::kCreateVariable);
+  EXPECT_EQ(records[1].info.name, "scope/w");
+  EXPECT_EQ(records[1].info.shape, (TensorShape{2, 2}));
+  EXPECT_EQ(records[1].info.dtype, DType::kFloat);
+  EXPECT_FALSE(records[1].info.trainable);
+  EXPECT_TRUE(records[1].is_slot);
+  EXPECT_EQ(values[1], Floats({1, 2, 3, 4}));
+  EXPECT_EQ(records[2].info.name, "empty");
+  EXPECT_EQ(values[2], "");
+  EXPECT_EQ(records[3].type, WalRecordType::kSetValue);
+  EXPECT_EQ(records[3].info.version, 2);
+  EXPECT_EQ(values[3], Floats({5, 6, 7, 8}));
+  EXPECT_EQ(records[4].type, WalRecordType::kDeleteVariable);
+  EXPECT_EQ(records[4].info.name, "scope/w");
+}
+
+TEST(WriteAheadLogTest, CreateWithWrongValueSizeIsInvalidArgument) {
+  std::unique_ptr<WriteAheadLog> log = OpenLog(NewTestDir("bad_create"));
+  EXPECT_EQ(log->LogCreate(Info("w", {3}), false, Floats({1})).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(WriteAheadLogTest, TornTailIsTrimmedAndTheLogStaysAppendable) {
+  const std::string dir = NewTestDir("torn");
+  std::vector<uint64_t> offsets = WriteThreeRecords(dir);
+  const std::string path = SegmentPath(dir, 0);
+  const uint64_t size = ReadFile(path)->size();
+  ASSERT_EQ(truncate(path.c_str(), static_cast<off_t>(size - 3)), 0);
+
+  std::vector<Seen> seen;
+  absl::StatusOr<ReplayReport> report = Replay(dir, 0, &seen);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(seen.size(), 3u);  // Marker, create, set; the delete was torn.
+  EXPECT_THAT(report->trimmed, HasSubstr(absl::StrCat("torn record at byte ",
+                                                      offsets[2])));
+  EXPECT_EQ(ReadFile(path)->size(), offsets[2]);
+
+  std::unique_ptr<WriteAheadLog> log = OpenLog(dir);
+  ASSERT_TRUE(log->LogDelete("a").ok());
+  ASSERT_TRUE(log->Close().ok());
+  seen.clear();
+  report = Replay(dir, 0, &seen);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_THAT(report->trimmed, IsEmpty());
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(seen[3].type, WalRecordType::kDeleteVariable);
+}
+
+TEST(WriteAheadLogTest, ZeroFilledTailFromPowerLossIsTrimmed) {
+  const std::string dir = NewTestDir("zero_tail");
+  WriteThreeRecords(dir);
+  const std::string path = SegmentPath(dir, 0);
+  const uint64_t size = ReadFile(path)->size();
+  ASSERT_EQ(truncate(path.c_str(), static_cast<off_t>(size + 4096)), 0);
+  std::vector<Seen> seen;
+  absl::StatusOr<ReplayReport> report = Replay(dir, 0, &seen);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(seen.size(), 4u);
+  EXPECT_THAT(report->trimmed, HasSubstr("4096 bytes"));
+  EXPECT_EQ(ReadFile(path)->size(), size);
+}
+
+TEST(WriteAheadLogTest, CorruptionInTheMiddleIsDataLossWithOffset) {
+  const std::string dir = NewTestDir("middle");
+  std::vector<uint64_t> offsets = WriteThreeRecords(dir);
+  const std::string path = SegmentPath(dir, 0);
+  std::string contents = *ReadFile(path);
+  contents[offsets[1] + 12] ^= 0x01;  // Inside the set-value record.
+  ASSERT_TRUE(WriteFileAtomically(dir, WalSegmentName(0), contents).ok());
+
+  std::vector<Seen> seen;
+  absl::StatusOr<ReplayReport> report = Replay(dir, 0, &seen);
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(report.status().message(),
+              HasSubstr(absl::StrCat(path, ": corrupt record at byte ",
+                                     offsets[1], " (CRC mismatch)")));
+  EXPECT_THAT(report.status().message(),
+              HasSubstr(absl::StrCat("valid records follow at byte ", offsets[2])));
+  EXPECT_EQ(ReadFile(path)->size(), contents.size());  // Nothing trimmed.
+}
+
+TEST(WriteAheadLogTest, SkipCorruptionStopsThereAndSetsTheRestAside) {
+  const std::string dir = NewTestDir("skip");
+  std::vector<uint64_t> offsets = WriteThreeRecords(dir);
+  std::string contents = *ReadFile(SegmentPath(dir, 0));
+  contents[offsets[1] + 12] ^= 0x01;
+  ASSERT_TRUE(WriteFileAtomically(dir, WalSegmentName(0), contents).ok());
+
+  std::vector<Seen> seen;
+  absl::StatusOr<ReplayReport> report =
+      Replay(dir, 0, &seen, {.skip_corruption = true});
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(seen.size(), 2u);  // Marker and create only.
+  EXPECT_THAT(report->skipped_corruption,
+              HasSubstr(absl::StrCat("corrupt record at byte ", offsets[1])));
+  EXPECT_TRUE(PathExists(
+      absl::StrCat(SegmentPath(dir, 0), ".corrupt-", offsets[1])));
+  seen.clear();
+  report = Replay(dir, 0, &seen);  // Clean now.
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(seen.size(), 2u);
+}
+
+TEST(WriteAheadLogTest, RotationReplaysFromTheCheckpointAndRemovesOldSegments) {
+  const std::string dir = NewTestDir("rotate");
+  std::unique_ptr<WriteAheadLog> log = OpenLog(dir);
+  ASSERT_TRUE(log->LogCreate(Info("a", {1}), false, Floats({1})).ok());
+  ASSERT_TRUE(log->StartSegment(5).ok());
+  EXPECT_EQ(log->StartSegment(5).code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(log->LogSetValue("a", 2, Floats({2}), UpdateSource::kAssign).ok());
+  ASSERT_TRUE(log->StartSegment(9).ok());
+  ASSERT_TRUE(log->LogSetValue("a", 3, Floats({3}), UpdateSource::kAssign).ok());
+
+  std::vector<Seen> seen;
+  ASSERT_TRUE(Replay(dir, 5, &seen).ok());
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(seen[0].number, 5);
+  EXPECT_EQ(seen[1].number, 2);
+  EXPECT_EQ(seen[2].type, WalRecordType::kCheckpoint);
+  EXPECT_EQ(seen[2].number, 9);
+  EXPECT_EQ(seen[3].value, Floats({3}));
+
+  ASSERT_TRUE(log->RemoveSegmentsBefore(9).ok());
+  EXPECT_THAT(*ListDirectory(dir), ElementsAre(WalSegmentName(9)));
+  // A restart from checkpoint 9 appends to wal-9.
+  ASSERT_TRUE(log->Close().ok());
+  log = OpenLog(dir, FsyncPolicy::kAlways, 9);
+  EXPECT_EQ(log->segment_sequence(), 9);
+}
+
+TEST(WriteAheadLogTest, MissingSegmentOfTheCheckpointIsDataLoss) {
+  const std::string dir = NewTestDir("missing");
+  std::unique_ptr<WriteAheadLog> log = OpenLog(dir, FsyncPolicy::kAlways, 3);
+  ASSERT_TRUE(log->StartSegment(4).ok());
+  ASSERT_TRUE(log->Close().ok());
+  ASSERT_TRUE(RemoveAll(SegmentPath(dir, 3)).ok());
+  std::vector<Seen> seen;
+  absl::StatusOr<ReplayReport> report = Replay(dir, 3, &seen);
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(report.status().message(), HasSubstr(WalSegmentName(3)));
+  EXPECT_TRUE(Replay(dir, 4, &seen).ok());  // Nothing missing from 4 on.
+}
+
+TEST(WriteAheadLogTest, CorruptNonFinalSegmentIsDataLoss) {
+  const std::string dir = NewTestDir("corrupt_old_segment");
+  std::unique_ptr<WriteAheadLog> log = OpenLog(dir);
+  ASSERT_TRUE(log->LogDelete("x").ok());
+  ASSERT_TRUE(log->StartSegment(1).ok());
+  ASSERT_TRUE(log->Close().ok());
+  const std::string path = SegmentPath(dir, 0);
+  ASSERT_EQ(truncate(path.c_str(), ReadFile(path)->size() - 1), 0);
+  std::vector<Seen> seen;
+  absl::StatusOr<ReplayReport> report = Replay(dir, 0, &seen);
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(report.status().message(), HasSubstr("1 later segment(s) follow"));
+}
+
+TEST(WriteAheadLogTest, VisitorErrorStopsReplay) {
+  const std::string dir = NewTestDir("visitor_error");
+  WriteThreeRecords(dir);
+  int calls = 0;
+  absl::StatusOr<ReplayReport> report =
+      ReplayWriteAheadLog(dir, 0, [&](const WalRecord&) {
+        return ++calls == 2 ? absl::InternalError("apply failed")
+                            : absl::OkStatus();
+      });
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(calls, 2);
+}
+
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    signal(SIGXFSZ, SIG_IGN);
+    getrlimit(RLIMIT_FSIZE, &saved_);
+    rlimit limit = saved_;
+    limit.rlim_cur = bytes;
+    EXPECT_EQ(setrlimit(RLIMIT_FSIZE, &limit), 0);
+  }
+  ~FileSizeLimit() { setrlimit(RLIMIT_FSIZE, &saved_); }
+
+ private:
+  rlimit saved_;
+};
+
+TEST(WriteAheadLogTest, DiskFullIsResourceExhaustedAndLosesNothingLogged) {
+  const std::string dir = NewTestDir("disk_full");
+  std::unique_ptr<WriteAheadLog> log = OpenLog(dir);
+  ASSERT_TRUE(log->LogCreate(Info("a", {1}), false, Floats({1})).ok());
+  const uint64_t size = ReadFile(SegmentPath(dir, 0))->size();
+  absl::Status status;
+  {
+    FileSizeLimit limit(size + 20);
+    status = log->LogSetValue("a", 2, std::string(4000, 'x'),
+                              UpdateSource::kAssign);
+  }
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
+  EXPECT_EQ(ReadFile(SegmentPath(dir, 0))->size(), size);  // Cut off again.
+  ASSERT_TRUE(log->LogSetValue("a", 2, Floats({2}), UpdateSource::kAssign).ok());
+  ASSERT_TRUE(log->Close().ok());
+
+  std::vector<Seen> seen;
+  absl::StatusOr<ReplayReport> report = Replay(dir, 0, &seen);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_THAT(report->trimmed, IsEmpty());
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[2].value, Floats({2}));
+}
+
+TEST(WriteAheadLogTest, ConcurrentAppendsAreAllReplayedInOrderPerThread) {
+  const std::string dir = NewTestDir("concurrent");
+  constexpr int kThreads = 6;
+  constexpr int kPerThread = 150;
+  {
+    std::unique_ptr<WriteAheadLog> log = OpenLog(dir, FsyncPolicy::kAlways);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&log, t] {
+        for (int i = 1; i <= kPerThread; ++i) {
+          EXPECT_TRUE(log->LogSetValue(absl::StrCat("v", t), i,
+                                       Floats({float(i), float(t)}),
+                                       UpdateSource::kGradient)
+                          .ok());
+        }
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+    EXPECT_GE(log->sync_count(), 1);
+  }
+  std::map<std::string, int64_t> last_version;
+  absl::StatusOr<ReplayReport> report =
+      ReplayWriteAheadLog(dir, 0, [&](const WalRecord& r) {
+        if (r.type != WalRecordType::kSetValue) return absl::OkStatus();
+        int64_t& last = last_version[r.info.name];
+        EXPECT_EQ(r.info.version, last + 1) << r.info.name;
+        EXPECT_EQ(r.value, Floats({float(r.info.version),
+                                   float(r.info.name[1] - '0')}));
+        last = r.info.version;
+        return absl::OkStatus();
+      });
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->records, 1 + kThreads * kPerThread);
+  EXPECT_EQ(last_version.size(), size_t{kThreads});
+  for (const auto& [name, version] : last_version) EXPECT_EQ(version, kPerThread);
+}
+
+TEST(WriteAheadLogTest, EverySecondFlusherSyncsAndStopsCleanly) {
+  const std::string dir = NewTestDir("everysec");
+  absl::StatusOr<std::unique_ptr<WriteAheadLog>> log = WriteAheadLog::Open(
+      {dir, FsyncPolicy::kEverySecond, absl::Milliseconds(10)}, 0);
+  ASSERT_TRUE(log.ok()) << log.status();
+  ASSERT_TRUE((*log)->LogDelete("x").ok());
+  EXPECT_EQ((*log)->sync_count(), 0);  // Not synced inline.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while ((*log)->sync_count() == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_GE((*log)->sync_count(), 1);
+  const absl::Time before_close = absl::Now();
+  ASSERT_TRUE((*log)->Close().ok());
+  EXPECT_LT(absl::Now() - before_close, absl::Seconds(1));
+  EXPECT_EQ((*log)->LogDelete("y").code(),
+            absl::StatusCode::kFailedPrecondition);
+  // Destroying without Close, with the default one-second interval, is quick.
+  const absl::Time before_destroy = absl::Now();
+  OpenLog(dir, FsyncPolicy::kEverySecond).reset();
+  EXPECT_LT(absl::Now() - before_destroy, absl::Seconds(1));
+}
+
+TEST(WriteAheadLogTest, CheckpointOnlyPolicyLogsAssignmentsButNotGradients) {
+  const std::string dir = NewTestDir("checkpoint_only");
+  {
+    std::unique_ptr<WriteAheadLog> log =
+        OpenLog(dir, FsyncPolicy::kCheckpointOnly);
+    ASSERT_TRUE(log->LogSetValue("a", 2, Floats({2}), UpdateSource::kGradient).ok());
+    ASSERT_TRUE(log->LogSetValue("a", 3, Floats({3}), UpdateSource::kAssign).ok());
+    EXPECT_EQ(log->sync_count(), 0);
+  }
+  std::vector<Seen> seen;
+  ASSERT_TRUE(Replay(dir, 0, &seen).ok());
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1].number, 3);
+}
+
+TEST(WriteAheadLogTest, ParsesPolicyNames) {
+  EXPECT_EQ(*ParseFsyncPolicy("always"), FsyncPolicy::kAlways);
+  EXPECT_EQ(*ParseFsyncPolicy("everysec"), FsyncPolicy::kEverySecond);
+  EXPECT_EQ(*ParseFsyncPolicy("checkpoint"), FsyncPolicy::kCheckpointOnly);
+  EXPECT_EQ(ParseFsyncPolicy("sometimes").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace paramserver
