@@ -105,8 +105,8 @@ TEST_F(ClientTest, ReadListAndDelete) {
 }
 
 TEST_F(ClientTest, PullAndPushSmallAndStreamedValues) {
-  // 24 MiB: over the inline limit, so both directions stream in chunks.
-  constexpr int64_t kBig = 6 << 20;
+  // Over the 4 MiB inline limit, so both directions stream in chunks.
+  constexpr int64_t kBig = (5 << 20) / sizeof(float) + 3;
   for (auto [name, elements] : {std::pair<const char*, int64_t>{"small", 3},
                                 {"big", kBig}}) {
     VariableRequest request = Request("", name, ReuseMode::kCreate, {elements});

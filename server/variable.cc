@@ -13,11 +13,11 @@ Variable::Variable(std::string name, DType dtype, TensorShape shape,
       trainable_(trainable),
       byte_size_(byte_size) {}
 
-void Variable::Publish(std::shared_ptr<TensorBuffer> value) {
+void Variable::Publish(std::shared_ptr<TensorBuffer> value, int64_t version) {
   {
     MutexLock lock(&mu_);
     value_ = std::move(value);
-    version_ = 1;
+    version_ = version;
   }
   mu_.NotifyAll();
 }

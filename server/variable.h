@@ -8,6 +8,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "server/mutex.h"
 #include "server/tensor_buffer.h"
 #include "server/variable_spec.h"
@@ -37,8 +38,10 @@ class Variable {
   bool trainable() const { return trainable_; }
   size_t byte_size() const { return byte_size_; }
 
-  // Makes `value` the variable's first value, at version 1, and wakes readers.
-  void Publish(std::shared_ptr<TensorBuffer> value) ABSL_LOCKS_EXCLUDED(mu_);
+  // Makes `value` the variable's first value, at `version` (1 for a new
+  // variable; a restored one keeps its own), and wakes readers.
+  void Publish(std::shared_ptr<TensorBuffer> value, int64_t version = 1)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Marks initialization as failed; waiting and later readers get `status`.
   void Fail(absl::Status status) ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -61,6 +64,16 @@ class Variable {
   // The value, writable in place. A value some reader still holds is copied
   // first (copy-on-write), so snapshots never change under their readers.
   absl::StatusOr<char*> MutableValueLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The current value's bytes, valid while the lock is held.
+  absl::string_view ValueLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return absl::string_view(value_->data(), value_->size());
+  }
+  // Replaces value and version (write-ahead-log replay).
+  void ReplaceLocked(std::shared_ptr<TensorBuffer> value, int64_t version)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    value_ = std::move(value);
+    version_ = version;
+  }
   // Marks one completed update.
   void BumpVersionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { ++version_; }
   // Counts optimizer steps applied to this variable, from 1.

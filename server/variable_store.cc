@@ -170,19 +170,29 @@ absl::Status VariableStore::Initialize(const std::shared_ptr<Variable>& variable
                                        const InitializerSpec& initializer) {
   absl::StatusOr<std::shared_ptr<TensorBuffer>> buffer =
       TensorBuffer::Allocate(variable->byte_size());
-  if (!buffer.ok()) {
-    {
-      MutexLock lock(&mu_);
-      auto it = variables_.find(variable->name());
-      if (it != variables_.end() && it->second == variable) EraseLocked(it);
-    }
-    variable->Fail(buffer.status());
-    return buffer.status();
-  }
+  if (!buffer.ok()) return Abandon(variable, buffer.status());
   RunInitializer(initializer, variable->dtype(), variable->shape(),
                  (*buffer)->span());
+  if (change_log_ != nullptr) {
+    const VariableInfo info{variable->name(), variable->shape(),
+                            variable->dtype(), 1, variable->trainable()};
+    absl::Status logged = change_log_->LogCreate(
+        info, false, absl::string_view((*buffer)->data(), (*buffer)->size()));
+    if (!logged.ok()) return Abandon(variable, logged);
+  }
   variable->Publish(*std::move(buffer));
   return absl::OkStatus();
+}
+
+absl::Status VariableStore::Abandon(const std::shared_ptr<Variable>& variable,
+                                    absl::Status status) {
+  {
+    MutexLock lock(&mu_);
+    auto it = variables_.find(variable->name());
+    if (it != variables_.end() && it->second == variable) EraseLocked(it);
+  }
+  variable->Fail(status);
+  return status;
 }
 
 void VariableStore::EraseLocked(VariableMap::iterator it) {
@@ -226,12 +236,14 @@ absl::StatusOr<std::vector<std::string>> VariableStore::DeleteVariable(
   MutexLock lock(&mu_);
   auto it = variables_.find(full_name);
   if (it == variables_.end()) return NotFound(full_name);
+  if (absl::Status s = LogDeleteLocked(full_name); !s.ok()) return s;
   std::vector<std::string> deleted = {it->first};
   EraseLocked(it);
   // An optimizer's slots go with their variable.
   for (const char* suffix : {"Momentum", "Adagrad", "Adam", "Adam_1"}) {
     auto slot = variables_.find(absl::StrCat(full_name, "/", suffix));
     if (slot != variables_.end() && slot->second->is_slot()) {
+      if (absl::Status s = LogDeleteLocked(slot->first); !s.ok()) return s;
       deleted.push_back(slot->first);
       EraseLocked(slot);
     }
@@ -250,12 +262,17 @@ absl::StatusOr<std::vector<std::string>> VariableStore::DeleteScope(
       ++it;
       continue;
     }
+    if (absl::Status s = LogDeleteLocked(it->first); !s.ok()) return s;
     deleted.push_back(it->first);
     auto next = std::next(it);
     EraseLocked(it);
     it = next;
   }
   return deleted;
+}
+
+absl::Status VariableStore::LogDeleteLocked(absl::string_view name) {
+  return change_log_ == nullptr ? absl::OkStatus() : change_log_->LogDelete(name);
 }
 
 absl::StatusOr<std::shared_ptr<Variable>> VariableStore::Find(

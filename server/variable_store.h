@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "server/change_log.h"
 #include "server/mutex.h"
 #include "server/variable.h"
 #include "server/optimizer.h"
@@ -97,6 +98,32 @@ class VariableStore {
   absl::StatusOr<std::vector<VariableInfo>> Push(const PushSpec& push)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // ---- Durability ----
+
+  // Every later creation, deletion and update is recorded in `log` before it
+  // is acknowledged. Call before serving; `log` must outlive the store.
+  void set_change_log(ChangeLog* log) { change_log_ = log; }
+
+  // A variable with a given value and version, replacing any of that name:
+  // checkpoint restore and log replay. Counts against the memory limits.
+  absl::Status Install(const VariableInfo& info, bool is_slot,
+                       std::shared_ptr<TensorBuffer> value)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Log replay of a value change. NOT_FOUND, or INVALID_ARGUMENT when the
+  // size does not fit: the log does not match the state it continues.
+  absl::Status ReplaySetValue(absl::string_view name, int64_t version,
+                              absl::string_view value) ABSL_LOCKS_EXCLUDED(mu_);
+  // Log replay of a deletion; a missing name is not an error.
+  void ReplayDelete(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
+
+  struct SnapshotEntry {
+    VariableSnapshot snapshot;
+    bool is_slot = false;
+  };
+  // Every variable's current value, for a checkpoint (each entry is one
+  // consistent version of its variable). Sorted by name.
+  std::vector<SnapshotEntry> SnapshotAll() ABSL_LOCKS_EXCLUDED(mu_);
+
   // Bytes of variable values currently accounted against max_total_bytes.
   size_t total_bytes() const ABSL_LOCKS_EXCLUDED(mu_);
   size_t num_variables() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -121,6 +148,11 @@ class VariableStore {
   using VariableMap =
       std::map<std::string, std::shared_ptr<Variable>, std::less<>>;
   void EraseLocked(VariableMap::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Unregisters a variable whose creation failed and fails its waiters.
+  absl::Status Abandon(const std::shared_ptr<Variable>& variable,
+                       absl::Status status) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status LogDeleteLocked(absl::string_view name)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // The variable called `full_name`, or INVALID_ARGUMENT / NOT_FOUND.
   absl::StatusOr<std::shared_ptr<Variable>> Find(absl::string_view full_name)
@@ -140,6 +172,7 @@ class VariableStore {
 
   // Constant after construction.
   const StoreOptions options_;
+  ChangeLog* change_log_ = nullptr;  // Set before serving.
 
   // State below is protected by mu_. Ordered so that a scope's variables are
   // one contiguous range.

@@ -153,6 +153,32 @@ absl::Status ApplyOne(const OptimizerSpec& optimizer, Target& target)
   return absl::OkStatus();
 }
 
+// Records a target's new values (the variable's and its slots'), with the
+// locks of the push held.
+absl::Status LogApplied(ChangeLog* change_log, const Target& target)
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  if (change_log == nullptr) return absl::OkStatus();
+  const ChangeSource source = target.update->kind == UpdateKind::kApplyGradient
+                                  ? ChangeSource::kGradient
+                                  : ChangeSource::kAssign;
+  const Variable& variable = *target.variable;
+  if (absl::Status s = change_log->LogSetValue(
+          variable.name(), variable.InfoLocked().version,
+          variable.ValueLocked(), source);
+      !s.ok()) {
+    return s;
+  }
+  for (const auto& slot : target.slots) {
+    if (absl::Status s = change_log->LogSetValue(
+            slot->name(), slot->InfoLocked().version, slot->ValueLocked(),
+            ChangeSource::kGradient);
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidatePushSpec(const PushSpec& push) {
   absl::flat_hash_set<absl::string_view> names;
   bool has_gradient = false;
@@ -227,6 +253,12 @@ absl::StatusOr<std::vector<VariableInfo>> VariableStore::Push(
     if (absl::Status s = ApplyOne(push.optimizer, target); !s.ok()) return s;
     infos.push_back(target.variable->InfoLocked());
   }
+  // Logged while the locks are still held. If logging fails the push is not
+  // acknowledged: its effect is in memory but not durable, and a restart
+  // from disk would not have it.
+  for (const Target& target : targets) {
+    if (absl::Status s = LogApplied(change_log_, target); !s.ok()) return s;
+  }
   return infos;
 }
 
@@ -270,6 +302,15 @@ absl::StatusOr<std::shared_ptr<Variable>> VariableStore::EnsureSlotLocked(
   init.kind = InitializerKind::kConstant;
   init.values = {slot.initial_value};
   RunInitializer(init, variable.dtype(), variable.shape(), (*buffer)->span());
+  if (change_log_ != nullptr) {
+    const VariableInfo info{name, variable.shape(), variable.dtype(), 1, false};
+    absl::Status logged = change_log_->LogCreate(
+        info, true, absl::string_view((*buffer)->data(), bytes));
+    if (!logged.ok()) {
+      total_bytes_ -= bytes;
+      return logged;
+    }
+  }
   auto slot_variable = std::make_shared<Variable>(name, variable.dtype(),
                                                   variable.shape(), false, bytes);
   slot_variable->set_is_slot();

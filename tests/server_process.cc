@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -29,7 +30,7 @@ std::string Runfile(absl::string_view relative) {
 
 std::string TempPath(absl::string_view stem) {
   const char* dir = std::getenv("TEST_TMPDIR");
-  static int counter = 0;
+  static std::atomic<int> counter{0};  // Tests run commands from many threads.
   return absl::StrCat(dir != nullptr ? dir : "/tmp", "/", stem, "_", getpid(),
                       "_", counter++);
 }

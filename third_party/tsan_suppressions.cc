@@ -2,7 +2,7 @@
 // through //third_party:absl), so no suppressions file has to be found at
 // test time. Harmless without TSan.
 //
-// Debian's gRPC and abseil are prebuilt without TSan instrumentation: TSan
+// Debian's gRPC, abseil and oneDNN are prebuilt without TSan instrumentation: TSan
 // sees only the calls it intercepts, not their own atomics and locks, so it
 // reports their internal hand-offs (gRPC's epoll poller handing events to
 // its threads, absl::Mutex's deadlock-detection graph) as races. Any report
@@ -17,6 +17,13 @@ extern "C" const char* __tsan_default_suppressions() {
          "race:libgrpc++.so\n"
          "race:libgpr.so\n"
          "race:libabsl_\n"
+         // oneDNN and its OpenMP runtime (libgomp), also uninstrumented: the
+         // worker threads of one primitive hand buffers over through libgomp's
+         // barriers, which TSan cannot see.
+         "called_from_lib:libdnnl.so\n"
+         "called_from_lib:libgomp.so\n"
+         "race:libdnnl.so\n"
+         "race:libgomp.so\n"
          // gRPC's header-inline client code reading a status that a gRPC
          // thread filled in and handed over through the completion queue.
          "race:grpc::internal::CallOpClientRecvStatus::FinishOp\n";

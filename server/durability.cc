@@ -1,0 +1,160 @@
+#include "server/durability.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "server/checkpoint.h"
+#include "server/file_util.h"
+#include "server/logging.h"
+
+namespace paramserver {
+namespace {
+
+std::string CheckpointRoot(const DurabilityOptions& o) {
+  return JoinPath(o.data_dir, "checkpoints");
+}
+std::string LogDir(const DurabilityOptions& o) { return JoinPath(o.data_dir, "wal"); }
+
+absl::StatusOr<std::shared_ptr<TensorBuffer>> CopyToBuffer(absl::string_view bytes) {
+  absl::StatusOr<std::shared_ptr<TensorBuffer>> buffer = TensorBuffer::Allocate(bytes.size());
+  if (buffer.ok() && !bytes.empty()) std::memcpy((*buffer)->data(), bytes.data(), bytes.size());
+  return buffer;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Durability>> Durability::Open(
+    const DurabilityOptions& options, VariableStore* store) {
+  if (options.data_dir.empty()) {
+    return absl::InvalidArgumentError("Durability needs a data directory.");
+  }
+  if (absl::Status s = CreateDirectories(CheckpointRoot(options)); !s.ok()) return s;
+  std::unique_ptr<Durability> durability(new Durability(options, store));
+  absl::StatusOr<int64_t> sequence = durability->RestoreCheckpoint();
+  if (!sequence.ok()) return sequence.status();
+  if (absl::Status s = durability->ReplayLog(*sequence); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<WriteAheadLog>> log =
+      WriteAheadLog::Open({LogDir(options), options.fsync_policy}, *sequence);
+  if (!log.ok()) return log.status();
+  durability->log_ = *std::move(log);
+  absl::StatusOr<std::vector<int64_t>> checkpoints = ListCheckpoints(CheckpointRoot(options));
+  int64_t last = std::max(*sequence, durability->log_->segment_sequence());
+  if (checkpoints.ok() && !checkpoints->empty()) last = std::max(last, checkpoints->back());
+  {
+    MutexLock lock(&durability->checkpoint_mu_);
+    durability->last_sequence_ = last;
+  }
+  store->set_change_log(durability.get());
+  Log(LogLevel::kInfo, "Restored ", store->num_variables(), " variables from ",
+      options.data_dir);
+  return durability;
+}
+
+Durability::~Durability() { (void)Close(); }
+
+absl::StatusOr<int64_t> Durability::RestoreCheckpoint() {
+  absl::StatusOr<LoadedCheckpoint> loaded = ReadLatestCheckpoint(CheckpointRoot(options_));
+  if (absl::IsNotFound(loaded.status())) return 0;
+  if (absl::IsDataLoss(loaded.status()) && options_.ignore_corrupt_checkpoints) {
+    Log(LogLevel::kError, "Every checkpoint is damaged; starting from the log alone: ",
+        loaded.status().message());
+    return 0;
+  }
+  if (!loaded.ok()) return loaded.status();
+  for (const std::string& reason : loaded->rejected) {
+    Log(LogLevel::kWarning, "Skipped damaged checkpoint: ", reason);
+  }
+  for (RestoredVariable& variable : loaded->variables) {
+    if (absl::Status s = store_->Install(variable.info, variable.is_slot,
+                                         std::move(variable.value));
+        !s.ok()) {
+      return s;
+    }
+  }
+  Log(LogLevel::kInfo, "Loaded checkpoint ", loaded->path, " (",
+      loaded->variables.size(), " variables)");
+  return loaded->sequence;
+}
+
+absl::Status Durability::ReplayLog(int64_t from_sequence) {
+  auto apply = [this](const WalRecord& record) -> absl::Status {
+    switch (record.type) {
+      case WalRecordType::kCheckpoint:
+        return absl::OkStatus();
+      case WalRecordType::kCreateVariable: {
+        absl::StatusOr<std::shared_ptr<TensorBuffer>> value = CopyToBuffer(record.value);
+        if (!value.ok()) return value.status();
+        return store_->Install(record.info, record.is_slot, *std::move(value));
+      }
+      case WalRecordType::kDeleteVariable:
+        store_->ReplayDelete(record.info.name);
+        return absl::OkStatus();
+      case WalRecordType::kSetValue:
+        return store_->ReplaySetValue(record.info.name, record.info.version, record.value);
+    }
+    return absl::DataLossError("Unknown log record type.");
+  };
+  ReplayOptions replay_options;
+  replay_options.skip_corruption = options_.skip_wal_corruption;
+  absl::StatusOr<ReplayReport> report =
+      ReplayWriteAheadLog(LogDir(options_), from_sequence, apply, replay_options);
+  if (!report.ok()) return report.status();
+  if (!report->trimmed.empty()) Log(LogLevel::kWarning, "Write-ahead log: ", report->trimmed);
+  if (!report->skipped_corruption.empty()) {
+    Log(LogLevel::kError, "Write-ahead log corruption skipped (--skip_wal_corruption): ",
+        report->skipped_corruption);
+  }
+  Log(LogLevel::kInfo, "Replayed ", report->records, " log records from ",
+      report->segments.size(), " segments");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> Durability::Checkpoint() {
+  MutexLock lock(&checkpoint_mu_);
+  const int64_t sequence = last_sequence_ + 1;
+  // Changes from here on go to the new segment; the snapshot below may
+  // contain some of them too, which replay re-applies harmlessly (records
+  // carry resulting values, not deltas).
+  if (absl::Status s = log_->StartSegment(sequence); !s.ok()) return s;
+  last_sequence_ = sequence;
+  std::vector<CheckpointEntry> entries;
+  for (VariableStore::SnapshotEntry& entry : store_->SnapshotAll()) {
+    entries.push_back({std::move(entry.snapshot.info), entry.is_slot,
+                       std::move(entry.snapshot.value)});
+  }
+  const std::string root = CheckpointRoot(options_);
+  if (absl::Status s = WriteCheckpoint(root, sequence, entries); !s.ok()) return s;
+  absl::StatusOr<std::vector<int64_t>> kept =
+      PruneCheckpoints(root, options_.checkpoints_to_keep);
+  if (!kept.ok()) return kept.status();
+  if (!kept->empty()) {
+    if (absl::Status s = log_->RemoveSegmentsBefore(kept->front()); !s.ok()) return s;
+  }
+  Log(LogLevel::kInfo, "Wrote checkpoint ", sequence, " (", entries.size(), " variables)");
+  return sequence;
+}
+
+absl::Status Durability::Close() {
+  return log_ == nullptr ? absl::OkStatus() : log_->Close();
+}
+
+absl::Status Durability::LogCreate(const VariableInfo& info, bool is_slot,
+                                   absl::string_view value) {
+  return log_->LogCreate(info, is_slot, value);
+}
+
+absl::Status Durability::LogDelete(absl::string_view name) {
+  return log_->LogDelete(name);
+}
+
+absl::Status Durability::LogSetValue(absl::string_view name, int64_t version,
+                                     absl::string_view value, ChangeSource source) {
+  return log_->LogSetValue(name, version, value,
+                           source == ChangeSource::kGradient ? UpdateSource::kGradient
+                                                             : UpdateSource::kAssign);
+}
+
+}  // namespace paramserver

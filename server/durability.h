@@ -1,0 +1,79 @@
+#ifndef PARAM_SERVER_SERVER_DURABILITY_H_
+#define PARAM_SERVER_SERVER_DURABILITY_H_
+
+// Makes a VariableStore survive restarts: every acknowledged creation,
+// deletion and assignment goes to a write-ahead log first (gradient results
+// per the fsync policy), checkpoints are written atomically, and start-up
+// restores the newest good checkpoint and replays the log after it.
+//
+// On disk: <data_dir>/checkpoints/ckpt-N (checkpoint.h) and
+// <data_dir>/wal/wal-N.log (write_ahead_log.h).
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "server/change_log.h"
+#include "server/mutex.h"
+#include "server/variable_store.h"
+#include "server/write_ahead_log.h"
+
+namespace paramserver {
+
+struct DurabilityOptions {
+  std::string data_dir;
+  FsyncPolicy fsync_policy = FsyncPolicy::kEverySecond;
+  int checkpoints_to_keep = 3;
+  // Corruption in the middle of the log stops start-up (DATA_LOSS) unless
+  // set; then the log is replayed up to the damage, which is set aside.
+  bool skip_wal_corruption = false;
+  // When every checkpoint is damaged, start-up stops unless set; then the
+  // server starts from the log alone.
+  bool ignore_corrupt_checkpoints = false;
+};
+
+// Thread-safe.
+class Durability final : public ChangeLog {
+ public:
+  // Restores `store` (which must be empty) from options.data_dir, opens the
+  // log and attaches it to the store. Each step's findings (checkpoints
+  // rejected, a torn log tail trimmed) are logged. DATA_LOSS for damage the
+  // options do not allow skipping; I/O errors as file_util.h maps them.
+  static absl::StatusOr<std::unique_ptr<Durability>> Open(
+      const DurabilityOptions& options, VariableStore* store);
+  ~Durability() override;
+
+  // Writes a checkpoint of every variable, keeps the newest
+  // checkpoints_to_keep and drops the log before the oldest kept. Returns
+  // its sequence number. RESOURCE_EXHAUSTED when the disk is full (earlier
+  // checkpoints and the log are untouched).
+  absl::StatusOr<int64_t> Checkpoint() ABSL_LOCKS_EXCLUDED(checkpoint_mu_);
+
+  // Fsyncs the log and closes it; later changes fail.
+  absl::Status Close();
+
+  // ChangeLog.
+  absl::Status LogCreate(const VariableInfo& info, bool is_slot,
+                         absl::string_view value) override;
+  absl::Status LogDelete(absl::string_view name) override;
+  absl::Status LogSetValue(absl::string_view name, int64_t version,
+                           absl::string_view value, ChangeSource source) override;
+
+ private:
+  Durability(const DurabilityOptions& options, VariableStore* store)
+      : options_(options), store_(store) {}
+  absl::StatusOr<int64_t> RestoreCheckpoint();
+  absl::Status ReplayLog(int64_t from_sequence);
+
+  const DurabilityOptions options_;
+  VariableStore* const store_;
+  std::unique_ptr<WriteAheadLog> log_;  // Set in Open.
+
+  Mutex checkpoint_mu_;  // One checkpoint at a time.
+  int64_t last_sequence_ ABSL_GUARDED_BY(checkpoint_mu_) = 0;
+};
+
+}  // namespace paramserver
+
+#endif  // PARAM_SERVER_SERVER_DURABILITY_H_
