@@ -17,6 +17,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/client.h"
@@ -24,6 +25,8 @@
 ABSL_FLAG(std::string, server, "127.0.0.1:2222", "ps_server HOST:PORT.");
 ABSL_FLAG(int, redis_port, 6379, "Redis port on 127.0.0.1.");
 ABSL_FLAG(double, seconds, 3, "Measuring time per case.");
+ABSL_FLAG(std::string, cases, "pull,small,push",
+          "Comma-separated groups of cases to run: pull, small, push.");
 
 namespace paramserver {
 namespace {
@@ -176,8 +179,9 @@ void PushRow() {
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   std::printf("%-34s %12s %12s %9s\n", "case", "ps_server", "redis", "ratio");
-  paramserver::PullRows();
-  paramserver::SmallCallRows();
-  paramserver::PushRow();
+  const std::string cases = absl::GetFlag(FLAGS_cases);
+  if (absl::StrContains(cases, "pull")) paramserver::PullRows();
+  if (absl::StrContains(cases, "small")) paramserver::SmallCallRows();
+  if (absl::StrContains(cases, "push")) paramserver::PushRow();
   return 0;
 }

@@ -7,6 +7,7 @@
 //   psctl --server=... list conv1
 //   psctl --server=... delete conv1/weights
 //   psctl --server=... delete --scope=conv1
+//   psctl --server=... save             # write a checkpoint now
 //
 // Prints one JSON object per variable on stdout. Errors go to stderr as
 // "CODE: message" (gRPC's code names) with exit status 1; a malformed
@@ -24,6 +25,8 @@
 #include "client/cli_parse.h"
 #include "client/client.h"
 #include "client/json_format.h"
+#include "proto/parameter_server.grpc.pb.h"
+#include "server/grpc_status.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:2222", "Parameter server HOST:PORT.");
 ABSL_FLAG(double, timeout_seconds, 30, "Deadline of each call.");
@@ -58,7 +61,8 @@ constexpr char kUsage[] =
     "          [--initializer=.. and its parameters] [--seed=..] [--values]\n"
     "  read    FULL_NAME [--values]\n"
     "  list    [PREFIX]\n"
-    "  delete  FULL_NAME | --scope=S";
+    "  delete  FULL_NAME | --scope=S\n"
+    "  save    (write a checkpoint now)";
 
 int Fail(const absl::Status& status) {
   std::fprintf(stderr, "%s: %s\n",
@@ -194,6 +198,20 @@ int Delete(ParameterServerClient& client, const std::string& name) {
   return PrintJson(json + "]}");
 }
 
+// The admin service has no place in the worker-facing client library.
+int Save() {
+  auto stub = rpc::ParameterServerAdmin::NewStub(grpc::CreateChannel(
+      absl::GetFlag(FLAGS_server), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(
+      absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_timeout_seconds))));
+  rpc::SaveResponse response;
+  absl::Status status = FromGrpcStatus(stub->Save(&context, rpc::SaveRequest(), &response));
+  if (!status.ok()) return Fail(status);
+  std::printf("{\"checkpoint\":%lld}\n", static_cast<long long>(response.checkpoint()));
+  return 0;
+}
+
 int Dispatch(const std::vector<char*>& args) {
   // args[0] is the program; args[1] the command; args[2] its operand.
   if (args.size() < 2 || args.size() > 3) {
@@ -211,6 +229,7 @@ int Dispatch(const std::vector<char*>& args) {
   if (command == "read" && !operand.empty()) return Read(**client, operand);
   if (command == "list") return List(**client, operand);
   if (command == "delete") return Delete(**client, operand);
+  if (command == "save" && operand.empty()) return Save();
   std::fprintf(stderr, "usage: %s\n", kUsage);
   return 2;
 }

@@ -7,16 +7,20 @@ deploy/install_deps.sh
 bazel build //server:ps_server //client:psctl //examples:all
 
 bin=$(bazel info bazel-bin 2>/dev/null)
-log=$(mktemp -d)/ps_server.log
-"$bin/server/ps_server" --port=0 >"$log.out" 2>"$log" &
-server_pid=$!
+work=$(mktemp -d)
+log=$work/ps_server.log
+start_server() {
+  "$bin/server/ps_server" --port=0 --data_dir="$work/data" >"$log.out" 2>"$log" &
+  server_pid=$!
+  for _ in $(seq 100); do
+    grep -q "listening on" "$log.out" 2>/dev/null && break
+    sleep 0.1
+  done
+  server=$(sed -n 's/^ps_server listening on //p' "$log.out")
+  echo "== ps_server listening on $server (data in $work/data)"
+}
 trap 'kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-  grep -q "listening on" "$log.out" 2>/dev/null && break
-  sleep 0.1
-done
-server=$(sed -n 's/^ps_server listening on //p' "$log.out")
-echo "== ps_server listening on $server"
+start_server
 psctl() { "$bin/client/psctl" --server="$server" "$@"; }
 
 echo "== Four workers run the seed's sharing example at once"
@@ -44,8 +48,21 @@ psctl get --scope=conv1 --name=weights --reuse=true
 psctl get --scope=conv1 --name=weights --reuse=false || true
 psctl list
 
-echo "== Clean shutdown"
+echo "== Clean shutdown (SIGTERM writes a final checkpoint)"
+kill -TERM $server_pid
+wait $server_pid
+tail -n 3 "$log"
+
+echo "== Restart on the same data directory: the trained variables are back"
+start_server
+grep -E "Loaded checkpoint|Restored" "$log" | sed 's/^/   /'
+psctl list student/conv1
+echo "== Kill -9 after one more assignment: the write-ahead log brings it back"
+psctl get --name=after_crash --shape=2 --initializer=constant --value=7 >/dev/null
+kill -KILL $server_pid
+wait $server_pid 2>/dev/null || true
+start_server
+psctl read after_crash --values
 kill -TERM $server_pid
 wait $server_pid
 trap - EXIT
-tail -n 2 "$log"

@@ -2,12 +2,15 @@
 #define PARAM_SERVER_SERVER_GRPC_SERVER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/admin_service.h"
+#include "server/durability.h"
 #include "server/grpc_service.h"
 #include "server/variable_store.h"
 
@@ -17,6 +20,8 @@ struct ServerOptions {
   std::string address = "127.0.0.1";
   int port = 2222;  // 0 picks a free port; port() tells which.
   StoreOptions store;
+  // Without it the variables live in memory only.
+  std::optional<DurabilityOptions> durability;
 };
 
 // A running parameter server: the store, its gRPC service, the standard
@@ -28,6 +33,8 @@ struct ServerOptions {
 // in-flight calls run to completion (or are cancelled at the deadline).
 class GrpcServer {
  public:
+  // Restores the variables first when durability is configured (its errors
+  // are returned: DATA_LOSS for damage the options do not allow skipping).
   // UNAVAILABLE when the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(
       const ServerOptions& options);
@@ -41,11 +48,17 @@ class GrpcServer {
   // Idempotent; returns once every call has finished.
   void Shutdown(absl::Duration grace);
 
+  // Writes a checkpoint (see Durability::Checkpoint); FAILED_PRECONDITION
+  // without durability.
+  absl::StatusOr<int64_t> Checkpoint();
+
  private:
   GrpcServer(ServerOptions options, std::unique_ptr<VariableStore> store);
 
   const ServerOptions options_;
   const std::unique_ptr<VariableStore> store_;
+  std::unique_ptr<Durability> durability_;  // Null without a data directory.
+  std::unique_ptr<AdminService> admin_;
   ParameterServerService service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

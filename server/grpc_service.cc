@@ -6,6 +6,7 @@
 
 #include "server/grpc_status.h"
 #include "server/grpc_streams.h"
+#include "server/grpc_zero_copy.h"
 #include "server/logging.h"
 #include "server/proto_convert.h"
 
@@ -32,9 +33,11 @@ void FillSnapshot(const VariableSnapshot& snapshot, rpc::VariableInfo* info,
   }
 }
 
-absl::Status DoGetVariable(VariableStore& store,
-                           const rpc::GetVariableRequest& request,
-                           rpc::GetVariableResponse* response) {
+}  // namespace
+
+absl::Status HandleGetVariable(VariableStore& store,
+                               const rpc::GetVariableRequest& request,
+                               rpc::GetVariableResponse* response) {
   absl::StatusOr<VariableRequest> parsed = FromProto(request);
   if (!parsed.ok()) return parsed.status();
   absl::StatusOr<VariableStore::GetResult> result = store.GetVariable(*parsed);
@@ -49,6 +52,8 @@ absl::Status DoGetVariable(VariableStore& store,
   }
   return absl::OkStatus();
 }
+
+namespace {
 
 absl::Status DoDelete(VariableStore& store,
                       const rpc::DeleteVariablesRequest& request,
@@ -74,30 +79,22 @@ absl::Status DoDelete(VariableStore& store,
 }
 
 // Inlines values up to `max_inline_bytes`; larger ones are marked streamed.
-absl::Status DoPull(VariableStore& store, const rpc::PullRequest& request,
-                    rpc::PullResponse* response) {
+absl::Status DoPull(VariableStore& store, const grpc::ByteBuffer& raw_request,
+                    grpc::ByteBuffer* response) {
   constexpr int64_t kDefaultMaxInline = int64_t{64} << 20;
+  rpc::PullRequest request;
+  if (absl::Status s = ParseRequest(raw_request, &request); !s.ok()) return s;
   const int64_t max_inline = request.max_inline_bytes() > 0
                                  ? request.max_inline_bytes()
                                  : kDefaultMaxInline;
   std::vector<PullItemSpec> items;
   items.reserve(request.items_size());
-  for (const rpc::PullItem& item : request.items()) {
-    items.push_back({item.name(), item.known_version()});
+  for (rpc::PullItem& item : *request.mutable_items()) {
+    items.push_back({std::move(*item.mutable_name()), item.known_version()});
   }
   absl::StatusOr<std::vector<VariableStore::PullResult>> pulled = store.Pull(items);
   if (!pulled.ok()) return pulled.status();
-  for (const VariableStore::PullResult& result : *pulled) {
-    rpc::PulledVariable* out = response->add_variables();
-    ToProto(result.info, out->mutable_variable());
-    out->set_unchanged(result.unchanged);
-    if (result.value == nullptr) continue;
-    if (static_cast<int64_t>(result.value->size()) > max_inline) {
-      out->set_streamed(true);
-    } else {
-      out->set_value(result.value->data(), result.value->size());
-    }
-  }
+  *response = EncodePullResponse(*pulled, max_inline);
   return absl::OkStatus();
 }
 
@@ -114,13 +111,13 @@ absl::Status DoPush(VariableStore& store, const rpc::PushRequest& request,
 }  // namespace
 
 grpc::ServerUnaryReactor* ParameterServerService::Pull(
-    grpc::CallbackServerContext* context, const rpc::PullRequest* request,
-    rpc::PullResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
   return Finish(context, "Pull", DoPull(*store_, *request, response));
 }
 
-grpc::ServerWriteReactor<rpc::ValueChunk>* ParameterServerService::PullChunks(
-    grpc::CallbackServerContext* context, const rpc::PullChunksRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* ParameterServerService::PullChunks(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
   return NewPullChunksReactor(store_, request);
 }
 
@@ -130,8 +127,8 @@ grpc::ServerUnaryReactor* ParameterServerService::Push(
   return Finish(context, "Push", DoPush(*store_, *request, response));
 }
 
-grpc::ServerReadReactor<rpc::PushChunk>* ParameterServerService::PushChunks(
-    grpc::CallbackServerContext* context, rpc::PushResponse* response) {
+grpc::ServerReadReactor<grpc::ByteBuffer>* ParameterServerService::PushChunks(
+    grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
   return NewPushChunksReactor(store_, response);
 }
 
@@ -140,7 +137,12 @@ grpc::ServerUnaryReactor* ParameterServerService::GetVariable(
     const rpc::GetVariableRequest* request,
     rpc::GetVariableResponse* response) {
   return Finish(context, "GetVariable",
-                DoGetVariable(*store_, *request, response));
+                HandleGetVariable(*store_, *request, response));
+}
+
+grpc::ServerBidiReactor<rpc::SessionRequest, rpc::SessionResponse>*
+SessionService::Session(grpc::CallbackServerContext* context) {
+  return NewSessionReactor(store_, &registry_, context);
 }
 
 grpc::ServerUnaryReactor* ParameterServerService::ReadVariable(

@@ -4,17 +4,53 @@
 #include <grpcpp/grpcpp.h>
 
 #include "proto/parameter_server.grpc.pb.h"
+#include "server/grpc_streams.h"
 #include "server/variable_store.h"
 
 namespace paramserver {
 
+// tf.get_variable over the wire, shared by the unary RPC and sessions.
+absl::Status HandleGetVariable(VariableStore& store,
+                               const rpc::GetVariableRequest& request,
+                               rpc::GetVariableResponse* response);
+
+// ParameterServerSessions: small calls over long-lived streams, with the
+// same semantics as the unary RPCs. Thread-safe; `store` must outlive it.
+class SessionService final
+    : public rpc::ParameterServerSessions::CallbackService {
+ public:
+  explicit SessionService(VariableStore* store) : store_(store) {}
+
+  grpc::ServerBidiReactor<rpc::SessionRequest, rpc::SessionResponse>* Session(
+      grpc::CallbackServerContext* context) override;
+
+  // Ends every session, open or later; for shutdown (see SessionRegistry).
+  void CancelAll() { registry_.CancelAll(); }
+
+ private:
+  VariableStore* const store_;
+  SessionRegistry registry_;
+};
+
+// Pull and PullChunks are registered raw: their responses are encoded by
+// hand (server/grpc_zero_copy.h) so tensor bytes go to gRPC without a copy.
+// PushChunks is raw too: chunk bytes are copied from gRPC's slices straight
+// into the update's value.
+using ParameterServerBase = rpc::ParameterServer::WithRawCallbackMethod_Pull<
+    rpc::ParameterServer::WithRawCallbackMethod_PullChunks<
+        rpc::ParameterServer::WithRawCallbackMethod_PushChunks<
+            rpc::ParameterServer::CallbackService>>>;
+
 // The gRPC face of a VariableStore: converts messages and statuses, nothing
 // more. All semantics live in the store. Thread-safe; `store` must outlive
 // the service.
-class ParameterServerService final
-    : public rpc::ParameterServer::CallbackService {
+class ParameterServerService final : public ParameterServerBase {
  public:
-  explicit ParameterServerService(VariableStore* store) : store_(store) {}
+  explicit ParameterServerService(VariableStore* store)
+      : store_(store), sessions_(store) {}
+
+  // The companion service, to be registered on the same server.
+  SessionService* sessions() { return &sessions_; }
 
   grpc::ServerUnaryReactor* GetVariable(
       grpc::CallbackServerContext* context,
@@ -32,21 +68,25 @@ class ParameterServerService final
       grpc::CallbackServerContext* context,
       const rpc::DeleteVariablesRequest* request,
       rpc::DeleteVariablesResponse* response) override;
+  // Request: PullRequest; response: PullResponse.
   grpc::ServerUnaryReactor* Pull(grpc::CallbackServerContext* context,
-                                 const rpc::PullRequest* request,
-                                 rpc::PullResponse* response) override;
-  grpc::ServerWriteReactor<rpc::ValueChunk>* PullChunks(
+                                 const grpc::ByteBuffer* request,
+                                 grpc::ByteBuffer* response) override;
+  // Request: PullChunksRequest; responses: ValueChunk.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* PullChunks(
       grpc::CallbackServerContext* context,
-      const rpc::PullChunksRequest* request) override;
+      const grpc::ByteBuffer* request) override;
   grpc::ServerUnaryReactor* Push(grpc::CallbackServerContext* context,
                                  const rpc::PushRequest* request,
                                  rpc::PushResponse* response) override;
-  grpc::ServerReadReactor<rpc::PushChunk>* PushChunks(
+  // Requests: PushChunk; response: PushResponse.
+  grpc::ServerReadReactor<grpc::ByteBuffer>* PushChunks(
       grpc::CallbackServerContext* context,
-      rpc::PushResponse* response) override;
+      grpc::ByteBuffer* response) override;
 
  private:
   VariableStore* const store_;
+  SessionService sessions_;
 };
 
 }  // namespace paramserver

@@ -6,6 +6,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
 #include "proto/parameter_server.grpc.pb.h"
 #include "server/variable_store.h"
 
@@ -16,14 +18,41 @@ inline constexpr int64_t kMinChunkBytes = 4 << 10;
 inline constexpr int64_t kMaxChunkBytes = 16 << 20;
 inline constexpr int64_t kDefaultChunkBytes = 1 << 20;
 
-// PullChunks: streams one snapshot of a variable. Deletes itself when done.
-grpc::ServerWriteReactor<rpc::ValueChunk>* NewPullChunksReactor(
-    VariableStore* store, const rpc::PullChunksRequest* request);
+// PullChunks (raw: a PullChunksRequest in, ValueChunks out): streams one
+// snapshot of a variable. Deletes itself when done.
+grpc::ServerWriteReactor<grpc::ByteBuffer>* NewPullChunksReactor(
+    VariableStore* store, const grpc::ByteBuffer* request);
 
 // PushChunks: gathers a push from its chunks, then applies it as Push does.
 // Deletes itself when done.
-grpc::ServerReadReactor<rpc::PushChunk>* NewPushChunksReactor(
-    VariableStore* store, rpc::PushResponse* response);
+// Raw: PushChunks in, a PushResponse out.
+grpc::ServerReadReactor<grpc::ByteBuffer>* NewPushChunksReactor(
+    VariableStore* store, grpc::ByteBuffer* response);
+
+// The open sessions. A session only ends when its client closes it, so a
+// server shutting down must cancel them, or it would wait out its whole grace
+// period for clients that merely keep a session for their next call.
+// Thread-safe.
+class SessionRegistry {
+ public:
+  // False once CancelAll ran: the session must end at once.
+  bool Add(grpc::CallbackServerContext* context) ABSL_LOCKS_EXCLUDED(mu_);
+  void Remove(grpc::CallbackServerContext* context) ABSL_LOCKS_EXCLUDED(mu_);
+  // Cancels every open session and every later one.
+  void CancelAll() ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  absl::Mutex mu_;
+  // A context stays valid until its reactor's OnDone removes it.
+  absl::flat_hash_set<grpc::CallbackServerContext*> open_ ABSL_GUARDED_BY(mu_);
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// Session: answers each SessionRequest with one SessionResponse, in order,
+// until the client closes the stream. Deletes itself when done.
+grpc::ServerBidiReactor<rpc::SessionRequest, rpc::SessionResponse>*
+NewSessionReactor(VariableStore* store, SessionRegistry* registry,
+                  grpc::CallbackServerContext* context);
 
 }  // namespace paramserver
 

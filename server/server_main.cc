@@ -5,11 +5,15 @@
 //
 // Prints "ps_server listening on HOST:PORT" on stdout once it serves, and
 // shuts down cleanly on SIGINT or SIGTERM: health turns NOT_SERVING, new
-// calls are refused and calls in flight finish.
+// calls are refused and calls in flight finish. With --data_dir every
+// acknowledged change is logged before it is acknowledged, checkpoints are
+// written periodically, on request (psctl save) and at shutdown, and start-up
+// restores the newest good checkpoint plus the log after it.
 
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -28,6 +32,20 @@ ABSL_FLAG(uint64_t, max_total_bytes, uint64_t{16} << 30,
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 ABSL_FLAG(double, shutdown_grace_seconds, 10,
           "On SIGINT/SIGTERM, how long calls in flight may take to finish.");
+ABSL_FLAG(std::string, data_dir, "",
+          "Directory for checkpoints and the write-ahead log. Empty keeps the "
+          "variables in memory only.");
+ABSL_FLAG(std::string, wal_fsync, "everysec",
+          "When the write-ahead log is fsynced, as Redis's appendfsync: "
+          "always, everysec or checkpoint (see README for what each can lose).");
+ABSL_FLAG(double, checkpoint_interval_seconds, 300,
+          "Write a checkpoint this often (0: only on request and at shutdown).");
+ABSL_FLAG(int, checkpoints_to_keep, 3, "Checkpoints kept on disk.");
+ABSL_FLAG(bool, skip_wal_corruption, false,
+          "Start even when the write-ahead log is corrupt in the middle, "
+          "replaying up to the damage (which is set aside).");
+ABSL_FLAG(bool, ignore_corrupt_checkpoints, false,
+          "Start from the write-ahead log alone when every checkpoint is damaged.");
 
 namespace paramserver {
 namespace {
@@ -41,6 +59,42 @@ sigset_t BlockTerminationSignals() {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   return signals;
+}
+
+absl::StatusOr<std::optional<DurabilityOptions>> DurabilityFromFlags() {
+  if (absl::GetFlag(FLAGS_data_dir).empty()) return std::nullopt;
+  DurabilityOptions options;
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  absl::StatusOr<FsyncPolicy> policy = ParseFsyncPolicy(absl::GetFlag(FLAGS_wal_fsync));
+  if (!policy.ok()) return policy.status();
+  options.fsync_policy = *policy;
+  options.checkpoints_to_keep = absl::GetFlag(FLAGS_checkpoints_to_keep);
+  options.skip_wal_corruption = absl::GetFlag(FLAGS_skip_wal_corruption);
+  options.ignore_corrupt_checkpoints = absl::GetFlag(FLAGS_ignore_corrupt_checkpoints);
+  return options;
+}
+
+void CheckpointAndLog(GrpcServer& server, absl::string_view why) {
+  absl::StatusOr<int64_t> sequence = server.Checkpoint();
+  if (!sequence.ok()) {
+    Log(LogLevel::kError, "Checkpoint (", why, ") failed: ", sequence.status().ToString());
+  }
+}
+
+// Waits for SIGINT or SIGTERM, writing periodic checkpoints meanwhile.
+int WaitForTermination(GrpcServer& server, const sigset_t& signals, bool durable) {
+  const double interval = absl::GetFlag(FLAGS_checkpoint_interval_seconds);
+  while (true) {
+    if (!durable || interval <= 0) {
+      int signal_number = 0;
+      sigwait(&signals, &signal_number);
+      return signal_number;
+    }
+    timespec timeout = absl::ToTimespec(absl::Seconds(interval));
+    const int signal_number = sigtimedwait(&signals, nullptr, &timeout);
+    if (signal_number > 0) return signal_number;
+    CheckpointAndLog(server, "periodic");
+  }
 }
 
 int Run() {
@@ -57,6 +111,12 @@ int Run() {
   options.port = absl::GetFlag(FLAGS_port);
   options.store.max_variable_bytes = absl::GetFlag(FLAGS_max_variable_bytes);
   options.store.max_total_bytes = absl::GetFlag(FLAGS_max_total_bytes);
+  absl::StatusOr<std::optional<DurabilityOptions>> durability = DurabilityFromFlags();
+  if (!durability.ok()) {
+    Log(LogLevel::kError, "Cannot start: ", durability.status().ToString());
+    return 2;
+  }
+  options.durability = *durability;
   absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
   if (!server.ok()) {
     Log(LogLevel::kError, "Cannot start: ", server.status().ToString());
@@ -68,12 +128,13 @@ int Run() {
       " (max_variable_bytes=", options.store.max_variable_bytes,
       ", max_total_bytes=", options.store.max_total_bytes, ")");
 
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  const int signal_number =
+      WaitForTermination(**server, signals, options.durability.has_value());
   Log(LogLevel::kInfo, "Received ", strsignal(signal_number),
       "; finishing calls in flight");
   (*server)->Shutdown(
       absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
+  if (options.durability.has_value()) CheckpointAndLog(**server, "shutdown");
   Log(LogLevel::kInfo, "Shut down cleanly with ",
       (*server)->store().num_variables(), " variables");
   return 0;

@@ -1,0 +1,100 @@
+#include "client/session_stream.h"
+
+#include <utility>
+
+#include "server/grpc_status.h"
+
+namespace paramserver {
+
+SessionStream::SessionStream(rpc::ParameterServerSessions::Stub& stub) {
+  // Corked, the call's headers go out with the first request: one write,
+  // and no start operation to wait for (its tag never completes).
+  context_.set_initial_metadata_corked(true);
+  stream_ = stub.PrepareAsyncSession(&context_, &cq_);
+  stream_->StartCall(this);
+}
+
+SessionStream::~SessionStream() {
+  context_.TryCancel();
+  void* tag;
+  bool ok;
+  // Finish may not overlap a read still waiting for the headers.
+  while (pending_ > 0 && cq_.Next(&tag, &ok)) --pending_;
+  grpc::Status ignored;
+  if (!finishing_) {
+    stream_->Finish(&ignored, this);
+    ++pending_;
+  }
+  while (pending_ > 0 && cq_.Next(&tag, &ok)) --pending_;
+  cq_.Shutdown();
+  while (cq_.Next(&tag, &ok)) {
+  }
+}
+
+absl::Status SessionStream::Await(absl::Time deadline) {
+  bool all_ok = true;
+  while (pending_ > 0) {
+    void* tag;
+    bool ok;
+    switch (cq_.AsyncNext(&tag, &ok, absl::ToChronoTime(deadline))) {
+      case grpc::CompletionQueue::GOT_EVENT:
+        --pending_;
+        all_ok &= ok;
+        break;
+      case grpc::CompletionQueue::TIMEOUT:
+        broken_ = true;
+        context_.TryCancel();
+        return absl::DeadlineExceededError("Deadline Exceeded");
+      case grpc::CompletionQueue::SHUTDOWN:
+        broken_ = true;
+        return absl::InternalError("Session queue shut down.");
+    }
+  }
+  // Finish always completes with ok; its status tells what went wrong.
+  if (all_ok || finishing_) return absl::OkStatus();
+  return Fail(deadline);
+}
+
+absl::Status SessionStream::Fail(absl::Time deadline) {
+  broken_ = true;
+  grpc::Status status;
+  finishing_ = true;
+  stream_->Finish(&status, this);
+  ++pending_;
+  if (absl::Status s = Await(deadline); !s.ok()) return s;
+  if (status.ok()) return absl::UnavailableError("The session ended early.");
+  return FromGrpcStatus(status);
+}
+
+absl::Status SessionStream::Call(const rpc::SessionRequest& request,
+                                 rpc::SessionResponse* response,
+                                 absl::Time deadline) {
+  if (broken_) return absl::FailedPreconditionError("Broken session.");
+  // The write and the read run together; both complete before returning.
+  stream_->Write(request, this);
+  stream_->Read(response, this);
+  pending_ += 2;
+  return Await(deadline);
+}
+
+absl::Status SessionPool::Call(const rpc::SessionRequest& request,
+                               rpc::SessionResponse* response,
+                               absl::Time deadline) {
+  std::unique_ptr<SessionStream> session;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!idle_.empty()) {
+      session = std::move(idle_.back());
+      idle_.pop_back();
+    }
+  }
+  if (session == nullptr) session = std::make_unique<SessionStream>(*stub_);
+  absl::Status status = session->Call(request, response, deadline);
+  if (!session->broken()) {
+    absl::MutexLock lock(&mu_);
+    idle_.push_back(std::move(session));
+  }
+  return status;
+}
+
+}  // namespace paramserver

@@ -1,0 +1,69 @@
+#ifndef PARAM_SERVER_CLIENT_SESSION_STREAM_H_
+#define PARAM_SERVER_CLIENT_SESSION_STREAM_H_
+
+#include <memory>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "proto/parameter_server.grpc.pb.h"
+
+namespace paramserver {
+
+// One ParameterServerSessions.Session stream, used by one caller at a time.
+// The caller's own thread drives the stream's completion queue, so a call
+// costs no hand-off between threads, and the per-call deadline is a bounded
+// wait. Not thread-safe; see SessionPool.
+class SessionStream {
+ public:
+  explicit SessionStream(rpc::ParameterServerSessions::Stub& stub);
+  ~SessionStream();  // Cancels the stream and waits for its operations.
+
+  // Sends `request` and waits for its response until `deadline`. A non-OK
+  // status is the transport's (UNAVAILABLE, DEADLINE_EXCEEDED, UNIMPLEMENTED
+  // for a server without sessions, ...) and leaves the stream broken; the
+  // call's own status is in response->code().
+  absl::Status Call(const rpc::SessionRequest& request,
+                    rpc::SessionResponse* response, absl::Time deadline);
+  bool broken() const { return broken_; }
+
+ private:
+  // Waits for every operation started so far; false when one failed.
+  absl::Status Await(absl::Time deadline);
+  // The stream's final status, after a failed operation.
+  absl::Status Fail(absl::Time deadline);
+
+  grpc::ClientContext context_;
+  grpc::CompletionQueue cq_;
+  std::unique_ptr<grpc::ClientAsyncReaderWriter<rpc::SessionRequest,
+                                                rpc::SessionResponse>>
+      stream_;
+  int pending_ = 0;  // Operations started and not yet completed.
+  bool broken_ = false;
+  bool finishing_ = false;
+};
+
+// Idle sessions kept for reuse; at most one per concurrent caller is ever
+// opened. Thread-safe.
+class SessionPool {
+ public:
+  explicit SessionPool(std::shared_ptr<grpc::Channel> channel)
+      : stub_(rpc::ParameterServerSessions::NewStub(std::move(channel))) {}
+
+  // Runs one call on an idle session (opening one when none is idle).
+  absl::Status Call(const rpc::SessionRequest& request,
+                    rpc::SessionResponse* response, absl::Time deadline);
+
+ private:
+  const std::unique_ptr<rpc::ParameterServerSessions::Stub> stub_;
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<SessionStream>> idle_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace paramserver
+
+#endif  // PARAM_SERVER_CLIENT_SESSION_STREAM_H_

@@ -1,0 +1,89 @@
+#ifndef PARAM_SERVER_SERVER_GRPC_ZERO_COPY_H_
+#define PARAM_SERVER_SERVER_GRPC_ZERO_COPY_H_
+
+// Responses that carry tensor bytes, encoded by hand so that gRPC sends the
+// bytes straight from the store's TensorBuffer: each message is a few small
+// header slices plus slices that point into the buffer (as TensorFlow's
+// grpc_tensor_coding.cc does). The bytes are exactly what the generated
+// SerializeAsString would produce, so every generated client parses them.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "proto/parameter_server.pb.h"
+#include "server/tensor_buffer.h"
+#include "server/variable_store.h"
+
+namespace paramserver {
+
+// Values up to this size are copied into the header slice: a copy of a few
+// KB costs less than the allocations that share a buffer.
+inline constexpr size_t kMinSharedSliceBytes = 4 << 10;
+
+// A slice over bytes [offset, offset + length) of `buffer` that keeps the
+// buffer alive until gRPC releases the slice. Requires the range to lie
+// inside the buffer.
+grpc::Slice ShareTensorBytes(std::shared_ptr<const TensorBuffer> buffer,
+                             size_t offset, size_t length);
+
+// Builds one serialized message out of copied bytes and shared tensor bytes.
+class WireWriter {
+ public:
+  // Appends already-serialized bytes (copied).
+  void AppendRaw(absl::string_view bytes) {
+    header_.append(bytes.data(), bytes.size());
+  }
+  void AppendVarint(uint64_t value);
+  // The tag and length of a length-delimited field.
+  void AppendLengthPrefix(int field, size_t length);
+  // A `bytes` field whose content is shared from `buffer`, not copied. Like
+  // generated code, writes nothing for an empty value.
+  void AppendSharedBytesField(int field,
+                              const std::shared_ptr<const TensorBuffer>& buffer,
+                              size_t offset, size_t length);
+  // The message so far; leaves the writer empty.
+  grpc::ByteBuffer Finish();
+
+ private:
+  void FlushHeader();
+
+  std::string header_;
+  std::vector<grpc::Slice> slices_;
+};
+
+// Parses a request that arrived raw. INVALID_ARGUMENT when it does not parse.
+absl::Status ParseRequest(const grpc::ByteBuffer& buffer,
+                          google::protobuf::MessageLite* message);
+
+// Size in bytes of `value` as a varint.
+size_t VarintSize(uint64_t value);
+
+// PullResponse for `results`: values larger than `max_inline_bytes` are
+// marked streamed and not sent, as the Pull RPC specifies.
+grpc::ByteBuffer EncodePullResponse(
+    const std::vector<VariableStore::PullResult>& results,
+    int64_t max_inline_bytes);
+
+// One ValueChunk carrying bytes [offset, offset + length) of `value`, which
+// may be null when length is 0. `first` chunks carry the metadata.
+grpc::ByteBuffer EncodeValueChunk(const rpc::VariableInfo* variable,
+                                  bool unchanged,
+                                  const std::shared_ptr<const TensorBuffer>& value,
+                                  size_t offset, size_t length);
+
+// One PushChunk: `request` (may be null) or bytes of update `index` at
+// `offset`. The data is copied once, into a slice gRPC owns: the caller's
+// memory need not outlive the call's buffers.
+grpc::ByteBuffer EncodePushChunk(const rpc::PushRequest* request, int index,
+                                 int64_t offset, absl::string_view data);
+
+}  // namespace paramserver
+
+#endif  // PARAM_SERVER_SERVER_GRPC_ZERO_COPY_H_
