@@ -68,7 +68,12 @@ class Variable {
   absl::string_view ValueLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return absl::string_view(value_->data(), value_->size());
   }
-  // Replaces value and version (write-ahead-log replay).
+  // A reference to the current value; while it is held, updates copy.
+  std::shared_ptr<TensorBuffer> ValueRefLocked() const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return value_;
+  }
+  // Replaces value and version (log replay, undoing a failed push).
   void ReplaceLocked(std::shared_ptr<TensorBuffer> value, int64_t version)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     value_ = std::move(value);

@@ -31,6 +31,8 @@ class UpdateLocks {
   }
   // The first initialization failure among the variables, if any.
   const absl::Status& status() const { return status_; }
+  // The locked variables, in lock order.
+  const std::vector<std::shared_ptr<Variable>>& variables() const { return variables_; }
 
  private:
   std::vector<std::shared_ptr<Variable>> variables_;
@@ -153,6 +155,29 @@ absl::Status ApplyOne(const OptimizerSpec& optimizer, Target& target)
   return absl::OkStatus();
 }
 
+struct SavedValue {
+  Variable* variable;
+  std::shared_ptr<TensorBuffer> value;
+  int64_t version;
+};
+
+std::vector<SavedValue> SaveValues(
+    const std::vector<std::shared_ptr<Variable>>& variables)
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  std::vector<SavedValue> saved;
+  for (const auto& variable : variables) {
+    saved.push_back({variable.get(), variable->ValueRefLocked(),
+                     variable->InfoLocked().version});
+  }
+  return saved;
+}
+
+void RestoreValues(std::vector<SavedValue>& saved) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  for (SavedValue& entry : saved) {
+    entry.variable->ReplaceLocked(std::move(entry.value), entry.version);
+  }
+}
+
 // Records a target's new values (the variable's and its slots'), with the
 // locks of the push held.
 absl::Status LogApplied(ChangeLog* change_log, const Target& target)
@@ -246,18 +271,28 @@ absl::StatusOr<std::vector<VariableInfo>> VariableStore::Push(
       return s;
     }
   }
+  // With a change log, keep the values as they were: holding them makes the
+  // updates below copy (copy-on-write), and lets a push whose logging fails
+  // (a full disk) be undone, so that what was not acknowledged is not applied.
+  std::vector<SavedValue> saved;
+  if (change_log_ != nullptr) saved = SaveValues(locks.variables());
   std::vector<VariableInfo> infos;
+  absl::Status status;
   for (Target& target : targets) {
-    // Only an allocation for copy-on-write can fail here, and then earlier
-    // updates of this push have applied: report it as the resource error it is.
-    if (absl::Status s = ApplyOne(push.optimizer, target); !s.ok()) return s;
+    status = ApplyOne(push.optimizer, target);
+    if (!status.ok()) break;
     infos.push_back(target.variable->InfoLocked());
   }
-  // Logged while the locks are still held. If logging fails the push is not
-  // acknowledged: its effect is in memory but not durable, and a restart
-  // from disk would not have it.
+  // Logged while the locks are still held, so the log's order is the store's.
   for (const Target& target : targets) {
-    if (absl::Status s = LogApplied(change_log_, target); !s.ok()) return s;
+    if (!status.ok()) break;
+    status = LogApplied(change_log_, target);
+  }
+  if (!status.ok()) {
+    // Without a change log an allocation failure can leave earlier updates
+    // of this push applied; it is reported as the resource error it is.
+    RestoreValues(saved);
+    return status;
   }
   return infos;
 }
