@@ -75,8 +75,9 @@ TEST(DurabilityTest, LogAloneRestoresEveryAcknowledgedChange) {
     momentum.learning_rate = 1;
     ASSERT_TRUE(Push(*server.store, "b", UpdateKind::kApplyGradient, {1}, momentum).ok());
     ASSERT_TRUE(server.store->DeleteVariable("gone").ok());
-    // No checkpoint, no clean shutdown: as after kill -9.
-    server.durability.release();
+    // No checkpoint was written: everything must come from the log. (Real
+    // kill -9 crashes are tests/crash_recovery_e2e_test.cc.)
+    server.durability.reset();
   }
   Server restarted(dir);
   EXPECT_THAT(Read(*restarted.store, "a"), ElementsAre(11, 12));
@@ -114,7 +115,7 @@ TEST(DurabilityTest, CheckpointOnlyPolicyKeepsAssignmentsButNotGradients) {
     ASSERT_TRUE(server.durability->Checkpoint().ok());
     ASSERT_TRUE(Push(*server.store, "v", UpdateKind::kApplyGradient, {-1}).ok());
     Create(*server.store, "c", {3});
-    server.durability.release();  // Crash.
+    server.durability.reset();  // Gradients were never logged under this policy.
   }
   Server restarted(dir, FsyncPolicy::kCheckpointOnly);
   EXPECT_THAT(Read(*restarted.store, "v"), ElementsAre(0));  // The step is lost.
