@@ -9,6 +9,7 @@
 
 #include "server/grpc_zero_copy.h"
 #include "server/grpc_zero_copy_reader.h"
+#include "client/credentials.h"
 #include "client/session_stream.h"
 #include "proto/parameter_server.grpc.pb.h"
 #include "server/grpc_status.h"
@@ -22,7 +23,8 @@ namespace paramserver {
 // grpc::internal calls the generated stub is built from.
 class ParameterServerStub {
  public:
-  explicit ParameterServerStub(std::shared_ptr<grpc::Channel> channel)
+  ParameterServerStub(std::shared_ptr<grpc::Channel> channel,
+                      const std::string& token)
       : channel(channel),
         stub(rpc::ParameterServer::NewStub(channel)),
         pull("/paramserver.rpc.ParameterServer/Pull",
@@ -31,7 +33,7 @@ class ParameterServerStub {
                     grpc::internal::RpcMethod::SERVER_STREAMING, channel),
         push_chunks("/paramserver.rpc.ParameterServer/PushChunks",
                     grpc::internal::RpcMethod::CLIENT_STREAMING, channel),
-        sessions(channel) {}
+        sessions(channel, token) {}
 
   grpc::Status Pull(grpc::ClientContext* context,
                     const rpc::PullRequest& request,
@@ -119,10 +121,10 @@ ParameterServerClient::Connect(absl::string_view target,
   args.SetInt(GRPC_ARG_TCP_MIN_READ_CHUNK_SIZE, 256 << 10);
   args.SetInt(GRPC_ARG_TCP_READ_CHUNK_SIZE, 1 << 20);
   auto channel = grpc::CreateCustomChannel(
-      std::string(target), grpc::InsecureChannelCredentials(), args);
+      std::string(target), MakeChannelCredentials(options), args);
   return std::unique_ptr<ParameterServerClient>(new ParameterServerClient(
       std::string(target), options,
-      std::make_unique<ParameterServerStub>(std::move(channel))));
+      std::make_unique<ParameterServerStub>(std::move(channel), options.token)));
 }
 
 ParameterServerClient::ParameterServerClient(
@@ -136,9 +138,10 @@ ParameterServerClient::~ParameterServerClient() = default;
 
 namespace {
 
-// Every call gets the client's deadline.
-void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
-  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+// Every call gets the client's deadline and token.
+void Prepare(grpc::ClientContext* context, const ClientOptions& options) {
+  context->set_deadline(absl::ToChronoTime(absl::Now() + options.timeout));
+  AddToken(context, options.token);
 }
 
 }  // namespace
@@ -167,7 +170,7 @@ absl::StatusOr<FetchedVariable> ParameterServerClient::GetVariable(
   }
   if (stub_->sessions_unsupported.load(std::memory_order_relaxed)) {
     grpc::ClientContext context;
-    SetDeadline(&context, options_.timeout);
+    Prepare(&context, options_);
     status = FromGrpcStatus(
         stub_->stub->GetVariable(&context, proto, &unary_response));
     response = &unary_response;
@@ -185,7 +188,7 @@ absl::StatusOr<FetchedVariable> ParameterServerClient::ReadVariable(
   proto.set_name(std::string(full_name));
   rpc::ReadVariableResponse response;
   grpc::ClientContext context;
-  SetDeadline(&context, options_.timeout);
+  Prepare(&context, options_);
   absl::Status status =
       FromGrpcStatus(stub_->stub->ReadVariable(&context, proto, &response));
   if (!status.ok()) return status;
@@ -201,7 +204,7 @@ absl::StatusOr<std::vector<VariableInfo>> ParameterServerClient::ListVariables(
   proto.set_prefix(std::string(prefix));
   rpc::ListVariablesResponse response;
   grpc::ClientContext context;
-  SetDeadline(&context, options_.timeout);
+  Prepare(&context, options_);
   absl::Status status =
       FromGrpcStatus(stub_->stub->ListVariables(&context, proto, &response));
   if (!status.ok()) return status;
@@ -212,10 +215,10 @@ namespace {
 
 absl::StatusOr<std::vector<std::string>> Delete(
     rpc::ParameterServer::Stub& stub, const rpc::DeleteVariablesRequest& proto,
-    absl::Duration timeout) {
+    const ClientOptions& options) {
   rpc::DeleteVariablesResponse response;
   grpc::ClientContext context;
-  SetDeadline(&context, timeout);
+  Prepare(&context, options);
   absl::Status status =
       FromGrpcStatus(stub.DeleteVariables(&context, proto, &response));
   if (!status.ok()) return status;
@@ -229,14 +232,14 @@ absl::StatusOr<std::vector<std::string>> ParameterServerClient::DeleteVariable(
     absl::string_view full_name) {
   rpc::DeleteVariablesRequest proto;
   proto.set_name(std::string(full_name));
-  return Delete(*stub_->stub, proto, options_.timeout);
+  return Delete(*stub_->stub, proto, options_);
 }
 
 absl::StatusOr<std::vector<std::string>> ParameterServerClient::DeleteScope(
     absl::string_view scope) {
   rpc::DeleteVariablesRequest proto;
   proto.set_scope(std::string(scope));
-  return Delete(*stub_->stub, proto, options_.timeout);
+  return Delete(*stub_->stub, proto, options_);
 }
 
 absl::StatusOr<std::vector<PulledValue>> ParameterServerClient::Pull(
@@ -250,7 +253,7 @@ absl::StatusOr<std::vector<PulledValue>> ParameterServerClient::Pull(
   request.set_max_inline_bytes(kInlineBytes);
   grpc::ByteBuffer response;
   grpc::ClientContext context;
-  SetDeadline(&context, options_.timeout);
+  Prepare(&context, options_);
   absl::Status status = FromGrpcStatus(stub_->Pull(&context, request, &response));
   if (!status.ok()) return status;
   absl::StatusOr<WireReader> reader = WireReader::Create(response);
@@ -302,7 +305,7 @@ absl::Status ParameterServerClient::PullStreamed(PulledValue& pulled) {
   request.set_name(pulled.info.name);
   request.set_chunk_bytes(kChunkBytes);
   grpc::ClientContext context;
-  SetDeadline(&context, options_.timeout);
+  Prepare(&context, options_);
   std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> reader =
       stub_->PullChunks(&context, request);
   grpc::ByteBuffer buffer;
@@ -348,7 +351,7 @@ absl::StatusOr<std::vector<VariableInfo>> ParameterServerClient::Push(
   ToProto(push, &request);
   rpc::PushResponse response;
   grpc::ClientContext context;
-  SetDeadline(&context, options_.timeout);
+  Prepare(&context, options_);
   absl::Status status =
       FromGrpcStatus(stub_->stub->Push(&context, request, &response));
   if (!status.ok()) return status;
@@ -359,7 +362,7 @@ absl::StatusOr<std::vector<VariableInfo>> ParameterServerClient::PushStreamed(
     const PushSpec& push) {
   rpc::PushResponse response;
   grpc::ClientContext context;
-  SetDeadline(&context, options_.timeout);
+  Prepare(&context, options_);
   std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer =
       stub_->PushChunks(&context, &response);
   // The first chunk carries the request without values (not copied here).

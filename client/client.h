@@ -2,6 +2,7 @@
 #define PARAM_SERVER_CLIENT_CLIENT_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,9 +31,29 @@ struct PulledValue {
   std::string value;       // Raw little-endian bytes otherwise.
 };
 
+// TLS to the server; PEM contents (LoadClientTls reads them from files).
+struct ClientTlsOptions {
+  std::string root_certs;   // CAs the server's certificate must chain to;
+                            // "" uses gRPC's default roots.
+  std::string cert_chain;   // For mutual TLS; "" presents no certificate.
+  std::string private_key;  // Of cert_chain.
+};
+
+// Reads the PEM files; an empty path leaves its field empty.
+// INVALID_ARGUMENT for a certificate without its key or the reverse.
+absl::StatusOr<ClientTlsOptions> LoadClientTls(const std::string& ca_path,
+                                               const std::string& cert_path,
+                                               const std::string& key_path);
+
 struct ClientOptions {
   // Per-call deadline. Calls that exceed it return DEADLINE_EXCEEDED.
   absl::Duration timeout = absl::Seconds(30);
+  // Unset: plaintext. A TLS client cannot talk to a plaintext server, nor
+  // the reverse (UNAVAILABLE).
+  std::optional<ClientTlsOptions> tls;
+  // Sent as "authorization: Bearer <token>" on every call when non-empty.
+  // A server with tokens answers UNAUTHENTICATED without one.
+  std::string token;
 };
 
 // A connection to one parameter server. Thread-safe: one client can serve

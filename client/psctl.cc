@@ -8,12 +8,19 @@
 //   psctl --server=... delete conv1/weights
 //   psctl --server=... delete --scope=conv1
 //   psctl --server=... save             # write a checkpoint now
+//   psctl --server=host:2222 --tls_ca=ca.crt --token=... list
+//
+// Against a secured server: --tls_ca turns on TLS (--tls_cert and --tls_key
+// add a client certificate for mutual TLS); --token, or the PS_TOKEN
+// environment variable (which other users cannot see in `ps`), is sent as a
+// bearer token.
 //
 // Prints one JSON object per variable on stdout. Errors go to stderr as
 // "CODE: message" (gRPC's code names) with exit status 1; a malformed
 // command line prints the usage and exits 2.
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -24,12 +31,20 @@
 #include "absl/strings/numbers.h"
 #include "client/cli_parse.h"
 #include "client/client.h"
+#include "client/credentials.h"
 #include "client/json_format.h"
 #include "proto/parameter_server.grpc.pb.h"
 #include "server/grpc_status.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:2222", "Parameter server HOST:PORT.");
 ABSL_FLAG(double, timeout_seconds, 30, "Deadline of each call.");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA certificate(s) of the server; set, the connection uses TLS.");
+ABSL_FLAG(std::string, tls_cert, "", "PEM client certificate, for mutual TLS.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, token, "",
+          "Bearer token for a server with --tokens_file; defaults to the "
+          "PS_TOKEN environment variable.");
 ABSL_FLAG(std::string, scope, "", "get: the variable scope; delete: a scope to delete.");
 ABSL_FLAG(std::string, name, "", "get: the variable name within --scope.");
 ABSL_FLAG(std::string, shape, "unset", "get: dimensions, e.g. 5,5,32,32; '' or [] for a scalar.");
@@ -199,10 +214,11 @@ int Delete(ParameterServerClient& client, const std::string& name) {
 }
 
 // The admin service has no place in the worker-facing client library.
-int Save() {
+int Save(const ClientOptions& options) {
   auto stub = rpc::ParameterServerAdmin::NewStub(grpc::CreateChannel(
-      absl::GetFlag(FLAGS_server), grpc::InsecureChannelCredentials()));
+      absl::GetFlag(FLAGS_server), MakeChannelCredentials(options)));
   grpc::ClientContext context;
+  AddToken(&context, options.token);
   context.set_deadline(absl::ToChronoTime(
       absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_timeout_seconds))));
   rpc::SaveResponse response;
@@ -210,6 +226,25 @@ int Save() {
   if (!status.ok()) return Fail(status);
   std::printf("{\"checkpoint\":%lld}\n", static_cast<long long>(response.checkpoint()));
   return 0;
+}
+
+// Timeout, TLS and token from the flags.
+absl::StatusOr<ClientOptions> OptionsFromFlags() {
+  ClientOptions options;
+  options.timeout = absl::Seconds(absl::GetFlag(FLAGS_timeout_seconds));
+  const std::string ca = absl::GetFlag(FLAGS_tls_ca);
+  const std::string cert = absl::GetFlag(FLAGS_tls_cert);
+  const std::string key = absl::GetFlag(FLAGS_tls_key);
+  if (!ca.empty() || !cert.empty() || !key.empty()) {
+    absl::StatusOr<ClientTlsOptions> tls = LoadClientTls(ca, cert, key);
+    if (!tls.ok()) return tls.status();
+    options.tls = *std::move(tls);
+  }
+  options.token = absl::GetFlag(FLAGS_token);
+  if (const char* env = std::getenv("PS_TOKEN"); options.token.empty() && env) {
+    options.token = env;
+  }
+  return options;
 }
 
 int Dispatch(const std::vector<char*>& args) {
@@ -220,16 +255,16 @@ int Dispatch(const std::vector<char*>& args) {
   }
   const std::string command = args[1];
   const std::string operand = args.size() == 3 ? args[2] : "";
-  ClientOptions options;
-  options.timeout = absl::Seconds(absl::GetFlag(FLAGS_timeout_seconds));
+  absl::StatusOr<ClientOptions> options = OptionsFromFlags();
+  if (!options.ok()) return Fail(options.status());
   absl::StatusOr<std::unique_ptr<ParameterServerClient>> client =
-      ParameterServerClient::Connect(absl::GetFlag(FLAGS_server), options);
+      ParameterServerClient::Connect(absl::GetFlag(FLAGS_server), *options);
   if (!client.ok()) return Fail(client.status());
   if (command == "get" && operand.empty()) return Get(**client);
   if (command == "read" && !operand.empty()) return Read(**client, operand);
   if (command == "list") return List(**client, operand);
   if (command == "delete") return Delete(**client, operand);
-  if (command == "save" && operand.empty()) return Save();
+  if (command == "save" && operand.empty()) return Save(*options);
   std::fprintf(stderr, "usage: %s\n", kUsage);
   return 2;
 }

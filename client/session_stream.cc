@@ -6,7 +6,9 @@
 
 namespace paramserver {
 
-SessionStream::SessionStream(rpc::ParameterServerSessions::Stub& stub) {
+SessionStream::SessionStream(rpc::ParameterServerSessions::Stub& stub,
+                             const std::string& token) {
+  if (!token.empty()) context_.AddMetadata("authorization", "Bearer " + token);
   // Corked, the call's headers go out with the first request: one write,
   // and no start operation to wait for (its tag never completes).
   context_.set_initial_metadata_corked(true);
@@ -88,7 +90,7 @@ absl::Status SessionPool::Call(const rpc::SessionRequest& request,
       idle_.pop_back();
     }
   }
-  if (session == nullptr) session = std::make_unique<SessionStream>(*stub_);
+  if (session == nullptr) session = std::make_unique<SessionStream>(*stub_, token_);
   absl::Status status = session->Call(request, response, deadline);
   if (!session->broken()) {
     absl::MutexLock lock(&mu_);

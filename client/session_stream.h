@@ -2,6 +2,7 @@
 #define PARAM_SERVER_CLIENT_SESSION_STREAM_H_
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
@@ -20,7 +21,9 @@ namespace paramserver {
 // wait. Not thread-safe; see SessionPool.
 class SessionStream {
  public:
-  explicit SessionStream(rpc::ParameterServerSessions::Stub& stub);
+  // `token`, when non-empty, goes with the stream as a bearer token.
+  SessionStream(rpc::ParameterServerSessions::Stub& stub,
+                const std::string& token);
   ~SessionStream();  // Cancels the stream and waits for its operations.
 
   // Sends `request` and waits for its response until `deadline`. A non-OK
@@ -51,8 +54,9 @@ class SessionStream {
 // opened. Thread-safe.
 class SessionPool {
  public:
-  explicit SessionPool(std::shared_ptr<grpc::Channel> channel)
-      : stub_(rpc::ParameterServerSessions::NewStub(std::move(channel))) {}
+  SessionPool(std::shared_ptr<grpc::Channel> channel, std::string token)
+      : stub_(rpc::ParameterServerSessions::NewStub(std::move(channel))),
+        token_(std::move(token)) {}
 
   // Runs one call on an idle session (opening one when none is idle).
   absl::Status Call(const rpc::SessionRequest& request,
@@ -60,6 +64,7 @@ class SessionPool {
 
  private:
   const std::unique_ptr<rpc::ParameterServerSessions::Stub> stub_;
+  const std::string token_;
   absl::Mutex mu_;
   std::vector<std::unique_ptr<SessionStream>> idle_ ABSL_GUARDED_BY(mu_);
 };

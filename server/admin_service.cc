@@ -1,23 +1,34 @@
 #include "server/admin_service.h"
 
+#include "server/grpc_auth.h"
 #include "server/grpc_status.h"
 #include "server/logging.h"
 
 namespace paramserver {
+namespace {
+
+absl::Status DoSave(Durability* durability, rpc::SaveResponse* response) {
+  if (durability == nullptr) {
+    return absl::FailedPreconditionError(
+        "This server keeps no checkpoints: start it with --data_dir.");
+  }
+  absl::StatusOr<int64_t> sequence = durability->Checkpoint();
+  if (!sequence.ok()) return sequence.status();
+  response->set_checkpoint(*sequence);
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 grpc::ServerUnaryReactor* AdminService::Save(grpc::CallbackServerContext* context,
                                              const rpc::SaveRequest* request,
                                              rpc::SaveResponse* response) {
-  absl::Status status;
-  if (durability_ == nullptr) {
-    status = absl::FailedPreconditionError(
-        "This server keeps no checkpoints: start it with --data_dir.");
-  } else {
-    absl::StatusOr<int64_t> sequence = durability_->Checkpoint();
-    if (sequence.ok()) response->set_checkpoint(*sequence);
-    status = sequence.status();
+  // "" is the whole store: only tokens without prefixes may save it.
+  absl::Status status = CheckAccess(tokens_, *context, Action::kSave, {""});
+  if (status.ok()) {
+    status = DoSave(durability_, response);
+    if (!status.ok()) Log(LogLevel::kWarning, "Save failed: ", status.ToString());
   }
-  if (!status.ok()) Log(LogLevel::kWarning, "Save failed: ", status.ToString());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(status));
   return reactor;

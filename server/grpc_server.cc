@@ -1,5 +1,7 @@
 #include "server/grpc_server.h"
 
+#include <arpa/inet.h>
+
 #include <utility>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -7,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 
 namespace paramserver {
 
@@ -17,10 +20,53 @@ GrpcServer::GrpcServer(ServerOptions options,
                        std::unique_ptr<VariableStore> store)
     : options_(std::move(options)),
       store_(std::move(store)),
-      service_(store_.get()) {}
+      service_(store_.get(), tokens()) {}
+
+bool IsLoopbackAddress(absl::string_view address) {
+  if (address == "localhost") return true;
+  if (absl::ConsumePrefix(&address, "[")) absl::ConsumeSuffix(&address, "]");
+  const std::string text(address);
+  in_addr v4;
+  if (inet_pton(AF_INET, text.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  }
+  in6_addr v6;
+  return inet_pton(AF_INET6, text.c_str(), &v6) == 1 &&
+         IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+namespace {
+
+absl::Status CheckTransportPolicy(const ServerOptions& options) {
+  if (options.tls.has_value() || options.allow_insecure_remote ||
+      IsLoopbackAddress(options.address)) {
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "Refusing to listen on ", options.address,
+      " without TLS: variables and tokens would cross the network in the "
+      "clear. Give a certificate and key (--tls_cert, --tls_key), listen on "
+      "a loopback address, or pass --insecure to accept plaintext."));
+}
+
+std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(
+    const ServerOptions& options) {
+  if (!options.tls.has_value()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions ssl(
+      options.tls->client_ca.empty()
+          ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+          : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  ssl.pem_root_certs = options.tls->client_ca;
+  ssl.pem_key_cert_pairs.push_back(
+      {options.tls->private_key, options.tls->cert_chain});
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
     const ServerOptions& options) {
+  if (absl::Status s = CheckTransportPolicy(options); !s.ok()) return s;
   absl::StatusOr<std::unique_ptr<VariableStore>> store =
       VariableStore::Create(options.store);
   if (!store.ok()) return store.status();
@@ -32,13 +78,14 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
     if (!durability.ok()) return durability.status();
     server->durability_ = *std::move(durability);
   }
-  server->admin_ = std::make_unique<AdminService>(server->durability_.get());
+  server->admin_ = std::make_unique<AdminService>(server->durability_.get(),
+                                                 server->tokens());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   const std::string address = absl::StrCat(options.address, ":", options.port);
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(),
+  builder.AddListeningPort(address, MakeServerCredentials(options),
                            &server->port_);
   builder.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
   // gRPC sets SO_REUSEPORT by default, which would let a second server
@@ -60,7 +107,8 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(
         absl::StrCat("Could not listen on ", address,
-                     " (address in use, or not an address of this host)."));
+                     " (address in use, not an address of this host, or an "
+                     "unusable TLS certificate or key)."));
   }
   server->server_->GetHealthCheckService()->SetServingStatus(true);
   return server;

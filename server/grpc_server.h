@@ -10,11 +10,21 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/admin_service.h"
+#include "server/auth.h"
 #include "server/durability.h"
 #include "server/grpc_service.h"
 #include "server/variable_store.h"
 
 namespace paramserver {
+
+// TLS for every connection; PEM contents, not paths.
+struct ServerTlsOptions {
+  std::string cert_chain;
+  std::string private_key;
+  // Non-empty: mutual TLS. Clients must present a certificate signed by one
+  // of these CAs, or the handshake fails.
+  std::string client_ca;
+};
 
 struct ServerOptions {
   std::string address = "127.0.0.1";
@@ -22,7 +32,17 @@ struct ServerOptions {
   StoreOptions store;
   // Without it the variables live in memory only.
   std::optional<DurabilityOptions> durability;
+  // Without it connections are plaintext, which Start only allows on a
+  // loopback address unless allow_insecure_remote is set.
+  std::optional<ServerTlsOptions> tls;
+  bool allow_insecure_remote = false;
+  // Without it every call is allowed; with it each call needs a token of
+  // the table (server/auth.h).
+  std::optional<TokenTable> tokens;
 };
+
+// True for "localhost", 127.0.0.0/8 and ::1 (bracketed or not).
+bool IsLoopbackAddress(absl::string_view address);
 
 // A running parameter server: the store, its gRPC service, the standard
 // health service (grpc.health.v1.Health, overall status "") and server
@@ -35,7 +55,9 @@ class GrpcServer {
  public:
   // Restores the variables first when durability is configured (its errors
   // are returned: DATA_LOSS for damage the options do not allow skipping).
-  // UNAVAILABLE when the address cannot be bound.
+  // FAILED_PRECONDITION for plaintext on a non-loopback address without
+  // allow_insecure_remote. UNAVAILABLE when the address cannot be bound (or
+  // the TLS key and certificate are unusable).
   static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(
       const ServerOptions& options);
   ~GrpcServer();  // Shuts down, if Shutdown was not called.
@@ -54,6 +76,10 @@ class GrpcServer {
 
  private:
   GrpcServer(ServerOptions options, std::unique_ptr<VariableStore> store);
+  // Null when authentication is off.
+  const TokenTable* tokens() const {
+    return options_.tokens.has_value() ? &*options_.tokens : nullptr;
+  }
 
   const ServerOptions options_;
   const std::unique_ptr<VariableStore> store_;

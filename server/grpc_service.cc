@@ -4,10 +4,12 @@
 #include <utility>
 #include <vector>
 
+#include "server/grpc_auth.h"
 #include "server/grpc_status.h"
 #include "server/grpc_streams.h"
 #include "server/grpc_zero_copy.h"
 #include "server/logging.h"
+#include "server/names.h"
 #include "server/proto_convert.h"
 
 namespace paramserver {
@@ -53,7 +55,34 @@ absl::Status HandleGetVariable(VariableStore& store,
   return absl::OkStatus();
 }
 
+absl::Status CheckGetVariableAccess(const TokenTable* tokens,
+                                    const grpc::ServerContextBase& context,
+                                    const rpc::GetVariableRequest& request) {
+  const Action action =
+      request.reuse() == rpc::REUSE ? Action::kRead : Action::kCreate;
+  return CheckAccess(tokens, context, action,
+                     {JoinScope(request.scope(), request.name())});
+}
+
+absl::Status CheckPushAccess(const TokenTable* tokens,
+                             const grpc::ServerContextBase& context,
+                             const rpc::PushRequest& request) {
+  std::vector<std::string> names;
+  names.reserve(request.updates_size());
+  for (const rpc::Update& update : request.updates()) {
+    names.push_back(update.name());
+  }
+  return CheckAccess(tokens, context, Action::kWrite, names);
+}
+
 namespace {
+
+// The variable or scope a delete touches; "" (everything) when unset.
+std::string DeleteTarget(const rpc::DeleteVariablesRequest& request) {
+  return request.target_case() == rpc::DeleteVariablesRequest::kName
+             ? request.name()
+             : request.scope();
+}
 
 absl::Status DoDelete(VariableStore& store,
                       const rpc::DeleteVariablesRequest& request,
@@ -79,11 +108,26 @@ absl::Status DoDelete(VariableStore& store,
 }
 
 // Inlines values up to `max_inline_bytes`; larger ones are marked streamed.
-absl::Status DoPull(VariableStore& store, const grpc::ByteBuffer& raw_request,
+absl::Status DoPull(VariableStore& store, const TokenTable* tokens,
+                    const grpc::CallbackServerContext& context,
+                    const grpc::ByteBuffer& raw_request,
                     grpc::ByteBuffer* response) {
   constexpr int64_t kDefaultMaxInline = int64_t{64} << 20;
+  // The token and role first, so that unauthenticated callers learn nothing
+  // from parse errors; the names once decoded.
+  if (absl::Status s = CheckAccess(tokens, context, Action::kRead, {});
+      !s.ok()) {
+    return s;
+  }
   rpc::PullRequest request;
   if (absl::Status s = ParseRequest(raw_request, &request); !s.ok()) return s;
+  std::vector<std::string> names;
+  names.reserve(request.items_size());
+  for (const rpc::PullItem& item : request.items()) names.push_back(item.name());
+  if (absl::Status s = CheckAccess(tokens, context, Action::kRead, names);
+      !s.ok()) {
+    return s;
+  }
   const int64_t max_inline = request.max_inline_bytes() > 0
                                  ? request.max_inline_bytes()
                                  : kDefaultMaxInline;
@@ -98,8 +142,13 @@ absl::Status DoPull(VariableStore& store, const grpc::ByteBuffer& raw_request,
   return absl::OkStatus();
 }
 
-absl::Status DoPush(VariableStore& store, const rpc::PushRequest& request,
+absl::Status DoPush(VariableStore& store, const TokenTable* tokens,
+                    const grpc::CallbackServerContext& context,
+                    const rpc::PushRequest& request,
                     rpc::PushResponse* response) {
+  if (absl::Status s = CheckPushAccess(tokens, context, request); !s.ok()) {
+    return s;
+  }
   absl::StatusOr<PushSpec> push = FromProto(request);
   if (!push.ok()) return push.status();
   absl::StatusOr<std::vector<VariableInfo>> infos = store.Push(*push);
@@ -113,42 +162,50 @@ absl::Status DoPush(VariableStore& store, const rpc::PushRequest& request,
 grpc::ServerUnaryReactor* ParameterServerService::Pull(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  return Finish(context, "Pull", DoPull(*store_, *request, response));
+  return Finish(context, "Pull",
+                DoPull(*store_, tokens_, *context, *request, response));
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* ParameterServerService::PullChunks(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
-  return NewPullChunksReactor(store_, request);
+  return NewPullChunksReactor(store_, tokens_, context, request);
 }
 
 grpc::ServerUnaryReactor* ParameterServerService::Push(
     grpc::CallbackServerContext* context, const rpc::PushRequest* request,
     rpc::PushResponse* response) {
-  return Finish(context, "Push", DoPush(*store_, *request, response));
+  return Finish(context, "Push",
+                DoPush(*store_, tokens_, *context, *request, response));
 }
 
 grpc::ServerReadReactor<grpc::ByteBuffer>* ParameterServerService::PushChunks(
     grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
-  return NewPushChunksReactor(store_, response);
+  return NewPushChunksReactor(store_, tokens_, context, response);
 }
 
 grpc::ServerUnaryReactor* ParameterServerService::GetVariable(
     grpc::CallbackServerContext* context,
     const rpc::GetVariableRequest* request,
     rpc::GetVariableResponse* response) {
-  return Finish(context, "GetVariable",
-                HandleGetVariable(*store_, *request, response));
+  absl::Status status = CheckGetVariableAccess(tokens_, *context, *request);
+  if (status.ok()) status = HandleGetVariable(*store_, *request, response);
+  return Finish(context, "GetVariable", status);
 }
 
 grpc::ServerBidiReactor<rpc::SessionRequest, rpc::SessionResponse>*
 SessionService::Session(grpc::CallbackServerContext* context) {
-  return NewSessionReactor(store_, &registry_, context);
+  return NewSessionReactor(store_, tokens_, &registry_, context);
 }
 
 grpc::ServerUnaryReactor* ParameterServerService::ReadVariable(
     grpc::CallbackServerContext* context,
     const rpc::ReadVariableRequest* request,
     rpc::ReadVariableResponse* response) {
+  if (absl::Status s =
+          CheckAccess(tokens_, *context, Action::kRead, {request->name()});
+      !s.ok()) {
+    return Finish(context, "ReadVariable", s);
+  }
   absl::StatusOr<VariableSnapshot> snapshot =
       store_->ReadVariable(request->name());
   if (snapshot.ok()) {
@@ -162,6 +219,11 @@ grpc::ServerUnaryReactor* ParameterServerService::ListVariables(
     grpc::CallbackServerContext* context,
     const rpc::ListVariablesRequest* request,
     rpc::ListVariablesResponse* response) {
+  if (absl::Status s =
+          CheckAccess(tokens_, *context, Action::kRead, {request->prefix()});
+      !s.ok()) {
+    return Finish(context, "ListVariables", s);
+  }
   absl::StatusOr<std::vector<VariableInfo>> infos =
       store_->ListVariables(request->prefix());
   if (infos.ok()) {
@@ -176,8 +238,10 @@ grpc::ServerUnaryReactor* ParameterServerService::DeleteVariables(
     grpc::CallbackServerContext* context,
     const rpc::DeleteVariablesRequest* request,
     rpc::DeleteVariablesResponse* response) {
-  return Finish(context, "DeleteVariables",
-                DoDelete(*store_, *request, response));
+  absl::Status status = CheckAccess(tokens_, *context, Action::kDelete,
+                                    {DeleteTarget(*request)});
+  if (status.ok()) status = DoDelete(*store_, *request, response);
+  return Finish(context, "DeleteVariables", status);
 }
 
 }  // namespace paramserver

@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "proto/parameter_server.grpc.pb.h"
+#include "server/auth.h"
 #include "server/grpc_streams.h"
 #include "server/variable_store.h"
 
@@ -14,12 +15,25 @@ absl::Status HandleGetVariable(VariableStore& store,
                                const rpc::GetVariableRequest& request,
                                rpc::GetVariableResponse* response);
 
+// GetVariable reads when it only reuses (reuse=REUSE) and may create
+// otherwise; the name it touches is scope/name. OK when `tokens` is null.
+absl::Status CheckGetVariableAccess(const TokenTable* tokens,
+                                    const grpc::ServerContextBase& context,
+                                    const rpc::GetVariableRequest& request);
+
+// Push and PushChunks write every variable their updates name.
+absl::Status CheckPushAccess(const TokenTable* tokens,
+                             const grpc::ServerContextBase& context,
+                             const rpc::PushRequest& request);
+
 // ParameterServerSessions: small calls over long-lived streams, with the
-// same semantics as the unary RPCs. Thread-safe; `store` must outlive it.
+// same semantics as the unary RPCs. Thread-safe; `store` and `tokens` must
+// outlive it. A null `tokens` turns authentication off.
 class SessionService final
     : public rpc::ParameterServerSessions::CallbackService {
  public:
-  explicit SessionService(VariableStore* store) : store_(store) {}
+  SessionService(VariableStore* store, const TokenTable* tokens)
+      : store_(store), tokens_(tokens) {}
 
   grpc::ServerBidiReactor<rpc::SessionRequest, rpc::SessionResponse>* Session(
       grpc::CallbackServerContext* context) override;
@@ -29,6 +43,7 @@ class SessionService final
 
  private:
   VariableStore* const store_;
+  const TokenTable* const tokens_;
   SessionRegistry registry_;
 };
 
@@ -42,12 +57,15 @@ using ParameterServerBase = rpc::ParameterServer::WithRawCallbackMethod_Pull<
             rpc::ParameterServer::CallbackService>>>;
 
 // The gRPC face of a VariableStore: converts messages and statuses, nothing
-// more. All semantics live in the store. Thread-safe; `store` must outlive
-// the service.
+// more. All semantics live in the store. Every handler first checks the
+// call's token against `tokens` (server/grpc_auth.h); null `tokens` turns
+// authentication off. Thread-safe; `store` and `tokens` must outlive the
+// service.
 class ParameterServerService final : public ParameterServerBase {
  public:
-  explicit ParameterServerService(VariableStore* store)
-      : store_(store), sessions_(store) {}
+  explicit ParameterServerService(VariableStore* store,
+                                  const TokenTable* tokens = nullptr)
+      : store_(store), tokens_(tokens), sessions_(store, tokens) {}
 
   // The companion service, to be registered on the same server.
   SessionService* sessions() { return &sessions_; }
@@ -86,6 +104,7 @@ class ParameterServerService final : public ParameterServerBase {
 
  private:
   VariableStore* const store_;
+  const TokenTable* const tokens_;
   SessionService sessions_;
 };
 

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "server/grpc_auth.h"
 #include "server/grpc_service.h"
 #include "server/grpc_status.h"
 #include "server/grpc_zero_copy.h"
@@ -18,9 +19,15 @@ namespace {
 // the snapshot's buffer, so no tensor byte is copied before the socket.
 class PullChunksReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  PullChunksReactor(VariableStore* store, const grpc::ByteBuffer& raw_request) {
+  PullChunksReactor(VariableStore* store, const TokenTable* tokens,
+                    const grpc::CallbackServerContext& context,
+                    const grpc::ByteBuffer& raw_request) {
+    // The token and role before parsing; the name once decoded.
     rpc::PullChunksRequest request;
-    if (absl::Status s = ParseRequest(raw_request, &request); !s.ok()) {
+    absl::Status s = CheckAccess(tokens, context, Action::kRead, {});
+    if (s.ok()) s = ParseRequest(raw_request, &request);
+    if (s.ok()) s = CheckAccess(tokens, context, Action::kRead, {request.name()});
+    if (!s.ok()) {
       Finish(ToGrpcStatus(s));
       return;
     }
@@ -75,8 +82,16 @@ class PullChunksReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer
 
 class PushChunksReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
-  PushChunksReactor(VariableStore* store, grpc::ByteBuffer* response)
-      : store_(store), response_(response) {
+  PushChunksReactor(VariableStore* store, const TokenTable* tokens,
+                    const grpc::CallbackServerContext* context,
+                    grpc::ByteBuffer* response)
+      : store_(store), tokens_(tokens), context_(context), response_(response) {
+    // A caller without a writer token is refused before any chunk is read.
+    if (absl::Status s = CheckAccess(tokens_, *context_, Action::kWrite, {});
+        !s.ok()) {
+      Finish(ToGrpcStatus(s));
+      return;
+    }
     StartRead(&chunk_);
   }
 
@@ -113,6 +128,10 @@ class PushChunksReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer>
     started_ = true;
     if (!request_.ParseFromString(bytes)) {
       return absl::InvalidArgumentError("Malformed PushRequest in PushChunk.");
+    }
+    // Before any room is reserved: an unauthorized push costs no memory.
+    if (absl::Status s = CheckPushAccess(tokens_, *context_, request_); !s.ok()) {
+      return s;
     }
     for (rpc::Update& update : *request_.mutable_updates()) {
       absl::StatusOr<VariableSnapshot> current = store_->ReadVariable(update.name());
@@ -165,6 +184,8 @@ class PushChunksReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer>
   }
 
   VariableStore* const store_;
+  const TokenTable* const tokens_;
+  const grpc::CallbackServerContext* const context_;
   grpc::ByteBuffer* const response_;
   grpc::ByteBuffer chunk_;
   rpc::PushRequest request_;
@@ -176,9 +197,9 @@ class PushChunksReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer>
 class SessionReactor final
     : public grpc::ServerBidiReactor<rpc::SessionRequest, rpc::SessionResponse> {
  public:
-  SessionReactor(VariableStore* store, SessionRegistry* registry,
-                 grpc::CallbackServerContext* context)
-      : store_(store), registry_(registry), context_(context) {
+  SessionReactor(VariableStore* store, const TokenTable* tokens,
+                 SessionRegistry* registry, grpc::CallbackServerContext* context)
+      : store_(store), tokens_(tokens), registry_(registry), context_(context) {
     if (!registry_->Add(context_)) {
       Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                           "The server is shutting down."));
@@ -218,9 +239,13 @@ class SessionReactor final
  private:
   absl::Status Serve() {
     switch (request_.call_case()) {
-      case rpc::SessionRequest::kGetVariable:
+      case rpc::SessionRequest::kGetVariable: {
+        absl::Status s =
+            CheckGetVariableAccess(tokens_, *context_, request_.get_variable());
+        if (!s.ok()) return s;
         return HandleGetVariable(*store_, request_.get_variable(),
                                  response_.mutable_get_variable());
+      }
       case rpc::SessionRequest::CALL_NOT_SET:
         break;
     }
@@ -228,6 +253,7 @@ class SessionReactor final
   }
 
   VariableStore* const store_;
+  const TokenTable* const tokens_;
   SessionRegistry* const registry_;
   grpc::CallbackServerContext* const context_;
   rpc::SessionRequest request_;
@@ -257,19 +283,22 @@ void SessionRegistry::CancelAll() {
 }
 
 grpc::ServerBidiReactor<rpc::SessionRequest, rpc::SessionResponse>*
-NewSessionReactor(VariableStore* store, SessionRegistry* registry,
+NewSessionReactor(VariableStore* store, const TokenTable* tokens,
+                  SessionRegistry* registry,
                   grpc::CallbackServerContext* context) {
-  return new SessionReactor(store, registry, context);
+  return new SessionReactor(store, tokens, registry, context);
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* NewPullChunksReactor(
-    VariableStore* store, const grpc::ByteBuffer* request) {
-  return new PullChunksReactor(store, *request);
+    VariableStore* store, const TokenTable* tokens,
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
+  return new PullChunksReactor(store, tokens, *context, *request);
 }
 
 grpc::ServerReadReactor<grpc::ByteBuffer>* NewPushChunksReactor(
-    VariableStore* store, grpc::ByteBuffer* response) {
-  return new PushChunksReactor(store, response);
+    VariableStore* store, const TokenTable* tokens,
+    grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
+  return new PushChunksReactor(store, tokens, context, response);
 }
 
 }  // namespace paramserver

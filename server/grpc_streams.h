@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "proto/parameter_server.grpc.pb.h"
+#include "server/auth.h"
 #include "server/variable_store.h"
 
 namespace paramserver {
@@ -19,15 +20,19 @@ inline constexpr int64_t kMaxChunkBytes = 16 << 20;
 inline constexpr int64_t kDefaultChunkBytes = 1 << 20;
 
 // PullChunks (raw: a PullChunksRequest in, ValueChunks out): streams one
-// snapshot of a variable. Deletes itself when done.
+// snapshot of a variable. Deletes itself when done. Each reactor below checks
+// the call's token against `tokens` (null: no authentication) as soon as it
+// has decoded the names the call touches.
 grpc::ServerWriteReactor<grpc::ByteBuffer>* NewPullChunksReactor(
-    VariableStore* store, const grpc::ByteBuffer* request);
+    VariableStore* store, const TokenTable* tokens,
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request);
 
 // PushChunks: gathers a push from its chunks, then applies it as Push does.
-// Deletes itself when done.
+// Deletes itself when done. Access is checked on the first chunk's request.
 // Raw: PushChunks in, a PushResponse out.
 grpc::ServerReadReactor<grpc::ByteBuffer>* NewPushChunksReactor(
-    VariableStore* store, grpc::ByteBuffer* response);
+    VariableStore* store, const TokenTable* tokens,
+    grpc::CallbackServerContext* context, grpc::ByteBuffer* response);
 
 // The open sessions. A session only ends when its client closes it, so a
 // server shutting down must cancel them, or it would wait out its whole grace
@@ -49,9 +54,11 @@ class SessionRegistry {
 };
 
 // Session: answers each SessionRequest with one SessionResponse, in order,
-// until the client closes the stream. Deletes itself when done.
+// until the client closes the stream. Deletes itself when done. Each call is
+// authorized on its own (a denied call gets its status in its response).
 grpc::ServerBidiReactor<rpc::SessionRequest, rpc::SessionResponse>*
-NewSessionReactor(VariableStore* store, SessionRegistry* registry,
+NewSessionReactor(VariableStore* store, const TokenTable* tokens,
+                  SessionRegistry* registry,
                   grpc::CallbackServerContext* context);
 
 }  // namespace paramserver

@@ -9,6 +9,11 @@
 // acknowledged change is logged before it is acknowledged, checkpoints are
 // written periodically, on request (psctl save) and at shutdown, and start-up
 // restores the newest good checkpoint plus the log after it.
+//
+// Security (README.md, "Security"): --tls_cert/--tls_key turn on TLS,
+// --tls_client_ca adds mutual TLS, --tokens_file requires a bearer token on
+// every call. Plaintext on a non-loopback address is refused unless
+// --insecure is given.
 
 #include <csignal>
 #include <cstdint>
@@ -19,6 +24,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "server/auth.h"
+#include "server/file_util.h"
 #include "server/grpc_server.h"
 #include "server/logging.h"
 
@@ -46,6 +53,17 @@ ABSL_FLAG(bool, skip_wal_corruption, false,
           "replaying up to the damage (which is set aside).");
 ABSL_FLAG(bool, ignore_corrupt_checkpoints, false,
           "Start from the write-ahead log alone when every checkpoint is damaged.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain of the server; with --tls_key turns on TLS.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA certificates; when set, clients must present a certificate "
+          "signed by one of them (mutual TLS). Needs --tls_cert.");
+ABSL_FLAG(std::string, tokens_file, "",
+          "File of accepted tokens, one per line: TOKEN ROLE [PREFIX,...] "
+          "(ROLE: reader, writer or admin). Empty: no authentication.");
+ABSL_FLAG(bool, insecure, false,
+          "Allow plaintext (no TLS) on a non-loopback --address.");
 
 namespace paramserver {
 namespace {
@@ -72,6 +90,66 @@ absl::StatusOr<std::optional<DurabilityOptions>> DurabilityFromFlags() {
   options.skip_wal_corruption = absl::GetFlag(FLAGS_skip_wal_corruption);
   options.ignore_corrupt_checkpoints = absl::GetFlag(FLAGS_ignore_corrupt_checkpoints);
   return options;
+}
+
+absl::StatusOr<std::optional<ServerTlsOptions>> TlsFromFlags() {
+  const std::string cert = absl::GetFlag(FLAGS_tls_cert);
+  const std::string key = absl::GetFlag(FLAGS_tls_key);
+  const std::string client_ca = absl::GetFlag(FLAGS_tls_client_ca);
+  if (cert.empty() && key.empty() && client_ca.empty()) return std::nullopt;
+  if (cert.empty() || key.empty()) {
+    return absl::InvalidArgumentError(
+        "TLS needs both --tls_cert and --tls_key (--tls_client_ca adds "
+        "mutual TLS to them).");
+  }
+  ServerTlsOptions tls;
+  for (auto [path, pem] : {std::pair{&cert, &tls.cert_chain},
+                           std::pair{&key, &tls.private_key},
+                           std::pair{&client_ca, &tls.client_ca}}) {
+    if (path->empty()) continue;
+    absl::StatusOr<std::string> contents = ReadFile(*path);
+    if (!contents.ok()) return contents.status();
+    *pem = *std::move(contents);
+  }
+  return tls;
+}
+
+absl::StatusOr<std::optional<TokenTable>> TokensFromFlags() {
+  const std::string path = absl::GetFlag(FLAGS_tokens_file);
+  if (path.empty()) return std::nullopt;
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<TokenTable> tokens = TokenTable::Parse(*text);
+  if (!tokens.ok()) return tokens.status();
+  if (tokens->size() == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " holds no tokens: every call would be refused."));
+  }
+  return *std::move(tokens);
+}
+
+// TLS, tokens and the plaintext policy from the flags.
+absl::Status SecurityFromFlags(ServerOptions& options) {
+  absl::StatusOr<std::optional<ServerTlsOptions>> tls = TlsFromFlags();
+  if (!tls.ok()) return tls.status();
+  options.tls = *std::move(tls);
+  absl::StatusOr<std::optional<TokenTable>> tokens = TokensFromFlags();
+  if (!tokens.ok()) return tokens.status();
+  options.tokens = *std::move(tokens);
+  options.allow_insecure_remote = absl::GetFlag(FLAGS_insecure);
+  return absl::OkStatus();
+}
+
+std::string SecuritySummary(const ServerOptions& options) {
+  std::string tls = "plaintext";
+  if (options.tls.has_value()) {
+    tls = options.tls->client_ca.empty() ? "TLS" : "mutual TLS";
+  }
+  const std::string auth =
+      options.tokens.has_value()
+          ? absl::StrCat(options.tokens->size(), " tokens")
+          : std::string("no authentication");
+  return absl::StrCat(tls, ", ", auth);
 }
 
 void CheckpointAndLog(GrpcServer& server, absl::string_view why) {
@@ -117,6 +195,10 @@ int Run() {
     return 2;
   }
   options.durability = *durability;
+  if (absl::Status s = SecurityFromFlags(options); !s.ok()) {
+    Log(LogLevel::kError, "Cannot start: ", s.ToString());
+    return 2;
+  }
   absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
   if (!server.ok()) {
     Log(LogLevel::kError, "Cannot start: ", server.status().ToString());
@@ -126,7 +208,8 @@ int Run() {
   std::fflush(stdout);
   Log(LogLevel::kInfo, "Serving on ", (*server)->target(),
       " (max_variable_bytes=", options.store.max_variable_bytes,
-      ", max_total_bytes=", options.store.max_total_bytes, ")");
+      ", max_total_bytes=", options.store.max_total_bytes, "; ",
+      SecuritySummary(options), ")");
 
   const int signal_number =
       WaitForTermination(**server, signals, options.durability.has_value());
