@@ -12,11 +12,16 @@ log=$work/ps_server.log
 start_server() {
   "$bin/server/ps_server" --port=0 --data_dir="$work/data" >"$log.out" 2>"$log" &
   server_pid=$!
-  for _ in $(seq 100); do
+  for _ in $(seq 300); do
     grep -q "listening on" "$log.out" 2>/dev/null && break
     sleep 0.1
   done
   server=$(sed -n 's/^ps_server listening on //p' "$log.out")
+  if [[ -z "$server" ]]; then
+    echo "ps_server did not start:" >&2
+    cat "$log" >&2
+    exit 1
+  fi
   echo "== ps_server listening on $server (data in $work/data)"
 }
 trap 'kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null || true' EXIT

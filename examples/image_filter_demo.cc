@@ -16,6 +16,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/match.h"
 #include "client/variable_scope.h"
 #include "examples/image_filter.h"
 
@@ -39,10 +40,24 @@ double Checksum(const std::vector<float>& values) {
   return sum;
 }
 
-absl::Status PrintVariables(ParameterServerClient& client, const char* title) {
+// The filter's variables: conv1*, conv2* at the top level (other programs
+// may share the server).
+absl::StatusOr<std::vector<VariableInfo>> FilterVariables(ParameterServerClient& client) {
   absl::StatusOr<std::vector<VariableInfo>> listed = client.ListVariables("");
   if (!listed.ok()) return listed.status();
-  std::printf("%s: %zu variables on the server\n", title, listed->size());
+  std::vector<VariableInfo> mine;
+  for (VariableInfo& info : *listed) {
+    if (absl::StartsWith(info.name, "conv1") || absl::StartsWith(info.name, "conv2")) {
+      mine.push_back(std::move(info));
+    }
+  }
+  return mine;
+}
+
+absl::Status PrintVariables(ParameterServerClient& client, const char* title) {
+  absl::StatusOr<std::vector<VariableInfo>> listed = FilterVariables(client);
+  if (!listed.ok()) return listed.status();
+  std::printf("%s: %zu filter variables on the server\n", title, listed->size());
   for (const VariableInfo& info : *listed) {
     std::printf("    %-16s %s\n", info.name.c_str(), ShapeToString(info.shape).c_str());
   }
@@ -71,7 +86,7 @@ absl::Status Run() {
     }
   }
   if (absl::Status s = PrintVariables(**client, "tf.Variable style"); !s.ok()) return s;
-  absl::StatusOr<std::vector<VariableInfo>> unshared = (*client)->ListVariables("");
+  absl::StatusOr<std::vector<VariableInfo>> unshared = FilterVariables(**client);
   if (!unshared.ok()) return unshared.status();
   for (const VariableInfo& info : *unshared) {
     if (absl::Status s = (*client)->DeleteVariable(info.name).status(); !s.ok()) return s;
