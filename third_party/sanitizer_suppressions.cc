@@ -1,6 +1,6 @@
-// ThreadSanitizer reads these from every binary that links them (all of ours,
-// through //third_party:absl), so no suppressions file has to be found at
-// test time. Harmless without TSan.
+// Sanitizer suppressions, compiled into every binary that links them (all of
+// ours, through //third_party:absl), so no suppressions file has to be found
+// at test time. Harmless without the sanitizers.
 //
 // Debian's gRPC, abseil and oneDNN are prebuilt without TSan instrumentation: TSan
 // sees only the calls it intercepts, not their own atomics and locks, so it
@@ -27,4 +27,12 @@ extern "C" const char* __tsan_default_suppressions() {
          // gRPC's header-inline client code reading a status that a gRPC
          // thread filled in and handed over through the completion queue.
          "race:grpc::internal::CallOpClientRecvStatus::FinishOp\n";
+}
+
+// LeakSanitizer: Debian's gRPC keeps process-lifetime allocations in its TLS
+// stack (credentials, handshaker caches) that it never frees before exit.
+// Our own leaks are still reported.
+extern "C" const char* __lsan_default_suppressions() {
+  return "leak:libgpr.so\n"
+         "leak:libgrpc.so\n";
 }
