@@ -84,7 +84,7 @@ absl::Status SessionPool::Call(const rpc::SessionRequest& request,
                                absl::Time deadline) {
   std::unique_ptr<SessionStream> session;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (!idle_.empty()) {
       session = std::move(idle_.back());
       idle_.pop_back();
@@ -93,7 +93,7 @@ absl::Status SessionPool::Call(const rpc::SessionRequest& request,
   if (session == nullptr) session = std::make_unique<SessionStream>(*stub_, token_);
   absl::Status status = session->Call(request, response, deadline);
   if (!session->broken()) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     idle_.push_back(std::move(session));
   }
   return status;

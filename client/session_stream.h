@@ -9,7 +9,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
+#include "server/mutex.h"
 #include "absl/time/time.h"
 #include "proto/parameter_server.grpc.pb.h"
 
@@ -65,7 +65,7 @@ class SessionPool {
  private:
   const std::unique_ptr<rpc::ParameterServerSessions::Stub> stub_;
   const std::string token_;
-  absl::Mutex mu_;
+  Mutex mu_;
   std::vector<std::unique_ptr<SessionStream>> idle_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -263,21 +263,21 @@ class SessionReactor final
 }  // namespace
 
 bool SessionRegistry::Add(grpc::CallbackServerContext* context) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (cancelled_) return false;
   open_.insert(context);
   return true;
 }
 
 void SessionRegistry::Remove(grpc::CallbackServerContext* context) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   open_.erase(context);
 }
 
 void SessionRegistry::CancelAll() {
   // Under the lock, so no reactor can finish and free its context meanwhile.
   // gRPC runs the reactions that follow on its own threads, not in here.
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   cancelled_ = true;
   for (grpc::CallbackServerContext* context : open_) context->TryCancel();
 }

@@ -7,7 +7,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/container/flat_hash_set.h"
-#include "absl/synchronization/mutex.h"
+#include "server/mutex.h"
 #include "proto/parameter_server.grpc.pb.h"
 #include "server/auth.h"
 #include "server/variable_store.h"
@@ -47,7 +47,7 @@ class SessionRegistry {
   void CancelAll() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  absl::Mutex mu_;
+  Mutex mu_;
   // A context stays valid until its reactor's OnDone removes it.
   absl::flat_hash_set<grpc::CallbackServerContext*> open_ ABSL_GUARDED_BY(mu_);
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;

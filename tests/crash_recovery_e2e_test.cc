@@ -115,9 +115,11 @@ TEST(CrashRecoveryE2ETest, AcknowledgedOperationsSurviveKillNine) {
     ASSERT_TRUE(client.ok());
     Verify(**client, model);
     if (HasFatalFailure()) return;
-    std::thread killer([&] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng() % 400));
-      kill((*server)->pid(), SIGKILL);
+    const int delay_ms = 100 + rng() % 400;  // Drawn here: rng is not shared.
+    const pid_t pid = (*server)->pid();
+    std::thread killer([delay_ms, pid] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+      kill(pid, SIGKILL);
     });
     Work(**client, model, rng, next_value);
     killer.join();

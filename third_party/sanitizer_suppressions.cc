@@ -24,6 +24,11 @@ extern "C" const char* __tsan_default_suppressions() {
          "called_from_lib:libgomp.so\n"
          "race:libdnnl.so\n"
          "race:libgomp.so\n"
+         // OpenSSL (under gRPC's TLS), uninstrumented as well.
+         "called_from_lib:libcrypto.so\n"
+         "called_from_lib:libssl.so\n"
+         "race:libcrypto.so\n"
+         "race:libssl.so\n"
          // gRPC's header-inline client code reading a status that a gRPC
          // thread filled in and handed over through the completion queue.
          "race:grpc::internal::CallOpClientRecvStatus::FinishOp\n";
