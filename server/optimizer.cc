@@ -67,11 +67,11 @@ std::vector<SlotSpec> SlotsFor(const OptimizerSpec& optimizer) {
     case OptimizerKind::kSgd:
       return {};
     case OptimizerKind::kMomentum:
-      return {{"Momentum", 0.0}};
+      return {{kMomentumSlot, 0.0}};
     case OptimizerKind::kAdagrad:
-      return {{"Adagrad", optimizer.initial_accumulator_value}};
+      return {{kAdagradSlot, optimizer.initial_accumulator_value}};
     case OptimizerKind::kAdam:
-      return {{"Adam", 0.0}, {"Adam_1", 0.0}};
+      return {{kAdamMSlot, 0.0}, {kAdamVSlot, 0.0}};
   }
   return {};
 }

@@ -240,7 +240,7 @@ absl::StatusOr<std::vector<std::string>> VariableStore::DeleteVariable(
   std::vector<std::string> deleted = {it->first};
   EraseLocked(it);
   // An optimizer's slots go with their variable.
-  for (const char* suffix : {"Momentum", "Adagrad", "Adam", "Adam_1"}) {
+  for (const char* suffix : kAllSlotSuffixes) {
     auto slot = variables_.find(absl::StrCat(full_name, "/", suffix));
     if (slot != variables_.end() && slot->second->is_slot()) {
       if (absl::Status s = LogDeleteLocked(slot->first); !s.ok()) return s;
