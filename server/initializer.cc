@@ -279,6 +279,23 @@ absl::Status ValidateVarianceScaling(const InitializerSpec& spec, DType dtype,
   return absl::OkStatus();
 }
 
+// A partition's full shape has the partition's rank and is at least as large
+// in every dimension.
+absl::Status ValidateFullShape(const InitializerSpec& spec,
+                               absl::Span<const int64_t> shape,
+                               absl::string_view full_name) {
+  if (!spec.full_shape) return absl::OkStatus();
+  const TensorShape& full = *spec.full_shape;
+  bool fits = full.size() == shape.size() && NumElements(full).ok();
+  for (size_t i = 0; fits && i < shape.size(); ++i) fits = full[i] >= shape[i];
+  if (!fits) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Variable ", full_name, " of shape ", ShapeToString(shape),
+        " cannot be a partition of full shape ", ShapeToString(full), "."));
+  }
+  return absl::OkStatus();
+}
+
 // ---------------------------------------------------------------------------
 // What to write, resolved from the spec: every initializer reduces to one of
 // these, so the typed fill code below sees five cases instead of ten.
@@ -304,6 +321,14 @@ FillPlan NormalPlan(FillOp op, double mean, double stddev) {
   plan.mean = mean;
   plan.stddev = stddev;
   return plan;
+}
+
+// The shape whose fans scale the distribution: the whole variable's for a
+// partition (TF's partition_info.full_shape), otherwise the variable's own.
+absl::Span<const int64_t> FanShape(const InitializerSpec& spec,
+                                   absl::Span<const int64_t> shape) {
+  if (spec.full_shape) return *spec.full_shape;
+  return shape;
 }
 
 // TF 1.x's VarianceScaling.__call__, with its order of operations.
@@ -354,12 +379,14 @@ FillPlan MakePlan(const InitializerSpec& spec, DType dtype,
       return NormalPlan(FillOp::kTruncatedNormal, MeanOf(spec), StddevOf(spec));
     case InitializerKind::kGlorotUniform:
       return ScalingPlan(1.0, FanMode::kFanAvg, ScalingDistribution::kUniform,
-                         shape);
+                         FanShape(spec, shape));
     case InitializerKind::kGlorotNormal:
       return ScalingPlan(1.0, FanMode::kFanAvg,
-                         ScalingDistribution::kTruncatedNormal, shape);
+                         ScalingDistribution::kTruncatedNormal,
+                         FanShape(spec, shape));
     case InitializerKind::kVarianceScaling:
-      return ScalingPlan(ScaleOf(spec), spec.mode, spec.distribution, shape);
+      return ScalingPlan(ScaleOf(spec), spec.mode, spec.distribution,
+                         FanShape(spec, shape));
   }
   return ValuePlan(0.0);
 }
@@ -425,6 +452,9 @@ absl::Status ValidateInitializer(const InitializerSpec& spec, DType dtype,
   if (!count.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("Variable ", full_name, ": ", count.status().message()));
+  }
+  if (absl::Status s = ValidateFullShape(spec, shape, full_name); !s.ok()) {
+    return s;
   }
   const InitializerKind kind = ResolveKind(spec.kind, dtype);
   switch (kind) {

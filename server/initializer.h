@@ -50,6 +50,10 @@ struct InitializerSpec {
   // With a seed the initializer's output is a pure function of (spec, dtype,
   // shape), the same on every machine. Without one it differs per call.
   std::optional<int64_t> seed;
+  // Set for one partition of a partitioned variable: the whole variable's
+  // shape, from which variance-scaling initializers (Glorot included) take
+  // their fans, as TensorFlow's partition_info.full_shape.
+  std::optional<TensorShape> full_shape;
 };
 
 // "zeros", "random_normal", ... (TensorFlow's snake_case names).

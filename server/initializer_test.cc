@@ -881,5 +881,35 @@ TEST(LayoutTest, EmptyVariablesWriteNothing) {
   }
 }
 
+TEST(FullShapeTest, PartitionTakesGlorotFansFromTheWholeVariable) {
+  // A [2, 4] partition of a [6, 4] variable: fan_avg 5, so Glorot's limit is
+  // sqrt(3 / 5), as variance_scaling(0.6, fan_avg, uniform) on [2, 4] gives.
+  InitializerSpec partition = Spec(InitializerKind::kGlorotUniform, 3);
+  partition.full_shape = TensorShape{6, 4};
+  InitializerSpec same_limit = Spec(InitializerKind::kVarianceScaling, 3);
+  same_limit.scale = 0.6;
+  same_limit.mode = FanMode::kFanAvg;
+  same_limit.distribution = ScalingDistribution::kUniform;
+  const std::vector<float> got = Values<float>(partition, DType::kFloat, {2, 4});
+  const std::vector<float> want = Values<float>(same_limit, DType::kFloat, {2, 4});
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-6) << i;
+  const std::vector<float> own_fans =
+      Values<float>(Spec(InitializerKind::kGlorotUniform, 3), DType::kFloat, {2, 4});
+  EXPECT_NE(got, own_fans);
+}
+
+TEST(FullShapeTest, MustHaveThePartitionsRankAndCoverIt) {
+  InitializerSpec spec = Spec(InitializerKind::kGlorotUniform);
+  spec.full_shape = TensorShape{6};
+  EXPECT_THAT(std::string(ValidateInitializer(spec, DType::kFloat, {2, 4}, kName).message()),
+              HasSubstr("of shape (2, 4) cannot be a partition of full shape (6"));
+  spec.full_shape = TensorShape{1, 4};
+  EXPECT_EQ(ValidateInitializer(spec, DType::kFloat, {2, 4}, kName).code(),
+            absl::StatusCode::kInvalidArgument);
+  spec.full_shape = TensorShape{6, 4};
+  EXPECT_TRUE(ValidateInitializer(spec, DType::kFloat, {2, 4}, kName).ok());
+}
+
 }  // namespace
 }  // namespace paramserver

@@ -69,6 +69,7 @@ absl::StatusOr<InitializerSpec> FromProto(const rpc::Initializer& proto) {
   spec.kind = static_cast<InitializerKind>(proto.kind());
   spec.values.assign(proto.values().begin(), proto.values().end());
   if (proto.has_value_shape()) spec.value_shape = FromProto(proto.value_shape());
+  if (proto.has_full_shape()) spec.full_shape = FromProto(proto.full_shape());
   if (proto.has_minval()) spec.minval = proto.minval();
   if (proto.has_maxval()) spec.maxval = proto.maxval();
   if (proto.has_mean()) spec.mean = proto.mean();
@@ -93,6 +94,7 @@ void ToProto(const InitializerSpec& spec, rpc::Initializer* proto) {
   proto->set_distribution(
       static_cast<rpc::Initializer::Distribution>(spec.distribution));
   if (spec.seed) proto->set_seed(*spec.seed);
+  if (spec.full_shape) ToProto(*spec.full_shape, proto->mutable_full_shape());
 }
 
 absl::StatusOr<VariableRequest> FromProto(const rpc::GetVariableRequest& proto) {
