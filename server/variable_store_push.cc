@@ -233,7 +233,10 @@ absl::StatusOr<std::vector<VariableStore::PullResult>> VariableStore::Pull(
     if (!snapshot.ok()) return snapshot.status();
     PullResult result;
     result.info = std::move(snapshot->info);
-    result.unchanged = result.info.version <= item.known_version;
+    // Equal, not "at most": after a restore that lost recent updates the
+    // version can be lower than one a worker saw, and the worker must then
+    // get the restored value rather than keep its own.
+    result.unchanged = result.info.version == item.known_version;
     if (!result.unchanged) result.value = std::move(snapshot->value);
     results.push_back(std::move(result));
   }

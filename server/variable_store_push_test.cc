@@ -201,6 +201,17 @@ TEST_F(PushTest, StaleGradientsAreRejected) {
   EXPECT_TRUE(store_->Push(push).ok());
 }
 
+TEST_F(PushTest, ConditionalPullSendsAVersionOlderThanTheCallers) {
+  // After a restore that lost updates the server's version can be lower than
+  // the one a worker holds; the worker must get the restored value.
+  Create("a", {1});
+  auto pulled = store_->Pull({{"a", 5}});
+  ASSERT_TRUE(pulled.ok()) << pulled.status();
+  EXPECT_FALSE((*pulled)[0].unchanged);
+  EXPECT_EQ((*pulled)[0].info.version, 1);
+  EXPECT_NE((*pulled)[0].value, nullptr);
+}
+
 TEST_F(PushTest, ConditionalPullSkipsCurrentValues) {
   Create("a", {1});
   Create("b", {2});
