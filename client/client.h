@@ -10,26 +10,13 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "client/variable_client.h"
 #include "server/update_spec.h"
 #include "server/variable_spec.h"
 
 namespace paramserver {
 
 class ParameterServerStub;  // Hides the generated gRPC types from users.
-
-// A variable as fetched from the server.
-struct FetchedVariable {
-  VariableInfo info;
-  bool created = false;  // True for exactly one caller per variable.
-  std::string value;     // Raw little-endian bytes, when asked for.
-};
-
-// One variable's value from Pull.
-struct PulledValue {
-  VariableInfo info;
-  bool unchanged = false;  // The caller's known_version is current: no value.
-  std::string value;       // Raw little-endian bytes otherwise.
-};
 
 // TLS to the server; PEM contents (LoadClientTls reads them from files).
 struct ClientTlsOptions {
@@ -59,39 +46,33 @@ struct ClientOptions {
 // A connection to one parameter server. Thread-safe: one client can serve
 // every thread of a worker. Every error is the server's status (code and
 // TensorFlow-worded message) or the transport's (UNAVAILABLE, ...).
-class ParameterServerClient {
+class ParameterServerClient final : public VariableClient {
  public:
   // `target` is "host:port". Does not wait for the server to be reachable.
   static absl::StatusOr<std::unique_ptr<ParameterServerClient>> Connect(
       absl::string_view target, const ClientOptions& options = {});
-  ~ParameterServerClient();
+  ~ParameterServerClient() override;
 
-  // tf.get_variable. The value is filled only when `return_value` is true.
+  using VariableClient::GetVariable;
   absl::StatusOr<FetchedVariable> GetVariable(const VariableRequest& request,
-                                              bool return_value = false);
-
-  // NOT_FOUND when no variable has this full name.
-  absl::StatusOr<FetchedVariable> ReadVariable(absl::string_view full_name);
-
-  // Sorted by name; `prefix` matches whole path components ("" for all).
+                                              bool return_value) override;
+  absl::StatusOr<FetchedVariable> ReadVariable(
+      absl::string_view full_name) override;
   absl::StatusOr<std::vector<VariableInfo>> ListVariables(
-      absl::string_view prefix);
-
-  // Deletes one variable (NOT_FOUND if absent) or every variable under a
-  // scope (OK and an empty list if there are none). Returns the deleted names.
+      absl::string_view prefix) override;
   absl::StatusOr<std::vector<std::string>> DeleteVariable(
-      absl::string_view full_name);
-  absl::StatusOr<std::vector<std::string>> DeleteScope(absl::string_view scope);
+      absl::string_view full_name) override;
+  absl::StatusOr<std::vector<std::string>> DeleteScope(
+      absl::string_view scope) override;
 
-  // Batched, conditional read. Values up to kInlineBytes come in the reply;
-  // larger ones are streamed in chunks, each from one version.
+  // Values up to kInlineBytes come in the reply; larger ones are streamed in
+  // chunks, each from one version.
   absl::StatusOr<std::vector<PulledValue>> Pull(
-      absl::Span<const PullItemSpec> items);
+      absl::Span<const PullItemSpec> items) override;
 
-  // Batched assign / assign-add / apply-gradient, all or nothing (see
-  // VariableStore::Push for the errors). Requests whose values exceed
-  // kInlineBytes in total are streamed in chunks.
-  absl::StatusOr<std::vector<VariableInfo>> Push(const PushSpec& push);
+  // All or nothing (see VariableStore::Push for the errors). Requests whose
+  // values exceed kInlineBytes in total are streamed in chunks.
+  absl::StatusOr<std::vector<VariableInfo>> Push(const PushSpec& push) override;
 
   static constexpr int64_t kInlineBytes = 4 << 20;
   static constexpr int64_t kChunkBytes = 1 << 20;

@@ -4,7 +4,7 @@
 
 namespace paramserver {
 
-absl::StatusOr<FetchedVariable> GetVariable(ParameterServerClient& client,
+absl::StatusOr<FetchedVariable> GetVariable(VariableClient& client,
                                             absl::string_view name,
                                             std::optional<TensorShape> shape,
                                             const GetVariableOptions& options,

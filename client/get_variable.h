@@ -5,7 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "client/client.h"
+#include "client/variable_client.h"
 #include "client/variable_scope.h"
 #include "server/tensor_shape.h"
 
@@ -24,7 +24,7 @@ namespace paramserver {
 // Thread-safe: the scope is the calling thread's own, and the client may be
 // shared by every thread.
 absl::StatusOr<FetchedVariable> GetVariable(
-    ParameterServerClient& client, absl::string_view name,
+    VariableClient& client, absl::string_view name,
     std::optional<TensorShape> shape, const GetVariableOptions& options = {},
     bool return_value = false);
 

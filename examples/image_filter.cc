@@ -23,7 +23,7 @@ InitializerSpec Zeros() {
 }
 
 // conv_relu's two get_variable calls.
-absl::Status GetConvReluVariables(ParameterServerClient& client,
+absl::Status GetConvReluVariables(VariableClient& client,
                                   const ImageFilterOptions& options,
                                   FetchedVariable* weights,
                                   FetchedVariable* biases) {
@@ -43,7 +43,7 @@ absl::Status GetConvReluVariables(ParameterServerClient& client,
 // tf.Variable(initial_value, name=name): a new variable under the first free
 // name among name, name_1, name_2, ...
 absl::StatusOr<FetchedVariable> CreateUniqueVariable(
-    ParameterServerClient& client, const std::string& name, TensorShape shape,
+    VariableClient& client, const std::string& name, TensorShape shape,
     const InitializerSpec& initializer) {
   for (int suffix = 0;; ++suffix) {
     VariableRequest request;
@@ -61,7 +61,7 @@ absl::StatusOr<FetchedVariable> CreateUniqueVariable(
 }  // namespace
 
 absl::StatusOr<ImageFilterVariables> GetImageFilterVariables(
-    ParameterServerClient& client, const ImageFilterOptions& options) {
+    VariableClient& client, const ImageFilterOptions& options) {
   ImageFilterVariables variables;
   {
     VariableScope conv1("conv1");
@@ -83,7 +83,7 @@ absl::StatusOr<ImageFilterVariables> GetImageFilterVariables(
 }
 
 absl::StatusOr<ImageFilterVariables> CreateUnsharedImageFilterVariables(
-    ParameterServerClient& client, const ImageFilterOptions& options) {
+    VariableClient& client, const ImageFilterOptions& options) {
   const int64_t k = options.kernel, c = options.channels;
   ImageFilterVariables v;
   FetchedVariable* targets[] = {&v.conv1_weights, &v.conv1_biases,

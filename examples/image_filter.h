@@ -54,13 +54,13 @@ struct ImageFilterVariables {
 // conv2/biases under the current scope, created or reused as its reuse mode
 // says.
 absl::StatusOr<ImageFilterVariables> GetImageFilterVariables(
-    ParameterServerClient& client, const ImageFilterOptions& options);
+    VariableClient& client, const ImageFilterOptions& options);
 
 // The tf.Variable version: every call creates four new variables named
 // conv1_weights, conv1_biases, conv2_weights, conv2_biases, uniquified with
 // _1, _2, ... as TensorFlow uniquifies tf.Variable names.
 absl::StatusOr<ImageFilterVariables> CreateUnsharedImageFilterVariables(
-    ParameterServerClient& client, const ImageFilterOptions& options);
+    VariableClient& client, const ImageFilterOptions& options);
 
 // Applies the filter to NHWC images with the given variables' values.
 // Thread-compatible.

@@ -17,6 +17,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/match.h"
+#include "client/client.h"
 #include "client/variable_scope.h"
 #include "examples/image_filter.h"
 

@@ -2,9 +2,13 @@
 // reproduces a fixed, hidden "teacher" filter on random images. Each step it
 // pulls the current weights (only those that changed), computes the loss and
 // gradients locally with oneDNN, and pushes the gradients; the server applies
-// them with the chosen optimizer. Run several at once against one server.
+// them with the chosen optimizer. Run several at once against one server, or
+// against several sharded ones (--servers, the same list for every worker).
+// While a server is unreachable (restarting) the worker says so and retries
+// the step, for up to --retry_seconds.
 //
 //   train_image_filter --server=HOST:PORT --worker=0 --steps=100
+//   train_image_filter --servers=ps-0.ps:2222,ps-1.ps:2222 --worker=0
 
 #include <array>
 #include <cstdio>
@@ -16,12 +20,21 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "client/client.h"
+#include "client/sharded_client.h"
 #include "client/variable_scope.h"
 #include "examples/image_filter.h"
 #include "examples/image_filter_trainer.h"
 #include "server/initializer.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:2222", "Parameter server HOST:PORT.");
+ABSL_FLAG(std::string, servers, "",
+          "Sharded parameter servers HOST:PORT,HOST:PORT,... in shard order "
+          "(overrides --server).");
+ABSL_FLAG(double, retry_seconds, 120,
+          "How long to keep retrying while a server is unreachable.");
 ABSL_FLAG(int, worker, 0, "This worker's index (seeds its data).");
 ABSL_FLAG(int, steps, 100, "Training steps.");
 ABSL_FLAG(int, batch, 4, "Images per step.");
@@ -82,7 +95,7 @@ std::vector<float> RandomImages(int64_t n, uint64_t seed) {
 }
 
 // The student's variables, created by whichever worker comes first.
-absl::Status CreateStudent(ParameterServerClient& client) {
+absl::Status CreateStudent(VariableClient& client) {
   VariableScope student("student", {.reuse = ScopeReuse::kAutoReuse});
   ImageFilterOptions options;
   options.weights_stddev = 0.05;
@@ -97,7 +110,7 @@ struct WorkerState {
 };
 
 // Conditional pull: only tensors newer than the ones held travel.
-absl::Status PullWeights(ParameterServerClient& client, WorkerState& state) {
+absl::Status PullWeights(VariableClient& client, WorkerState& state) {
   std::vector<PullItemSpec> items;
   for (int t = 0; t < kTensors; ++t) items.push_back({kNames[t], state.versions[t]});
   absl::StatusOr<std::vector<PulledValue>> pulled = client.Pull(items);
@@ -113,7 +126,7 @@ absl::Status PullWeights(ParameterServerClient& client, WorkerState& state) {
   return absl::OkStatus();
 }
 
-absl::Status PushGradients(ParameterServerClient& client, const WorkerState& state,
+absl::Status PushGradients(VariableClient& client, const WorkerState& state,
                            const FilterTensors& gradients, const OptimizerSpec& optimizer) {
   PushSpec push;
   push.optimizer = optimizer;
@@ -139,7 +152,7 @@ void PrintProgress(int worker, int step, int steps, double loss, int stale) {
 }
 
 // The loss on a fixed batch every worker shares, with the current weights.
-absl::StatusOr<double> EvaluationLoss(ParameterServerClient& client,
+absl::StatusOr<double> EvaluationLoss(VariableClient& client,
                                       ImageFilterTrainer& trainer,
                                       const FilterTensors& teacher,
                                       WorkerState& state) {
@@ -156,46 +169,92 @@ absl::StatusOr<double> EvaluationLoss(ParameterServerClient& client,
                                   targets, &unused);
 }
 
+absl::StatusOr<std::unique_ptr<VariableClient>> ConnectFromFlags() {
+  const std::string servers = absl::GetFlag(FLAGS_servers);
+  if (servers.empty()) return ParameterServerClient::Connect(absl::GetFlag(FLAGS_server));
+  const std::vector<std::string> targets = absl::StrSplit(servers, ',', absl::SkipEmpty());
+  return ShardedClient::Connect(targets);
+}
+
+// Runs `op` until it succeeds, fails with anything but UNAVAILABLE, or the
+// servers have been unreachable for --retry_seconds.
+template <typename Op>
+absl::Status RetryWhileUnavailable(int worker, Op op) {
+  const absl::Time give_up = absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_retry_seconds));
+  for (;;) {
+    absl::Status status = op();
+    if (status.code() != absl::StatusCode::kUnavailable || absl::Now() > give_up) {
+      return status;
+    }
+    std::fprintf(stderr, "worker %d: %s; retrying\n", worker, status.ToString().c_str());
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+}
+
 absl::Status Train() {
-  auto client = ParameterServerClient::Connect(absl::GetFlag(FLAGS_server));
+  auto client = ConnectFromFlags();
   if (!client.ok()) return client.status();
   absl::StatusOr<OptimizerSpec> optimizer = OptimizerFromFlags();
   if (!optimizer.ok()) return optimizer.status();
-  if (absl::Status s = CreateStudent(**client); !s.ok()) return s;
+  const int worker = absl::GetFlag(FLAGS_worker), steps = absl::GetFlag(FLAGS_steps);
+  if (absl::Status s = RetryWhileUnavailable(worker, [&] { return CreateStudent(**client); });
+      !s.ok()) {
+    return s;
+  }
   const TrainerShape shape{.batch = absl::GetFlag(FLAGS_batch), .size = absl::GetFlag(FLAGS_size)};
   auto trainer = ImageFilterTrainer::Create(shape);
   if (!trainer.ok()) return trainer.status();
   const FilterTensors teacher = TeacherWeights(shape.channels);
-  const int worker = absl::GetFlag(FLAGS_worker), steps = absl::GetFlag(FLAGS_steps);
   WorkerState state;
   FilterTensors gradients;
   std::vector<float> targets((*trainer)->image_elements());
-  absl::StatusOr<double> initial = EvaluationLoss(**client, **trainer, teacher, state);
-  if (!initial.ok()) return initial.status();
-  std::printf("worker %d: evaluation loss before training %.6f\n", worker, *initial);
+  double initial = 0;
+  if (absl::Status s = RetryWhileUnavailable(worker, [&]() -> absl::Status {
+        absl::StatusOr<double> loss = EvaluationLoss(**client, **trainer, teacher, state);
+        if (loss.ok()) initial = *loss;
+        return loss.status();
+      });
+      !s.ok()) {
+    return s;
+  }
+  std::printf("worker %d: evaluation loss before training %.6f\n", worker, initial);
   int stale = 0;
   double window_loss = 0;
   for (int step = 1; step <= steps; ++step) {
     const std::vector<float> images =
         RandomImages((*trainer)->image_elements(), uint64_t(worker) << 32 | step);
     if (absl::Status s = (*trainer)->Forward(Views(teacher), -1, images, absl::MakeSpan(targets)); !s.ok()) return s;
-    if (absl::Status s = PullWeights(**client, state); !s.ok()) return s;
-    absl::StatusOr<double> loss = (*trainer)->LossAndGradients(
-        Views(state.weights), state.local_version, images, targets, &gradients);
-    if (!loss.ok()) return loss.status();
-    absl::Status pushed = PushGradients(**client, state, gradients, *optimizer);
-    if (pushed.code() == absl::StatusCode::kAborted) ++stale;
-    else if (!pushed.ok()) return pushed;
-    window_loss += *loss;
+    // A step whose pull or push found a server unreachable is redone. (Its
+    // push may have reached the other shards: those gradients then count
+    // twice, as with TensorFlow's independent parameter-server tasks.)
+    double loss = 0;
+    absl::Status status = RetryWhileUnavailable(worker, [&]() -> absl::Status {
+      if (absl::Status s = PullWeights(**client, state); !s.ok()) return s;
+      absl::StatusOr<double> step_loss = (*trainer)->LossAndGradients(
+          Views(state.weights), state.local_version, images, targets, &gradients);
+      if (!step_loss.ok()) return step_loss.status();
+      loss = *step_loss;
+      return PushGradients(**client, state, gradients, *optimizer);
+    });
+    if (status.code() == absl::StatusCode::kAborted) ++stale;
+    else if (!status.ok()) return status;
+    window_loss += loss;
     const int every = absl::GetFlag(FLAGS_log_every);
     if (step % every == 0 || step == steps) {
       PrintProgress(worker, step, steps, window_loss / (step % every == 0 ? every : step % every), stale);
       window_loss = 0;
     }
   }
-  absl::StatusOr<double> final_loss = EvaluationLoss(**client, **trainer, teacher, state);
-  if (!final_loss.ok()) return final_loss.status();
-  std::printf("worker %d: evaluation loss after training %.6f\n", worker, *final_loss);
+  double final_loss = 0;
+  if (absl::Status s = RetryWhileUnavailable(worker, [&]() -> absl::Status {
+        absl::StatusOr<double> loss = EvaluationLoss(**client, **trainer, teacher, state);
+        if (loss.ok()) final_loss = *loss;
+        return loss.status();
+      });
+      !s.ok()) {
+    return s;
+  }
+  std::printf("worker %d: evaluation loss after training %.6f\n", worker, final_loss);
   return absl::OkStatus();
 }
 

@@ -17,6 +17,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "client/client.h"
 #include "client/get_variable.h"
 #include "client/variable_scope.h"
 

@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "client/client.h"
 #include "client/variable_scope.h"
 #include "examples/image_filter.h"
 #include "gmock/gmock.h"

@@ -5,6 +5,7 @@
 #include <thread>
 #include <vector>
 
+#include "client/client.h"
 #include "client/get_variable.h"
 #include "client/variable_scope.h"
 #include "gmock/gmock.h"

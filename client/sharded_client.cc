@@ -1,0 +1,480 @@
+#include "client/sharded_client.h"
+
+#include <algorithm>
+#include <optional>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "client/shard_placement.h"
+#include "server/dtype.h"
+#include "server/initializer.h"
+#include "server/names.h"
+
+namespace paramserver {
+namespace {
+
+// Runs fn(shard) for every shard in `shards`, concurrently when there are
+// several, and returns when all are done.
+template <typename Fn>
+void RunOnShards(const std::vector<int>& shards, Fn fn) {
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < shards.size(); ++i) threads.emplace_back(fn, shards[i]);
+  if (!shards.empty()) fn(shards[0]);
+  for (std::thread& thread : threads) thread.join();
+}
+
+// The shards that have work, in shard order.
+template <typename T>
+std::vector<int> NonEmpty(const std::vector<std::vector<T>>& per_shard) {
+  std::vector<int> shards;
+  for (size_t s = 0; s < per_shard.size(); ++s) {
+    if (!per_shard[s].empty()) shards.push_back(static_cast<int>(s));
+  }
+  return shards;
+}
+
+std::vector<int> AllShards(int n) {
+  std::vector<int> shards(n);
+  for (int s = 0; s < n; ++s) shards[s] = s;
+  return shards;
+}
+
+absl::Status FirstError(const std::vector<absl::Status>& statuses) {
+  for (const absl::Status& status : statuses) {
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+// Where one result of a shard's batched call belongs: an item of the
+// caller's batch, whole (part < 0) or one partition of it.
+struct Slot {
+  size_t item;
+  int part;
+};
+
+// The part of `spec` that initializes rows [first_row, first_row + rows).
+absl::StatusOr<InitializerSpec> PartInitializer(const InitializerSpec& spec,
+                                                const TensorShape& shape,
+                                                int part, int64_t first_row,
+                                                int64_t rows,
+                                                absl::string_view full_name) {
+  InitializerSpec part_spec = spec;
+  part_spec.full_shape = shape;
+  if (spec.seed) part_spec.seed = *spec.seed + part;
+  const std::optional<TensorShape> list_shape = ImpliedShape(spec);
+  if (spec.kind == InitializerKind::kConstant && list_shape) {
+    if (*list_shape != shape) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "The constant initializer of partitioned variable ", full_name,
+          " has shape ", ShapeToString(*list_shape), "; the variable has ",
+          ShapeToString(shape), "."));
+    }
+    const int64_t row_elements = *NumElements(shape) / std::max<int64_t>(1, shape[0]);
+    part_spec.values.assign(spec.values.begin() + first_row * row_elements,
+                            spec.values.begin() + (first_row + rows) * row_elements);
+    TensorShape part_shape = shape;
+    part_shape[0] = rows;
+    part_spec.value_shape = part_shape;
+  }
+  return part_spec;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ShardedClient>> ShardedClient::Connect(
+    absl::Span<const std::string> targets, const ClientOptions& options) {
+  if (targets.empty()) {
+    return absl::InvalidArgumentError("A sharded client needs at least one server.");
+  }
+  std::vector<std::unique_ptr<ParameterServerClient>> shards;
+  for (const std::string& target : targets) {
+    absl::StatusOr<std::unique_ptr<ParameterServerClient>> client =
+        ParameterServerClient::Connect(target, options);
+    if (!client.ok()) return client.status();
+    shards.push_back(*std::move(client));
+  }
+  return std::unique_ptr<ShardedClient>(new ShardedClient(std::move(shards)));
+}
+
+const std::string& ShardedClient::target(int shard) const {
+  return shards_[shard]->target();
+}
+
+int ShardedClient::ShardOf(absl::string_view full_name) const {
+  return ShardForName(full_name, num_shards());
+}
+
+absl::Status ShardedClient::ShardError(int shard,
+                                       const absl::Status& status) const {
+  if (status.code() != absl::StatusCode::kUnavailable &&
+      status.code() != absl::StatusCode::kDeadlineExceeded) {
+    return status;
+  }
+  return absl::Status(
+      status.code(),
+      absl::StrCat("Parameter server shard ", shard, " of ", num_shards(), " (",
+                   target(shard), "): ", status.message()));
+}
+
+std::optional<ShardedClient::Layout> ShardedClient::FindLayout(
+    absl::string_view full_name) const {
+  MutexLock lock(&mu_);
+  auto it = layouts_.find(full_name);
+  if (it == layouts_.end()) return std::nullopt;
+  return it->second;
+}
+
+absl::StatusOr<PartitionedVariable> ShardedClient::GetPartitionedVariable(
+    const VariableRequest& request, int num_partitions, bool return_value) {
+  const std::string full_name = JoinScope(request.scope, request.name);
+  if (num_partitions < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Partitioned variable ", full_name, " needs at least one partition, got ",
+        num_partitions, "."));
+  }
+  if (!request.shape || request.shape->empty() || !NumElements(*request.shape).ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Shape of a new partitioned variable (", full_name,
+        ") must be fully defined with rank >= 1, but instead was ",
+        request.shape ? ShapeToString(*request.shape) : "<unknown>", "."));
+  }
+  Layout layout;
+  layout.shape = *request.shape;
+  layout.dtype = request.dtype.value_or(DType::kFloat);
+  layout.trainable = request.trainable;
+  layout.rows = PartitionRows(layout.shape[0], num_partitions);
+  layout.row_bytes = static_cast<int64_t>(DTypeSize(layout.dtype));
+  for (size_t d = 1; d < layout.shape.size(); ++d) layout.row_bytes *= layout.shape[d];
+
+  const int parts = static_cast<int>(layout.rows.size());
+  std::vector<std::vector<int>> parts_of_shard(num_shards());
+  std::vector<VariableRequest> part_requests(parts);
+  int64_t first_row = 0;
+  for (int p = 0; p < parts; ++p) {
+    VariableRequest& part = part_requests[p];
+    part = request;
+    part.name = absl::StrCat(request.name, "/part_", p);
+    part.shape = layout.shape;
+    (*part.shape)[0] = layout.rows[p];
+    absl::StatusOr<InitializerSpec> init = PartInitializer(
+        request.initializer, layout.shape, p, first_row, layout.rows[p], full_name);
+    if (!init.ok()) return init.status();
+    part.initializer = *std::move(init);
+    first_row += layout.rows[p];
+    parts_of_shard[ShardForPartition(full_name, p, num_shards())].push_back(p);
+  }
+
+  std::vector<absl::StatusOr<FetchedVariable>> fetched(
+      parts, absl::UnknownError("not fetched"));
+  RunOnShards(NonEmpty(parts_of_shard), [&](int shard) {
+    for (int p : parts_of_shard[shard]) {
+      fetched[p] = shards_[shard]->GetVariable(part_requests[p], return_value);
+      if (!fetched[p].ok()) fetched[p] = ShardError(shard, fetched[p].status());
+    }
+  });
+  PartitionedVariable result;
+  std::vector<std::pair<int, std::string>> created;  // (shard, part name)
+  absl::Status status;
+  for (int p = 0; p < parts; ++p) {
+    if (!fetched[p].ok()) {
+      if (status.ok()) status = fetched[p].status();
+      continue;
+    }
+    if (fetched[p]->created) {
+      created.emplace_back(ShardForPartition(full_name, p, num_shards()),
+                           fetched[p]->info.name);
+    }
+  }
+  if (!status.ok()) {
+    DeleteCreatedParts(created);
+    return status;
+  }
+  result.created = !created.empty();
+  result.info = {full_name, layout.shape, layout.dtype, 0, layout.trainable};
+  for (int p = 0; p < parts; ++p) {
+    result.info.version += fetched[p]->info.version;
+    result.parts.push_back(fetched[p]->info);
+    if (return_value) result.value += fetched[p]->value;
+  }
+  MutexLock lock(&mu_);
+  layouts_[full_name] = std::move(layout);
+  return result;
+}
+
+void ShardedClient::DeleteCreatedParts(
+    const std::vector<std::pair<int, std::string>>& parts) {
+  for (const auto& [shard, name] : parts) {
+    // Best effort: the caller already has the error that matters.
+    (void)shards_[shard]->DeleteVariable(name);
+  }
+}
+
+absl::StatusOr<FetchedVariable> ShardedClient::GetVariable(
+    const VariableRequest& request, bool return_value) {
+  const int shard = ShardOf(JoinScope(request.scope, request.name));
+  absl::StatusOr<FetchedVariable> fetched =
+      shards_[shard]->GetVariable(request, return_value);
+  if (!fetched.ok()) return ShardError(shard, fetched.status());
+  return fetched;
+}
+
+absl::StatusOr<FetchedVariable> ShardedClient::ReadVariable(
+    absl::string_view full_name) {
+  if (FindLayout(full_name)) {
+    const PullItemSpec item{std::string(full_name), 0};
+    absl::StatusOr<std::vector<PulledValue>> pulled = Pull({&item, 1});
+    if (!pulled.ok()) return pulled.status();
+    FetchedVariable fetched;
+    fetched.info = std::move((*pulled)[0].info);
+    fetched.value = std::move((*pulled)[0].value);
+    return fetched;
+  }
+  const int shard = ShardOf(full_name);
+  absl::StatusOr<FetchedVariable> fetched = shards_[shard]->ReadVariable(full_name);
+  if (!fetched.ok()) return ShardError(shard, fetched.status());
+  return fetched;
+}
+
+absl::StatusOr<std::vector<VariableInfo>> ShardedClient::ListVariables(
+    absl::string_view prefix) {
+  std::vector<absl::StatusOr<std::vector<VariableInfo>>> listed(
+      num_shards(), absl::UnknownError("not listed"));
+  RunOnShards(AllShards(num_shards()), [&](int shard) {
+    listed[shard] = shards_[shard]->ListVariables(prefix);
+  });
+  std::vector<VariableInfo> merged;
+  for (int shard = 0; shard < num_shards(); ++shard) {
+    if (!listed[shard].ok()) return ShardError(shard, listed[shard].status());
+    for (VariableInfo& info : *listed[shard]) merged.push_back(std::move(info));
+  }
+  std::sort(merged.begin(), merged.end(),
+            [](const VariableInfo& a, const VariableInfo& b) { return a.name < b.name; });
+  return merged;
+}
+
+absl::StatusOr<std::vector<std::string>> ShardedClient::DeleteVariable(
+    absl::string_view full_name) {
+  if (FindLayout(full_name)) {
+    absl::StatusOr<std::vector<std::string>> deleted = DeleteScope(full_name);
+    if (deleted.ok() && deleted->empty()) {
+      return absl::NotFoundError(absl::StrCat(
+          "Partitioned variable ", full_name, " has no parts left to delete."));
+    }
+    return deleted;
+  }
+  const int shard = ShardOf(full_name);
+  absl::StatusOr<std::vector<std::string>> deleted =
+      shards_[shard]->DeleteVariable(full_name);
+  if (!deleted.ok()) return ShardError(shard, deleted.status());
+  return deleted;
+}
+
+absl::StatusOr<std::vector<std::string>> ShardedClient::DeleteScope(
+    absl::string_view scope) {
+  std::vector<absl::StatusOr<std::vector<std::string>>> deleted(
+      num_shards(), absl::UnknownError("not deleted"));
+  RunOnShards(AllShards(num_shards()), [&](int shard) {
+    deleted[shard] = shards_[shard]->DeleteScope(scope);
+  });
+  {
+    MutexLock lock(&mu_);
+    absl::erase_if(layouts_, [&](const auto& entry) {
+      return IsUnderPrefix(entry.first, scope);
+    });
+  }
+  std::vector<std::string> merged;
+  for (int shard = 0; shard < num_shards(); ++shard) {
+    if (!deleted[shard].ok()) return ShardError(shard, deleted[shard].status());
+    for (std::string& name : *deleted[shard]) merged.push_back(std::move(name));
+  }
+  std::sort(merged.begin(), merged.end());
+  return merged;
+}
+
+absl::StatusOr<int64_t> ShardedClient::PartitionedVersion(
+    absl::string_view full_name, const Layout& layout) {
+  std::vector<std::vector<int>> parts_of_shard(num_shards());
+  for (int p = 0; p < static_cast<int>(layout.rows.size()); ++p) {
+    parts_of_shard[ShardForPartition(full_name, p, num_shards())].push_back(p);
+  }
+  std::vector<absl::Status> statuses(num_shards());
+  std::vector<int64_t> sums(num_shards(), 0);
+  RunOnShards(NonEmpty(parts_of_shard), [&](int shard) {
+    absl::StatusOr<std::vector<VariableInfo>> listed =
+        shards_[shard]->ListVariables(full_name);
+    if (!listed.ok()) {
+      statuses[shard] = ShardError(shard, listed.status());
+      return;
+    }
+    for (int p : parts_of_shard[shard]) {
+      const std::string name = PartitionName(full_name, p);
+      auto it = std::find_if(listed->begin(), listed->end(),
+                             [&](const VariableInfo& info) { return info.name == name; });
+      if (it == listed->end()) {
+        statuses[shard] = absl::NotFoundError(absl::StrCat(
+            "Partition ", name, " of ", full_name, " does not exist."));
+        return;
+      }
+      sums[shard] += it->version;
+    }
+  });
+  if (absl::Status s = FirstError(statuses); !s.ok()) return s;
+  int64_t version = 0;
+  for (int64_t sum : sums) version += sum;
+  return version;
+}
+
+absl::StatusOr<PulledValue> ShardedClient::Assemble(
+    absl::string_view full_name, const Layout& layout,
+    std::vector<PulledValue> parts) const {
+  PulledValue whole;
+  whole.info = {std::string(full_name), layout.shape, layout.dtype, 0, layout.trainable};
+  int64_t bytes = 0;
+  for (int64_t rows : layout.rows) bytes += rows * layout.row_bytes;
+  whole.value.reserve(bytes);
+  for (size_t p = 0; p < parts.size(); ++p) {
+    if (static_cast<int64_t>(parts[p].value.size()) != layout.rows[p] * layout.row_bytes ||
+        parts[p].info.dtype != layout.dtype) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "Partition ", parts[p].info.name, " of ", full_name, " has shape ",
+          ShapeToString(parts[p].info.shape), " and dtype ",
+          DTypeName(parts[p].info.dtype), ", which no longer fit the variable's ",
+          ShapeToString(layout.shape), " split in ", layout.rows.size(), " parts."));
+    }
+    whole.info.version += parts[p].info.version;
+    whole.value += parts[p].value;
+  }
+  return whole;
+}
+
+absl::StatusOr<std::vector<PulledValue>> ShardedClient::Pull(
+    absl::Span<const PullItemSpec> items) {
+  std::vector<std::vector<PullItemSpec>> requests(num_shards());
+  std::vector<std::vector<Slot>> slots(num_shards());
+  std::vector<PulledValue> results(items.size());
+  std::vector<std::optional<Layout>> layouts(items.size());
+  std::vector<std::vector<PulledValue>> parts(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    const std::string& name = items[i].name;
+    layouts[i] = FindLayout(name);
+    if (!layouts[i]) {
+      const int shard = ShardOf(name);
+      requests[shard].push_back(items[i]);
+      slots[shard].push_back({i, -1});
+      continue;
+    }
+    if (items[i].known_version > 0) {
+      absl::StatusOr<int64_t> version = PartitionedVersion(name, *layouts[i]);
+      if (!version.ok()) return version.status();
+      if (*version == items[i].known_version) {
+        results[i].unchanged = true;
+        results[i].info = {name, layouts[i]->shape, layouts[i]->dtype, *version,
+                           layouts[i]->trainable};
+        layouts[i].reset();  // Nothing to assemble.
+        continue;
+      }
+    }
+    const int num_parts = static_cast<int>(layouts[i]->rows.size());
+    parts[i].resize(num_parts);
+    for (int p = 0; p < num_parts; ++p) {
+      const int shard = ShardForPartition(name, p, num_shards());
+      requests[shard].push_back({PartitionName(name, p), 0});
+      slots[shard].push_back({i, p});
+    }
+  }
+  std::vector<absl::Status> statuses(num_shards());
+  std::vector<std::vector<PulledValue>> replies(num_shards());
+  RunOnShards(NonEmpty(requests), [&](int shard) {
+    absl::StatusOr<std::vector<PulledValue>> pulled = shards_[shard]->Pull(requests[shard]);
+    if (pulled.ok()) replies[shard] = *std::move(pulled);
+    else statuses[shard] = ShardError(shard, pulled.status());
+  });
+  if (absl::Status s = FirstError(statuses); !s.ok()) return s;
+  for (int shard = 0; shard < num_shards(); ++shard) {
+    for (size_t k = 0; k < slots[shard].size(); ++k) {
+      const Slot& slot = slots[shard][k];
+      PulledValue& reply = replies[shard][k];
+      if (slot.part < 0) results[slot.item] = std::move(reply);
+      else parts[slot.item][slot.part] = std::move(reply);
+    }
+  }
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!layouts[i]) continue;
+    absl::StatusOr<PulledValue> whole =
+        Assemble(items[i].name, *layouts[i], std::move(parts[i]));
+    if (!whole.ok()) return whole.status();
+    results[i] = *std::move(whole);
+  }
+  return results;
+}
+
+absl::StatusOr<std::vector<VariableInfo>> ShardedClient::Push(const PushSpec& push) {
+  std::vector<PushSpec> requests(num_shards());
+  std::vector<std::vector<Slot>> slots(num_shards());
+  std::vector<std::optional<Layout>> layouts(push.updates.size());
+  for (PushSpec& request : requests) {
+    request.optimizer = push.optimizer;
+    request.max_staleness = push.max_staleness;
+  }
+  for (size_t i = 0; i < push.updates.size(); ++i) {
+    const VariableUpdate& update = push.updates[i];
+    layouts[i] = FindLayout(update.name);
+    if (!layouts[i]) {
+      const int shard = ShardOf(update.name);
+      requests[shard].updates.push_back(update);
+      slots[shard].push_back({i, -1});
+      continue;
+    }
+    const Layout& layout = *layouts[i];
+    if (push.max_staleness > 0 && update.base_version) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Bounded staleness needs an unpartitioned variable; ", update.name,
+          " is partitioned."));
+    }
+    int64_t bytes = 0;
+    for (int64_t rows : layout.rows) bytes += rows * layout.row_bytes;
+    if (static_cast<int64_t>(update.value.size()) != bytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Cannot push ", update.value.size(), " bytes to partitioned variable ",
+          update.name, " of shape ", ShapeToString(layout.shape), " and dtype ",
+          DTypeName(layout.dtype), ": it holds ", bytes, " bytes."));
+    }
+    int64_t offset = 0;
+    for (int p = 0; p < static_cast<int>(layout.rows.size()); ++p) {
+      const int64_t part_bytes = layout.rows[p] * layout.row_bytes;
+      const int shard = ShardForPartition(update.name, p, num_shards());
+      requests[shard].updates.push_back({PartitionName(update.name, p), update.kind,
+                                         update.value.substr(offset, part_bytes),
+                                         std::nullopt});
+      slots[shard].push_back({i, p});
+      offset += part_bytes;
+    }
+  }
+  std::vector<absl::Status> statuses(num_shards());
+  std::vector<std::vector<VariableInfo>> replies(num_shards());
+  RunOnShards(NonEmpty(slots), [&](int shard) {
+    absl::StatusOr<std::vector<VariableInfo>> pushed = shards_[shard]->Push(requests[shard]);
+    if (pushed.ok()) replies[shard] = *std::move(pushed);
+    else statuses[shard] = ShardError(shard, pushed.status());
+  });
+  if (absl::Status s = FirstError(statuses); !s.ok()) return s;
+  std::vector<VariableInfo> results(push.updates.size());
+  for (size_t i = 0; i < push.updates.size(); ++i) {
+    if (layouts[i]) {
+      results[i] = {push.updates[i].name, layouts[i]->shape, layouts[i]->dtype, 0,
+                    layouts[i]->trainable};
+    }
+  }
+  for (int shard = 0; shard < num_shards(); ++shard) {
+    for (size_t k = 0; k < slots[shard].size(); ++k) {
+      const Slot& slot = slots[shard][k];
+      if (slot.part < 0) results[slot.item] = std::move(replies[shard][k]);
+      else results[slot.item].version += replies[shard][k].version;
+    }
+  }
+  return results;
+}
+
+}  // namespace paramserver

@@ -1,0 +1,127 @@
+#ifndef PARAM_SERVER_CLIENT_SHARDED_CLIENT_H_
+#define PARAM_SERVER_CLIENT_SHARDED_CLIENT_H_
+
+// Variables spread over N parameter servers. Each variable lives on the
+// shard its full name hashes to (client/shard_placement.h), so every worker
+// finds it without asking anyone; a large variable can be partitioned along
+// its first axis over several shards, as tf.get_variable(...,
+// partitioner=tf.fixed_size_partitioner(k)) does, and is reassembled on pull
+// and split on push without the caller noticing.
+//
+// Errors from an unreachable shard (UNAVAILABLE, DEADLINE_EXCEEDED) name it:
+// "Parameter server shard 1 of 3 (host:port): <transport error>". A server's
+// own errors (ALREADY_EXISTS, NOT_FOUND, ...) keep their TensorFlow wording.
+//
+// A batched Push is all-or-nothing on each shard, not across shards: when one
+// shard refuses, the updates bound for the others may have been applied (as
+// with TensorFlow's separate parameter-server tasks).
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "client/client.h"
+#include "client/variable_client.h"
+#include "server/mutex.h"
+#include "server/tensor_shape.h"
+
+namespace paramserver {
+
+// A partitioned variable as fetched: the whole, and its parts.
+struct PartitionedVariable {
+  VariableInfo info;  // Full name and shape; version = sum of the parts'.
+  bool created = false;              // This call created the parts.
+  std::vector<VariableInfo> parts;   // "name/part_0", ... in order.
+  std::string value;                 // The parts' values joined, when asked.
+};
+
+class ShardedClient final : public VariableClient {
+ public:
+  // `targets` are the shards' "host:port" in shard order (shard i first at
+  // index i; with a StatefulSet, shard i is pod ps-i). Every worker must list
+  // the same servers in the same order. Does not wait for them.
+  static absl::StatusOr<std::unique_ptr<ShardedClient>> Connect(
+      absl::Span<const std::string> targets, const ClientOptions& options = {});
+
+  int num_shards() const { return static_cast<int>(shards_.size()); }
+  const std::string& target(int shard) const;
+  // The shard holding the (unpartitioned) variable `full_name`.
+  int ShardOf(absl::string_view full_name) const;
+
+  // tf.get_variable with a fixed-size partitioner: the variable is created
+  // (or reused, per request.reuse) as min(num_partitions, shape[0]) parts
+  // "name/part_i" on consecutive shards. Needs a fully defined shape of rank
+  // >= 1. Initializers see the whole shape for their fans (Glorot, variance
+  // scaling); a seeded random initializer uses seed + i for part i, so parts
+  // differ (TensorFlow repeats the seed, and equal-sized parts repeat their
+  // values). A constant list is split by rows. When some part cannot be made,
+  // the parts this call created are deleted again. Afterwards this client's
+  // Pull, Push, ReadVariable and DeleteVariable accept the whole name.
+  absl::StatusOr<PartitionedVariable> GetPartitionedVariable(
+      const VariableRequest& request, int num_partitions,
+      bool return_value = false);
+
+  using VariableClient::GetVariable;
+  absl::StatusOr<FetchedVariable> GetVariable(const VariableRequest& request,
+                                              bool return_value) override;
+  absl::StatusOr<FetchedVariable> ReadVariable(
+      absl::string_view full_name) override;
+  // Every shard's variables, merged in name order.
+  absl::StatusOr<std::vector<VariableInfo>> ListVariables(
+      absl::string_view prefix) override;
+  absl::StatusOr<std::vector<std::string>> DeleteVariable(
+      absl::string_view full_name) override;
+  // Deletes the scope on every shard.
+  absl::StatusOr<std::vector<std::string>> DeleteScope(
+      absl::string_view scope) override;
+  // One call per shard involved, concurrently. A partitioned variable's
+  // known_version is the sum of its parts' versions.
+  absl::StatusOr<std::vector<PulledValue>> Pull(
+      absl::Span<const PullItemSpec> items) override;
+  // One call per shard involved, concurrently. A partitioned variable's value
+  // is split by rows; bounded staleness (base_version) needs an unpartitioned
+  // variable.
+  absl::StatusOr<std::vector<VariableInfo>> Push(const PushSpec& push) override;
+
+ private:
+  // How a partitioned variable is split.
+  struct Layout {
+    TensorShape shape;
+    DType dtype = DType::kFloat;
+    bool trainable = true;
+    std::vector<int64_t> rows;  // Per part.
+    int64_t row_bytes = 0;
+  };
+
+  explicit ShardedClient(
+      std::vector<std::unique_ptr<ParameterServerClient>> shards)
+      : shards_(std::move(shards)) {}
+
+  // Names the shard in transport errors; other errors pass unchanged.
+  absl::Status ShardError(int shard, const absl::Status& status) const;
+  std::optional<Layout> FindLayout(absl::string_view full_name) const;
+  // The sum of the parts' current versions, from their shards' listings.
+  absl::StatusOr<int64_t> PartitionedVersion(absl::string_view full_name,
+                                             const Layout& layout);
+  // Joins the parts' pulled values; FAILED_PRECONDITION when a part's size
+  // no longer matches the layout.
+  absl::StatusOr<PulledValue> Assemble(absl::string_view full_name,
+                                       const Layout& layout,
+                                       std::vector<PulledValue> parts) const;
+  // Removes parts a failed GetPartitionedVariable made: (shard, name) pairs.
+  void DeleteCreatedParts(const std::vector<std::pair<int, std::string>>& parts);
+
+  const std::vector<std::unique_ptr<ParameterServerClient>> shards_;
+  mutable Mutex mu_;
+  absl::flat_hash_map<std::string, Layout> layouts_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace paramserver
+
+#endif  // PARAM_SERVER_CLIENT_SHARDED_CLIENT_H_

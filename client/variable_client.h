@@ -1,0 +1,74 @@
+#ifndef PARAM_SERVER_CLIENT_VARIABLE_CLIENT_H_
+#define PARAM_SERVER_CLIENT_VARIABLE_CLIENT_H_
+
+// What a worker needs from the parameter servers, whether one
+// (ParameterServerClient) or several sharded ones (ShardedClient). Code
+// written against VariableClient runs unchanged on either.
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "server/update_spec.h"
+#include "server/variable_spec.h"
+
+namespace paramserver {
+
+// A variable as fetched from the server.
+struct FetchedVariable {
+  VariableInfo info;
+  bool created = false;  // True for exactly one caller per variable.
+  std::string value;     // Raw little-endian bytes, when asked for.
+};
+
+// One variable's value from Pull.
+struct PulledValue {
+  VariableInfo info;
+  bool unchanged = false;  // The caller's known_version is current: no value.
+  std::string value;       // Raw little-endian bytes otherwise.
+};
+
+// Implementations are thread-safe. Every error is a server's status (code and
+// TensorFlow-worded message) or the transport's (UNAVAILABLE, ...).
+class VariableClient {
+ public:
+  virtual ~VariableClient() = default;
+
+  // tf.get_variable. The value is filled only when `return_value` is true.
+  virtual absl::StatusOr<FetchedVariable> GetVariable(
+      const VariableRequest& request, bool return_value) = 0;
+  absl::StatusOr<FetchedVariable> GetVariable(const VariableRequest& request) {
+    return GetVariable(request, /*return_value=*/false);
+  }
+
+  // NOT_FOUND when no variable has this full name.
+  virtual absl::StatusOr<FetchedVariable> ReadVariable(
+      absl::string_view full_name) = 0;
+
+  // Sorted by name; `prefix` matches whole path components ("" for all).
+  virtual absl::StatusOr<std::vector<VariableInfo>> ListVariables(
+      absl::string_view prefix) = 0;
+
+  // Deletes one variable (NOT_FOUND if absent) or every variable under a
+  // scope (OK and an empty list if there are none). Returns the deleted names.
+  virtual absl::StatusOr<std::vector<std::string>> DeleteVariable(
+      absl::string_view full_name) = 0;
+  virtual absl::StatusOr<std::vector<std::string>> DeleteScope(
+      absl::string_view scope) = 0;
+
+  // Batched, conditional read: items whose known_version is current come
+  // back `unchanged`, without a value. Results are in the items' order.
+  virtual absl::StatusOr<std::vector<PulledValue>> Pull(
+      absl::Span<const PullItemSpec> items) = 0;
+
+  // Batched assign / assign-add / apply-gradient. Results are in the
+  // updates' order.
+  virtual absl::StatusOr<std::vector<VariableInfo>> Push(
+      const PushSpec& push) = 0;
+};
+
+}  // namespace paramserver
+
+#endif  // PARAM_SERVER_CLIENT_VARIABLE_CLIENT_H_

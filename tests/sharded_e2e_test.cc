@@ -1,0 +1,309 @@
+// Three real ps_server processes on loopback as the shards of one job:
+// placement by name, partitioned variables split over the shards, listing and
+// deletion across them, and training that survives one shard being killed and
+// restarted from its data directory.
+#include <signal.h>
+
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "client/client.h"
+#include "client/shard_placement.h"
+#include "client/sharded_client.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/server_process.h"
+
+namespace paramserver {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr int kShards = 3;
+
+std::vector<std::string> ShardFlags(const std::string& dir, const std::string& port) {
+  return {"--port=" + port, "--data_dir=" + dir, "--wal_fsync=always"};
+}
+
+class ShardedE2ETest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (int s = 0; s < kShards; ++s) {
+      dirs_.push_back(absl::StrCat(std::getenv("TEST_TMPDIR"), "/",
+                                   ::testing::UnitTest::GetInstance()->current_test_info()->name(),
+                                   "_shard", s));
+      auto server = ServerProcess::Start(ShardFlags(dirs_[s], "0"));
+      ASSERT_TRUE(server.ok()) << server.status();
+      targets_.push_back((*server)->target());
+      servers_.push_back(*std::move(server));
+      auto direct = ParameterServerClient::Connect(targets_[s]);
+      ASSERT_TRUE(direct.ok());
+      direct_.push_back(*std::move(direct));
+    }
+    auto client = ShardedClient::Connect(targets_);
+    ASSERT_TRUE(client.ok()) << client.status();
+    client_ = *std::move(client);
+  }
+
+  // Restarts shard `s` on its port from its data directory.
+  void Restart(int s) {
+    const std::string port = targets_[s].substr(targets_[s].rfind(':') + 1);
+    auto server = ServerProcess::Start(ShardFlags(dirs_[s], port));
+    ASSERT_TRUE(server.ok()) << server.status();
+    ASSERT_EQ((*server)->target(), targets_[s]);
+    servers_[s] = *std::move(server);
+  }
+
+  std::vector<std::string> dirs_, targets_;
+  std::vector<std::unique_ptr<ServerProcess>> servers_;
+  std::vector<std::unique_ptr<ParameterServerClient>> direct_;
+  std::unique_ptr<ShardedClient> client_;
+};
+
+VariableRequest Zeros(const std::string& scope, const std::string& name, TensorShape shape) {
+  VariableRequest request;
+  request.scope = scope;
+  request.name = name;
+  request.shape = std::move(shape);
+  request.initializer.kind = InitializerKind::kZeros;
+  return request;
+}
+
+std::vector<float> Floats(const std::string& bytes) {
+  std::vector<float> values(bytes.size() / sizeof(float));
+  std::memcpy(values.data(), bytes.data(), bytes.size());
+  return values;
+}
+
+std::string Bytes(const std::vector<float>& values) {
+  return std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
+}
+
+TEST_F(ShardedE2ETest, EachVariableLivesOnTheShardItsNameHashesTo) {
+  constexpr int kVariables = 24;
+  std::vector<int> per_shard(kShards);
+  for (int i = 0; i < kVariables; ++i) {
+    ASSERT_TRUE(client_->GetVariable(Zeros("model", absl::StrCat("layer", i), {2})).ok());
+    const std::string name = absl::StrCat("model/layer", i);
+    const int shard = client_->ShardOf(name);
+    ++per_shard[shard];
+    for (int s = 0; s < kShards; ++s) {
+      EXPECT_EQ(direct_[s]->ReadVariable(name).ok(), s == shard) << name << " on " << s;
+    }
+  }
+  for (int count : per_shard) EXPECT_GT(count, 0);
+  auto listed = client_->ListVariables("model");
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), kVariables);
+  for (size_t i = 1; i < listed->size(); ++i) EXPECT_LT((*listed)[i - 1].name, (*listed)[i].name);
+  // A second client, knowing nothing but the server list, finds them all.
+  auto other = ShardedClient::Connect(targets_);
+  ASSERT_TRUE(other.ok());
+  VariableRequest reuse = Zeros("model", "layer7", {2});
+  reuse.reuse = ReuseMode::kReuse;
+  auto reused = (*other)->GetVariable(reuse);
+  ASSERT_TRUE(reused.ok()) << reused.status();
+  EXPECT_FALSE(reused->created);
+  // TensorFlow's reuse errors come through unchanged.
+  auto again = (*other)->GetVariable(Zeros("model", "layer7", {2}));
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(std::string(again.status().message()), HasSubstr("model/layer7 already exists"));
+  auto deleted = (*other)->DeleteScope("model");
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(deleted->size(), kVariables);
+  for (int s = 0; s < kShards; ++s) EXPECT_TRUE(direct_[s]->ListVariables("")->empty());
+}
+
+TEST_F(ShardedE2ETest, PartitionedVariableIsSplitOverShardsAndReassembled) {
+  std::vector<float> table(10 * 4);
+  for (size_t i = 0; i < table.size(); ++i) table[i] = float(i);
+  VariableRequest request;
+  request.scope = "emb";
+  request.name = "table";
+  request.shape = TensorShape{10, 4};
+  request.initializer.kind = InitializerKind::kConstant;
+  request.initializer.values.assign(table.begin(), table.end());
+  request.initializer.value_shape = TensorShape{10, 4};
+  auto created = client_->GetPartitionedVariable(request, kShards, /*return_value=*/true);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_TRUE(created->created);
+  EXPECT_EQ(Floats(created->value), table);
+  ASSERT_EQ(created->parts.size(), 3);
+  // Rows 4, 3, 3 as tf.fixed_size_partitioner(3), one part per shard.
+  const int64_t first_row[] = {0, 4, 7}, rows[] = {4, 3, 3};
+  std::vector<bool> shard_used(kShards);
+  for (int p = 0; p < 3; ++p) {
+    const std::string name = absl::StrCat("emb/table/part_", p);
+    EXPECT_EQ(created->parts[p].name, name);
+    EXPECT_THAT(created->parts[p].shape, ElementsAre(rows[p], 4));
+    const int shard = ShardForPartition("emb/table", p, kShards);
+    shard_used[shard] = true;
+    auto part = direct_[shard]->ReadVariable(name);
+    ASSERT_TRUE(part.ok()) << name << ": " << part.status();
+    EXPECT_EQ(Floats(part->value),
+              std::vector<float>(table.begin() + first_row[p] * 4,
+                                 table.begin() + (first_row[p] + rows[p]) * 4));
+  }
+  EXPECT_THAT(shard_used, ElementsAre(true, true, true));
+
+  // Another worker gets the same partitioned variable by reuse, and its push
+  // is split by rows.
+  auto worker = ShardedClient::Connect(targets_);
+  ASSERT_TRUE(worker.ok());
+  request.reuse = ReuseMode::kReuse;
+  auto reused = (*worker)->GetPartitionedVariable(request, kShards);
+  ASSERT_TRUE(reused.ok()) << reused.status();
+  EXPECT_FALSE(reused->created);
+  EXPECT_EQ(reused->info.version, 3);  // Three parts at version 1.
+  const std::string ones = Bytes(std::vector<float>(40, 1.0f));
+  PushSpec push;
+  push.updates.push_back({"emb/table", UpdateKind::kAssignAdd, ones, std::nullopt});
+  auto pushed = (*worker)->Push(push);
+  ASSERT_TRUE(pushed.ok()) << pushed.status();
+  EXPECT_EQ((*pushed)[0].version, 6);
+  auto pulled = client_->Pull({{"emb/table", 0}});
+  ASSERT_TRUE(pulled.ok()) << pulled.status();
+  std::vector<float> expected = table;
+  for (float& x : expected) x += 1;
+  EXPECT_EQ(Floats((*pulled)[0].value), expected);
+  EXPECT_EQ((*pulled)[0].info.version, 6);
+  EXPECT_THAT((*pulled)[0].info.shape, ElementsAre(10, 4));
+  // Conditional pull: current -> unchanged; after any part moves -> the value.
+  auto current = client_->Pull({{"emb/table", 6}});
+  ASSERT_TRUE(current.ok()) << current.status();
+  EXPECT_TRUE((*current)[0].unchanged);
+  PushSpec one_part;
+  const std::string row_of_twos = Bytes(std::vector<float>(12, 2.0f));
+  one_part.updates.push_back({"emb/table/part_2", UpdateKind::kAssign, row_of_twos, std::nullopt});
+  ASSERT_TRUE(direct_[ShardForPartition("emb/table", 2, kShards)]->Push(one_part).ok());
+  auto moved = client_->Pull({{"emb/table", 6}});
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_FALSE((*moved)[0].unchanged);
+  EXPECT_EQ((*moved)[0].info.version, 7);
+  EXPECT_EQ(Floats((*moved)[0].value).back(), 2.0f);
+  // A value of the wrong size is refused before anything is sent.
+  push.updates[0].value = absl::string_view(ones).substr(4);
+  auto wrong = (*worker)->Push(push);
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(wrong.status().message()), HasSubstr("it holds 160 bytes"));
+
+  auto listed = client_->ListVariables("emb");
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 3);
+  EXPECT_EQ((*listed)[0].name, "emb/table/part_0");
+  auto deleted = client_->DeleteVariable("emb/table");
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_THAT(*deleted, ElementsAre("emb/table/part_0", "emb/table/part_1", "emb/table/part_2"));
+  EXPECT_TRUE(client_->ListVariables("")->empty());
+}
+
+TEST_F(ShardedE2ETest, PartitionedGlorotUsesTheWholeShapesFans) {
+  VariableRequest request = Zeros("", "w", {300, 10});
+  request.initializer.kind = InitializerKind::kGlorotUniform;
+  request.initializer.seed = 5;
+  auto created = client_->GetPartitionedVariable(request, kShards, /*return_value=*/true);
+  ASSERT_TRUE(created.ok()) << created.status();
+  // Glorot's limit for [300, 10] is sqrt(6 / 310) = 0.139; a [100, 10] part
+  // on its own would reach sqrt(6 / 110) = 0.234.
+  float max_abs = 0;
+  for (float x : Floats(created->value)) max_abs = std::max(max_abs, std::abs(x));
+  EXPECT_LE(max_abs, std::sqrt(6.0f / 310.0f));
+  EXPECT_GT(max_abs, 0.12f);
+  // Parts differ even though the seed is shared.
+  const std::vector<float> all = Floats(created->value);
+  EXPECT_NE(std::vector<float>(all.begin(), all.begin() + 1000),
+            std::vector<float>(all.begin() + 1000, all.begin() + 2000));
+}
+
+TEST_F(ShardedE2ETest, FailedPartitionedCreateLeavesNoParts) {
+  // part_1 already exists, so creating the partitioned variable fails; the
+  // parts the call did create are removed again.
+  const int shard = ShardForPartition("x", 1, kShards);
+  ASSERT_TRUE(direct_[shard]->GetVariable(Zeros("x", "part_1", {2, 2})).ok());
+  auto created = client_->GetPartitionedVariable(Zeros("", "x", {6, 2}), kShards);
+  EXPECT_EQ(created.status().code(), absl::StatusCode::kAlreadyExists);
+  auto listed = client_->ListVariables("");
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1);
+  EXPECT_EQ((*listed)[0].name, "x/part_1");
+}
+
+// The number a worker printed after `label`, or -1.
+double Printed(const std::string& out, absl::string_view label) {
+  for (absl::string_view line : absl::StrSplit(out, '\n')) {
+    const size_t at = line.find(label);
+    if (at == absl::string_view::npos) continue;
+    double value;
+    if (absl::SimpleAtod(line.substr(at + label.size()), &value)) return value;
+  }
+  return -1;
+}
+
+TEST_F(ShardedE2ETest, TrainingSurvivesAShardKilledAndRestarted) {
+  const std::string servers = absl::StrJoin(targets_, ",");
+  CommandResult results[2];
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 2; ++w) {
+    workers.emplace_back([&, w] {
+      results[w] = RunCommand({"examples/train_image_filter", "--servers=" + servers,
+                               "--worker=" + std::to_string(w), "--steps=150", "--size=16",
+                               "--log_every=50", "--retry_seconds=60"});
+    });
+  }
+  // Once training is under way, kill the shard holding conv1's weights.
+  const std::string watched = "student/conv1/weights";
+  const int victim = client_->ShardOf(watched);
+  int64_t version_before_kill = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(120);
+  while (version_before_kill < 20 && absl::Now() < deadline) {
+    auto pulled = client_->Pull({{watched, 0}});
+    if (pulled.ok()) version_before_kill = (*pulled)[0].info.version;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_GE(version_before_kill, 20) << "training did not start";
+  servers_[victim]->StopWith(SIGKILL);
+  // While it is down, callers are told which shard is missing.
+  auto down = client_->Pull({{watched, 0}});
+  EXPECT_EQ(down.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(down.status().message()),
+              HasSubstr(absl::StrCat("Parameter server shard ", victim, " of 3 (",
+                                     targets_[victim], ")")));
+  absl::SleepFor(absl::Seconds(1));
+  Restart(victim);
+  for (std::thread& worker : workers) worker.join();
+
+  double first_initial = 0;
+  bool a_worker_waited = false;
+  for (const CommandResult& result : results) {
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    first_initial = std::max(first_initial, Printed(result.out, "evaluation loss before training "));
+    a_worker_waited |= result.err.find(absl::StrCat("shard ", victim, " of 3")) != std::string::npos;
+  }
+  EXPECT_TRUE(a_worker_waited) << results[0].err << results[1].err;
+  for (const CommandResult& result : results) {
+    const double final_loss = Printed(result.out, "evaluation loss after training ");
+    ASSERT_GT(final_loss, 0) << result.out;
+    EXPECT_LT(final_loss, 0.5 * first_initial) << result.out;
+  }
+  // The restarted shard kept every acknowledged update (--wal_fsync=always)
+  // and the job went on past them.
+  auto after = client_->Pull({{watched, 0}});
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_GT((*after)[0].info.version, version_before_kill);
+  auto listed = client_->ListVariables("student");
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_EQ(listed->size(), 12);  // Four variables and their two Adam slots each.
+}
+
+}  // namespace
+}  // namespace paramserver
