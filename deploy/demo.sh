@@ -70,4 +70,42 @@ start_server
 psctl read after_crash --values
 kill -TERM $server_pid
 wait $server_pid
+
+echo "== Three sharded servers: each variable lives on the shard its name hashes to"
+shard_pids=()
+trap 'kill "${shard_pids[@]}" 2>/dev/null; wait 2>/dev/null || true' EXIT
+for shard in 0 1 2; do
+  "$bin/server/ps_server" --port=0 --data_dir="$work/shard$shard" \
+    >"$work/shard$shard.out" 2>"$work/shard$shard.log" &
+  shard_pids+=($!)
+done
+shards=()
+for shard in 0 1 2; do
+  for _ in $(seq 300); do
+    grep -q "listening on" "$work/shard$shard.out" 2>/dev/null && break
+    sleep 0.1
+  done
+  shards+=("$(sed -n 's/^ps_server listening on //p' "$work/shard$shard.out")")
+  if [[ -z "${shards[shard]}" ]]; then
+    echo "shard $shard did not start:" >&2
+    cat "$work/shard$shard.log" >&2
+    exit 1
+  fi
+done
+servers=$(IFS=,; echo "${shards[*]}")
+echo "   --servers=$servers"
+worker_pids=()
+for worker in 0 1; do
+  "$bin/examples/train_image_filter" --servers="$servers" --worker=$worker \
+    --steps=100 --log_every=50 &
+  worker_pids+=($!)
+done
+for pid in "${worker_pids[@]}"; do wait "$pid"; done
+for shard in 0 1 2; do
+  echo "   shard $shard (${shards[shard]}):" \
+    $("$bin/client/psctl" --server="${shards[shard]}" list student |
+      sed 's/.*"name":"\([^"]*\)".*/\1/')
+done
+kill -TERM "${shard_pids[@]}"
+wait "${shard_pids[@]}"
 trap - EXIT
