@@ -151,5 +151,31 @@ TEST(DurabilityTest, EveryCheckpointCorruptStopsStartUpUnlessAllowed) {
   EXPECT_EQ(fresh->num_variables(), 0);
 }
 
+TEST(DurabilityTest, AdamCarriesOnAfterARestartAsIfNoneHappened) {
+  // Adam's bias correction depends on the step number: a restored variable
+  // must take its fourth step as the fourth, not as a first.
+  OptimizerSpec adam;
+  adam.kind = OptimizerKind::kAdam;
+  adam.learning_rate = 0.1;
+  const std::vector<std::vector<float>> gradients = {{1, -2}, {0.5, 1}, {-3, 0.25}, {2, 2}};
+  Server uninterrupted(FreshDir("adam_uninterrupted"));
+  Create(*uninterrupted.store, "w", {1, 1});
+  for (const auto& g : gradients) {
+    ASSERT_TRUE(Push(*uninterrupted.store, "w", UpdateKind::kApplyGradient, g, adam).ok());
+  }
+  const std::string dir = FreshDir("adam_restarted");
+  {
+    Server server(dir);
+    Create(*server.store, "w", {1, 1});
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(Push(*server.store, "w", UpdateKind::kApplyGradient, gradients[i], adam).ok());
+    }
+  }
+  Server restarted(dir);
+  ASSERT_TRUE(Push(*restarted.store, "w", UpdateKind::kApplyGradient, gradients[3], adam).ok());
+  EXPECT_EQ(Read(*restarted.store, "w"), Read(*uninterrupted.store, "w"));
+  EXPECT_EQ(Read(*restarted.store, "w/Adam_1"), Read(*uninterrupted.store, "w/Adam_1"));
+}
+
 }  // namespace
 }  // namespace paramserver

@@ -37,7 +37,8 @@ absl::Status ValidateOptimizer(const OptimizerSpec& optimizer);
 
 // One step of `optimizer` on `var` with gradient `grad`. `slots` holds one
 // array per SlotsFor(optimizer) entry, in that order. `step` counts this
-// variable's steps with this optimizer, from 1 (Adam's bias correction).
+// variable's steps with this optimizer, from 1 (Adam's bias correction); the
+// store derives it from the slots' version, so it survives restarts.
 template <typename T>
 void ApplyOptimizer(const OptimizerSpec& optimizer, int64_t step, int64_t n,
                     const T* grad, T* var, const std::vector<T*>& slots);

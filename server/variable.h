@@ -81,10 +81,6 @@ class Variable {
   }
   // Marks one completed update.
   void BumpVersionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { ++version_; }
-  // Counts optimizer steps applied to this variable, from 1.
-  int64_t NextOptimizerStepLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return ++optimizer_steps_;
-  }
 
   // True for an optimizer's slot variable (v/Momentum, v/Adam, ...).
   bool is_slot() const { return is_slot_; }
@@ -107,7 +103,6 @@ class Variable {
   // Shared with readers' snapshots; see MutableValueLocked.
   std::shared_ptr<TensorBuffer> value_ ABSL_GUARDED_BY(mu_);
   absl::Status init_status_ ABSL_GUARDED_BY(mu_);
-  int64_t optimizer_steps_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace paramserver

@@ -123,7 +123,11 @@ absl::Status StepOptimizer(const OptimizerSpec& optimizer, Target& target,
   std::vector<T> grad(target.variable->byte_size() / sizeof(T));
   std::memcpy(grad.data(), target.update->value.data(),
               target.update->value.size());
-  const int64_t step = target.variable->NextOptimizerStepLocked();
+  // Each step bumps every slot's version and a slot starts at 1, so the
+  // first slot's version numbers this step from 1. Slot versions are saved
+  // and restored with the slots, so Adam's bias correction carries on across
+  // restarts (TensorFlow keeps beta1_power / beta2_power variables for it).
+  const int64_t step = slots.empty() ? 0 : target.slots[0]->InfoLocked().version;
   ApplyOptimizer<T>(optimizer, step, static_cast<int64_t>(grad.size()),
                     grad.data(), reinterpret_cast<T*>(var), slots);
   for (const auto& slot : target.slots) slot->BumpVersionLocked();
