@@ -12,6 +12,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -33,6 +34,12 @@ ABSL_FLAG(std::string, server, "127.0.0.1:2222", "Parameter server HOST:PORT.");
 ABSL_FLAG(std::string, servers, "",
           "Sharded parameter servers HOST:PORT,HOST:PORT,... in shard order "
           "(overrides --server).");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA certificate(s) the servers' certificates must chain to; turns on TLS.");
+ABSL_FLAG(std::string, tls_cert, "", "PEM client certificate, for mutual TLS.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, token, "",
+          "Bearer token for servers started with --tokens_file (or PS_TOKEN).");
 ABSL_FLAG(double, retry_seconds, 120,
           "How long to keep retrying while a server is unreachable.");
 ABSL_FLAG(int, worker, 0, "This worker's index (seeds its data).");
@@ -169,11 +176,31 @@ absl::StatusOr<double> EvaluationLoss(VariableClient& client,
                                   targets, &unused);
 }
 
+absl::StatusOr<ClientOptions> ClientOptionsFromFlags() {
+  ClientOptions options;
+  const std::string ca = absl::GetFlag(FLAGS_tls_ca), cert = absl::GetFlag(FLAGS_tls_cert),
+                    key = absl::GetFlag(FLAGS_tls_key);
+  if (!ca.empty() || !cert.empty() || !key.empty()) {
+    absl::StatusOr<ClientTlsOptions> tls = LoadClientTls(ca, cert, key);
+    if (!tls.ok()) return tls.status();
+    options.tls = *std::move(tls);
+  }
+  options.token = absl::GetFlag(FLAGS_token);
+  if (const char* env = std::getenv("PS_TOKEN"); options.token.empty() && env) {
+    options.token = env;
+  }
+  return options;
+}
+
 absl::StatusOr<std::unique_ptr<VariableClient>> ConnectFromFlags() {
+  absl::StatusOr<ClientOptions> options = ClientOptionsFromFlags();
+  if (!options.ok()) return options.status();
   const std::string servers = absl::GetFlag(FLAGS_servers);
-  if (servers.empty()) return ParameterServerClient::Connect(absl::GetFlag(FLAGS_server));
+  if (servers.empty()) {
+    return ParameterServerClient::Connect(absl::GetFlag(FLAGS_server), *options);
+  }
   const std::vector<std::string> targets = absl::StrSplit(servers, ',', absl::SkipEmpty());
-  return ShardedClient::Connect(targets);
+  return ShardedClient::Connect(targets, *options);
 }
 
 // Runs `op` until it succeeds, fails with anything but UNAVAILABLE, or the

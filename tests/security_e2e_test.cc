@@ -265,5 +265,26 @@ TEST_F(SecurityE2ETest, PsctlSpeaksMutualTlsWithAToken) {
   EXPECT_THAT(listed.err, HasSubstr("UNAUTHENTICATED"));
 }
 
+TEST_F(SecurityE2ETest, TrainingWorkerSpeaksMutualTlsWithAToken) {
+  std::vector<std::string> flags = MutualTlsFlags();
+  flags.push_back("--tokens_file=" + Path("tokens"));
+  auto server = ServerProcess::Start(flags);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::vector<std::string> worker = {
+      "examples/train_image_filter", "--servers=" + (*server)->target(),
+      "--tls_ca=" + Path("ca.crt"), "--tls_cert=" + Path("client.crt"),
+      "--tls_key=" + Path("client.key"), "--steps=3", "--size=8", "--retry_seconds=0"};
+  std::vector<std::string> with_token = worker;
+  with_token.push_back("--token=writer-token");
+  const CommandResult trained = RunCommand(with_token);
+  EXPECT_EQ(trained.exit_code, 0) << trained.err;
+  EXPECT_THAT(trained.out, HasSubstr("evaluation loss after training"));
+  std::vector<std::string> reader = worker;
+  reader.push_back("--token=reader-token");
+  const CommandResult refused = RunCommand(reader);
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.err, HasSubstr("PERMISSION_DENIED"));
+}
+
 }  // namespace
 }  // namespace paramserver
