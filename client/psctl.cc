@@ -8,7 +8,9 @@
 //   psctl --server=... delete conv1/weights
 //   psctl --server=... delete --scope=conv1
 //   psctl --server=... save             # write a checkpoint now
+//   psctl --server=... health           # exit 0 when SERVING (probes, scripts)
 //   psctl --server=host:2222 --tls_ca=ca.crt --token=... list
+//   psctl --servers=ps-0.ps:2222,ps-1.ps:2222 list   # across shards
 //
 // Against a secured server: --tls_ca turns on TLS (--tls_cert and --tls_key
 // add a client certificate for mutual TLS); --token, or the PS_TOKEN
@@ -19,8 +21,12 @@
 // "CODE: message" (gRPC's code names) with exit status 1; a malformed
 // command line prints the usage and exits 2.
 
+#include <grpcpp/generic/generic_stub.h>
+#include <google/protobuf/wrappers.pb.h>
+
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,14 +35,20 @@
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "client/cli_parse.h"
 #include "client/client.h"
+#include "client/sharded_client.h"
 #include "client/credentials.h"
 #include "client/json_format.h"
 #include "proto/parameter_server.grpc.pb.h"
 #include "server/grpc_status.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:2222", "Parameter server HOST:PORT.");
+ABSL_FLAG(std::string, servers, "",
+          "Sharded servers HOST:PORT,HOST:PORT,... in shard order: get, read, "
+          "list and delete then work across them (overrides --server).");
 ABSL_FLAG(double, timeout_seconds, 30, "Deadline of each call.");
 ABSL_FLAG(std::string, tls_ca, "",
           "PEM CA certificate(s) of the server; set, the connection uses TLS.");
@@ -77,7 +89,8 @@ constexpr char kUsage[] =
     "  read    FULL_NAME [--values]\n"
     "  list    [PREFIX]\n"
     "  delete  FULL_NAME | --scope=S\n"
-    "  save    (write a checkpoint now)";
+    "  save    (write a checkpoint now)\n"
+    "  health  (grpc.health.v1 Check: exit 0 when SERVING, 1 otherwise)";
 
 int Fail(const absl::Status& status) {
   std::fprintf(stderr, "%s: %s\n",
@@ -166,7 +179,7 @@ absl::StatusOr<VariableRequest> RequestFromFlags() {
   return request;
 }
 
-int Get(ParameterServerClient& client) {
+int Get(VariableClient& client) {
   absl::StatusOr<VariableRequest> request = RequestFromFlags();
   if (!request.ok()) return Fail(request.status());
   const bool with_values = absl::GetFlag(FLAGS_values);
@@ -177,7 +190,7 @@ int Get(ParameterServerClient& client) {
                                   with_values ? &values : nullptr));
 }
 
-int Read(ParameterServerClient& client, const std::string& name) {
+int Read(VariableClient& client, const std::string& name) {
   absl::StatusOr<FetchedVariable> variable = client.ReadVariable(name);
   if (!variable.ok()) return Fail(variable.status());
   const absl::string_view values = variable->value;
@@ -185,7 +198,7 @@ int Read(ParameterServerClient& client, const std::string& name) {
       variable->info, nullptr, absl::GetFlag(FLAGS_values) ? &values : nullptr));
 }
 
-int List(ParameterServerClient& client, const std::string& prefix) {
+int List(VariableClient& client, const std::string& prefix) {
   absl::StatusOr<std::vector<VariableInfo>> infos = client.ListVariables(prefix);
   if (!infos.ok()) return Fail(infos.status());
   for (const VariableInfo& info : *infos) {
@@ -196,7 +209,7 @@ int List(ParameterServerClient& client, const std::string& prefix) {
   return 0;
 }
 
-int Delete(ParameterServerClient& client, const std::string& name) {
+int Delete(VariableClient& client, const std::string& name) {
   const std::string scope = absl::GetFlag(FLAGS_scope);
   if (name.empty() == scope.empty()) {
     return Fail(absl::InvalidArgumentError(
@@ -225,6 +238,65 @@ int Save(const ClientOptions& options) {
   absl::Status status = FromGrpcStatus(stub->Save(&context, rpc::SaveRequest(), &response));
   if (!status.ok()) return Fail(status);
   std::printf("{\"checkpoint\":%lld}\n", static_cast<long long>(response.checkpoint()));
+  return 0;
+}
+
+// grpc.health.v1.Health/Check for the whole server (service ""), as
+// container health checks and Kubernetes probes run it. The health .proto is
+// not compiled here; its messages, HealthCheckRequest {string service = 1}
+// and HealthCheckResponse {ServingStatus status = 1}, have exactly the wire
+// format of protobuf's StringValue and Int32Value, so those carry them.
+int Health(const ClientOptions& options) {
+  constexpr int kServing = 1;  // HealthCheckResponse.ServingStatus.SERVING
+  constexpr const char* kStatusNames[] = {"UNKNOWN", "SERVING", "NOT_SERVING",
+                                          "SERVICE_UNKNOWN"};
+  const std::string target = absl::GetFlag(FLAGS_server);
+  grpc::GenericStub stub(
+      grpc::CreateChannel(target, MakeChannelCredentials(options)));
+  const std::string request = google::protobuf::StringValue().SerializeAsString();
+  grpc::Slice request_slice(request);
+  grpc::ByteBuffer request_buffer(&request_slice, 1);
+  grpc::ClientContext context;
+  AddToken(&context, options.token);
+  context.set_deadline(absl::ToChronoTime(
+      absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_timeout_seconds))));
+  grpc::CompletionQueue queue;
+  std::unique_ptr<grpc::GenericClientAsyncResponseReader> call = stub.PrepareUnaryCall(
+      &context, "/grpc.health.v1.Health/Check", request_buffer, &queue);
+  call->StartCall();
+  grpc::ByteBuffer response_buffer;
+  grpc::Status rpc_status;
+  call->Finish(&response_buffer, &rpc_status, &call);
+  void* tag;
+  bool ok;
+  const bool got = queue.Next(&tag, &ok);
+  queue.Shutdown();
+  while (queue.Next(&tag, &ok)) {
+  }
+  if (!got) return Fail(absl::InternalError("The health check did not complete."));
+  if (absl::Status s = FromGrpcStatus(rpc_status); !s.ok()) {
+    return Fail(absl::Status(s.code(), absl::StrCat("health check of ", target,
+                                                    " failed: ", s.message())));
+  }
+  std::vector<grpc::Slice> slices;
+  std::string response;
+  if (response_buffer.Dump(&slices).ok()) {
+    for (const grpc::Slice& slice : slices) {
+      response.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    }
+  }
+  google::protobuf::Int32Value serving_status;
+  if (!serving_status.ParseFromString(response)) {
+    return Fail(absl::InternalError("Unparsable health check response from " + target));
+  }
+  const int value = serving_status.value();
+  const std::string name = value >= 0 && value < 4 ? kStatusNames[value]
+                                                   : absl::StrCat(value);
+  if (value != kServing) {
+    return Fail(absl::UnavailableError(
+        absl::StrCat("The server at ", target, " reports ", name, ".")));
+  }
+  std::printf("{\"status\":\"%s\"}\n", name.c_str());
   return 0;
 }
 
@@ -257,8 +329,19 @@ int Dispatch(const std::vector<char*>& args) {
   const std::string operand = args.size() == 3 ? args[2] : "";
   absl::StatusOr<ClientOptions> options = OptionsFromFlags();
   if (!options.ok()) return Fail(options.status());
-  absl::StatusOr<std::unique_ptr<ParameterServerClient>> client =
-      ParameterServerClient::Connect(absl::GetFlag(FLAGS_server), *options);
+  const std::string servers = absl::GetFlag(FLAGS_servers);
+  if ((command == "health" || command == "save") && !servers.empty()) {
+    return Fail(absl::InvalidArgumentError(
+        command + " talks to one server: give it --server, not --servers."));
+  }
+  if (command == "health" && operand.empty()) return Health(*options);
+  const std::vector<std::string> shards = absl::StrSplit(servers, ',', absl::SkipEmpty());
+  absl::StatusOr<std::unique_ptr<VariableClient>> client =
+      servers.empty()
+          ? absl::StatusOr<std::unique_ptr<VariableClient>>(
+                ParameterServerClient::Connect(absl::GetFlag(FLAGS_server), *options))
+          : absl::StatusOr<std::unique_ptr<VariableClient>>(
+                ShardedClient::Connect(shards, *options));
   if (!client.ok()) return Fail(client.status());
   if (command == "get" && operand.empty()) return Get(**client);
   if (command == "read" && !operand.empty()) return Read(**client, operand);

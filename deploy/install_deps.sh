@@ -1,14 +1,27 @@
 #!/usr/bin/env bash
 # Installs everything the build and tests need, from Debian 12's packages
 # only (Bazel cannot download anything here). Idempotent; needs root.
+#
+#   deploy/install_deps.sh              # build, tests, sanitizers, fuzzing
+#   deploy/install_deps.sh --build-only # just enough to build the binaries
+#                                       # (the container image's build stage)
 set -euo pipefail
 
-PACKAGES=(
+BUILD_PACKAGES=(
   bazel-bootstrap bazel-rules-java      # Bazel 4.2.3 and its Java rules
   g++ libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libdnnl-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libabsl-dev libdnnl-dev
+)
+TEST_PACKAGES=(
+  libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev              # sanitizers and fuzzing
 )
+
+case "${1:-}" in
+  "") PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}") ;;
+  --build-only) PACKAGES=("${BUILD_PACKAGES[@]}") ;;
+  *) echo "usage: $0 [--build-only]" >&2; exit 2 ;;
+esac
 
 missing=()
 for package in "${PACKAGES[@]}"; do

@@ -238,6 +238,32 @@ TEST_F(ShardedE2ETest, FailedPartitionedCreateLeavesNoParts) {
   EXPECT_EQ((*listed)[0].name, "x/part_1");
 }
 
+TEST_F(ShardedE2ETest, PsctlListsAndDeletesAcrossShards) {
+  const std::string servers = "--servers=" + absl::StrJoin(targets_, ",");
+  for (int i = 0; i < 6; ++i) {
+    const CommandResult got = RunCommand({PsctlBinary(), servers, "get", "--scope=tower",
+                                          "--name=v" + std::to_string(i), "--shape=2"});
+    ASSERT_EQ(got.exit_code, 0) << got.err;
+  }
+  int on_shards = 0;
+  for (int s = 0; s < kShards; ++s) on_shards += direct_[s]->ListVariables("tower")->size() > 0;
+  EXPECT_GT(on_shards, 1);
+  const CommandResult listed = RunCommand({PsctlBinary(), servers, "list", "tower"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  const std::vector<std::string> lines = absl::StrSplit(listed.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 6) << listed.out;
+  for (int i = 0; i < 6; ++i) EXPECT_THAT(lines[i], HasSubstr(absl::StrCat("\"tower/v", i, "\"")));
+  const CommandResult read = RunCommand({PsctlBinary(), servers, "read", "tower/v3"});
+  EXPECT_EQ(read.exit_code, 0) << read.err;
+  const CommandResult deleted = RunCommand({PsctlBinary(), servers, "delete", "--scope=tower"});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
+  EXPECT_THAT(deleted.out, HasSubstr("tower/v0"));
+  EXPECT_TRUE(client_->ListVariables("")->empty());
+  const CommandResult health = RunCommand({PsctlBinary(), servers, "health"});
+  EXPECT_EQ(health.exit_code, 1);
+  EXPECT_THAT(health.err, HasSubstr("give it --server, not --servers"));
+}
+
 // The number a worker printed after `label`, or -1.
 double Printed(const std::string& out, absl::string_view label) {
   for (absl::string_view line : absl::StrSplit(out, '\n')) {
