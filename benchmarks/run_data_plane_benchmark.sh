@@ -22,13 +22,8 @@ redis_port=$(free_port)
 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
   --daemonize no --dir "$work" >"$work/redis.log" 2>&1 &
 redis_pid=$!
-"$bin"/server/ps_server --port=0 --max_total_bytes=$((8 << 30)) \
-  >"$work/ps.out" 2>"$work/ps.log" &
-ps_pid=$!
-trap 'kill $ps_pid $redis_pid 2>/dev/null; wait 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-  grep -q "listening on" "$work/ps.out" 2>/dev/null && break
-  sleep 0.1
-done
-server=$(sed -n 's/^ps_server listening on //p' "$work/ps.out")
+source deploy/ps_server_lib.sh
+trap 'kill ${PS_PID:-} $redis_pid 2>/dev/null; wait 2>/dev/null || true' EXIT
+start_ps_server "$bin"/server/ps_server "$work/ps" --max_total_bytes=$((8 << 30))
+server=$PS_TARGET
 "$bin"/benchmarks/data_plane_benchmark --server="$server" --redis_port="$redis_port" "$@"

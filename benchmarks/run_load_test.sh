@@ -12,20 +12,11 @@ $BAZEL build //server:ps_server //benchmarks:load_test
 bin=$($BAZEL info bazel-bin 2>/dev/null)
 
 work=$(mktemp -d)
-"$bin"/server/ps_server --port=0 --data_dir="$work/data" --wal_fsync=everysec \
-  >"$work/ps.out" 2>"$work/ps.log" &
-ps_pid=$!
-trap 'kill $ps_pid 2>/dev/null || true; wait $ps_pid 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 100); do
-  grep -q "listening on" "$work/ps.out" 2>/dev/null && break
-  sleep 0.1
-done
-server=$(sed -n 's/^ps_server listening on //p' "$work/ps.out")
-if [[ -z $server ]]; then
-  echo "ps_server did not start:" >&2
-  cat "$work/ps.log" >&2
-  exit 1
-fi
+source deploy/ps_server_lib.sh
+trap 'kill ${PS_PID:-} 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+start_ps_server "$bin"/server/ps_server "$work/ps" --data_dir="$work/data" --wal_fsync=everysec
+ps_pid=$PS_PID
+server=$PS_TARGET
 status=0
 "$bin"/benchmarks/load_test --server="$server" "$@" || status=$?
 kill -TERM "$ps_pid"

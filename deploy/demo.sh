@@ -9,19 +9,11 @@ bazel build //server:ps_server //client:psctl //examples:all
 bin=$(bazel info bazel-bin 2>/dev/null)
 work=$(mktemp -d)
 log=$work/ps_server.log
+source deploy/ps_server_lib.sh
 start_server() {
-  "$bin/server/ps_server" --port=0 --data_dir="$work/data" >"$log.out" 2>"$log" &
-  server_pid=$!
-  for _ in $(seq 300); do
-    grep -q "listening on" "$log.out" 2>/dev/null && break
-    sleep 0.1
-  done
-  server=$(sed -n 's/^ps_server listening on //p' "$log.out")
-  if [[ -z "$server" ]]; then
-    echo "ps_server did not start:" >&2
-    cat "$log" >&2
-    exit 1
-  fi
+  start_ps_server "$bin/server/ps_server" "$work/ps_server" --data_dir="$work/data"
+  server_pid=$PS_PID
+  server=$PS_TARGET
   echo "== ps_server listening on $server (data in $work/data)"
 }
 trap 'kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null || true' EXIT
@@ -73,24 +65,12 @@ wait $server_pid
 
 echo "== Three sharded servers: each variable lives on the shard its name hashes to"
 shard_pids=()
+shards=()
 trap 'kill "${shard_pids[@]}" 2>/dev/null; wait 2>/dev/null || true' EXIT
 for shard in 0 1 2; do
-  "$bin/server/ps_server" --port=0 --data_dir="$work/shard$shard" \
-    >"$work/shard$shard.out" 2>"$work/shard$shard.log" &
-  shard_pids+=($!)
-done
-shards=()
-for shard in 0 1 2; do
-  for _ in $(seq 300); do
-    grep -q "listening on" "$work/shard$shard.out" 2>/dev/null && break
-    sleep 0.1
-  done
-  shards+=("$(sed -n 's/^ps_server listening on //p' "$work/shard$shard.out")")
-  if [[ -z "${shards[shard]}" ]]; then
-    echo "shard $shard did not start:" >&2
-    cat "$work/shard$shard.log" >&2
-    exit 1
-  fi
+  start_ps_server "$bin/server/ps_server" "$work/shard$shard" --data_dir="$work/shard$shard"
+  shard_pids+=("$PS_PID")
+  shards+=("$PS_TARGET")
 done
 servers=$(IFS=,; echo "${shards[*]}")
 echo "   --servers=$servers"
