@@ -6,6 +6,9 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -49,9 +52,31 @@ absl::Status CheckTransportPolicy(const ServerOptions& options) {
       "a loopback address, or pass --insecure to accept plaintext."));
 }
 
+// TLS whose certificates gRPC re-reads from their files (rotation).
+std::shared_ptr<grpc::ServerCredentials> MakeReloadingTlsCredentials(
+    const ServerTlsOptions& tls) {
+  namespace exp = grpc::experimental;
+  auto provider = std::make_shared<exp::FileWatcherCertificateProvider>(
+      tls.private_key_path, tls.cert_chain_path, tls.client_ca_path,
+      static_cast<unsigned int>(tls.reload_seconds));
+  exp::TlsServerCredentialsOptions credentials(provider);
+  credentials.watch_identity_key_cert_pairs();
+  if (tls.client_ca_path.empty()) {
+    credentials.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  } else {
+    credentials.watch_root_certs();
+    credentials.set_cert_request_type(
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  }
+  return exp::TlsServerCredentials(credentials);
+}
+
 std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(
     const ServerOptions& options) {
   if (!options.tls.has_value()) return grpc::InsecureServerCredentials();
+  if (options.tls->reload_seconds > 0) {
+    return MakeReloadingTlsCredentials(*options.tls);
+  }
   grpc::SslServerCredentialsOptions ssl(
       options.tls->client_ca.empty()
           ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE

@@ -24,6 +24,15 @@ struct ServerTlsOptions {
   // Non-empty: mutual TLS. Clients must present a certificate signed by one
   // of these CAs, or the handshake fails.
   std::string client_ca;
+  // Certificate rotation: when > 0, the server re-reads the files below every
+  // this many seconds and serves what they hold from then on (connections
+  // already open keep theirs). A half-written or mismatched pair is logged
+  // and the previous one kept. The PEM contents above are served until the
+  // first reload.
+  int reload_seconds = 0;
+  std::string cert_chain_path;
+  std::string private_key_path;
+  std::string client_ca_path;  // Empty without mutual TLS.
 };
 
 struct ServerOptions {

@@ -56,6 +56,9 @@ ABSL_FLAG(bool, ignore_corrupt_checkpoints, false,
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM certificate chain of the server; with --tls_key turns on TLS.");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(int, tls_reload_seconds, 0,
+          "Re-read --tls_cert, --tls_key and --tls_client_ca every this many "
+          "seconds, for certificate rotation without a restart (0: never).");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA certificates; when set, clients must present a certificate "
           "signed by one of them (mutual TLS). Needs --tls_cert.");
@@ -103,6 +106,13 @@ absl::StatusOr<std::optional<ServerTlsOptions>> TlsFromFlags() {
         "mutual TLS to them).");
   }
   ServerTlsOptions tls;
+  tls.reload_seconds = absl::GetFlag(FLAGS_tls_reload_seconds);
+  if (tls.reload_seconds < 0) {
+    return absl::InvalidArgumentError("--tls_reload_seconds must be >= 0.");
+  }
+  tls.cert_chain_path = cert;
+  tls.private_key_path = key;
+  tls.client_ca_path = client_ca;
   for (auto [path, pem] : {std::pair{&cert, &tls.cert_chain},
                            std::pair{&key, &tls.private_key},
                            std::pair{&client_ca, &tls.client_ca}}) {
@@ -144,6 +154,10 @@ std::string SecuritySummary(const ServerOptions& options) {
   std::string tls = "plaintext";
   if (options.tls.has_value()) {
     tls = options.tls->client_ca.empty() ? "TLS" : "mutual TLS";
+    if (options.tls->reload_seconds > 0) {
+      absl::StrAppend(&tls, " (certificates re-read every ",
+                      options.tls->reload_seconds, " s)");
+    }
   }
   const std::string auth =
       options.tokens.has_value()

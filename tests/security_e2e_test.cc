@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "client/client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -284,6 +285,46 @@ TEST_F(SecurityE2ETest, TrainingWorkerSpeaksMutualTlsWithAToken) {
   const CommandResult refused = RunCommand(reader);
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_THAT(refused.err, HasSubstr("PERMISSION_DENIED"));
+}
+
+TEST_F(SecurityE2ETest, RotatedCertificateIsServedWithoutARestart) {
+  // A second, unrelated set of certificates (its own CA) replaces the
+  // server's files while it runs.
+  const std::string rotated = *dir_ + "_rotated", live = *dir_ + "_live";
+  ASSERT_EQ(RunCommand({"/bin/bash", "deploy/gen_test_certs.sh", rotated}).exit_code, 0);
+  ASSERT_EQ(RunCommand({"/bin/mkdir", "-p", live}).exit_code, 0);
+  auto install = [&](const std::string& from) {
+    for (const char* file : {"server.crt", "server.key"}) {
+      absl::StatusOr<std::string> pem = ReadFile(from + "/" + file);
+      ASSERT_TRUE(pem.ok()) << pem.status();
+      ASSERT_TRUE(WriteFileAtomically(live, file, *pem).ok());
+    }
+  };
+  install(*dir_);
+  auto server = ServerProcess::Start({"--tls_cert=" + live + "/server.crt",
+                                      "--tls_key=" + live + "/server.key",
+                                      "--tls_reload_seconds=1"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto trusts = [&](const std::string& ca_dir) {
+    ClientOptions options;
+    options.timeout = absl::Seconds(5);
+    absl::StatusOr<std::string> ca = ReadFile(ca_dir + "/ca.crt");
+    EXPECT_TRUE(ca.ok());
+    options.tls = ClientTlsOptions{ca.ok() ? *ca : "", "", ""};
+    auto client = ParameterServerClient::Connect((*server)->target(), options);
+    return client.ok() && (*client)->ListVariables("").ok();
+  };
+  EXPECT_TRUE(trusts(*dir_));
+  EXPECT_FALSE(trusts(rotated));
+  install(rotated);
+  bool rotated_served = false;
+  for (int i = 0; i < 60 && !rotated_served; ++i) {
+    absl::SleepFor(absl::Milliseconds(250));
+    rotated_served = trusts(rotated);
+  }
+  EXPECT_TRUE(rotated_served) << (*server)->Log();
+  EXPECT_FALSE(trusts(*dir_));
+  EXPECT_THAT((*server)->Log(), HasSubstr("certificates re-read every 1 s"));
 }
 
 }  // namespace
