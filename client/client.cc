@@ -120,6 +120,10 @@ ParameterServerClient::Connect(absl::string_view target,
   args.SetInt(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, kMaxFrameBytes);
   args.SetInt(GRPC_ARG_TCP_MIN_READ_CHUNK_SIZE, 256 << 10);
   args.SetInt(GRPC_ARG_TCP_READ_CHUNK_SIZE, 1 << 20);
+  // A server that went away (a shard restarting) is retried at most every
+  // 5 s, not gRPC's default 120 s, so workers notice it is back soon after
+  // it is: calls fail fast (UNAVAILABLE) while the channel waits to retry.
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
   auto channel = grpc::CreateCustomChannel(
       std::string(target), MakeChannelCredentials(options), args);
   return std::unique_ptr<ParameterServerClient>(new ParameterServerClient(

@@ -2,7 +2,12 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "server/slot_names.h"
 
 namespace paramserver {
 
@@ -36,6 +41,26 @@ int JumpConsistentHash(uint64_t key, int num_buckets) {
 int ShardForName(absl::string_view full_name, int num_shards) {
   if (num_shards <= 1) return 0;
   return JumpConsistentHash(NameFingerprint(full_name), num_shards);
+}
+
+int ShardForVariable(absl::string_view full_name, int num_shards) {
+  if (num_shards <= 1) return 0;
+  const size_t slash = full_name.rfind('/');
+  if (slash == absl::string_view::npos) return ShardForName(full_name, num_shards);
+  const absl::string_view parent = full_name.substr(0, slash);
+  const absl::string_view last = full_name.substr(slash + 1);
+  for (const char* suffix : kAllSlotSuffixes) {
+    if (last == suffix) return ShardForVariable(parent, num_shards);
+  }
+  absl::string_view digits = last;
+  int partition = 0;
+  if (absl::ConsumePrefix(&digits, "part_") && !digits.empty() &&
+      digits.size() <= 9 &&
+      std::all_of(digits.begin(), digits.end(), absl::ascii_isdigit) &&
+      absl::SimpleAtoi(digits, &partition)) {
+    return ShardForPartition(parent, partition, num_shards);
+  }
+  return ShardForName(full_name, num_shards);
 }
 
 std::vector<int64_t> PartitionRows(int64_t dim0, int num_partitions) {

@@ -21,10 +21,15 @@ uint64_t NameFingerprint(absl::string_view full_name);
 // Growing from N to N+1 buckets moves only about 1/(N+1) of the keys.
 int JumpConsistentHash(uint64_t key, int num_buckets);
 
-// The shard (server index) of a variable: JumpConsistentHash of its
-// fingerprint. Optimizer slots ("v/Adam") are created by v's server and so
-// live beside v, whatever their own name would hash to.
+// JumpConsistentHash of the name's fingerprint.
 int ShardForName(absl::string_view full_name, int num_shards);
+
+// The shard (server index) holding the variable `full_name`. An optimizer
+// slot ("v/Adam", "v/Momentum", ...) lives where v does, since v's server
+// creates it; a partition "x/part_3" lives at ShardForPartition("x", 3);
+// every other name at ShardForName. So "emb/part_1/Adam" is on part 1's
+// shard.
+int ShardForVariable(absl::string_view full_name, int num_shards);
 
 // tf.fixed_size_partitioner along the first axis: min(num_partitions, dim0)
 // parts (at least one), the first dim0 % parts of them one row longer.

@@ -72,6 +72,29 @@ TEST(ShardPlacementTest, AddingAShardMovesOnlyItsShare) {
   EXPECT_LT(moved, kNames / 4 * 12 / 10);
 }
 
+TEST(ShardForVariableTest, SlotsAndPartsLiveWithTheirVariable) {
+  for (int shards : {2, 3, 5}) {
+    for (const char* name : {"conv1/weights", "emb", "a/b/c"}) {
+      const int home = ShardForName(name, shards);
+      EXPECT_EQ(ShardForVariable(name, shards), home);
+      for (const char* slot : {"Momentum", "Adagrad", "Adam", "Adam_1"}) {
+        EXPECT_EQ(ShardForVariable(absl::StrCat(name, "/", slot), shards), home);
+      }
+      for (int p = 0; p < 4; ++p) {
+        const std::string part = PartitionName(name, p);
+        EXPECT_EQ(ShardForVariable(part, shards), ShardForPartition(name, p, shards));
+        EXPECT_EQ(ShardForVariable(part + "/Adam_1", shards),
+                  ShardForPartition(name, p, shards));
+      }
+    }
+  }
+  // Look-alikes are ordinary names.
+  EXPECT_EQ(ShardForVariable("x/part_", 7), ShardForName("x/part_", 7));
+  EXPECT_EQ(ShardForVariable("x/part_1a", 7), ShardForName("x/part_1a", 7));
+  EXPECT_EQ(ShardForVariable("x/Adam_2", 7), ShardForName("x/Adam_2", 7));
+  EXPECT_EQ(ShardForVariable("Adam", 7), ShardForName("Adam", 7));
+}
+
 TEST(PartitionRowsTest, MatchesFixedSizePartitioner) {
   EXPECT_THAT(PartitionRows(10, 3), ElementsAre(4, 3, 3));
   EXPECT_THAT(PartitionRows(9, 3), ElementsAre(3, 3, 3));

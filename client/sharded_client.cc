@@ -1,6 +1,8 @@
 #include "client/sharded_client.h"
 
 #include <algorithm>
+#include <limits>
+#include <numeric>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -62,10 +64,15 @@ absl::StatusOr<InitializerSpec> PartInitializer(const InitializerSpec& spec,
                                                 absl::string_view full_name) {
   InitializerSpec part_spec = spec;
   part_spec.full_shape = shape;
-  if (spec.seed) part_spec.seed = *spec.seed + part;
+  if (spec.seed) {
+    part_spec.seed = static_cast<int64_t>(static_cast<uint64_t>(*spec.seed) +
+                                          static_cast<uint64_t>(part));
+  }
   const std::optional<TensorShape> list_shape = ImpliedShape(spec);
   if (spec.kind == InitializerKind::kConstant && list_shape) {
-    if (*list_shape != shape) {
+    const absl::StatusOr<int64_t> elements = NumElements(shape);
+    if (*list_shape != shape || !elements.ok() ||
+        static_cast<int64_t>(spec.values.size()) != *elements) {
       return absl::InvalidArgumentError(absl::StrCat(
           "The constant initializer of partitioned variable ", full_name,
           " has shape ", ShapeToString(*list_shape), "; the variable has ",
@@ -103,7 +110,7 @@ const std::string& ShardedClient::target(int shard) const {
 }
 
 int ShardedClient::ShardOf(absl::string_view full_name) const {
-  return ShardForName(full_name, num_shards());
+  return ShardForVariable(full_name, num_shards());
 }
 
 absl::Status ShardedClient::ShardError(int shard,
@@ -145,8 +152,19 @@ absl::StatusOr<PartitionedVariable> ShardedClient::GetPartitionedVariable(
   layout.dtype = request.dtype.value_or(DType::kFloat);
   layout.trainable = request.trainable;
   layout.rows = PartitionRows(layout.shape[0], num_partitions);
-  layout.row_bytes = static_cast<int64_t>(DTypeSize(layout.dtype));
-  for (size_t d = 1; d < layout.shape.size(); ++d) layout.row_bytes *= layout.shape[d];
+  const TensorShape row_shape(layout.shape.begin() + 1, layout.shape.end());
+  const absl::StatusOr<int64_t> row_elements = NumElements(row_shape);
+  const int64_t element_bytes = static_cast<int64_t>(DTypeSize(layout.dtype));
+  if (!row_elements.ok() || element_bytes == 0 ||
+      *row_elements > std::numeric_limits<int64_t>::max() / element_bytes ||
+      (*row_elements > 0 && layout.shape[0] > std::numeric_limits<int64_t>::max() /
+                                                  (*row_elements * element_bytes))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Partitioned variable ", full_name, " of shape ", ShapeToString(layout.shape),
+        " has too many bytes to address or an invalid dtype."));
+  }
+  layout.row_bytes = *row_elements * element_bytes;
+  layout.total_bytes = layout.shape[0] * layout.row_bytes;
 
   const int parts = static_cast<int>(layout.rows.size());
   std::vector<std::vector<int>> parts_of_shard(num_shards());
@@ -198,8 +216,11 @@ absl::StatusOr<PartitionedVariable> ShardedClient::GetPartitionedVariable(
     result.parts.push_back(fetched[p]->info);
     if (return_value) result.value += fetched[p]->value;
   }
+  std::vector<int64_t> versions;
+  for (const VariableInfo& part : result.parts) versions.push_back(part.version);
   MutexLock lock(&mu_);
   layouts_[full_name] = std::move(layout);
+  part_versions_[full_name] = std::move(versions);
   return result;
 }
 
@@ -256,19 +277,55 @@ absl::StatusOr<std::vector<VariableInfo>> ShardedClient::ListVariables(
 
 absl::StatusOr<std::vector<std::string>> ShardedClient::DeleteVariable(
     absl::string_view full_name) {
-  if (FindLayout(full_name)) {
-    absl::StatusOr<std::vector<std::string>> deleted = DeleteScope(full_name);
-    if (deleted.ok() && deleted->empty()) {
-      return absl::NotFoundError(absl::StrCat(
-          "Partitioned variable ", full_name, " has no parts left to delete."));
-    }
-    return deleted;
+  if (std::optional<Layout> layout = FindLayout(full_name)) {
+    return DeletePartitioned(full_name, *layout);
   }
   const int shard = ShardOf(full_name);
   absl::StatusOr<std::vector<std::string>> deleted =
       shards_[shard]->DeleteVariable(full_name);
   if (!deleted.ok()) return ShardError(shard, deleted.status());
   return deleted;
+}
+
+absl::StatusOr<std::vector<std::string>> ShardedClient::DeletePartitioned(
+    absl::string_view full_name, const Layout& layout) {
+  // Each part on its shard (its slots go with it); a part already gone counts
+  // as deleted, so a retry after a partial failure finishes the job.
+  const int parts = static_cast<int>(layout.rows.size());
+  std::vector<std::vector<int>> parts_of_shard(num_shards());
+  for (int p = 0; p < parts; ++p) {
+    parts_of_shard[ShardForPartition(full_name, p, num_shards())].push_back(p);
+  }
+  std::vector<absl::Status> statuses(num_shards());
+  std::vector<std::vector<std::string>> deleted(num_shards());
+  RunOnShards(NonEmpty(parts_of_shard), [&](int shard) {
+    for (int p : parts_of_shard[shard]) {
+      absl::StatusOr<std::vector<std::string>> names =
+          shards_[shard]->DeleteVariable(PartitionName(full_name, p));
+      if (names.ok()) {
+        for (std::string& name : *names) deleted[shard].push_back(std::move(name));
+      } else if (names.status().code() != absl::StatusCode::kNotFound) {
+        statuses[shard] = ShardError(shard, names.status());
+        return;
+      }
+    }
+  });
+  if (absl::Status s = FirstError(statuses); !s.ok()) return s;
+  {
+    MutexLock lock(&mu_);
+    layouts_.erase(full_name);
+    part_versions_.erase(full_name);
+  }
+  std::vector<std::string> merged;
+  for (auto& names : deleted) {
+    for (std::string& name : names) merged.push_back(std::move(name));
+  }
+  if (merged.empty()) {
+    return absl::NotFoundError(absl::StrCat(
+        "Partitioned variable ", full_name, " has no parts left to delete."));
+  }
+  std::sort(merged.begin(), merged.end());
+  return merged;
 }
 
 absl::StatusOr<std::vector<std::string>> ShardedClient::DeleteScope(
@@ -278,52 +335,21 @@ absl::StatusOr<std::vector<std::string>> ShardedClient::DeleteScope(
   RunOnShards(AllShards(num_shards()), [&](int shard) {
     deleted[shard] = shards_[shard]->DeleteScope(scope);
   });
-  {
-    MutexLock lock(&mu_);
-    absl::erase_if(layouts_, [&](const auto& entry) {
-      return IsUnderPrefix(entry.first, scope);
-    });
-  }
   std::vector<std::string> merged;
   for (int shard = 0; shard < num_shards(); ++shard) {
     if (!deleted[shard].ok()) return ShardError(shard, deleted[shard].status());
     for (std::string& name : *deleted[shard]) merged.push_back(std::move(name));
   }
+  {
+    MutexLock lock(&mu_);
+    const auto under_scope = [&](const auto& entry) {
+      return IsUnderPrefix(entry.first, scope);
+    };
+    absl::erase_if(layouts_, under_scope);
+    absl::erase_if(part_versions_, under_scope);
+  }
   std::sort(merged.begin(), merged.end());
   return merged;
-}
-
-absl::StatusOr<int64_t> ShardedClient::PartitionedVersion(
-    absl::string_view full_name, const Layout& layout) {
-  std::vector<std::vector<int>> parts_of_shard(num_shards());
-  for (int p = 0; p < static_cast<int>(layout.rows.size()); ++p) {
-    parts_of_shard[ShardForPartition(full_name, p, num_shards())].push_back(p);
-  }
-  std::vector<absl::Status> statuses(num_shards());
-  std::vector<int64_t> sums(num_shards(), 0);
-  RunOnShards(NonEmpty(parts_of_shard), [&](int shard) {
-    absl::StatusOr<std::vector<VariableInfo>> listed =
-        shards_[shard]->ListVariables(full_name);
-    if (!listed.ok()) {
-      statuses[shard] = ShardError(shard, listed.status());
-      return;
-    }
-    for (int p : parts_of_shard[shard]) {
-      const std::string name = PartitionName(full_name, p);
-      auto it = std::find_if(listed->begin(), listed->end(),
-                             [&](const VariableInfo& info) { return info.name == name; });
-      if (it == listed->end()) {
-        statuses[shard] = absl::NotFoundError(absl::StrCat(
-            "Partition ", name, " of ", full_name, " does not exist."));
-        return;
-      }
-      sums[shard] += it->version;
-    }
-  });
-  if (absl::Status s = FirstError(statuses); !s.ok()) return s;
-  int64_t version = 0;
-  for (int64_t sum : sums) version += sum;
-  return version;
 }
 
 absl::StatusOr<PulledValue> ShardedClient::Assemble(
@@ -331,9 +357,7 @@ absl::StatusOr<PulledValue> ShardedClient::Assemble(
     std::vector<PulledValue> parts) const {
   PulledValue whole;
   whole.info = {std::string(full_name), layout.shape, layout.dtype, 0, layout.trainable};
-  int64_t bytes = 0;
-  for (int64_t rows : layout.rows) bytes += rows * layout.row_bytes;
-  whole.value.reserve(bytes);
+  whole.value.reserve(layout.total_bytes);
   for (size_t p = 0; p < parts.size(); ++p) {
     if (static_cast<int64_t>(parts[p].value.size()) != layout.rows[p] * layout.row_bytes ||
         parts[p].info.dtype != layout.dtype) {
@@ -349,6 +373,26 @@ absl::StatusOr<PulledValue> ShardedClient::Assemble(
   return whole;
 }
 
+absl::Status ShardedClient::PullRound(
+    const std::vector<std::vector<PullItemSpec>>& requests,
+    std::vector<std::vector<PulledValue>>& replies) {
+  std::vector<absl::Status> statuses(num_shards());
+  replies.assign(num_shards(), {});
+  RunOnShards(NonEmpty(requests), [&](int shard) {
+    absl::StatusOr<std::vector<PulledValue>> pulled = shards_[shard]->Pull(requests[shard]);
+    if (!pulled.ok()) {
+      statuses[shard] = ShardError(shard, pulled.status());
+    } else if (pulled->size() != requests[shard].size()) {
+      statuses[shard] = absl::DataLossError(absl::StrCat(
+          "Shard ", shard, " answered ", pulled->size(), " of ",
+          requests[shard].size(), " pulled variables."));
+    } else {
+      replies[shard] = *std::move(pulled);
+    }
+  });
+  return FirstError(statuses);
+}
+
 absl::StatusOr<std::vector<PulledValue>> ShardedClient::Pull(
     absl::Span<const PullItemSpec> items) {
   std::vector<std::vector<PullItemSpec>> requests(num_shards());
@@ -356,6 +400,10 @@ absl::StatusOr<std::vector<PulledValue>> ShardedClient::Pull(
   std::vector<PulledValue> results(items.size());
   std::vector<std::optional<Layout>> layouts(items.size());
   std::vector<std::vector<PulledValue>> parts(items.size());
+  // A partitioned item is conditional when its known_version is the sum this
+  // client last saw: each part is then sent with that part's own version and
+  // the servers compare exactly, part by part.
+  std::vector<bool> conditional(items.size(), false);
   for (size_t i = 0; i < items.size(); ++i) {
     const std::string& name = items[i].name;
     layouts[i] = FindLayout(name);
@@ -365,33 +413,25 @@ absl::StatusOr<std::vector<PulledValue>> ShardedClient::Pull(
       slots[shard].push_back({i, -1});
       continue;
     }
+    const int num_parts = static_cast<int>(layouts[i]->rows.size());
+    std::vector<int64_t> known(num_parts, 0);
     if (items[i].known_version > 0) {
-      absl::StatusOr<int64_t> version = PartitionedVersion(name, *layouts[i]);
-      if (!version.ok()) return version.status();
-      if (*version == items[i].known_version) {
-        results[i].unchanged = true;
-        results[i].info = {name, layouts[i]->shape, layouts[i]->dtype, *version,
-                           layouts[i]->trainable};
-        layouts[i].reset();  // Nothing to assemble.
-        continue;
+      std::optional<std::vector<int64_t>> seen = PartVersions(name);
+      if (seen && seen->size() == known.size() &&
+          std::accumulate(seen->begin(), seen->end(), int64_t{0}) == items[i].known_version) {
+        known = *seen;
+        conditional[i] = true;
       }
     }
-    const int num_parts = static_cast<int>(layouts[i]->rows.size());
     parts[i].resize(num_parts);
     for (int p = 0; p < num_parts; ++p) {
       const int shard = ShardForPartition(name, p, num_shards());
-      requests[shard].push_back({PartitionName(name, p), 0});
+      requests[shard].push_back({PartitionName(name, p), known[p]});
       slots[shard].push_back({i, p});
     }
   }
-  std::vector<absl::Status> statuses(num_shards());
-  std::vector<std::vector<PulledValue>> replies(num_shards());
-  RunOnShards(NonEmpty(requests), [&](int shard) {
-    absl::StatusOr<std::vector<PulledValue>> pulled = shards_[shard]->Pull(requests[shard]);
-    if (pulled.ok()) replies[shard] = *std::move(pulled);
-    else statuses[shard] = ShardError(shard, pulled.status());
-  });
-  if (absl::Status s = FirstError(statuses); !s.ok()) return s;
+  std::vector<std::vector<PulledValue>> replies;
+  if (absl::Status s = PullRound(requests, replies); !s.ok()) return s;
   for (int shard = 0; shard < num_shards(); ++shard) {
     for (size_t k = 0; k < slots[shard].size(); ++k) {
       const Slot& slot = slots[shard][k];
@@ -400,14 +440,62 @@ absl::StatusOr<std::vector<PulledValue>> ShardedClient::Pull(
       else parts[slot.item][slot.part] = std::move(reply);
     }
   }
+  // A conditional item with some parts changed needs the unchanged parts'
+  // values too: one more round for just those.
+  std::vector<std::vector<PullItemSpec>> again(num_shards());
+  std::vector<std::vector<Slot>> again_slots(num_shards());
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!layouts[i] || !conditional[i]) continue;
+    const bool all_unchanged = std::all_of(parts[i].begin(), parts[i].end(),
+                                           [](const PulledValue& v) { return v.unchanged; });
+    if (all_unchanged) {
+      results[i].unchanged = true;
+      results[i].info = {items[i].name, layouts[i]->shape, layouts[i]->dtype,
+                         items[i].known_version, layouts[i]->trainable};
+      layouts[i].reset();  // Nothing to assemble.
+      continue;
+    }
+    for (int p = 0; p < static_cast<int>(parts[i].size()); ++p) {
+      if (!parts[i][p].unchanged) continue;
+      const int shard = ShardForPartition(items[i].name, p, num_shards());
+      again[shard].push_back({PartitionName(items[i].name, p), 0});
+      again_slots[shard].push_back({i, p});
+    }
+  }
+  if (!NonEmpty(again).empty()) {
+    if (absl::Status s = PullRound(again, replies); !s.ok()) return s;
+    for (int shard = 0; shard < num_shards(); ++shard) {
+      for (size_t k = 0; k < again_slots[shard].size(); ++k) {
+        const Slot& slot = again_slots[shard][k];
+        parts[slot.item][slot.part] = std::move(replies[shard][k]);
+      }
+    }
+  }
   for (size_t i = 0; i < items.size(); ++i) {
     if (!layouts[i]) continue;
+    std::vector<int64_t> versions;
+    for (const PulledValue& part : parts[i]) versions.push_back(part.info.version);
     absl::StatusOr<PulledValue> whole =
         Assemble(items[i].name, *layouts[i], std::move(parts[i]));
     if (!whole.ok()) return whole.status();
     results[i] = *std::move(whole);
+    RememberPartVersions(items[i].name, std::move(versions));
   }
   return results;
+}
+
+std::optional<std::vector<int64_t>> ShardedClient::PartVersions(
+    absl::string_view full_name) const {
+  MutexLock lock(&mu_);
+  auto it = part_versions_.find(full_name);
+  if (it == part_versions_.end()) return std::nullopt;
+  return it->second;
+}
+
+void ShardedClient::RememberPartVersions(absl::string_view full_name,
+                                         std::vector<int64_t> versions) {
+  MutexLock lock(&mu_);
+  part_versions_[std::string(full_name)] = std::move(versions);
 }
 
 absl::StatusOr<std::vector<VariableInfo>> ShardedClient::Push(const PushSpec& push) {
@@ -433,8 +521,7 @@ absl::StatusOr<std::vector<VariableInfo>> ShardedClient::Push(const PushSpec& pu
           "Bounded staleness needs an unpartitioned variable; ", update.name,
           " is partitioned."));
     }
-    int64_t bytes = 0;
-    for (int64_t rows : layout.rows) bytes += rows * layout.row_bytes;
+    const int64_t bytes = layout.total_bytes;
     if (static_cast<int64_t>(update.value.size()) != bytes) {
       return absl::InvalidArgumentError(absl::StrCat(
           "Cannot push ", update.value.size(), " bytes to partitioned variable ",
@@ -456,13 +543,22 @@ absl::StatusOr<std::vector<VariableInfo>> ShardedClient::Push(const PushSpec& pu
   std::vector<std::vector<VariableInfo>> replies(num_shards());
   RunOnShards(NonEmpty(slots), [&](int shard) {
     absl::StatusOr<std::vector<VariableInfo>> pushed = shards_[shard]->Push(requests[shard]);
-    if (pushed.ok()) replies[shard] = *std::move(pushed);
-    else statuses[shard] = ShardError(shard, pushed.status());
+    if (!pushed.ok()) {
+      statuses[shard] = ShardError(shard, pushed.status());
+    } else if (pushed->size() != requests[shard].updates.size()) {
+      statuses[shard] = absl::DataLossError(absl::StrCat(
+          "Shard ", shard, " answered ", pushed->size(), " of ",
+          requests[shard].updates.size(), " pushed variables."));
+    } else {
+      replies[shard] = *std::move(pushed);
+    }
   });
   if (absl::Status s = FirstError(statuses); !s.ok()) return s;
   std::vector<VariableInfo> results(push.updates.size());
+  std::vector<std::vector<int64_t>> part_versions(push.updates.size());
   for (size_t i = 0; i < push.updates.size(); ++i) {
     if (layouts[i]) {
+      part_versions[i].resize(layouts[i]->rows.size());
       results[i] = {push.updates[i].name, layouts[i]->shape, layouts[i]->dtype, 0,
                     layouts[i]->trainable};
     }
@@ -470,9 +566,16 @@ absl::StatusOr<std::vector<VariableInfo>> ShardedClient::Push(const PushSpec& pu
   for (int shard = 0; shard < num_shards(); ++shard) {
     for (size_t k = 0; k < slots[shard].size(); ++k) {
       const Slot& slot = slots[shard][k];
-      if (slot.part < 0) results[slot.item] = std::move(replies[shard][k]);
-      else results[slot.item].version += replies[shard][k].version;
+      if (slot.part < 0) {
+        results[slot.item] = std::move(replies[shard][k]);
+      } else {
+        results[slot.item].version += replies[shard][k].version;
+        part_versions[slot.item][slot.part] = replies[shard][k].version;
+      }
     }
+  }
+  for (size_t i = 0; i < push.updates.size(); ++i) {
+    if (layouts[i]) RememberPartVersions(push.updates[i].name, std::move(part_versions[i]));
   }
   return results;
 }

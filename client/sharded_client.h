@@ -51,7 +51,8 @@ class ShardedClient final : public VariableClient {
 
   int num_shards() const { return static_cast<int>(shards_.size()); }
   const std::string& target(int shard) const;
-  // The shard holding the (unpartitioned) variable `full_name`.
+  // The shard holding the variable `full_name` (ShardForVariable: slots and
+  // partitions live with their variable).
   int ShardOf(absl::string_view full_name) const;
 
   // tf.get_variable with a fixed-size partitioner: the variable is created
@@ -81,7 +82,9 @@ class ShardedClient final : public VariableClient {
   absl::StatusOr<std::vector<std::string>> DeleteScope(
       absl::string_view scope) override;
   // One call per shard involved, concurrently. A partitioned variable's
-  // known_version is the sum of its parts' versions.
+  // version is the sum of its parts' versions; given as known_version, it
+  // is matched part by part against the versions this client last saw, so a
+  // part that moved (even backwards, after a restore) is always sent.
   absl::StatusOr<std::vector<PulledValue>> Pull(
       absl::Span<const PullItemSpec> items) override;
   // One call per shard involved, concurrently. A partitioned variable's value
@@ -97,6 +100,7 @@ class ShardedClient final : public VariableClient {
     bool trainable = true;
     std::vector<int64_t> rows;  // Per part.
     int64_t row_bytes = 0;
+    int64_t total_bytes = 0;
   };
 
   explicit ShardedClient(
@@ -106,9 +110,15 @@ class ShardedClient final : public VariableClient {
   // Names the shard in transport errors; other errors pass unchanged.
   absl::Status ShardError(int shard, const absl::Status& status) const;
   std::optional<Layout> FindLayout(absl::string_view full_name) const;
-  // The sum of the parts' current versions, from their shards' listings.
-  absl::StatusOr<int64_t> PartitionedVersion(absl::string_view full_name,
-                                             const Layout& layout);
+  // One batched Pull per shard with requests, concurrently; `replies` gets
+  // one vector per shard, in request order.
+  absl::Status PullRound(const std::vector<std::vector<PullItemSpec>>& requests,
+                         std::vector<std::vector<PulledValue>>& replies);
+  // The parts' versions this client last saw for a partitioned variable.
+  std::optional<std::vector<int64_t>> PartVersions(absl::string_view full_name) const;
+  void RememberPartVersions(absl::string_view full_name, std::vector<int64_t> versions);
+  absl::StatusOr<std::vector<std::string>> DeletePartitioned(
+      absl::string_view full_name, const Layout& layout);
   // Joins the parts' pulled values; FAILED_PRECONDITION when a part's size
   // no longer matches the layout.
   absl::StatusOr<PulledValue> Assemble(absl::string_view full_name,
@@ -120,6 +130,11 @@ class ShardedClient final : public VariableClient {
   const std::vector<std::unique_ptr<ParameterServerClient>> shards_;
   mutable Mutex mu_;
   absl::flat_hash_map<std::string, Layout> layouts_ ABSL_GUARDED_BY(mu_);
+  // Per partitioned variable: its parts' versions as last pulled, pushed or
+  // fetched here, which turn a whole's known_version (their sum) back into
+  // exact per-part versions for a conditional pull.
+  absl::flat_hash_map<std::string, std::vector<int64_t>> part_versions_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace paramserver

@@ -24,11 +24,13 @@ struct ServerTlsOptions {
   // Non-empty: mutual TLS. Clients must present a certificate signed by one
   // of these CAs, or the handshake fails.
   std::string client_ca;
-  // Certificate rotation: when > 0, the server re-reads the files below every
-  // this many seconds and serves what they hold from then on (connections
-  // already open keep theirs). A half-written or mismatched pair is logged
-  // and the previous one kept. The PEM contents above are served until the
-  // first reload.
+  // Certificate rotation: when > 0, the files below are served instead of
+  // the contents above; gRPC re-reads them when they change (checked every
+  // this many seconds) and new connections get what they then hold (open
+  // ones keep theirs). Replace certificate and key together (switch a
+  // directory symlink, as Kubernetes secret volumes do): gRPC does not check
+  // that a new key matches a new certificate, and handshakes fail while they
+  // disagree. The contents above are still read, to check the files at start.
   int reload_seconds = 0;
   std::string cert_chain_path;
   std::string private_key_path;

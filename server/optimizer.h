@@ -10,18 +10,12 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "server/slot_names.h"
 #include "server/update_spec.h"
 
 namespace paramserver {
 
-// TensorFlow's slot names: v/Momentum, v/Adagrad, v/Adam (m) and v/Adam_1 (v).
-inline constexpr char kMomentumSlot[] = "Momentum";
-inline constexpr char kAdagradSlot[] = "Adagrad";
-inline constexpr char kAdamMSlot[] = "Adam";
-inline constexpr char kAdamVSlot[] = "Adam_1";
-// Every suffix any optimizer uses, for deleting a variable with its slots.
-inline constexpr const char* kAllSlotSuffixes[] = {kMomentumSlot, kAdagradSlot,
-                                                   kAdamMSlot, kAdamVSlot};
+
 
 // A slot TensorFlow would create for this optimizer: its name suffix
 // ("Momentum" makes v/Momentum) and its initial value.

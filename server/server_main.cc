@@ -119,6 +119,10 @@ absl::StatusOr<std::optional<ServerTlsOptions>> TlsFromFlags() {
     if (path->empty()) continue;
     absl::StatusOr<std::string> contents = ReadFile(*path);
     if (!contents.ok()) return contents.status();
+    if (contents->find("-----BEGIN") == std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(*path, " holds no PEM data (no -----BEGIN line)."));
+    }
     *pem = *std::move(contents);
   }
   return tls;

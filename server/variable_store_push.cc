@@ -127,7 +127,9 @@ absl::Status StepOptimizer(const OptimizerSpec& optimizer, Target& target,
   // first slot's version numbers this step from 1. Slot versions are saved
   // and restored with the slots, so Adam's bias correction carries on across
   // restarts (TensorFlow keeps beta1_power / beta2_power variables for it).
-  const int64_t step = slots.empty() ? 0 : target.slots[0]->InfoLocked().version;
+  // (At least 1: a step of 0 would make Adam's bias correction divide by 0.)
+  const int64_t step =
+      slots.empty() ? 0 : std::max<int64_t>(1, target.slots[0]->InfoLocked().version);
   ApplyOptimizer<T>(optimizer, step, static_cast<int64_t>(grad.size()),
                     grad.data(), reinterpret_cast<T*>(var), slots);
   for (const auto& slot : target.slots) slot->BumpVersionLocked();

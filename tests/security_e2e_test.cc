@@ -290,17 +290,15 @@ TEST_F(SecurityE2ETest, TrainingWorkerSpeaksMutualTlsWithAToken) {
 TEST_F(SecurityE2ETest, RotatedCertificateIsServedWithoutARestart) {
   // A second, unrelated set of certificates (its own CA) replaces the
   // server's files while it runs.
+  // The server reads live/server.{crt,key}; live is a symlink switched in
+  // one rename, so certificate and key change together.
   const std::string rotated = *dir_ + "_rotated", live = *dir_ + "_live";
   ASSERT_EQ(RunCommand({"/bin/bash", "deploy/gen_test_certs.sh", rotated}).exit_code, 0);
-  ASSERT_EQ(RunCommand({"/bin/mkdir", "-p", live}).exit_code, 0);
-  auto install = [&](const std::string& from) {
-    for (const char* file : {"server.crt", "server.key"}) {
-      absl::StatusOr<std::string> pem = ReadFile(from + "/" + file);
-      ASSERT_TRUE(pem.ok()) << pem.status();
-      ASSERT_TRUE(WriteFileAtomically(live, file, *pem).ok());
-    }
+  auto point_live_at = [&](const std::string& target) {
+    ASSERT_EQ(RunCommand({"/bin/ln", "-sfn", target, live + ".new"}).exit_code, 0);
+    ASSERT_EQ(RunCommand({"/bin/mv", "-T", live + ".new", live}).exit_code, 0);
   };
-  install(*dir_);
+  point_live_at(*dir_);
   auto server = ServerProcess::Start({"--tls_cert=" + live + "/server.crt",
                                       "--tls_key=" + live + "/server.key",
                                       "--tls_reload_seconds=1"});
@@ -316,7 +314,7 @@ TEST_F(SecurityE2ETest, RotatedCertificateIsServedWithoutARestart) {
   };
   EXPECT_TRUE(trusts(*dir_));
   EXPECT_FALSE(trusts(rotated));
-  install(rotated);
+  point_live_at(rotated);
   bool rotated_served = false;
   for (int i = 0; i < 60 && !rotated_served; ++i) {
     absl::SleepFor(absl::Milliseconds(250));
@@ -325,6 +323,16 @@ TEST_F(SecurityE2ETest, RotatedCertificateIsServedWithoutARestart) {
   EXPECT_TRUE(rotated_served) << (*server)->Log();
   EXPECT_FALSE(trusts(*dir_));
   EXPECT_THAT((*server)->Log(), HasSubstr("certificates re-read every 1 s"));
+}
+
+TEST_F(SecurityE2ETest, EmptyClientCaFileStopsStartUp) {
+  // An empty CA file must not quietly turn mutual TLS off.
+  std::ofstream(Path("empty_ca.crt")).flush();
+  const CommandResult started = RunCommand(
+      {ServerBinary(), "--port=0", "--tls_cert=" + Path("server.crt"),
+       "--tls_key=" + Path("server.key"), "--tls_client_ca=" + Path("empty_ca.crt")});
+  EXPECT_EQ(started.exit_code, 2);  // A configuration error, as a bad flag.
+  EXPECT_THAT(started.err, HasSubstr("empty_ca.crt holds no PEM data"));
 }
 
 }  // namespace

@@ -39,7 +39,8 @@ class ShardedE2ETest : public ::testing::Test {
  protected:
   void SetUp() override {
     for (int s = 0; s < kShards; ++s) {
-      dirs_.push_back(absl::StrCat(std::getenv("TEST_TMPDIR"), "/",
+      const char* tmp = std::getenv("TEST_TMPDIR");
+      dirs_.push_back(absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/",
                                    ::testing::UnitTest::GetInstance()->current_test_info()->name(),
                                    "_shard", s));
       auto server = ServerProcess::Start(ShardFlags(dirs_[s], "0"));
@@ -264,6 +265,35 @@ TEST_F(ShardedE2ETest, PsctlListsAndDeletesAcrossShards) {
   EXPECT_THAT(health.err, HasSubstr("give it --server, not --servers"));
 }
 
+TEST_F(ShardedE2ETest, SlotsAndPartsAreFoundOnTheShardsThatHoldThem) {
+  ASSERT_TRUE(client_->GetPartitionedVariable(Zeros("emb", "table", {6, 2}), kShards).ok());
+  ASSERT_TRUE(client_->GetVariable(Zeros("emb", "other", {2})).ok());
+  PushSpec push;
+  push.optimizer.kind = OptimizerKind::kAdam;
+  const std::string table_gradient = Bytes(std::vector<float>(12, 1.0f));
+  const std::string other_gradient = Bytes(std::vector<float>(2, 1.0f));
+  push.updates = {{"emb/table", UpdateKind::kApplyGradient, table_gradient, std::nullopt},
+                  {"emb/other", UpdateKind::kApplyGradient, other_gradient, std::nullopt}};
+  ASSERT_TRUE(client_->Push(push).ok());
+  // Slots live with their variable, wherever their own names would hash.
+  for (const char* slot : {"emb/other/Adam", "emb/other/Adam_1", "emb/table/part_0/Adam",
+                           "emb/table/part_1/Adam_1", "emb/table/part_2/Adam"}) {
+    auto read = client_->ReadVariable(slot);
+    EXPECT_TRUE(read.ok()) << slot << ": " << read.status();
+  }
+  EXPECT_TRUE(client_->ReadVariable("emb/table/part_2").ok());
+  // Deleting the partitioned variable takes its parts and their slots, and
+  // nothing else under emb/.
+  auto deleted = client_->DeleteVariable("emb/table");
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(deleted->size(), 9);
+  auto left = client_->ListVariables("emb");
+  ASSERT_TRUE(left.ok());
+  ASSERT_EQ(left->size(), 3);
+  EXPECT_EQ((*left)[0].name, "emb/other");
+  EXPECT_EQ(client_->DeleteVariable("emb/table").status().code(), absl::StatusCode::kNotFound);
+}
+
 // The number a worker printed after `label`, or -1.
 double Printed(const std::string& out, absl::string_view label) {
   for (absl::string_view line : absl::StrSplit(out, '\n')) {
@@ -279,6 +309,15 @@ TEST_F(ShardedE2ETest, TrainingSurvivesAShardKilledAndRestarted) {
   const std::string servers = absl::StrJoin(targets_, ",");
   CommandResult results[2];
   std::vector<std::thread> workers;
+  // Joins the workers however the test leaves (a failed ASSERT returns).
+  struct Joiner {
+    std::vector<std::thread>& threads;
+    ~Joiner() {
+      for (std::thread& t : threads) {
+        if (t.joinable()) t.join();
+      }
+    }
+  } joiner{workers};
   for (int w = 0; w < 2; ++w) {
     workers.emplace_back([&, w] {
       results[w] = RunCommand({"examples/train_image_filter", "--servers=" + servers,
@@ -305,7 +344,7 @@ TEST_F(ShardedE2ETest, TrainingSurvivesAShardKilledAndRestarted) {
               HasSubstr(absl::StrCat("Parameter server shard ", victim, " of 3 (",
                                      targets_[victim], ")")));
   absl::SleepFor(absl::Seconds(1));
-  Restart(victim);
+  ASSERT_NO_FATAL_FAILURE(Restart(victim));
   for (std::thread& worker : workers) worker.join();
 
   double first_initial = 0;
@@ -322,7 +361,11 @@ TEST_F(ShardedE2ETest, TrainingSurvivesAShardKilledAndRestarted) {
     EXPECT_LT(final_loss, 0.5 * first_initial) << result.out;
   }
   // The restarted shard kept every acknowledged update (--wal_fsync=always)
-  // and the job went on past them.
+  // and the job went on past them. (A fresh client: client_'s channel to the
+  // killed shard may still be in gRPC's reconnect backoff.)
+  auto fresh = ShardedClient::Connect(targets_);
+  ASSERT_TRUE(fresh.ok());
+  client_ = *std::move(fresh);
   auto after = client_->Pull({{watched, 0}});
   ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_GT((*after)[0].info.version, version_before_kill);
