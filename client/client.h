@@ -43,6 +43,14 @@ struct ClientOptions {
   std::string token;
 };
 
+// TLS and token as the command-line tools take them (psctl, the training
+// worker): TLS when any of the three paths is given (LoadClientTls), and
+// `token`, or the PS_TOKEN environment variable when it is empty.
+absl::Status SetTlsAndToken(const std::string& ca_path,
+                            const std::string& cert_path,
+                            const std::string& key_path,
+                            const std::string& token, ClientOptions& options);
+
 // A connection to one parameter server. Thread-safe: one client can serve
 // every thread of a worker. Every error is the server's status (code and
 // TensorFlow-worded message) or the transport's (UNAVAILABLE, ...).

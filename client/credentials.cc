@@ -1,5 +1,7 @@
 #include "client/credentials.h"
 
+#include <cstdlib>
+
 #include "server/file_util.h"
 
 namespace paramserver {
@@ -21,6 +23,22 @@ absl::StatusOr<ClientTlsOptions> LoadClientTls(const std::string& ca_path,
     *pem = *std::move(contents);
   }
   return tls;
+}
+
+absl::Status SetTlsAndToken(const std::string& ca_path,
+                            const std::string& cert_path,
+                            const std::string& key_path,
+                            const std::string& token, ClientOptions& options) {
+  if (!ca_path.empty() || !cert_path.empty() || !key_path.empty()) {
+    absl::StatusOr<ClientTlsOptions> tls = LoadClientTls(ca_path, cert_path, key_path);
+    if (!tls.ok()) return tls.status();
+    options.tls = *std::move(tls);
+  }
+  options.token = token;
+  if (const char* env = std::getenv("PS_TOKEN"); options.token.empty() && env) {
+    options.token = env;
+  }
+  return absl::OkStatus();
 }
 
 std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(

@@ -25,7 +25,6 @@
 #include <google/protobuf/wrappers.pb.h>
 
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -304,17 +303,11 @@ int Health(const ClientOptions& options) {
 absl::StatusOr<ClientOptions> OptionsFromFlags() {
   ClientOptions options;
   options.timeout = absl::Seconds(absl::GetFlag(FLAGS_timeout_seconds));
-  const std::string ca = absl::GetFlag(FLAGS_tls_ca);
-  const std::string cert = absl::GetFlag(FLAGS_tls_cert);
-  const std::string key = absl::GetFlag(FLAGS_tls_key);
-  if (!ca.empty() || !cert.empty() || !key.empty()) {
-    absl::StatusOr<ClientTlsOptions> tls = LoadClientTls(ca, cert, key);
-    if (!tls.ok()) return tls.status();
-    options.tls = *std::move(tls);
-  }
-  options.token = absl::GetFlag(FLAGS_token);
-  if (const char* env = std::getenv("PS_TOKEN"); options.token.empty() && env) {
-    options.token = env;
+  if (absl::Status s = SetTlsAndToken(absl::GetFlag(FLAGS_tls_ca), absl::GetFlag(FLAGS_tls_cert),
+                                      absl::GetFlag(FLAGS_tls_key), absl::GetFlag(FLAGS_token),
+                                      options);
+      !s.ok()) {
+    return s;
   }
   return options;
 }

@@ -12,7 +12,6 @@
 
 #include <array>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -178,16 +177,11 @@ absl::StatusOr<double> EvaluationLoss(VariableClient& client,
 
 absl::StatusOr<ClientOptions> ClientOptionsFromFlags() {
   ClientOptions options;
-  const std::string ca = absl::GetFlag(FLAGS_tls_ca), cert = absl::GetFlag(FLAGS_tls_cert),
-                    key = absl::GetFlag(FLAGS_tls_key);
-  if (!ca.empty() || !cert.empty() || !key.empty()) {
-    absl::StatusOr<ClientTlsOptions> tls = LoadClientTls(ca, cert, key);
-    if (!tls.ok()) return tls.status();
-    options.tls = *std::move(tls);
-  }
-  options.token = absl::GetFlag(FLAGS_token);
-  if (const char* env = std::getenv("PS_TOKEN"); options.token.empty() && env) {
-    options.token = env;
+  if (absl::Status s = SetTlsAndToken(absl::GetFlag(FLAGS_tls_ca), absl::GetFlag(FLAGS_tls_cert),
+                                      absl::GetFlag(FLAGS_tls_key), absl::GetFlag(FLAGS_token),
+                                      options);
+      !s.ok()) {
+    return s;
   }
   return options;
 }
@@ -235,15 +229,16 @@ absl::Status Train() {
   WorkerState state;
   FilterTensors gradients;
   std::vector<float> targets((*trainer)->image_elements());
+  // The shared evaluation batch's loss, retried while a server is unreachable.
+  const auto evaluate = [&](double& loss) {
+    return RetryWhileUnavailable(worker, [&]() -> absl::Status {
+      absl::StatusOr<double> value = EvaluationLoss(**client, **trainer, teacher, state);
+      if (value.ok()) loss = *value;
+      return value.status();
+    });
+  };
   double initial = 0;
-  if (absl::Status s = RetryWhileUnavailable(worker, [&]() -> absl::Status {
-        absl::StatusOr<double> loss = EvaluationLoss(**client, **trainer, teacher, state);
-        if (loss.ok()) initial = *loss;
-        return loss.status();
-      });
-      !s.ok()) {
-    return s;
-  }
+  if (absl::Status s = evaluate(initial); !s.ok()) return s;
   std::printf("worker %d: evaluation loss before training %.6f\n", worker, initial);
   int stale = 0;
   double window_loss = 0;
@@ -273,14 +268,7 @@ absl::Status Train() {
     }
   }
   double final_loss = 0;
-  if (absl::Status s = RetryWhileUnavailable(worker, [&]() -> absl::Status {
-        absl::StatusOr<double> loss = EvaluationLoss(**client, **trainer, teacher, state);
-        if (loss.ok()) final_loss = *loss;
-        return loss.status();
-      });
-      !s.ok()) {
-    return s;
-  }
+  if (absl::Status s = evaluate(final_loss); !s.ok()) return s;
   std::printf("worker %d: evaluation loss after training %.6f\n", worker, final_loss);
   return absl::OkStatus();
 }

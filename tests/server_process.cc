@@ -14,7 +14,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 
@@ -131,6 +133,16 @@ CommandResult RunCommand(const std::vector<std::string>& argv) {
   result.out = ReadFile(out_path);
   result.err = ReadFile(err_path);
   return result;
+}
+
+double NumberAfter(const std::string& out, absl::string_view label) {
+  for (absl::string_view line : absl::StrSplit(out, '\n')) {
+    const size_t at = line.find(label);
+    if (at == absl::string_view::npos) continue;
+    double value;
+    if (absl::SimpleAtod(line.substr(at + label.size()), &value)) return value;
+  }
+  return -1;
 }
 
 }  // namespace paramserver

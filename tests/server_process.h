@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace paramserver {
 
@@ -46,6 +47,10 @@ struct CommandResult {
   std::string err;
 };
 CommandResult RunCommand(const std::vector<std::string>& argv);
+
+// The number a program printed right after `label` on some line of `out`,
+// or -1 when there is none.
+double NumberAfter(const std::string& out, absl::string_view label);
 
 // Paths of the project's binaries inside the test's runfiles.
 std::string ServerBinary();

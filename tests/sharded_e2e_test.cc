@@ -11,7 +11,6 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -294,17 +293,6 @@ TEST_F(ShardedE2ETest, SlotsAndPartsAreFoundOnTheShardsThatHoldThem) {
   EXPECT_EQ(client_->DeleteVariable("emb/table").status().code(), absl::StatusCode::kNotFound);
 }
 
-// The number a worker printed after `label`, or -1.
-double Printed(const std::string& out, absl::string_view label) {
-  for (absl::string_view line : absl::StrSplit(out, '\n')) {
-    const size_t at = line.find(label);
-    if (at == absl::string_view::npos) continue;
-    double value;
-    if (absl::SimpleAtod(line.substr(at + label.size()), &value)) return value;
-  }
-  return -1;
-}
-
 TEST_F(ShardedE2ETest, TrainingSurvivesAShardKilledAndRestarted) {
   const std::string servers = absl::StrJoin(targets_, ",");
   CommandResult results[2];
@@ -351,12 +339,12 @@ TEST_F(ShardedE2ETest, TrainingSurvivesAShardKilledAndRestarted) {
   bool a_worker_waited = false;
   for (const CommandResult& result : results) {
     ASSERT_EQ(result.exit_code, 0) << result.err;
-    first_initial = std::max(first_initial, Printed(result.out, "evaluation loss before training "));
+    first_initial = std::max(first_initial, NumberAfter(result.out, "evaluation loss before training "));
     a_worker_waited |= result.err.find(absl::StrCat("shard ", victim, " of 3")) != std::string::npos;
   }
   EXPECT_TRUE(a_worker_waited) << results[0].err << results[1].err;
   for (const CommandResult& result : results) {
-    const double final_loss = Printed(result.out, "evaluation loss after training ");
+    const double final_loss = NumberAfter(result.out, "evaluation loss after training ");
     ASSERT_GT(final_loss, 0) << result.out;
     EXPECT_LT(final_loss, 0.5 * first_initial) << result.out;
   }

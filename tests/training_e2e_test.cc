@@ -6,8 +6,6 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_split.h"
 #include "client/client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -15,17 +13,6 @@
 
 namespace paramserver {
 namespace {
-
-// The number a worker printed after `label`, or -1.
-double Printed(const std::string& out, absl::string_view label) {
-  for (absl::string_view line : absl::StrSplit(out, '\n')) {
-    const size_t at = line.find(label);
-    if (at == absl::string_view::npos) continue;
-    double value;
-    if (absl::SimpleAtod(line.substr(at + label.size()), &value)) return value;
-  }
-  return -1;
-}
 
 TEST(TrainingE2ETest, TwoWorkersTrainTheImageFilterTogether) {
   auto server = ServerProcess::Start();
@@ -47,11 +34,11 @@ TEST(TrainingE2ETest, TwoWorkersTrainTheImageFilterTogether) {
   for (const CommandResult& result : results) {
     ASSERT_EQ(result.exit_code, 0) << result.err;
     first_initial = std::max(first_initial,
-                             Printed(result.out, "evaluation loss before training "));
+                             NumberAfter(result.out, "evaluation loss before training "));
   }
   ASSERT_GT(first_initial, 0);
   for (const CommandResult& result : results) {
-    const double final_loss = Printed(result.out, "evaluation loss after training ");
+    const double final_loss = NumberAfter(result.out, "evaluation loss after training ");
     ASSERT_GT(final_loss, 0) << result.out;
     EXPECT_LT(final_loss, 0.5 * first_initial) << result.out;
   }
