@@ -26,4 +26,5 @@ source deploy/ps_server_lib.sh
 trap 'kill ${PS_PID:-} $redis_pid 2>/dev/null; wait 2>/dev/null || true' EXIT
 start_ps_server "$bin"/server/ps_server "$work/ps" --max_total_bytes=$((8 << 30))
 server=$PS_TARGET
-"$bin"/benchmarks/data_plane_benchmark --server="$server" --redis_port="$redis_port" "$@"
+"$bin"/benchmarks/data_plane_benchmark --server="$server" --redis_port="$redis_port" \
+  --server_pid="$PS_PID" --redis_pid="$redis_pid" "$@"
