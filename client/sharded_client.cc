@@ -205,6 +205,9 @@ absl::StatusOr<PartitionedVariable> ShardedClient::GetPartitionedVariable(
                            fetched[p]->info.name);
     }
   }
+  if (status.ok() && !fetched[0]->created) {
+    status = CheckNoExtraPart(request, parts);
+  }
   if (!status.ok()) {
     DeleteCreatedParts(created);
     return status;
@@ -222,6 +225,30 @@ absl::StatusOr<PartitionedVariable> ShardedClient::GetPartitionedVariable(
   layouts_[full_name] = std::move(layout);
   part_versions_[full_name] = std::move(versions);
   return result;
+}
+
+absl::Status ShardedClient::CheckNoExtraPart(const VariableRequest& request,
+                                             int parts) {
+  // Reusing [10, 4] in 3 parts as [7, 4] in 2 would otherwise match parts 0
+  // and 1 and leave part 2 unseen. Parts 0..parts-1 matched their shapes, so
+  // with no part after them the whole shape matches too.
+  const std::string full_name = JoinScope(request.scope, request.name);
+  VariableRequest probe;
+  probe.scope = request.scope;
+  probe.name = absl::StrCat(request.name, "/part_", parts);
+  probe.reuse = ReuseMode::kReuse;
+  const int shard = ShardForPartition(full_name, parts, num_shards());
+  absl::StatusOr<FetchedVariable> extra =
+      shards_[shard]->GetVariable(probe, /*return_value=*/false);
+  if (extra.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Partitioner returned a different partitioning than what was already "
+        "found.  Partitioner returned ", parts, " shards, and shard ",
+        full_name, "/part_0 was found, but so was the extra shard ", full_name,
+        "/part_", parts, "."));
+  }
+  if (absl::IsNotFound(extra.status())) return absl::OkStatus();
+  return ShardError(shard, extra.status());
 }
 
 void ShardedClient::DeleteCreatedParts(

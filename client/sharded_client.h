@@ -124,6 +124,9 @@ class ShardedClient final : public VariableClient {
   absl::StatusOr<PulledValue> Assemble(absl::string_view full_name,
                                        const Layout& layout,
                                        std::vector<PulledValue> parts) const;
+  // As tf.get_variable, for a partitioned variable found existing: OK when
+  // `name/part_<parts>` does not exist, INVALID_ARGUMENT when it does.
+  absl::Status CheckNoExtraPart(const VariableRequest& request, int parts);
   // Removes parts a failed GetPartitionedVariable made: (shard, name) pairs.
   void DeleteCreatedParts(const std::vector<std::pair<int, std::string>>& parts);
 

@@ -238,6 +238,26 @@ TEST_F(ShardedE2ETest, FailedPartitionedCreateLeavesNoParts) {
   EXPECT_EQ((*listed)[0].name, "x/part_1");
 }
 
+TEST_F(ShardedE2ETest, ReusingWithFewerPartsThanExistIsAnError) {
+  ASSERT_TRUE(client_->GetPartitionedVariable(Zeros("", "x", {10, 4}), 3).ok());
+  // [7, 4] in 2 parts is rows 4 + 3, the same shapes as parts 0 and 1 of
+  // [10, 4] in 3 parts (4 + 3 + 3); part 2 gives it away.
+  VariableRequest smaller = Zeros("", "x", {7, 4});
+  smaller.reuse = ReuseMode::kAutoReuse;
+  auto reused = client_->GetPartitionedVariable(smaller, 2);
+  EXPECT_EQ(reused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(reused.status().message(),
+              HasSubstr("Partitioner returned 2 shards, and shard x/part_0 was "
+                        "found, but so was the extra shard x/part_2."));
+  // Reused as it was made, it is found.
+  VariableRequest same = Zeros("", "x", {10, 4});
+  same.reuse = ReuseMode::kReuse;
+  auto found = client_->GetPartitionedVariable(same, 3);
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_FALSE(found->created);
+  EXPECT_EQ(found->info.shape, (TensorShape{10, 4}));
+}
+
 TEST_F(ShardedE2ETest, PsctlListsAndDeletesAcrossShards) {
   const std::string servers = "--servers=" + absl::StrJoin(targets_, ",");
   for (int i = 0; i < 6; ++i) {
