@@ -124,6 +124,14 @@ ParameterServerClient::Connect(absl::string_view target,
   // 5 s, not gRPC's default 120 s, so workers notice it is back soon after
   // it is: calls fail fast (UNAVAILABLE) while the channel waits to retry.
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
+  // Keepalive (see ClientOptions). Pings go out while a long-lived session
+  // or pull stream is open but idle, however long: no limit on pings
+  // without data in between.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(options.keepalive_time)));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(options.keepalive_timeout)));
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   auto channel = grpc::CreateCustomChannel(
       std::string(target), MakeChannelCredentials(options), args);
   return std::unique_ptr<ParameterServerClient>(new ParameterServerClient(

@@ -35,6 +35,14 @@ absl::StatusOr<ClientTlsOptions> LoadClientTls(const std::string& ca_path,
 struct ClientOptions {
   // Per-call deadline. Calls that exceed it return DEADLINE_EXCEEDED.
   absl::Duration timeout = absl::Seconds(30);
+  // HTTP/2 keepalive while calls are open: after `keepalive_time` without
+  // traffic the client pings the server, and when no answer comes within
+  // `keepalive_timeout` it drops the connection, so calls on a server that
+  // froze, or across a network that lost the connection without a reset,
+  // fail UNAVAILABLE (and can be retried on a new connection) instead of
+  // waiting out their deadline.
+  absl::Duration keepalive_time = absl::Seconds(20);
+  absl::Duration keepalive_timeout = absl::Seconds(10);
   // Unset: plaintext. A TLS client cannot talk to a plaintext server, nor
   // the reverse (UNAVAILABLE).
   std::optional<ClientTlsOptions> tls;

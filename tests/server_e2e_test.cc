@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <atomic>
+#include <fstream>
 #include <future>
 #include <thread>
 #include <vector>
@@ -21,6 +22,22 @@ namespace paramserver {
 namespace {
 
 using ::testing::HasSubstr;
+
+// Waits until process `pid` is in the stopped state ("T" in /proc/PID/stat):
+// SIGSTOP is delivered asynchronously.
+bool WaitUntilStopped(pid_t pid) {
+  for (int attempt = 0; attempt < 500; ++attempt) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    const size_t paren = line.rfind(')');
+    if (paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'T') {
+      return true;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return false;
+}
 
 class ServerE2ETest : public ::testing::Test {
  protected:
@@ -189,6 +206,37 @@ TEST_F(ServerE2ETest, ReflectionListsTheService) {
   call->Finish(&status, reinterpret_cast<void*>(5));
   await(5);
   EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+TEST_F(ServerE2ETest, FrozenServerFailsCallsByKeepaliveNotByTheDeadline) {
+  ClientOptions options;
+  options.timeout = absl::Seconds(60);
+  options.keepalive_time = absl::Seconds(1);
+  options.keepalive_timeout = absl::Seconds(1);
+  auto client = ParameterServerClient::Connect(server_->target(), options);
+  ASSERT_TRUE(client.ok());
+  VariableRequest request;
+  request.name = "v";
+  request.shape = TensorShape{4};
+  ASSERT_TRUE((*client)->GetVariable(request).ok());
+  // The process stops answering but its socket stays open, as a hung
+  // machine's would.
+  ASSERT_EQ(kill(server_->pid(), SIGSTOP), 0);
+  ASSERT_TRUE(WaitUntilStopped(server_->pid()));
+  const absl::Time start = absl::Now();
+  auto pulled = (*client)->Pull({{"v", 0}});
+  const absl::Duration waited = absl::Now() - start;
+  ASSERT_EQ(kill(server_->pid(), SIGCONT), 0);
+  EXPECT_EQ(pulled.status().code(), absl::StatusCode::kUnavailable) << pulled.status();
+  EXPECT_LT(waited, absl::Seconds(20));
+  // Once the server runs again, a new connection serves the next call.
+  absl::StatusOr<std::vector<PulledValue>> again;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    again = (*client)->Pull({{"v", 0}});
+    if (again.ok()) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(again.ok()) << again.status();
 }
 
 TEST_F(ServerE2ETest, SigtermShutsDownCleanly) {
