@@ -13,7 +13,7 @@ SessionStream::SessionStream(rpc::ParameterServerSessions::Stub& stub,
   // and no start operation to wait for (its tag never completes).
   context_.set_initial_metadata_corked(true);
   stream_ = stub.PrepareAsyncSession(&context_, &cq_);
-  stream_->StartCall(this);
+  stream_->StartCall(&other_tag_);
 }
 
 SessionStream::~SessionStream() {
@@ -24,7 +24,7 @@ SessionStream::~SessionStream() {
   while (pending_ > 0 && cq_.Next(&tag, &ok)) --pending_;
   grpc::Status ignored;
   if (!finishing_) {
-    stream_->Finish(&ignored, this);
+    stream_->Finish(&ignored, &other_tag_);
     ++pending_;
   }
   while (pending_ > 0 && cq_.Next(&tag, &ok)) --pending_;
@@ -42,6 +42,7 @@ absl::Status SessionStream::Await(absl::Time deadline) {
       case grpc::CompletionQueue::GOT_EVENT:
         --pending_;
         all_ok &= ok;
+        if (tag == &write_tag_ && !ok) write_failed_ = true;
         break;
       case grpc::CompletionQueue::TIMEOUT:
         broken_ = true;
@@ -61,7 +62,7 @@ absl::Status SessionStream::Fail(absl::Time deadline) {
   broken_ = true;
   grpc::Status status;
   finishing_ = true;
-  stream_->Finish(&status, this);
+  stream_->Finish(&status, &other_tag_);
   ++pending_;
   if (absl::Status s = Await(deadline); !s.ok()) return s;
   if (status.ok()) return absl::UnavailableError("The session ended early.");
@@ -73,8 +74,8 @@ absl::Status SessionStream::Call(const rpc::SessionRequest& request,
                                  absl::Time deadline) {
   if (broken_) return absl::FailedPreconditionError("Broken session.");
   // The write and the read run together; both complete before returning.
-  stream_->Write(request, this);
-  stream_->Read(response, this);
+  stream_->Write(request, &write_tag_);
+  stream_->Read(response, &other_tag_);
   pending_ += 2;
   return Await(deadline);
 }
@@ -90,8 +91,13 @@ absl::Status SessionPool::Call(const rpc::SessionRequest& request,
       idle_.pop_back();
     }
   }
-  if (session == nullptr) session = std::make_unique<SessionStream>(*stub_, token_);
+  const bool reused = session != nullptr;
+  if (!reused) session = std::make_unique<SessionStream>(*stub_, token_);
   absl::Status status = session->Call(request, response, deadline);
+  if (!status.ok() && reused && session->request_unsent()) {
+    session = std::make_unique<SessionStream>(*stub_, token_);
+    status = session->Call(request, response, deadline);
+  }
   if (!session->broken()) {
     MutexLock lock(&mu_);
     idle_.push_back(std::move(session));

@@ -33,6 +33,9 @@ class SessionStream {
   absl::Status Call(const rpc::SessionRequest& request,
                     rpc::SessionResponse* response, absl::Time deadline);
   bool broken() const { return broken_; }
+  // After a failed Call: true when its request never went out (the stream
+  // had already ended, e.g. while idle), so the server did not see it.
+  bool request_unsent() const { return write_failed_; }
 
  private:
   // Waits for every operation started so far; false when one failed.
@@ -46,6 +49,10 @@ class SessionStream {
                                                 rpc::SessionResponse>>
       stream_;
   int pending_ = 0;  // Operations started and not yet completed.
+  // Tags telling the write's completion from the others'.
+  char write_tag_ = 0;
+  char other_tag_ = 0;
+  bool write_failed_ = false;
   bool broken_ = false;
   bool finishing_ = false;
 };
@@ -58,7 +65,10 @@ class SessionPool {
       : stub_(rpc::ParameterServerSessions::NewStub(std::move(channel))),
         token_(std::move(token)) {}
 
-  // Runs one call on an idle session (opening one when none is idle).
+  // Runs one call on an idle session (opening one when none is idle). An
+  // idle session whose stream ended meanwhile (the server restarted, or
+  // keepalive dropped the connection) is replaced by a new one once, when
+  // the request did not go out on it.
   absl::Status Call(const rpc::SessionRequest& request,
                     rpc::SessionResponse* response, absl::Time deadline);
 

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <fstream>
 #include <future>
 #include <thread>
@@ -245,6 +246,31 @@ TEST_F(ServerE2ETest, SigtermShutsDownCleanly) {
   ASSERT_TRUE(WIFEXITED(status)) << status;
   EXPECT_EQ(WEXITSTATUS(status), 0);
   EXPECT_THAT(server_->Log(), HasSubstr("Shut down cleanly with 1 variables"));
+}
+
+TEST(ServerRestartE2ETest, ClientCarriesOnAfterTheServerRestarts) {
+  // GetVariable runs on a pooled session stream, which the restart ends while
+  // it is idle; the next call must open a new one, not fail.
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string dir = std::string(tmp != nullptr ? tmp : "/tmp") + "/restart";
+  auto server = ServerProcess::Start({"--data_dir=" + dir});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string target = (*server)->target();
+  auto client = ParameterServerClient::Connect(target);
+  ASSERT_TRUE(client.ok());
+  VariableRequest request;
+  request.name = "v";
+  request.shape = TensorShape{4};
+  ASSERT_TRUE((*client)->GetVariable(request).ok());
+  ASSERT_EQ((*server)->StopWith(SIGTERM), 0);
+  std::fprintf(stderr, "LOG %s\n", (*server)->Log().c_str());
+  server = ServerProcess::Start(
+      {"--data_dir=" + dir, "--port=" + target.substr(target.rfind(':') + 1)});
+  ASSERT_TRUE(server.ok()) << server.status();
+  request.reuse = ReuseMode::kReuse;
+  auto reused = (*client)->GetVariable(request);
+  ASSERT_TRUE(reused.ok()) << reused.status();
+  EXPECT_FALSE(reused->created);
 }
 
 TEST(ServerFlagsE2ETest, MemoryLimitFlagsAreEnforced) {
