@@ -28,6 +28,7 @@
 #include "server/file_util.h"
 #include "server/grpc_server.h"
 #include "server/logging.h"
+#include "server/pem_check.h"
 
 ABSL_FLAG(std::string, address, "127.0.0.1",
           "Address to listen on. 0.0.0.0 or :: listens on every interface.");
@@ -119,11 +120,18 @@ absl::StatusOr<std::optional<ServerTlsOptions>> TlsFromFlags() {
     if (path->empty()) continue;
     absl::StatusOr<std::string> contents = ReadFile(*path);
     if (!contents.ok()) return contents.status();
-    if (contents->find("-----BEGIN") == std::string::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(*path, " holds no PEM data (no -----BEGIN line)."));
-    }
     *pem = *std::move(contents);
+  }
+  // gRPC would take mismatched or unreadable files and fail every handshake
+  // later (with --tls_reload_seconds it only logs them); an empty CA file
+  // would quietly turn mutual TLS off.
+  if (absl::Status s = CheckKeyMatchesCertificate(tls.private_key, key,
+                                                  tls.cert_chain, cert);
+      !s.ok()) {
+    return s;
+  }
+  if (!client_ca.empty()) {
+    if (absl::Status s = CheckCertificates(tls.client_ca, client_ca); !s.ok()) return s;
   }
   return tls;
 }

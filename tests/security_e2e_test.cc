@@ -332,7 +332,20 @@ TEST_F(SecurityE2ETest, EmptyClientCaFileStopsStartUp) {
       {ServerBinary(), "--port=0", "--tls_cert=" + Path("server.crt"),
        "--tls_key=" + Path("server.key"), "--tls_client_ca=" + Path("empty_ca.crt")});
   EXPECT_EQ(started.exit_code, 2);  // A configuration error, as a bad flag.
-  EXPECT_THAT(started.err, HasSubstr("empty_ca.crt holds no PEM data"));
+  EXPECT_THAT(started.err, HasSubstr("empty_ca.crt holds no certificate."));
+}
+
+TEST_F(SecurityE2ETest, KeyOfAnotherCertificateStopsStartUp) {
+  for (const std::string& reload : {"0", "1"}) {
+    const CommandResult started = RunCommand(
+        {ServerBinary(), "--port=0", "--tls_cert=" + Path("server.crt"),
+         "--tls_key=" + Path("client.key"), "--tls_reload_seconds=" + reload});
+    EXPECT_EQ(started.exit_code, 2) << reload;
+    EXPECT_THAT(started.err,
+                HasSubstr("client.key is not the private key of the certificate in " +
+                          Path("server.crt")))
+        << reload;
+  }
 }
 
 }  // namespace

@@ -1,0 +1,100 @@
+#include "server/pem_check.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
+namespace paramserver {
+namespace {
+
+struct BioFree {
+  void operator()(BIO* bio) const { BIO_free(bio); }
+};
+struct X509Free {
+  void operator()(X509* cert) const { X509_free(cert); }
+};
+struct KeyFree {
+  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
+};
+using BioPtr = std::unique_ptr<BIO, BioFree>;
+using X509Ptr = std::unique_ptr<X509, X509Free>;
+using KeyPtr = std::unique_ptr<EVP_PKEY, KeyFree>;
+
+BioPtr ReadOnlyBio(absl::string_view pem) {
+  return BioPtr(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+}
+
+// OpenSSL's reason for the last failure, and the thread's error queue
+// emptied, so later calls start clean.
+std::string OpenSslReason() {
+  const unsigned long code = ERR_peek_last_error();
+  std::string reason = code == 0 ? "" : ERR_reason_error_string(code) != nullptr
+                                            ? ERR_reason_error_string(code)
+                                            : "";
+  ERR_clear_error();
+  return reason.empty() ? std::string("unreadable PEM") : reason;
+}
+
+bool IsEndOfInput() {
+  const unsigned long code = ERR_peek_last_error();
+  return ERR_GET_LIB(code) == ERR_LIB_PEM && ERR_GET_REASON(code) == PEM_R_NO_START_LINE;
+}
+
+}  // namespace
+
+absl::Status CheckCertificates(absl::string_view pem, absl::string_view name) {
+  if (pem.size() > static_cast<size_t>(INT32_MAX)) {
+    return absl::InvalidArgumentError(absl::StrCat(name, " is too large."));
+  }
+  BioPtr bio = ReadOnlyBio(pem);
+  int count = 0;
+  while (true) {
+    X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    if (cert == nullptr) break;
+    ++count;
+  }
+  // Reading stops at the end of the input (no further BEGIN line) or at a
+  // block that is not a certificate.
+  if (!IsEndOfInput()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        name, ": certificate ", count + 1, " cannot be read (", OpenSslReason(), ")."));
+  }
+  ERR_clear_error();
+  if (count == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(name, " holds no certificate."));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckKeyMatchesCertificate(absl::string_view key_pem,
+                                        absl::string_view key_name,
+                                        absl::string_view cert_pem,
+                                        absl::string_view cert_name) {
+  if (absl::Status s = CheckCertificates(cert_pem, cert_name); !s.ok()) return s;
+  if (key_pem.size() > static_cast<size_t>(INT32_MAX)) {
+    return absl::InvalidArgumentError(absl::StrCat(key_name, " is too large."));
+  }
+  BioPtr key_bio = ReadOnlyBio(key_pem);
+  KeyPtr key(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
+  if (key == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        key_name, " holds no readable private key (", OpenSslReason(), ")."));
+  }
+  BioPtr cert_bio = ReadOnlyBio(cert_pem);
+  X509Ptr cert(PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
+  if (cert == nullptr || X509_check_private_key(cert.get(), key.get()) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(absl::StrCat(
+        key_name, " is not the private key of the certificate in ", cert_name, "."));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace paramserver
