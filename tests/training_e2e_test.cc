@@ -29,19 +29,23 @@ TEST(TrainingE2ETest, TwoWorkersTrainTheImageFilterTogether) {
   }
   for (std::thread& worker : workers) worker.join();
   // Both evaluate on the same fixed batch. Whichever started first saw the
-  // untrained weights; after training together both see far better ones.
+  // untrained weights. Each one's loss falls; the one that finished last
+  // evaluated after all 80 updates (the other one may have finished while
+  // its peer still trained, seeing only about half of them), and that loss
+  // is less than half the untrained one.
   double first_initial = 0;
+  double best_final = 1e30;
   for (const CommandResult& result : results) {
     ASSERT_EQ(result.exit_code, 0) << result.err;
-    first_initial = std::max(first_initial,
-                             NumberAfter(result.out, "evaluation loss before training "));
-  }
-  ASSERT_GT(first_initial, 0);
-  for (const CommandResult& result : results) {
+    const double initial = NumberAfter(result.out, "evaluation loss before training ");
     const double final_loss = NumberAfter(result.out, "evaluation loss after training ");
     ASSERT_GT(final_loss, 0) << result.out;
-    EXPECT_LT(final_loss, 0.5 * first_initial) << result.out;
+    EXPECT_LT(final_loss, initial) << result.out;
+    first_initial = std::max(first_initial, initial);
+    best_final = std::min(best_final, final_loss);
   }
+  ASSERT_GT(first_initial, 0);
+  EXPECT_LT(best_final, 0.5 * first_initial) << results[0].out << results[1].out;
   auto client = ParameterServerClient::Connect((*server)->target());
   auto listed = (*client)->ListVariables("student");
   ASSERT_TRUE(listed.ok());
@@ -49,7 +53,9 @@ TEST(TrainingE2ETest, TwoWorkersTrainTheImageFilterTogether) {
   for (const VariableInfo& info : *listed) {
     names.push_back(info.name);
     // Created at 1, then one version per applied gradient: 80 in all.
-    if (info.name == "student/conv1/weights") EXPECT_EQ(info.version, 81);
+    if (info.name == "student/conv1/weights") {
+      EXPECT_EQ(info.version, 81);
+    }
   }
   EXPECT_THAT(names, ::testing::Contains("student/conv2/weights/Adam_1"));
   EXPECT_EQ(names.size(), 12);  // 4 variables and 2 Adam slots each.
