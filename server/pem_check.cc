@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace paramserver {
@@ -27,8 +28,17 @@ using BioPtr = std::unique_ptr<BIO, BioFree>;
 using X509Ptr = std::unique_ptr<X509, X509Free>;
 using KeyPtr = std::unique_ptr<EVP_PKEY, KeyFree>;
 
+// Empty when `pem` is empty (BIO_new_mem_buf wants a non-null buffer).
 BioPtr ReadOnlyBio(absl::string_view pem) {
-  return BioPtr(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  static const char kEmpty[] = "";
+  return BioPtr(BIO_new_mem_buf(pem.empty() ? kEmpty : pem.data(),
+                                static_cast<int>(pem.size())));
+}
+
+// Reads the next certificate, plain ("CERTIFICATE") or with trust settings
+// ("TRUSTED CERTIFICATE"), as gRPC reads certificate files.
+X509Ptr ReadCertificate(BIO* bio) {
+  return X509Ptr(PEM_read_bio_X509_AUX(bio, nullptr, nullptr, nullptr));
 }
 
 // OpenSSL's reason for the last failure, and the thread's error queue
@@ -54,17 +64,15 @@ absl::Status CheckCertificates(absl::string_view pem, absl::string_view name) {
     return absl::InvalidArgumentError(absl::StrCat(name, " is too large."));
   }
   BioPtr bio = ReadOnlyBio(pem);
+  if (bio == nullptr) return absl::ResourceExhaustedError("Out of memory.");
   int count = 0;
-  while (true) {
-    X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-    if (cert == nullptr) break;
-    ++count;
-  }
+  while (ReadCertificate(bio.get()) != nullptr) ++count;
   // Reading stops at the end of the input (no further BEGIN line) or at a
-  // block that is not a certificate.
+  // certificate block that does not parse. Other blocks are skipped.
   if (!IsEndOfInput()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        name, ": certificate ", count + 1, " cannot be read (", OpenSslReason(), ")."));
+        name, ": the certificate after the first ", count, " cannot be read (",
+        OpenSslReason(), ")."));
   }
   ERR_clear_error();
   if (count == 0) {
@@ -82,13 +90,24 @@ absl::Status CheckKeyMatchesCertificate(absl::string_view key_pem,
     return absl::InvalidArgumentError(absl::StrCat(key_name, " is too large."));
   }
   BioPtr key_bio = ReadOnlyBio(key_pem);
-  KeyPtr key(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
+  if (key_bio == nullptr) return absl::ResourceExhaustedError("Out of memory.");
+  // An empty passphrase rather than none: with none, OpenSSL would prompt on
+  // the terminal for an encrypted key and block start-up.
+  KeyPtr key(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr,
+                                     const_cast<char*>("")));
   if (key == nullptr) {
+    if (absl::StrContains(key_pem, "ENCRYPTED")) {
+      ERR_clear_error();
+      return absl::InvalidArgumentError(absl::StrCat(
+          key_name, " holds an encrypted private key; the server needs it "
+          "unencrypted (protect the file instead)."));
+    }
     return absl::InvalidArgumentError(absl::StrCat(
         key_name, " holds no readable private key (", OpenSslReason(), ")."));
   }
   BioPtr cert_bio = ReadOnlyBio(cert_pem);
-  X509Ptr cert(PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
+  if (cert_bio == nullptr) return absl::ResourceExhaustedError("Out of memory.");
+  X509Ptr cert = ReadCertificate(cert_bio.get());
   if (cert == nullptr || X509_check_private_key(cert.get(), key.get()) != 1) {
     ERR_clear_error();
     return absl::InvalidArgumentError(absl::StrCat(

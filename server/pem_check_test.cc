@@ -94,7 +94,38 @@ TEST(PemCheckTest, DamagedCertificateIsRefused) {
   damaged.erase(damaged.size() / 2 + 1, 8);  // Breaks the base64 framing too.
   const absl::Status status = CheckCertificates(first.cert_pem + damaged, "chain.crt");
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(status.message(), HasSubstr("chain.crt: certificate 2 cannot be read"));
+  EXPECT_THAT(status.message(),
+              HasSubstr("chain.crt: the certificate after the first 1 cannot be read"));
+}
+
+TEST(PemCheckTest, EncryptedKeyIsRefusedWithoutAPrompt) {
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  BIO* bio = BIO_new(BIO_s_mem());
+  char passphrase[] = "secret";
+  PEM_write_bio_PKCS8PrivateKey(bio, key, EVP_aes_256_cbc(), passphrase,
+                                sizeof(passphrase) - 1, nullptr, nullptr);
+  EVP_PKEY_free(key);
+  const std::string encrypted = BioContents(bio);
+  const KeyAndCertificate server = Make("server");
+  const absl::Status status =
+      CheckKeyMatchesCertificate(encrypted, "server.key", server.cert_pem, "server.crt");
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("server.key holds an encrypted private key"));
+}
+
+TEST(PemCheckTest, TrustedCertificateFormIsAccepted) {
+  // "TRUSTED CERTIFICATE" blocks (openssl x509 -trustout), which gRPC reads.
+  const KeyAndCertificate ca = Make("ca");
+  BIO* in = BIO_new_mem_buf(ca.cert_pem.data(), static_cast<int>(ca.cert_pem.size()));
+  X509* cert = PEM_read_bio_X509(in, nullptr, nullptr, nullptr);
+  BIO_free(in);
+  ASSERT_NE(cert, nullptr);
+  BIO* out = BIO_new(BIO_s_mem());
+  PEM_write_bio_X509_AUX(out, cert);
+  X509_free(cert);
+  const std::string trusted = BioContents(out);
+  ASSERT_THAT(trusted, HasSubstr("BEGIN TRUSTED CERTIFICATE"));
+  EXPECT_TRUE(CheckCertificates(trusted, "ca.crt").ok());
 }
 
 }  // namespace
