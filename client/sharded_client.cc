@@ -237,10 +237,12 @@ absl::Status ShardedClient::CheckNoExtraPart(const VariableRequest& request,
   probe.scope = request.scope;
   probe.name = absl::StrCat(request.name, "/part_", parts);
   probe.reuse = ReuseMode::kReuse;
+  probe.dtype = request.dtype;
   const int shard = ShardForPartition(full_name, parts, num_shards());
   absl::StatusOr<FetchedVariable> extra =
       shards_[shard]->GetVariable(probe, /*return_value=*/false);
-  if (extra.ok()) {
+  // INVALID_ARGUMENT: it exists with another dtype.
+  if (extra.ok() || absl::IsInvalidArgument(extra.status())) {
     return absl::InvalidArgumentError(absl::StrCat(
         "Partitioner returned a different partitioning than what was already "
         "found.  Partitioner returned ", parts, " shards, and shard ",
