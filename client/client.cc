@@ -1,7 +1,9 @@
 #include "client/client.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <limits>
 #include <utility>
 
 #include <grpcpp/grpcpp.h>
@@ -68,6 +70,17 @@ class ParameterServerStub {
 
 namespace {
 
+// Keepalive floors (see ClientOptions).
+constexpr absl::Duration kMinKeepaliveTime = absl::Seconds(5);
+constexpr absl::Duration kMinKeepaliveTimeout = absl::Seconds(10);
+
+// `duration` in whole milliseconds for a channel argument, at least
+// `floor`; INT_MAX (gRPC's "never") for durations beyond it.
+int ClampedMillis(absl::Duration duration, absl::Duration floor) {
+  const int64_t millis = absl::ToInt64Milliseconds(std::max(duration, floor));
+  return static_cast<int>(std::min<int64_t>(millis, std::numeric_limits<int>::max()));
+}
+
 // HTTP/2's largest allowed SETTINGS_MAX_FRAME_SIZE.
 constexpr int kMaxFrameBytes = (1 << 24) - 1;
 // Each stream's receive window; see Connect.
@@ -128,9 +141,9 @@ ParameterServerClient::Connect(absl::string_view target,
   // or pull stream is open but idle, however long: no limit on pings
   // without data in between.
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
-              static_cast<int>(absl::ToInt64Milliseconds(options.keepalive_time)));
+              ClampedMillis(options.keepalive_time, kMinKeepaliveTime));
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
-              static_cast<int>(absl::ToInt64Milliseconds(options.keepalive_timeout)));
+              ClampedMillis(options.keepalive_timeout, kMinKeepaliveTimeout));
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   auto channel = grpc::CreateCustomChannel(
       std::string(target), MakeChannelCredentials(options), args);
@@ -170,8 +183,12 @@ absl::StatusOr<FetchedVariable> ParameterServerClient::GetVariable(
   rpc::GetVariableResponse* response = nullptr;
   absl::Status status;
   if (!stub_->sessions_unsupported.load(std::memory_order_relaxed)) {
+    // Only a create may not be repeated: a repeat after a lost response
+    // would fail with "already exists". (A repeated auto-reuse whose lost
+    // first attempt created the variable reports created = false.)
+    const bool idempotent = request.reuse != ReuseMode::kCreate;
     status = stub_->sessions.Call(session_request, &session_response,
-                                  absl::Now() + options_.timeout);
+                                  absl::Now() + options_.timeout, idempotent);
     if (status.ok()) {
       status = absl::Status(static_cast<absl::StatusCode>(session_response.code()),
                             session_response.message());

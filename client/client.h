@@ -40,7 +40,10 @@ struct ClientOptions {
   // `keepalive_timeout` it drops the connection, so calls on a server that
   // froze, or across a network that lost the connection without a reset,
   // fail UNAVAILABLE (and can be retried on a new connection) instead of
-  // waiting out their deadline.
+  // waiting out their deadline. Floors: 5 s for the time (ps_server closes
+  // connections that ping more often, as gRPC servers do) and 10 s for the
+  // timeout (an otherwise idle client reads the answer only when gRPC's
+  // backup poller runs, every 5 s). absl::InfiniteDuration() turns pings off.
   absl::Duration keepalive_time = absl::Seconds(20);
   absl::Duration keepalive_timeout = absl::Seconds(10);
   // Unset: plaintext. A TLS client cannot talk to a plaintext server, nor
