@@ -5,6 +5,12 @@
 #include "server/grpc_status.h"
 
 namespace paramserver {
+namespace {
+
+// A session idle this long catches up with its connection before reuse.
+constexpr absl::Duration kCatchUpAfter = absl::Milliseconds(10);
+
+}  // namespace
 
 SessionStream::SessionStream(rpc::ParameterServerSessions::Stub& stub,
                              const std::string& token) {
@@ -77,12 +83,25 @@ absl::Status SessionStream::Call(const rpc::SessionRequest& request,
   stream_->Write(request, &write_tag_);
   stream_->Read(response, &other_tag_);
   pending_ += 2;
-  return Await(deadline);
+  absl::Status status = Await(deadline);
+  last_used_ = absl::Now();
+  return status;
+}
+
+void SessionStream::CatchUp() {
+  // Nothing is pending, so this only polls: the completion queue's poll
+  // runs gRPC's transport work for the connection, without blocking.
+  void* tag;
+  bool ok;
+  while (pending_ == 0 &&
+         cq_.AsyncNext(&tag, &ok, gpr_time_0(GPR_CLOCK_MONOTONIC)) ==
+             grpc::CompletionQueue::GOT_EVENT) {
+  }
 }
 
 absl::Status SessionPool::Call(const rpc::SessionRequest& request,
                                rpc::SessionResponse* response,
-                               absl::Time deadline) {
+                               absl::Time deadline, bool idempotent) {
   std::unique_ptr<SessionStream> session;
   {
     MutexLock lock(&mu_);
@@ -92,9 +111,18 @@ absl::Status SessionPool::Call(const rpc::SessionRequest& request,
     }
   }
   const bool reused = session != nullptr;
-  if (!reused) session = std::make_unique<SessionStream>(*stub_, token_);
+  if (!reused) {
+    session = std::make_unique<SessionStream>(*stub_, token_);
+  } else if (absl::Now() - session->last_used() > kCatchUpAfter) {
+    // An idle client reads its sockets only every few seconds (gRPC's
+    // backup poller), so a reset that came meanwhile may not be known yet.
+    session->CatchUp();
+  }
   absl::Status status = session->Call(request, response, deadline);
-  if (!status.ok() && reused && session->request_unsent()) {
+  const bool stream_ended =
+      absl::IsUnavailable(status) || absl::IsCancelled(status);
+  if (reused && stream_ended && (session->request_unsent() || idempotent) &&
+      absl::Now() < deadline) {
     session = std::make_unique<SessionStream>(*stub_, token_);
     status = session->Call(request, response, deadline);
   }

@@ -33,6 +33,12 @@ class SessionStream {
   absl::Status Call(const rpc::SessionRequest& request,
                     rpc::SessionResponse* response, absl::Time deadline);
   bool broken() const { return broken_; }
+  // Lets gRPC read what arrived for the stream's connection while it was
+  // idle (a reset, a GOAWAY), so that a stream that ended is known to have
+  // ended before the next request is written to it.
+  void CatchUp();
+  // When the last call on this stream finished.
+  absl::Time last_used() const { return last_used_; }
   // After a failed Call: true when its request never went out (the stream
   // had already ended, e.g. while idle), so the server did not see it.
   bool request_unsent() const { return write_failed_; }
@@ -53,6 +59,7 @@ class SessionStream {
   char write_tag_ = 0;
   char other_tag_ = 0;
   bool write_failed_ = false;
+  absl::Time last_used_ = absl::InfinitePast();
   bool broken_ = false;
   bool finishing_ = false;
 };
@@ -67,10 +74,12 @@ class SessionPool {
 
   // Runs one call on an idle session (opening one when none is idle). An
   // idle session whose stream ended meanwhile (the server restarted, or
-  // keepalive dropped the connection) is replaced by a new one once, when
-  // the request did not go out on it.
+  // keepalive dropped the connection) is replaced by a new one, once, when
+  // the request did not go out on it or when it may be repeated
+  // (`idempotent`: the server may have seen it, e.g. a reuse).
   absl::Status Call(const rpc::SessionRequest& request,
-                    rpc::SessionResponse* response, absl::Time deadline);
+                    rpc::SessionResponse* response, absl::Time deadline,
+                    bool idempotent);
 
  private:
   const std::unique_ptr<rpc::ParameterServerSessions::Stub> stub_;

@@ -248,12 +248,16 @@ TEST_F(ServerE2ETest, SigtermShutsDownCleanly) {
   EXPECT_THAT(server_->Log(), HasSubstr("Shut down cleanly with 1 variables"));
 }
 
-TEST(ServerRestartE2ETest, ClientCarriesOnAfterTheServerRestarts) {
-  // GetVariable runs on a pooled session stream, which the restart ends while
-  // it is idle; the next call must open a new one, not fail.
+// GetVariable runs on a pooled session stream, which a server restart ends
+// while it is idle; the calls after the restart must not fail for that.
+class ServerRestartE2ETest : public ::testing::TestWithParam<int> {};
+
+TEST_P(ServerRestartE2ETest, ClientCarriesOnAfterTheServerRestarts) {
   const char* tmp = std::getenv("TEST_TMPDIR");
-  const std::string dir = std::string(tmp != nullptr ? tmp : "/tmp") + "/restart";
-  auto server = ServerProcess::Start({"--data_dir=" + dir});
+  const std::string dir = std::string(tmp != nullptr ? tmp : "/tmp") +
+                          "/restart_" + std::to_string(GetParam());
+  const std::vector<std::string> flags = {"--data_dir=" + dir, "--wal_fsync=always"};
+  auto server = ServerProcess::Start(flags);
   ASSERT_TRUE(server.ok()) << server.status();
   const std::string target = (*server)->target();
   auto client = ParameterServerClient::Connect(target);
@@ -262,16 +266,25 @@ TEST(ServerRestartE2ETest, ClientCarriesOnAfterTheServerRestarts) {
   request.name = "v";
   request.shape = TensorShape{4};
   ASSERT_TRUE((*client)->GetVariable(request).ok());
-  ASSERT_EQ((*server)->StopWith(SIGTERM), 0);
-  std::fprintf(stderr, "LOG %s\n", (*server)->Log().c_str());
-  server = ServerProcess::Start(
-      {"--data_dir=" + dir, "--port=" + target.substr(target.rfind(':') + 1)});
+  (*server)->StopWith(GetParam());
+  std::vector<std::string> restart_flags = flags;
+  restart_flags.push_back("--port=" + target.substr(target.rfind(':') + 1));
+  server = ServerProcess::Start(restart_flags);
   ASSERT_TRUE(server.ok()) << server.status();
+  // A create, which may not be repeated, and a reuse, which may.
+  VariableRequest create = request;
+  create.name = "w";
+  auto created = (*client)->GetVariable(create);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_TRUE(created->created);
   request.reuse = ReuseMode::kReuse;
   auto reused = (*client)->GetVariable(request);
   ASSERT_TRUE(reused.ok()) << reused.status();
   EXPECT_FALSE(reused->created);
 }
+
+INSTANTIATE_TEST_SUITE_P(StopSignals, ServerRestartE2ETest,
+                         ::testing::Values(SIGTERM, SIGKILL));
 
 TEST(ServerFlagsE2ETest, MemoryLimitFlagsAreEnforced) {
   absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start(
