@@ -7,6 +7,7 @@
 // benchmarks/run_data_plane_benchmark.sh starts both servers and runs this.
 
 #include <hiredis/hiredis.h>
+#include <fcntl.h>
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -120,11 +121,14 @@ struct ProcessMeasurement {
 // over the same window.
 ProcessMeasurement MeasureProcesses(int clients, const std::string& role, int server_pid) {
   const double seconds = absl::GetFlag(FLAGS_seconds);
-  const absl::Time start = absl::Now() + absl::Seconds(1);
+  // Time for all of them to start and connect first; a child that starts
+  // measuring late says so and fails the run.
+  const absl::Time start = absl::Now() + absl::Seconds(2);
   std::vector<std::pair<pid_t, int>> children;
   for (int i = 0; i < clients; ++i) {
     int out[2];
-    if (pipe(out) != 0) std::exit(1);
+    // Close-on-exec, so a child does not hold the read ends of its siblings.
+    if (pipe2(out, O_CLOEXEC) != 0) std::exit(1);
     std::vector<std::string> args = {
         "/proc/self/exe",
         "--server=" + absl::GetFlag(FLAGS_server),
@@ -192,6 +196,11 @@ int RunClientProcess(const std::string& role) {
                                           : RedisGet("bench/small", 64);
   if (!op()) return 1;  // Warm up the connection.
   const absl::Time start = absl::FromUnixMillis(absl::GetFlag(FLAGS_start_at_ms));
+  if (absl::Now() > start + absl::Milliseconds(50)) {
+    std::fprintf(stderr, "client process ready %s after the common start\n",
+                 absl::FormatDuration(absl::Now() - start).c_str());
+    return 1;
+  }
   absl::SleepFor(start - absl::Now());
   const absl::Time end = start + absl::Seconds(absl::GetFlag(FLAGS_seconds));
   const absl::Duration cpu_before = OwnCpuTime();

@@ -29,10 +29,10 @@ TEST(TrainingE2ETest, TwoWorkersTrainTheImageFilterTogether) {
   }
   for (std::thread& worker : workers) worker.join();
   // Both evaluate on the same fixed batch. Whichever started first saw the
-  // untrained weights. Each one's loss falls; the one that finished last
-  // evaluated after all 80 updates (the other one may have finished while
-  // its peer still trained, seeing only about half of them), and that loss
-  // is less than half the untrained one.
+  // untrained weights. Each one's loss falls, and the better of the two
+  // final losses is less than half the untrained one. (Only the worker that
+  // finished last is sure to have seen all 80 updates; the other one may
+  // have finished while its peer still trained.)
   double first_initial = 0;
   double best_final = 1e30;
   for (const CommandResult& result : results) {
