@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
@@ -28,11 +29,17 @@ using BioPtr = std::unique_ptr<BIO, BioFree>;
 using X509Ptr = std::unique_ptr<X509, X509Free>;
 using KeyPtr = std::unique_ptr<EVP_PKEY, KeyFree>;
 
-// Empty when `pem` is empty (BIO_new_mem_buf wants a non-null buffer).
-BioPtr ReadOnlyBio(absl::string_view pem) {
+// A read-only BIO over `pem`, the file called `name`.
+absl::StatusOr<BioPtr> OpenPem(absl::string_view pem, absl::string_view name) {
+  if (pem.size() > static_cast<size_t>(INT32_MAX)) {
+    return absl::InvalidArgumentError(absl::StrCat(name, " is too large."));
+  }
+  // BIO_new_mem_buf wants a non-null buffer, even for no bytes.
   static const char kEmpty[] = "";
-  return BioPtr(BIO_new_mem_buf(pem.empty() ? kEmpty : pem.data(),
-                                static_cast<int>(pem.size())));
+  BioPtr bio(BIO_new_mem_buf(pem.empty() ? kEmpty : pem.data(),
+                             static_cast<int>(pem.size())));
+  if (bio == nullptr) return absl::ResourceExhaustedError("Out of memory.");
+  return bio;
 }
 
 // Reads the next certificate, plain ("CERTIFICATE") or with trust settings
@@ -45,11 +52,10 @@ X509Ptr ReadCertificate(BIO* bio) {
 // emptied, so later calls start clean.
 std::string OpenSslReason() {
   const unsigned long code = ERR_peek_last_error();
-  std::string reason = code == 0 ? "" : ERR_reason_error_string(code) != nullptr
-                                            ? ERR_reason_error_string(code)
-                                            : "";
+  const char* reason = code == 0 ? nullptr : ERR_reason_error_string(code);
+  std::string text = reason != nullptr ? reason : "unreadable PEM";
   ERR_clear_error();
-  return reason.empty() ? std::string("unreadable PEM") : reason;
+  return text;
 }
 
 bool IsEndOfInput() {
@@ -60,13 +66,10 @@ bool IsEndOfInput() {
 }  // namespace
 
 absl::Status CheckCertificates(absl::string_view pem, absl::string_view name) {
-  if (pem.size() > static_cast<size_t>(INT32_MAX)) {
-    return absl::InvalidArgumentError(absl::StrCat(name, " is too large."));
-  }
-  BioPtr bio = ReadOnlyBio(pem);
-  if (bio == nullptr) return absl::ResourceExhaustedError("Out of memory.");
+  absl::StatusOr<BioPtr> bio = OpenPem(pem, name);
+  if (!bio.ok()) return bio.status();
   int count = 0;
-  while (ReadCertificate(bio.get()) != nullptr) ++count;
+  while (ReadCertificate(bio->get()) != nullptr) ++count;
   // Reading stops at the end of the input (no further BEGIN line) or at a
   // certificate block that does not parse. Other blocks are skipped.
   if (!IsEndOfInput()) {
@@ -86,14 +89,11 @@ absl::Status CheckKeyMatchesCertificate(absl::string_view key_pem,
                                         absl::string_view cert_pem,
                                         absl::string_view cert_name) {
   if (absl::Status s = CheckCertificates(cert_pem, cert_name); !s.ok()) return s;
-  if (key_pem.size() > static_cast<size_t>(INT32_MAX)) {
-    return absl::InvalidArgumentError(absl::StrCat(key_name, " is too large."));
-  }
-  BioPtr key_bio = ReadOnlyBio(key_pem);
-  if (key_bio == nullptr) return absl::ResourceExhaustedError("Out of memory.");
+  absl::StatusOr<BioPtr> key_bio = OpenPem(key_pem, key_name);
+  if (!key_bio.ok()) return key_bio.status();
   // An empty passphrase rather than none: with none, OpenSSL would prompt on
   // the terminal for an encrypted key and block start-up.
-  KeyPtr key(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr,
+  KeyPtr key(PEM_read_bio_PrivateKey(key_bio->get(), nullptr, nullptr,
                                      const_cast<char*>("")));
   if (key == nullptr) {
     if (absl::StrContains(key_pem, "ENCRYPTED")) {
@@ -105,9 +105,9 @@ absl::Status CheckKeyMatchesCertificate(absl::string_view key_pem,
     return absl::InvalidArgumentError(absl::StrCat(
         key_name, " holds no readable private key (", OpenSslReason(), ")."));
   }
-  BioPtr cert_bio = ReadOnlyBio(cert_pem);
-  if (cert_bio == nullptr) return absl::ResourceExhaustedError("Out of memory.");
-  X509Ptr cert = ReadCertificate(cert_bio.get());
+  absl::StatusOr<BioPtr> cert_bio = OpenPem(cert_pem, cert_name);
+  if (!cert_bio.ok()) return cert_bio.status();
+  X509Ptr cert = ReadCertificate(cert_bio->get());
   if (cert == nullptr || X509_check_private_key(cert.get(), key.get()) != 1) {
     ERR_clear_error();
     return absl::InvalidArgumentError(absl::StrCat(
