@@ -79,8 +79,69 @@ double Measure(int threads, const std::function<std::function<bool()>()>& make_o
   return count / absl::ToDoubleSeconds(absl::Now() - start);
 }
 
-std::function<bool()> PsGetMetadata(const std::string& name);
-std::function<bool()> RedisGet(const std::string& key, size_t expected);
+std::unique_ptr<ParameterServerClient> Connect() {
+  auto client = ParameterServerClient::Connect(absl::GetFlag(FLAGS_server));
+  if (!client.ok()) std::exit(1);
+  return *std::move(client);
+}
+
+redisContext* ConnectRedis() {
+  redisContext* redis = redisConnect("127.0.0.1", absl::GetFlag(FLAGS_redis_port));
+  if (redis == nullptr || redis->err) {
+    std::fprintf(stderr, "cannot connect to redis\n");
+    std::exit(1);
+  }
+  return redis;
+}
+
+void CreateVariable(ParameterServerClient& client, const std::string& name,
+                    int64_t elements) {
+  VariableRequest request;
+  request.name = name;
+  request.reuse = ReuseMode::kAutoReuse;
+  request.shape = TensorShape{elements};
+  request.initializer.kind = InitializerKind::kRandomUniform;
+  request.initializer.seed = 1;
+  absl::Status status = client.GetVariable(request).status();
+  if (!status.ok()) {
+    std::fprintf(stderr, "%s\n", status.ToString().c_str());
+    std::exit(1);
+  }
+}
+
+void SetRedisKey(const std::string& key, size_t bytes) {
+  redisContext* redis = ConnectRedis();
+  std::string value(bytes, 'x');
+  freeReplyObject(redisCommand(redis, "SET %s %b", key.c_str(), value.data(), value.size()));
+  redisFree(redis);
+}
+
+std::function<bool()> RedisGet(const std::string& key, size_t expected) {
+  auto redis = std::shared_ptr<redisContext>(ConnectRedis(), redisFree);
+  return [redis, key, expected] {
+    auto* reply = static_cast<redisReply*>(redisCommand(redis.get(), "GET %s", key.c_str()));
+    const bool ok = reply != nullptr && reply->type == REDIS_REPLY_STRING &&
+                    static_cast<size_t>(reply->len) == expected;
+    freeReplyObject(reply);
+    return ok;
+  };
+}
+
+std::function<bool()> PsPull(const std::string& name, size_t expected) {
+  auto client = std::shared_ptr<ParameterServerClient>(Connect());
+  return [client, name, expected] {
+    auto pulled = client->Pull({{name, 0}});
+    return pulled.ok() && (*pulled)[0].value.size() == expected;
+  };
+}
+
+std::function<bool()> PsGetMetadata(const std::string& name) {
+  auto client = std::shared_ptr<ParameterServerClient>(Connect());
+  VariableRequest request;
+  request.name = name;
+  request.reuse = ReuseMode::kReuse;
+  return [client, request] { return client->GetVariable(request).ok(); };
+}
 
 // CPU time a process has used so far (all its threads), or a negative
 // duration when it cannot be read.
@@ -212,70 +273,6 @@ int RunClientProcess(const std::string& role) {
   std::printf("%lld %.0f\n", static_cast<long long>(count),
               absl::ToDoubleMicroseconds(OwnCpuTime() - cpu_before));
   return 0;
-}
-
-std::unique_ptr<ParameterServerClient> Connect() {
-  auto client = ParameterServerClient::Connect(absl::GetFlag(FLAGS_server));
-  if (!client.ok()) std::exit(1);
-  return *std::move(client);
-}
-
-redisContext* ConnectRedis() {
-  redisContext* redis = redisConnect("127.0.0.1", absl::GetFlag(FLAGS_redis_port));
-  if (redis == nullptr || redis->err) {
-    std::fprintf(stderr, "cannot connect to redis\n");
-    std::exit(1);
-  }
-  return redis;
-}
-
-void CreateVariable(ParameterServerClient& client, const std::string& name,
-                    int64_t elements) {
-  VariableRequest request;
-  request.name = name;
-  request.reuse = ReuseMode::kAutoReuse;
-  request.shape = TensorShape{elements};
-  request.initializer.kind = InitializerKind::kRandomUniform;
-  request.initializer.seed = 1;
-  absl::Status status = client.GetVariable(request).status();
-  if (!status.ok()) {
-    std::fprintf(stderr, "%s\n", status.ToString().c_str());
-    std::exit(1);
-  }
-}
-
-void SetRedisKey(const std::string& key, size_t bytes) {
-  redisContext* redis = ConnectRedis();
-  std::string value(bytes, 'x');
-  freeReplyObject(redisCommand(redis, "SET %s %b", key.c_str(), value.data(), value.size()));
-  redisFree(redis);
-}
-
-std::function<bool()> RedisGet(const std::string& key, size_t expected) {
-  auto redis = std::shared_ptr<redisContext>(ConnectRedis(), redisFree);
-  return [redis, key, expected] {
-    auto* reply = static_cast<redisReply*>(redisCommand(redis.get(), "GET %s", key.c_str()));
-    const bool ok = reply != nullptr && reply->type == REDIS_REPLY_STRING &&
-                    static_cast<size_t>(reply->len) == expected;
-    freeReplyObject(reply);
-    return ok;
-  };
-}
-
-std::function<bool()> PsPull(const std::string& name, size_t expected) {
-  auto client = std::shared_ptr<ParameterServerClient>(Connect());
-  return [client, name, expected] {
-    auto pulled = client->Pull({{name, 0}});
-    return pulled.ok() && (*pulled)[0].value.size() == expected;
-  };
-}
-
-std::function<bool()> PsGetMetadata(const std::string& name) {
-  auto client = std::shared_ptr<ParameterServerClient>(Connect());
-  VariableRequest request;
-  request.name = name;
-  request.reuse = ReuseMode::kReuse;
-  return [client, request] { return client->GetVariable(request).ok(); };
 }
 
 void Row(const char* what, const char* unit, double ours, double redis) {
