@@ -58,6 +58,19 @@ class SecurityE2ETest : public ::testing::Test {
     flags.push_back("--tokens_file=" + Path("tokens"));
     return flags;
   }
+  static std::vector<std::string> MutualTlsTokenFlags() {
+    std::vector<std::string> flags = MutualTlsFlags();
+    flags.push_back("--tokens_file=" + Path("tokens"));
+    return flags;
+  }
+  // `command` followed by the flags psctl and the training worker take for
+  // mutual TLS with the test client's certificate.
+  static std::vector<std::string> WithClientTlsFlags(std::vector<std::string> command) {
+    command.insert(command.end(), {"--tls_ca=" + Path("ca.crt"),
+                                   "--tls_cert=" + Path("client.crt"),
+                                   "--tls_key=" + Path("client.key")});
+    return command;
+  }
 
   // A TLS client trusting the test CA; `cert` ("client", "other_client" or
   // "" for none) is presented for mutual TLS.
@@ -245,14 +258,10 @@ TEST_F(SecurityE2ETest, PlaintextOnAnyAddressIsRefusedWithoutInsecure) {
 }
 
 TEST_F(SecurityE2ETest, PsctlSpeaksMutualTlsWithAToken) {
-  std::vector<std::string> flags = MutualTlsFlags();
-  flags.push_back("--tokens_file=" + Path("tokens"));
-  auto server = ServerProcess::Start(flags);
+  auto server = ServerProcess::Start(MutualTlsTokenFlags());
   ASSERT_TRUE(server.ok()) << server.status();
-  const std::vector<std::string> base = {
-      PsctlBinary(), "--server=" + (*server)->target(),
-      "--tls_ca=" + Path("ca.crt"), "--tls_cert=" + Path("client.crt"),
-      "--tls_key=" + Path("client.key")};
+  const std::vector<std::string> base =
+      WithClientTlsFlags({PsctlBinary(), "--server=" + (*server)->target()});
   std::vector<std::string> get = base;
   get.insert(get.end(), {"--token=writer-token", "get", "--scope=p", "--name=w",
                          "--shape=3"});
@@ -267,14 +276,11 @@ TEST_F(SecurityE2ETest, PsctlSpeaksMutualTlsWithAToken) {
 }
 
 TEST_F(SecurityE2ETest, TrainingWorkerSpeaksMutualTlsWithAToken) {
-  std::vector<std::string> flags = MutualTlsFlags();
-  flags.push_back("--tokens_file=" + Path("tokens"));
-  auto server = ServerProcess::Start(flags);
+  auto server = ServerProcess::Start(MutualTlsTokenFlags());
   ASSERT_TRUE(server.ok()) << server.status();
-  const std::vector<std::string> worker = {
-      "examples/train_image_filter", "--servers=" + (*server)->target(),
-      "--tls_ca=" + Path("ca.crt"), "--tls_cert=" + Path("client.crt"),
-      "--tls_key=" + Path("client.key"), "--steps=3", "--size=8", "--retry_seconds=0"};
+  const std::vector<std::string> worker = WithClientTlsFlags(
+      {"examples/train_image_filter", "--servers=" + (*server)->target(), "--steps=3",
+       "--size=8", "--retry_seconds=0"});
   std::vector<std::string> with_token = worker;
   with_token.push_back("--token=writer-token");
   const CommandResult trained = RunCommand(with_token);

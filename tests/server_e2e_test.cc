@@ -212,8 +212,9 @@ TEST_F(ServerE2ETest, ReflectionListsTheService) {
 TEST_F(ServerE2ETest, FrozenServerFailsCallsByKeepaliveNotByTheDeadline) {
   ClientOptions options;
   options.timeout = absl::Seconds(60);
-  options.keepalive_time = absl::Seconds(1);
-  options.keepalive_timeout = absl::Seconds(1);
+  // The shortest the client allows: a ping after 5 s, 10 s for its answer.
+  options.keepalive_time = absl::Seconds(5);
+  options.keepalive_timeout = absl::Seconds(10);
   auto client = ParameterServerClient::Connect(server_->target(), options);
   ASSERT_TRUE(client.ok());
   VariableRequest request;
@@ -253,9 +254,8 @@ TEST_F(ServerE2ETest, SigtermShutsDownCleanly) {
 class ServerRestartE2ETest : public ::testing::TestWithParam<int> {};
 
 TEST_P(ServerRestartE2ETest, ClientCarriesOnAfterTheServerRestarts) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  const std::string dir = std::string(tmp != nullptr ? tmp : "/tmp") +
-                          "/restart_" + std::to_string(GetParam());
+  const std::string dir =
+      std::string(std::getenv("TEST_TMPDIR")) + "/restart_" + std::to_string(GetParam());
   const std::vector<std::string> flags = {"--data_dir=" + dir, "--wal_fsync=always"};
   auto server = ServerProcess::Start(flags);
   ASSERT_TRUE(server.ok()) << server.status();
