@@ -14,6 +14,7 @@ BUILD_PACKAGES=(
 )
 TEST_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
+  libhiredis-dev                        # //benchmarks:data_plane_benchmark (Redis peer)
   clang libclang-rt-14-dev              # sanitizers and fuzzing
 )
 
