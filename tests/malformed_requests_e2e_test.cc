@@ -37,14 +37,18 @@ const MalformedCase kCases[] = {
      grpc::StatusCode::INVALID_ARGUMENT, "Invalid variable name '': it is empty."},
     {"name with a space", [](auto& r) { r.set_name("a b"); },
      grpc::StatusCode::INVALID_ARGUMENT, "must match [A-Za-z0-9.]"},
-    {"leading underscore", [](auto& r) { r.set_name("_v"); },
+    {"leading underscore at the top level",
+     [](auto& r) {
+       r.set_scope("");
+       r.set_name("_v");
+     },
      grpc::StatusCode::INVALID_ARGUMENT, "must match"},
     {"dot-dot component", [](auto& r) { r.set_scope("a/.."); },
      grpc::StatusCode::INVALID_ARGUMENT, "'..' are not allowed"},
     {"double slash", [](auto& r) { r.set_scope("a//b"); },
      grpc::StatusCode::INVALID_ARGUMENT, "empty path component"},
     {"leading slash", [](auto& r) { r.set_scope("/a"); },
-     grpc::StatusCode::INVALID_ARGUMENT, "Invalid scope '/a'"},
+     grpc::StatusCode::INVALID_ARGUMENT, "Invalid variable name '/a/v'"},
     {"10,000-deep scope",
      [](auto& r) {
        std::string scope = "s";

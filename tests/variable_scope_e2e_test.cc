@@ -81,6 +81,24 @@ TEST_F(VariableScopeE2ETest, CreatingTwiceWithoutReuseIsTheServersError) {
             "reuse=True or reuse=tf.AUTO_REUSE in VarScope?");
 }
 
+// TF checks the full name once: inside variable_scope("s") the name "_x" is
+// fine ("s/_x"), at the top level it is not; the scope "s" with "_x" and the
+// top level with "s/_x" are one variable.
+TEST_F(VariableScopeE2ETest, NamesAreCheckedAsFullNames) {
+  {
+    VariableScope s("s");
+    absl::StatusOr<FetchedVariable> x = GetVariable(*client_, "_x", {{1}});
+    ASSERT_TRUE(x.ok()) << x.status();
+    EXPECT_EQ(x->info.name, "s/_x");
+  }
+  absl::StatusOr<FetchedVariable> same =
+      GetVariable(*client_, "s/_x", {{1}}, {}, false);
+  EXPECT_EQ(same.status().code(), absl::StatusCode::kAlreadyExists);
+  absl::Status top = GetVariable(*client_, "_x", {{1}}).status();
+  EXPECT_EQ(top.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(top.message(), HasSubstr("'_x'"));
+}
+
 TEST_F(VariableScopeE2ETest, ScopeDefaultsReachTheServer) {
   InitializerSpec ones;
   ones.kind = InitializerKind::kOnes;
