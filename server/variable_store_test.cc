@@ -160,7 +160,7 @@ TEST(VariableStoreTest, BadInitializerIsRejectedAndNothingIsCreated) {
   auto store = NewStore();
   VariableRequest request = Request("", "v", ReuseMode::kCreate, {{2, 2}});
   request.initializer.kind = InitializerKind::kConstant;
-  request.initializer.values = {1, 2, 3};
+  request.initializer.values = {1, 2, 3, 4, 5};  // The shape holds 4.
   auto status = store->GetVariable(request).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
   EXPECT_EQ(store->num_variables(), 0);
