@@ -69,6 +69,8 @@ absl::Status ValidateScope(absl::string_view scope) {
 
 absl::Status ValidateScopedName(absl::string_view scope,
                                 absl::string_view name) {
+  // "s" + "" would read as the full name "s/"; name the real mistake.
+  if (name.empty()) return InvalidName("variable name", name, "it is empty.");
   return ValidateFullName(JoinScope(scope, name), "variable name");
 }
 

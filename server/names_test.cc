@@ -47,8 +47,12 @@ TEST(NamesTest, ScopedNameIsCheckedWhole) {
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument)
         << scope << " + " << name;
     // Both spellings of one full name get the same answer.
-    EXPECT_EQ(status, ValidateScopedName("", JoinScope(scope, name)));
+    EXPECT_EQ(status.code(),
+              ValidateScopedName("", JoinScope(scope, name)).code());
   }
+  EXPECT_EQ(ValidateScopedName("s", "").message(),
+            "Invalid variable name '': it is empty.");
+  EXPECT_EQ(ValidateScopedName("_s", "x"), ValidateScopedName("", "_s/x"));
 }
 
 TEST(NamesTest, ScopeMayBeEmpty) {
