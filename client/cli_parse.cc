@@ -38,28 +38,35 @@ absl::StatusOr<TensorShape> ParseShape(absl::string_view text) {
   return shape;
 }
 
-absl::StatusOr<std::vector<double>> ParseNumberList(absl::string_view text) {
-  std::vector<double> values;
+absl::StatusOr<Number> ParseNumber(absl::string_view text) {
+  text = absl::StripAsciiWhitespace(text);
+  int64_t integer;
+  if (absl::SimpleAtoi(text, &integer)) return Number(integer);
+  double floating;
+  if (absl::SimpleAtod(text, &floating)) return Number(floating);
+  return Invalid("number", text, "an integer or a decimal number");
+}
+
+absl::StatusOr<std::vector<Number>> ParseNumberList(absl::string_view text) {
+  std::vector<Number> values;
   absl::string_view inner = Unbracket(text);
   if (inner.empty()) return values;
   for (absl::string_view part : absl::StrSplit(inner, ',')) {
-    double value;
-    if (!absl::SimpleAtod(absl::StripAsciiWhitespace(part), &value)) {
+    absl::StatusOr<Number> value = ParseNumber(part);
+    if (!value.ok()) {
       return Invalid("number list", text, "comma-separated numbers");
     }
-    values.push_back(value);
+    values.push_back(*value);
   }
   return values;
 }
 
-absl::StatusOr<std::optional<double>> ParseOptionalNumber(
+absl::StatusOr<std::optional<Number>> ParseOptionalNumber(
     absl::string_view flag, absl::string_view text) {
   if (text.empty()) return std::nullopt;
-  double value;
-  if (!absl::SimpleAtod(text, &value)) {
-    return Invalid(absl::StrCat("--", flag), text, "a number");
-  }
-  return value;
+  absl::StatusOr<Number> value = ParseNumber(text);
+  if (!value.ok()) return Invalid(absl::StrCat("--", flag), text, "a number");
+  return *value;
 }
 
 absl::StatusOr<ReuseMode> ParseReuse(absl::string_view text) {

@@ -47,14 +47,8 @@ absl::Status CheckSharing(const Variable& variable,
   return absl::OkStatus();
 }
 
-absl::Status ValidateRequest(const VariableRequest& request,
-                             const std::string& full_name) {
-  if (absl::Status s = ValidateScope(request.scope); !s.ok()) return s;
-  if (absl::Status s = ValidateFullName(request.name, "variable name");
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = ValidateFullName(full_name, "full variable name");
+absl::Status ValidateRequest(const VariableRequest& request) {
+  if (absl::Status s = ValidateScopedName(request.scope, request.name);
       !s.ok()) {
     return s;
   }
@@ -81,7 +75,7 @@ absl::StatusOr<std::unique_ptr<VariableStore>> VariableStore::Create(
 absl::StatusOr<VariableStore::GetResult> VariableStore::GetVariable(
     const VariableRequest& request) {
   const std::string full_name = JoinScope(request.scope, request.name);
-  if (absl::Status s = ValidateRequest(request, full_name); !s.ok()) return s;
+  if (absl::Status s = ValidateRequest(request); !s.ok()) return s;
   bool created = false;
   absl::StatusOr<std::shared_ptr<Variable>> variable =
       FindOrRegister(request, full_name, &created);

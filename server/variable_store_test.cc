@@ -160,7 +160,7 @@ TEST(VariableStoreTest, BadInitializerIsRejectedAndNothingIsCreated) {
   auto store = NewStore();
   VariableRequest request = Request("", "v", ReuseMode::kCreate, {{2, 2}});
   request.initializer.kind = InitializerKind::kConstant;
-  request.initializer.values = {1, 2, 3};
+  request.initializer.values = {1, 2, 3, 4, 5};  // The shape holds 4.
   auto status = store->GetVariable(request).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
   EXPECT_EQ(store->num_variables(), 0);
@@ -174,12 +174,31 @@ TEST(VariableStoreTest, InvalidNamesAreRejected) {
         store->GetVariable(Request("", name, ReuseMode::kAutoReuse, {{1}})).status();
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << name;
   }
-  for (const char* scope : {"/", "a//b", "a/", "-x", "a/./b"}) {
+  for (const char* scope : {"/", "a//b", "a/", "-x", "_x", "a/./b"}) {
     auto status =
         store->GetVariable(Request(scope, "v", ReuseMode::kAutoReuse, {{1}})).status();
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << scope;
   }
   EXPECT_EQ(store->num_variables(), 0);
+}
+
+// TF checks the full name once: "_x" and "-y" are fine inside a scope, and
+// the scope "s" with name "_x" is the very variable "" + "s/_x".
+TEST(VariableStoreTest, NamesAreCheckedAsFullNames) {
+  auto store = NewStore();
+  for (const char* name : {"_x", "-y", "a>b"}) {
+    auto created =
+        store->GetVariable(Request("s", name, ReuseMode::kCreate, {{1}}));
+    ASSERT_TRUE(created.ok()) << name << ": " << created.status();
+    EXPECT_EQ(created->snapshot.info.name, std::string("s/") + name);
+    auto same = store->GetVariable(Request("", std::string("s/") + name,
+                                           ReuseMode::kReuse, {{1}}));
+    ASSERT_TRUE(same.ok()) << name << ": " << same.status();
+    EXPECT_FALSE(same->created);
+  }
+  auto top = store->GetVariable(Request("", "_x", ReuseMode::kCreate, {{1}}));
+  EXPECT_EQ(top.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->num_variables(), 3);
 }
 
 TEST(VariableStoreTest, BadShapesAreRejected) {

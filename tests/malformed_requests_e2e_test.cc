@@ -37,14 +37,18 @@ const MalformedCase kCases[] = {
      grpc::StatusCode::INVALID_ARGUMENT, "Invalid variable name '': it is empty."},
     {"name with a space", [](auto& r) { r.set_name("a b"); },
      grpc::StatusCode::INVALID_ARGUMENT, "must match [A-Za-z0-9.]"},
-    {"leading underscore", [](auto& r) { r.set_name("_v"); },
+    {"leading underscore at the top level",
+     [](auto& r) {
+       r.set_scope("");
+       r.set_name("_v");
+     },
      grpc::StatusCode::INVALID_ARGUMENT, "must match"},
     {"dot-dot component", [](auto& r) { r.set_scope("a/.."); },
      grpc::StatusCode::INVALID_ARGUMENT, "'..' are not allowed"},
     {"double slash", [](auto& r) { r.set_scope("a//b"); },
      grpc::StatusCode::INVALID_ARGUMENT, "empty path component"},
     {"leading slash", [](auto& r) { r.set_scope("/a"); },
-     grpc::StatusCode::INVALID_ARGUMENT, "Invalid scope '/a'"},
+     grpc::StatusCode::INVALID_ARGUMENT, "Invalid variable name '/a/v'"},
     {"10,000-deep scope",
      [](auto& r) {
        std::string scope = "s";
@@ -83,13 +87,21 @@ const MalformedCase kCases[] = {
      grpc::StatusCode::INVALID_ARGUMENT,
      "Initializer random_normal for variable ok/counts requires a floating point "
      "dtype, got int32."},
-    {"constant with a conflicting shape",
+    {"constant with more values than the shape holds",
      [](auto& r) {
        r.set_name("c");
        r.mutable_initializer()->set_kind(rpc::Initializer::CONSTANT);
-       for (double v : {1.0, 2.0}) r.mutable_initializer()->add_values(v);
+       for (double v : {1.0, 2.0, 3.0, 4.0}) r.mutable_initializer()->add_values(v);
      },
-     grpc::StatusCode::INVALID_ARGUMENT, "(2,)"},
+     grpc::StatusCode::INVALID_ARGUMENT,
+     "Too many elements provided. Needed at most 3, but received 4"},
+    {"integer random_uniform without maxval",
+     [](auto& r) {
+       r.set_name("i");
+       r.set_dtype(rpc::DT_INT64);
+       r.mutable_initializer()->set_kind(rpc::Initializer::RANDOM_UNIFORM);
+     },
+     grpc::StatusCode::INVALID_ARGUMENT, "Must specify maxval for integer dtype tf.int64"},
     {"reuse of a missing variable",
      [](auto& r) {
        r.set_name("missing");
