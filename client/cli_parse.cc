@@ -1,6 +1,7 @@
 #include "client/cli_parse.h"
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -99,21 +100,34 @@ absl::StatusOr<InitializerKind> ParseInitializerKind(absl::string_view text) {
                  "variance_scaling");
 }
 
+// TF 1.15's VarianceScaling texts: "Invalid `mode` argument:", ...
+absl::Status InvalidScalingArgument(absl::string_view argument,
+                                    absl::string_view text,
+                                    absl::string_view expected) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "Invalid `", argument, "` argument: ", text, " (expected ", expected,
+      ")."));
+}
+
 absl::StatusOr<FanMode> ParseFanMode(absl::string_view text) {
   if (text == "fan_in") return FanMode::kFanIn;
   if (text == "fan_out") return FanMode::kFanOut;
   if (text == "fan_avg") return FanMode::kFanAvg;
-  return Invalid("--mode", text, "fan_in, fan_out or fan_avg");
+  return InvalidScalingArgument("mode", text, "fan_in, fan_out or fan_avg");
 }
 
 absl::StatusOr<ScalingDistribution> ParseDistribution(absl::string_view text) {
-  if (text == "truncated_normal" || text == "normal") {
+  const std::string lower = absl::AsciiStrToLower(text);
+  if (lower == "truncated_normal" || lower == "normal") {
     return ScalingDistribution::kTruncatedNormal;
   }
-  if (text == "untruncated_normal") return ScalingDistribution::kUntruncatedNormal;
-  if (text == "uniform") return ScalingDistribution::kUniform;
-  return Invalid("--distribution", text,
-                 "truncated_normal, untruncated_normal or uniform");
+  if (lower == "untruncated_normal") {
+    return ScalingDistribution::kUntruncatedNormal;
+  }
+  if (lower == "uniform") return ScalingDistribution::kUniform;
+  return InvalidScalingArgument(
+      "distribution", text,
+      "truncated_normal, normal, untruncated_normal or uniform");
 }
 
 }  // namespace paramserver

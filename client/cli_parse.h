@@ -35,11 +35,13 @@ absl::StatusOr<ReuseMode> ParseReuse(absl::string_view text);
 // "default" are kDefault.
 absl::StatusOr<InitializerKind> ParseInitializerKind(absl::string_view text);
 
-// "fan_in", "fan_out", "fan_avg".
+// "fan_in", "fan_out", "fan_avg", case-sensitive as in TF; otherwise TF's
+// "Invalid `mode` argument: ...".
 absl::StatusOr<FanMode> ParseFanMode(absl::string_view text);
 
 // "truncated_normal" (or "normal", TF 1.x's name for it),
-// "untruncated_normal", "uniform".
+// "untruncated_normal", "uniform", in any case (TF lower-cases it);
+// otherwise TF's "Invalid `distribution` argument: ...".
 absl::StatusOr<ScalingDistribution> ParseDistribution(absl::string_view text);
 
 }  // namespace paramserver

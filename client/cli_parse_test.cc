@@ -57,5 +57,19 @@ TEST(CliParseTest, EnumsTakeTensorFlowNames) {
   EXPECT_EQ(*ParseDistribution("uniform"), ScalingDistribution::kUniform);
 }
 
+// TF 1.15's VarianceScaling: the distribution is lower-cased, the mode is not,
+// and bad values get TF's texts.
+TEST(CliParseTest, VarianceScalingArgumentsAsTensorFlow) {
+  EXPECT_EQ(*ParseDistribution("Uniform"), ScalingDistribution::kUniform);
+  EXPECT_EQ(*ParseDistribution("TRUNCATED_NORMAL"),
+            ScalingDistribution::kTruncatedNormal);
+  EXPECT_EQ(ParseFanMode("FAN_IN").status().message(),
+            "Invalid `mode` argument: FAN_IN (expected fan_in, fan_out or "
+            "fan_avg).");
+  EXPECT_EQ(ParseDistribution("gaussian").status().message(),
+            "Invalid `distribution` argument: gaussian (expected "
+            "truncated_normal, normal, untruncated_normal or uniform).");
+}
+
 }  // namespace
 }  // namespace paramserver

@@ -268,11 +268,7 @@ absl::Status ValidateNormal(const InitializerSpec& spec, InitializerKind kind,
     status =
         RequireFiniteParam(kind, "stddev", StddevOf(spec), dtype, full_name);
   }
-  if (status.ok() && StddevOf(spec) < 0) {
-    status = absl::InvalidArgumentError(
-        absl::StrCat(KindPrefix(kind, full_name), " has stddev ",
-                     FormatValue(StddevOf(spec)), "; it must be >= 0."));
-  }
+  // A negative stddev is fine: TF computes mean + stddev * z, and so do we.
   return status;
 }
 
@@ -293,10 +289,16 @@ absl::Status ValidateVarianceScaling(const InitializerSpec& spec, DType dtype,
   absl::Status status = RequireFloating(kind, dtype, full_name);
   if (!status.ok()) return status;
   const double scale = ScaleOf(spec);
-  if (!std::isfinite(scale) || scale <= 0) {
+  if (scale <= 0) {  // TF 1.15's VarianceScaling.__init__ check and text.
+    return absl::InvalidArgumentError(absl::StrCat(
+        "`scale` must be positive float. (", InitializerName(kind),
+        " initializer of variable ", full_name, " has scale ",
+        FormatValue(scale), ")"));
+  }
+  if (!std::isfinite(scale)) {
     return absl::InvalidArgumentError(
         absl::StrCat(KindPrefix(kind, full_name), " has scale ",
-                     FormatValue(scale), "; it must be finite and > 0."));
+                     FormatValue(scale), "; it must be finite."));
   }
   if (!IsValidMode(spec.mode) || !IsValidDistribution(spec.distribution)) {
     return absl::InvalidArgumentError(
@@ -449,9 +451,10 @@ const char* InitializerName(InitializerKind kind) {
 }
 
 std::optional<TensorShape> ImpliedShape(const InitializerSpec& spec) {
-  if (spec.kind != InitializerKind::kConstant || IsBroadcast(spec)) {
+  if (spec.kind != InitializerKind::kConstant || spec.values.empty()) {
     return std::nullopt;
   }
+  if (IsBroadcast(spec)) return TensorShape{};
   return ListShape(spec);
 }
 

@@ -67,9 +67,11 @@ struct InitializerSpec {
 // "zeros", "random_normal", ... (TensorFlow's snake_case names).
 const char* InitializerName(InitializerKind kind);
 
-// The shape a kConstant list implies, for creating a variable whose request
-// gave no shape (TensorFlow infers it from the value). nullopt for every other
-// initializer and for a single broadcast value.
+// The shape a kConstant value implies, for creating a variable whose request
+// gave no shape, as TensorFlow's get_variable(name, initializer=value) takes
+// the value's: `value_shape` if set, else [] for a single value (TF's
+// initializer=4 is a scalar) and [values.size()] for a list. nullopt for
+// every other initializer and for a constant without values.
 std::optional<TensorShape> ImpliedShape(const InitializerSpec& spec);
 
 // TensorFlow's fan computation for a weight of this shape (HWIO for 2-D
@@ -89,7 +91,8 @@ Fans ComputeFans(absl::Span<const int64_t> shape);
 // out of range for integers, not 0/1 for bool); a distribution that needs a
 // floating dtype; random_uniform of an integer dtype without maxval (TF's
 // "Must specify maxval for integer dtype tf.int32"); minval >= maxval,
-// stddev < 0, scale <= 0, NaN or infinite parameters. Messages name the
+// scale <= 0 (TF's "`scale` must be positive float."), NaN or infinite
+// parameters. A negative stddev is accepted, as in TF. Messages name the
 // variable `full_name`.
 absl::Status ValidateInitializer(const InitializerSpec& spec, DType dtype,
                                  absl::Span<const int64_t> shape,

@@ -163,13 +163,18 @@ TEST(ImpliedShapeTest, ListWithValueShapeUsesIt) {
   EXPECT_EQ(ImpliedShape(spec), TensorShape({2, 3}));
 }
 
-TEST(ImpliedShapeTest, BroadcastValuesImplyNothing) {
+TEST(ImpliedShapeTest, NoValuesImplyNothing) {
   InitializerSpec spec = Spec(InitializerKind::kConstant);
   EXPECT_EQ(ImpliedShape(spec), std::nullopt);  // TF's default value 0.
+}
+
+// TF's get_variable("v", initializer=7) makes a scalar.
+TEST(ImpliedShapeTest, SingleValueIsAScalar) {
+  InitializerSpec spec = Spec(InitializerKind::kConstant);
   spec.values = {7};
-  EXPECT_EQ(ImpliedShape(spec), std::nullopt);
-  spec.value_shape = TensorShape{};  // An explicit scalar broadcasts too.
-  EXPECT_EQ(ImpliedShape(spec), std::nullopt);
+  EXPECT_EQ(ImpliedShape(spec), TensorShape{});
+  spec.value_shape = TensorShape{};
+  EXPECT_EQ(ImpliedShape(spec), TensorShape{});
 }
 
 TEST(ImpliedShapeTest, OneElementWithNonScalarShapeIsAList) {
@@ -637,12 +642,8 @@ TEST(TruncatedNormalTest, Float32Defaults) {
   EXPECT_NEAR(m.stddev, kTruncatedUnitStddev, 0.005);
 }
 
-TEST(NormalParamsTest, RejectsNegativeOrNonFiniteParameters) {
+TEST(NormalParamsTest, RejectsNonFiniteParameters) {
   InitializerSpec spec = Spec(InitializerKind::kRandomNormal);
-  spec.stddev = -1;
-  EXPECT_EQ(ErrorOf(spec, DType::kFloat, {3}),
-            "Initializer random_normal for variable foo/v has stddev -1; it "
-            "must be >= 0.");
   spec.stddev = std::numeric_limits<double>::infinity();
   EXPECT_THAT(ErrorOf(spec, DType::kDouble, {3}),
               HasSubstr("stddev inf, which is not a finite float64"));
@@ -654,6 +655,26 @@ TEST(NormalParamsTest, RejectsNegativeOrNonFiniteParameters) {
             "which is not a finite float32.");
   spec.mean = 1e39;
   EXPECT_THAT(ErrorOf(spec, DType::kFloat, {3}), HasSubstr("mean 1e+39"));
+}
+
+// TF computes mean + stddev * z and checks no sign: -2 draws as 2 does.
+TEST(NormalParamsTest, NegativeStddevIsAcceptedAsTensorFlowDoes) {
+  for (InitializerKind kind :
+       {InitializerKind::kRandomNormal, InitializerKind::kTruncatedNormal}) {
+    InitializerSpec spec = Spec(kind);
+    spec.mean = 1;
+    spec.stddev = -2;
+    ASSERT_TRUE(ValidateInitializer(spec, DType::kDouble, {20000}, kName).ok());
+    const std::vector<double> values = Values<double>(spec, DType::kDouble, {20000});
+    const Moments m = ComputeMoments(values);
+    EXPECT_NEAR(m.mean, 1.0, 0.05);
+    if (kind == InitializerKind::kRandomNormal) {
+      EXPECT_NEAR(m.stddev, 2.0, 0.05);
+    } else {
+      EXPECT_NEAR(m.stddev, 2.0 * kTruncatedUnitStddev, 0.05);
+      EXPECT_EQ(FractionWithin(values, 1.0, 4.0 + 1e-9), 1.0);
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -760,10 +781,12 @@ TEST(VarianceScalingTest, RejectsNonPositiveOrNonFiniteScale) {
   InitializerSpec spec = Spec(InitializerKind::kVarianceScaling);
   spec.scale = 0;
   EXPECT_EQ(ErrorOf(spec, DType::kFloat, {3}),
-            "Initializer variance_scaling for variable foo/v has scale 0; it "
-            "must be finite and > 0.");
+            "`scale` must be positive float. (variance_scaling initializer of "
+            "variable foo/v has scale 0)");
   spec.scale = -1;
-  EXPECT_THAT(ErrorOf(spec, DType::kFloat, {3}), HasSubstr("scale -1"));
+  EXPECT_THAT(ErrorOf(spec, DType::kFloat, {3}),
+              HasSubstr("`scale` must be positive float. ("));
+  EXPECT_THAT(ErrorOf(spec, DType::kFloat, {3}), HasSubstr("scale -1)"));
   spec.scale = std::nan("");
   EXPECT_THAT(ErrorOf(spec, DType::kFloat, {3}), HasSubstr("scale nan"));
   spec.scale = std::numeric_limits<double>::infinity();

@@ -29,7 +29,9 @@ absl::Status NotFound(absl::string_view full_name) {
       absl::StrCat("Variable ", full_name, " does not exist."));
 }
 
-// TensorFlow checks a reused variable's shape, then its dtype.
+// TensorFlow checks a reused variable's shape, then its dtype. TF 1.15's
+// graph-mode variables are reference variables, so it names the found dtype
+// "float32_ref"; so do we.
 absl::Status CheckSharing(const Variable& variable,
                           const VariableRequest& request, DType dtype) {
   if (request.shape.has_value() && *request.shape != variable.shape()) {
@@ -42,7 +44,7 @@ absl::Status CheckSharing(const Variable& variable,
     return absl::InvalidArgumentError(absl::StrCat(
         "Trying to share variable ", variable.name(), ", but specified dtype ",
         DTypeName(dtype), " and found dtype ", DTypeName(variable.dtype()),
-        "."));
+        "_ref."));
   }
   return absl::OkStatus();
 }
@@ -114,9 +116,12 @@ absl::StatusOr<std::shared_ptr<Variable>> VariableStore::RegisterLocked(
   std::optional<TensorShape> shape = request.shape;
   if (!shape.has_value()) shape = ImpliedShape(request.initializer);
   if (!shape.has_value()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("Shape of a new variable (", full_name,
-                     ") must be fully defined, but instead was <unknown>."));
+    // TF 1.15's text for get_variable(name) with neither shape nor value.
+    return absl::InvalidArgumentError(absl::StrCat(
+        "The initializer passed is not valid. It should be a callable with no "
+        "arguments and the shape should not be provided or an instance of "
+        "`tf.keras.initializers.*' and `shape` should be fully defined. (new "
+        "variable ", full_name, " has no shape)"));
   }
   absl::StatusOr<int64_t> elements = NumElements(*shape);
   if (!elements.ok()) return elements.status();

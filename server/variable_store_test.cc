@@ -104,7 +104,7 @@ TEST(VariableStoreTest, SharingWithAnotherDtypeIsInvalidArgument) {
   EXPECT_EQ(wrong.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(wrong.status().message(),
             "Trying to share variable foo/v, but specified dtype float64 and "
-            "found dtype float32.");
+            "found dtype float32_ref.");
 }
 
 TEST(VariableStoreTest, ReuseWithoutShapeMatchesAnyShape) {
@@ -115,13 +115,15 @@ TEST(VariableStoreTest, ReuseWithoutShapeMatchesAnyShape) {
   EXPECT_EQ(reused->snapshot.info.shape, (TensorShape{4, 5}));
 }
 
-TEST(VariableStoreTest, CreateWithoutShapeNeedsAConstantList) {
+TEST(VariableStoreTest, CreateWithoutShapeNeedsAConstant) {
   auto store = NewStore();
   auto unknown = store->GetVariable(Request("", "v", ReuseMode::kCreate, std::nullopt));
   EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(unknown.status().message(),
-            "Shape of a new variable (v) must be fully defined, but instead "
-            "was <unknown>.");
+            "The initializer passed is not valid. It should be a callable with "
+            "no arguments and the shape should not be provided or an instance "
+            "of `tf.keras.initializers.*' and `shape` should be fully defined. "
+            "(new variable v has no shape)");
 
   VariableRequest request = Request("", "c", ReuseMode::kCreate, std::nullopt);
   request.initializer.kind = InitializerKind::kConstant;
@@ -130,6 +132,24 @@ TEST(VariableStoreTest, CreateWithoutShapeNeedsAConstantList) {
   ASSERT_TRUE(inferred.ok()) << inferred.status();
   EXPECT_EQ(inferred->snapshot.info.shape, (TensorShape{3}));
   EXPECT_THAT(Floats(inferred->snapshot), ElementsAre(1, 2, 3));
+}
+
+// TF's get_variable("v", initializer=0.1): a single value is a scalar.
+TEST(VariableStoreTest, SingleConstantWithoutShapeIsAScalar) {
+  auto store = NewStore();
+  VariableRequest request = Request("", "s", ReuseMode::kCreate, std::nullopt);
+  request.initializer.kind = InitializerKind::kConstant;
+  request.initializer.values = {0.5};
+  auto scalar = store->GetVariable(request);
+  ASSERT_TRUE(scalar.ok()) << scalar.status();
+  EXPECT_EQ(scalar->snapshot.info.shape, TensorShape{});
+  EXPECT_THAT(Floats(scalar->snapshot), ElementsAre(0.5));
+
+  // constant_initializer() without a value and without a shape: no shape.
+  request = Request("", "none", ReuseMode::kCreate, std::nullopt);
+  request.initializer.kind = InitializerKind::kConstant;
+  EXPECT_EQ(store->GetVariable(request).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(VariableStoreTest, InitializerRunsOnceAtCreationOnly) {

@@ -119,6 +119,23 @@ TEST_F(VariableScopeE2ETest, Int64ConstantsAreExact) {
   EXPECT_EQ(values[2], -kBig);
 }
 
+// TF's get_variable("v", initializer=0.25) without a shape is a scalar; as in
+// TF (testInitializeFromValue) the value may come from the scope.
+TEST_F(VariableScopeE2ETest, SingleConstantWithoutShapeIsAScalar) {
+  InitializerSpec constant;
+  constant.kind = InitializerKind::kConstant;
+  constant.values = {0.25};
+  VariableScope scope("from_value", {.initializer = constant});
+  absl::StatusOr<FetchedVariable> v =
+      GetVariable(*client_, "v", std::nullopt, {}, true);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->info.shape, TensorShape{});
+  float value = 0;
+  ASSERT_EQ(v->value.size(), sizeof(value));
+  std::memcpy(&value, v->value.data(), sizeof(value));
+  EXPECT_EQ(value, 0.25f);
+}
+
 TEST_F(VariableScopeE2ETest, ScopeDefaultsReachTheServer) {
   InitializerSpec ones;
   ones.kind = InitializerKind::kOnes;
