@@ -2,10 +2,13 @@
 
 #include <arpa/inet.h>
 
+#include <memory>
 #include <utility>
+#include <vector>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/impl/server_builder_option.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
@@ -23,7 +26,7 @@ GrpcServer::GrpcServer(ServerOptions options,
                        std::unique_ptr<VariableStore> store)
     : options_(std::move(options)),
       store_(std::move(store)),
-      service_(store_.get(), tokens()) {}
+      service_(store_.get(), tokens(), options_.stream_idle_limit) {}
 
 bool IsLoopbackAddress(absl::string_view address) {
   if (address == "localhost") return true;
@@ -87,6 +90,17 @@ std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(
   return grpc::SslServerCredentials(ssl);
 }
 
+// Adds server reflection to one builder (InitProtoReflectionServerBuilderPlugin
+// would add it to every server the process builds).
+class ReflectionOption final : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(
+      std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    plugins->push_back(std::make_unique<grpc::reflection::ProtoServerReflectionPlugin>());
+  }
+};
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
@@ -107,8 +121,8 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
                                                  server->tokens());
 
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  if (options.reflection) builder.SetOption(std::make_unique<ReflectionOption>());
   const std::string address = absl::StrCat(options.address, ":", options.port);
   builder.AddListeningPort(address, MakeServerCredentials(options),
                            &server->port_);
