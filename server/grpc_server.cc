@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -90,15 +92,25 @@ std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(
   return grpc::SslServerCredentials(ssl);
 }
 
-// Adds server reflection to one builder (InitProtoReflectionServerBuilderPlugin
-// would add it to every server the process builds).
+// Server reflection on one builder, or off. Linking gRPC's reflection
+// library registers its plugin for every server the process builds (a static
+// initializer), so "off" has to take it out again.
 class ReflectionOption final : public grpc::ServerBuilderOption {
  public:
+  explicit ReflectionOption(bool enabled) : enabled_(enabled) {}
   void UpdateArguments(grpc::ChannelArguments*) override {}
   void UpdatePlugins(
       std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
-    plugins->push_back(std::make_unique<grpc::reflection::ProtoServerReflectionPlugin>());
+    auto reflection = std::make_unique<grpc::reflection::ProtoServerReflectionPlugin>();
+    const std::string name = reflection->name();
+    plugins->erase(std::remove_if(plugins->begin(), plugins->end(),
+                                  [&](const auto& plugin) { return plugin->name() == name; }),
+                   plugins->end());
+    if (enabled_) plugins->push_back(std::move(reflection));
   }
+
+ private:
+  const bool enabled_;
 };
 
 }  // namespace
@@ -122,7 +134,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
-  if (options.reflection) builder.SetOption(std::make_unique<ReflectionOption>());
+  builder.SetOption(std::make_unique<ReflectionOption>(options.reflection));
   const std::string address = absl::StrCat(options.address, ":", options.port);
   builder.AddListeningPort(address, MakeServerCredentials(options),
                            &server->port_);
