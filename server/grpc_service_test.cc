@@ -211,10 +211,14 @@ TEST_F(PushChunksTest, TheWholeRequestIsCheckedBeforeAnyData) {
   missing.add_updates()->set_name("nowhere");
   rpc::PushRequest too_many;
   for (size_t i = 0; i <= kMaxUpdatesPerPush; ++i) too_many.add_updates()->set_name("v");
+  rpc::PushRequest empty_updates;  // 30 million would be refused the same way.
+  for (size_t i = 0; i < 3 * kMaxUpdatesPerPush; ++i) empty_updates.add_updates();
   for (const auto& [request, code, message] :
        {std::tuple{&repeated, grpc::StatusCode::INVALID_ARGUMENT, "appears twice"},
         std::tuple{&missing, grpc::StatusCode::NOT_FOUND, "nowhere"},
-        std::tuple{&too_many, grpc::StatusCode::INVALID_ARGUMENT, "at most 65536"}}) {
+        std::tuple{&too_many, grpc::StatusCode::INVALID_ARGUMENT, "at most 65536"},
+        std::tuple{&empty_updates, grpc::StatusCode::INVALID_ARGUMENT,
+                   "this one has 196608"}}) {
     auto stream = Open();
     stream->writer->Write(EncodePushChunk(request, 0, 0, {}));
     // The stream is refused at once, before the client half-closes.

@@ -5,6 +5,9 @@
 #include <string>
 #include <vector>
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
+
 #include "absl/strings/str_cat.h"
 #include "server/grpc_auth.h"
 #include "server/grpc_service.h"
@@ -91,6 +94,23 @@ class PullChunksReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer
   grpc::ByteBuffer chunk_;  // In flight until OnWriteDone.
 };
 
+// The number of updates (field 1) in a serialized PushRequest, counted on
+// the wire without building them; stops at the first malformed field (the
+// parse that follows reports it).
+size_t CountUpdates(const std::string& bytes) {
+  using google::protobuf::internal::WireFormatLite;
+  google::protobuf::io::CodedInputStream in(
+      reinterpret_cast<const uint8_t*>(bytes.data()), static_cast<int>(bytes.size()));
+  constexpr uint32_t kUpdateTag =
+      (1 << 3) | WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
+  size_t count = 0;
+  while (const uint32_t tag = in.ReadTag()) {
+    if (tag == kUpdateTag) ++count;
+    if (!WireFormatLite::SkipField(&in, tag)) break;
+  }
+  return count;
+}
+
 class PushChunksReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
   PushChunksReactor(VariableStore* store, const TokenTable* tokens,
@@ -159,6 +179,13 @@ class PushChunksReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer>
   absl::Status TakeRequest(const std::string& bytes) {
     if (started_) return absl::InvalidArgumentError("Second request in one push.");
     started_ = true;
+    // Counted before parsing: a 64 MiB request of empty updates would make
+    // protobuf build some 30 million of them.
+    if (const size_t updates = CountUpdates(bytes); updates > kMaxUpdatesPerPush) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("A push may carry at most ", kMaxUpdatesPerPush,
+                       " updates; this one has ", updates, "."));
+    }
     if (!request_.ParseFromString(bytes)) {
       return absl::InvalidArgumentError("Malformed PushRequest in PushChunk.");
     }
