@@ -90,6 +90,16 @@ class RssSampler {
   std::thread thread_;
 };
 
+// AddressSanitizer keeps freed memory in quarantine (256 MB by default), so
+// resident memory there measures the sanitizer, not the server's limits.
+void ExpectWithinMemoryBound(int64_t peak_rss) {
+#if defined(__SANITIZE_ADDRESS__)
+  (void)peak_rss;
+#else
+  EXPECT_LT(peak_rss, kMaxTotalBytes + kRssAllowance);
+#endif
+}
+
 class HostileWritersTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -225,7 +235,7 @@ TEST_F(HostileWritersTest, ARepeatedNameIsRefusedBeforeAnythingIsReserved) {
   EXPECT_EQ(State(), before);
   std::printf("repeated name: idle RSS %ld MiB, peak %ld MiB\n",
               static_cast<long>(idle_rss_ >> 20), static_cast<long>(rss.peak() >> 20));
-  EXPECT_LT(rss.peak(), kMaxTotalBytes + kRssAllowance);
+  ExpectWithinMemoryBound(rss.peak());
 }
 
 TEST_F(HostileWritersTest, BufferedBytesStayWithinTheMemoryLimit) {
@@ -290,7 +300,7 @@ TEST_F(HostileWritersTest, BufferedBytesStayWithinTheMemoryLimit) {
               static_cast<long>(idle_rss_ >> 20), static_cast<long>(rss.peak() >> 20),
               static_cast<long>(kMaxTotalBytes >> 20),
               static_cast<long>(kRssAllowance >> 20));
-  EXPECT_LT(rss.peak(), kMaxTotalBytes + kRssAllowance);
+  ExpectWithinMemoryBound(rss.peak());
   // The server still serves: an ordinary push of the big variable applies.
   PushSpec push;
   const std::string zeros(kBigElements * 4, '\0');
@@ -360,12 +370,19 @@ TEST_F(HostileWritersTest, AStalledStreamIsCancelledByTheIdleLimit) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));
   EXPECT_THAT(server_->Log(), HasSubstr("no progress for"));
   EXPECT_EQ(State(), before);
-  // Its 24 MiB are free again: another push of the variable fits.
-  auto again = Open();
-  ASSERT_TRUE(again->writer->Write(EncodePushChunk(&big, 0, 0, {})));
-  EXPECT_EQ(SendData(*again, 0, kBigElements * 4), kBigElements * 4);
-  again->writer->WritesDone();
-  EXPECT_TRUE(again->writer->Finish().ok());
+  // Its 24 MiB are free again (once the server's side of the stream has
+  // ended, which may trail the client's CANCELLED): another push fits.
+  grpc::Status status;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    auto again = Open();
+    again->writer->Write(EncodePushChunk(&big, 0, 0, {}));
+    SendData(*again, 0, kBigElements * 4);
+    again->writer->WritesDone();
+    status = again->writer->Finish();
+    if (status.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
 TEST_F(HostileWritersTest, AFailedPushLeavesNoSlotsBehind) {
