@@ -155,11 +155,12 @@ absl::Status VariableStore::ReserveLocked(const std::string& full_name,
         options_.max_variable_bytes, " bytes."));
   }
   *bytes = static_cast<size_t>(*elements) * DTypeSize(dtype);
-  if (*bytes > options_.max_total_bytes - total_bytes_) {
+  const size_t in_use = total_bytes_ + reserved_bytes_;
+  if (*bytes > options_.max_total_bytes - in_use) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "Creating variable ", full_name, " (", *bytes,
         " bytes) would exceed the server's memory limit of ",
-        options_.max_total_bytes, " bytes (", total_bytes_, " in use)."));
+        options_.max_total_bytes, " bytes (", in_use, " in use)."));
   }
   total_bytes_ += *bytes;
   return absl::OkStatus();
