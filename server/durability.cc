@@ -141,20 +141,28 @@ absl::Status Durability::Close() {
   return log_ == nullptr ? absl::OkStatus() : log_->Close();
 }
 
-absl::Status Durability::LogCreate(const VariableInfo& info, bool is_slot,
-                                   absl::string_view value) {
-  return log_->LogCreate(info, is_slot, value);
+absl::StatusOr<LogPosition> Durability::AppendCreate(const VariableInfo& info,
+                                                     bool is_slot,
+                                                     absl::string_view value) {
+  return log_->AppendCreate(info, is_slot, value);
 }
 
-absl::Status Durability::LogDelete(absl::string_view name) {
-  return log_->LogDelete(name);
+absl::StatusOr<LogPosition> Durability::AppendDelete(absl::string_view name) {
+  return log_->AppendDelete(name);
 }
 
-absl::Status Durability::LogSetValue(absl::string_view name, int64_t version,
-                                     absl::string_view value, ChangeSource source) {
-  return log_->LogSetValue(name, version, value,
-                           source == ChangeSource::kGradient ? UpdateSource::kGradient
-                                                             : UpdateSource::kAssign);
+absl::StatusOr<LogPosition> Durability::AppendSetValue(absl::string_view name,
+                                                       int64_t version,
+                                                       absl::string_view value,
+                                                       ChangeSource source) {
+  return log_->AppendSetValue(name, version, value,
+                              source == ChangeSource::kGradient
+                                  ? UpdateSource::kGradient
+                                  : UpdateSource::kAssign);
+}
+
+absl::Status Durability::Commit(LogPosition position) {
+  return log_->Commit(position);
 }
 
 }  // namespace paramserver

@@ -54,11 +54,15 @@ class Durability final : public ChangeLog {
   absl::Status Close();
 
   // ChangeLog.
-  absl::Status LogCreate(const VariableInfo& info, bool is_slot,
-                         absl::string_view value) override;
-  absl::Status LogDelete(absl::string_view name) override;
-  absl::Status LogSetValue(absl::string_view name, int64_t version,
-                           absl::string_view value, ChangeSource source) override;
+  absl::StatusOr<LogPosition> AppendCreate(const VariableInfo& info,
+                                           bool is_slot,
+                                           absl::string_view value) override;
+  absl::StatusOr<LogPosition> AppendDelete(absl::string_view name) override;
+  absl::StatusOr<LogPosition> AppendSetValue(absl::string_view name,
+                                             int64_t version,
+                                             absl::string_view value,
+                                             ChangeSource source) override;
+  absl::Status Commit(LogPosition position) override;
 
  private:
   Durability(const DurabilityOptions& options, VariableStore* store)

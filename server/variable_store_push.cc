@@ -184,28 +184,25 @@ void RestoreValues(std::vector<SavedValue>& saved) ABSL_NO_THREAD_SAFETY_ANALYSI
   }
 }
 
-// Records a target's new values (the variable's and its slots'), with the
-// locks of the push held.
-absl::Status LogApplied(ChangeLog* change_log, const Target& target)
-    ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  if (change_log == nullptr) return absl::OkStatus();
+// Appends a target's new values (the variable's and its slots'), with the
+// locks of the push held, and advances *end past them.
+absl::Status AppendApplied(ChangeLog& change_log, const Target& target,
+                           LogPosition* end) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   const ChangeSource source = target.update->kind == UpdateKind::kApplyGradient
                                   ? ChangeSource::kGradient
                                   : ChangeSource::kAssign;
   const Variable& variable = *target.variable;
-  if (absl::Status s = change_log->LogSetValue(
-          variable.name(), variable.InfoLocked().version,
-          variable.ValueLocked(), source);
-      !s.ok()) {
-    return s;
-  }
+  absl::StatusOr<LogPosition> position = change_log.AppendSetValue(
+      variable.name(), variable.InfoLocked().version, variable.ValueLocked(),
+      source);
+  if (!position.ok()) return position.status();
+  *end = *position;
   for (const auto& slot : target.slots) {
-    if (absl::Status s = change_log->LogSetValue(
-            slot->name(), slot->InfoLocked().version, slot->ValueLocked(),
-            ChangeSource::kGradient);
-        !s.ok()) {
-      return s;
-    }
+    position = change_log.AppendSetValue(slot->name(), slot->InfoLocked().version,
+                                         slot->ValueLocked(),
+                                         ChangeSource::kGradient);
+    if (!position.ok()) return position.status();
+    *end = *position;
   }
   return absl::OkStatus();
 }
@@ -293,9 +290,19 @@ absl::StatusOr<std::vector<VariableInfo>> VariableStore::Push(
     infos.push_back(target.variable->InfoLocked());
   }
   // Logged while the locks are still held, so the log's order is the store's.
-  for (const Target& target : targets) {
-    if (!status.ok()) break;
-    status = LogApplied(change_log_, target);
+  if (status.ok() && change_log_ != nullptr) {
+    bool gone = false;
+    status = AppendInOrder(
+        locks.variables(),
+        [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS -> absl::StatusOr<LogPosition> {
+          LogPosition end = 0;
+          for (const Target& target : targets) {
+            absl::Status s = AppendApplied(*change_log_, target, &end);
+            if (!s.ok()) return s;
+          }
+          return end;
+        },
+        &gone);
   }
   if (!status.ok()) {
     // Without a change log an allocation failure can leave earlier updates
@@ -310,18 +317,29 @@ absl::StatusOr<std::vector<std::shared_ptr<Variable>>>
 VariableStore::EnsureSlots(const Variable& variable,
                            const OptimizerSpec& optimizer) {
   std::vector<std::shared_ptr<Variable>> slots;
-  MutexLock lock(&mu_);
-  for (const SlotSpec& slot : SlotsFor(optimizer)) {
-    absl::StatusOr<std::shared_ptr<Variable>> created =
-        EnsureSlotLocked(variable, slot);
-    if (!created.ok()) return created.status();
-    slots.push_back(*std::move(created));
+  LogPosition end = 0;
+  {
+    MutexLock order(&log_mu_);
+    MutexLock lock(&mu_);
+    // A delete since the push found the variable: no slots for the orphan.
+    auto it = variables_.find(variable.name());
+    if (it == variables_.end() || it->second.get() != &variable) {
+      return absl::NotFoundError(
+          absl::StrCat("Variable ", variable.name(), " does not exist."));
+    }
+    for (const SlotSpec& slot : SlotsFor(optimizer)) {
+      absl::StatusOr<std::shared_ptr<Variable>> created =
+          EnsureSlotLocked(variable, slot, &end);
+      if (!created.ok()) return created.status();
+      slots.push_back(*std::move(created));
+    }
   }
+  if (absl::Status s = CommitLog(end); !s.ok()) return s;
   return slots;
 }
 
 absl::StatusOr<std::shared_ptr<Variable>> VariableStore::EnsureSlotLocked(
-    const Variable& variable, const SlotSpec& slot) {
+    const Variable& variable, const SlotSpec& slot, LogPosition* end) {
   const std::string name = absl::StrCat(variable.name(), "/", slot.suffix);
   auto it = variables_.find(name);
   if (it != variables_.end()) {
@@ -348,12 +366,13 @@ absl::StatusOr<std::shared_ptr<Variable>> VariableStore::EnsureSlotLocked(
   RunInitializer(init, variable.dtype(), variable.shape(), (*buffer)->span());
   if (change_log_ != nullptr) {
     const VariableInfo info{name, variable.shape(), variable.dtype(), 1, false};
-    absl::Status logged = change_log_->LogCreate(
+    absl::StatusOr<LogPosition> logged = change_log_->AppendCreate(
         info, true, absl::string_view((*buffer)->data(), bytes));
     if (!logged.ok()) {
       total_bytes_ -= bytes;
-      return logged;
+      return logged.status();
     }
+    *end = *logged;
   }
   auto slot_variable = std::make_shared<Variable>(name, variable.dtype(),
                                                   variable.shape(), false, bytes);

@@ -337,26 +337,29 @@ absl::Status WriteAheadLog::OpenSegment(int64_t sequence, bool create) {
   return absl::OkStatus();
 }
 
-absl::Status WriteAheadLog::LogCreate(const VariableInfo& info, bool is_slot,
-                                      absl::string_view value) {
+absl::StatusOr<uint64_t> WriteAheadLog::AppendCreate(const VariableInfo& info,
+                                                      bool is_slot,
+                                                      absl::string_view value) {
   absl::Status status = CheckValue(info, value);
   if (!status.ok()) return status;
   return Append(WalRecordType::kCreateVariable, EncodeCreateMeta(info, is_slot),
                 value);
 }
 
-absl::Status WriteAheadLog::LogDelete(absl::string_view name) {
+absl::StatusOr<uint64_t> WriteAheadLog::AppendDelete(absl::string_view name) {
   std::string meta;
   PutLengthPrefixed(&meta, name);
   return Append(WalRecordType::kDeleteVariable, meta, {});
 }
 
-absl::Status WriteAheadLog::LogSetValue(absl::string_view name, int64_t version,
-                                        absl::string_view value,
-                                        UpdateSource source) {
+absl::StatusOr<uint64_t> WriteAheadLog::AppendSetValue(absl::string_view name,
+                                                       int64_t version,
+                                                       absl::string_view value,
+                                                       UpdateSource source) {
   if (source == UpdateSource::kGradient &&
       options_.fsync_policy == FsyncPolicy::kCheckpointOnly) {
-    return absl::OkStatus();
+    MutexLock lock(&mu_);
+    return appended_;
   }
   std::string meta;
   PutLengthPrefixed(&meta, name);
@@ -364,17 +367,42 @@ absl::Status WriteAheadLog::LogSetValue(absl::string_view name, int64_t version,
   return Append(WalRecordType::kSetValue, meta, value);
 }
 
-absl::Status WriteAheadLog::Append(WalRecordType type, absl::string_view meta,
-                                   absl::string_view value) {
-  uint64_t end;
-  {
-    MutexLock lock(&mu_);
-    absl::Status status = AppendLocked(type, meta, value);
-    if (!status.ok()) return status;
-    end = appended_;
-  }
+absl::Status WriteAheadLog::Commit(uint64_t position) {
   if (options_.fsync_policy != FsyncPolicy::kAlways) return absl::OkStatus();
-  return SyncUpTo(end);
+  return SyncUpTo(position);
+}
+
+namespace {
+
+absl::Status Committed(WriteAheadLog& log, absl::StatusOr<uint64_t> position) {
+  if (!position.ok()) return position.status();
+  return log.Commit(*position);
+}
+
+}  // namespace
+
+absl::Status WriteAheadLog::LogCreate(const VariableInfo& info, bool is_slot,
+                                      absl::string_view value) {
+  return Committed(*this, AppendCreate(info, is_slot, value));
+}
+
+absl::Status WriteAheadLog::LogDelete(absl::string_view name) {
+  return Committed(*this, AppendDelete(name));
+}
+
+absl::Status WriteAheadLog::LogSetValue(absl::string_view name, int64_t version,
+                                        absl::string_view value,
+                                        UpdateSource source) {
+  return Committed(*this, AppendSetValue(name, version, value, source));
+}
+
+absl::StatusOr<uint64_t> WriteAheadLog::Append(WalRecordType type,
+                                               absl::string_view meta,
+                                               absl::string_view value) {
+  MutexLock lock(&mu_);
+  absl::Status status = AppendLocked(type, meta, value);
+  if (!status.ok()) return status;
+  return appended_;
 }
 
 absl::Status WriteAheadLog::AppendLocked(WalRecordType type,

@@ -108,10 +108,8 @@ struct WalOptions {
 };
 
 // Appends records to the newest segment. Thread-safe: records from
-// concurrent callers are whole and in some serial order; a caller that must
-// order its record after a change to the store logs while still holding the
-// lock that change took (the variable's), so the log's order per variable is
-// the store's.
+// concurrent callers are whole and in the order their Append* calls took
+// the log's lock.
 //
 // Errors: INVALID_ARGUMENT for a record too large (payload >= 4 GiB) or a
 // bad sequence; RESOURCE_EXHAUSTED when the disk is full (the partial record
@@ -134,11 +132,31 @@ class WriteAheadLog {
   WriteAheadLog(const WriteAheadLog&) = delete;
   WriteAheadLog& operator=(const WriteAheadLog&) = delete;
 
+  // Each Append* writes one record and returns the log's position after it
+  // (bytes appended over all segments); Commit(position) then returns once
+  // the record is as durable as the policy promises (kAlways: fsynced, with
+  // group commit). Records appear in the order the Append* calls took the
+  // log's lock, so a caller that must order its record after a change to
+  // the store appends while still holding the lock that ordered the change.
+  absl::StatusOr<uint64_t> AppendCreate(const VariableInfo& info, bool is_slot,
+                                        absl::string_view value)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<uint64_t> AppendDelete(absl::string_view name)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // The value and version a variable has after an assign, assign_add or
+  // optimizer step. Under kCheckpointOnly a kGradient value is not logged
+  // (the current position is returned).
+  absl::StatusOr<uint64_t> AppendSetValue(absl::string_view name,
+                                          int64_t version,
+                                          absl::string_view value,
+                                          UpdateSource source)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status Commit(uint64_t position) ABSL_LOCKS_EXCLUDED(mu_, sync_mu_);
+
+  // Append* followed by Commit.
   absl::Status LogCreate(const VariableInfo& info, bool is_slot,
                          absl::string_view value) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status LogDelete(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
-  // The value and version a variable has after an assign, assign_add or
-  // optimizer step. Under kCheckpointOnly a kGradient value is not logged.
   absl::Status LogSetValue(absl::string_view name, int64_t version,
                            absl::string_view value, UpdateSource source)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -169,8 +187,10 @@ class WriteAheadLog {
   explicit WriteAheadLog(const WalOptions& options);
 
   // Writes one record: header, then `meta` and `value` as the payload.
-  absl::Status Append(WalRecordType type, absl::string_view meta,
-                      absl::string_view value) ABSL_LOCKS_EXCLUDED(mu_);
+  // Returns the position after it.
+  absl::StatusOr<uint64_t> Append(WalRecordType type, absl::string_view meta,
+                                  absl::string_view value)
+      ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status AppendLocked(WalRecordType type, absl::string_view meta,
                             absl::string_view value)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
