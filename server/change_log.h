@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "server/variable_spec.h"
 
 namespace paramserver {
@@ -13,6 +14,13 @@ namespace paramserver {
 // Why a value changed: an assignment the client chose, or an optimizer step.
 // Durability policies may treat them differently (see write_ahead_log.h).
 enum class ChangeSource { kAssign, kGradient };
+
+// A variable's value and version after a change; the views are not owned.
+struct LoggedValue {
+  absl::string_view name;
+  int64_t version = 0;
+  absl::string_view value;
+};
 
 // A place in the log: every change appended before it lies before it.
 using LogPosition = uint64_t;
@@ -37,10 +45,11 @@ class ChangeLog {
                                                    bool is_slot,
                                                    absl::string_view value) = 0;
   virtual absl::StatusOr<LogPosition> AppendDelete(absl::string_view name) = 0;
-  virtual absl::StatusOr<LogPosition> AppendSetValue(absl::string_view name,
-                                                     int64_t version,
-                                                     absl::string_view value,
-                                                     ChangeSource source) = 0;
+  // One record for a whole push: every variable's (and slot's) value and
+  // version after it, so that replay applies all of them or none. `source`
+  // is kGradient when every update of the push was an optimizer step.
+  virtual absl::StatusOr<LogPosition> AppendPush(
+      absl::Span<const LoggedValue> values, ChangeSource source) = 0;
   // Returns once everything appended up to `position` is durable per the
   // policy, or the error that makes it not so.
   virtual absl::Status Commit(LogPosition position) = 0;

@@ -92,8 +92,8 @@ absl::Status Durability::ReplayLog(int64_t from_sequence) {
       case WalRecordType::kDeleteVariable:
         store_->ReplayDelete(record.info.name);
         return absl::OkStatus();
-      case WalRecordType::kSetValue:
-        return store_->ReplaySetValue(record.info.name, record.info.version, record.value);
+      case WalRecordType::kPush:
+        return store_->ReplayPush(record.values);
     }
     return absl::DataLossError("Unknown log record type.");
   };
@@ -151,14 +151,11 @@ absl::StatusOr<LogPosition> Durability::AppendDelete(absl::string_view name) {
   return log_->AppendDelete(name);
 }
 
-absl::StatusOr<LogPosition> Durability::AppendSetValue(absl::string_view name,
-                                                       int64_t version,
-                                                       absl::string_view value,
-                                                       ChangeSource source) {
-  return log_->AppendSetValue(name, version, value,
-                              source == ChangeSource::kGradient
-                                  ? UpdateSource::kGradient
-                                  : UpdateSource::kAssign);
+absl::StatusOr<LogPosition> Durability::AppendPush(
+    absl::Span<const LoggedValue> values, ChangeSource source) {
+  return log_->AppendPush(values, source == ChangeSource::kGradient
+                                      ? UpdateSource::kGradient
+                                      : UpdateSource::kAssign);
 }
 
 absl::Status Durability::Commit(LogPosition position) {

@@ -58,10 +58,8 @@ class Durability final : public ChangeLog {
                                            bool is_slot,
                                            absl::string_view value) override;
   absl::StatusOr<LogPosition> AppendDelete(absl::string_view name) override;
-  absl::StatusOr<LogPosition> AppendSetValue(absl::string_view name,
-                                             int64_t version,
-                                             absl::string_view value,
-                                             ChangeSource source) override;
+  absl::StatusOr<LogPosition> AppendPush(absl::Span<const LoggedValue> values,
+                                         ChangeSource source) override;
   absl::Status Commit(LogPosition position) override;
 
  private:

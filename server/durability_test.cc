@@ -1,5 +1,9 @@
 #include "server/durability.h"
 
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -149,6 +153,83 @@ TEST(DurabilityTest, EveryCheckpointCorruptStopsStartUpUnlessAllowed) {
   auto opened = Durability::Open(options, fresh.get());
   ASSERT_TRUE(opened.ok()) << opened.status();
   EXPECT_EQ(fresh->num_variables(), 0);
+}
+
+// ---- A push is one record: all or nothing after a crash ----
+
+std::string SegmentPath(const std::string& dir, int64_t sequence) {
+  return JoinPath(dir, "wal/" + WalSegmentName(sequence));
+}
+
+uint64_t FileSize(const std::string& path) {
+  std::ifstream file(path, std::ios::binary | std::ios::ate);
+  return static_cast<uint64_t>(file.tellg());
+}
+
+absl::Status PushTwo(VariableStore& store, float x, float y) {
+  const std::vector<float> xs(1000, x), ys(1000, y);
+  const std::string xb(reinterpret_cast<const char*>(xs.data()), 4000);
+  const std::string yb(reinterpret_cast<const char*>(ys.data()), 4000);
+  PushSpec push;
+  push.updates = {{"a/x", UpdateKind::kAssign, xb, std::nullopt},
+                  {"a/y", UpdateKind::kAssign, yb, std::nullopt}};
+  return store.Push(push).status();
+}
+
+TEST(DurabilityTest, PushCutShortByACrashIsNotReplayedInPart) {
+  const std::string dir = FreshDir("push_torn");
+  uint64_t before, after;
+  {
+    Server server(dir);
+    Create(*server.store, "a/x", std::vector<float>(1000, 5));
+    Create(*server.store, "a/y", std::vector<float>(1000, 5));
+    before = FileSize(SegmentPath(dir, 0));
+    ASSERT_TRUE(PushTwo(*server.store, 6, 6).ok());
+    after = FileSize(SegmentPath(dir, 0));
+  }
+  // A crash while the push was being written: three quarters reached the
+  // disk (every variable's bytes but the last's).
+  ASSERT_EQ(truncate(SegmentPath(dir, 0).c_str(), before + (after - before) * 3 / 4), 0);
+  Server restarted(dir);
+  EXPECT_EQ(Read(*restarted.store, "a/x")[0], 5);
+  EXPECT_EQ(Read(*restarted.store, "a/y")[0], 5);
+}
+
+// Lets files grow by at most `bytes` more (RLIMIT_FSIZE), as a full disk.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    signal(SIGXFSZ, SIG_IGN);
+    getrlimit(RLIMIT_FSIZE, &saved_);
+    rlimit limit = saved_;
+    limit.rlim_cur = bytes;
+    EXPECT_EQ(setrlimit(RLIMIT_FSIZE, &limit), 0);
+  }
+  ~FileSizeLimit() { setrlimit(RLIMIT_FSIZE, &saved_); }
+
+ private:
+  rlimit saved_;
+};
+
+TEST(DurabilityTest, PushThatFailedToLogLeavesNothingReplayWouldApply) {
+  const std::string dir = FreshDir("push_disk_full");
+  {
+    Server server(dir);
+    Create(*server.store, "a/x", std::vector<float>(1000, 5));
+    Create(*server.store, "a/y", std::vector<float>(1000, 5));
+    // Room for one and a half variables' values.
+    absl::Status status;
+    {
+      FileSizeLimit limit(FileSize(SegmentPath(dir, 0)) + 6000);
+      status = PushTwo(*server.store, 6, 6);
+    }
+    EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
+    EXPECT_EQ(Read(*server.store, "a/x")[0], 5);
+    server.durability.reset();  // As kill -9: nothing more is written.
+  }
+  Server restarted(dir);
+  EXPECT_EQ(Read(*restarted.store, "a/x")[0], 5);
+  EXPECT_EQ(Read(*restarted.store, "a/y")[0], 5);
 }
 
 TEST(DurabilityTest, AdamCarriesOnAfterARestartAsIfNoneHappened) {

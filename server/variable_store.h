@@ -110,10 +110,11 @@ class VariableStore {
   absl::Status Install(const VariableInfo& info, bool is_slot,
                        std::shared_ptr<TensorBuffer> value)
       ABSL_LOCKS_EXCLUDED(mu_);
-  // Log replay of a value change. NOT_FOUND, or INVALID_ARGUMENT when the
-  // size does not fit: the log does not match the state it continues.
-  absl::Status ReplaySetValue(absl::string_view name, int64_t version,
-                              absl::string_view value) ABSL_LOCKS_EXCLUDED(mu_);
+  // Log replay of a push: sets every value and version, or none of them.
+  // DATA_LOSS naming the first variable that is missing or of another size:
+  // the log does not match the state it continues.
+  absl::Status ReplayPush(absl::Span<const LoggedValue> values)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Log replay of a deletion; a missing name is not an error.
   void ReplayDelete(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
 

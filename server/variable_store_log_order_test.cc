@@ -18,10 +18,16 @@ constexpr int kElements = 4;
 class RecordingLog final : public ChangeLog {
  public:
   struct Entry {
-    enum Kind { kCreate, kDelete, kSet } kind;
-    VariableInfo info;  // kCreate: all; kDelete: name; kSet: name, version.
+    enum Kind { kCreate, kDelete, kPush } kind;
+    VariableInfo info;  // kCreate: all; kDelete: name.
     bool is_slot = false;
-    std::string value;
+    std::string value;  // kCreate.
+    struct Pushed {
+      std::string name;
+      int64_t version;
+      std::string value;
+    };
+    std::vector<Pushed> pushed;  // kPush.
   };
 
   absl::StatusOr<LogPosition> AppendCreate(const VariableInfo& info, bool is_slot,
@@ -33,12 +39,13 @@ class RecordingLog final : public ChangeLog {
     entry.info.name = std::string(name);
     return Add(std::move(entry));
   }
-  absl::StatusOr<LogPosition> AppendSetValue(absl::string_view name, int64_t version,
-                                             absl::string_view value,
-                                             ChangeSource) override {
-    Entry entry{Entry::kSet, {}, false, std::string(value)};
-    entry.info.name = std::string(name);
-    entry.info.version = version;
+  absl::StatusOr<LogPosition> AppendPush(absl::Span<const LoggedValue> values,
+                                         ChangeSource) override {
+    Entry entry{Entry::kPush, {}, false, ""};
+    for (const LoggedValue& value : values) {
+      entry.pushed.push_back({std::string(value.name), value.version,
+                              std::string(value.value)});
+    }
     return Add(std::move(entry));
   }
   absl::Status Commit(LogPosition) override { return absl::OkStatus(); }
@@ -76,9 +83,12 @@ absl::StatusOr<std::unique_ptr<VariableStore>> Replay(
       case RecordingLog::Entry::kDelete:
         store->ReplayDelete(entry.info.name);
         break;
-      case RecordingLog::Entry::kSet:
-        status = store->ReplaySetValue(entry.info.name, entry.info.version, entry.value);
+      case RecordingLog::Entry::kPush: {
+        std::vector<LoggedValue> values;
+        for (const auto& p : entry.pushed) values.push_back({p.name, p.version, p.value});
+        status = store->ReplayPush(values);
         break;
+      }
     }
     if (!status.ok()) {
       return absl::Status(status.code(),

@@ -184,27 +184,28 @@ void RestoreValues(std::vector<SavedValue>& saved) ABSL_NO_THREAD_SAFETY_ANALYSI
   }
 }
 
-// Appends a target's new values (the variable's and its slots'), with the
-// locks of the push held, and advances *end past them.
-absl::Status AppendApplied(ChangeLog& change_log, const Target& target,
-                           LogPosition* end) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  const ChangeSource source = target.update->kind == UpdateKind::kApplyGradient
-                                  ? ChangeSource::kGradient
-                                  : ChangeSource::kAssign;
-  const Variable& variable = *target.variable;
-  absl::StatusOr<LogPosition> position = change_log.AppendSetValue(
-      variable.name(), variable.InfoLocked().version, variable.ValueLocked(),
-      source);
-  if (!position.ok()) return position.status();
-  *end = *position;
-  for (const auto& slot : target.slots) {
-    position = change_log.AppendSetValue(slot->name(), slot->InfoLocked().version,
-                                         slot->ValueLocked(),
-                                         ChangeSource::kGradient);
-    if (!position.ok()) return position.status();
-    *end = *position;
+// The push's new values (each variable's, then its slots'), for its one log
+// record; read with the locks of the push held.
+std::vector<LoggedValue> AppliedValues(const std::vector<Target>& targets)
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  std::vector<LoggedValue> values;
+  for (const Target& target : targets) {
+    const Variable& variable = *target.variable;
+    values.push_back({variable.name(), variable.InfoLocked().version,
+                      variable.ValueLocked()});
+    for (const auto& slot : target.slots) {
+      values.push_back({slot->name(), slot->InfoLocked().version, slot->ValueLocked()});
+    }
   }
-  return absl::OkStatus();
+  return values;
+}
+
+// kGradient when every update is an optimizer step (see FsyncPolicy).
+ChangeSource SourceOf(const std::vector<Target>& targets) {
+  for (const Target& target : targets) {
+    if (target.update->kind != UpdateKind::kApplyGradient) return ChangeSource::kAssign;
+  }
+  return ChangeSource::kGradient;
 }
 
 absl::Status ValidatePushSpec(const PushSpec& push) {
@@ -289,18 +290,15 @@ absl::StatusOr<std::vector<VariableInfo>> VariableStore::Push(
     if (!status.ok()) break;
     infos.push_back(target.variable->InfoLocked());
   }
-  // Logged while the locks are still held, so the log's order is the store's.
+  // Logged as one record while the locks are still held, so the log's order
+  // is the store's and replay applies the push whole or not at all.
   if (status.ok() && change_log_ != nullptr) {
     bool gone = false;
     status = AppendInOrder(
         locks.variables(),
-        [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS -> absl::StatusOr<LogPosition> {
-          LogPosition end = 0;
-          for (const Target& target : targets) {
-            absl::Status s = AppendApplied(*change_log_, target, &end);
-            if (!s.ok()) return s;
-          }
-          return end;
+        [&] {
+          return change_log_->AppendPush(AppliedValues(targets),
+                                         SourceOf(targets));
         },
         &gone);
   }

@@ -29,21 +29,29 @@ constexpr uint8_t kFlagSlot = 2;
 
 bool IsKnownType(uint8_t type) {
   return type >= static_cast<uint8_t>(WalRecordType::kCheckpoint) &&
-         type <= static_cast<uint8_t>(WalRecordType::kSetValue);
+         type <= static_cast<uint8_t>(WalRecordType::kPush);
 }
 
-uint32_t RecordCrc(char type, absl::string_view meta, absl::string_view value) {
+uint32_t RecordCrc(char type, absl::Span<const absl::string_view> pieces) {
   uint32_t crc = Crc32cExtend(0, &type, 1);
-  crc = Crc32cExtend(crc, meta.data(), meta.size());
-  return Crc32cExtend(crc, value.data(), value.size());
+  for (absl::string_view piece : pieces) {
+    crc = Crc32cExtend(crc, piece.data(), piece.size());
+  }
+  return crc;
 }
 
-std::string EncodeHeader(WalRecordType type, absl::string_view meta,
-                         absl::string_view value) {
+uint64_t TotalSize(absl::Span<const absl::string_view> pieces) {
+  uint64_t size = 0;
+  for (absl::string_view piece : pieces) size += piece.size();
+  return size;
+}
+
+std::string EncodeHeader(WalRecordType type,
+                         absl::Span<const absl::string_view> pieces) {
   const char type_byte = static_cast<char>(type);
   std::string header;
-  PutFixed32(&header, static_cast<uint32_t>(meta.size() + value.size()));
-  PutFixed32(&header, RecordCrc(type_byte, meta, value));
+  PutFixed32(&header, static_cast<uint32_t>(TotalSize(pieces)));
+  PutFixed32(&header, RecordCrc(type_byte, pieces));
   header.push_back(type_byte);
   return header;
 }
@@ -114,6 +122,24 @@ absl::Status DecodeCreate(ByteReader* reader, WalRecord* record) {
   return absl::OkStatus();
 }
 
+absl::Status DecodePush(ByteReader* reader, WalRecord* record) {
+  uint32_t count;
+  if (!reader->ReadFixed32(&count) || count == 0) return Malformed("push");
+  for (uint32_t i = 0; i < count; ++i) {
+    LoggedValue value;
+    uint64_t version, size;
+    if (!reader->ReadLengthPrefixed(&value.name) ||
+        !reader->ReadFixed64(&version) || !reader->ReadFixed64(&size) ||
+        size > reader->remaining() || !reader->ReadBytes(size, &value.value)) {
+      return Malformed("push");
+    }
+    value.version = static_cast<int64_t>(version);
+    record->values.push_back(value);
+  }
+  if (reader->remaining() != 0) return Malformed("push");
+  return absl::OkStatus();
+}
+
 absl::Status DecodePayload(WalRecordType type, absl::string_view payload,
                            WalRecord* record) {
   ByteReader reader(payload);
@@ -135,14 +161,8 @@ absl::Status DecodePayload(WalRecordType type, absl::string_view payload,
       }
       record->info.name = std::string(name);
       return absl::OkStatus();
-    case WalRecordType::kSetValue:
-      if (!reader.ReadLengthPrefixed(&name) || !reader.ReadFixed64(&number)) {
-        return Malformed("set-value");
-      }
-      record->info.name = std::string(name);
-      record->info.version = static_cast<int64_t>(number);
-      reader.ReadBytes(reader.remaining(), &record->value);
-      return absl::OkStatus();
+    case WalRecordType::kPush:
+      return DecodePush(&reader, record);
   }
   return Malformed("unknown");
 }
@@ -171,7 +191,7 @@ std::optional<size_t> DecodeRecord(absl::string_view data, WalRecord* record,
     return std::nullopt;
   }
   const absl::string_view payload = data.substr(kHeaderSize, length);
-  if (RecordCrc(data[8], payload, {}) != crc) {
+  if (RecordCrc(data[8], {payload}) != crc) {
     bad->reason = "CRC mismatch";
     return std::nullopt;
   }
@@ -196,7 +216,7 @@ size_t FindNextValidRecord(absl::string_view data, size_t from) {
     const uint32_t length = DecodeFixed32(data.data() + pos);
     if (length > data.size() - pos - kHeaderSize) continue;
     const absl::string_view payload = data.substr(pos + kHeaderSize, length);
-    if (RecordCrc(data[pos + 8], payload, {}) == DecodeFixed32(data.data() + pos + 4)) {
+    if (RecordCrc(data[pos + 8], {payload}) == DecodeFixed32(data.data() + pos + 4)) {
       return pos;
     }
   }
@@ -325,7 +345,7 @@ absl::Status WriteAheadLog::OpenSegment(int64_t sequence, bool create) {
     const std::string meta = EncodeCheckpointMeta(sequence);
     absl::Status status = WriteFileAtomically(
         options_.dir, name,
-        absl::StrCat(EncodeHeader(WalRecordType::kCheckpoint, meta, {}), meta));
+        absl::StrCat(EncodeHeader(WalRecordType::kCheckpoint, {meta}), meta));
     if (!status.ok()) return status;
   }
   absl::StatusOr<std::unique_ptr<WritableFile>> file = WritableFile::Open(
@@ -342,29 +362,37 @@ absl::StatusOr<uint64_t> WriteAheadLog::AppendCreate(const VariableInfo& info,
                                                       absl::string_view value) {
   absl::Status status = CheckValue(info, value);
   if (!status.ok()) return status;
-  return Append(WalRecordType::kCreateVariable, EncodeCreateMeta(info, is_slot),
-                value);
+  return Append(WalRecordType::kCreateVariable,
+                {EncodeCreateMeta(info, is_slot), value});
 }
 
 absl::StatusOr<uint64_t> WriteAheadLog::AppendDelete(absl::string_view name) {
   std::string meta;
   PutLengthPrefixed(&meta, name);
-  return Append(WalRecordType::kDeleteVariable, meta, {});
+  return Append(WalRecordType::kDeleteVariable, {meta});
 }
 
-absl::StatusOr<uint64_t> WriteAheadLog::AppendSetValue(absl::string_view name,
-                                                       int64_t version,
-                                                       absl::string_view value,
-                                                       UpdateSource source) {
+absl::StatusOr<uint64_t> WriteAheadLog::AppendPush(
+    absl::Span<const LoggedValue> values, UpdateSource source) {
+  if (values.empty()) return absl::InvalidArgumentError("empty push");
   if (source == UpdateSource::kGradient &&
       options_.fsync_policy == FsyncPolicy::kCheckpointOnly) {
     MutexLock lock(&mu_);
     return appended_;
   }
-  std::string meta;
-  PutLengthPrefixed(&meta, name);
-  PutFixed64(&meta, static_cast<uint64_t>(version));
-  return Append(WalRecordType::kSetValue, meta, value);
+  // Small metadata strings between the values, which are not copied.
+  std::vector<std::string> metas(values.size());
+  std::vector<absl::string_view> pieces;
+  pieces.reserve(2 * values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i == 0) PutFixed32(&metas[0], static_cast<uint32_t>(values.size()));
+    PutLengthPrefixed(&metas[i], values[i].name);
+    PutFixed64(&metas[i], static_cast<uint64_t>(values[i].version));
+    PutFixed64(&metas[i], values[i].value.size());
+    pieces.push_back(metas[i]);
+    pieces.push_back(values[i].value);
+  }
+  return Append(WalRecordType::kPush, pieces);
 }
 
 absl::Status WriteAheadLog::Commit(uint64_t position) {
@@ -393,32 +421,34 @@ absl::Status WriteAheadLog::LogDelete(absl::string_view name) {
 absl::Status WriteAheadLog::LogSetValue(absl::string_view name, int64_t version,
                                         absl::string_view value,
                                         UpdateSource source) {
-  return Committed(*this, AppendSetValue(name, version, value, source));
+  const LoggedValue logged{name, version, value};
+  return Committed(*this, AppendPush({logged}, source));
 }
 
-absl::StatusOr<uint64_t> WriteAheadLog::Append(WalRecordType type,
-                                               absl::string_view meta,
-                                               absl::string_view value) {
+absl::StatusOr<uint64_t> WriteAheadLog::Append(
+    WalRecordType type, absl::Span<const absl::string_view> pieces) {
   MutexLock lock(&mu_);
-  absl::Status status = AppendLocked(type, meta, value);
+  absl::Status status = AppendLocked(type, pieces);
   if (!status.ok()) return status;
   return appended_;
 }
 
-absl::Status WriteAheadLog::AppendLocked(WalRecordType type,
-                                         absl::string_view meta,
-                                         absl::string_view value) {
+absl::Status WriteAheadLog::AppendLocked(
+    WalRecordType type, absl::Span<const absl::string_view> pieces) {
   if (!broken_.ok()) return broken_;
   if (file_ == nullptr) {
     return absl::FailedPreconditionError("write-ahead log is closed");
   }
-  if (meta.size() + value.size() > kMaxPayload) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "log record of ", meta.size() + value.size(), " bytes is too large"));
+  const uint64_t payload = TotalSize(pieces);
+  if (payload > kMaxPayload) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("log record of ", payload, " bytes is too large"));
   }
-  const std::string header = EncodeHeader(type, meta, value);
+  const std::string header = EncodeHeader(type, pieces);
+  std::vector<absl::string_view> all = {header};
+  all.insert(all.end(), pieces.begin(), pieces.end());
   const uint64_t before = file_->size();
-  absl::Status status = file_->AppendV({header, meta, value});
+  absl::Status status = file_->AppendV(all);
   if (!status.ok()) {
     // Cut off the partial record so the log stays readable and usable.
     absl::Status undo = file_->Truncate(before);
@@ -429,7 +459,7 @@ absl::Status WriteAheadLog::AppendLocked(WalRecordType type,
     }
     return status;
   }
-  appended_ += header.size() + meta.size() + value.size();
+  appended_ += header.size() + payload;
   return absl::OkStatus();
 }
 

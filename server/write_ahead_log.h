@@ -17,7 +17,10 @@
 //   kCreateVariable  name, u32 dtype, u32 rank, rank x i64 dims,
 //                    u8 flags (1 trainable, 2 slot), i64 version, value bytes
 //   kDeleteVariable  name
-//   kSetValue        name, i64 version, value bytes
+//   kPush            u32 count, then per variable (and slot) the push
+//                    changed: name, i64 version, u64 value size, value
+//                    bytes -- one record per push, so replay applies a
+//                    push whole or not at all
 //
 // The checkpoint protocol (the wiring's job, in this order):
 //   1. log.StartSegment(N)            new records now go to wal-N.log
@@ -42,6 +45,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "server/change_log.h"
 #include "server/file_util.h"
 #include "server/mutex.h"
 #include "server/variable_spec.h"
@@ -85,20 +90,22 @@ enum class WalRecordType : uint8_t {
   kCheckpoint = 1,
   kCreateVariable = 2,
   kDeleteVariable = 3,
-  kSetValue = 4,
+  kPush = 4,
 };
 
 // One decoded record, as replay hands it to the visitor.
 struct WalRecord {
   WalRecordType type = WalRecordType::kCheckpoint;
   int64_t checkpoint_sequence = 0;  // kCheckpoint.
-  // kCreateVariable: all fields; kDeleteVariable: name; kSetValue: name and
-  // version.
+  // kCreateVariable: all fields; kDeleteVariable: name.
   VariableInfo info;
   bool is_slot = false;  // kCreateVariable.
-  // kCreateVariable, kSetValue: the value's bytes, valid only during the
-  // visitor call (they point into the mapped segment).
+  // kCreateVariable: the value's bytes, valid only during the visitor call
+  // (they point into the mapped segment).
   absl::string_view value;
+  // kPush: the values in the order logged; their views are valid only
+  // during the visitor call.
+  std::vector<LoggedValue> values;
 };
 
 struct WalOptions {
@@ -143,13 +150,12 @@ class WriteAheadLog {
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<uint64_t> AppendDelete(absl::string_view name)
       ABSL_LOCKS_EXCLUDED(mu_);
-  // The value and version a variable has after an assign, assign_add or
-  // optimizer step. Under kCheckpointOnly a kGradient value is not logged
-  // (the current position is returned).
-  absl::StatusOr<uint64_t> AppendSetValue(absl::string_view name,
-                                          int64_t version,
-                                          absl::string_view value,
-                                          UpdateSource source)
+  // The values and versions the variables (and slots) of one push have
+  // after it, as one record. Under kCheckpointOnly a kGradient push is not
+  // logged (the current position is returned). INVALID_ARGUMENT for no
+  // values.
+  absl::StatusOr<uint64_t> AppendPush(absl::Span<const LoggedValue> values,
+                                      UpdateSource source)
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status Commit(uint64_t position) ABSL_LOCKS_EXCLUDED(mu_, sync_mu_);
 
@@ -157,6 +163,7 @@ class WriteAheadLog {
   absl::Status LogCreate(const VariableInfo& info, bool is_slot,
                          absl::string_view value) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status LogDelete(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
+  // A push of one variable.
   absl::Status LogSetValue(absl::string_view name, int64_t version,
                            absl::string_view value, UpdateSource source)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -186,13 +193,13 @@ class WriteAheadLog {
 
   explicit WriteAheadLog(const WalOptions& options);
 
-  // Writes one record: header, then `meta` and `value` as the payload.
-  // Returns the position after it.
-  absl::StatusOr<uint64_t> Append(WalRecordType type, absl::string_view meta,
-                                  absl::string_view value)
+  // Writes one record: header, then `pieces` as the payload. Returns the
+  // position after it.
+  absl::StatusOr<uint64_t> Append(WalRecordType type,
+                                  absl::Span<const absl::string_view> pieces)
       ABSL_LOCKS_EXCLUDED(mu_);
-  absl::Status AppendLocked(WalRecordType type, absl::string_view meta,
-                            absl::string_view value)
+  absl::Status AppendLocked(WalRecordType type,
+                            absl::Span<const absl::string_view> pieces)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Fsyncs unless the bytes up to `target` (an appended_ value) already are.
   absl::Status SyncUpTo(uint64_t target) ABSL_LOCKS_EXCLUDED(mu_, sync_mu_);

@@ -66,6 +66,12 @@ absl::StatusOr<ReplayReport> Replay(const std::string& dir, int64_t from,
   return ReplayWriteAheadLog(
       dir, from,
       [seen](const WalRecord& r) {
+        if (r.type == WalRecordType::kPush) {  // The tests push one value.
+          EXPECT_EQ(r.values.size(), 1u);
+          seen->push_back({r.type, std::string(r.values[0].name),
+                           r.values[0].version, std::string(r.values[0].value)});
+          return absl::OkStatus();
+        }
         seen->push_back({r.type, r.info.name,
                          r.type == WalRecordType::kCheckpoint
                              ? r.checkpoint_sequence
@@ -109,10 +115,19 @@ TEST(WriteAheadLogTest, RoundTrip) {
   }
   std::vector<WalRecord> records;
   std::vector<std::string> values;
+  struct Pushed {
+    std::string name;
+    int64_t version;
+    std::string value;
+  };
+  std::vector<Pushed> pushed;
   absl::StatusOr<ReplayReport> report = ReplayWriteAheadLog(
       dir, 0, [&](const WalRecord& r) {
         records.push_back(r);
         values.emplace_back(r.value);
+        for (const LoggedValue& v : r.values) {
+          pushed.push_back({std::string(v.name), v.version, std::string(v.value)});
+        }
         return absl::OkStatus();
       });
   ASSERT_TRUE(report.ok()) << report.status();
@@ -130,9 +145,11 @@ TEST(WriteAheadLogTest, RoundTrip) {
   EXPECT_EQ(values[1], Floats({1, 2, 3, 4}));
   EXPECT_EQ(records[2].info.name, "empty");
   EXPECT_EQ(values[2], "");
-  EXPECT_EQ(records[3].type, WalRecordType::kSetValue);
-  EXPECT_EQ(records[3].info.version, 2);
-  EXPECT_EQ(values[3], Floats({5, 6, 7, 8}));
+  EXPECT_EQ(records[3].type, WalRecordType::kPush);
+  ASSERT_EQ(pushed.size(), 1u);
+  EXPECT_EQ(pushed[0].name, "scope/w");
+  EXPECT_EQ(pushed[0].version, 2);
+  EXPECT_EQ(pushed[0].value, Floats({5, 6, 7, 8}));
   EXPECT_EQ(records[4].type, WalRecordType::kDeleteVariable);
   EXPECT_EQ(records[4].info.name, "scope/w");
 }
@@ -353,12 +370,12 @@ TEST(WriteAheadLogTest, ConcurrentAppendsAreAllReplayedInOrderPerThread) {
   std::map<std::string, int64_t> last_version;
   absl::StatusOr<ReplayReport> report =
       ReplayWriteAheadLog(dir, 0, [&](const WalRecord& r) {
-        if (r.type != WalRecordType::kSetValue) return absl::OkStatus();
-        int64_t& last = last_version[r.info.name];
-        EXPECT_EQ(r.info.version, last + 1) << r.info.name;
-        EXPECT_EQ(r.value, Floats({float(r.info.version),
-                                   float(r.info.name[1] - '0')}));
-        last = r.info.version;
+        if (r.type != WalRecordType::kPush) return absl::OkStatus();
+        const LoggedValue& v = r.values.at(0);
+        int64_t& last = last_version[std::string(v.name)];
+        EXPECT_EQ(v.version, last + 1) << v.name;
+        EXPECT_EQ(v.value, Floats({float(v.version), float(v.name[1] - '0')}));
+        last = v.version;
         return absl::OkStatus();
       });
   ASSERT_TRUE(report.ok()) << report.status();

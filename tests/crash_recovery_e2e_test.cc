@@ -230,9 +230,12 @@ TEST(CrashRecoveryE2ETest, RacingDeletesAndMultiVariablePushesRestartWhole) {
         ASSERT_TRUE(CreateConstant(**client, GroupName(i), 0).ok());
       }
     } else {
-      // Start-up succeeded; the contended variable reads or is absent.
+      // Start-up succeeded; the contended variable reads or is absent, and
+      // every group push came back whole or not at all.
       absl::StatusOr<FetchedVariable> read = (*client)->ReadVariable("race/x");
       EXPECT_TRUE(read.ok() || absl::IsNotFound(read.status())) << read.status();
+      count = static_cast<int64_t>(CheckGroup(**client, count, kPushers));
+      if (HasFailure()) return;
     }
     std::atomic<int64_t> acknowledged{0};
     std::vector<std::thread> threads;
@@ -253,6 +256,7 @@ TEST(CrashRecoveryE2ETest, RacingDeletesAndMultiVariablePushesRestartWhole) {
   ASSERT_TRUE(server.ok()) << server.status();
   auto client = ParameterServerClient::Connect((*server)->target());
   ASSERT_TRUE(client.ok());
+  CheckGroup(**client, count, kPushers);
 }
 
 }  // namespace
