@@ -19,13 +19,21 @@
 namespace paramserver {
 namespace {
 
-constexpr size_t kHeaderSize = 9;  // u32 length, u32 CRC, u8 type.
-constexpr uint64_t kMaxPayload = std::numeric_limits<uint32_t>::max();
+// u64 payload length, u32 payload CRC, u8 type, u32 CRC of those 13 bytes.
+constexpr size_t kHeaderSize = 17;
+constexpr size_t kHeaderCrcOffset = 13;
+constexpr size_t kTypeOffset = 12;
+// Far above any push the memory limits allow; a length past it is damage.
+constexpr uint64_t kMaxPayload = uint64_t{1} << 40;
 constexpr absl::string_view kSegmentPrefix = "wal-";
 constexpr absl::string_view kSegmentSuffix = ".log";
 constexpr int kSequenceDigits = 20;
 constexpr uint8_t kFlagTrainable = 1;
 constexpr uint8_t kFlagSlot = 2;
+
+uint64_t DecodeFixed64(const char* p) {
+  return DecodeFixed32(p) | (uint64_t{DecodeFixed32(p + 4)} << 32);
+}
 
 bool IsKnownType(uint8_t type) {
   return type >= static_cast<uint8_t>(WalRecordType::kCheckpoint) &&
@@ -50,10 +58,30 @@ std::string EncodeHeader(WalRecordType type,
                          absl::Span<const absl::string_view> pieces) {
   const char type_byte = static_cast<char>(type);
   std::string header;
-  PutFixed32(&header, static_cast<uint32_t>(TotalSize(pieces)));
+  PutFixed64(&header, TotalSize(pieces));
   PutFixed32(&header, RecordCrc(type_byte, pieces));
   header.push_back(type_byte);
+  PutFixed32(&header, Crc32cExtend(0, header.data(), header.size()));
   return header;
+}
+
+// A record header whose own CRC verifies; its length and type are then as
+// written, so a bad one is rejected in O(1) before any payload is read.
+struct Header {
+  uint64_t length;
+  uint32_t payload_crc;
+  uint8_t type;
+};
+
+std::optional<Header> DecodeHeader(absl::string_view data, uint64_t* checksummed) {
+  if (data.size() < kHeaderSize) return std::nullopt;
+  *checksummed += kHeaderCrcOffset;
+  if (Crc32cExtend(0, data.data(), kHeaderCrcOffset) !=
+      DecodeFixed32(data.data() + kHeaderCrcOffset)) {
+    return std::nullopt;
+  }
+  return Header{DecodeFixed64(data.data()), DecodeFixed32(data.data() + 8),
+                static_cast<uint8_t>(data[kTypeOffset])};
 }
 
 std::string EncodeCheckpointMeta(int64_t sequence) {
@@ -167,56 +195,86 @@ absl::Status DecodePayload(WalRecordType type, absl::string_view payload,
   return Malformed("unknown");
 }
 
-// Why a record could not be read. `crc_ok` tells a torn write (false: the
-// bytes never all reached the disk) from a bad record that was written whole.
+// Why a record could not be read, and what that says about the bytes after
+// it.
 struct BadRecord {
+  enum Kind {
+    // An incomplete header, or an intact one whose length runs past the end
+    // of the file: the record was being written when the writer stopped,
+    // and what follows is its own unfinished payload.
+    kTruncated,
+    // A header that fails its CRC: torn, or damaged; records may follow.
+    kBadHeader,
+    // An intact header, but the payload fails its CRC: torn (pages lost in
+    // a power cut), or damaged; records may follow from `end` on.
+    kBadPayload,
+    // Bytes that verify but do not decode: written wrong, never torn.
+    kBadContent,
+  };
   uint64_t offset = 0;
   std::string reason;
-  bool crc_ok = false;
+  Kind kind = kTruncated;
+  uint64_t end = 0;  // kBadPayload: where the next record would start.
 };
 
 // Decodes the record at the start of `data` into *record and returns its
-// size, or fills *bad (its offset left to the caller).
+// size, or fills *bad (offsets relative to `data`, which the caller moves).
+// Lengths are checked before any CRC over the payload, so a damaged or torn
+// record costs O(header) to reject; *checksummed counts the bytes CRCed.
 std::optional<size_t> DecodeRecord(absl::string_view data, WalRecord* record,
-                                   BadRecord* bad) {
+                                   BadRecord* bad, uint64_t* checksummed) {
   if (data.size() < kHeaderSize) {
-    bad->reason = absl::StrCat("incomplete header (", data.size(), " bytes)");
+    *bad = {0, absl::StrCat("incomplete header (", data.size(), " bytes)"),
+            BadRecord::kTruncated};
     return std::nullopt;
   }
-  const uint32_t length = DecodeFixed32(data.data());
-  const uint32_t crc = DecodeFixed32(data.data() + 4);
-  if (length > data.size() - kHeaderSize) {
-    bad->reason = absl::StrCat("length ", length, " runs past the end (",
-                               data.size() - kHeaderSize, " bytes left)");
+  const std::optional<Header> header = DecodeHeader(data, checksummed);
+  if (!header.has_value()) {
+    *bad = {0, "header CRC mismatch", BadRecord::kBadHeader};
     return std::nullopt;
   }
-  const absl::string_view payload = data.substr(kHeaderSize, length);
-  if (RecordCrc(data[8], {payload}) != crc) {
-    bad->reason = "CRC mismatch";
+  if (header->length > data.size() - kHeaderSize) {
+    *bad = {0, absl::StrCat("length ", header->length, " runs past the end (",
+                            data.size() - kHeaderSize, " bytes left)"),
+            BadRecord::kTruncated};
     return std::nullopt;
   }
-  bad->crc_ok = true;
-  const uint8_t type = static_cast<uint8_t>(data[8]);
+  const absl::string_view payload = data.substr(kHeaderSize, header->length);
+  *checksummed += payload.size();
+  if (RecordCrc(static_cast<char>(header->type), {payload}) != header->payload_crc) {
+    *bad = {0, "payload CRC mismatch", BadRecord::kBadPayload,
+            kHeaderSize + header->length};
+    return std::nullopt;
+  }
   absl::Status status =
-      IsKnownType(type)
-          ? DecodePayload(static_cast<WalRecordType>(type), payload, record)
-          : absl::DataLossError(absl::StrCat("unknown record type ", type));
+      IsKnownType(header->type)
+          ? DecodePayload(static_cast<WalRecordType>(header->type), payload, record)
+          : absl::DataLossError(absl::StrCat("unknown record type ", header->type));
   if (!status.ok()) {
-    bad->reason = std::string(status.message());
+    *bad = {0, std::string(status.message()), BadRecord::kBadContent};
     return std::nullopt;
   }
-  return kHeaderSize + length;
+  return kHeaderSize + header->length;
 }
 
-// The offset of the first record after `from` whose header and CRC verify,
-// or npos. Cheap checks (type, length) come before the CRC.
-size_t FindNextValidRecord(absl::string_view data, size_t from) {
-  for (size_t pos = from + 1; pos + kHeaderSize <= data.size(); ++pos) {
-    if (!IsKnownType(static_cast<uint8_t>(data[pos + 8]))) continue;
-    const uint32_t length = DecodeFixed32(data.data() + pos);
-    if (length > data.size() - pos - kHeaderSize) continue;
-    const absl::string_view payload = data.substr(pos + kHeaderSize, length);
-    if (RecordCrc(data[pos + 8], {payload}) == DecodeFixed32(data.data() + pos + 4)) {
+// The offset of the first whole, verified record at or after `from`, or
+// npos. Each position costs a type check, then at most a 13-byte header
+// CRC; only a header that verifies (random bytes: 1 in 2^32) and fits in the
+// file leads to a CRC over its payload. So a torn tail of n bytes is
+// searched in O(n), never O(n^2) as when every position's claimed length
+// was CRCed.
+size_t FindNextValidRecord(absl::string_view data, size_t from,
+                           uint64_t* checksummed) {
+  for (size_t pos = from; pos + kHeaderSize <= data.size(); ++pos) {
+    if (!IsKnownType(static_cast<uint8_t>(data[pos + kTypeOffset]))) continue;
+    const std::optional<Header> header = DecodeHeader(data.substr(pos), checksummed);
+    if (!header.has_value() ||
+        header->length > data.size() - pos - kHeaderSize) {
+      continue;
+    }
+    const absl::string_view payload = data.substr(pos + kHeaderSize, header->length);
+    *checksummed += payload.size();
+    if (RecordCrc(static_cast<char>(header->type), {payload}) == header->payload_crc) {
       return pos;
     }
   }
@@ -577,21 +635,24 @@ absl::Status ReplaySegment(absl::string_view data, int64_t sequence,
                            const Visitor& visitor, ReplayReport* report,
                            std::optional<BadRecord>* bad) {
   if (data.empty()) {
-    *bad = BadRecord{0, "empty segment", false};
+    *bad = BadRecord{0, "empty segment", BadRecord::kTruncated};
     return absl::OkStatus();
   }
   for (uint64_t offset = 0; offset < data.size();) {
     WalRecord record;
     BadRecord problem;
-    std::optional<size_t> size = DecodeRecord(data.substr(offset), &record, &problem);
+    std::optional<size_t> size = DecodeRecord(data.substr(offset), &record,
+                                              &problem, &report->bytes_checksummed);
     if (size.has_value() && offset == 0 &&
         (record.type != WalRecordType::kCheckpoint ||
          record.checkpoint_sequence != sequence)) {
-      problem = BadRecord{0, "segment does not start with its checkpoint record", true};
+      problem = BadRecord{0, "segment does not start with its checkpoint record",
+                          BadRecord::kBadContent};
       size.reset();
     }
     if (!size.has_value()) {
       problem.offset = offset;
+      problem.end += offset;
       *bad = std::move(problem);
       return absl::OkStatus();
     }
@@ -635,6 +696,21 @@ absl::Status CorruptionError(absl::string_view message) {
                "skip_corruption to discard the log from that point on)"));
 }
 
+// Where whole records resume after `bad`, or npos: a torn tail has none.
+size_t NextRecordAfter(absl::string_view data, const BadRecord& bad,
+                       uint64_t* checksummed) {
+  switch (bad.kind) {
+    case BadRecord::kTruncated:
+      return absl::string_view::npos;  // The rest is this record's.
+    case BadRecord::kBadPayload:
+      return FindNextValidRecord(data, bad.end, checksummed);
+    case BadRecord::kBadHeader:
+    case BadRecord::kBadContent:
+      break;
+  }
+  return FindNextValidRecord(data, bad.offset + 1, checksummed);
+}
+
 // Handles damage at `bad` in segments[index]: trims a torn tail, else
 // reports corruption (or skips it, per options). Fills *report.
 absl::Status HandleBadRecord(const std::string& dir,
@@ -645,8 +721,8 @@ absl::Status HandleBadRecord(const std::string& dir,
   const absl::string_view data = mapped->contents();
   const std::string path = JoinPath(dir, WalSegmentName(segments[index]));
   const bool last = index + 1 == segments.size();
-  const size_t next = FindNextValidRecord(data, bad.offset);
-  if (last && !bad.crc_ok && next == absl::string_view::npos) {
+  const size_t next = NextRecordAfter(data, bad, &report->bytes_checksummed);
+  if (last && bad.kind != BadRecord::kBadContent && next == absl::string_view::npos) {
     report->trimmed = absl::StrCat(path, ": torn record at byte ", bad.offset,
                                    " (", data.size() - bad.offset, " bytes: ",
                                    bad.reason, ") trimmed");

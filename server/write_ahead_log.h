@@ -10,8 +10,12 @@
 // digits>.log`. Segment N holds the changes made after checkpoint N was
 // begun (N = 0: since the store was empty) and starts with a kCheckpoint
 // record of N. A segment is a sequence of records:
-//   u32 payload length | u32 CRC-32C of (type byte, payload) | u8 type |
-//   payload
+//   u64 payload length | u32 CRC-32C of (type byte, payload) | u8 type |
+//   u32 CRC-32C of the 13 header bytes before it | payload
+// The header's own CRC lets replay trust a length before reading the payload
+// it claims: a header that fails it, or a length past the end of the file,
+// is rejected without a CRC over the payload, so a torn tail of any size is
+// recognised in one step (a damaged header, in one linear search).
 // with payloads (integers little-endian, names as u32 length + bytes):
 //   kCheckpoint      u64 sequence
 //   kCreateVariable  name, u32 dtype, u32 rank, rank x i64 dims,
@@ -245,6 +249,10 @@ struct ReplayReport {
   // Set when skip_corruption skipped damage; the message DATA_LOSS would
   // have carried.
   std::string skipped_corruption;
+  // Bytes over which replay computed CRCs: about the log's size. A torn or
+  // damaged tail adds at most a small multiple of its own size (for tests
+  // and the start-up log line).
+  uint64_t bytes_checksummed = 0;
 };
 
 // Hands every record of the segments at or after `from_checkpoint_sequence`
