@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "server/checkpoint.h"
 #include "server/file_util.h"
+#include "server/write_ahead_log.h"
 
 namespace paramserver {
 namespace {
@@ -146,6 +147,7 @@ TEST(DurabilityTest, EveryCheckpointCorruptStopsStartUpUnlessAllowed) {
   absl::Status refused = Durability::Open(options, store.get()).status();
   EXPECT_EQ(refused.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(refused.message(), ::testing::HasSubstr("CRC"));
+  EXPECT_THAT(refused.message(), ::testing::HasSubstr("--ignore_corrupt_checkpoints"));
   // The operator's override starts from the log alone, which after that
   // checkpoint holds nothing older: the damaged state is not loaded.
   options.ignore_corrupt_checkpoints = true;
@@ -230,6 +232,85 @@ TEST(DurabilityTest, PushThatFailedToLogLeavesNothingReplayWouldApply) {
   Server restarted(dir);
   EXPECT_EQ(Read(*restarted.store, "a/x")[0], 5);
   EXPECT_EQ(Read(*restarted.store, "a/y")[0], 5);
+}
+
+std::string Floats(std::vector<float> values) {
+  return std::string(reinterpret_cast<const char*>(values.data()), values.size() * 4);
+}
+
+void Damage(const std::string& path) {
+  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+  ASSERT_TRUE(file.good()) << path;
+  file.seekp(1);
+  file.put('\x7f');
+}
+
+// The first checkpoint removes wal-0, which held x's creation; with every
+// checkpoint damaged the log alone cannot restore x, but start-up still
+// succeeds and restores what the log holds.
+TEST(DurabilityTest, IgnoreCorruptCheckpointsWorksAfterSeveralCheckpoints) {
+  const std::string dir = FreshDir("ignore_after_checkpoints");
+  {
+    Server server(dir);
+    Create(*server.store, "x", {1});
+    ASSERT_TRUE(server.durability->Checkpoint().ok());
+    Create(*server.store, "y", {2});
+    ASSERT_TRUE(Push(*server.store, "x", UpdateKind::kAssign, {5}).ok());
+    ASSERT_TRUE(server.durability->Checkpoint().ok());
+    ASSERT_TRUE(Push(*server.store, "y", UpdateKind::kAssign, {6}).ok());
+    PushSpec both;
+    const std::string seven = Floats({7}), eight = Floats({8});
+    both.updates = {{"x", UpdateKind::kAssign, seven, std::nullopt},
+                    {"y", UpdateKind::kAssign, eight, std::nullopt}};
+    ASSERT_TRUE(server.store->Push(both).ok());
+  }
+  for (int64_t sequence : {1, 2}) {
+    Damage(JoinPath(dir, "checkpoints/" + CheckpointDirName(sequence) + "/data"));
+  }
+  auto store = *VariableStore::Create({});
+  DurabilityOptions options;
+  options.data_dir = dir;
+  options.ignore_corrupt_checkpoints = true;
+  auto opened = Durability::Open(options, store.get());
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_THAT(Read(*store, "y"), ElementsAre(8));
+  EXPECT_EQ(store->ReadVariable("x").status().code(), absl::StatusCode::kNotFound);
+}
+
+// A log that does not fit the state it continues (here: the checkpoint it
+// follows is gone) is refused with the file, the offset and the flag.
+TEST(DurabilityTest, LogThatDoesNotFitIsRefusedNamingFileOffsetAndFlag) {
+  const std::string dir = FreshDir("log_does_not_fit");
+  {
+    Server server(dir);
+    Create(*server.store, "x", {1});
+    ASSERT_TRUE(server.durability->Checkpoint().ok());
+    Create(*server.store, "z", {3});
+    ASSERT_TRUE(Push(*server.store, "x", UpdateKind::kAssign, {5}).ok());
+  }
+  ASSERT_TRUE(RemoveAll(JoinPath(dir, "checkpoints/" + CheckpointDirName(1))).ok());
+  auto store = *VariableStore::Create({});
+  DurabilityOptions options;
+  options.data_dir = dir;
+  absl::Status refused = Durability::Open(options, store.get()).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(refused.message(), ::testing::HasSubstr(WalSegmentName(1) + ": record at byte "));
+  EXPECT_THAT(refused.message(), ::testing::HasSubstr("lacks"));
+  EXPECT_THAT(refused.message(), ::testing::HasSubstr("--skip_wal_corruption"));
+  options.skip_wal_corruption = true;
+  auto fresh = *VariableStore::Create({});
+  auto opened = Durability::Open(options, fresh.get());
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_THAT(Read(*fresh, "z"), ElementsAre(3));  // Replayed up to the record.
+}
+
+TEST(DurabilityTest, FailedCheckpointTemporaryIsRemovedAtStartUp) {
+  const std::string dir = FreshDir("stale_tmp");
+  const std::string tmp = JoinPath(dir, "checkpoints/" + CheckpointDirName(4) + ".tmp");
+  ASSERT_TRUE(CreateDirectories(tmp).ok());
+  { std::ofstream(JoinPath(tmp, "data")) << "partial"; }
+  Server server(dir);
+  EXPECT_FALSE(PathExists(tmp));
 }
 
 TEST(DurabilityTest, AdamCarriesOnAfterARestartAsIfNoneHappened) {

@@ -210,11 +210,15 @@ struct BadRecord {
     kBadPayload,
     // Bytes that verify but do not decode: written wrong, never torn.
     kBadContent,
+    // A whole record the visitor refused with DATA_LOSS: it does not fit
+    // the state before it (a checkpoint and log that do not belong
+    // together). Records may follow from `end` on.
+    kRejected,
   };
   uint64_t offset = 0;
   std::string reason;
   Kind kind = kTruncated;
-  uint64_t end = 0;  // kBadPayload: where the next record would start.
+  uint64_t end = 0;  // kBadPayload, kRejected: where the next record starts.
 };
 
 // Decodes the record at the start of `data` into *record and returns its
@@ -631,9 +635,9 @@ using Visitor = std::function<absl::Status(const WalRecord&)>;
 
 // Hands the records of one segment to `visitor`. Returns the visitor's
 // error; sets *bad, and stops, at the first record that cannot be read.
-absl::Status ReplaySegment(absl::string_view data, int64_t sequence,
-                           const Visitor& visitor, ReplayReport* report,
-                           std::optional<BadRecord>* bad) {
+absl::Status ReplaySegment(absl::string_view data, const std::string& path,
+                           int64_t sequence, const Visitor& visitor,
+                           ReplayReport* report, std::optional<BadRecord>* bad) {
   if (data.empty()) {
     *bad = BadRecord{0, "empty segment", BadRecord::kTruncated};
     return absl::OkStatus();
@@ -657,7 +661,15 @@ absl::Status ReplaySegment(absl::string_view data, int64_t sequence,
       return absl::OkStatus();
     }
     absl::Status status = visitor(record);
-    if (!status.ok()) return status;
+    if (absl::IsDataLoss(status)) {
+      *bad = BadRecord{offset, std::string(status.message()),
+                       BadRecord::kRejected, offset + *size};
+      return absl::OkStatus();
+    }
+    if (!status.ok()) {
+      return absl::Status(status.code(), absl::StrCat(path, ": record at byte ",
+                                                      offset, ": ", status.message()));
+    }
     ++report->records;
     offset += *size;
   }
@@ -693,7 +705,7 @@ absl::Status Quarantine(const std::string& dir,
 absl::Status CorruptionError(absl::string_view message) {
   return absl::DataLossError(absl::StrCat(
       message, "; refusing to start from a log with a hole (replay with "
-               "skip_corruption to discard the log from that point on)"));
+               "skip_corruption to set the log aside from that point on)"));
 }
 
 // Where whole records resume after `bad`, or npos: a torn tail has none.
@@ -703,6 +715,7 @@ size_t NextRecordAfter(absl::string_view data, const BadRecord& bad,
     case BadRecord::kTruncated:
       return absl::string_view::npos;  // The rest is this record's.
     case BadRecord::kBadPayload:
+    case BadRecord::kRejected:
       return FindNextValidRecord(data, bad.end, checksummed);
     case BadRecord::kBadHeader:
     case BadRecord::kBadContent:
@@ -722,15 +735,21 @@ absl::Status HandleBadRecord(const std::string& dir,
   const std::string path = JoinPath(dir, WalSegmentName(segments[index]));
   const bool last = index + 1 == segments.size();
   const size_t next = NextRecordAfter(data, bad, &report->bytes_checksummed);
-  if (last && bad.kind != BadRecord::kBadContent && next == absl::string_view::npos) {
+  if (last && (bad.kind == BadRecord::kTruncated || bad.kind == BadRecord::kBadHeader ||
+               bad.kind == BadRecord::kBadPayload) &&
+      next == absl::string_view::npos) {
     report->trimmed = absl::StrCat(path, ": torn record at byte ", bad.offset,
                                    " (", data.size() - bad.offset, " bytes: ",
                                    bad.reason, ") trimmed");
     mapped.reset();  // Unmap before the file shrinks.
     return TrimSegment(path, bad.offset);
   }
-  std::string message = absl::StrCat(path, ": corrupt record at byte ",
-                                     bad.offset, " (", bad.reason, ")");
+  std::string message =
+      bad.kind == BadRecord::kRejected
+          ? absl::StrCat(path, ": record at byte ", bad.offset,
+                         " does not fit the state before it (", bad.reason, ")")
+          : absl::StrCat(path, ": corrupt record at byte ", bad.offset, " (",
+                         bad.reason, ")");
   if (next != absl::string_view::npos) {
     absl::StrAppend(&message, ", valid records follow at byte ", next);
   } else if (!last) {
@@ -783,8 +802,8 @@ absl::StatusOr<ReplayReport> ReplayWriteAheadLog(
     if (!mapped.ok()) return mapped.status();
     report.segments.push_back(path);
     std::optional<BadRecord> bad;
-    absl::Status status = ReplaySegment((*mapped)->contents(), (*segments)[i],
-                                        visitor, &report, &bad);
+    absl::Status status = ReplaySegment((*mapped)->contents(), path,
+                                        (*segments)[i], visitor, &report, &bad);
     if (!status.ok()) return status;
     if (bad.has_value()) {
       status = HandleBadRecord(dir, *segments, i, *std::move(mapped), *bad,

@@ -256,8 +256,10 @@ struct ReplayReport {
 };
 
 // Hands every record of the segments at or after `from_checkpoint_sequence`
-// to `visitor`, in log order, including each segment's kCheckpoint record;
-// a visitor error stops replay and is returned. A torn final record of the
+// to `visitor`, in log order, including each segment's kCheckpoint record.
+// A visitor's DATA_LOSS (the record does not fit the state before it) is
+// damage at that record's offset, handled as below; any other visitor error
+// stops replay and is returned with the file and offset prepended. A torn final record of the
 // newest segment (bad length or CRC with no valid record after it) is
 // expected after a crash: it is truncated away and noted in the report. Any
 // other damage is DATA_LOSS naming the file and byte offset, unless
