@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -311,6 +312,40 @@ TEST(DurabilityTest, FailedCheckpointTemporaryIsRemovedAtStartUp) {
   { std::ofstream(JoinPath(tmp, "data")) << "partial"; }
   Server server(dir);
   EXPECT_FALSE(PathExists(tmp));
+}
+
+// The log's cost per acknowledged push, which the README's disk bound
+// states: the new value of the variable and of each optimizer slot, plus
+// less than 100 bytes of framing per variable.
+TEST(DurabilityTest, LogBytesPerPushAreTheNewValuesOfVariableAndSlots) {
+  constexpr int64_t kFloats = 1 << 18;  // 1 MiB of float32.
+  constexpr uint64_t kBytes = kFloats * 4;
+  struct Case {
+    OptimizerKind kind;
+    const char* name;
+    uint64_t values;  // Variable + slots.
+  };
+  for (const Case& c : {Case{OptimizerKind::kSgd, "sgd", 1},
+                        Case{OptimizerKind::kMomentum, "momentum", 2},
+                        Case{OptimizerKind::kAdam, "adam", 3}}) {
+    const std::string dir = FreshDir(std::string("log_bytes_") + c.name);
+    Server server(dir);
+    Create(*server.store, "w", std::vector<float>(kFloats, 1));
+    OptimizerSpec optimizer;
+    optimizer.kind = c.kind;
+    const std::vector<float> gradient(kFloats, 0.5f);
+    ASSERT_TRUE(Push(*server.store, "w", UpdateKind::kApplyGradient, gradient, optimizer).ok());
+    const uint64_t before = FileSize(SegmentPath(dir, 0));
+    constexpr int kPushes = 4;
+    for (int i = 0; i < kPushes; ++i) {
+      ASSERT_TRUE(Push(*server.store, "w", UpdateKind::kApplyGradient, gradient, optimizer).ok());
+    }
+    const uint64_t per_push = (FileSize(SegmentPath(dir, 0)) - before) / kPushes;
+    EXPECT_GE(per_push, c.values * kBytes) << c.name;
+    EXPECT_LT(per_push, c.values * (kBytes + 100)) << c.name;
+    std::cout << c.name << ": " << per_push << " log bytes per push of a "
+              << kBytes << "-byte gradient\n";
+  }
 }
 
 TEST(DurabilityTest, AdamCarriesOnAfterARestartAsIfNoneHappened) {
