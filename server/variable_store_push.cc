@@ -375,7 +375,7 @@ absl::StatusOr<std::shared_ptr<Variable>> VariableStore::EnsureSlotLocked(
   auto slot_variable = std::make_shared<Variable>(name, variable.dtype(),
                                                   variable.shape(), false, bytes);
   slot_variable->set_is_slot();
-  slot_variable->Publish(*std::move(buffer));
+  slot_variable->PublishUnshared(*std::move(buffer));
   variables_.emplace(name, slot_variable);
   return slot_variable;
 }

@@ -26,7 +26,7 @@ absl::Status VariableStore::Install(const VariableInfo& info, bool is_slot,
   auto variable = std::make_shared<Variable>(info.name, info.dtype, info.shape,
                                              info.trainable, bytes);
   if (is_slot) variable->set_is_slot();
-  variable->Publish(std::move(value), info.version);
+  variable->PublishUnshared(std::move(value), info.version);
   variables_.emplace(info.name, std::move(variable));
   return absl::OkStatus();
 }
