@@ -735,8 +735,13 @@ absl::Status HandleBadRecord(const std::string& dir,
   const std::string path = JoinPath(dir, WalSegmentName(segments[index]));
   const bool last = index + 1 == segments.size();
   const size_t next = NextRecordAfter(data, bad, &report->bytes_checksummed);
-  if (last && (bad.kind == BadRecord::kTruncated || bad.kind == BadRecord::kBadHeader ||
-               bad.kind == BadRecord::kBadPayload) &&
+  // A segment is created whole with its first record (OpenSegment), so
+  // damage there is never a torn write: it is corruption, or a segment in
+  // another format (an earlier version's), and trimming would lose it.
+  const bool may_be_torn = bad.offset > 0 || data.empty();
+  if (last && may_be_torn &&
+      (bad.kind == BadRecord::kTruncated || bad.kind == BadRecord::kBadHeader ||
+       bad.kind == BadRecord::kBadPayload) &&
       next == absl::string_view::npos) {
     report->trimmed = absl::StrCat(path, ": torn record at byte ", bad.offset,
                                    " (", data.size() - bad.offset, " bytes: ",
@@ -749,7 +754,10 @@ absl::Status HandleBadRecord(const std::string& dir,
           ? absl::StrCat(path, ": record at byte ", bad.offset,
                          " does not fit the state before it (", bad.reason, ")")
           : absl::StrCat(path, ": corrupt record at byte ", bad.offset, " (",
-                         bad.reason, ")");
+                         bad.reason, ")",
+                         bad.offset == 0 ? " (a segment written by an earlier "
+                                           "version of the server?)"
+                                         : "");
   if (next != absl::string_view::npos) {
     absl::StrAppend(&message, ", valid records follow at byte ", next);
   } else if (!last) {

@@ -289,6 +289,25 @@ TEST(WriteAheadLogTest, DamagedHeaderTailIsSearchedOnceInLinearTime) {
   EXPECT_LT(report->bytes_checksummed, size + kTail);
 }
 
+// A segment is created whole with its first record, so damage there is
+// not a torn write: the segment (say, one in an earlier version's format)
+// is refused, never trimmed away.
+TEST(WriteAheadLogTest, DamagedFirstRecordIsRefusedNotTrimmed) {
+  const std::string dir = NewTestDir("damaged_first");
+  const std::vector<uint64_t> offsets = WriteThreeRecords(dir);
+  const std::string path = SegmentPath(dir, 0);
+  // Only the checkpoint record, with its length damaged: no valid record
+  // follows, as in a segment of another format.
+  std::string contents = ReadFile(path)->substr(0, offsets[0]);
+  contents[2] ^= 0x01;
+  ASSERT_TRUE(WriteFileAtomically(dir, WalSegmentName(0), contents).ok());
+  std::vector<Seen> seen;
+  absl::StatusOr<ReplayReport> report = Replay(dir, 0, &seen);
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(report.status().message(), HasSubstr("corrupt record at byte 0"));
+  EXPECT_EQ(ReadFile(path)->size(), contents.size());
+}
+
 TEST(WriteAheadLogTest, CorruptionInTheMiddleIsDataLossWithOffset) {
   const std::string dir = NewTestDir("middle");
   std::vector<uint64_t> offsets = WriteThreeRecords(dir);
