@@ -1,6 +1,7 @@
 #include "client/cli_parse.h"
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -38,28 +39,35 @@ absl::StatusOr<TensorShape> ParseShape(absl::string_view text) {
   return shape;
 }
 
-absl::StatusOr<std::vector<double>> ParseNumberList(absl::string_view text) {
-  std::vector<double> values;
+absl::StatusOr<Number> ParseNumber(absl::string_view text) {
+  text = absl::StripAsciiWhitespace(text);
+  int64_t integer;
+  if (absl::SimpleAtoi(text, &integer)) return Number(integer);
+  double floating;
+  if (absl::SimpleAtod(text, &floating)) return Number(floating);
+  return Invalid("number", text, "an integer or a decimal number");
+}
+
+absl::StatusOr<std::vector<Number>> ParseNumberList(absl::string_view text) {
+  std::vector<Number> values;
   absl::string_view inner = Unbracket(text);
   if (inner.empty()) return values;
   for (absl::string_view part : absl::StrSplit(inner, ',')) {
-    double value;
-    if (!absl::SimpleAtod(absl::StripAsciiWhitespace(part), &value)) {
+    absl::StatusOr<Number> value = ParseNumber(part);
+    if (!value.ok()) {
       return Invalid("number list", text, "comma-separated numbers");
     }
-    values.push_back(value);
+    values.push_back(*value);
   }
   return values;
 }
 
-absl::StatusOr<std::optional<double>> ParseOptionalNumber(
+absl::StatusOr<std::optional<Number>> ParseOptionalNumber(
     absl::string_view flag, absl::string_view text) {
   if (text.empty()) return std::nullopt;
-  double value;
-  if (!absl::SimpleAtod(text, &value)) {
-    return Invalid(absl::StrCat("--", flag), text, "a number");
-  }
-  return value;
+  absl::StatusOr<Number> value = ParseNumber(text);
+  if (!value.ok()) return Invalid(absl::StrCat("--", flag), text, "a number");
+  return *value;
 }
 
 absl::StatusOr<ReuseMode> ParseReuse(absl::string_view text) {
@@ -92,21 +100,34 @@ absl::StatusOr<InitializerKind> ParseInitializerKind(absl::string_view text) {
                  "variance_scaling");
 }
 
+// TF 1.15's VarianceScaling texts: "Invalid `mode` argument:", ...
+absl::Status InvalidScalingArgument(absl::string_view argument,
+                                    absl::string_view text,
+                                    absl::string_view expected) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "Invalid `", argument, "` argument: ", text, " (expected ", expected,
+      ")."));
+}
+
 absl::StatusOr<FanMode> ParseFanMode(absl::string_view text) {
   if (text == "fan_in") return FanMode::kFanIn;
   if (text == "fan_out") return FanMode::kFanOut;
   if (text == "fan_avg") return FanMode::kFanAvg;
-  return Invalid("--mode", text, "fan_in, fan_out or fan_avg");
+  return InvalidScalingArgument("mode", text, "fan_in, fan_out or fan_avg");
 }
 
 absl::StatusOr<ScalingDistribution> ParseDistribution(absl::string_view text) {
-  if (text == "truncated_normal" || text == "normal") {
+  const std::string lower = absl::AsciiStrToLower(text);
+  if (lower == "truncated_normal" || lower == "normal") {
     return ScalingDistribution::kTruncatedNormal;
   }
-  if (text == "untruncated_normal") return ScalingDistribution::kUntruncatedNormal;
-  if (text == "uniform") return ScalingDistribution::kUniform;
-  return Invalid("--distribution", text,
-                 "truncated_normal, untruncated_normal or uniform");
+  if (lower == "untruncated_normal") {
+    return ScalingDistribution::kUntruncatedNormal;
+  }
+  if (lower == "uniform") return ScalingDistribution::kUniform;
+  return InvalidScalingArgument(
+      "distribution", text,
+      "truncated_normal, normal, untruncated_normal or uniform");
 }
 
 }  // namespace paramserver

@@ -27,6 +27,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -64,10 +65,15 @@ ABSL_FLAG(std::string, reuse, "false", "get: false (create), true (reuse) or aut
 ABSL_FLAG(std::string, initializer, "default",
           "get: zeros, ones, constant, random_uniform, random_normal, "
           "truncated_normal, glorot_uniform, glorot_normal, variance_scaling.");
-ABSL_FLAG(std::string, value, "", "constant: one value, or a list such as 1,2,3.");
-ABSL_FLAG(std::string, value_shape, "", "constant: the shape of --value's list.");
+ABSL_FLAG(std::string, value, "",
+          "constant: one value, or a row-major list such as 1,2,3 (the last "
+          "value fills the rest); integers are exact.");
+ABSL_FLAG(std::string, value_shape, "",
+          "constant: the shape of --value's list, which must then equal the "
+          "variable's (TF's verify_shape=True).");
 ABSL_FLAG(std::string, minval, "", "random_uniform: lower bound (default 0).");
-ABSL_FLAG(std::string, maxval, "", "random_uniform: upper bound (default 1).");
+ABSL_FLAG(std::string, maxval, "",
+          "random_uniform: upper bound (default 1; required for int32, int64).");
 ABSL_FLAG(std::string, mean, "", "random_normal, truncated_normal: mean (default 0).");
 ABSL_FLAG(std::string, stddev, "", "random_normal, truncated_normal: stddev (default 1).");
 ABSL_FLAG(std::string, scale, "", "variance_scaling: scale (default 1).");
@@ -106,7 +112,7 @@ int PrintJson(const absl::StatusOr<std::string>& json) {
 
 // Applies the flag-given parameters on top of the initializer kind.
 absl::Status ParseInitializerParameters(InitializerSpec& spec) {
-  absl::StatusOr<std::vector<double>> values =
+  absl::StatusOr<std::vector<Number>> values =
       ParseNumberList(absl::GetFlag(FLAGS_value));
   if (!values.ok()) return values.status();
   spec.values = *std::move(values);
@@ -115,19 +121,21 @@ absl::Status ParseInitializerParameters(InitializerSpec& spec) {
     if (!shape.ok()) return shape.status();
     spec.value_shape = *std::move(shape);
   }
-  struct Optional {
-    const char* flag;
-    std::string text;
-    std::optional<double>* field;
-  };
-  for (const Optional& o : {Optional{"minval", absl::GetFlag(FLAGS_minval), &spec.minval},
-                            Optional{"maxval", absl::GetFlag(FLAGS_maxval), &spec.maxval},
-                            Optional{"mean", absl::GetFlag(FLAGS_mean), &spec.mean},
-                            Optional{"stddev", absl::GetFlag(FLAGS_stddev), &spec.stddev},
-                            Optional{"scale", absl::GetFlag(FLAGS_scale), &spec.scale}}) {
-    absl::StatusOr<std::optional<double>> value = ParseOptionalNumber(o.flag, o.text);
+  // Bounds keep integers exact; the other parameters are doubles.
+  for (auto [flag, text, field] :
+       {std::tuple{"minval", absl::GetFlag(FLAGS_minval), &spec.minval},
+        std::tuple{"maxval", absl::GetFlag(FLAGS_maxval), &spec.maxval}}) {
+    absl::StatusOr<std::optional<Number>> value = ParseOptionalNumber(flag, text);
     if (!value.ok()) return value.status();
-    *o.field = *value;
+    *field = *value;
+  }
+  for (auto [flag, text, field] :
+       {std::tuple{"mean", absl::GetFlag(FLAGS_mean), &spec.mean},
+        std::tuple{"stddev", absl::GetFlag(FLAGS_stddev), &spec.stddev},
+        std::tuple{"scale", absl::GetFlag(FLAGS_scale), &spec.scale}}) {
+    absl::StatusOr<std::optional<Number>> value = ParseOptionalNumber(flag, text);
+    if (!value.ok()) return value.status();
+    if (value->has_value()) *field = (*value)->ToDouble();
   }
   return absl::OkStatus();
 }

@@ -69,18 +69,30 @@ absl::StatusOr<InitializerSpec> PartInitializer(const InitializerSpec& spec,
                                           static_cast<uint64_t>(part));
   }
   const std::optional<TensorShape> list_shape = ImpliedShape(spec);
-  if (spec.kind == InitializerKind::kConstant && list_shape) {
-    const absl::StatusOr<int64_t> elements = NumElements(shape);
-    if (*list_shape != shape || !elements.ok() ||
-        static_cast<int64_t>(spec.values.size()) != *elements) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "The constant initializer of partitioned variable ", full_name,
-          " has shape ", ShapeToString(*list_shape), "; the variable has ",
-          ShapeToString(shape), "."));
-    }
-    const int64_t row_elements = *NumElements(shape) / std::max<int64_t>(1, shape[0]);
-    part_spec.values.assign(spec.values.begin() + first_row * row_elements,
-                            spec.values.begin() + (first_row + rows) * row_elements);
+  if (spec.kind != InitializerKind::kConstant || !list_shape) return part_spec;
+  const absl::StatusOr<int64_t> elements = NumElements(shape);
+  if (!elements.ok()) return elements.status();
+  const int64_t count = static_cast<int64_t>(spec.values.size());
+  if (spec.value_shape.has_value() && *list_shape != shape) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "The constant initializer of partitioned variable ", full_name,
+        " has shape ", ShapeToString(*list_shape), "; the variable has ",
+        ShapeToString(shape), "."));
+  }
+  if (*elements > 0 && count > *elements) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Too many elements provided. Needed at most ", *elements,
+        ", but received ", count, " (constant initializer of variable ",
+        full_name, ")."));
+  }
+  // The whole variable is filled as one (the last value repeated to its
+  // end); each part gets its rows' share, whose own last value repeats.
+  const int64_t row_elements = *elements / std::max<int64_t>(1, shape[0]);
+  const int64_t begin = std::min(first_row * row_elements, count - 1);
+  const int64_t end = std::min((first_row + rows) * row_elements, count);
+  part_spec.values.assign(spec.values.begin() + begin,
+                          spec.values.begin() + std::max(begin + 1, end));
+  if (spec.value_shape.has_value()) {
     TensorShape part_shape = shape;
     part_shape[0] = rows;
     part_spec.value_shape = part_shape;

@@ -61,7 +61,10 @@ class ShardedClient final : public VariableClient {
   // >= 1. Initializers see the whole shape for their fans (Glorot, variance
   // scaling); a seeded random initializer uses seed + i for part i, so parts
   // differ (TensorFlow repeats the seed, and equal-sized parts repeat their
-  // values). A constant list is split by rows. When some part cannot be made,
+  // values). A constant list fills the whole variable as it would an
+  // unpartitioned one (row-major, the last value repeated) and each part gets
+  // its rows (TensorFlow gives every part the whole list, which fails for a
+  // list longer than a part). When some part cannot be made,
   // the parts this call created are deleted again. Afterwards this client's
   // Pull, Push, ReadVariable and DeleteVariable accept the whole name.
   absl::StatusOr<PartitionedVariable> GetPartitionedVariable(

@@ -85,8 +85,10 @@ struct DefaultNameScopeOptions {
 // thread) is a programming error: the destructor aborts with "Improper
 // nesting of variable_scope", where TensorFlow raises RuntimeError.
 //
-// Names are not checked here: the server answers INVALID_ARGUMENT for a
-// request whose scope or name breaks TensorFlow's naming rule.
+// Names are not checked here: the server checks the full name "scope/name"
+// of each request once, by TensorFlow's op-name rule (so "_x" is fine inside
+// a scope, not at the top level), and answers INVALID_ARGUMENT. TF checks the
+// scope's own name on entry too; here a bad scope shows on its first request.
 class VariableScope {
  public:
   // tf.variable_scope("name"): nested under the current scope, so its name is

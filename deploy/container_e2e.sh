@@ -38,103 +38,22 @@ pass() {
   passed=$((passed + 1))
   echo "   ok: $*"
 }
-as_root() { [[ $(id -u) -eq 0 ]]; }
-# Runs a command, showing its output only if it fails (podman without
-# systemd complains on every start that it cannot schedule health checks).
-quiet() {
-  local output
-  if ! output=$("$@" 2>&1); then
-    echo "$output" >&2
-    return 1
-  fi
-}
 
 # ------------------------------------------------------------------ engine
-if ! command -v podman >/dev/null && [[ "${CI:-}" == "true" ]] && as_root; then
-  log "Installing podman, runc and debootstrap from Debian"
-  quiet apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive quiet apt-get install -y -qq podman runc debootstrap
-fi
+source deploy/container_lib.sh
 
-engine=()
-if command -v podman >/dev/null; then
-  engine=(podman)
-  # Settings this kind of host needs (podman's default runtime crun fails on
-  # hybrid cgroups; raising resource limits inside a container is refused),
-  # written only where the host has no configuration of its own.
-  conf=/etc/containers/containers.conf
-  if as_root && [[ ! -e "$conf" ]]; then
-    log "Writing $conf (runtime runc, explicit ulimits)"
-    mkdir -p /etc/containers
-    cat >"$conf" <<'EOF'
-# Written by the parameter server's deploy/container_e2e.sh because none was
-# present: crun cannot run containers on hosts with hybrid cgroups, and
-# containers may not raise their resource limits there.
-[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
-
-[engine]
-runtime = "runc"
-EOF
-  fi
-elif command -v docker >/dev/null && docker info >/dev/null 2>&1; then
-  engine=(docker)
-else
-  skip "neither podman nor a running Docker engine is available (with CI=true as root, podman is installed from Debian)"
-fi
-podman_engine() { [[ "${engine[0]}" == podman ]]; }
-E() { "${engine[@]}" "$@"; }
-
-# Explicit, low ulimits: a container may lower its limits but not raise them.
-ulimits=()
-if podman_engine; then
-  ulimits=(--ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
-fi
-
-# --------------------------------------------------------------- base image
-if ! E image inspect "$base_image" >/dev/null 2>&1; then
-  if podman_engine; then
-    command -v debootstrap >/dev/null || skip "no $base_image image and no debootstrap to make one"
-    as_root || skip "no $base_image image, and making one with debootstrap needs root"
-    log "Making $base_image with debootstrap (no registry needed)"
-    rootfs=$(mktemp -d)
-    if ! timeout 900 debootstrap --variant=minbase bookworm "$rootfs" >"$rootfs.log" 2>&1; then
-      tail -n 20 "$rootfs.log" >&2
-      rm -rf "$rootfs" "$rootfs.log"
-      fail "debootstrap failed"
-    fi
-    if ! tar -C "$rootfs" -c . | E import - "$base_image" >"$rootfs.log" 2>&1; then
-      tail -n 20 "$rootfs.log" >&2
-      rm -rf "$rootfs" "$rootfs.log"
-      fail "podman import of the debootstrap tree failed"
-    fi
-    rm -rf "$rootfs" "$rootfs.log"
-  else
-    log "Pulling $base_image"
-    E pull "$base_image" >/dev/null || skip "no $base_image image and it cannot be pulled"
-  fi
-fi
-
-# Can this engine run a container here at all?
-if ! probe=$(E run --rm "${ulimits[@]}" "$base_image" true 2>&1); then
-  if podman_engine && command -v runc >/dev/null &&
-    podman --runtime runc run --rm "${ulimits[@]}" "$base_image" true >/dev/null 2>&1; then
-    engine=(podman --runtime runc)
-  else
-    skip "${engine[0]} cannot run a container here: $(echo "$probe" | tail -n 1)"
-  fi
-fi
-log "Engine: ${engine[*]} ($(E --version | head -n 1))"
+container_engine_setup
+container_base_image "$base_image"
 
 # ------------------------------------------------------------------- image
 log "Building $image from deploy/Dockerfile"
 build=(build -f deploy/Dockerfile -t "$image")
 if podman_engine; then
   # HEALTHCHECK needs the docker format; the base image is local.
-  build+=(--format docker --pull=never "${ulimits[@]}")
+  build+=(--format docker --pull=never "${ULIMITS[@]}")
 fi
 build_log=$(mktemp)
-if ! timeout 2400 "${engine[@]}" "${build[@]}" . >"$build_log" 2>&1; then
+if ! timeout 2400 "${ENGINE[@]}" "${build[@]}" . >"$build_log" 2>&1; then
   grep -v '^\[[0-9]* / [0-9]*\]' "$build_log" | tail -n 40 >&2
   rm -f "$build_log"
   fail "the image did not build"
@@ -185,12 +104,12 @@ wait_healthy() {
 }
 # psctl from the host's network through the published port.
 host_psctl() {
-  E run --rm "${ulimits[@]}" --network host --no-healthcheck --entrypoint psctl "$image" \
+  E run --rm "${ULIMITS[@]}" --network host --no-healthcheck --entrypoint psctl "$image" \
     --server="$published" --timeout_seconds=10 "$@"
 }
 
 log "Starting the server container (data on volume $volume)"
-quiet E run -d --name "$server" "${ulimits[@]}" --network "$network" --network-alias ps \
+quiet E run -d --name "$server" "${ULIMITS[@]}" --network "$network" --network-alias ps \
   -v "$volume:/var/lib/paramserver" -p 127.0.0.1::2222 "$image"
 wait_healthy 60
 published=$(E port "$server" 2222/tcp | head -n 1)
@@ -201,12 +120,12 @@ pass "psctl health over the published port"
 
 log "Training: two worker containers, $steps steps each"
 for i in 0 1; do
-  quiet E run -d --name "${workers[$i]}" "${ulimits[@]}" --network "$network" --no-healthcheck \
+  quiet E run -d --name "${workers[$i]}" "${ULIMITS[@]}" --network "$network" --no-healthcheck \
     --entrypoint wait-for-servers "$image" ps:2222 -- \
     train_image_filter --server=ps:2222 --worker="$i" --steps="$steps" --log_every=50
 done
 for i in 0 1; do
-  code=$(timeout 900 "${engine[@]}" wait "${workers[$i]}" | tail -n 1) ||
+  code=$(timeout 900 "${ENGINE[@]}" wait "${workers[$i]}" | tail -n 1) ||
     fail "worker $i did not finish within 900s"
   output=$(E logs "${workers[$i]}" 2>&1)
   echo "$output" | grep -E "^worker $i" | sed 's/^/   /'

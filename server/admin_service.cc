@@ -1,6 +1,7 @@
 #include "server/admin_service.h"
 
 #include "server/grpc_auth.h"
+#include "server/grpc_raw_call.h"
 #include "server/grpc_status.h"
 #include "server/logging.h"
 
@@ -21,14 +22,18 @@ absl::Status DoSave(Durability* durability, rpc::SaveResponse* response) {
 }  // namespace
 
 grpc::ServerUnaryReactor* AdminService::Save(grpc::CallbackServerContext* context,
-                                             const rpc::SaveRequest* request,
-                                             rpc::SaveResponse* response) {
-  // "" is the whole store: only tokens without prefixes may save it.
-  absl::Status status = CheckAccess(tokens_, *context, Action::kSave, {""});
-  if (status.ok()) {
-    status = DoSave(durability_, response);
-    if (!status.ok()) Log(LogLevel::kWarning, "Save failed: ", status.ToString());
-  }
+                                             const grpc::ByteBuffer* request,
+                                             grpc::ByteBuffer* response) {
+  absl::Status status = ServeRaw<rpc::SaveRequest, rpc::SaveResponse>(
+      tokens_, *context, *request, response,
+      [&](const rpc::SaveRequest&, rpc::SaveResponse* out) {
+        // "" is the whole store: only tokens without prefixes may save it.
+        absl::Status s = CheckAccess(tokens_, *context, Action::kSave, {""});
+        if (!s.ok()) return s;
+        s = DoSave(durability_, out);
+        if (!s.ok()) Log(LogLevel::kWarning, "Save failed: ", s.ToString());
+        return s;
+      });
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(status));
   return reactor;

@@ -1,16 +1,22 @@
 #include "server/grpc_auth.h"
 
+#include <iterator>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "server/logging.h"
 
 namespace paramserver {
 
-std::string BearerToken(const grpc::ServerContextBase& context) {
+absl::StatusOr<std::string> BearerToken(const grpc::ServerContextBase& context) {
   constexpr absl::string_view kScheme = "bearer ";
   const auto& metadata = context.client_metadata();
-  auto it = metadata.find("authorization");
-  if (it == metadata.end()) return "";
+  auto [it, end] = metadata.equal_range("authorization");
+  if (it == end) return "";
+  if (std::next(it) != end) {
+    return absl::UnauthenticatedError(
+        "More than one authorization header; send exactly one.");
+  }
   absl::string_view value(it->second.data(), it->second.size());
   if (!absl::StartsWithIgnoreCase(value, kScheme)) return "";
   value.remove_prefix(kScheme.size());
@@ -21,7 +27,10 @@ absl::Status CheckAccess(const TokenTable* tokens,
                          const grpc::ServerContextBase& context, Action action,
                          absl::Span<const std::string> names) {
   if (tokens == nullptr) return absl::OkStatus();
-  absl::Status status = tokens->Authorize(BearerToken(context), action, names);
+  absl::StatusOr<std::string> token = BearerToken(context);
+  absl::Status status = token.ok()
+                            ? tokens->Authorize(*token, action, names)
+                            : token.status();
   if (!status.ok()) {
     Log(LogLevel::kDebug, "Denied ", ActionName(action), " from ",
         context.peer(), ": ", status.message());

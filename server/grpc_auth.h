@@ -8,14 +8,17 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "server/auth.h"
 
 namespace paramserver {
 
 // The token of an "authorization: Bearer <token>" metadata entry; "" when
-// there is none (or it is not a bearer token).
-std::string BearerToken(const grpc::ServerContextBase& context);
+// there is none (or it is not a bearer token). UNAUTHENTICATED when the call
+// carries more than one authorization entry: which one a proxy or a library
+// honours differs, so none is.
+absl::StatusOr<std::string> BearerToken(const grpc::ServerContextBase& context);
 
 // OK when `tokens` is null (authentication off); otherwise
 // tokens->Authorize(BearerToken(context), action, names). Denials are

@@ -105,6 +105,35 @@ TEST_F(GrpcAuthTest, SessionCallsAreCheckedOneByOne) {
   EXPECT_TRUE(stream->Finish().ok());
 }
 
+TEST_F(GrpcAuthTest, TwoAuthorizationHeadersAreRefused) {
+  rpc::ListVariablesRequest request;
+  rpc::ListVariablesResponse response;
+  // Whichever comes first, a call with two is refused.
+  for (const auto& [first, second] : {std::pair{"r", "a"}, std::pair{"bad", "a"},
+                                      std::pair{"a", "a"}}) {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", std::string("Bearer ") + first);
+    context.AddMetadata("authorization", std::string("Bearer ") + second);
+    const grpc::Status status = stub_->ListVariables(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << first;
+    EXPECT_THAT(status.error_message(), HasSubstr("More than one authorization"));
+  }
+  EXPECT_TRUE(stub_->ListVariables(Context("a").get(), request, &response).ok());
+}
+
+TEST_F(GrpcAuthTest, SessionWithoutAKnownTokenIsRefusedAtOpen) {
+  auto sessions = rpc::ParameterServerSessions::NewStub(channel_);
+  for (const std::string token : {"", "unknown"}) {
+    auto context = Context(token);
+    auto stream = sessions->Session(context.get());
+    rpc::SessionResponse response;
+    // No request is needed: the stream ends with the status at once.
+    EXPECT_FALSE(stream->Read(&response));
+    EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED)
+        << token;
+  }
+}
+
 TEST_F(GrpcAuthTest, DeleteAndSaveNeedAnUnlimitedAdminForEverything) {
   rpc::DeleteVariablesRequest request;
   request.set_scope("");

@@ -2,10 +2,15 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+#include <memory>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/impl/server_builder_option.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
@@ -23,7 +28,7 @@ GrpcServer::GrpcServer(ServerOptions options,
                        std::unique_ptr<VariableStore> store)
     : options_(std::move(options)),
       store_(std::move(store)),
-      service_(store_.get(), tokens()) {}
+      service_(store_.get(), tokens(), options_.stream_idle_limit) {}
 
 bool IsLoopbackAddress(absl::string_view address) {
   if (address == "localhost") return true;
@@ -87,6 +92,27 @@ std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(
   return grpc::SslServerCredentials(ssl);
 }
 
+// Server reflection on one builder, or off. Linking gRPC's reflection
+// library registers its plugin for every server the process builds (a static
+// initializer), so "off" has to take it out again.
+class ReflectionOption final : public grpc::ServerBuilderOption {
+ public:
+  explicit ReflectionOption(bool enabled) : enabled_(enabled) {}
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(
+      std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    auto reflection = std::make_unique<grpc::reflection::ProtoServerReflectionPlugin>();
+    const std::string name = reflection->name();
+    plugins->erase(std::remove_if(plugins->begin(), plugins->end(),
+                                  [&](const auto& plugin) { return plugin->name() == name; }),
+                   plugins->end());
+    if (enabled_) plugins->push_back(std::move(reflection));
+  }
+
+ private:
+  const bool enabled_;
+};
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
@@ -107,8 +133,8 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
                                                  server->tokens());
 
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  builder.SetOption(std::make_unique<ReflectionOption>(options.reflection));
   const std::string address = absl::StrCat(options.address, ":", options.port);
   builder.AddListeningPort(address, MakeServerCredentials(options),
                            &server->port_);

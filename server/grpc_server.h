@@ -48,16 +48,23 @@ struct ServerOptions {
   std::optional<ServerTlsOptions> tls;
   bool allow_insecure_remote = false;
   // Without it every call is allowed; with it each call needs a token of
-  // the table (server/auth.h).
+  // the table (server/auth.h), except the health service's and reflection's.
   std::optional<TokenTable> tokens;
+  // PushChunks and PullChunks streams that make no progress for this long
+  // are cancelled (StreamWatchdog); infinite turns that off.
+  absl::Duration stream_idle_limit = absl::Seconds(60);
+  // gRPC server reflection (grpc.reflection.v1alpha), for grpcurl without
+  // the .proto. Off unless asked for: it cannot check tokens, and it hands
+  // anyone who connects the whole schema, admin methods included.
+  bool reflection = false;
 };
 
 // True for "localhost", 127.0.0.0/8 and ::1 (bracketed or not).
 bool IsLoopbackAddress(absl::string_view address);
 
 // A running parameter server: the store, its gRPC service, the standard
-// health service (grpc.health.v1.Health, overall status "") and server
-// reflection.
+// health service (grpc.health.v1.Health, overall status "") and, when asked
+// for, server reflection.
 //
 // Lifecycle:   Start() --> serving --Shutdown()--> draining --> stopped
 // While draining, health reports NOT_SERVING, new calls are refused and

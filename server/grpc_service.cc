@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "server/grpc_auth.h"
+#include "server/grpc_raw_call.h"
 #include "server/grpc_status.h"
 #include "server/grpc_streams.h"
 #include "server/grpc_zero_copy.h"
@@ -157,6 +158,36 @@ absl::Status DoPush(VariableStore& store, const TokenTable* tokens,
   return absl::OkStatus();
 }
 
+absl::Status DoRead(VariableStore& store, const TokenTable* tokens,
+                    const grpc::CallbackServerContext& context,
+                    const rpc::ReadVariableRequest& request,
+                    rpc::ReadVariableResponse* response) {
+  if (absl::Status s = CheckAccess(tokens, context, Action::kRead, {request.name()});
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<VariableSnapshot> snapshot = store.ReadVariable(request.name());
+  if (!snapshot.ok()) return snapshot.status();
+  FillSnapshot(*snapshot, response->mutable_variable(), response->mutable_value());
+  return absl::OkStatus();
+}
+
+absl::Status DoList(VariableStore& store, const TokenTable* tokens,
+                    const grpc::CallbackServerContext& context,
+                    const rpc::ListVariablesRequest& request,
+                    rpc::ListVariablesResponse* response) {
+  if (absl::Status s =
+          CheckAccess(tokens, context, Action::kRead, {request.prefix()});
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<std::vector<VariableInfo>> infos =
+      store.ListVariables(request.prefix());
+  if (!infos.ok()) return infos.status();
+  for (const VariableInfo& info : *infos) ToProto(info, response->add_variables());
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* ParameterServerService::Pull(
@@ -168,80 +199,80 @@ grpc::ServerUnaryReactor* ParameterServerService::Pull(
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* ParameterServerService::PullChunks(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
-  return NewPullChunksReactor(store_, tokens_, context, request);
+  return NewPullChunksReactor(store_, tokens_, &watchdog_, context, request);
 }
 
 grpc::ServerUnaryReactor* ParameterServerService::Push(
-    grpc::CallbackServerContext* context, const rpc::PushRequest* request,
-    rpc::PushResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
   return Finish(context, "Push",
-                DoPush(*store_, tokens_, *context, *request, response));
+                ServeRaw<rpc::PushRequest, rpc::PushResponse>(
+                    tokens_, *context, *request, response,
+                    [&](const rpc::PushRequest& in, rpc::PushResponse* out) {
+                      return DoPush(*store_, tokens_, *context, in, out);
+                    }));
 }
 
 grpc::ServerReadReactor<grpc::ByteBuffer>* ParameterServerService::PushChunks(
     grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
-  return NewPushChunksReactor(store_, tokens_, context, response);
+  return NewPushChunksReactor(store_, tokens_, &watchdog_, context, response);
 }
 
 grpc::ServerUnaryReactor* ParameterServerService::GetVariable(
-    grpc::CallbackServerContext* context,
-    const rpc::GetVariableRequest* request,
-    rpc::GetVariableResponse* response) {
-  absl::Status status = CheckGetVariableAccess(tokens_, *context, *request);
-  if (status.ok()) status = HandleGetVariable(*store_, *request, response);
-  return Finish(context, "GetVariable", status);
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Finish(
+      context, "GetVariable",
+      ServeRaw<rpc::GetVariableRequest, rpc::GetVariableResponse>(
+          tokens_, *context, *request, response,
+          [&](const rpc::GetVariableRequest& in, rpc::GetVariableResponse* out) {
+            absl::Status s = CheckGetVariableAccess(tokens_, *context, in);
+            return s.ok() ? HandleGetVariable(*store_, in, out) : s;
+          }));
 }
 
-grpc::ServerBidiReactor<rpc::SessionRequest, rpc::SessionResponse>*
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
 SessionService::Session(grpc::CallbackServerContext* context) {
   return NewSessionReactor(store_, tokens_, &registry_, context);
 }
 
 grpc::ServerUnaryReactor* ParameterServerService::ReadVariable(
-    grpc::CallbackServerContext* context,
-    const rpc::ReadVariableRequest* request,
-    rpc::ReadVariableResponse* response) {
-  if (absl::Status s =
-          CheckAccess(tokens_, *context, Action::kRead, {request->name()});
-      !s.ok()) {
-    return Finish(context, "ReadVariable", s);
-  }
-  absl::StatusOr<VariableSnapshot> snapshot =
-      store_->ReadVariable(request->name());
-  if (snapshot.ok()) {
-    FillSnapshot(*snapshot, response->mutable_variable(),
-                 response->mutable_value());
-  }
-  return Finish(context, "ReadVariable", snapshot.status());
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Finish(
+      context, "ReadVariable",
+      ServeRaw<rpc::ReadVariableRequest, rpc::ReadVariableResponse>(
+          tokens_, *context, *request, response,
+          [&](const rpc::ReadVariableRequest& in, rpc::ReadVariableResponse* out) {
+            return DoRead(*store_, tokens_, *context, in, out);
+          }));
 }
 
 grpc::ServerUnaryReactor* ParameterServerService::ListVariables(
-    grpc::CallbackServerContext* context,
-    const rpc::ListVariablesRequest* request,
-    rpc::ListVariablesResponse* response) {
-  if (absl::Status s =
-          CheckAccess(tokens_, *context, Action::kRead, {request->prefix()});
-      !s.ok()) {
-    return Finish(context, "ListVariables", s);
-  }
-  absl::StatusOr<std::vector<VariableInfo>> infos =
-      store_->ListVariables(request->prefix());
-  if (infos.ok()) {
-    for (const VariableInfo& info : *infos) {
-      ToProto(info, response->add_variables());
-    }
-  }
-  return Finish(context, "ListVariables", infos.status());
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Finish(
+      context, "ListVariables",
+      ServeRaw<rpc::ListVariablesRequest, rpc::ListVariablesResponse>(
+          tokens_, *context, *request, response,
+          [&](const rpc::ListVariablesRequest& in, rpc::ListVariablesResponse* out) {
+            return DoList(*store_, tokens_, *context, in, out);
+          }));
 }
 
 grpc::ServerUnaryReactor* ParameterServerService::DeleteVariables(
-    grpc::CallbackServerContext* context,
-    const rpc::DeleteVariablesRequest* request,
-    rpc::DeleteVariablesResponse* response) {
-  absl::Status status = CheckAccess(tokens_, *context, Action::kDelete,
-                                    {DeleteTarget(*request)});
-  if (status.ok()) status = DoDelete(*store_, *request, response);
-  return Finish(context, "DeleteVariables", status);
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Finish(
+      context, "DeleteVariables",
+      ServeRaw<rpc::DeleteVariablesRequest, rpc::DeleteVariablesResponse>(
+          tokens_, *context, *request, response,
+          [&](const rpc::DeleteVariablesRequest& in,
+              rpc::DeleteVariablesResponse* out) {
+            absl::Status s = CheckAccess(tokens_, *context, Action::kDelete,
+                                         {DeleteTarget(in)});
+            return s.ok() ? DoDelete(*store_, in, out) : s;
+          }));
 }
 
 }  // namespace paramserver

@@ -27,15 +27,18 @@ absl::Status CheckPushAccess(const TokenTable* tokens,
                              const rpc::PushRequest& request);
 
 // ParameterServerSessions: small calls over long-lived streams, with the
-// same semantics as the unary RPCs. Thread-safe; `store` and `tokens` must
-// outlive it. A null `tokens` turns authentication off.
-class SessionService final
-    : public rpc::ParameterServerSessions::CallbackService {
+// same semantics as the unary RPCs. Registered raw (server/grpc_raw_call.h).
+// Thread-safe; `store` and `tokens` must outlive it. A null `tokens` turns
+// authentication off.
+class SessionService final : public rpc::ParameterServerSessions::
+                                 WithRawCallbackMethod_Session<
+                                     rpc::ParameterServerSessions::Service> {
  public:
   SessionService(VariableStore* store, const TokenTable* tokens)
       : store_(store), tokens_(tokens) {}
 
-  grpc::ServerBidiReactor<rpc::SessionRequest, rpc::SessionResponse>* Session(
+  // Requests: SessionRequest; responses: SessionResponse.
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Session(
       grpc::CallbackServerContext* context) override;
 
   // Ends every session, open or later; for shutdown (see SessionRegistry).
@@ -47,46 +50,55 @@ class SessionService final
   SessionRegistry registry_;
 };
 
-// Pull and PullChunks are registered raw: their responses are encoded by
-// hand (server/grpc_zero_copy.h) so tensor bytes go to gRPC without a copy.
-// PushChunks is raw too: chunk bytes are copied from gRPC's slices straight
-// into the update's value.
-using ParameterServerBase = rpc::ParameterServer::WithRawCallbackMethod_Pull<
-    rpc::ParameterServer::WithRawCallbackMethod_PullChunks<
-        rpc::ParameterServer::WithRawCallbackMethod_PushChunks<
-            rpc::ParameterServer::CallbackService>>>;
+// Every method is registered raw, so that each parses its own request and
+// answers bytes that do not parse with INVALID_ARGUMENT
+// (server/grpc_raw_call.h). Pull and PullChunks also encode their responses
+// by hand (server/grpc_zero_copy.h) so tensor bytes go to gRPC without a
+// copy; PushChunks copies chunk bytes from gRPC's slices straight into the
+// update's value.
+using ParameterServerBase = rpc::ParameterServer::WithRawCallbackMethod_GetVariable<
+    rpc::ParameterServer::WithRawCallbackMethod_ReadVariable<
+        rpc::ParameterServer::WithRawCallbackMethod_ListVariables<
+            rpc::ParameterServer::WithRawCallbackMethod_DeleteVariables<
+                rpc::ParameterServer::WithRawCallbackMethod_Pull<
+                    rpc::ParameterServer::WithRawCallbackMethod_PullChunks<
+                        rpc::ParameterServer::WithRawCallbackMethod_Push<
+                            rpc::ParameterServer::WithRawCallbackMethod_PushChunks<
+                                rpc::ParameterServer::Service>>>>>>>>;
 
 // The gRPC face of a VariableStore: converts messages and statuses, nothing
 // more. All semantics live in the store. Every handler first checks the
 // call's token against `tokens` (server/grpc_auth.h); null `tokens` turns
-// authentication off. Thread-safe; `store` and `tokens` must outlive the
-// service.
+// authentication off. Chunk streams that make no progress for
+// `stream_idle_limit` are cancelled (StreamWatchdog). Thread-safe; `store`
+// and `tokens` must outlive the service.
 class ParameterServerService final : public ParameterServerBase {
  public:
-  explicit ParameterServerService(VariableStore* store,
-                                  const TokenTable* tokens = nullptr)
-      : store_(store), tokens_(tokens), sessions_(store, tokens) {}
+  explicit ParameterServerService(
+      VariableStore* store, const TokenTable* tokens = nullptr,
+      absl::Duration stream_idle_limit = absl::InfiniteDuration())
+      : store_(store),
+        tokens_(tokens),
+        sessions_(store, tokens),
+        watchdog_(stream_idle_limit) {}
 
   // The companion service, to be registered on the same server.
   SessionService* sessions() { return &sessions_; }
 
-  grpc::ServerUnaryReactor* GetVariable(
-      grpc::CallbackServerContext* context,
-      const rpc::GetVariableRequest* request,
-      rpc::GetVariableResponse* response) override;
-  grpc::ServerUnaryReactor* ReadVariable(
-      grpc::CallbackServerContext* context,
-      const rpc::ReadVariableRequest* request,
-      rpc::ReadVariableResponse* response) override;
-  grpc::ServerUnaryReactor* ListVariables(
-      grpc::CallbackServerContext* context,
-      const rpc::ListVariablesRequest* request,
-      rpc::ListVariablesResponse* response) override;
-  grpc::ServerUnaryReactor* DeleteVariables(
-      grpc::CallbackServerContext* context,
-      const rpc::DeleteVariablesRequest* request,
-      rpc::DeleteVariablesResponse* response) override;
-  // Request: PullRequest; response: PullResponse.
+  // Each request and response below is the message the method's name says,
+  // serialized.
+  grpc::ServerUnaryReactor* GetVariable(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ReadVariable(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ListVariables(grpc::CallbackServerContext* context,
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* DeleteVariables(grpc::CallbackServerContext* context,
+                                            const grpc::ByteBuffer* request,
+                                            grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* Pull(grpc::CallbackServerContext* context,
                                  const grpc::ByteBuffer* request,
                                  grpc::ByteBuffer* response) override;
@@ -95,8 +107,8 @@ class ParameterServerService final : public ParameterServerBase {
       grpc::CallbackServerContext* context,
       const grpc::ByteBuffer* request) override;
   grpc::ServerUnaryReactor* Push(grpc::CallbackServerContext* context,
-                                 const rpc::PushRequest* request,
-                                 rpc::PushResponse* response) override;
+                                 const grpc::ByteBuffer* request,
+                                 grpc::ByteBuffer* response) override;
   // Requests: PushChunk; response: PushResponse.
   grpc::ServerReadReactor<grpc::ByteBuffer>* PushChunks(
       grpc::CallbackServerContext* context,
@@ -106,6 +118,7 @@ class ParameterServerService final : public ParameterServerBase {
   VariableStore* const store_;
   const TokenTable* const tokens_;
   SessionService sessions_;
+  StreamWatchdog watchdog_;
 };
 
 }  // namespace paramserver

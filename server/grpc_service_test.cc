@@ -7,10 +7,12 @@
 
 #include <memory>
 #include <string>
+#include <tuple>
 
 #include "absl/strings/escaping.h"
 #include "gtest/gtest.h"
 #include "server/grpc_server.h"
+#include "server/grpc_zero_copy.h"
 
 namespace paramserver {
 namespace {
@@ -132,6 +134,176 @@ TEST_F(GrpcServiceTest, MalformedRawRequestsAreInvalidArgument) {
   rpc::PullResponse response;
   grpc::ClientContext pull_context;
   EXPECT_TRUE(stub_->Pull(&pull_context, request, &response).ok());
+}
+
+// PushChunks, as a hostile or unlucky client drives it.
+class PushChunksTest : public GrpcServiceTest {
+ protected:
+  struct Stream {
+    grpc::ClientContext context;
+    grpc::ByteBuffer response;
+    std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer;
+  };
+
+  std::unique_ptr<Stream> Open(
+      absl::Duration deadline = absl::Seconds(20)) {
+    auto stream = std::make_unique<Stream>();
+    stream->context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+    grpc::internal::RpcMethod method("/paramserver.rpc.ParameterServer/PushChunks",
+                                     grpc::internal::RpcMethod::CLIENT_STREAMING);
+    stream->writer.reset(grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(
+        channel_.get(), method, &stream->context, &stream->response));
+    return stream;
+  }
+
+  // An ASSIGN_ADD of zeros to v, the request and then all its data.
+  static bool SendWholePush(Stream& stream) {
+    rpc::PushRequest request;
+    request.add_updates()->set_name("v");
+    request.mutable_updates(0)->set_kind(rpc::Update::ASSIGN_ADD);
+    const std::string zeros(300000 * sizeof(float), '\0');
+    return stream.writer->Write(EncodePushChunk(&request, 0, 0, {})) &&
+           stream.writer->Write(EncodePushChunk(nullptr, 0, 0, zeros));
+  }
+
+  int64_t Version() {
+    absl::StatusOr<VariableSnapshot> v = server_->store().ReadVariable("v");
+    EXPECT_TRUE(v.ok()) << v.status();
+    return v.ok() ? v->info.version : -1;
+  }
+};
+
+TEST_F(PushChunksTest, AHalfClosedPushIsApplied) {
+  auto stream = Open();
+  ASSERT_TRUE(SendWholePush(*stream));
+  stream->writer->WritesDone();
+  EXPECT_TRUE(stream->writer->Finish().ok());
+  EXPECT_EQ(Version(), 2);
+  EXPECT_EQ(server_->store().reserved_bytes(), 0);
+}
+
+TEST_F(PushChunksTest, ACancelledPushAppliesNothing) {
+  auto stream = Open();
+  ASSERT_TRUE(SendWholePush(*stream));
+  absl::SleepFor(absl::Milliseconds(200));  // Everything has arrived.
+  stream->context.TryCancel();
+  EXPECT_EQ(stream->writer->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(Version(), 1);
+  EXPECT_EQ(server_->store().reserved_bytes(), 0);
+}
+
+TEST_F(PushChunksTest, APushPastItsDeadlineAppliesNothing) {
+  auto stream = Open(absl::Milliseconds(500));
+  ASSERT_TRUE(SendWholePush(*stream));
+  EXPECT_EQ(stream->writer->Finish().error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(Version(), 1);
+  EXPECT_EQ(server_->store().reserved_bytes(), 0);
+}
+
+TEST_F(PushChunksTest, TheWholeRequestIsCheckedBeforeAnyData) {
+  rpc::PushRequest repeated;
+  for (int i = 0; i < 1000; ++i) repeated.add_updates()->set_name("v");
+  rpc::PushRequest missing;
+  missing.add_updates()->set_name("v");
+  missing.add_updates()->set_name("nowhere");
+  rpc::PushRequest too_many;
+  for (size_t i = 0; i <= kMaxUpdatesPerPush; ++i) too_many.add_updates()->set_name("v");
+  rpc::PushRequest empty_updates;  // 30 million would be refused the same way.
+  for (size_t i = 0; i < 3 * kMaxUpdatesPerPush; ++i) empty_updates.add_updates();
+  for (const auto& [request, code, message] :
+       {std::tuple{&repeated, grpc::StatusCode::INVALID_ARGUMENT, "appears twice"},
+        std::tuple{&missing, grpc::StatusCode::NOT_FOUND, "nowhere"},
+        std::tuple{&too_many, grpc::StatusCode::INVALID_ARGUMENT, "at most 65536"},
+        std::tuple{&empty_updates, grpc::StatusCode::INVALID_ARGUMENT,
+                   "this one has 196608"}}) {
+    auto stream = Open();
+    stream->writer->Write(EncodePushChunk(request, 0, 0, {}));
+    // The stream is refused at once, before the client half-closes.
+    const grpc::Status status = stream->writer->Finish();
+    EXPECT_EQ(status.error_code(), code) << status.error_message();
+    EXPECT_NE(status.error_message().find(message), std::string::npos)
+        << status.error_message();
+  }
+  EXPECT_EQ(server_->store().reserved_bytes(), 0);
+}
+
+TEST_F(PushChunksTest, DataMayNotRunPastItsVariable) {
+  auto stream = Open();
+  ASSERT_TRUE(SendWholePush(*stream));
+  stream->writer->Write(EncodePushChunk(nullptr, 0, 1200000, "more"));
+  const grpc::Status status = stream->writer->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "Update 0 (v) would hold 1200004 bytes; the variable has 1200000.");
+  EXPECT_EQ(Version(), 1);
+}
+
+TEST(PushChunksLimitsTest, BufferedBytesCountAgainstTheTotalLimit) {
+  ServerOptions options;
+  options.port = 0;
+  options.store = {.max_variable_bytes = 1 << 20, .max_total_bytes = 3 << 19};
+  options.stream_idle_limit = absl::Milliseconds(300);
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  VariableRequest request;
+  request.name = "big";
+  request.shape = TensorShape{1 << 18};  // 1 MiB of 1.5 MiB.
+  ASSERT_TRUE((*server)->store().GetVariable(request).ok());
+  auto channel = grpc::CreateChannel((*server)->target(),
+                                     grpc::InsecureChannelCredentials());
+  grpc::internal::RpcMethod method("/paramserver.rpc.ParameterServer/PushChunks",
+                                   grpc::internal::RpcMethod::CLIENT_STREAMING);
+  rpc::PushRequest push;
+  push.add_updates()->set_name("big");
+  // The push's 1 MiB would not fit beside the variable.
+  grpc::ClientContext context;
+  grpc::ByteBuffer response;
+  std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer(
+      grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(
+          channel.get(), method, &context, &response));
+  writer->Write(EncodePushChunk(&push, 0, 0, {}));
+  const grpc::Status refused = writer->Finish();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(refused.error_message().find("1048576 bytes while it arrives"),
+            std::string::npos)
+      << refused.error_message();
+  EXPECT_EQ((*server)->store().reserved_bytes(), 0);
+}
+
+TEST(PushChunksLimitsTest, AStalledStreamIsCancelledAndReleasesItsMemory) {
+  ServerOptions options;
+  options.port = 0;
+  options.stream_idle_limit = absl::Milliseconds(300);
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  VariableRequest request;
+  request.name = "w";
+  request.shape = TensorShape{1000};
+  ASSERT_TRUE((*server)->store().GetVariable(request).ok());
+  auto channel = grpc::CreateChannel((*server)->target(),
+                                     grpc::InsecureChannelCredentials());
+  grpc::internal::RpcMethod method("/paramserver.rpc.ParameterServer/PushChunks",
+                                   grpc::internal::RpcMethod::CLIENT_STREAMING);
+  rpc::PushRequest push;
+  push.add_updates()->set_name("w");
+  grpc::ClientContext context;
+  grpc::ByteBuffer response;
+  std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer(
+      grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(
+          channel.get(), method, &context, &response));
+  ASSERT_TRUE(writer->Write(EncodePushChunk(&push, 0, 0, {})));
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ((*server)->store().reserved_bytes(), 4000);
+  // Then nothing: the watchdog ends the stream after 300-375 ms.
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ((*server)->store().reserved_bytes(), 0);
+  EXPECT_EQ((*server)->store().ReadVariable("w")->info.version, 1);
 }
 
 TEST_F(GrpcServiceTest, SessionAnswersEachCallInOrderWithItsStatus) {

@@ -1,8 +1,12 @@
 #include "server/grpc_streams.h"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
 
 #include "absl/strings/str_cat.h"
 #include "server/grpc_auth.h"
@@ -10,6 +14,7 @@
 #include "server/grpc_status.h"
 #include "server/grpc_zero_copy.h"
 #include "server/grpc_zero_copy_reader.h"
+#include "server/logging.h"
 #include "server/proto_convert.h"
 
 namespace paramserver {
@@ -20,17 +25,20 @@ namespace {
 class PullChunksReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   PullChunksReactor(VariableStore* store, const TokenTable* tokens,
-                    const grpc::CallbackServerContext& context,
-                    const grpc::ByteBuffer& raw_request) {
+                    StreamWatchdog* watchdog,
+                    grpc::CallbackServerContext* context,
+                    const grpc::ByteBuffer& raw_request)
+      : watchdog_(watchdog), context_(context) {
     // The token and role before parsing; the name once decoded.
     rpc::PullChunksRequest request;
-    absl::Status s = CheckAccess(tokens, context, Action::kRead, {});
+    absl::Status s = CheckAccess(tokens, *context, Action::kRead, {});
     if (s.ok()) s = ParseRequest(raw_request, &request);
-    if (s.ok()) s = CheckAccess(tokens, context, Action::kRead, {request.name()});
+    if (s.ok()) s = CheckAccess(tokens, *context, Action::kRead, {request.name()});
     if (!s.ok()) {
       Finish(ToGrpcStatus(s));
       return;
     }
+    watchdog_->Add(context_);
     chunk_bytes_ = request.chunk_bytes() == 0
                        ? kDefaultChunkBytes
                        : std::clamp(request.chunk_bytes(), kMinChunkBytes,
@@ -53,10 +61,14 @@ class PullChunksReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "Stream closed."));
       return;
     }
+    watchdog_->Touch(context_);
     WriteChunk(nullptr);
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    watchdog_->Remove(context_);
+    delete this;
+  }
 
  private:
   // Writes the chunk at offset_; the last one goes out with the status. The
@@ -73,6 +85,8 @@ class PullChunksReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer
     }
   }
 
+  StreamWatchdog* const watchdog_;
+  grpc::CallbackServerContext* const context_;
   int64_t chunk_bytes_ = kDefaultChunkBytes;
   VariableStore::PullResult result_;
   size_t size_ = 0;
@@ -80,36 +94,74 @@ class PullChunksReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer
   grpc::ByteBuffer chunk_;  // In flight until OnWriteDone.
 };
 
+// The number of updates (field 1) in a serialized PushRequest, counted on
+// the wire without building them; stops at the first malformed field (the
+// parse that follows reports it).
+size_t CountUpdates(const std::string& bytes) {
+  using google::protobuf::internal::WireFormatLite;
+  google::protobuf::io::CodedInputStream in(
+      reinterpret_cast<const uint8_t*>(bytes.data()), static_cast<int>(bytes.size()));
+  constexpr uint32_t kUpdateTag =
+      (1 << 3) | WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
+  size_t count = 0;
+  while (const uint32_t tag = in.ReadTag()) {
+    if (tag == kUpdateTag) ++count;
+    if (!WireFormatLite::SkipField(&in, tag)) break;
+  }
+  return count;
+}
+
 class PushChunksReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
   PushChunksReactor(VariableStore* store, const TokenTable* tokens,
-                    const grpc::CallbackServerContext* context,
+                    StreamWatchdog* watchdog, grpc::CallbackServerContext* context,
                     grpc::ByteBuffer* response)
-      : store_(store), tokens_(tokens), context_(context), response_(response) {
+      : store_(store),
+        tokens_(tokens),
+        watchdog_(watchdog),
+        context_(context),
+        response_(response) {
     // A caller without a writer token is refused before any chunk is read.
     if (absl::Status s = CheckAccess(tokens_, *context_, Action::kWrite, {});
         !s.ok()) {
       Finish(ToGrpcStatus(s));
       return;
     }
+    watchdog_->Add(context_);
     StartRead(&chunk_);
   }
 
   void OnReadDone(bool ok) override {
-    if (!ok) {  // The client has sent everything.
-      Finish(ToGrpcStatus(Apply()));
+    if (!ok) {
+      End(Apply());
       return;
     }
+    watchdog_->Touch(context_);
     if (absl::Status s = Take(); !s.ok()) {
-      Finish(ToGrpcStatus(s));
+      End(s);
       return;
     }
     StartRead(&chunk_);
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    watchdog_->Remove(context_);
+    delete this;
+  }
 
  private:
+  // Frees what the push held before the client learns its outcome, so the
+  // memory counts as free once the call is over.
+  void End(const absl::Status& status) {
+    rpc::PushRequest().Swap(&request_);
+    reservation_.reset();
+    if (!status.ok()) {
+      Log(LogLevel::kDebug, "PushChunks from ", context_->peer(), ": ",
+          status.ToString());
+    }
+    Finish(ToGrpcStatus(status));
+  }
+
   absl::Status Take() {
     absl::StatusOr<WireReader> reader = WireReader::Create(chunk_);
     absl::StatusOr<PushChunkView> chunk =
@@ -122,24 +174,53 @@ class PushChunksReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer>
     return TakeData(*reader, *chunk);
   }
 
-  // The first chunk: the request, with room reserved for every value.
+  // The first chunk: the whole request is checked, then memory for every
+  // value is reserved, before any data is accepted.
   absl::Status TakeRequest(const std::string& bytes) {
     if (started_) return absl::InvalidArgumentError("Second request in one push.");
     started_ = true;
+    // Counted before parsing: a 64 MiB request of empty updates would make
+    // protobuf build some 30 million of them.
+    if (const size_t updates = CountUpdates(bytes); updates > kMaxUpdatesPerPush) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("A push may carry at most ", kMaxUpdatesPerPush,
+                       " updates; this one has ", updates, "."));
+    }
     if (!request_.ParseFromString(bytes)) {
       return absl::InvalidArgumentError("Malformed PushRequest in PushChunk.");
     }
-    // Before any room is reserved: an unauthorized push costs no memory.
     if (absl::Status s = CheckPushAccess(tokens_, *context_, request_); !s.ok()) {
       return s;
     }
-    for (rpc::Update& update : *request_.mutable_updates()) {
-      absl::StatusOr<VariableSnapshot> current = store_->ReadVariable(update.name());
-      if (!current.ok() || current->value == nullptr) continue;  // Push reports it.
-      update.mutable_value()->reserve(
-          std::min(current->value->size(), store_->max_variable_bytes()));
+    absl::StatusOr<PushSpec> header = FromProto(request_);
+    if (!header.ok()) return header.status();
+    absl::StatusOr<std::vector<size_t>> sizes = store_->CheckPushHeader(*header);
+    if (!sizes.ok()) return sizes.status();
+    // The names are distinct variables, so the sum stays below the total limit.
+    size_t total = 0;
+    for (int i = 0; i < request_.updates_size(); ++i) {
+      if (absl::Status s = CheckRoom(i, (*sizes)[i], 0); !s.ok()) return s;
+      total += (*sizes)[i];
+    }
+    absl::StatusOr<VariableStore::Reservation> reserved = store_->Reserve(
+        total, absl::StrCat("This push (", request_.updates_size(), " updates)"));
+    if (!reserved.ok()) return reserved.status();
+    reservation_.emplace(*std::move(reserved));
+    expected_bytes_ = *std::move(sizes);
+    for (int i = 0; i < request_.updates_size(); ++i) {
+      request_.mutable_updates(i)->mutable_value()->reserve(expected_bytes_[i]);
     }
     return absl::OkStatus();
+  }
+
+  // INVALID_ARGUMENT unless update `index`, holding what it holds, has room
+  // for `more` bytes of a value of `expected` bytes.
+  absl::Status CheckRoom(int index, size_t expected, size_t more) const {
+    const rpc::Update& update = request_.updates(index);
+    if (update.value().size() + more <= expected) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Update ", index, " (", update.name(), ") would hold ",
+        update.value().size() + more, " bytes; the variable has ", expected, "."));
   }
 
   // Appends the chunk's bytes to its update's value, straight from gRPC's
@@ -159,16 +240,25 @@ class PushChunksReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer>
           "Chunk at offset ", chunk.offset, " for update ", chunk.index,
           " expected at ", value->size(), "."));
     }
-    if (value->size() + chunk.data.length > store_->max_variable_bytes()) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "Update ", chunk.index, " is larger than any variable can be (",
-          store_->max_variable_bytes(), " bytes)."));
+    if (absl::Status s =
+            CheckRoom(chunk.index, expected_bytes_[chunk.index], chunk.data.length);
+        !s.ok()) {
+      return s;
     }
     reader.AppendSpan(chunk.data, value);
     return absl::OkStatus();
   }
 
+  // Called when reading ends. gRPC reports a client's half-close and a
+  // cancelled call (client cancel, deadline, lost connection, the idle
+  // watchdog) both as a failed read; only after a half-close is the push
+  // complete and meant, so only then is it applied.
   absl::Status Apply() {
+    if (context_->IsCancelled()) {
+      return absl::CancelledError(
+          "The PushChunks stream ended without a half-close (cancelled, past "
+          "its deadline, or the connection was lost); nothing was applied.");
+    }
     if (!started_) return absl::InvalidArgumentError("Empty push stream.");
     absl::StatusOr<PushSpec> push = FromProto(request_);
     if (!push.ok()) return push.status();
@@ -176,36 +266,42 @@ class PushChunksReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer>
     if (!infos.ok()) return infos.status();
     rpc::PushResponse response;
     for (const VariableInfo& info : *infos) ToProto(info, response.add_variables());
-    bool own_buffer;
-    grpc::Status serialized = grpc::SerializationTraits<rpc::PushResponse>::Serialize(
-        response, response_, &own_buffer);
-    return absl::Status(static_cast<absl::StatusCode>(serialized.error_code()),
-                        serialized.error_message());
+    return SerializeMessage(response, response_);
   }
 
   VariableStore* const store_;
   const TokenTable* const tokens_;
-  const grpc::CallbackServerContext* const context_;
+  StreamWatchdog* const watchdog_;
+  grpc::CallbackServerContext* const context_;
   grpc::ByteBuffer* const response_;
   grpc::ByteBuffer chunk_;
   rpc::PushRequest request_;
   bool started_ = false;
+  // Set by the first chunk: each update's size, and memory held for them.
+  std::vector<size_t> expected_bytes_;
+  std::optional<VariableStore::Reservation> reservation_;
 };
 
 // Serves one call at a time: read, answer, write, read again. Calls run on
 // gRPC's callback threads, as the unary handlers do.
 class SessionReactor final
-    : public grpc::ServerBidiReactor<rpc::SessionRequest, rpc::SessionResponse> {
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   SessionReactor(VariableStore* store, const TokenTable* tokens,
                  SessionRegistry* registry, grpc::CallbackServerContext* context)
       : store_(store), tokens_(tokens), registry_(registry), context_(context) {
+    // Any known token may open a session; each call's role is checked later.
+    if (absl::Status s = CheckAccess(tokens_, *context_, Action::kRead, {});
+        !s.ok()) {
+      Finish(ToGrpcStatus(s));
+      return;
+    }
     if (!registry_->Add(context_)) {
       Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                           "The server is shutting down."));
       return;
     }
-    StartRead(&request_);
+    StartRead(&raw_request_);
   }
 
   void OnReadDone(bool ok) override {
@@ -213,14 +309,18 @@ class SessionReactor final
       Finish(grpc::Status::OK);
       return;
     }
-    response_.Clear();
-    const absl::Status status = Serve();
+    rpc::SessionResponse response;
+    absl::Status status = Serve(&response);
     if (!status.ok()) {
-      response_.Clear();
-      response_.set_code(static_cast<int>(status.code()));
-      response_.set_message(std::string(status.message()));
+      response.Clear();
+      response.set_code(static_cast<int>(status.code()));
+      response.set_message(std::string(status.message()));
     }
-    StartWrite(&response_);
+    if (absl::Status s = SerializeMessage(response, &raw_response_); !s.ok()) {
+      Finish(ToGrpcStatus(s));
+      return;
+    }
+    StartWrite(&raw_response_);
   }
 
   void OnWriteDone(bool ok) override {
@@ -228,7 +328,7 @@ class SessionReactor final
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "Stream closed."));
       return;
     }
-    StartRead(&request_);
+    StartRead(&raw_request_);
   }
 
   void OnDone() override {
@@ -237,14 +337,16 @@ class SessionReactor final
   }
 
  private:
-  absl::Status Serve() {
-    switch (request_.call_case()) {
+  absl::Status Serve(rpc::SessionResponse* response) {
+    rpc::SessionRequest request;
+    if (absl::Status s = ParseRequest(raw_request_, &request); !s.ok()) return s;
+    switch (request.call_case()) {
       case rpc::SessionRequest::kGetVariable: {
         absl::Status s =
-            CheckGetVariableAccess(tokens_, *context_, request_.get_variable());
+            CheckGetVariableAccess(tokens_, *context_, request.get_variable());
         if (!s.ok()) return s;
-        return HandleGetVariable(*store_, request_.get_variable(),
-                                 response_.mutable_get_variable());
+        return HandleGetVariable(*store_, request.get_variable(),
+                                 response->mutable_get_variable());
       }
       case rpc::SessionRequest::CALL_NOT_SET:
         break;
@@ -256,8 +358,8 @@ class SessionReactor final
   const TokenTable* const tokens_;
   SessionRegistry* const registry_;
   grpc::CallbackServerContext* const context_;
-  rpc::SessionRequest request_;
-  rpc::SessionResponse response_;
+  grpc::ByteBuffer raw_request_;
+  grpc::ByteBuffer raw_response_;  // In flight until OnWriteDone.
 };
 
 }  // namespace
@@ -282,23 +384,80 @@ void SessionRegistry::CancelAll() {
   for (grpc::CallbackServerContext* context : open_) context->TryCancel();
 }
 
-grpc::ServerBidiReactor<rpc::SessionRequest, rpc::SessionResponse>*
-NewSessionReactor(VariableStore* store, const TokenTable* tokens,
-                  SessionRegistry* registry,
-                  grpc::CallbackServerContext* context) {
+StreamWatchdog::StreamWatchdog(absl::Duration idle_limit)
+    : idle_limit_(idle_limit) {
+  if (idle_limit_ != absl::InfiniteDuration()) thread_ = std::thread([this] { Run(); });
+}
+
+StreamWatchdog::~StreamWatchdog() {
+  {
+    MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  mu_.NotifyAll();
+  if (thread_.joinable()) thread_.join();
+}
+
+void StreamWatchdog::Add(grpc::CallbackServerContext* context) {
+  MutexLock lock(&mu_);
+  last_progress_[context] = absl::Now();
+}
+
+void StreamWatchdog::Touch(grpc::CallbackServerContext* context) {
+  MutexLock lock(&mu_);
+  auto it = last_progress_.find(context);
+  if (it != last_progress_.end()) it->second = absl::Now();
+}
+
+void StreamWatchdog::Remove(grpc::CallbackServerContext* context) {
+  MutexLock lock(&mu_);
+  last_progress_.erase(context);
+}
+
+void StreamWatchdog::Run() {
+  // A stream is cancelled between 1 and 1.25 idle limits after its last
+  // progress (checks at least once a second).
+  const absl::Duration period =
+      std::clamp(idle_limit_ / 4, absl::Milliseconds(10), absl::Seconds(1));
+  MutexLock lock(&mu_);
+  while (!mu_.AwaitFor([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stopping_; },
+                       absl::ToChronoNanoseconds(period))) {
+    CancelIdleLocked(absl::Now());
+  }
+}
+
+void StreamWatchdog::CancelIdleLocked(absl::Time now) {
+  // Under the lock, so no reactor can finish and free its context meanwhile
+  // (as in SessionRegistry::CancelAll); each stream is cancelled once.
+  for (auto it = last_progress_.begin(); it != last_progress_.end();) {
+    if (now - it->second < idle_limit_) {
+      ++it;
+      continue;
+    }
+    Log(LogLevel::kWarning, "Cancelled a chunk stream from ", it->first->peer(),
+        ": no progress for ", absl::FormatDuration(now - it->second),
+        " (limit ", absl::FormatDuration(idle_limit_), ").");
+    it->first->TryCancel();
+    last_progress_.erase(it++);
+  }
+}
+
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* NewSessionReactor(
+    VariableStore* store, const TokenTable* tokens, SessionRegistry* registry,
+    grpc::CallbackServerContext* context) {
   return new SessionReactor(store, tokens, registry, context);
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* NewPullChunksReactor(
-    VariableStore* store, const TokenTable* tokens,
+    VariableStore* store, const TokenTable* tokens, StreamWatchdog* watchdog,
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
-  return new PullChunksReactor(store, tokens, *context, *request);
+  return new PullChunksReactor(store, tokens, watchdog, context, *request);
 }
 
 grpc::ServerReadReactor<grpc::ByteBuffer>* NewPushChunksReactor(
-    VariableStore* store, const TokenTable* tokens,
+    VariableStore* store, const TokenTable* tokens, StreamWatchdog* watchdog,
     grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
-  return new PushChunksReactor(store, tokens, context, response);
+  return new PushChunksReactor(store, tokens, watchdog, context, response);
 }
 
 }  // namespace paramserver

@@ -6,7 +6,11 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <thread>
+
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/time/time.h"
 #include "server/mutex.h"
 #include "proto/parameter_server.grpc.pb.h"
 #include "server/auth.h"
@@ -19,19 +23,58 @@ inline constexpr int64_t kMinChunkBytes = 4 << 10;
 inline constexpr int64_t kMaxChunkBytes = 16 << 20;
 inline constexpr int64_t kDefaultChunkBytes = 1 << 20;
 
+// Cancels chunk streams that make no progress: a client that stalls after
+// its first chunk would otherwise hold the memory its push reserved (or, for
+// PullChunks, the snapshot it reads) for as long as it likes. A stream that
+// has not called Touch for `idle_limit` is cancelled (TryCancel: the client
+// sees CANCELLED) and logged. An infinite limit turns the watchdog off.
+// Thread-safe; one thread checks a few times per limit.
+class StreamWatchdog {
+ public:
+  explicit StreamWatchdog(absl::Duration idle_limit);
+  ~StreamWatchdog();  // Stops the thread; every stream must be removed.
+  StreamWatchdog(const StreamWatchdog&) = delete;
+  StreamWatchdog& operator=(const StreamWatchdog&) = delete;
+
+  // `context` stays valid until Remove, which its reactor's OnDone calls.
+  void Add(grpc::CallbackServerContext* context) ABSL_LOCKS_EXCLUDED(mu_);
+  // The stream made progress (a chunk arrived or went out).
+  void Touch(grpc::CallbackServerContext* context) ABSL_LOCKS_EXCLUDED(mu_);
+  void Remove(grpc::CallbackServerContext* context) ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  void Run() ABSL_LOCKS_EXCLUDED(mu_);
+  void CancelIdleLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const absl::Duration idle_limit_;
+  Mutex mu_;
+  absl::flat_hash_map<grpc::CallbackServerContext*, absl::Time> last_progress_
+      ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;  // Not started for an infinite limit.
+};
+
 // PullChunks (raw: a PullChunksRequest in, ValueChunks out): streams one
 // snapshot of a variable. Deletes itself when done. Each reactor below checks
 // the call's token against `tokens` (null: no authentication) as soon as it
-// has decoded the names the call touches.
+// has decoded the names the call touches, and is watched by `watchdog`.
 grpc::ServerWriteReactor<grpc::ByteBuffer>* NewPullChunksReactor(
-    VariableStore* store, const TokenTable* tokens,
+    VariableStore* store, const TokenTable* tokens, StreamWatchdog* watchdog,
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request);
 
-// PushChunks: gathers a push from its chunks, then applies it as Push does.
-// Deletes itself when done. Access is checked on the first chunk's request.
-// Raw: PushChunks in, a PushResponse out.
+// PushChunks (raw: PushChunks in, a PushResponse out): gathers a push from
+// its chunks, then applies it as Push does. Deletes itself when done.
+//
+// The first chunk's request is checked whole before any value is buffered:
+// access, the update count, repeated names, that every variable exists,
+// kinds against dtypes, the optimizer; then the sum of the variables' sizes
+// is reserved against the store's total limit (RESOURCE_EXHAUSTED when it
+// does not fit). Data may not run past its variable's size. The push is
+// applied only when the client half-closes the stream; a stream that ends
+// otherwise (cancel, deadline, lost connection, idle watchdog) applies
+// nothing.
 grpc::ServerReadReactor<grpc::ByteBuffer>* NewPushChunksReactor(
-    VariableStore* store, const TokenTable* tokens,
+    VariableStore* store, const TokenTable* tokens, StreamWatchdog* watchdog,
     grpc::CallbackServerContext* context, grpc::ByteBuffer* response);
 
 // The open sessions. A session only ends when its client closes it, so a
@@ -53,13 +96,15 @@ class SessionRegistry {
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-// Session: answers each SessionRequest with one SessionResponse, in order,
-// until the client closes the stream. Deletes itself when done. Each call is
-// authorized on its own (a denied call gets its status in its response).
-grpc::ServerBidiReactor<rpc::SessionRequest, rpc::SessionResponse>*
-NewSessionReactor(VariableStore* store, const TokenTable* tokens,
-                  SessionRegistry* registry,
-                  grpc::CallbackServerContext* context);
+// Session (raw: SessionRequests in, SessionResponses out): answers each
+// request with one response, in order, until the client closes the stream.
+// Deletes itself when done. A stream without a known token is refused at
+// open (UNAUTHENTICATED), as the unary methods are; then each call is
+// authorized on its own, and a denied call, or bytes that do not parse
+// (INVALID_ARGUMENT), get their status in their response.
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* NewSessionReactor(
+    VariableStore* store, const TokenTable* tokens, SessionRegistry* registry,
+    grpc::CallbackServerContext* context);
 
 }  // namespace paramserver
 

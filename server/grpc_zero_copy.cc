@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include <grpcpp/impl/codegen/proto_utils.h>
 #include <grpcpp/support/proto_buffer_reader.h>
 
 #include "absl/strings/str_cat.h"
@@ -67,6 +68,18 @@ absl::Status ParseRequest(const grpc::ByteBuffer& buffer,
         absl::StrCat("Malformed ", message->GetTypeName(), "."));
   }
   return absl::OkStatus();
+}
+
+absl::Status SerializeMessage(const google::protobuf::MessageLite& message,
+                              grpc::ByteBuffer* buffer) {
+  buffer->Clear();  // gRPC's writer needs an empty buffer.
+  bool own_buffer;
+  grpc::Status status = grpc::SerializationTraits<google::protobuf::MessageLite>::Serialize(
+      message, buffer, &own_buffer);
+  if (status.ok()) return absl::OkStatus();
+  return absl::InternalError(absl::StrCat("Could not serialize ",
+                                          message.GetTypeName(), ": ",
+                                          status.error_message()));
 }
 
 size_t VarintSize(uint64_t value) {

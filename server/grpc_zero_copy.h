@@ -58,9 +58,15 @@ class WireWriter {
   std::vector<grpc::Slice> slices_;
 };
 
-// Parses a request that arrived raw. INVALID_ARGUMENT when it does not parse.
+// Parses a request that arrived raw. INVALID_ARGUMENT when it does not parse
+// ("Malformed paramserver.rpc.PullRequest.").
 absl::Status ParseRequest(const grpc::ByteBuffer& buffer,
                           google::protobuf::MessageLite* message);
+
+// Serializes a response to be sent raw, replacing what `buffer` held;
+// INTERNAL when it cannot be (over protobuf's 2 GB limit).
+absl::Status SerializeMessage(const google::protobuf::MessageLite& message,
+                              grpc::ByteBuffer* buffer);
 
 // Size in bytes of `value` as a varint.
 size_t VarintSize(uint64_t value);

@@ -30,8 +30,8 @@ namespace {
 // ---------------------------------------------------------------------------
 // TensorFlow's constants and defaults.
 
-constexpr double kDefaultMinval = 0.0;
-constexpr double kDefaultMaxval = 1.0;
+constexpr int kDefaultMinval = 0;
+constexpr int kDefaultMaxval = 1;  // Floating dtypes only.
 constexpr double kDefaultMean = 0.0;
 constexpr double kDefaultStddev = 1.0;
 constexpr double kDefaultScale = 1.0;
@@ -46,10 +46,10 @@ InitializerKind ResolveKind(InitializerKind kind, DType dtype) {
                                 : InitializerKind::kZeros;
 }
 
-double MinvalOf(const InitializerSpec& s) {
+Number MinvalOf(const InitializerSpec& s) {
   return s.minval.value_or(kDefaultMinval);
 }
-double MaxvalOf(const InitializerSpec& s) {
+Number MaxvalOf(const InitializerSpec& s) {
   return s.maxval.value_or(kDefaultMaxval);
 }
 double MeanOf(const InitializerSpec& s) {
@@ -71,10 +71,6 @@ bool IsBroadcast(const InitializerSpec& spec) {
   return spec.value_shape->empty() && spec.values.size() == 1;
 }
 
-double BroadcastValue(const InitializerSpec& spec) {
-  return spec.values.empty() ? 0.0 : spec.values[0];
-}
-
 TensorShape ListShape(const InitializerSpec& spec) {
   if (spec.value_shape.has_value()) return *spec.value_shape;
   return {static_cast<int64_t>(spec.values.size())};
@@ -84,35 +80,35 @@ TensorShape ListShape(const InitializerSpec& spec) {
 // Validation helpers.
 
 // Python-like shortest round-trip text ("0.1", not "0.10000000000000001").
-std::string FormatValue(double value) {
-  for (int precision = 15; precision < 17; ++precision) {
-    std::string text = absl::StrFormat("%.*g", precision, value);
-    if (std::strtod(text.c_str(), nullptr) == value) return text;
-  }
-  return absl::StrFormat("%.17g", value);
-}
-
-bool IsIntegralIn(double value, double lowest, double limit) {
-  return std::trunc(value) == value && value >= lowest && value < limit;
-}
+std::string FormatValue(Number value) { return value.ToString(); }
 
 // Whether `value` converts to `dtype` without changing (integers, bool) or
-// overflowing (float32). NaN and infinity are fine for floating variables.
-bool FitsDType(double value, DType dtype) {
+// overflowing (float32). NaN and infinity are fine for floating variables;
+// integers only round there.
+bool FitsDType(Number value, DType dtype) {
   switch (dtype) {
-    case DType::kFloat:
-      return !std::isfinite(value) ||
-             std::fabs(value) <= std::numeric_limits<float>::max();
+    case DType::kFloat: {
+      const double d = value.ToDouble();
+      return value.is_integer() || !std::isfinite(d) ||
+             std::fabs(d) <= std::numeric_limits<float>::max();
+    }
     case DType::kDouble:
       return true;
     case DType::kInt32:
-      return IsIntegralIn(value, -0x1p31, 0x1p31);
+      return value.IsIntegerIn(std::numeric_limits<int32_t>::min(),
+                               std::numeric_limits<int32_t>::max());
     case DType::kInt64:
-      return IsIntegralIn(value, -0x1p63, 0x1p63);
+      return value.IsIntegerIn(std::numeric_limits<int64_t>::min(),
+                               std::numeric_limits<int64_t>::max());
     case DType::kBool:
-      return value == 0.0 || value == 1.0;
+      return value.IsIntegerIn(0, 1);
   }
   return false;
+}
+
+// TF's repr of a dtype, as its messages print it: "tf.int32".
+std::string TfDTypeRepr(DType dtype) {
+  return absl::StrCat("tf.", DTypeName(dtype));
 }
 
 std::string KindPrefix(InitializerKind kind, absl::string_view full_name) {
@@ -139,6 +135,7 @@ absl::Status RequireFiniteParam(InitializerKind kind, absl::string_view param,
       ", which is not a finite ", DTypeName(dtype), "."));
 }
 
+// value_shape given: TF's verify_shape=True.
 absl::Status ValidateConstantShape(const InitializerSpec& spec,
                                    absl::Span<const int64_t> shape,
                                    absl::string_view full_name) {
@@ -165,13 +162,30 @@ absl::Status ValidateConstantShape(const InitializerSpec& spec,
   return absl::OkStatus();
 }
 
+// TF's make_tensor_proto: a value may have fewer elements than the shape
+// (the last is repeated), not more; a shape of no elements takes any value.
+absl::Status ValidateConstantCount(const InitializerSpec& spec,
+                                   absl::Span<const int64_t> shape,
+                                   absl::string_view full_name) {
+  const int64_t needed = NumElements(shape).value_or(0);
+  const int64_t received = static_cast<int64_t>(spec.values.size());
+  if (needed == 0 || received <= needed) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "Too many elements provided. Needed at most ", needed,
+      ", but received ", received, " (constant initializer of variable ",
+      full_name, ")."));
+}
+
 absl::Status ValidateConstant(const InitializerSpec& spec, DType dtype,
                               absl::Span<const int64_t> shape,
                               absl::string_view full_name) {
-  if (!IsBroadcast(spec)) {
-    absl::Status status = ValidateConstantShape(spec, shape, full_name);
-    if (!status.ok()) return status;
+  absl::Status status;
+  if (!spec.value_shape.has_value()) {
+    status = ValidateConstantCount(spec, shape, full_name);
+  } else if (!IsBroadcast(spec)) {
+    status = ValidateConstantShape(spec, shape, full_name);
   }
+  if (!status.ok()) return status;
   for (size_t i = 0; i < spec.values.size(); ++i) {
     if (FitsDType(spec.values[i], dtype)) continue;
     return absl::InvalidArgumentError(absl::StrCat(
@@ -183,14 +197,22 @@ absl::Status ValidateConstant(const InitializerSpec& spec, DType dtype,
 }
 
 // The bounds as the variable's dtype holds them: TF casts them before sampling.
-double RoundToDType(double value, DType dtype) {
-  return dtype == DType::kFloat ? static_cast<float>(value) : value;
+double RoundToDType(Number value, DType dtype) {
+  return dtype == DType::kFloat ? static_cast<float>(value.ToDouble())
+                                : value.ToDouble();
+}
+
+bool IsEmptyRange(Number lo, Number hi, DType dtype) {
+  if (!IsFloatingDType(dtype)) return !(lo.ToInt64() < hi.ToInt64());
+  return !(RoundToDType(lo, dtype) < RoundToDType(hi, dtype));
 }
 
 // Integer variables need integral bounds: TF casts them to the dtype.
-absl::Status ValidateUniformBound(absl::string_view param, double value,
+absl::Status ValidateUniformBound(absl::string_view param, Number value,
                                   DType dtype, absl::string_view full_name) {
-  if (std::isfinite(value) && FitsDType(value, dtype)) return absl::OkStatus();
+  if (std::isfinite(value.ToDouble()) && FitsDType(value, dtype)) {
+    return absl::OkStatus();
+  }
   return absl::InvalidArgumentError(absl::StrCat(
       KindPrefix(InitializerKind::kRandomUniform, full_name), " has ", param,
       " ", FormatValue(value), ", which is not a ",
@@ -200,19 +222,19 @@ absl::Status ValidateUniformBound(absl::string_view param, double value,
 absl::Status ValidateUniformRange(const InitializerSpec& spec, DType dtype,
                                   absl::string_view full_name) {
   const InitializerKind kind = InitializerKind::kRandomUniform;
-  const double lo = MinvalOf(spec);
-  const double hi = MaxvalOf(spec);
+  const Number lo = MinvalOf(spec);
+  const Number hi = MaxvalOf(spec);
   absl::Status status = ValidateUniformBound("minval", lo, dtype, full_name);
   if (!status.ok()) return status;
   status = ValidateUniformBound("maxval", hi, dtype, full_name);
   if (!status.ok()) return status;
-  if (!(RoundToDType(lo, dtype) < RoundToDType(hi, dtype))) {
+  if (IsEmptyRange(lo, hi, dtype)) {
     return absl::InvalidArgumentError(
         absl::StrCat(KindPrefix(kind, full_name), " has minval ",
                      FormatValue(lo), " and maxval ", FormatValue(hi),
                      "; it needs minval < maxval in ", DTypeName(dtype), "."));
   }
-  if (!std::isfinite(hi - lo)) {
+  if (IsFloatingDType(dtype) && !std::isfinite(hi.ToDouble() - lo.ToDouble())) {
     return absl::InvalidArgumentError(absl::StrCat(
         KindPrefix(kind, full_name), " has a range [", FormatValue(lo), ", ",
         FormatValue(hi), ") too wide for float64 arithmetic."));
@@ -227,6 +249,12 @@ absl::Status ValidateRandomUniform(const InitializerSpec& spec, DType dtype,
         absl::StrCat(KindPrefix(InitializerKind::kRandomUniform, full_name),
                      " requires a floating point or integer dtype, got bool."));
   }
+  if (!IsFloatingDType(dtype) && !spec.maxval.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Must specify maxval for integer dtype ", TfDTypeRepr(dtype), " (",
+        InitializerName(InitializerKind::kRandomUniform),
+        " initializer of variable ", full_name, ")."));
+  }
   return ValidateUniformRange(spec, dtype, full_name);
 }
 
@@ -240,11 +268,7 @@ absl::Status ValidateNormal(const InitializerSpec& spec, InitializerKind kind,
     status =
         RequireFiniteParam(kind, "stddev", StddevOf(spec), dtype, full_name);
   }
-  if (status.ok() && StddevOf(spec) < 0) {
-    status = absl::InvalidArgumentError(
-        absl::StrCat(KindPrefix(kind, full_name), " has stddev ",
-                     FormatValue(StddevOf(spec)), "; it must be >= 0."));
-  }
+  // A negative stddev is fine: TF computes mean + stddev * z, and so do we.
   return status;
 }
 
@@ -265,10 +289,16 @@ absl::Status ValidateVarianceScaling(const InitializerSpec& spec, DType dtype,
   absl::Status status = RequireFloating(kind, dtype, full_name);
   if (!status.ok()) return status;
   const double scale = ScaleOf(spec);
-  if (!std::isfinite(scale) || scale <= 0) {
+  if (scale <= 0) {  // TF 1.15's VarianceScaling.__init__ check and text.
+    return absl::InvalidArgumentError(absl::StrCat(
+        "`scale` must be positive float. (", InitializerName(kind),
+        " initializer of variable ", full_name, " has scale ",
+        FormatValue(scale), ")"));
+  }
+  if (!std::isfinite(scale)) {
     return absl::InvalidArgumentError(
         absl::StrCat(KindPrefix(kind, full_name), " has scale ",
-                     FormatValue(scale), "; it must be finite and > 0."));
+                     FormatValue(scale), "; it must be finite."));
   }
   if (!IsValidMode(spec.mode) || !IsValidDistribution(spec.distribution)) {
     return absl::InvalidArgumentError(
@@ -301,13 +331,13 @@ absl::Status ValidateFullShape(const InitializerSpec& spec,
 // these, so the typed fill code below sees five cases instead of ten.
 
 
-FillPlan ValuePlan(double value) {
+FillPlan ValuePlan(Number value) {
   FillPlan plan;
   plan.value = value;
   return plan;
 }
 
-FillPlan UniformPlan(double lo, double hi) {
+FillPlan UniformPlan(Number lo, Number hi) {
   FillPlan plan;
   plan.op = FillOp::kUniform;
   plan.lo = lo;
@@ -365,11 +395,11 @@ FillPlan MakePlan(const InitializerSpec& spec, DType dtype,
   switch (ResolveKind(spec.kind, dtype)) {
     case InitializerKind::kDefault:  // Resolved above; never reached.
     case InitializerKind::kZeros:
-      return ValuePlan(0.0);
+      return ValuePlan(0);
     case InitializerKind::kOnes:
-      return ValuePlan(1.0);
+      return ValuePlan(1);
     case InitializerKind::kConstant:
-      if (IsBroadcast(spec)) return ValuePlan(BroadcastValue(spec));
+      if (spec.values.empty()) return ValuePlan(0);
       return FillPlan{FillOp::kCopyValues};
     case InitializerKind::kRandomUniform:
       return UniformPlan(MinvalOf(spec), MaxvalOf(spec));
@@ -388,7 +418,7 @@ FillPlan MakePlan(const InitializerSpec& spec, DType dtype,
       return ScalingPlan(ScaleOf(spec), spec.mode, spec.distribution,
                          FanShape(spec, shape));
   }
-  return ValuePlan(0.0);
+  return ValuePlan(0);
 }
 
 
@@ -421,9 +451,10 @@ const char* InitializerName(InitializerKind kind) {
 }
 
 std::optional<TensorShape> ImpliedShape(const InitializerSpec& spec) {
-  if (spec.kind != InitializerKind::kConstant || IsBroadcast(spec)) {
+  if (spec.kind != InitializerKind::kConstant || spec.values.empty()) {
     return std::nullopt;
   }
+  if (IsBroadcast(spec)) return TensorShape{};
   return ListShape(spec);
 }
 

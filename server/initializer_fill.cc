@@ -180,9 +180,9 @@ class UniformRealSampler {
 template <typename T>
 class UniformIntSampler {
  public:
-  UniformIntSampler(double lo, double hi)
-      : lo_(static_cast<uint64_t>(static_cast<int64_t>(lo))),
-        range_(static_cast<uint64_t>(static_cast<int64_t>(hi)) - lo_),
+  UniformIntSampler(int64_t lo, int64_t hi)
+      : lo_(static_cast<uint64_t>(lo)),
+        range_(static_cast<uint64_t>(hi) - lo_),
         threshold_((0 - range_) % range_) {}
   T operator()(SplitMix64& rng) {
     uint64_t bits;
@@ -249,13 +249,17 @@ inline void StoreLittleEndian(char* dst, T value) {
 #endif
 }
 
-// Validation guarantees `value` fits T.
+// Validation guarantees `value` fits T. Integers convert exactly to integer
+// types and round to nearest to floating ones.
 template <typename T>
-T ToElement(double value) {
+T ToElement(Number value) {
   if constexpr (std::is_same_v<T, uint8_t>) {
-    return value != 0.0 ? 1 : 0;
+    return value.ToDouble() != 0.0 ? 1 : 0;
+  } else if constexpr (std::is_integral_v<T>) {
+    return static_cast<T>(value.ToInt64());
   } else {
-    return static_cast<T>(value);
+    return value.is_integer() ? static_cast<T>(value.integer())
+                              : static_cast<T>(value.ToDouble());
   }
 }
 
@@ -266,13 +270,15 @@ void FillValue(T value, int64_t count, char* out) {
   }
 }
 
+// TF's constant fill: the values in order, then the last one repeated.
 template <typename T>
-void CopyValues(const std::vector<double>& values, int64_t count, char* out) {
+void CopyValues(const std::vector<Number>& values, int64_t count, char* out) {
   const int64_t n = std::min<int64_t>(count, values.size());
   for (int64_t i = 0; i < n; ++i) {
     StoreLittleEndian(out + i * sizeof(T), ToElement<T>(values[i]));
   }
-  FillValue(T{0}, count - n, out + n * sizeof(T));
+  const T last = values.empty() ? T{0} : ToElement<T>(values.back());
+  FillValue(last, count - n, out + n * sizeof(T));
 }
 
 // Large variables are filled by several threads. Blocks are independent, so
@@ -332,8 +338,9 @@ void FillRandomPlan(const FillPlan& plan, uint64_t key, int64_t count,
   if constexpr (std::is_floating_point_v<T>) {
     switch (plan.op) {
       case FillOp::kUniform:
-        return FillRandom<T>(UniformRealSampler<T>(plan.lo, plan.hi), key,
-                             count, out);
+        return FillRandom<T>(
+            UniformRealSampler<T>(plan.lo.ToDouble(), plan.hi.ToDouble()), key,
+            count, out);
       case FillOp::kNormal:
         return FillRandom<T>(NormalSampler<T>(plan.mean, plan.stddev), key,
                              count, out);
@@ -345,9 +352,10 @@ void FillRandomPlan(const FillPlan& plan, uint64_t key, int64_t count,
     }
   } else if constexpr (std::is_same_v<T, int32_t> ||
                        std::is_same_v<T, int64_t>) {
-    if (plan.op == FillOp::kUniform && plan.lo < plan.hi) {
-      return FillRandom<T>(UniformIntSampler<T>(plan.lo, plan.hi), key, count,
-                           out);
+    const int64_t lo = plan.lo.ToInt64();
+    const int64_t hi = plan.hi.ToInt64();
+    if (plan.op == FillOp::kUniform && lo < hi) {
+      return FillRandom<T>(UniformIntSampler<T>(lo, hi), key, count, out);
     }
   }
   // Validation rejects every other combination; zeros keep `out` defined.

@@ -9,6 +9,7 @@
 
 #include "server/dtype.h"
 #include "server/initializer.h"
+#include "server/number.h"
 
 namespace paramserver {
 
@@ -21,15 +22,15 @@ enum class FillOp { kValue, kCopyValues, kUniform, kNormal, kTruncatedNormal };
 
 struct FillPlan {
   FillOp op = FillOp::kValue;
-  double value = 0;  // kValue.
-  double lo = 0;     // kUniform: [lo, hi).
-  double hi = 0;
+  Number value;  // kValue.
+  Number lo;     // kUniform: [lo, hi).
+  Number hi;
   double mean = 0;  // kNormal, kTruncatedNormal.
   double stddev = 0;
 };
 
 // Writes `count` elements of `dtype` to `out` as `plan` says: kCopyValues
-// copies spec.values; random plans draw from the stream spec.seed selects
+// copies spec.values and repeats the last one to the end; random plans draw from the stream spec.seed selects
 // (fresh entropy without a seed).
 void FillElements(const FillPlan& plan, const InitializerSpec& spec,
                   DType dtype, int64_t count, char* out);

@@ -163,13 +163,18 @@ TEST(ImpliedShapeTest, ListWithValueShapeUsesIt) {
   EXPECT_EQ(ImpliedShape(spec), TensorShape({2, 3}));
 }
 
-TEST(ImpliedShapeTest, BroadcastValuesImplyNothing) {
+TEST(ImpliedShapeTest, NoValuesImplyNothing) {
   InitializerSpec spec = Spec(InitializerKind::kConstant);
   EXPECT_EQ(ImpliedShape(spec), std::nullopt);  // TF's default value 0.
+}
+
+// TF's get_variable("v", initializer=7) makes a scalar.
+TEST(ImpliedShapeTest, SingleValueIsAScalar) {
+  InitializerSpec spec = Spec(InitializerKind::kConstant);
   spec.values = {7};
-  EXPECT_EQ(ImpliedShape(spec), std::nullopt);
-  spec.value_shape = TensorShape{};  // An explicit scalar broadcasts too.
-  EXPECT_EQ(ImpliedShape(spec), std::nullopt);
+  EXPECT_EQ(ImpliedShape(spec), TensorShape{});
+  spec.value_shape = TensorShape{};
+  EXPECT_EQ(ImpliedShape(spec), TensorShape{});
 }
 
 TEST(ImpliedShapeTest, OneElementWithNonScalarShapeIsAList) {
@@ -276,19 +281,35 @@ TEST(ConstantTest, ListIsCopiedRowMajor) {
             std::vector<float>({0.1f, -0.25f}));
 }
 
-TEST(ConstantTest, ListShapeConflictNamesBothShapes) {
+// TF 1.15's constant_initializer([1, ..., 8]): fills row-major, repeats the
+// last value, and refuses more values than the shape holds.
+TEST(ConstantTest, ListFillsLikeTensorFlow) {
   InitializerSpec spec = Spec(InitializerKind::kConstant);
-  spec.values = {1, 2, 3};
-  EXPECT_EQ(ErrorOf(spec, DType::kFloat, {2, 2}),
-            "Constant initializer for variable foo/v has shape (3,) but the "
-            "variable's shape is (2, 2).");
+  spec.values = {1, 2, 3, 4, 5, 6, 7, 8};
+  EXPECT_EQ(Values<float>(spec, DType::kFloat, {2, 4}),
+            std::vector<float>({1, 2, 3, 4, 5, 6, 7, 8}));
+  EXPECT_EQ(Values<int32_t>(spec, DType::kInt32, {3, 4}),
+            std::vector<int32_t>({1, 2, 3, 4, 5, 6, 7, 8, 8, 8, 8, 8}));
+  EXPECT_EQ(ErrorOf(spec, DType::kFloat, {2, 3}),
+            "Too many elements provided. Needed at most 6, but received 8 "
+            "(constant initializer of variable foo/v).");
+  // A shape without elements takes any value, as in TF.
+  EXPECT_TRUE(Values<float>(spec, DType::kFloat, {0, 3}).empty());
 }
 
-TEST(ConstantTest, ListMustMatchShapeExactlyNotJustInSize) {
+// value_shape is TF's verify_shape=True: the shapes must match exactly.
+TEST(ConstantTest, ValueShapeMustMatchExactlyNotJustInSize) {
   InitializerSpec spec = Spec(InitializerKind::kConstant);
   spec.values = {1, 2, 3, 4};
-  EXPECT_THAT(ErrorOf(spec, DType::kFloat, {2, 2}),
-              HasSubstr("has shape (4,) but the variable's shape is (2, 2)"));
+  spec.value_shape = TensorShape{4};
+  EXPECT_EQ(ErrorOf(spec, DType::kFloat, {2, 2}),
+            "Constant initializer for variable foo/v has shape (4,) but the "
+            "variable's shape is (2, 2).");
+  spec.values = {1, 2, 3};
+  spec.value_shape = TensorShape{3};
+  EXPECT_THAT(ErrorOf(spec, DType::kFloat, {4}),
+              HasSubstr("has shape (3,) but the variable's shape is (4,)"));
+  spec.values = {1, 2, 3, 4};
   spec.value_shape = TensorShape{4, 1};
   EXPECT_THAT(ErrorOf(spec, DType::kFloat, {2, 2}),
               HasSubstr("has shape (4, 1) but"));
@@ -319,6 +340,25 @@ TEST(ConstantTest, RejectsNegativeValueShape) {
   spec.value_shape = TensorShape{-2};
   EXPECT_THAT(ErrorOf(spec, DType::kFloat, {2}),
               HasSubstr("invalid value_shape"));
+}
+
+TEST(ConstantTest, Int64ValuesAreExact) {
+  constexpr int64_t kTwoTo53 = int64_t{1} << 53;
+  InitializerSpec spec = Spec(InitializerKind::kConstant);
+  spec.values = {kTwoTo53 + 1, std::numeric_limits<int64_t>::max(),
+                 std::numeric_limits<int64_t>::min()};
+  EXPECT_EQ(Values<int64_t>(spec, DType::kInt64, {4}),
+            std::vector<int64_t>({kTwoTo53 + 1,
+                                  std::numeric_limits<int64_t>::max(),
+                                  std::numeric_limits<int64_t>::min(),
+                                  std::numeric_limits<int64_t>::min()}));
+  EXPECT_THAT(ErrorOf(spec, DType::kInt32, {3}),
+              HasSubstr("value 9007199254740993 at index 0, which is not a "
+                        "valid int32"));
+  // Into a floating variable an integer rounds, as numpy converts it.
+  spec.values = {kTwoTo53 + 1};
+  EXPECT_EQ(Values<double>(spec, DType::kDouble, {1}),
+            std::vector<double>{0x1p53});
 }
 
 TEST(ConstantTest, IntegersMustBeIntegralAndInRange) {
@@ -457,11 +497,34 @@ TEST(RandomUniformTest, Int64HandlesWideRanges) {
   EXPECT_GT(*wide_hi, std::numeric_limits<int64_t>::max() / 2);
 }
 
-TEST(RandomUniformTest, IntegerDefaultRangeIsAllZeros) {
-  // TF: minval 0, maxval 1 cast to int32, so [0, 1) holds only 0.
-  EXPECT_EQ(Values<int32_t>(Spec(InitializerKind::kRandomUniform),
-                            DType::kInt32, {100}),
-            std::vector<int32_t>(100, 0));
+// TF's random_ops.random_uniform: maxval defaults to 1 for floats only.
+TEST(RandomUniformTest, IntegersNeedMaxval) {
+  InitializerSpec spec = Spec(InitializerKind::kRandomUniform);
+  EXPECT_EQ(ErrorOf(spec, DType::kInt32, {100}),
+            "Must specify maxval for integer dtype tf.int32 (random_uniform "
+            "initializer of variable foo/v).");
+  spec.minval = -5;
+  EXPECT_THAT(ErrorOf(spec, DType::kInt64, {100}),
+              HasSubstr("Must specify maxval for integer dtype tf.int64"));
+  spec.maxval = 5;
+  const std::vector<int64_t> values = Values<int64_t>(spec, DType::kInt64, {100});
+  EXPECT_NE(std::count(values.begin(), values.end(), 0), 100);
+}
+
+// Integer bounds stay exact beyond 2^53: [2^53 + 1, 2^53 + 3) gives exactly
+// the two integers 2^53 + 1 and 2^53 + 2.
+TEST(RandomUniformTest, Int64BoundsAreExact) {
+  constexpr int64_t kTwoTo53 = int64_t{1} << 53;
+  InitializerSpec spec = Spec(InitializerKind::kRandomUniform);
+  spec.minval = kTwoTo53 + 1;
+  spec.maxval = kTwoTo53 + 3;
+  const std::vector<int64_t> values =
+      Values<int64_t>(spec, DType::kInt64, {1000});
+  EXPECT_EQ(std::count(values.begin(), values.end(), kTwoTo53 + 1) +
+                std::count(values.begin(), values.end(), kTwoTo53 + 2),
+            1000);
+  EXPECT_GT(std::count(values.begin(), values.end(), kTwoTo53 + 1), 0);
+  EXPECT_GT(std::count(values.begin(), values.end(), kTwoTo53 + 2), 0);
 }
 
 TEST(RandomUniformTest, RejectsBool) {
@@ -579,12 +642,8 @@ TEST(TruncatedNormalTest, Float32Defaults) {
   EXPECT_NEAR(m.stddev, kTruncatedUnitStddev, 0.005);
 }
 
-TEST(NormalParamsTest, RejectsNegativeOrNonFiniteParameters) {
+TEST(NormalParamsTest, RejectsNonFiniteParameters) {
   InitializerSpec spec = Spec(InitializerKind::kRandomNormal);
-  spec.stddev = -1;
-  EXPECT_EQ(ErrorOf(spec, DType::kFloat, {3}),
-            "Initializer random_normal for variable foo/v has stddev -1; it "
-            "must be >= 0.");
   spec.stddev = std::numeric_limits<double>::infinity();
   EXPECT_THAT(ErrorOf(spec, DType::kDouble, {3}),
               HasSubstr("stddev inf, which is not a finite float64"));
@@ -596,6 +655,26 @@ TEST(NormalParamsTest, RejectsNegativeOrNonFiniteParameters) {
             "which is not a finite float32.");
   spec.mean = 1e39;
   EXPECT_THAT(ErrorOf(spec, DType::kFloat, {3}), HasSubstr("mean 1e+39"));
+}
+
+// TF computes mean + stddev * z and checks no sign: -2 draws as 2 does.
+TEST(NormalParamsTest, NegativeStddevIsAcceptedAsTensorFlowDoes) {
+  for (InitializerKind kind :
+       {InitializerKind::kRandomNormal, InitializerKind::kTruncatedNormal}) {
+    InitializerSpec spec = Spec(kind);
+    spec.mean = 1;
+    spec.stddev = -2;
+    ASSERT_TRUE(ValidateInitializer(spec, DType::kDouble, {20000}, kName).ok());
+    const std::vector<double> values = Values<double>(spec, DType::kDouble, {20000});
+    const Moments m = ComputeMoments(values);
+    EXPECT_NEAR(m.mean, 1.0, 0.05);
+    if (kind == InitializerKind::kRandomNormal) {
+      EXPECT_NEAR(m.stddev, 2.0, 0.05);
+    } else {
+      EXPECT_NEAR(m.stddev, 2.0 * kTruncatedUnitStddev, 0.05);
+      EXPECT_EQ(FractionWithin(values, 1.0, 4.0 + 1e-9), 1.0);
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -702,10 +781,12 @@ TEST(VarianceScalingTest, RejectsNonPositiveOrNonFiniteScale) {
   InitializerSpec spec = Spec(InitializerKind::kVarianceScaling);
   spec.scale = 0;
   EXPECT_EQ(ErrorOf(spec, DType::kFloat, {3}),
-            "Initializer variance_scaling for variable foo/v has scale 0; it "
-            "must be finite and > 0.");
+            "`scale` must be positive float. (variance_scaling initializer of "
+            "variable foo/v has scale 0)");
   spec.scale = -1;
-  EXPECT_THAT(ErrorOf(spec, DType::kFloat, {3}), HasSubstr("scale -1"));
+  EXPECT_THAT(ErrorOf(spec, DType::kFloat, {3}),
+              HasSubstr("`scale` must be positive float. ("));
+  EXPECT_THAT(ErrorOf(spec, DType::kFloat, {3}), HasSubstr("scale -1)"));
   spec.scale = std::nan("");
   EXPECT_THAT(ErrorOf(spec, DType::kFloat, {3}), HasSubstr("scale nan"));
   spec.scale = std::numeric_limits<double>::infinity();

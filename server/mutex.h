@@ -10,6 +10,7 @@
 // pthreads, which TSan intercepts, so `--config=tsan` checks our locking for
 // real. The annotations keep `-Wthread-safety` checking what they always did.
 
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 
@@ -29,6 +30,16 @@ class ABSL_LOCKABLE Mutex {
     std::unique_lock<std::mutex> lock(mu_, std::adopt_lock);
     changed_.wait(lock, ready);
     lock.release();
+  }
+
+  // Like Await, but gives up after `timeout`; returns whether `ready()` held.
+  template <typename Predicate, typename Rep, typename Period>
+  bool AwaitFor(Predicate ready, std::chrono::duration<Rep, Period> timeout)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
+    std::unique_lock<std::mutex> lock(mu_, std::adopt_lock);
+    const bool result = changed_.wait_for(lock, timeout, ready);
+    lock.release();
+    return result;
   }
 
   // Wakes every Await whose predicate may have become true. Call with or

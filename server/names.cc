@@ -1,5 +1,7 @@
 #include "server/names.h"
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -13,8 +15,12 @@ bool IsLeadingChar(char c) {
 }
 
 bool IsFollowingChar(char c) {
-  return IsLeadingChar(c) || c == '_' || c == '-' || c == '/';
+  return IsLeadingChar(c) || c == '_' || c == '-' || c == '/' || c == '>';
 }
+
+constexpr char kRuleText[] =
+    "it must match [A-Za-z0-9.][A-Za-z0-9_.\\-/>]* (TensorFlow's rule for "
+    "op names, applied to the full name).";
 
 absl::Status InvalidName(absl::string_view what, absl::string_view name,
                          absl::string_view why) {
@@ -32,19 +38,9 @@ absl::Status ValidateFullName(absl::string_view name, absl::string_view what) {
                                     " bytes long; the limit is ",
                                     kMaxNameLength, "."));
   }
-  if (!IsLeadingChar(name[0])) {
-    return InvalidName(
-        what, name,
-        "it must match [A-Za-z0-9.][A-Za-z0-9_.\\-/]* (TensorFlow's rule for "
-        "scope and variable names).");
-  }
-  for (char c : name) {
-    if (!IsFollowingChar(c)) {
-      return InvalidName(
-          what, name,
-          "it must match [A-Za-z0-9.][A-Za-z0-9_.\\-/]* (TensorFlow's rule "
-          "for scope and variable names).");
-    }
+  if (!IsLeadingChar(name[0]) ||
+      !std::all_of(name.begin(), name.end(), IsFollowingChar)) {
+    return InvalidName(what, name, kRuleText);
   }
   int components = 0;
   for (absl::string_view part : absl::StrSplit(name, '/')) {
@@ -69,6 +65,13 @@ absl::Status ValidateFullName(absl::string_view name, absl::string_view what) {
 absl::Status ValidateScope(absl::string_view scope) {
   if (scope.empty()) return absl::OkStatus();
   return ValidateFullName(scope, "scope");
+}
+
+absl::Status ValidateScopedName(absl::string_view scope,
+                                absl::string_view name) {
+  // "s" + "" would read as the full name "s/"; name the real mistake.
+  if (name.empty()) return InvalidName("variable name", name, "it is empty.");
+  return ValidateFullName(JoinScope(scope, name), "variable name");
 }
 
 std::string JoinScope(absl::string_view scope, absl::string_view name) {

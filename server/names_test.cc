@@ -1,6 +1,8 @@
 #include "server/names.h"
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -9,14 +11,15 @@ namespace {
 
 TEST(NamesTest, AcceptsTensorFlowNames) {
   for (const char* name : {"v", "conv1/weights", "a.b/c-d_e", ".hidden", "0",
-                           "tower_0/conv1/Adam_1"}) {
+                           "tower_0/conv1/Adam_1", "s/_x", "s/-y", "a>b",
+                           "s/>"}) {
     EXPECT_TRUE(ValidateFullName(name, "name").ok()) << name;
   }
 }
 
 TEST(NamesTest, RejectsWhatTensorFlowRejectsAndPathTricks) {
-  for (const char* name : {"", "_v", "-v", "/v", "v/", "a//b", "a b", "a:0",
-                           "a/../b", "a/./b", "..", "v\n"}) {
+  for (const char* name : {"", "_v", "-v", ">v", "/v", "v/", "a//b", "a b",
+                           "a:0", "a/../b", "a/./b", "..", "v\n", "a<b"}) {
     absl::Status status = ValidateFullName(name, "variable name");
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << name;
     EXPECT_NE(status.message().find("Invalid variable name"), std::string::npos);
@@ -28,6 +31,28 @@ TEST(NamesTest, LimitsLengthAndDepth) {
   std::string deep = "a";
   for (int i = 0; i < kMaxNameComponents; ++i) deep += "/a";
   EXPECT_FALSE(ValidateFullName(deep, "n").ok());
+}
+
+// tf.get_variable checks "scope/name" as a whole: "_x" may follow a scope.
+TEST(NamesTest, ScopedNameIsCheckedWhole) {
+  EXPECT_TRUE(ValidateScopedName("s", "_x").ok());
+  EXPECT_TRUE(ValidateScopedName("", "s/_x").ok());
+  EXPECT_TRUE(ValidateScopedName("s", "-y").ok());
+  EXPECT_TRUE(ValidateScopedName("a/b", "c").ok());
+  for (const auto& [scope, name] :
+       std::vector<std::pair<const char*, const char*>>{
+           {"", "_x"}, {"_s", "x"}, {"", ""}, {"s", ""}, {"s/", "x"},
+           {"s", "/x"}, {"s", ".."}, {"..", "x"}, {"s", "a b"}}) {
+    absl::Status status = ValidateScopedName(scope, name);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument)
+        << scope << " + " << name;
+    // Both spellings of one full name get the same answer.
+    EXPECT_EQ(status.code(),
+              ValidateScopedName("", JoinScope(scope, name)).code());
+  }
+  EXPECT_EQ(ValidateScopedName("s", "").message(),
+            "Invalid variable name '': it is empty.");
+  EXPECT_EQ(ValidateScopedName("_s", "x"), ValidateScopedName("", "_s/x"));
 }
 
 TEST(NamesTest, ScopeMayBeEmpty) {

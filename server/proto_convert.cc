@@ -1,5 +1,8 @@
 #include "server/proto_convert.h"
 
+#include <optional>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 
 namespace paramserver {
@@ -56,6 +59,37 @@ absl::Status CheckInitializerEnums(const rpc::Initializer& proto) {
   return absl::OkStatus();
 }
 
+// The exact integer when the wire has one, else the double.
+std::optional<Number> BoundFromProto(bool has_integer, int64_t integer,
+                                     bool has_double, double floating) {
+  if (has_integer) return Number(integer);
+  if (has_double) return Number(floating);
+  return std::nullopt;
+}
+
+absl::StatusOr<std::vector<Number>> ValuesFromProto(
+    const rpc::Initializer& proto) {
+  if (proto.int64_values_size() == 0) {
+    return std::vector<Number>(proto.values().begin(), proto.values().end());
+  }
+  if (proto.values_size() != 0 &&
+      proto.values_size() != proto.int64_values_size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "initializer.values has ", proto.values_size(),
+        " values but initializer.int64_values has ",
+        proto.int64_values_size(), "; they must be the same list."));
+  }
+  return std::vector<Number>(proto.int64_values().begin(),
+                             proto.int64_values().end());
+}
+
+bool AllIntegers(const std::vector<Number>& values) {
+  for (const Number& value : values) {
+    if (!value.is_integer()) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 absl::Status InvalidEnum(absl::string_view field, int value) {
@@ -67,11 +101,15 @@ absl::StatusOr<InitializerSpec> FromProto(const rpc::Initializer& proto) {
   if (absl::Status s = CheckInitializerEnums(proto); !s.ok()) return s;
   InitializerSpec spec;
   spec.kind = static_cast<InitializerKind>(proto.kind());
-  spec.values.assign(proto.values().begin(), proto.values().end());
+  absl::StatusOr<std::vector<Number>> values = ValuesFromProto(proto);
+  if (!values.ok()) return values.status();
+  spec.values = *std::move(values);
   if (proto.has_value_shape()) spec.value_shape = FromProto(proto.value_shape());
   if (proto.has_full_shape()) spec.full_shape = FromProto(proto.full_shape());
-  if (proto.has_minval()) spec.minval = proto.minval();
-  if (proto.has_maxval()) spec.maxval = proto.maxval();
+  spec.minval = BoundFromProto(proto.has_int64_minval(), proto.int64_minval(),
+                               proto.has_minval(), proto.minval());
+  spec.maxval = BoundFromProto(proto.has_int64_maxval(), proto.int64_maxval(),
+                               proto.has_maxval(), proto.maxval());
   if (proto.has_mean()) spec.mean = proto.mean();
   if (proto.has_stddev()) spec.stddev = proto.stddev();
   if (proto.has_scale()) spec.scale = proto.scale();
@@ -83,10 +121,21 @@ absl::StatusOr<InitializerSpec> FromProto(const rpc::Initializer& proto) {
 
 void ToProto(const InitializerSpec& spec, rpc::Initializer* proto) {
   proto->set_kind(static_cast<rpc::Initializer::Kind>(spec.kind));
-  proto->mutable_values()->Assign(spec.values.begin(), spec.values.end());
+  for (const Number& value : spec.values) proto->add_values(value.ToDouble());
+  if (!spec.values.empty() && AllIntegers(spec.values)) {
+    for (const Number& value : spec.values) {
+      proto->add_int64_values(value.integer());
+    }
+  }
   if (spec.value_shape) ToProto(*spec.value_shape, proto->mutable_value_shape());
-  if (spec.minval) proto->set_minval(*spec.minval);
-  if (spec.maxval) proto->set_maxval(*spec.maxval);
+  if (spec.minval) {
+    proto->set_minval(spec.minval->ToDouble());
+    if (spec.minval->is_integer()) proto->set_int64_minval(spec.minval->integer());
+  }
+  if (spec.maxval) {
+    proto->set_maxval(spec.maxval->ToDouble());
+    if (spec.maxval->is_integer()) proto->set_int64_maxval(spec.maxval->integer());
+  }
   if (spec.mean) proto->set_mean(*spec.mean);
   if (spec.stddev) proto->set_stddev(*spec.stddev);
   if (spec.scale) proto->set_scale(*spec.scale);

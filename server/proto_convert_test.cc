@@ -1,5 +1,8 @@
 #include "server/proto_convert.h"
 
+#include <cstdint>
+#include <vector>
+
 #include "gtest/gtest.h"
 
 namespace paramserver {
@@ -35,6 +38,52 @@ TEST(ProtoConvertTest, GetVariableRequestRoundTrips) {
   EXPECT_EQ(back->initializer.distribution, ScalingDistribution::kUniform);
   EXPECT_EQ(back->initializer.seed, 42);
   EXPECT_FALSE(back->trainable);
+}
+
+// Integers cross the wire exactly (int64_values, int64_minval/maxval) and
+// also as doubles, which is all a server that predates those fields reads.
+TEST(ProtoConvertTest, IntegersTravelExactly) {
+  constexpr int64_t kBig = (int64_t{1} << 53) + 1;
+  InitializerSpec spec;
+  spec.kind = InitializerKind::kConstant;
+  spec.values = {kBig, -3};
+  spec.minval = -kBig;
+  spec.maxval = kBig;
+  rpc::Initializer proto;
+  ToProto(spec, &proto);
+  ASSERT_EQ(proto.int64_values_size(), 2);
+  EXPECT_EQ(proto.int64_values(0), kBig);
+  ASSERT_EQ(proto.values_size(), 2);
+  EXPECT_EQ(proto.values(1), -3.0);
+  EXPECT_EQ(proto.minval(), -0x1p53);
+  EXPECT_EQ(proto.int64_maxval(), kBig);
+  absl::StatusOr<InitializerSpec> back = FromProto(proto);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->values, spec.values);
+  EXPECT_EQ(*back->minval, Number(-kBig));
+  EXPECT_EQ(*back->maxval, Number(kBig));
+
+  // A list with a fraction travels as doubles only.
+  spec.values = {1, 2.5};
+  spec.maxval = 0.5;
+  proto.Clear();
+  ToProto(spec, &proto);
+  EXPECT_EQ(proto.int64_values_size(), 0);
+  EXPECT_FALSE(proto.has_int64_maxval());
+  back = FromProto(proto);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_FALSE(back->values[0].is_integer());
+  EXPECT_EQ(back->values, spec.values);
+  EXPECT_EQ(*back->maxval, Number(0.5));
+
+  // Both lists set must be one list.
+  proto.add_int64_values(1);
+  EXPECT_EQ(FromProto(proto).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  proto.clear_values();
+  back = FromProto(proto);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->values, std::vector<Number>{1});
 }
 
 TEST(ProtoConvertTest, UnsetFieldsTakeTensorFlowDefaults) {

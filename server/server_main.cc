@@ -71,6 +71,12 @@ ABSL_FLAG(std::string, tokens_file, "",
           "(ROLE: reader, writer or admin). Empty: no authentication.");
 ABSL_FLAG(bool, insecure, false,
           "Allow plaintext (no TLS) on a non-loopback --address.");
+ABSL_FLAG(double, stream_idle_seconds, 60,
+          "Cancel a PushChunks or PullChunks stream that moves no chunk for "
+          "this long, releasing what it holds (0: never).");
+ABSL_FLAG(bool, reflection, false,
+          "Serve gRPC server reflection (for grpcurl without the .proto). It "
+          "answers without a token and hands out the whole schema.");
 
 namespace paramserver {
 namespace {
@@ -218,6 +224,14 @@ int Run() {
   options.port = absl::GetFlag(FLAGS_port);
   options.store.max_variable_bytes = absl::GetFlag(FLAGS_max_variable_bytes);
   options.store.max_total_bytes = absl::GetFlag(FLAGS_max_total_bytes);
+  const double idle_seconds = absl::GetFlag(FLAGS_stream_idle_seconds);
+  if (idle_seconds < 0) {
+    Log(LogLevel::kError, "Cannot start: --stream_idle_seconds must be >= 0.");
+    return 2;
+  }
+  options.stream_idle_limit =
+      idle_seconds == 0 ? absl::InfiniteDuration() : absl::Seconds(idle_seconds);
+  options.reflection = absl::GetFlag(FLAGS_reflection);
   absl::StatusOr<std::optional<DurabilityOptions>> durability = DurabilityFromFlags();
   if (!durability.ok()) {
     Log(LogLevel::kError, "Cannot start: ", durability.status().ToString());

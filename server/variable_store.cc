@@ -29,7 +29,9 @@ absl::Status NotFound(absl::string_view full_name) {
       absl::StrCat("Variable ", full_name, " does not exist."));
 }
 
-// TensorFlow checks a reused variable's shape, then its dtype.
+// TensorFlow checks a reused variable's shape, then its dtype. TF 1.15's
+// graph-mode variables are reference variables, so it names the found dtype
+// "float32_ref"; so do we.
 absl::Status CheckSharing(const Variable& variable,
                           const VariableRequest& request, DType dtype) {
   if (request.shape.has_value() && *request.shape != variable.shape()) {
@@ -42,19 +44,13 @@ absl::Status CheckSharing(const Variable& variable,
     return absl::InvalidArgumentError(absl::StrCat(
         "Trying to share variable ", variable.name(), ", but specified dtype ",
         DTypeName(dtype), " and found dtype ", DTypeName(variable.dtype()),
-        "."));
+        "_ref."));
   }
   return absl::OkStatus();
 }
 
-absl::Status ValidateRequest(const VariableRequest& request,
-                             const std::string& full_name) {
-  if (absl::Status s = ValidateScope(request.scope); !s.ok()) return s;
-  if (absl::Status s = ValidateFullName(request.name, "variable name");
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = ValidateFullName(full_name, "full variable name");
+absl::Status ValidateRequest(const VariableRequest& request) {
+  if (absl::Status s = ValidateScopedName(request.scope, request.name);
       !s.ok()) {
     return s;
   }
@@ -81,7 +77,7 @@ absl::StatusOr<std::unique_ptr<VariableStore>> VariableStore::Create(
 absl::StatusOr<VariableStore::GetResult> VariableStore::GetVariable(
     const VariableRequest& request) {
   const std::string full_name = JoinScope(request.scope, request.name);
-  if (absl::Status s = ValidateRequest(request, full_name); !s.ok()) return s;
+  if (absl::Status s = ValidateRequest(request); !s.ok()) return s;
   bool created = false;
   absl::StatusOr<std::shared_ptr<Variable>> variable =
       FindOrRegister(request, full_name, &created);
@@ -120,9 +116,12 @@ absl::StatusOr<std::shared_ptr<Variable>> VariableStore::RegisterLocked(
   std::optional<TensorShape> shape = request.shape;
   if (!shape.has_value()) shape = ImpliedShape(request.initializer);
   if (!shape.has_value()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("Shape of a new variable (", full_name,
-                     ") must be fully defined, but instead was <unknown>."));
+    // TF 1.15's text for get_variable(name) with neither shape nor value.
+    return absl::InvalidArgumentError(absl::StrCat(
+        "The initializer passed is not valid. It should be a callable with no "
+        "arguments and the shape should not be provided or an instance of "
+        "`tf.keras.initializers.*' and `shape` should be fully defined. (new "
+        "variable ", full_name, " has no shape)"));
   }
   absl::StatusOr<int64_t> elements = NumElements(*shape);
   if (!elements.ok()) return elements.status();
@@ -156,11 +155,12 @@ absl::Status VariableStore::ReserveLocked(const std::string& full_name,
         options_.max_variable_bytes, " bytes."));
   }
   *bytes = static_cast<size_t>(*elements) * DTypeSize(dtype);
-  if (*bytes > options_.max_total_bytes - total_bytes_) {
+  const size_t in_use = total_bytes_ + reserved_bytes_;
+  if (*bytes > options_.max_total_bytes - in_use) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "Creating variable ", full_name, " (", *bytes,
         " bytes) would exceed the server's memory limit of ",
-        options_.max_total_bytes, " bytes (", total_bytes_, " in use)."));
+        options_.max_total_bytes, " bytes (", in_use, " in use)."));
   }
   total_bytes_ += *bytes;
   return absl::OkStatus();

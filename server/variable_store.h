@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -22,10 +23,15 @@
 
 namespace paramserver {
 
+// Most updates one push may carry.
+inline constexpr size_t kMaxUpdatesPerPush = size_t{1} << 16;
+
+struct PushTarget;  // One update of a push, resolved (variable_store_push.cc).
+
 struct StoreOptions {
   // Largest single variable, in bytes of its value.
   size_t max_variable_bytes = size_t{1} << 30;
-  // Sum over all variables.
+  // Sum over all variables, plus what pushes being received hold (Reserve).
   size_t max_total_bytes = size_t{16} << 30;
 };
 
@@ -88,15 +94,50 @@ class VariableStore {
   absl::StatusOr<std::vector<PullResult>> Pull(
       absl::Span<const PullItemSpec> items) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Applies every update of `push` or none: the variables (and the slots the
-  // optimizer needs, created on first use) are locked in name order, all
-  // checks run, then all updates apply and each variable's version goes up
-  // by one. Errors: NOT_FOUND for a missing variable; INVALID_ARGUMENT for a
-  // value whose size does not fit, a repeated name, a gradient for a
-  // non-floating variable or a bad optimizer; ABORTED when an update's
-  // base_version is more than max_staleness behind. Returns the variables'
+  // Applies every update of `push` or none: every update is checked first,
+  // then the slots the optimizer needs are created on first use, the
+  // variables and slots are locked in name order, staleness is checked, and
+  // all updates apply, each variable's version going up by one. Errors:
+  // NOT_FOUND for a missing variable; INVALID_ARGUMENT for more than
+  // kMaxUpdatesPerPush updates, a value whose size does not fit, a repeated
+  // name, a gradient for a non-floating variable or a bad optimizer; ABORTED
+  // when an update's base_version is more than max_staleness behind;
+  // RESOURCE_EXHAUSTED when new slots do not fit. A push that fails leaves
+  // no slot it created behind (a concurrent push that found such a slot in
+  // the meantime steps a slot that is then gone). Returns the variables'
   // metadata after the update, in request order.
   absl::StatusOr<std::vector<VariableInfo>> Push(const PushSpec& push)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // What Push would check before touching anything, without the values
+  // (which `push` need not hold): the update count, repeated names, that
+  // each variable exists, kinds against dtypes, the optimizer. Changes
+  // nothing. Returns each update's value size in bytes, in request order, so
+  // a caller receiving the values in pieces knows what to expect.
+  absl::StatusOr<std::vector<size_t>> CheckPushHeader(const PushSpec& push)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Bytes held outside the variables on the store's behalf (the values of a
+  // push still arriving), counted against max_total_bytes together with the
+  // variables until the Reservation is destroyed. Move-only. The store must
+  // outlive it.
+  class Reservation {
+   public:
+    Reservation(Reservation&& other) noexcept
+        : store_(std::exchange(other.store_, nullptr)), bytes_(other.bytes_) {}
+    Reservation& operator=(Reservation&& other) = delete;
+    ~Reservation();
+    size_t bytes() const { return bytes_; }
+
+   private:
+    friend class VariableStore;
+    Reservation(VariableStore* store, size_t bytes) : store_(store), bytes_(bytes) {}
+    VariableStore* store_;
+    size_t bytes_;
+  };
+  // RESOURCE_EXHAUSTED, naming `what`, when `bytes` more would exceed
+  // max_total_bytes.
+  absl::StatusOr<Reservation> Reserve(size_t bytes, absl::string_view what)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // ---- Durability ----
@@ -129,7 +170,10 @@ class VariableStore {
   // Bytes of variable values currently accounted against max_total_bytes.
   size_t total_bytes() const ABSL_LOCKS_EXCLUDED(mu_);
   size_t num_variables() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Bytes currently held by Reservations.
+  size_t reserved_bytes() const ABSL_LOCKS_EXCLUDED(mu_);
   size_t max_variable_bytes() const { return options_.max_variable_bytes; }
+  size_t max_total_bytes() const { return options_.max_total_bytes; }
 
  private:
   explicit VariableStore(const StoreOptions& options) : options_(options) {}
@@ -179,13 +223,23 @@ class VariableStore {
   absl::StatusOr<std::shared_ptr<Variable>> Find(absl::string_view full_name)
       ABSL_LOCKS_EXCLUDED(mu_);
   // The slot variables `optimizer` keeps for `variable`, created (outside the
-  // user's reuse rules, as TensorFlow's optimizers do) when missing.
+  // user's reuse rules, as TensorFlow's optimizers do) when missing; the ones
+  // created here are also appended to `created`.
   absl::StatusOr<std::vector<std::shared_ptr<Variable>>> EnsureSlots(
-      const Variable& variable, const OptimizerSpec& optimizer)
-      ABSL_LOCKS_EXCLUDED(mu_);
+      const Variable& variable, const OptimizerSpec& optimizer,
+      std::vector<std::shared_ptr<Variable>>* created) ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<std::shared_ptr<Variable>> EnsureSlotLocked(
-      const Variable& variable, const SlotSpec& slot, LogPosition* end)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(log_mu_, mu_);
+      const Variable& variable, const SlotSpec& slot, LogPosition* end,
+      bool* created) ABSL_EXCLUSIVE_LOCKS_REQUIRED(log_mu_, mu_);
+  // Removes slots a failed push created, where they are still registered.
+  void DiscardSlots(const std::vector<std::shared_ptr<Variable>>& slots)
+      ABSL_LOCKS_EXCLUDED(log_mu_, mu_);
+  // The part of Push after its updates were checked: slots, locks, apply.
+  absl::StatusOr<std::vector<VariableInfo>> ApplyPush(
+      const PushSpec& push, std::vector<PushTarget>& targets,
+      std::vector<std::shared_ptr<Variable>>* created_slots)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void Release(size_t bytes) ABSL_LOCKS_EXCLUDED(mu_);
   // Accounts `bytes` against the limits; RESOURCE_EXHAUSTED when over.
   absl::Status ReserveLocked(const std::string& full_name,
                              absl::Span<const int64_t> shape, DType dtype,
@@ -209,6 +263,7 @@ class VariableStore {
   mutable Mutex mu_;
   VariableMap variables_ ABSL_GUARDED_BY(mu_);
   size_t total_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t reserved_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // See Reserve.
 };
 
 }  // namespace paramserver

@@ -39,20 +39,31 @@ class UpdateLocks {
   absl::Status status_;
 };
 
-struct Target {
+}  // namespace
+
+struct PushTarget {
   const VariableUpdate* update;
   std::shared_ptr<Variable> variable;
   std::vector<std::shared_ptr<Variable>> slots;
 };
 
-absl::Status CheckUpdateShape(const VariableUpdate& update,
-                              const Variable& variable) {
+namespace {
+
+using Target = PushTarget;
+
+absl::Status CheckUpdateSize(const VariableUpdate& update,
+                             const Variable& variable) {
   if (update.value.size() != variable.byte_size()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "Value for ", variable.name(), " has ", update.value.size(),
         " bytes; shape ", ShapeToString(variable.shape()), " and dtype ",
         DTypeName(variable.dtype()), " need ", variable.byte_size(), "."));
   }
+  return absl::OkStatus();
+}
+
+absl::Status CheckUpdateKind(const VariableUpdate& update,
+                             const Variable& variable) {
   if (update.kind == UpdateKind::kApplyGradient &&
       !IsFloatingDType(variable.dtype())) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -209,6 +220,11 @@ ChangeSource SourceOf(const std::vector<Target>& targets) {
 }
 
 absl::Status ValidatePushSpec(const PushSpec& push) {
+  if (push.updates.size() > kMaxUpdatesPerPush) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "A push may carry at most ", kMaxUpdatesPerPush, " updates; this one has ",
+        push.updates.size(), "."));
+  }
   absl::flat_hash_set<absl::string_view> names;
   bool has_gradient = false;
   for (const VariableUpdate& update : push.updates) {
@@ -247,25 +263,54 @@ absl::StatusOr<std::vector<VariableStore::PullResult>> VariableStore::Pull(
   return results;
 }
 
-absl::StatusOr<std::vector<VariableInfo>> VariableStore::Push(
-    const PushSpec& push) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+absl::StatusOr<std::vector<size_t>> VariableStore::CheckPushHeader(
+    const PushSpec& push) {
   if (absl::Status s = ValidatePushSpec(push); !s.ok()) return s;
-  std::vector<Target> targets;
-  std::vector<std::shared_ptr<Variable>> to_lock;
+  std::vector<size_t> sizes;
+  sizes.reserve(push.updates.size());
   for (const VariableUpdate& update : push.updates) {
     absl::StatusOr<std::shared_ptr<Variable>> variable = Find(update.name);
     if (!variable.ok()) return variable.status();
-    if (absl::Status s = CheckUpdateShape(update, **variable); !s.ok()) return s;
-    Target target{&update, *variable, {}};
-    if (update.kind == UpdateKind::kApplyGradient) {
+    if (absl::Status s = CheckUpdateKind(update, **variable); !s.ok()) return s;
+    sizes.push_back((*variable)->byte_size());
+  }
+  return sizes;
+}
+
+absl::StatusOr<std::vector<VariableInfo>> VariableStore::Push(
+    const PushSpec& push) {
+  if (absl::Status s = ValidatePushSpec(push); !s.ok()) return s;
+  // Every update is resolved and checked before any slot is created.
+  std::vector<Target> targets;
+  targets.reserve(push.updates.size());
+  for (const VariableUpdate& update : push.updates) {
+    absl::StatusOr<std::shared_ptr<Variable>> variable = Find(update.name);
+    if (!variable.ok()) return variable.status();
+    if (absl::Status s = CheckUpdateKind(update, **variable); !s.ok()) return s;
+    if (absl::Status s = CheckUpdateSize(update, **variable); !s.ok()) return s;
+    targets.push_back({&update, *std::move(variable), {}});
+  }
+  std::vector<std::shared_ptr<Variable>> created_slots;
+  absl::StatusOr<std::vector<VariableInfo>> infos =
+      ApplyPush(push, targets, &created_slots);
+  if (!infos.ok()) DiscardSlots(created_slots);
+  return infos;
+}
+
+absl::StatusOr<std::vector<VariableInfo>> VariableStore::ApplyPush(
+    const PushSpec& push, std::vector<Target>& targets,
+    std::vector<std::shared_ptr<Variable>>* created_slots)
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  std::vector<std::shared_ptr<Variable>> to_lock;
+  for (Target& target : targets) {
+    if (target.update->kind == UpdateKind::kApplyGradient) {
       absl::StatusOr<std::vector<std::shared_ptr<Variable>>> slots =
-          EnsureSlots(**variable, push.optimizer);
+          EnsureSlots(*target.variable, push.optimizer, created_slots);
       if (!slots.ok()) return slots.status();
       target.slots = *std::move(slots);
     }
     to_lock.push_back(target.variable);
     to_lock.insert(to_lock.end(), target.slots.begin(), target.slots.end());
-    targets.push_back(std::move(target));
   }
   UpdateLocks locks(std::move(to_lock));
   if (!locks.status().ok()) return locks.status();
@@ -311,9 +356,29 @@ absl::StatusOr<std::vector<VariableInfo>> VariableStore::Push(
   return infos;
 }
 
+void VariableStore::DiscardSlots(
+    const std::vector<std::shared_ptr<Variable>>& slots) {
+  LogPosition end = 0;
+  {
+    MutexLock order(&log_mu_);
+    MutexLock lock(&mu_);
+    for (const std::shared_ptr<Variable>& slot : slots) {
+      auto it = variables_.find(slot->name());
+      if (it == variables_.end() || it->second != slot) continue;
+      // If the log refuses the deletion (a full disk), a restart brings the
+      // slot back at its initial value, which is what the next step would
+      // create anyway.
+      LogDeleteLocked(slot->name(), &end).IgnoreError();
+      EraseLocked(it);
+    }
+  }
+  CommitLog(end).IgnoreError();
+}
+
 absl::StatusOr<std::vector<std::shared_ptr<Variable>>>
 VariableStore::EnsureSlots(const Variable& variable,
-                           const OptimizerSpec& optimizer) {
+                           const OptimizerSpec& optimizer,
+                           std::vector<std::shared_ptr<Variable>>* created) {
   std::vector<std::shared_ptr<Variable>> slots;
   LogPosition end = 0;
   {
@@ -326,10 +391,12 @@ VariableStore::EnsureSlots(const Variable& variable,
           absl::StrCat("Variable ", variable.name(), " does not exist."));
     }
     for (const SlotSpec& slot : SlotsFor(optimizer)) {
-      absl::StatusOr<std::shared_ptr<Variable>> created =
-          EnsureSlotLocked(variable, slot, &end);
-      if (!created.ok()) return created.status();
-      slots.push_back(*std::move(created));
+      bool is_new = false;
+      absl::StatusOr<std::shared_ptr<Variable>> found =
+          EnsureSlotLocked(variable, slot, &end, &is_new);
+      if (!found.ok()) return found.status();
+      if (is_new) created->push_back(*found);
+      slots.push_back(*std::move(found));
     }
   }
   if (absl::Status s = CommitLog(end); !s.ok()) return s;
@@ -337,7 +404,8 @@ VariableStore::EnsureSlots(const Variable& variable,
 }
 
 absl::StatusOr<std::shared_ptr<Variable>> VariableStore::EnsureSlotLocked(
-    const Variable& variable, const SlotSpec& slot, LogPosition* end) {
+    const Variable& variable, const SlotSpec& slot, LogPosition* end,
+    bool* created) {
   const std::string name = absl::StrCat(variable.name(), "/", slot.suffix);
   auto it = variables_.find(name);
   if (it != variables_.end()) {
@@ -377,7 +445,36 @@ absl::StatusOr<std::shared_ptr<Variable>> VariableStore::EnsureSlotLocked(
   slot_variable->set_is_slot();
   slot_variable->PublishUnshared(*std::move(buffer));
   variables_.emplace(name, slot_variable);
+  *created = true;
   return slot_variable;
+}
+
+VariableStore::Reservation::~Reservation() {
+  if (store_ != nullptr) store_->Release(bytes_);
+}
+
+absl::StatusOr<VariableStore::Reservation> VariableStore::Reserve(
+    size_t bytes, absl::string_view what) {
+  MutexLock lock(&mu_);
+  const size_t in_use = total_bytes_ + reserved_bytes_;
+  if (bytes > options_.max_total_bytes - in_use) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        what, " needs ", bytes, " bytes while it arrives; the server's memory "
+        "limit is ", options_.max_total_bytes, " bytes, of which ", total_bytes_,
+        " hold variables and ", reserved_bytes_, " pushes in flight."));
+  }
+  reserved_bytes_ += bytes;
+  return Reservation(this, bytes);
+}
+
+void VariableStore::Release(size_t bytes) {
+  MutexLock lock(&mu_);
+  reserved_bytes_ -= bytes;
+}
+
+size_t VariableStore::reserved_bytes() const {
+  MutexLock lock(&mu_);
+  return reserved_bytes_;
 }
 
 }  // namespace paramserver

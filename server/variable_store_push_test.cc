@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "absl/strings/str_cat.h"
 #include "server/variable_store.h"
 
 namespace paramserver {
@@ -159,6 +160,106 @@ TEST_F(PushTest, BadPushesApplyNothing) {
   EXPECT_EQ(store_->Push(push).status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(Read("a"), ElementsAre(1, 1));
   EXPECT_EQ(store_->ReadVariable("a")->info.version, 1);
+}
+
+TEST_F(PushTest, AFailedPushLeavesNoSlotsBehind) {
+  Create("w", {0, 0});
+  Create("v", {0, 0});
+  OptimizerSpec adam;
+  adam.kind = OptimizerKind::kAdam;
+  const std::string grad = Bytes({1, 1});
+  // A gradient for w and an assignment to a missing variable.
+  PushSpec push;
+  push.optimizer = adam;
+  push.updates = {{"w", UpdateKind::kApplyGradient, grad, std::nullopt},
+                  {"missing", UpdateKind::kAssign, grad, std::nullopt}};
+  EXPECT_EQ(store_->Push(push).status().code(), absl::StatusCode::kNotFound);
+  // Refused after the slots exist: v's gradient is too stale.
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(PushOne("v", UpdateKind::kAssignAdd, Bytes({0, 0})).ok());
+  }
+  push.max_staleness = 1;
+  push.updates = {{"w", UpdateKind::kApplyGradient, grad, std::nullopt},
+                  {"v", UpdateKind::kApplyGradient, grad, int64_t{1}}};
+  EXPECT_EQ(store_->Push(push).status().code(), absl::StatusCode::kAborted);
+  auto listed = store_->ListVariables("");
+  ASSERT_TRUE(listed.ok());
+  std::vector<std::string> names;
+  for (const VariableInfo& info : *listed) names.push_back(info.name);
+  EXPECT_THAT(names, ElementsAre("v", "w"));
+  EXPECT_EQ(store_->total_bytes(), 16);
+  EXPECT_THAT(Read("w"), ElementsAre(0, 0));
+}
+
+TEST_F(PushTest, APushThatDoesNotFitCreatesNoSlots) {
+  store_ = *VariableStore::Create({.max_variable_bytes = 8, .max_total_bytes = 40});
+  Create("a", {0, 0});
+  Create("b", {0, 0});
+  OptimizerSpec adam;
+  adam.kind = OptimizerKind::kAdam;
+  const std::string grad = Bytes({1, 1});
+  PushSpec push;
+  push.optimizer = adam;
+  // a's two slots fit (32 of 40 bytes), b's do not.
+  push.updates = {{"a", UpdateKind::kApplyGradient, grad, std::nullopt},
+                  {"b", UpdateKind::kApplyGradient, grad, std::nullopt}};
+  EXPECT_EQ(store_->Push(push).status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(store_->num_variables(), 2);
+  EXPECT_EQ(store_->total_bytes(), 16);
+}
+
+TEST_F(PushTest, CheckPushHeaderRefusesBeforeAnyValueArrives) {
+  Create("a", {1, 1});
+  VariableRequest request;
+  request.name = "flag";
+  request.shape = TensorShape{3};
+  request.dtype = DType::kBool;
+  ASSERT_TRUE(store_->GetVariable(request).ok());
+  PushSpec push;
+  push.updates = {{"a", UpdateKind::kAssign, {}, std::nullopt},
+                  {"flag", UpdateKind::kAssign, {}, std::nullopt}};
+  auto sizes = store_->CheckPushHeader(push);
+  ASSERT_TRUE(sizes.ok()) << sizes.status();
+  EXPECT_THAT(*sizes, ElementsAre(8, 3));
+
+  push.updates[1].kind = UpdateKind::kAssignAdd;
+  EXPECT_THAT(store_->CheckPushHeader(push).status().message(),
+              HasSubstr("Cannot assign_add to flag of dtype bool."));
+  push.updates = {{"a", UpdateKind::kAssign, {}, std::nullopt},
+                  {"a", UpdateKind::kAssign, {}, std::nullopt}};
+  EXPECT_THAT(store_->CheckPushHeader(push).status().message(),
+              HasSubstr("Variable a appears twice in one push."));
+  push.updates = {{"gone", UpdateKind::kAssign, {}, std::nullopt}};
+  EXPECT_EQ(store_->CheckPushHeader(push).status().code(),
+            absl::StatusCode::kNotFound);
+  push.updates.assign(kMaxUpdatesPerPush + 1, {"a", UpdateKind::kAssign, {}, std::nullopt});
+  const absl::Status too_many = store_->CheckPushHeader(push).status();
+  EXPECT_EQ(too_many.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(too_many.message(),
+              HasSubstr(absl::StrCat("at most ", kMaxUpdatesPerPush, " updates")));
+  EXPECT_EQ(store_->Push(push).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(PushTest, ReservationsCountAgainstTheTotalLimit) {
+  store_ = *VariableStore::Create({.max_variable_bytes = 16, .max_total_bytes = 32});
+  Create("a", {1, 2, 3, 4});
+  {
+    auto held = store_->Reserve(16, "a push");
+    ASSERT_TRUE(held.ok()) << held.status();
+    const absl::Status full = store_->Reserve(1, "another push").status();
+    EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_THAT(full.message(), HasSubstr("another push"));
+    // Variables see the reservation too.
+    VariableRequest request;
+    request.name = "b";
+    request.shape = TensorShape{1};
+    EXPECT_EQ(store_->GetVariable(request).status().code(),
+              absl::StatusCode::kResourceExhausted);
+    VariableStore::Reservation moved = *std::move(held);
+    EXPECT_EQ(store_->reserved_bytes(), 16);
+  }
+  EXPECT_EQ(store_->reserved_bytes(), 0);
+  EXPECT_TRUE(store_->Reserve(16, "a push").ok());
 }
 
 TEST_F(PushTest, GradientsNeedFloatingVariablesAndValidOptimizers) {

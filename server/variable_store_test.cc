@@ -104,7 +104,7 @@ TEST(VariableStoreTest, SharingWithAnotherDtypeIsInvalidArgument) {
   EXPECT_EQ(wrong.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(wrong.status().message(),
             "Trying to share variable foo/v, but specified dtype float64 and "
-            "found dtype float32.");
+            "found dtype float32_ref.");
 }
 
 TEST(VariableStoreTest, ReuseWithoutShapeMatchesAnyShape) {
@@ -115,13 +115,15 @@ TEST(VariableStoreTest, ReuseWithoutShapeMatchesAnyShape) {
   EXPECT_EQ(reused->snapshot.info.shape, (TensorShape{4, 5}));
 }
 
-TEST(VariableStoreTest, CreateWithoutShapeNeedsAConstantList) {
+TEST(VariableStoreTest, CreateWithoutShapeNeedsAConstant) {
   auto store = NewStore();
   auto unknown = store->GetVariable(Request("", "v", ReuseMode::kCreate, std::nullopt));
   EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(unknown.status().message(),
-            "Shape of a new variable (v) must be fully defined, but instead "
-            "was <unknown>.");
+            "The initializer passed is not valid. It should be a callable with "
+            "no arguments and the shape should not be provided or an instance "
+            "of `tf.keras.initializers.*' and `shape` should be fully defined. "
+            "(new variable v has no shape)");
 
   VariableRequest request = Request("", "c", ReuseMode::kCreate, std::nullopt);
   request.initializer.kind = InitializerKind::kConstant;
@@ -130,6 +132,24 @@ TEST(VariableStoreTest, CreateWithoutShapeNeedsAConstantList) {
   ASSERT_TRUE(inferred.ok()) << inferred.status();
   EXPECT_EQ(inferred->snapshot.info.shape, (TensorShape{3}));
   EXPECT_THAT(Floats(inferred->snapshot), ElementsAre(1, 2, 3));
+}
+
+// TF's get_variable("v", initializer=0.1): a single value is a scalar.
+TEST(VariableStoreTest, SingleConstantWithoutShapeIsAScalar) {
+  auto store = NewStore();
+  VariableRequest request = Request("", "s", ReuseMode::kCreate, std::nullopt);
+  request.initializer.kind = InitializerKind::kConstant;
+  request.initializer.values = {0.5};
+  auto scalar = store->GetVariable(request);
+  ASSERT_TRUE(scalar.ok()) << scalar.status();
+  EXPECT_EQ(scalar->snapshot.info.shape, TensorShape{});
+  EXPECT_THAT(Floats(scalar->snapshot), ElementsAre(0.5));
+
+  // constant_initializer() without a value and without a shape: no shape.
+  request = Request("", "none", ReuseMode::kCreate, std::nullopt);
+  request.initializer.kind = InitializerKind::kConstant;
+  EXPECT_EQ(store->GetVariable(request).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(VariableStoreTest, InitializerRunsOnceAtCreationOnly) {
@@ -160,7 +180,7 @@ TEST(VariableStoreTest, BadInitializerIsRejectedAndNothingIsCreated) {
   auto store = NewStore();
   VariableRequest request = Request("", "v", ReuseMode::kCreate, {{2, 2}});
   request.initializer.kind = InitializerKind::kConstant;
-  request.initializer.values = {1, 2, 3};
+  request.initializer.values = {1, 2, 3, 4, 5};  // The shape holds 4.
   auto status = store->GetVariable(request).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
   EXPECT_EQ(store->num_variables(), 0);
@@ -174,12 +194,31 @@ TEST(VariableStoreTest, InvalidNamesAreRejected) {
         store->GetVariable(Request("", name, ReuseMode::kAutoReuse, {{1}})).status();
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << name;
   }
-  for (const char* scope : {"/", "a//b", "a/", "-x", "a/./b"}) {
+  for (const char* scope : {"/", "a//b", "a/", "-x", "_x", "a/./b"}) {
     auto status =
         store->GetVariable(Request(scope, "v", ReuseMode::kAutoReuse, {{1}})).status();
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << scope;
   }
   EXPECT_EQ(store->num_variables(), 0);
+}
+
+// TF checks the full name once: "_x" and "-y" are fine inside a scope, and
+// the scope "s" with name "_x" is the very variable "" + "s/_x".
+TEST(VariableStoreTest, NamesAreCheckedAsFullNames) {
+  auto store = NewStore();
+  for (const char* name : {"_x", "-y", "a>b"}) {
+    auto created =
+        store->GetVariable(Request("s", name, ReuseMode::kCreate, {{1}}));
+    ASSERT_TRUE(created.ok()) << name << ": " << created.status();
+    EXPECT_EQ(created->snapshot.info.name, std::string("s/") + name);
+    auto same = store->GetVariable(Request("", std::string("s/") + name,
+                                           ReuseMode::kReuse, {{1}}));
+    ASSERT_TRUE(same.ok()) << name << ": " << same.status();
+    EXPECT_FALSE(same->created);
+  }
+  auto top = store->GetVariable(Request("", "_x", ReuseMode::kCreate, {{1}}));
+  EXPECT_EQ(top.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->num_variables(), 3);
 }
 
 TEST(VariableStoreTest, BadShapesAreRejected) {

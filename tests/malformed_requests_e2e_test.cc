@@ -5,6 +5,10 @@
 #include <string>
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/client_unary_call.h>
+
+#include <utility>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -37,14 +41,18 @@ const MalformedCase kCases[] = {
      grpc::StatusCode::INVALID_ARGUMENT, "Invalid variable name '': it is empty."},
     {"name with a space", [](auto& r) { r.set_name("a b"); },
      grpc::StatusCode::INVALID_ARGUMENT, "must match [A-Za-z0-9.]"},
-    {"leading underscore", [](auto& r) { r.set_name("_v"); },
+    {"leading underscore at the top level",
+     [](auto& r) {
+       r.set_scope("");
+       r.set_name("_v");
+     },
      grpc::StatusCode::INVALID_ARGUMENT, "must match"},
     {"dot-dot component", [](auto& r) { r.set_scope("a/.."); },
      grpc::StatusCode::INVALID_ARGUMENT, "'..' are not allowed"},
     {"double slash", [](auto& r) { r.set_scope("a//b"); },
      grpc::StatusCode::INVALID_ARGUMENT, "empty path component"},
     {"leading slash", [](auto& r) { r.set_scope("/a"); },
-     grpc::StatusCode::INVALID_ARGUMENT, "Invalid scope '/a'"},
+     grpc::StatusCode::INVALID_ARGUMENT, "Invalid variable name '/a/v'"},
     {"10,000-deep scope",
      [](auto& r) {
        std::string scope = "s";
@@ -83,13 +91,21 @@ const MalformedCase kCases[] = {
      grpc::StatusCode::INVALID_ARGUMENT,
      "Initializer random_normal for variable ok/counts requires a floating point "
      "dtype, got int32."},
-    {"constant with a conflicting shape",
+    {"constant with more values than the shape holds",
      [](auto& r) {
        r.set_name("c");
        r.mutable_initializer()->set_kind(rpc::Initializer::CONSTANT);
-       for (double v : {1.0, 2.0}) r.mutable_initializer()->add_values(v);
+       for (double v : {1.0, 2.0, 3.0, 4.0}) r.mutable_initializer()->add_values(v);
      },
-     grpc::StatusCode::INVALID_ARGUMENT, "(2,)"},
+     grpc::StatusCode::INVALID_ARGUMENT,
+     "Too many elements provided. Needed at most 3, but received 4"},
+    {"integer random_uniform without maxval",
+     [](auto& r) {
+       r.set_name("i");
+       r.set_dtype(rpc::DT_INT64);
+       r.mutable_initializer()->set_kind(rpc::Initializer::RANDOM_UNIFORM);
+     },
+     grpc::StatusCode::INVALID_ARGUMENT, "Must specify maxval for integer dtype tf.int64"},
     {"reuse of a missing variable",
      [](auto& r) {
        r.set_name("missing");
@@ -113,8 +129,9 @@ class MalformedRequestsTest : public ::testing::Test {
     server_ = *std::move(server);
     grpc::ChannelArguments args;
     args.SetMaxSendMessageSize(-1);
-    stub_ = rpc::ParameterServer::NewStub(grpc::CreateCustomChannel(
-        server_->target(), grpc::InsecureChannelCredentials(), args));
+    channel_ = grpc::CreateCustomChannel(server_->target(),
+                                         grpc::InsecureChannelCredentials(), args);
+    stub_ = rpc::ParameterServer::NewStub(channel_);
   }
 
   grpc::Status Call(const rpc::GetVariableRequest& request,
@@ -124,9 +141,142 @@ class MalformedRequestsTest : public ::testing::Test {
     return stub_->GetVariable(&context, request, response);
   }
 
+  static std::chrono::system_clock::time_point Deadline() {
+    return std::chrono::system_clock::now() + std::chrono::seconds(20);
+  }
+
+  // Sends `bytes` as the request of a unary method, as a client with another
+  // idea of the schema (or none) could.
+  grpc::Status RawUnary(const std::string& method, const std::string& bytes) {
+    grpc::internal::RpcMethod rpc_method(method.c_str(),
+                                         grpc::internal::RpcMethod::NORMAL_RPC);
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    grpc::ByteBuffer response;
+    return grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
+        channel_.get(), rpc_method, &context, Bytes(bytes), &response);
+  }
+
+  grpc::Status RawPullChunks(const std::string& bytes) {
+    grpc::internal::RpcMethod method("/paramserver.rpc.ParameterServer/PullChunks",
+                                     grpc::internal::RpcMethod::SERVER_STREAMING);
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> reader(
+        grpc::internal::ClientReaderFactory<grpc::ByteBuffer>::Create(
+            channel_.get(), method, &context, Bytes(bytes)));
+    grpc::ByteBuffer ignored;
+    while (reader->Read(&ignored)) {
+    }
+    return reader->Finish();
+  }
+
+  grpc::Status RawPushChunks(const std::string& bytes) {
+    grpc::internal::RpcMethod method("/paramserver.rpc.ParameterServer/PushChunks",
+                                     grpc::internal::RpcMethod::CLIENT_STREAMING);
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    grpc::ByteBuffer response;
+    std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer(
+        grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(
+            channel_.get(), method, &context, &response));
+    writer->Write(Bytes(bytes));
+    writer->WritesDone();
+    return writer->Finish();
+  }
+
+  // A session call whose request is `bytes`: its status comes in the
+  // response, and the session goes on.
+  grpc::Status RawSessionCall(const std::string& bytes) {
+    grpc::internal::RpcMethod method("/paramserver.rpc.ParameterServerSessions/Session",
+                                     grpc::internal::RpcMethod::BIDI_STREAMING);
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>> stream(
+        grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(
+            channel_.get(), method, &context));
+    grpc::ByteBuffer raw;
+    rpc::SessionResponse response;
+    std::vector<grpc::Slice> slices;
+    std::string received;
+    if (!stream->Write(Bytes(bytes)) || !stream->Read(&raw) || !raw.Dump(&slices).ok()) {
+      return grpc::Status(grpc::StatusCode::INTERNAL, "session stream failed");
+    }
+    for (const grpc::Slice& slice : slices) {
+      received.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    }
+    // The session still serves a good call after the bad one.
+    rpc::SessionRequest good;
+    good.mutable_get_variable()->set_scope("ok");
+    good.mutable_get_variable()->set_name("v");
+    good.mutable_get_variable()->set_reuse(rpc::REUSE);
+    if (!response.ParseFromString(received) ||
+        !stream->Write(Bytes(good.SerializeAsString())) || !stream->Read(&raw)) {
+      return grpc::Status(grpc::StatusCode::INTERNAL, "session stream failed");
+    }
+    stream->WritesDone();
+    if (!stream->Finish().ok()) {
+      return grpc::Status(grpc::StatusCode::INTERNAL, "session did not end OK");
+    }
+    return grpc::Status(static_cast<grpc::StatusCode>(response.code()),
+                        response.message());
+  }
+
+  static grpc::ByteBuffer Bytes(const std::string& bytes) {
+    grpc::Slice slice(bytes);
+    return grpc::ByteBuffer(&slice, 1);
+  }
+
   std::unique_ptr<ServerProcess> server_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<rpc::ParameterServer::Stub> stub_;
 };
+
+// Bytes that no message of ours parses from: a length-delimited field 1
+// whose length runs past the end, and a message cut short.
+const std::string kGarbage("\x0a\xff\xff\xff\xff\x0f", 6);
+std::string Truncated() {
+  return ValidRequest().SerializeAsString().substr(0, 5);
+}
+
+TEST_F(MalformedRequestsTest, BytesThatDoNotParseAreInvalidArgumentOnEveryMethod) {
+  rpc::GetVariableResponse created;
+  ASSERT_TRUE(Call(ValidRequest(), &created).ok());
+  const std::pair<const char*, const char*> kUnary[] = {
+      {"/paramserver.rpc.ParameterServer/GetVariable", "GetVariableRequest"},
+      {"/paramserver.rpc.ParameterServer/ReadVariable", "ReadVariableRequest"},
+      {"/paramserver.rpc.ParameterServer/ListVariables", "ListVariablesRequest"},
+      {"/paramserver.rpc.ParameterServer/DeleteVariables", "DeleteVariablesRequest"},
+      {"/paramserver.rpc.ParameterServer/Pull", "PullRequest"},
+      {"/paramserver.rpc.ParameterServer/Push", "PushRequest"},
+      {"/paramserver.rpc.ParameterServerAdmin/Save", "SaveRequest"},
+  };
+  for (const std::string& bytes : {kGarbage, Truncated()}) {
+    for (const auto& [method, request] : kUnary) {
+      SCOPED_TRACE(method);
+      const grpc::Status status = RawUnary(method, bytes);
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+      EXPECT_EQ(status.error_message(),
+                std::string("Malformed paramserver.rpc.") + request + ".");
+    }
+    const grpc::Status pull_chunks = RawPullChunks(bytes);
+    EXPECT_EQ(pull_chunks.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(pull_chunks.error_message(), "Malformed paramserver.rpc.PullChunksRequest.");
+    const grpc::Status push_chunks = RawPushChunks(bytes);
+    EXPECT_EQ(push_chunks.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(push_chunks.error_message(), HasSubstr("Malformed"));
+    const grpc::Status session = RawSessionCall(bytes);
+    EXPECT_EQ(session.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << session.error_message();
+    EXPECT_EQ(session.error_message(), "Malformed paramserver.rpc.SessionRequest.");
+  }
+  // Nothing changed, and the server still serves.
+  rpc::GetVariableRequest check = ValidRequest();
+  check.set_reuse(rpc::REUSE);
+  rpc::GetVariableResponse response;
+  ASSERT_TRUE(Call(check, &response).ok());
+  EXPECT_EQ(response.variable().version(), 1);
+}
 
 TEST_F(MalformedRequestsTest, EachGetsAPreciseStatusAndTheServerKeepsServing) {
   rpc::GetVariableResponse response;

@@ -59,6 +59,64 @@ TEST_F(PsctlTest, SeededInitializerGivesTheSameValuesOnAnyServer) {
   EXPECT_EQ(first.out, second.out);
 }
 
+// TF 1.15's constant_initializer with 8 values: [2,4] row-major, [3,4] with
+// the last value repeated, [2,3] refused with TF's text.
+TEST_F(PsctlTest, ConstantListFillsLikeTensorFlow) {
+  const std::string eight = "--value=1,2,3,4,5,6,7,8";
+  CommandResult exact = Psctl({"get", "--name=a", "--shape=2,4",
+                               "--initializer=constant", eight, "--values"});
+  ASSERT_EQ(exact.exit_code, 0) << exact.err;
+  EXPECT_THAT(exact.out, HasSubstr("\"values\":[1,2,3,4,5,6,7,8]}"));
+  CommandResult padded = Psctl({"get", "--name=b", "--shape=3,4",
+                                "--initializer=constant", eight, "--values"});
+  ASSERT_EQ(padded.exit_code, 0) << padded.err;
+  EXPECT_THAT(padded.out,
+              HasSubstr("\"values\":[1,2,3,4,5,6,7,8,8,8,8,8]}"));
+  CommandResult too_many = Psctl(
+      {"get", "--name=c", "--shape=2,3", "--initializer=constant", eight});
+  EXPECT_EQ(too_many.exit_code, 1);
+  EXPECT_THAT(too_many.err,
+              StartsWith("INVALID_ARGUMENT: Too many elements provided. Needed "
+                         "at most 6, but received 8"));
+}
+
+TEST_F(PsctlTest, IntegerRandomUniformNeedsMaxval) {
+  CommandResult missing = Psctl({"get", "--name=i", "--shape=4",
+                                 "--dtype=int32", "--initializer=random_uniform"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.err,
+              StartsWith("INVALID_ARGUMENT: Must specify maxval for integer "
+                         "dtype tf.int32"));
+  CommandResult given =
+      Psctl({"get", "--name=i", "--shape=4", "--dtype=int32",
+             "--initializer=random_uniform", "--minval=7", "--maxval=8",
+             "--values"});
+  ASSERT_EQ(given.exit_code, 0) << given.err;
+  EXPECT_THAT(given.out, HasSubstr("\"values\":[7,7,7,7]}"));
+}
+
+// int64 values are exact from the command line to the JSON output, which
+// prints them as exact decimal digits (JSON numbers), beyond 2^53 too.
+TEST_F(PsctlTest, Int64ValuesAreExactEndToEnd) {
+  CommandResult created = Psctl(
+      {"get", "--name=ids", "--shape=4", "--dtype=int64",
+       "--initializer=constant",
+       "--value=9007199254740993,-9223372036854775808,9223372036854775807",
+       "--values"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  EXPECT_THAT(created.out,
+              HasSubstr("\"values\":[9007199254740993,-9223372036854775808,"
+                        "9223372036854775807,9223372036854775807]}"));
+  CommandResult drawn = Psctl(
+      {"get", "--name=r", "--shape=3", "--dtype=int64",
+       "--initializer=random_uniform", "--minval=9007199254740993",
+       "--maxval=9007199254740994", "--values"});
+  ASSERT_EQ(drawn.exit_code, 0) << drawn.err;
+  EXPECT_THAT(drawn.out,
+              HasSubstr("\"values\":[9007199254740993,9007199254740993,"
+                        "9007199254740993]}"));
+}
+
 TEST_F(PsctlTest, ReadListAndDelete) {
   for (const char* name : {"a/x", "a/b/y", "a_1/z"}) {
     ASSERT_EQ(Psctl({"get", std::string("--name=") + name, "--shape=[]",

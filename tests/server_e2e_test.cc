@@ -9,6 +9,7 @@
 #include <fstream>
 #include <future>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <grpcpp/generic/generic_stub.h>
@@ -172,9 +173,10 @@ TEST_F(ServerE2ETest, HealthServiceReportsServing) {
   EXPECT_EQ(response, std::string("\x08\x01", 2));
 }
 
-TEST_F(ServerE2ETest, ReflectionListsTheService) {
-  auto channel =
-      grpc::CreateChannel(server_->target(), grpc::InsecureChannelCredentials());
+// Asks server reflection at `target` for its services; returns the call's
+// status and the first response's bytes.
+std::pair<grpc::Status, std::string> ListServicesByReflection(const std::string& target) {
+  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
   grpc::GenericStub stub(channel);
   grpc::CompletionQueue queue;
   grpc::ClientContext context;
@@ -190,23 +192,32 @@ TEST_F(ServerE2ETest, ReflectionListsTheService) {
     return ok;
   };
   call->StartCall(reinterpret_cast<void*>(1));
-  ASSERT_TRUE(await(1));
+  await(1);
   // ServerReflectionRequest{list_services: ""} (field 7).
   grpc::Slice slice(std::string("\x3a\x00", 2));
   grpc::ByteBuffer request(&slice, 1);
   call->Write(request, reinterpret_cast<void*>(2));
-  ASSERT_TRUE(await(2));
+  await(2);
   grpc::ByteBuffer response;
   call->Read(&response, reinterpret_cast<void*>(3));
-  ASSERT_TRUE(await(3));
-  EXPECT_THAT(Flatten(response), HasSubstr("paramserver.rpc.ParameterServer"));
-  EXPECT_THAT(Flatten(response), HasSubstr("grpc.health.v1.Health"));
+  const bool read = await(3);
   call->WritesDone(reinterpret_cast<void*>(4));
   await(4);
   grpc::Status status;
   call->Finish(&status, reinterpret_cast<void*>(5));
   await(5);
+  return {status, read ? Flatten(response) : ""};
+}
+
+TEST_F(ServerE2ETest, ReflectionIsOffUnlessAskedFor) {
+  EXPECT_EQ(ListServicesByReflection(server_->target()).first.error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  auto server = ServerProcess::Start({"--reflection"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const auto [status, services] = ListServicesByReflection((*server)->target());
   EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_THAT(services, HasSubstr("paramserver.rpc.ParameterServer"));
+  EXPECT_THAT(services, HasSubstr("grpc.health.v1.Health"));
 }
 
 TEST_F(ServerE2ETest, FrozenServerFailsCallsByKeepaliveNotByTheDeadline) {

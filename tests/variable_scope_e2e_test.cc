@@ -1,6 +1,7 @@
 // The client's TensorFlow-style scopes against the real server: the seed's
 // sharing examples, and workers on several threads sharing one store.
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -79,6 +80,60 @@ TEST_F(VariableScopeE2ETest, CreatingTwiceWithoutReuseIsTheServersError) {
   EXPECT_EQ(again.message(),
             "Variable foo/v already exists, disallowed. Did you mean to set "
             "reuse=True or reuse=tf.AUTO_REUSE in VarScope?");
+}
+
+// TF checks the full name once: inside variable_scope("s") the name "_x" is
+// fine ("s/_x"), at the top level it is not; the scope "s" with "_x" and the
+// top level with "s/_x" are one variable.
+TEST_F(VariableScopeE2ETest, NamesAreCheckedAsFullNames) {
+  {
+    VariableScope s("s");
+    absl::StatusOr<FetchedVariable> x = GetVariable(*client_, "_x", {{1}});
+    ASSERT_TRUE(x.ok()) << x.status();
+    EXPECT_EQ(x->info.name, "s/_x");
+  }
+  absl::StatusOr<FetchedVariable> same =
+      GetVariable(*client_, "s/_x", {{1}}, {}, false);
+  EXPECT_EQ(same.status().code(), absl::StatusCode::kAlreadyExists);
+  absl::Status top = GetVariable(*client_, "_x", {{1}}).status();
+  EXPECT_EQ(top.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(top.message(), HasSubstr("'_x'"));
+}
+
+// An int64 constant beyond 2^53 reaches the server and comes back exactly,
+// and a short list fills as TF's constant_initializer does.
+TEST_F(VariableScopeE2ETest, Int64ConstantsAreExact) {
+  constexpr int64_t kBig = (int64_t{1} << 53) + 1;
+  InitializerSpec constant;
+  constant.kind = InitializerKind::kConstant;
+  constant.values = {kBig, -kBig};
+  absl::StatusOr<FetchedVariable> ids = GetVariable(
+      *client_, "ids", {{3}},
+      {.dtype = DType::kInt64, .initializer = constant}, true);
+  ASSERT_TRUE(ids.ok()) << ids.status();
+  int64_t values[3];
+  ASSERT_EQ(ids->value.size(), sizeof(values));
+  std::memcpy(values, ids->value.data(), sizeof(values));
+  EXPECT_EQ(values[0], kBig);
+  EXPECT_EQ(values[1], -kBig);
+  EXPECT_EQ(values[2], -kBig);
+}
+
+// TF's get_variable("v", initializer=0.25) without a shape is a scalar; as in
+// TF (testInitializeFromValue) the value may come from the scope.
+TEST_F(VariableScopeE2ETest, SingleConstantWithoutShapeIsAScalar) {
+  InitializerSpec constant;
+  constant.kind = InitializerKind::kConstant;
+  constant.values = {0.25};
+  VariableScope scope("from_value", {.initializer = constant});
+  absl::StatusOr<FetchedVariable> v =
+      GetVariable(*client_, "v", std::nullopt, {}, true);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->info.shape, TensorShape{});
+  float value = 0;
+  ASSERT_EQ(v->value.size(), sizeof(value));
+  std::memcpy(&value, v->value.data(), sizeof(value));
+  EXPECT_EQ(value, 0.25f);
 }
 
 TEST_F(VariableScopeE2ETest, ScopeDefaultsReachTheServer) {
