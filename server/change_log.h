@@ -4,7 +4,9 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "server/variable_spec.h"
 
 namespace paramserver {
@@ -13,20 +15,44 @@ namespace paramserver {
 // Durability policies may treat them differently (see write_ahead_log.h).
 enum class ChangeSource { kAssign, kGradient };
 
-// Where the store records every change before acknowledging it. The store
-// calls these while holding the changed variable's lock, so per variable the
-// log's order is the store's. A non-OK status means the change is not
-// durable: the store reports it to the caller instead of acknowledging.
-// Implementations must be thread-safe.
+// A variable's value and version after a change; the views are not owned.
+struct LoggedValue {
+  absl::string_view name;
+  int64_t version = 0;
+  absl::string_view value;
+};
+
+// A place in the log: every change appended before it lies before it.
+using LogPosition = uint64_t;
+
+// Where the store records every change before acknowledging it, in two
+// steps: Append* fixes the change's place in the log (and writes it), Commit
+// waits until the log up to that place is as durable as the policy promises.
+// Splitting them lets the store append under the lock that orders changes to
+// a name and wait for the disk after releasing it, so that concurrent
+// changes share one fsync.
+//
+// The store appends every change to a name (creation, deletion, new value)
+// in the order the changes take effect (VariableStore::log_mu_), so that
+// replaying any prefix of the log gives a state the store was in, or would
+// have been in had the in-flight changes failed. A non-OK status means the
+// change is not durable: the store reports it to the caller instead of
+// acknowledging. Implementations must be thread-safe.
 class ChangeLog {
  public:
   virtual ~ChangeLog() = default;
-  virtual absl::Status LogCreate(const VariableInfo& info, bool is_slot,
-                                 absl::string_view value) = 0;
-  virtual absl::Status LogDelete(absl::string_view name) = 0;
-  virtual absl::Status LogSetValue(absl::string_view name, int64_t version,
-                                   absl::string_view value,
-                                   ChangeSource source) = 0;
+  virtual absl::StatusOr<LogPosition> AppendCreate(const VariableInfo& info,
+                                                   bool is_slot,
+                                                   absl::string_view value) = 0;
+  virtual absl::StatusOr<LogPosition> AppendDelete(absl::string_view name) = 0;
+  // One record for a whole push: every variable's (and slot's) value and
+  // version after it, so that replay applies all of them or none. `source`
+  // is kGradient when every update of the push was an optimizer step.
+  virtual absl::StatusOr<LogPosition> AppendPush(
+      absl::Span<const LoggedValue> values, ChangeSource source) = 0;
+  // Returns once everything appended up to `position` is durable per the
+  // policy, or the error that makes it not so.
+  virtual absl::Status Commit(LogPosition position) = 0;
 };
 
 }  // namespace paramserver

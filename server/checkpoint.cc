@@ -358,6 +358,11 @@ absl::Status WriteCheckpoint(const std::string& root, int64_t sequence,
   return SyncDirectory(root);
 }
 
+absl::Status RemoveCheckpointTemporaries(const std::string& root) {
+  if (!PathExists(root)) return absl::OkStatus();
+  return RemoveStaleTemporaries(root);
+}
+
 absl::StatusOr<std::vector<int64_t>> ListCheckpoints(const std::string& root) {
   absl::StatusOr<std::vector<std::string>> names = ListDirectory(root);
   if (absl::IsNotFound(names.status())) return std::vector<int64_t>();

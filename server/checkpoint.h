@@ -54,6 +54,12 @@ struct CheckpointEntry {
 absl::Status WriteCheckpoint(const std::string& root, int64_t sequence,
                              absl::Span<const CheckpointEntry> entries);
 
+// Removes the `ckpt-N.tmp` directories that interrupted or failed writes
+// left under `root` (a missing root is not an error). The server calls it at
+// start-up, so that a failed checkpoint's space is not held until the next
+// one succeeds.
+absl::Status RemoveCheckpointTemporaries(const std::string& root);
+
 // Removes all but the newest `keep_last` (>= 1) complete checkpoints and
 // returns the sequences kept, ascending. Keeping more than one lets restore
 // fall back when the newest is damaged; the write-ahead log must then be kept

@@ -32,6 +32,10 @@ absl::StatusOr<std::unique_ptr<Durability>> Durability::Open(
     return absl::InvalidArgumentError("Durability needs a data directory.");
   }
   if (absl::Status s = CreateDirectories(CheckpointRoot(options)); !s.ok()) return s;
+  // A checkpoint that failed (a full disk, a crash) left its temporary.
+  if (absl::Status s = RemoveCheckpointTemporaries(CheckpointRoot(options)); !s.ok()) {
+    return s;
+  }
   std::unique_ptr<Durability> durability(new Durability(options, store));
   absl::StatusOr<int64_t> sequence = durability->RestoreCheckpoint();
   if (!sequence.ok()) return sequence.status();
@@ -59,9 +63,16 @@ absl::StatusOr<int64_t> Durability::RestoreCheckpoint() {
   absl::StatusOr<LoadedCheckpoint> loaded = ReadLatestCheckpoint(CheckpointRoot(options_));
   if (absl::IsNotFound(loaded.status())) return 0;
   if (absl::IsDataLoss(loaded.status()) && options_.ignore_corrupt_checkpoints) {
-    Log(LogLevel::kError, "Every checkpoint is damaged; starting from the log alone: ",
-        loaded.status().message());
+    Log(LogLevel::kError, "Every checkpoint is damaged; salvaging what the log "
+        "holds (--ignore_corrupt_checkpoints): ", loaded.status().message());
+    salvage_ = true;
     return 0;
+  }
+  if (absl::IsDataLoss(loaded.status())) {
+    return absl::DataLossError(absl::StrCat(
+        loaded.status().message(),
+        "; start with --ignore_corrupt_checkpoints to start from what the log "
+        "holds (variables not changed since the oldest checkpoint are lost)"));
   }
   if (!loaded.ok()) return loaded.status();
   for (const std::string& reason : loaded->rejected) {
@@ -79,33 +90,60 @@ absl::StatusOr<int64_t> Durability::RestoreCheckpoint() {
   return loaded->sequence;
 }
 
-absl::Status Durability::ReplayLog(int64_t from_sequence) {
-  auto apply = [this](const WalRecord& record) -> absl::Status {
-    switch (record.type) {
-      case WalRecordType::kCheckpoint:
-        return absl::OkStatus();
-      case WalRecordType::kCreateVariable: {
-        absl::StatusOr<std::shared_ptr<TensorBuffer>> value = CopyToBuffer(record.value);
-        if (!value.ok()) return value.status();
-        return store_->Install(record.info, record.is_slot, *std::move(value));
-      }
-      case WalRecordType::kDeleteVariable:
-        store_->ReplayDelete(record.info.name);
-        return absl::OkStatus();
-      case WalRecordType::kSetValue:
-        return store_->ReplaySetValue(record.info.name, record.info.version, record.value);
+absl::Status Durability::ApplyRecord(const WalRecord& record) {
+  switch (record.type) {
+    case WalRecordType::kCheckpoint:
+      return absl::OkStatus();
+    case WalRecordType::kCreateVariable: {
+      absl::StatusOr<std::shared_ptr<TensorBuffer>> value = CopyToBuffer(record.value);
+      if (!value.ok()) return value.status();
+      return store_->Install(record.info, record.is_slot, *std::move(value));
     }
-    return absl::DataLossError("Unknown log record type.");
-  };
+    case WalRecordType::kDeleteVariable:
+      store_->ReplayDelete(record.info.name);
+      return absl::OkStatus();
+    case WalRecordType::kPush:
+      return salvage_ ? ApplySalvagedPush(record.values)
+                      : store_->ReplayPush(record.values);
+  }
+  return absl::DataLossError("Unknown log record type.");
+}
+
+absl::Status Durability::ApplySalvagedPush(absl::Span<const LoggedValue> push) {
+  std::vector<LoggedValue> present;
+  for (const LoggedValue& value : push) {
+    absl::StatusOr<VariableSnapshot> current = store_->ReadVariable(value.name);
+    if (current.ok() && current->value->size() == value.value.size()) {
+      present.push_back(value);
+    } else {
+      lost_.insert(std::string(value.name));
+    }
+  }
+  return present.empty() ? absl::OkStatus() : store_->ReplayPush(present);
+}
+
+absl::Status Durability::ReplayLog(int64_t from_sequence) {
   ReplayOptions replay_options;
   replay_options.skip_corruption = options_.skip_wal_corruption;
-  absl::StatusOr<ReplayReport> report =
-      ReplayWriteAheadLog(LogDir(options_), from_sequence, apply, replay_options);
+  absl::StatusOr<ReplayReport> report = ReplayWriteAheadLog(
+      LogDir(options_), from_sequence,
+      [this](const WalRecord& record) { return ApplyRecord(record); },
+      replay_options);
+  if (absl::IsDataLoss(report.status())) {
+    return absl::DataLossError(absl::StrCat(
+        report.status().message(),
+        "; start with --skip_wal_corruption to replay up to that record and "
+        "set the rest of the log aside (kept as wal-N.log.corrupt-OFFSET)"));
+  }
   if (!report.ok()) return report.status();
   if (!report->trimmed.empty()) Log(LogLevel::kWarning, "Write-ahead log: ", report->trimmed);
   if (!report->skipped_corruption.empty()) {
     Log(LogLevel::kError, "Write-ahead log corruption skipped (--skip_wal_corruption): ",
         report->skipped_corruption);
+  }
+  if (!lost_.empty()) {
+    Log(LogLevel::kError, lost_.size(), " variables were only in the damaged "
+        "checkpoints and are lost, among them ", *lost_.begin());
   }
   Log(LogLevel::kInfo, "Replayed ", report->records, " log records from ",
       report->segments.size(), " segments");
@@ -141,20 +179,25 @@ absl::Status Durability::Close() {
   return log_ == nullptr ? absl::OkStatus() : log_->Close();
 }
 
-absl::Status Durability::LogCreate(const VariableInfo& info, bool is_slot,
-                                   absl::string_view value) {
-  return log_->LogCreate(info, is_slot, value);
+absl::StatusOr<LogPosition> Durability::AppendCreate(const VariableInfo& info,
+                                                     bool is_slot,
+                                                     absl::string_view value) {
+  return log_->AppendCreate(info, is_slot, value);
 }
 
-absl::Status Durability::LogDelete(absl::string_view name) {
-  return log_->LogDelete(name);
+absl::StatusOr<LogPosition> Durability::AppendDelete(absl::string_view name) {
+  return log_->AppendDelete(name);
 }
 
-absl::Status Durability::LogSetValue(absl::string_view name, int64_t version,
-                                     absl::string_view value, ChangeSource source) {
-  return log_->LogSetValue(name, version, value,
-                           source == ChangeSource::kGradient ? UpdateSource::kGradient
-                                                             : UpdateSource::kAssign);
+absl::StatusOr<LogPosition> Durability::AppendPush(
+    absl::Span<const LoggedValue> values, ChangeSource source) {
+  return log_->AppendPush(values, source == ChangeSource::kGradient
+                                      ? UpdateSource::kGradient
+                                      : UpdateSource::kAssign);
+}
+
+absl::Status Durability::Commit(LogPosition position) {
+  return log_->Commit(position);
 }
 
 }  // namespace paramserver

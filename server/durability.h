@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -29,7 +30,12 @@ struct DurabilityOptions {
   // set; then the log is replayed up to the damage, which is set aside.
   bool skip_wal_corruption = false;
   // When every checkpoint is damaged, start-up stops unless set; then the
-  // server starts from the log alone.
+  // server starts from the log segments still on disk (those after the
+  // oldest kept checkpoint), salvaging what they hold: variables created
+  // since then, and values logged since then for those. Pushes to variables
+  // that only the damaged checkpoints held are skipped (their names are
+  // logged), so those variables are lost. Works after any number of
+  // checkpoints.
   bool ignore_corrupt_checkpoints = false;
 };
 
@@ -54,21 +60,31 @@ class Durability final : public ChangeLog {
   absl::Status Close();
 
   // ChangeLog.
-  absl::Status LogCreate(const VariableInfo& info, bool is_slot,
-                         absl::string_view value) override;
-  absl::Status LogDelete(absl::string_view name) override;
-  absl::Status LogSetValue(absl::string_view name, int64_t version,
-                           absl::string_view value, ChangeSource source) override;
+  absl::StatusOr<LogPosition> AppendCreate(const VariableInfo& info,
+                                           bool is_slot,
+                                           absl::string_view value) override;
+  absl::StatusOr<LogPosition> AppendDelete(absl::string_view name) override;
+  absl::StatusOr<LogPosition> AppendPush(absl::Span<const LoggedValue> values,
+                                         ChangeSource source) override;
+  absl::Status Commit(LogPosition position) override;
 
  private:
   Durability(const DurabilityOptions& options, VariableStore* store)
       : options_(options), store_(store) {}
   absl::StatusOr<int64_t> RestoreCheckpoint();
   absl::Status ReplayLog(int64_t from_sequence);
+  absl::Status ApplyRecord(const WalRecord& record);
+  // Salvage replay (see ignore_corrupt_checkpoints): the values of `push`
+  // for variables the store lacks are dropped and their names remembered.
+  absl::Status ApplySalvagedPush(absl::Span<const LoggedValue> push);
 
   const DurabilityOptions options_;
   VariableStore* const store_;
   std::unique_ptr<WriteAheadLog> log_;  // Set in Open.
+  // Start-up only (before the store serves): set when every checkpoint was
+  // damaged and ignore_corrupt_checkpoints let start-up go on.
+  bool salvage_ = false;
+  std::set<std::string> lost_;  // Salvage: names the log could not restore.
 
   Mutex checkpoint_mu_;  // One checkpoint at a time.
   int64_t last_sequence_ ABSL_GUARDED_BY(checkpoint_mu_) = 0;

@@ -1,13 +1,19 @@
 #include "server/durability.h"
 
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/checkpoint.h"
 #include "server/file_util.h"
+#include "server/write_ahead_log.h"
 
 namespace paramserver {
 namespace {
@@ -142,6 +148,7 @@ TEST(DurabilityTest, EveryCheckpointCorruptStopsStartUpUnlessAllowed) {
   absl::Status refused = Durability::Open(options, store.get()).status();
   EXPECT_EQ(refused.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(refused.message(), ::testing::HasSubstr("CRC"));
+  EXPECT_THAT(refused.message(), ::testing::HasSubstr("--ignore_corrupt_checkpoints"));
   // The operator's override starts from the log alone, which after that
   // checkpoint holds nothing older: the damaged state is not loaded.
   options.ignore_corrupt_checkpoints = true;
@@ -149,6 +156,196 @@ TEST(DurabilityTest, EveryCheckpointCorruptStopsStartUpUnlessAllowed) {
   auto opened = Durability::Open(options, fresh.get());
   ASSERT_TRUE(opened.ok()) << opened.status();
   EXPECT_EQ(fresh->num_variables(), 0);
+}
+
+// ---- A push is one record: all or nothing after a crash ----
+
+std::string SegmentPath(const std::string& dir, int64_t sequence) {
+  return JoinPath(dir, "wal/" + WalSegmentName(sequence));
+}
+
+uint64_t FileSize(const std::string& path) {
+  std::ifstream file(path, std::ios::binary | std::ios::ate);
+  return static_cast<uint64_t>(file.tellg());
+}
+
+absl::Status PushTwo(VariableStore& store, float x, float y) {
+  const std::vector<float> xs(1000, x), ys(1000, y);
+  const std::string xb(reinterpret_cast<const char*>(xs.data()), 4000);
+  const std::string yb(reinterpret_cast<const char*>(ys.data()), 4000);
+  PushSpec push;
+  push.updates = {{"a/x", UpdateKind::kAssign, xb, std::nullopt},
+                  {"a/y", UpdateKind::kAssign, yb, std::nullopt}};
+  return store.Push(push).status();
+}
+
+TEST(DurabilityTest, PushCutShortByACrashIsNotReplayedInPart) {
+  const std::string dir = FreshDir("push_torn");
+  uint64_t before, after;
+  {
+    Server server(dir);
+    Create(*server.store, "a/x", std::vector<float>(1000, 5));
+    Create(*server.store, "a/y", std::vector<float>(1000, 5));
+    before = FileSize(SegmentPath(dir, 0));
+    ASSERT_TRUE(PushTwo(*server.store, 6, 6).ok());
+    after = FileSize(SegmentPath(dir, 0));
+  }
+  // A crash while the push was being written: three quarters reached the
+  // disk (every variable's bytes but the last's).
+  ASSERT_EQ(truncate(SegmentPath(dir, 0).c_str(), before + (after - before) * 3 / 4), 0);
+  Server restarted(dir);
+  EXPECT_EQ(Read(*restarted.store, "a/x")[0], 5);
+  EXPECT_EQ(Read(*restarted.store, "a/y")[0], 5);
+}
+
+// Lets files grow by at most `bytes` more (RLIMIT_FSIZE), as a full disk.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    signal(SIGXFSZ, SIG_IGN);
+    getrlimit(RLIMIT_FSIZE, &saved_);
+    rlimit limit = saved_;
+    limit.rlim_cur = bytes;
+    EXPECT_EQ(setrlimit(RLIMIT_FSIZE, &limit), 0);
+  }
+  ~FileSizeLimit() { setrlimit(RLIMIT_FSIZE, &saved_); }
+
+ private:
+  rlimit saved_;
+};
+
+TEST(DurabilityTest, PushThatFailedToLogLeavesNothingReplayWouldApply) {
+  const std::string dir = FreshDir("push_disk_full");
+  {
+    Server server(dir);
+    Create(*server.store, "a/x", std::vector<float>(1000, 5));
+    Create(*server.store, "a/y", std::vector<float>(1000, 5));
+    // Room for one and a half variables' values.
+    absl::Status status;
+    {
+      FileSizeLimit limit(FileSize(SegmentPath(dir, 0)) + 6000);
+      status = PushTwo(*server.store, 6, 6);
+    }
+    EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
+    EXPECT_EQ(Read(*server.store, "a/x")[0], 5);
+    server.durability.reset();  // As kill -9: nothing more is written.
+  }
+  Server restarted(dir);
+  EXPECT_EQ(Read(*restarted.store, "a/x")[0], 5);
+  EXPECT_EQ(Read(*restarted.store, "a/y")[0], 5);
+}
+
+std::string Floats(std::vector<float> values) {
+  return std::string(reinterpret_cast<const char*>(values.data()), values.size() * 4);
+}
+
+void Damage(const std::string& path) {
+  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+  ASSERT_TRUE(file.good()) << path;
+  file.seekp(1);
+  file.put('\x7f');
+}
+
+// The first checkpoint removes wal-0, which held x's creation; with every
+// checkpoint damaged the log alone cannot restore x, but start-up still
+// succeeds and restores what the log holds.
+TEST(DurabilityTest, IgnoreCorruptCheckpointsWorksAfterSeveralCheckpoints) {
+  const std::string dir = FreshDir("ignore_after_checkpoints");
+  {
+    Server server(dir);
+    Create(*server.store, "x", {1});
+    ASSERT_TRUE(server.durability->Checkpoint().ok());
+    Create(*server.store, "y", {2});
+    ASSERT_TRUE(Push(*server.store, "x", UpdateKind::kAssign, {5}).ok());
+    ASSERT_TRUE(server.durability->Checkpoint().ok());
+    ASSERT_TRUE(Push(*server.store, "y", UpdateKind::kAssign, {6}).ok());
+    PushSpec both;
+    const std::string seven = Floats({7}), eight = Floats({8});
+    both.updates = {{"x", UpdateKind::kAssign, seven, std::nullopt},
+                    {"y", UpdateKind::kAssign, eight, std::nullopt}};
+    ASSERT_TRUE(server.store->Push(both).ok());
+  }
+  for (int64_t sequence : {1, 2}) {
+    Damage(JoinPath(dir, "checkpoints/" + CheckpointDirName(sequence) + "/data"));
+  }
+  auto store = *VariableStore::Create({});
+  DurabilityOptions options;
+  options.data_dir = dir;
+  options.ignore_corrupt_checkpoints = true;
+  auto opened = Durability::Open(options, store.get());
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_THAT(Read(*store, "y"), ElementsAre(8));
+  EXPECT_EQ(store->ReadVariable("x").status().code(), absl::StatusCode::kNotFound);
+}
+
+// A log that does not fit the state it continues (here: the checkpoint it
+// follows is gone) is refused with the file, the offset and the flag.
+TEST(DurabilityTest, LogThatDoesNotFitIsRefusedNamingFileOffsetAndFlag) {
+  const std::string dir = FreshDir("log_does_not_fit");
+  {
+    Server server(dir);
+    Create(*server.store, "x", {1});
+    ASSERT_TRUE(server.durability->Checkpoint().ok());
+    Create(*server.store, "z", {3});
+    ASSERT_TRUE(Push(*server.store, "x", UpdateKind::kAssign, {5}).ok());
+  }
+  ASSERT_TRUE(RemoveAll(JoinPath(dir, "checkpoints/" + CheckpointDirName(1))).ok());
+  auto store = *VariableStore::Create({});
+  DurabilityOptions options;
+  options.data_dir = dir;
+  absl::Status refused = Durability::Open(options, store.get()).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(refused.message(), ::testing::HasSubstr(WalSegmentName(1) + ": record at byte "));
+  EXPECT_THAT(refused.message(), ::testing::HasSubstr("lacks"));
+  EXPECT_THAT(refused.message(), ::testing::HasSubstr("--skip_wal_corruption"));
+  options.skip_wal_corruption = true;
+  auto fresh = *VariableStore::Create({});
+  auto opened = Durability::Open(options, fresh.get());
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_THAT(Read(*fresh, "z"), ElementsAre(3));  // Replayed up to the record.
+}
+
+TEST(DurabilityTest, FailedCheckpointTemporaryIsRemovedAtStartUp) {
+  const std::string dir = FreshDir("stale_tmp");
+  const std::string tmp = JoinPath(dir, "checkpoints/" + CheckpointDirName(4) + ".tmp");
+  ASSERT_TRUE(CreateDirectories(tmp).ok());
+  { std::ofstream(JoinPath(tmp, "data")) << "partial"; }
+  Server server(dir);
+  EXPECT_FALSE(PathExists(tmp));
+}
+
+// The log's cost per acknowledged push, which the README's disk bound
+// states: the new value of the variable and of each optimizer slot, plus
+// less than 100 bytes of framing per variable.
+TEST(DurabilityTest, LogBytesPerPushAreTheNewValuesOfVariableAndSlots) {
+  constexpr int64_t kFloats = 1 << 18;  // 1 MiB of float32.
+  constexpr uint64_t kBytes = kFloats * 4;
+  struct Case {
+    OptimizerKind kind;
+    const char* name;
+    uint64_t values;  // Variable + slots.
+  };
+  for (const Case& c : {Case{OptimizerKind::kSgd, "sgd", 1},
+                        Case{OptimizerKind::kMomentum, "momentum", 2},
+                        Case{OptimizerKind::kAdam, "adam", 3}}) {
+    const std::string dir = FreshDir(std::string("log_bytes_") + c.name);
+    Server server(dir);
+    Create(*server.store, "w", std::vector<float>(kFloats, 1));
+    OptimizerSpec optimizer;
+    optimizer.kind = c.kind;
+    const std::vector<float> gradient(kFloats, 0.5f);
+    ASSERT_TRUE(Push(*server.store, "w", UpdateKind::kApplyGradient, gradient, optimizer).ok());
+    const uint64_t before = FileSize(SegmentPath(dir, 0));
+    constexpr int kPushes = 4;
+    for (int i = 0; i < kPushes; ++i) {
+      ASSERT_TRUE(Push(*server.store, "w", UpdateKind::kApplyGradient, gradient, optimizer).ok());
+    }
+    const uint64_t per_push = (FileSize(SegmentPath(dir, 0)) - before) / kPushes;
+    EXPECT_GE(per_push, c.values * kBytes) << c.name;
+    EXPECT_LT(per_push, c.values * (kBytes + 100)) << c.name;
+    std::cout << c.name << ": " << per_push << " log bytes per push of a "
+              << kBytes << "-byte gradient\n";
+  }
 }
 
 TEST(DurabilityTest, AdamCarriesOnAfterARestartAsIfNoneHappened) {

@@ -50,10 +50,13 @@ ABSL_FLAG(double, checkpoint_interval_seconds, 300,
           "Write a checkpoint this often (0: only on request and at shutdown).");
 ABSL_FLAG(int, checkpoints_to_keep, 3, "Checkpoints kept on disk.");
 ABSL_FLAG(bool, skip_wal_corruption, false,
-          "Start even when the write-ahead log is corrupt in the middle, "
-          "replaying up to the damage (which is set aside).");
+          "Start even when the write-ahead log is corrupt in the middle or "
+          "does not fit the checkpoint, replaying up to the damage (the rest "
+          "is set aside as wal-N.log.corrupt-OFFSET).");
 ABSL_FLAG(bool, ignore_corrupt_checkpoints, false,
-          "Start from the write-ahead log alone when every checkpoint is damaged.");
+          "When every checkpoint is damaged, start from what the write-ahead "
+          "log holds: variables created or changed since the oldest kept "
+          "checkpoint (others are lost, and named in the log).");
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM certificate chain of the server; with --tls_key turns on TLS.");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");

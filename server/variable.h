@@ -42,6 +42,15 @@ class Variable {
   // variable; a restored one keeps its own), and wakes readers.
   void Publish(std::shared_ptr<TensorBuffer> value, int64_t version = 1)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Publish for a variable no other thread can reach yet (before the store
+  // registers it), without taking its lock: the store calls it under its own
+  // locks, and a variable's lock must never be taken after those (pushes
+  // take them the other way round, see VariableStore::log_mu_).
+  void PublishUnshared(std::shared_ptr<TensorBuffer> value, int64_t version = 1)
+      ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    value_ = std::move(value);
+    version_ = version;
+  }
   // Marks initialization as failed; waiting and later readers get `status`.
   void Fail(absl::Status status) ABSL_LOCKS_EXCLUDED(mu_);
 

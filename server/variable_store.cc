@@ -173,15 +173,51 @@ absl::Status VariableStore::Initialize(const std::shared_ptr<Variable>& variable
   if (!buffer.ok()) return Abandon(variable, buffer.status());
   RunInitializer(initializer, variable->dtype(), variable->shape(),
                  (*buffer)->span());
-  if (change_log_ != nullptr) {
-    const VariableInfo info{variable->name(), variable->shape(),
-                            variable->dtype(), 1, variable->trainable()};
-    absl::Status logged = change_log_->LogCreate(
-        info, false, absl::string_view((*buffer)->data(), (*buffer)->size()));
-    if (!logged.ok()) return Abandon(variable, logged);
-  }
+  absl::Status logged = LogCreation(
+      variable, absl::string_view((*buffer)->data(), (*buffer)->size()));
+  if (!logged.ok()) return Abandon(variable, logged);
   variable->Publish(*std::move(buffer));
   return absl::OkStatus();
+}
+
+absl::Status VariableStore::LogCreation(const std::shared_ptr<Variable>& variable,
+                                        absl::string_view value) {
+  if (change_log_ == nullptr) return absl::OkStatus();
+  const VariableInfo info{variable->name(), variable->shape(),
+                          variable->dtype(), 1, variable->trainable()};
+  bool gone = false;
+  absl::Status status = AppendInOrder(
+      {variable},
+      [&] { return change_log_->AppendCreate(info, false, value); }, &gone);
+  return gone ? absl::OkStatus() : status;
+}
+
+absl::Status VariableStore::AppendInOrder(
+    absl::Span<const std::shared_ptr<Variable>> variables,
+    const std::function<absl::StatusOr<LogPosition>()>& append, bool* gone) {
+  absl::StatusOr<LogPosition> end;
+  {
+    MutexLock order(&log_mu_);
+    {
+      MutexLock lock(&mu_);
+      for (const std::shared_ptr<Variable>& variable : variables) {
+        auto it = variables_.find(variable->name());
+        if (it == variables_.end() || it->second != variable) {
+          *gone = true;
+          return NotFound(variable->name());
+        }
+      }
+    }
+    // No delete can remove them now: deletes take log_mu_.
+    end = append();
+  }
+  if (!end.ok()) return end.status();
+  return change_log_->Commit(*end);
+}
+
+absl::Status VariableStore::CommitLog(LogPosition end) {
+  if (change_log_ == nullptr || end == 0) return absl::OkStatus();
+  return change_log_->Commit(end);
 }
 
 absl::Status VariableStore::Abandon(const std::shared_ptr<Variable>& variable,
@@ -233,21 +269,29 @@ absl::StatusOr<std::vector<std::string>> VariableStore::DeleteVariable(
   if (absl::Status s = ValidateFullName(full_name, "variable name"); !s.ok()) {
     return s;
   }
-  MutexLock lock(&mu_);
-  auto it = variables_.find(full_name);
-  if (it == variables_.end()) return NotFound(full_name);
-  if (absl::Status s = LogDeleteLocked(full_name); !s.ok()) return s;
-  std::vector<std::string> deleted = {it->first};
-  EraseLocked(it);
-  // An optimizer's slots go with their variable.
-  for (const char* suffix : kAllSlotSuffixes) {
-    auto slot = variables_.find(absl::StrCat(full_name, "/", suffix));
-    if (slot != variables_.end() && slot->second->is_slot()) {
-      if (absl::Status s = LogDeleteLocked(slot->first); !s.ok()) return s;
-      deleted.push_back(slot->first);
-      EraseLocked(slot);
+  std::vector<std::string> deleted;
+  LogPosition end = 0;
+  {
+    MutexLock order(&log_mu_);
+    MutexLock lock(&mu_);
+    auto it = variables_.find(full_name);
+    if (it == variables_.end()) return NotFound(full_name);
+    if (absl::Status s = LogDeleteLocked(full_name, &end); !s.ok()) return s;
+    deleted.push_back(it->first);
+    EraseLocked(it);
+    // An optimizer's slots go with their variable.
+    for (const char* suffix : kAllSlotSuffixes) {
+      auto slot = variables_.find(absl::StrCat(full_name, "/", suffix));
+      if (slot != variables_.end() && slot->second->is_slot()) {
+        if (absl::Status s = LogDeleteLocked(slot->first, &end); !s.ok()) {
+          return s;
+        }
+        deleted.push_back(slot->first);
+        EraseLocked(slot);
+      }
     }
   }
+  if (absl::Status s = CommitLog(end); !s.ok()) return s;
   return deleted;
 }
 
@@ -255,24 +299,34 @@ absl::StatusOr<std::vector<std::string>> VariableStore::DeleteScope(
     absl::string_view scope) {
   if (absl::Status s = ValidateScope(scope); !s.ok()) return s;
   std::vector<std::string> deleted;
-  MutexLock lock(&mu_);
-  auto it = variables_.lower_bound(scope);
-  while (it != variables_.end() && absl::StartsWith(it->first, scope)) {
-    if (!IsUnderPrefix(it->first, scope)) {
-      ++it;
-      continue;
+  LogPosition end = 0;
+  {
+    MutexLock order(&log_mu_);
+    MutexLock lock(&mu_);
+    auto it = variables_.lower_bound(scope);
+    while (it != variables_.end() && absl::StartsWith(it->first, scope)) {
+      if (!IsUnderPrefix(it->first, scope)) {
+        ++it;
+        continue;
+      }
+      if (absl::Status s = LogDeleteLocked(it->first, &end); !s.ok()) return s;
+      deleted.push_back(it->first);
+      auto next = std::next(it);
+      EraseLocked(it);
+      it = next;
     }
-    if (absl::Status s = LogDeleteLocked(it->first); !s.ok()) return s;
-    deleted.push_back(it->first);
-    auto next = std::next(it);
-    EraseLocked(it);
-    it = next;
   }
+  if (absl::Status s = CommitLog(end); !s.ok()) return s;
   return deleted;
 }
 
-absl::Status VariableStore::LogDeleteLocked(absl::string_view name) {
-  return change_log_ == nullptr ? absl::OkStatus() : change_log_->LogDelete(name);
+absl::Status VariableStore::LogDeleteLocked(absl::string_view name,
+                                            LogPosition* end) {
+  if (change_log_ == nullptr) return absl::OkStatus();
+  absl::StatusOr<LogPosition> position = change_log_->AppendDelete(name);
+  if (!position.ok()) return position.status();
+  *end = *position;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::shared_ptr<Variable>> VariableStore::Find(

@@ -2,6 +2,7 @@
 #define PARAM_SERVER_SERVER_VARIABLE_STORE_H_
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -150,10 +151,11 @@ class VariableStore {
   absl::Status Install(const VariableInfo& info, bool is_slot,
                        std::shared_ptr<TensorBuffer> value)
       ABSL_LOCKS_EXCLUDED(mu_);
-  // Log replay of a value change. NOT_FOUND, or INVALID_ARGUMENT when the
-  // size does not fit: the log does not match the state it continues.
-  absl::Status ReplaySetValue(absl::string_view name, int64_t version,
-                              absl::string_view value) ABSL_LOCKS_EXCLUDED(mu_);
+  // Log replay of a push: sets every value and version, or none of them.
+  // DATA_LOSS naming the first variable that is missing or of another size:
+  // the log does not match the state it continues.
+  absl::Status ReplayPush(absl::Span<const LoggedValue> values)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Log replay of a deletion; a missing name is not an error.
   void ReplayDelete(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -195,8 +197,27 @@ class VariableStore {
   // Unregisters a variable whose creation failed and fails its waiters.
   absl::Status Abandon(const std::shared_ptr<Variable>& variable,
                        absl::Status status) ABSL_LOCKS_EXCLUDED(mu_);
-  absl::Status LogDeleteLocked(absl::string_view name)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Appends a deletion and advances *end to the position after it.
+  absl::Status LogDeleteLocked(absl::string_view name, LogPosition* end)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(log_mu_, mu_);
+  // Commits `end` when something was appended (end > 0).
+  absl::Status CommitLog(LogPosition end);
+  // Appends a change to `variables` with `append`, under log_mu_, if every
+  // one of them is still the variable registered under its name, then
+  // commits it. A delete may have removed one since the caller found it:
+  // then nothing is appended, *gone is set and the status is NOT_FOUND, and
+  // the caller's change must not take effect (in the log's order, the
+  // delete came first).
+  absl::Status AppendInOrder(
+      absl::Span<const std::shared_ptr<Variable>> variables,
+      const std::function<absl::StatusOr<LogPosition>()>& append, bool* gone)
+      ABSL_LOCKS_EXCLUDED(log_mu_, mu_);
+  // Logs the creation of `variable` with its initial value; a variable
+  // deleted while it was being initialized is not logged (the delete's
+  // record already stands for its short life).
+  absl::Status LogCreation(const std::shared_ptr<Variable>& variable,
+                           absl::string_view value)
+      ABSL_LOCKS_EXCLUDED(log_mu_, mu_);
 
   // The variable called `full_name`, or INVALID_ARGUMENT / NOT_FOUND.
   absl::StatusOr<std::shared_ptr<Variable>> Find(absl::string_view full_name)
@@ -208,11 +229,11 @@ class VariableStore {
       const Variable& variable, const OptimizerSpec& optimizer,
       std::vector<std::shared_ptr<Variable>>* created) ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<std::shared_ptr<Variable>> EnsureSlotLocked(
-      const Variable& variable, const SlotSpec& slot, bool* created)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      const Variable& variable, const SlotSpec& slot, LogPosition* end,
+      bool* created) ABSL_EXCLUSIVE_LOCKS_REQUIRED(log_mu_, mu_);
   // Removes slots a failed push created, where they are still registered.
   void DiscardSlots(const std::vector<std::shared_ptr<Variable>>& slots)
-      ABSL_LOCKS_EXCLUDED(mu_);
+      ABSL_LOCKS_EXCLUDED(log_mu_, mu_);
   // The part of Push after its updates were checked: slots, locks, apply.
   absl::StatusOr<std::vector<VariableInfo>> ApplyPush(
       const PushSpec& push, std::vector<PushTarget>& targets,
@@ -227,6 +248,15 @@ class VariableStore {
   // Constant after construction.
   const StoreOptions options_;
   ChangeLog* change_log_ = nullptr;  // Set before serving.
+
+  // Held while a change is appended to change_log_, together with the check
+  // that the names it changes still mean what they meant when it took
+  // effect: creations, deletions and slot creations append under log_mu_
+  // and mu_ (or check under mu_ first), pushes under their variables' locks
+  // and log_mu_. So, per name, the log's order is the order in which the
+  // changes took effect, and a push that lost a race with a delete is not
+  // logged after it. Order: variables' locks, then log_mu_, then mu_.
+  Mutex log_mu_ ABSL_ACQUIRED_BEFORE(mu_);
 
   // State below is protected by mu_. Ordered so that a scope's variables are
   // one contiguous range.

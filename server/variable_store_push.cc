@@ -195,30 +195,28 @@ void RestoreValues(std::vector<SavedValue>& saved) ABSL_NO_THREAD_SAFETY_ANALYSI
   }
 }
 
-// Records a target's new values (the variable's and its slots'), with the
-// locks of the push held.
-absl::Status LogApplied(ChangeLog* change_log, const Target& target)
+// The push's new values (each variable's, then its slots'), for its one log
+// record; read with the locks of the push held.
+std::vector<LoggedValue> AppliedValues(const std::vector<Target>& targets)
     ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  if (change_log == nullptr) return absl::OkStatus();
-  const ChangeSource source = target.update->kind == UpdateKind::kApplyGradient
-                                  ? ChangeSource::kGradient
-                                  : ChangeSource::kAssign;
-  const Variable& variable = *target.variable;
-  if (absl::Status s = change_log->LogSetValue(
-          variable.name(), variable.InfoLocked().version,
-          variable.ValueLocked(), source);
-      !s.ok()) {
-    return s;
-  }
-  for (const auto& slot : target.slots) {
-    if (absl::Status s = change_log->LogSetValue(
-            slot->name(), slot->InfoLocked().version, slot->ValueLocked(),
-            ChangeSource::kGradient);
-        !s.ok()) {
-      return s;
+  std::vector<LoggedValue> values;
+  for (const Target& target : targets) {
+    const Variable& variable = *target.variable;
+    values.push_back({variable.name(), variable.InfoLocked().version,
+                      variable.ValueLocked()});
+    for (const auto& slot : target.slots) {
+      values.push_back({slot->name(), slot->InfoLocked().version, slot->ValueLocked()});
     }
   }
-  return absl::OkStatus();
+  return values;
+}
+
+// kGradient when every update is an optimizer step (see FsyncPolicy).
+ChangeSource SourceOf(const std::vector<Target>& targets) {
+  for (const Target& target : targets) {
+    if (target.update->kind != UpdateKind::kApplyGradient) return ChangeSource::kAssign;
+  }
+  return ChangeSource::kGradient;
 }
 
 absl::Status ValidatePushSpec(const PushSpec& push) {
@@ -337,10 +335,17 @@ absl::StatusOr<std::vector<VariableInfo>> VariableStore::ApplyPush(
     if (!status.ok()) break;
     infos.push_back(target.variable->InfoLocked());
   }
-  // Logged while the locks are still held, so the log's order is the store's.
-  for (const Target& target : targets) {
-    if (!status.ok()) break;
-    status = LogApplied(change_log_, target);
+  // Logged as one record while the locks are still held, so the log's order
+  // is the store's and replay applies the push whole or not at all.
+  if (status.ok() && change_log_ != nullptr) {
+    bool gone = false;
+    status = AppendInOrder(
+        locks.variables(),
+        [&] {
+          return change_log_->AppendPush(AppliedValues(targets),
+                                         SourceOf(targets));
+        },
+        &gone);
   }
   if (!status.ok()) {
     // Without a change log an allocation failure can leave earlier updates
@@ -353,16 +358,21 @@ absl::StatusOr<std::vector<VariableInfo>> VariableStore::ApplyPush(
 
 void VariableStore::DiscardSlots(
     const std::vector<std::shared_ptr<Variable>>& slots) {
-  MutexLock lock(&mu_);
-  for (const std::shared_ptr<Variable>& slot : slots) {
-    auto it = variables_.find(slot->name());
-    if (it == variables_.end() || it->second != slot) continue;
-    // If the log refuses the deletion (a full disk), a restart brings the
-    // slot back at its initial value, which is what the next step would
-    // create anyway.
-    LogDeleteLocked(slot->name()).IgnoreError();
-    EraseLocked(it);
+  LogPosition end = 0;
+  {
+    MutexLock order(&log_mu_);
+    MutexLock lock(&mu_);
+    for (const std::shared_ptr<Variable>& slot : slots) {
+      auto it = variables_.find(slot->name());
+      if (it == variables_.end() || it->second != slot) continue;
+      // If the log refuses the deletion (a full disk), a restart brings the
+      // slot back at its initial value, which is what the next step would
+      // create anyway.
+      LogDeleteLocked(slot->name(), &end).IgnoreError();
+      EraseLocked(it);
+    }
   }
+  CommitLog(end).IgnoreError();
 }
 
 absl::StatusOr<std::vector<std::shared_ptr<Variable>>>
@@ -370,20 +380,32 @@ VariableStore::EnsureSlots(const Variable& variable,
                            const OptimizerSpec& optimizer,
                            std::vector<std::shared_ptr<Variable>>* created) {
   std::vector<std::shared_ptr<Variable>> slots;
-  MutexLock lock(&mu_);
-  for (const SlotSpec& slot : SlotsFor(optimizer)) {
-    bool is_new = false;
-    absl::StatusOr<std::shared_ptr<Variable>> found =
-        EnsureSlotLocked(variable, slot, &is_new);
-    if (!found.ok()) return found.status();
-    if (is_new) created->push_back(*found);
-    slots.push_back(*std::move(found));
+  LogPosition end = 0;
+  {
+    MutexLock order(&log_mu_);
+    MutexLock lock(&mu_);
+    // A delete since the push found the variable: no slots for the orphan.
+    auto it = variables_.find(variable.name());
+    if (it == variables_.end() || it->second.get() != &variable) {
+      return absl::NotFoundError(
+          absl::StrCat("Variable ", variable.name(), " does not exist."));
+    }
+    for (const SlotSpec& slot : SlotsFor(optimizer)) {
+      bool is_new = false;
+      absl::StatusOr<std::shared_ptr<Variable>> found =
+          EnsureSlotLocked(variable, slot, &end, &is_new);
+      if (!found.ok()) return found.status();
+      if (is_new) created->push_back(*found);
+      slots.push_back(*std::move(found));
+    }
   }
+  if (absl::Status s = CommitLog(end); !s.ok()) return s;
   return slots;
 }
 
 absl::StatusOr<std::shared_ptr<Variable>> VariableStore::EnsureSlotLocked(
-    const Variable& variable, const SlotSpec& slot, bool* created) {
+    const Variable& variable, const SlotSpec& slot, LogPosition* end,
+    bool* created) {
   const std::string name = absl::StrCat(variable.name(), "/", slot.suffix);
   auto it = variables_.find(name);
   if (it != variables_.end()) {
@@ -410,17 +432,18 @@ absl::StatusOr<std::shared_ptr<Variable>> VariableStore::EnsureSlotLocked(
   RunInitializer(init, variable.dtype(), variable.shape(), (*buffer)->span());
   if (change_log_ != nullptr) {
     const VariableInfo info{name, variable.shape(), variable.dtype(), 1, false};
-    absl::Status logged = change_log_->LogCreate(
+    absl::StatusOr<LogPosition> logged = change_log_->AppendCreate(
         info, true, absl::string_view((*buffer)->data(), bytes));
     if (!logged.ok()) {
       total_bytes_ -= bytes;
-      return logged;
+      return logged.status();
     }
+    *end = *logged;
   }
   auto slot_variable = std::make_shared<Variable>(name, variable.dtype(),
                                                   variable.shape(), false, bytes);
   slot_variable->set_is_slot();
-  slot_variable->Publish(*std::move(buffer));
+  slot_variable->PublishUnshared(*std::move(buffer));
   variables_.emplace(name, slot_variable);
   *created = true;
   return slot_variable;

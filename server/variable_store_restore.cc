@@ -26,31 +26,40 @@ absl::Status VariableStore::Install(const VariableInfo& info, bool is_slot,
   auto variable = std::make_shared<Variable>(info.name, info.dtype, info.shape,
                                              info.trainable, bytes);
   if (is_slot) variable->set_is_slot();
-  variable->Publish(std::move(value), info.version);
+  variable->PublishUnshared(std::move(value), info.version);
   variables_.emplace(info.name, std::move(variable));
   return absl::OkStatus();
 }
 
-absl::Status VariableStore::ReplaySetValue(absl::string_view name, int64_t version,
-                                           absl::string_view value) {
-  absl::StatusOr<std::shared_ptr<Variable>> variable = Find(name);
-  if (!variable.ok()) {
-    return absl::DataLossError(absl::StrCat("The log sets variable ", name,
-                                            ", which the restored state lacks."));
+absl::Status VariableStore::ReplayPush(absl::Span<const LoggedValue> values) {
+  std::vector<std::shared_ptr<Variable>> targets;
+  std::vector<std::shared_ptr<TensorBuffer>> buffers;
+  for (const LoggedValue& value : values) {
+    absl::StatusOr<std::shared_ptr<Variable>> variable = Find(value.name);
+    if (!variable.ok()) {
+      return absl::DataLossError(absl::StrCat(
+          "The log sets variable ", value.name, ", which the restored state lacks."));
+    }
+    if (value.value.size() != (*variable)->byte_size()) {
+      return absl::DataLossError(absl::StrCat(
+          "The log sets ", value.value.size(), " bytes for variable ", value.name,
+          ", which has ", (*variable)->byte_size(), "."));
+    }
+    absl::StatusOr<std::shared_ptr<TensorBuffer>> buffer =
+        TensorBuffer::Allocate(value.value.size());
+    if (!buffer.ok()) return buffer.status();
+    std::memcpy((*buffer)->data(), value.value.data(), value.value.size());
+    targets.push_back(*std::move(variable));
+    buffers.push_back(*std::move(buffer));
   }
-  if (value.size() != (*variable)->byte_size()) {
-    return absl::DataLossError(absl::StrCat("The log sets ", value.size(),
-                                            " bytes for variable ", name, ", which has ",
-                                            (*variable)->byte_size(), "."));
+  for (size_t i = 0; i < targets.size(); ++i) {
+    Variable& target = *targets[i];
+    absl::Status settled = target.LockForUpdate();
+    if (settled.ok()) target.ReplaceLocked(std::move(buffers[i]), values[i].version);
+    target.Unlock();
+    if (!settled.ok()) return settled;
   }
-  absl::StatusOr<std::shared_ptr<TensorBuffer>> buffer = TensorBuffer::Allocate(value.size());
-  if (!buffer.ok()) return buffer.status();
-  std::memcpy((*buffer)->data(), value.data(), value.size());
-  Variable& target = **variable;
-  absl::Status settled = target.LockForUpdate();
-  if (settled.ok()) target.ReplaceLocked(*std::move(buffer), version);
-  target.Unlock();
-  return settled;
+  return absl::OkStatus();
 }
 
 void VariableStore::ReplayDelete(absl::string_view name) {

@@ -19,33 +19,69 @@
 namespace paramserver {
 namespace {
 
-constexpr size_t kHeaderSize = 9;  // u32 length, u32 CRC, u8 type.
-constexpr uint64_t kMaxPayload = std::numeric_limits<uint32_t>::max();
+// u64 payload length, u32 payload CRC, u8 type, u32 CRC of those 13 bytes.
+constexpr size_t kHeaderSize = 17;
+constexpr size_t kHeaderCrcOffset = 13;
+constexpr size_t kTypeOffset = 12;
+// Far above any push the memory limits allow; a length past it is damage.
+constexpr uint64_t kMaxPayload = uint64_t{1} << 40;
 constexpr absl::string_view kSegmentPrefix = "wal-";
 constexpr absl::string_view kSegmentSuffix = ".log";
 constexpr int kSequenceDigits = 20;
 constexpr uint8_t kFlagTrainable = 1;
 constexpr uint8_t kFlagSlot = 2;
 
+uint64_t DecodeFixed64(const char* p) {
+  return DecodeFixed32(p) | (uint64_t{DecodeFixed32(p + 4)} << 32);
+}
+
 bool IsKnownType(uint8_t type) {
   return type >= static_cast<uint8_t>(WalRecordType::kCheckpoint) &&
-         type <= static_cast<uint8_t>(WalRecordType::kSetValue);
+         type <= static_cast<uint8_t>(WalRecordType::kPush);
 }
 
-uint32_t RecordCrc(char type, absl::string_view meta, absl::string_view value) {
+uint32_t RecordCrc(char type, absl::Span<const absl::string_view> pieces) {
   uint32_t crc = Crc32cExtend(0, &type, 1);
-  crc = Crc32cExtend(crc, meta.data(), meta.size());
-  return Crc32cExtend(crc, value.data(), value.size());
+  for (absl::string_view piece : pieces) {
+    crc = Crc32cExtend(crc, piece.data(), piece.size());
+  }
+  return crc;
 }
 
-std::string EncodeHeader(WalRecordType type, absl::string_view meta,
-                         absl::string_view value) {
+uint64_t TotalSize(absl::Span<const absl::string_view> pieces) {
+  uint64_t size = 0;
+  for (absl::string_view piece : pieces) size += piece.size();
+  return size;
+}
+
+std::string EncodeHeader(WalRecordType type,
+                         absl::Span<const absl::string_view> pieces) {
   const char type_byte = static_cast<char>(type);
   std::string header;
-  PutFixed32(&header, static_cast<uint32_t>(meta.size() + value.size()));
-  PutFixed32(&header, RecordCrc(type_byte, meta, value));
+  PutFixed64(&header, TotalSize(pieces));
+  PutFixed32(&header, RecordCrc(type_byte, pieces));
   header.push_back(type_byte);
+  PutFixed32(&header, Crc32cExtend(0, header.data(), header.size()));
   return header;
+}
+
+// A record header whose own CRC verifies; its length and type are then as
+// written, so a bad one is rejected in O(1) before any payload is read.
+struct Header {
+  uint64_t length;
+  uint32_t payload_crc;
+  uint8_t type;
+};
+
+std::optional<Header> DecodeHeader(absl::string_view data, uint64_t* checksummed) {
+  if (data.size() < kHeaderSize) return std::nullopt;
+  *checksummed += kHeaderCrcOffset;
+  if (Crc32cExtend(0, data.data(), kHeaderCrcOffset) !=
+      DecodeFixed32(data.data() + kHeaderCrcOffset)) {
+    return std::nullopt;
+  }
+  return Header{DecodeFixed64(data.data()), DecodeFixed32(data.data() + 8),
+                static_cast<uint8_t>(data[kTypeOffset])};
 }
 
 std::string EncodeCheckpointMeta(int64_t sequence) {
@@ -114,6 +150,24 @@ absl::Status DecodeCreate(ByteReader* reader, WalRecord* record) {
   return absl::OkStatus();
 }
 
+absl::Status DecodePush(ByteReader* reader, WalRecord* record) {
+  uint32_t count;
+  if (!reader->ReadFixed32(&count) || count == 0) return Malformed("push");
+  for (uint32_t i = 0; i < count; ++i) {
+    LoggedValue value;
+    uint64_t version, size;
+    if (!reader->ReadLengthPrefixed(&value.name) ||
+        !reader->ReadFixed64(&version) || !reader->ReadFixed64(&size) ||
+        size > reader->remaining() || !reader->ReadBytes(size, &value.value)) {
+      return Malformed("push");
+    }
+    value.version = static_cast<int64_t>(version);
+    record->values.push_back(value);
+  }
+  if (reader->remaining() != 0) return Malformed("push");
+  return absl::OkStatus();
+}
+
 absl::Status DecodePayload(WalRecordType type, absl::string_view payload,
                            WalRecord* record) {
   ByteReader reader(payload);
@@ -135,68 +189,96 @@ absl::Status DecodePayload(WalRecordType type, absl::string_view payload,
       }
       record->info.name = std::string(name);
       return absl::OkStatus();
-    case WalRecordType::kSetValue:
-      if (!reader.ReadLengthPrefixed(&name) || !reader.ReadFixed64(&number)) {
-        return Malformed("set-value");
-      }
-      record->info.name = std::string(name);
-      record->info.version = static_cast<int64_t>(number);
-      reader.ReadBytes(reader.remaining(), &record->value);
-      return absl::OkStatus();
+    case WalRecordType::kPush:
+      return DecodePush(&reader, record);
   }
   return Malformed("unknown");
 }
 
-// Why a record could not be read. `crc_ok` tells a torn write (false: the
-// bytes never all reached the disk) from a bad record that was written whole.
+// Why a record could not be read, and what that says about the bytes after
+// it.
 struct BadRecord {
+  enum Kind {
+    // An incomplete header, or an intact one whose length runs past the end
+    // of the file: the record was being written when the writer stopped,
+    // and what follows is its own unfinished payload.
+    kTruncated,
+    // A header that fails its CRC: torn, or damaged; records may follow.
+    kBadHeader,
+    // An intact header, but the payload fails its CRC: torn (pages lost in
+    // a power cut), or damaged; records may follow from `end` on.
+    kBadPayload,
+    // Bytes that verify but do not decode: written wrong, never torn.
+    kBadContent,
+    // A whole record the visitor refused with DATA_LOSS: it does not fit
+    // the state before it (a checkpoint and log that do not belong
+    // together). Records may follow from `end` on.
+    kRejected,
+  };
   uint64_t offset = 0;
   std::string reason;
-  bool crc_ok = false;
+  Kind kind = kTruncated;
+  uint64_t end = 0;  // kBadPayload, kRejected: where the next record starts.
 };
 
 // Decodes the record at the start of `data` into *record and returns its
-// size, or fills *bad (its offset left to the caller).
+// size, or fills *bad (offsets relative to `data`, which the caller moves).
+// Lengths are checked before any CRC over the payload, so a damaged or torn
+// record costs O(header) to reject; *checksummed counts the bytes CRCed.
 std::optional<size_t> DecodeRecord(absl::string_view data, WalRecord* record,
-                                   BadRecord* bad) {
+                                   BadRecord* bad, uint64_t* checksummed) {
   if (data.size() < kHeaderSize) {
-    bad->reason = absl::StrCat("incomplete header (", data.size(), " bytes)");
+    *bad = {0, absl::StrCat("incomplete header (", data.size(), " bytes)"),
+            BadRecord::kTruncated};
     return std::nullopt;
   }
-  const uint32_t length = DecodeFixed32(data.data());
-  const uint32_t crc = DecodeFixed32(data.data() + 4);
-  if (length > data.size() - kHeaderSize) {
-    bad->reason = absl::StrCat("length ", length, " runs past the end (",
-                               data.size() - kHeaderSize, " bytes left)");
+  const std::optional<Header> header = DecodeHeader(data, checksummed);
+  if (!header.has_value()) {
+    *bad = {0, "header CRC mismatch", BadRecord::kBadHeader};
     return std::nullopt;
   }
-  const absl::string_view payload = data.substr(kHeaderSize, length);
-  if (RecordCrc(data[8], payload, {}) != crc) {
-    bad->reason = "CRC mismatch";
+  if (header->length > data.size() - kHeaderSize) {
+    *bad = {0, absl::StrCat("length ", header->length, " runs past the end (",
+                            data.size() - kHeaderSize, " bytes left)"),
+            BadRecord::kTruncated};
     return std::nullopt;
   }
-  bad->crc_ok = true;
-  const uint8_t type = static_cast<uint8_t>(data[8]);
+  const absl::string_view payload = data.substr(kHeaderSize, header->length);
+  *checksummed += payload.size();
+  if (RecordCrc(static_cast<char>(header->type), {payload}) != header->payload_crc) {
+    *bad = {0, "payload CRC mismatch", BadRecord::kBadPayload,
+            kHeaderSize + header->length};
+    return std::nullopt;
+  }
   absl::Status status =
-      IsKnownType(type)
-          ? DecodePayload(static_cast<WalRecordType>(type), payload, record)
-          : absl::DataLossError(absl::StrCat("unknown record type ", type));
+      IsKnownType(header->type)
+          ? DecodePayload(static_cast<WalRecordType>(header->type), payload, record)
+          : absl::DataLossError(absl::StrCat("unknown record type ", header->type));
   if (!status.ok()) {
-    bad->reason = std::string(status.message());
+    *bad = {0, std::string(status.message()), BadRecord::kBadContent};
     return std::nullopt;
   }
-  return kHeaderSize + length;
+  return kHeaderSize + header->length;
 }
 
-// The offset of the first record after `from` whose header and CRC verify,
-// or npos. Cheap checks (type, length) come before the CRC.
-size_t FindNextValidRecord(absl::string_view data, size_t from) {
-  for (size_t pos = from + 1; pos + kHeaderSize <= data.size(); ++pos) {
-    if (!IsKnownType(static_cast<uint8_t>(data[pos + 8]))) continue;
-    const uint32_t length = DecodeFixed32(data.data() + pos);
-    if (length > data.size() - pos - kHeaderSize) continue;
-    const absl::string_view payload = data.substr(pos + kHeaderSize, length);
-    if (RecordCrc(data[pos + 8], payload, {}) == DecodeFixed32(data.data() + pos + 4)) {
+// The offset of the first whole, verified record at or after `from`, or
+// npos. Each position costs a type check, then at most a 13-byte header
+// CRC; only a header that verifies (random bytes: 1 in 2^32) and fits in the
+// file leads to a CRC over its payload. So a torn tail of n bytes is
+// searched in O(n), never O(n^2) as when every position's claimed length
+// was CRCed.
+size_t FindNextValidRecord(absl::string_view data, size_t from,
+                           uint64_t* checksummed) {
+  for (size_t pos = from; pos + kHeaderSize <= data.size(); ++pos) {
+    if (!IsKnownType(static_cast<uint8_t>(data[pos + kTypeOffset]))) continue;
+    const std::optional<Header> header = DecodeHeader(data.substr(pos), checksummed);
+    if (!header.has_value() ||
+        header->length > data.size() - pos - kHeaderSize) {
+      continue;
+    }
+    const absl::string_view payload = data.substr(pos + kHeaderSize, header->length);
+    *checksummed += payload.size();
+    if (RecordCrc(static_cast<char>(header->type), {payload}) == header->payload_crc) {
       return pos;
     }
   }
@@ -325,7 +407,7 @@ absl::Status WriteAheadLog::OpenSegment(int64_t sequence, bool create) {
     const std::string meta = EncodeCheckpointMeta(sequence);
     absl::Status status = WriteFileAtomically(
         options_.dir, name,
-        absl::StrCat(EncodeHeader(WalRecordType::kCheckpoint, meta, {}), meta));
+        absl::StrCat(EncodeHeader(WalRecordType::kCheckpoint, {meta}), meta));
     if (!status.ok()) return status;
   }
   absl::StatusOr<std::unique_ptr<WritableFile>> file = WritableFile::Open(
@@ -337,60 +419,98 @@ absl::Status WriteAheadLog::OpenSegment(int64_t sequence, bool create) {
   return absl::OkStatus();
 }
 
-absl::Status WriteAheadLog::LogCreate(const VariableInfo& info, bool is_slot,
-                                      absl::string_view value) {
+absl::StatusOr<uint64_t> WriteAheadLog::AppendCreate(const VariableInfo& info,
+                                                      bool is_slot,
+                                                      absl::string_view value) {
   absl::Status status = CheckValue(info, value);
   if (!status.ok()) return status;
-  return Append(WalRecordType::kCreateVariable, EncodeCreateMeta(info, is_slot),
-                value);
+  return Append(WalRecordType::kCreateVariable,
+                {EncodeCreateMeta(info, is_slot), value});
+}
+
+absl::StatusOr<uint64_t> WriteAheadLog::AppendDelete(absl::string_view name) {
+  std::string meta;
+  PutLengthPrefixed(&meta, name);
+  return Append(WalRecordType::kDeleteVariable, {meta});
+}
+
+absl::StatusOr<uint64_t> WriteAheadLog::AppendPush(
+    absl::Span<const LoggedValue> values, UpdateSource source) {
+  if (values.empty()) return absl::InvalidArgumentError("empty push");
+  if (source == UpdateSource::kGradient &&
+      options_.fsync_policy == FsyncPolicy::kCheckpointOnly) {
+    MutexLock lock(&mu_);
+    return appended_;
+  }
+  // Small metadata strings between the values, which are not copied.
+  std::vector<std::string> metas(values.size());
+  std::vector<absl::string_view> pieces;
+  pieces.reserve(2 * values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i == 0) PutFixed32(&metas[0], static_cast<uint32_t>(values.size()));
+    PutLengthPrefixed(&metas[i], values[i].name);
+    PutFixed64(&metas[i], static_cast<uint64_t>(values[i].version));
+    PutFixed64(&metas[i], values[i].value.size());
+    pieces.push_back(metas[i]);
+    pieces.push_back(values[i].value);
+  }
+  return Append(WalRecordType::kPush, pieces);
+}
+
+absl::Status WriteAheadLog::Commit(uint64_t position) {
+  if (options_.fsync_policy != FsyncPolicy::kAlways) return absl::OkStatus();
+  return SyncUpTo(position);
+}
+
+namespace {
+
+absl::Status Committed(WriteAheadLog& log, absl::StatusOr<uint64_t> position) {
+  if (!position.ok()) return position.status();
+  return log.Commit(*position);
+}
+
+}  // namespace
+
+absl::Status WriteAheadLog::LogCreate(const VariableInfo& info, bool is_slot,
+                                      absl::string_view value) {
+  return Committed(*this, AppendCreate(info, is_slot, value));
 }
 
 absl::Status WriteAheadLog::LogDelete(absl::string_view name) {
-  std::string meta;
-  PutLengthPrefixed(&meta, name);
-  return Append(WalRecordType::kDeleteVariable, meta, {});
+  return Committed(*this, AppendDelete(name));
 }
 
 absl::Status WriteAheadLog::LogSetValue(absl::string_view name, int64_t version,
                                         absl::string_view value,
                                         UpdateSource source) {
-  if (source == UpdateSource::kGradient &&
-      options_.fsync_policy == FsyncPolicy::kCheckpointOnly) {
-    return absl::OkStatus();
-  }
-  std::string meta;
-  PutLengthPrefixed(&meta, name);
-  PutFixed64(&meta, static_cast<uint64_t>(version));
-  return Append(WalRecordType::kSetValue, meta, value);
+  const LoggedValue logged{name, version, value};
+  return Committed(*this, AppendPush({logged}, source));
 }
 
-absl::Status WriteAheadLog::Append(WalRecordType type, absl::string_view meta,
-                                   absl::string_view value) {
-  uint64_t end;
-  {
-    MutexLock lock(&mu_);
-    absl::Status status = AppendLocked(type, meta, value);
-    if (!status.ok()) return status;
-    end = appended_;
-  }
-  if (options_.fsync_policy != FsyncPolicy::kAlways) return absl::OkStatus();
-  return SyncUpTo(end);
+absl::StatusOr<uint64_t> WriteAheadLog::Append(
+    WalRecordType type, absl::Span<const absl::string_view> pieces) {
+  MutexLock lock(&mu_);
+  absl::Status status = AppendLocked(type, pieces);
+  if (!status.ok()) return status;
+  return appended_;
 }
 
-absl::Status WriteAheadLog::AppendLocked(WalRecordType type,
-                                         absl::string_view meta,
-                                         absl::string_view value) {
+absl::Status WriteAheadLog::AppendLocked(
+    WalRecordType type, absl::Span<const absl::string_view> pieces) {
   if (!broken_.ok()) return broken_;
   if (file_ == nullptr) {
     return absl::FailedPreconditionError("write-ahead log is closed");
   }
-  if (meta.size() + value.size() > kMaxPayload) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "log record of ", meta.size() + value.size(), " bytes is too large"));
+  const uint64_t payload = TotalSize(pieces);
+  if (payload > kMaxPayload) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("log record of ", payload, " bytes is too large"));
   }
-  const std::string header = EncodeHeader(type, meta, value);
+  const std::string header = EncodeHeader(type, pieces);
+  std::vector<absl::string_view> all = {header};
+  all.insert(all.end(), pieces.begin(), pieces.end());
   const uint64_t before = file_->size();
-  absl::Status status = file_->AppendV({header, meta, value});
+  absl::Status status = file_->AppendV(all);
   if (!status.ok()) {
     // Cut off the partial record so the log stays readable and usable.
     absl::Status undo = file_->Truncate(before);
@@ -401,7 +521,7 @@ absl::Status WriteAheadLog::AppendLocked(WalRecordType type,
     }
     return status;
   }
-  appended_ += header.size() + meta.size() + value.size();
+  appended_ += header.size() + payload;
   return absl::OkStatus();
 }
 
@@ -515,30 +635,41 @@ using Visitor = std::function<absl::Status(const WalRecord&)>;
 
 // Hands the records of one segment to `visitor`. Returns the visitor's
 // error; sets *bad, and stops, at the first record that cannot be read.
-absl::Status ReplaySegment(absl::string_view data, int64_t sequence,
-                           const Visitor& visitor, ReplayReport* report,
-                           std::optional<BadRecord>* bad) {
+absl::Status ReplaySegment(absl::string_view data, const std::string& path,
+                           int64_t sequence, const Visitor& visitor,
+                           ReplayReport* report, std::optional<BadRecord>* bad) {
   if (data.empty()) {
-    *bad = BadRecord{0, "empty segment", false};
+    *bad = BadRecord{0, "empty segment", BadRecord::kTruncated};
     return absl::OkStatus();
   }
   for (uint64_t offset = 0; offset < data.size();) {
     WalRecord record;
     BadRecord problem;
-    std::optional<size_t> size = DecodeRecord(data.substr(offset), &record, &problem);
+    std::optional<size_t> size = DecodeRecord(data.substr(offset), &record,
+                                              &problem, &report->bytes_checksummed);
     if (size.has_value() && offset == 0 &&
         (record.type != WalRecordType::kCheckpoint ||
          record.checkpoint_sequence != sequence)) {
-      problem = BadRecord{0, "segment does not start with its checkpoint record", true};
+      problem = BadRecord{0, "segment does not start with its checkpoint record",
+                          BadRecord::kBadContent};
       size.reset();
     }
     if (!size.has_value()) {
       problem.offset = offset;
+      problem.end += offset;
       *bad = std::move(problem);
       return absl::OkStatus();
     }
     absl::Status status = visitor(record);
-    if (!status.ok()) return status;
+    if (absl::IsDataLoss(status)) {
+      *bad = BadRecord{offset, std::string(status.message()),
+                       BadRecord::kRejected, offset + *size};
+      return absl::OkStatus();
+    }
+    if (!status.ok()) {
+      return absl::Status(status.code(), absl::StrCat(path, ": record at byte ",
+                                                      offset, ": ", status.message()));
+    }
     ++report->records;
     offset += *size;
   }
@@ -574,7 +705,23 @@ absl::Status Quarantine(const std::string& dir,
 absl::Status CorruptionError(absl::string_view message) {
   return absl::DataLossError(absl::StrCat(
       message, "; refusing to start from a log with a hole (replay with "
-               "skip_corruption to discard the log from that point on)"));
+               "skip_corruption to set the log aside from that point on)"));
+}
+
+// Where whole records resume after `bad`, or npos: a torn tail has none.
+size_t NextRecordAfter(absl::string_view data, const BadRecord& bad,
+                       uint64_t* checksummed) {
+  switch (bad.kind) {
+    case BadRecord::kTruncated:
+      return absl::string_view::npos;  // The rest is this record's.
+    case BadRecord::kBadPayload:
+    case BadRecord::kRejected:
+      return FindNextValidRecord(data, bad.end, checksummed);
+    case BadRecord::kBadHeader:
+    case BadRecord::kBadContent:
+      break;
+  }
+  return FindNextValidRecord(data, bad.offset + 1, checksummed);
 }
 
 // Handles damage at `bad` in segments[index]: trims a torn tail, else
@@ -587,16 +734,30 @@ absl::Status HandleBadRecord(const std::string& dir,
   const absl::string_view data = mapped->contents();
   const std::string path = JoinPath(dir, WalSegmentName(segments[index]));
   const bool last = index + 1 == segments.size();
-  const size_t next = FindNextValidRecord(data, bad.offset);
-  if (last && !bad.crc_ok && next == absl::string_view::npos) {
+  const size_t next = NextRecordAfter(data, bad, &report->bytes_checksummed);
+  // A segment is created whole with its first record (OpenSegment), so
+  // damage there is never a torn write: it is corruption, or a segment in
+  // another format (an earlier version's), and trimming would lose it.
+  const bool may_be_torn = bad.offset > 0 || data.empty();
+  if (last && may_be_torn &&
+      (bad.kind == BadRecord::kTruncated || bad.kind == BadRecord::kBadHeader ||
+       bad.kind == BadRecord::kBadPayload) &&
+      next == absl::string_view::npos) {
     report->trimmed = absl::StrCat(path, ": torn record at byte ", bad.offset,
                                    " (", data.size() - bad.offset, " bytes: ",
                                    bad.reason, ") trimmed");
     mapped.reset();  // Unmap before the file shrinks.
     return TrimSegment(path, bad.offset);
   }
-  std::string message = absl::StrCat(path, ": corrupt record at byte ",
-                                     bad.offset, " (", bad.reason, ")");
+  std::string message =
+      bad.kind == BadRecord::kRejected
+          ? absl::StrCat(path, ": record at byte ", bad.offset,
+                         " does not fit the state before it (", bad.reason, ")")
+          : absl::StrCat(path, ": corrupt record at byte ", bad.offset, " (",
+                         bad.reason, ")",
+                         bad.offset == 0 ? " (a segment written by an earlier "
+                                           "version of the server?)"
+                                         : "");
   if (next != absl::string_view::npos) {
     absl::StrAppend(&message, ", valid records follow at byte ", next);
   } else if (!last) {
@@ -649,8 +810,8 @@ absl::StatusOr<ReplayReport> ReplayWriteAheadLog(
     if (!mapped.ok()) return mapped.status();
     report.segments.push_back(path);
     std::optional<BadRecord> bad;
-    absl::Status status = ReplaySegment((*mapped)->contents(), (*segments)[i],
-                                        visitor, &report, &bad);
+    absl::Status status = ReplaySegment((*mapped)->contents(), path,
+                                        (*segments)[i], visitor, &report, &bad);
     if (!status.ok()) return status;
     if (bad.has_value()) {
       status = HandleBadRecord(dir, *segments, i, *std::move(mapped), *bad,

@@ -10,14 +10,21 @@
 // digits>.log`. Segment N holds the changes made after checkpoint N was
 // begun (N = 0: since the store was empty) and starts with a kCheckpoint
 // record of N. A segment is a sequence of records:
-//   u32 payload length | u32 CRC-32C of (type byte, payload) | u8 type |
-//   payload
+//   u64 payload length | u32 CRC-32C of (type byte, payload) | u8 type |
+//   u32 CRC-32C of the 13 header bytes before it | payload
+// The header's own CRC lets replay trust a length before reading the payload
+// it claims: a header that fails it, or a length past the end of the file,
+// is rejected without a CRC over the payload, so a torn tail of any size is
+// recognised in one step (a damaged header, in one linear search).
 // with payloads (integers little-endian, names as u32 length + bytes):
 //   kCheckpoint      u64 sequence
 //   kCreateVariable  name, u32 dtype, u32 rank, rank x i64 dims,
 //                    u8 flags (1 trainable, 2 slot), i64 version, value bytes
 //   kDeleteVariable  name
-//   kSetValue        name, i64 version, value bytes
+//   kPush            u32 count, then per variable (and slot) the push
+//                    changed: name, i64 version, u64 value size, value
+//                    bytes -- one record per push, so replay applies a
+//                    push whole or not at all
 //
 // The checkpoint protocol (the wiring's job, in this order):
 //   1. log.StartSegment(N)            new records now go to wal-N.log
@@ -42,6 +49,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "server/change_log.h"
 #include "server/file_util.h"
 #include "server/mutex.h"
 #include "server/variable_spec.h"
@@ -85,20 +94,22 @@ enum class WalRecordType : uint8_t {
   kCheckpoint = 1,
   kCreateVariable = 2,
   kDeleteVariable = 3,
-  kSetValue = 4,
+  kPush = 4,
 };
 
 // One decoded record, as replay hands it to the visitor.
 struct WalRecord {
   WalRecordType type = WalRecordType::kCheckpoint;
   int64_t checkpoint_sequence = 0;  // kCheckpoint.
-  // kCreateVariable: all fields; kDeleteVariable: name; kSetValue: name and
-  // version.
+  // kCreateVariable: all fields; kDeleteVariable: name.
   VariableInfo info;
   bool is_slot = false;  // kCreateVariable.
-  // kCreateVariable, kSetValue: the value's bytes, valid only during the
-  // visitor call (they point into the mapped segment).
+  // kCreateVariable: the value's bytes, valid only during the visitor call
+  // (they point into the mapped segment).
   absl::string_view value;
+  // kPush: the values in the order logged; their views are valid only
+  // during the visitor call.
+  std::vector<LoggedValue> values;
 };
 
 struct WalOptions {
@@ -108,10 +119,8 @@ struct WalOptions {
 };
 
 // Appends records to the newest segment. Thread-safe: records from
-// concurrent callers are whole and in some serial order; a caller that must
-// order its record after a change to the store logs while still holding the
-// lock that change took (the variable's), so the log's order per variable is
-// the store's.
+// concurrent callers are whole and in the order their Append* calls took
+// the log's lock.
 //
 // Errors: INVALID_ARGUMENT for a record too large (payload >= 4 GiB) or a
 // bad sequence; RESOURCE_EXHAUSTED when the disk is full (the partial record
@@ -134,11 +143,31 @@ class WriteAheadLog {
   WriteAheadLog(const WriteAheadLog&) = delete;
   WriteAheadLog& operator=(const WriteAheadLog&) = delete;
 
+  // Each Append* writes one record and returns the log's position after it
+  // (bytes appended over all segments); Commit(position) then returns once
+  // the record is as durable as the policy promises (kAlways: fsynced, with
+  // group commit). Records appear in the order the Append* calls took the
+  // log's lock, so a caller that must order its record after a change to
+  // the store appends while still holding the lock that ordered the change.
+  absl::StatusOr<uint64_t> AppendCreate(const VariableInfo& info, bool is_slot,
+                                        absl::string_view value)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<uint64_t> AppendDelete(absl::string_view name)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // The values and versions the variables (and slots) of one push have
+  // after it, as one record. Under kCheckpointOnly a kGradient push is not
+  // logged (the current position is returned). INVALID_ARGUMENT for no
+  // values.
+  absl::StatusOr<uint64_t> AppendPush(absl::Span<const LoggedValue> values,
+                                      UpdateSource source)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status Commit(uint64_t position) ABSL_LOCKS_EXCLUDED(mu_, sync_mu_);
+
+  // Append* followed by Commit.
   absl::Status LogCreate(const VariableInfo& info, bool is_slot,
                          absl::string_view value) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status LogDelete(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
-  // The value and version a variable has after an assign, assign_add or
-  // optimizer step. Under kCheckpointOnly a kGradient value is not logged.
+  // A push of one variable.
   absl::Status LogSetValue(absl::string_view name, int64_t version,
                            absl::string_view value, UpdateSource source)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -168,11 +197,13 @@ class WriteAheadLog {
 
   explicit WriteAheadLog(const WalOptions& options);
 
-  // Writes one record: header, then `meta` and `value` as the payload.
-  absl::Status Append(WalRecordType type, absl::string_view meta,
-                      absl::string_view value) ABSL_LOCKS_EXCLUDED(mu_);
-  absl::Status AppendLocked(WalRecordType type, absl::string_view meta,
-                            absl::string_view value)
+  // Writes one record: header, then `pieces` as the payload. Returns the
+  // position after it.
+  absl::StatusOr<uint64_t> Append(WalRecordType type,
+                                  absl::Span<const absl::string_view> pieces)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status AppendLocked(WalRecordType type,
+                            absl::Span<const absl::string_view> pieces)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Fsyncs unless the bytes up to `target` (an appended_ value) already are.
   absl::Status SyncUpTo(uint64_t target) ABSL_LOCKS_EXCLUDED(mu_, sync_mu_);
@@ -218,11 +249,17 @@ struct ReplayReport {
   // Set when skip_corruption skipped damage; the message DATA_LOSS would
   // have carried.
   std::string skipped_corruption;
+  // Bytes over which replay computed CRCs: about the log's size. A torn or
+  // damaged tail adds at most a small multiple of its own size (for tests
+  // and the start-up log line).
+  uint64_t bytes_checksummed = 0;
 };
 
 // Hands every record of the segments at or after `from_checkpoint_sequence`
-// to `visitor`, in log order, including each segment's kCheckpoint record;
-// a visitor error stops replay and is returned. A torn final record of the
+// to `visitor`, in log order, including each segment's kCheckpoint record.
+// A visitor's DATA_LOSS (the record does not fit the state before it) is
+// damage at that record's offset, handled as below; any other visitor error
+// stops replay and is returned with the file and offset prepended. A torn final record of the
 // newest segment (bad length or CRC with no valid record after it) is
 // expected after a crash: it is truncated away and noted in the report. Any
 // other damage is DATA_LOSS naming the file and byte offset, unless
