@@ -95,6 +95,21 @@ TEST(DurabilityTest, LogAloneRestoresEveryAcknowledgedChange) {
   EXPECT_THAT(*restarted.store->DeleteVariable("b"), ElementsAre("b", "b/Momentum"));
 }
 
+// A push with no updates succeeds and changes nothing, with a log as without
+// one (the log refuses an empty record, so it must never be asked for one).
+TEST(DurabilityTest, EmptyPushSucceedsWithALogAsWithout) {
+  const std::string dir = FreshDir("empty_push");
+  {
+    Server server(dir);
+    Create(*server.store, "w", {1});
+    absl::StatusOr<std::vector<VariableInfo>> infos = server.store->Push(PushSpec());
+    ASSERT_TRUE(infos.ok()) << infos.status();
+    EXPECT_TRUE(infos->empty());
+  }
+  Server restarted(dir);
+  EXPECT_THAT(Read(*restarted.store, "w"), ElementsAre(1));
+}
+
 TEST(DurabilityTest, CheckpointPlusLaterLog) {
   const std::string dir = FreshDir("checkpoint_and_log");
   {

@@ -241,6 +241,22 @@ TEST_F(PushChunksTest, DataMayNotRunPastItsVariable) {
   EXPECT_EQ(Version(), 1);
 }
 
+// An empty data chunk is refused: it would count as progress and keep a
+// stalled stream, with its reservation, alive past the idle limit.
+TEST_F(PushChunksTest, AnEmptyDataChunkIsRefused) {
+  auto stream = Open();
+  rpc::PushRequest request;
+  request.add_updates()->set_name("v");
+  request.mutable_updates(0)->set_kind(rpc::Update::ASSIGN_ADD);
+  ASSERT_TRUE(stream->writer->Write(EncodePushChunk(&request, 0, 0, {})));
+  stream->writer->Write(EncodePushChunk(nullptr, 0, 0, ""));
+  const grpc::Status status = stream->writer->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "Chunk for update 0 carries no data.");
+  EXPECT_EQ(Version(), 1);
+  EXPECT_EQ(server_->store().reserved_bytes(), 0);
+}
+
 TEST(PushChunksLimitsTest, BufferedBytesCountAgainstTheTotalLimit) {
   ServerOptions options;
   options.port = 0;

@@ -133,14 +133,19 @@ class PushChunksReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer>
 
   void OnReadDone(bool ok) override {
     if (!ok) {
+      // Reading is over: from here on the idle limit must not cancel the
+      // call, or a push that takes long to apply (waiting for locks, a large
+      // fsync) would be applied while the client is told CANCELLED.
+      watchdog_->Remove(context_);
       End(Apply());
       return;
     }
-    watchdog_->Touch(context_);
     if (absl::Status s = Take(); !s.ok()) {
       End(s);
       return;
     }
+    // Only a chunk that was taken (the request, or data) counts as progress.
+    watchdog_->Touch(context_);
     StartRead(&chunk_);
   }
 
@@ -233,6 +238,12 @@ class PushChunksReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer>
       return absl::InvalidArgumentError(
           absl::StrCat("Chunk for update ", chunk.index, " of ",
                        request_.updates_size(), "."));
+    }
+    // An empty chunk moves nothing; accepting it would let a client keep a
+    // stream, and the memory reserved for it, alive past the idle limit.
+    if (chunk.data.length == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Chunk for update ", chunk.index, " carries no data."));
     }
     std::string* value = request_.mutable_updates(chunk.index)->mutable_value();
     if (chunk.offset != static_cast<int64_t>(value->size())) {

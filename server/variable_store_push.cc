@@ -280,6 +280,8 @@ absl::StatusOr<std::vector<size_t>> VariableStore::CheckPushHeader(
 absl::StatusOr<std::vector<VariableInfo>> VariableStore::Push(
     const PushSpec& push) {
   if (absl::Status s = ValidatePushSpec(push); !s.ok()) return s;
+  // Nothing to apply, and nothing to log: the log refuses an empty record.
+  if (push.updates.empty()) return std::vector<VariableInfo>();
   // Every update is resolved and checked before any slot is created.
   std::vector<Target> targets;
   targets.reserve(push.updates.size());
