@@ -51,7 +51,8 @@ std::vector<T> Values(const InitializerSpec& spec, DType dtype,
   const std::vector<char> bytes = RunBytes(spec, dtype, shape);
   EXPECT_EQ(bytes.size() % sizeof(T), 0u);
   std::vector<T> values(bytes.size() / sizeof(T));
-  std::memcpy(values.data(), bytes.data(), bytes.size());
+  // An empty vector's data() may be null, which memcpy may not be given.
+  if (!bytes.empty()) std::memcpy(values.data(), bytes.data(), bytes.size());
   return values;
 }
 
