@@ -1,3 +1,4 @@
+#include "server/file_size_limit_for_test.h"
 #include "server/checkpoint.h"
 
 #include <signal.h>
@@ -188,21 +189,6 @@ TEST(CheckpointTest, InterruptedWriteLeavesNothingVisibleAndIsCleanedUp) {
   EXPECT_THAT(*ListDirectory(root),
               ElementsAre(CheckpointDirName(1), CheckpointDirName(3)));
 }
-
-class FileSizeLimit {
- public:
-  explicit FileSizeLimit(rlim_t bytes) {
-    signal(SIGXFSZ, SIG_IGN);
-    getrlimit(RLIMIT_FSIZE, &saved_);
-    rlimit limit = saved_;
-    limit.rlim_cur = bytes;
-    EXPECT_EQ(setrlimit(RLIMIT_FSIZE, &limit), 0);
-  }
-  ~FileSizeLimit() { setrlimit(RLIMIT_FSIZE, &saved_); }
-
- private:
-  rlimit saved_;
-};
 
 TEST(CheckpointTest, DiskFullIsResourceExhaustedAndKeepsThePreviousOne) {
   const std::string root = NewTestDir("disk_full");

@@ -1,3 +1,4 @@
+#include "server/file_size_limit_for_test.h"
 #include "server/durability.h"
 
 #include <signal.h>
@@ -212,22 +213,6 @@ TEST(DurabilityTest, PushCutShortByACrashIsNotReplayedInPart) {
   EXPECT_EQ(Read(*restarted.store, "a/x")[0], 5);
   EXPECT_EQ(Read(*restarted.store, "a/y")[0], 5);
 }
-
-// Lets files grow by at most `bytes` more (RLIMIT_FSIZE), as a full disk.
-class FileSizeLimit {
- public:
-  explicit FileSizeLimit(rlim_t bytes) {
-    signal(SIGXFSZ, SIG_IGN);
-    getrlimit(RLIMIT_FSIZE, &saved_);
-    rlimit limit = saved_;
-    limit.rlim_cur = bytes;
-    EXPECT_EQ(setrlimit(RLIMIT_FSIZE, &limit), 0);
-  }
-  ~FileSizeLimit() { setrlimit(RLIMIT_FSIZE, &saved_); }
-
- private:
-  rlimit saved_;
-};
 
 TEST(DurabilityTest, PushThatFailedToLogLeavesNothingReplayWouldApply) {
   const std::string dir = FreshDir("push_disk_full");

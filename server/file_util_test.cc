@@ -1,3 +1,4 @@
+#include "server/file_size_limit_for_test.h"
 #include "server/file_util.h"
 
 #include <signal.h>
@@ -22,23 +23,6 @@ std::string NewTestDir(const std::string& name) {
   EXPECT_TRUE(CreateDirectories(dir).ok());
   return dir;
 }
-
-// Caps the size of any file this process writes (RLIMIT_FSIZE) so a write
-// past it fails with EFBIG, the way a full disk fails with ENOSPC.
-class FileSizeLimit {
- public:
-  explicit FileSizeLimit(rlim_t bytes) {
-    signal(SIGXFSZ, SIG_IGN);  // Else the kernel kills us instead of EFBIG.
-    getrlimit(RLIMIT_FSIZE, &saved_);
-    rlimit limit = saved_;
-    limit.rlim_cur = bytes;
-    EXPECT_EQ(setrlimit(RLIMIT_FSIZE, &limit), 0);
-  }
-  ~FileSizeLimit() { setrlimit(RLIMIT_FSIZE, &saved_); }
-
- private:
-  rlimit saved_;
-};
 
 TEST(FileUtilTest, AtomicWriteThenRead) {
   const std::string dir = NewTestDir("atomic_write");

@@ -1,3 +1,4 @@
+#include "server/file_size_limit_for_test.h"
 #include "server/write_ahead_log.h"
 
 #include <signal.h>
@@ -415,21 +416,6 @@ TEST(WriteAheadLogTest, VisitorErrorStopsReplay) {
   EXPECT_EQ(report.status().code(), absl::StatusCode::kInternal);
   EXPECT_EQ(calls, 2);
 }
-
-class FileSizeLimit {
- public:
-  explicit FileSizeLimit(rlim_t bytes) {
-    signal(SIGXFSZ, SIG_IGN);
-    getrlimit(RLIMIT_FSIZE, &saved_);
-    rlimit limit = saved_;
-    limit.rlim_cur = bytes;
-    EXPECT_EQ(setrlimit(RLIMIT_FSIZE, &limit), 0);
-  }
-  ~FileSizeLimit() { setrlimit(RLIMIT_FSIZE, &saved_); }
-
- private:
-  rlimit saved_;
-};
 
 TEST(WriteAheadLogTest, DiskFullIsResourceExhaustedAndLosesNothingLogged) {
   const std::string dir = NewTestDir("disk_full");
