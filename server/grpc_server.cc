@@ -28,7 +28,8 @@ GrpcServer::GrpcServer(ServerOptions options,
                        std::unique_ptr<VariableStore> store)
     : options_(std::move(options)),
       store_(std::move(store)),
-      service_(store_.get(), tokens(), options_.stream_idle_limit) {}
+      service_(store_.get(), tokens(), options_.stream_idle_limit,
+               options_.stream_min_bytes_per_second) {}
 
 bool IsLoopbackAddress(absl::string_view address) {
   if (address == "localhost") return true;

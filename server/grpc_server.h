@@ -53,6 +53,9 @@ struct ServerOptions {
   // PushChunks and PullChunks streams that make no progress for this long
   // are cancelled (StreamWatchdog); infinite turns that off.
   absl::Duration stream_idle_limit = absl::Seconds(60);
+  // ... and those that, past their first stream_idle_limit, average fewer
+  // bytes per second than this over their life (0: no floor).
+  int64_t stream_min_bytes_per_second = int64_t{1} << 20;
   // gRPC server reflection (grpc.reflection.v1alpha), for grpcurl without
   // the .proto. Off unless asked for: it cannot check tokens, and it hands
   // anyone who connects the whole schema, admin methods included.

@@ -70,17 +70,19 @@ using ParameterServerBase = rpc::ParameterServer::WithRawCallbackMethod_GetVaria
 // more. All semantics live in the store. Every handler first checks the
 // call's token against `tokens` (server/grpc_auth.h); null `tokens` turns
 // authentication off. Chunk streams that make no progress for
-// `stream_idle_limit` are cancelled (StreamWatchdog). Thread-safe; `store`
+// `stream_idle_limit`, or move fewer than `stream_min_bytes_per_second` past
+// it, are cancelled (StreamWatchdog). Thread-safe; `store`
 // and `tokens` must outlive the service.
 class ParameterServerService final : public ParameterServerBase {
  public:
   explicit ParameterServerService(
       VariableStore* store, const TokenTable* tokens = nullptr,
-      absl::Duration stream_idle_limit = absl::InfiniteDuration())
+      absl::Duration stream_idle_limit = absl::InfiniteDuration(),
+      int64_t stream_min_bytes_per_second = 0)
       : store_(store),
         tokens_(tokens),
         sessions_(store, tokens),
-        watchdog_(stream_idle_limit) {}
+        watchdog_(stream_idle_limit, stream_min_bytes_per_second) {}
 
   // The companion service, to be registered on the same server.
   SessionService* sessions() { return &sessions_; }

@@ -322,6 +322,67 @@ TEST(PushChunksLimitsTest, AStalledStreamIsCancelledAndReleasesItsMemory) {
   EXPECT_EQ((*server)->store().ReadVariable("w")->info.version, 1);
 }
 
+// A client that trickles a byte now and then makes progress in the idle
+// limit's sense, but not at the floor rate: it is cancelled as well.
+TEST(PushChunksLimitsTest, ATricklingStreamIsCancelledAndReleasesItsMemory) {
+  ServerOptions options;
+  options.port = 0;
+  options.stream_idle_limit = absl::Milliseconds(300);
+  options.stream_min_bytes_per_second = 1 << 20;
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  VariableRequest request;
+  request.name = "w";
+  request.shape = TensorShape{1 << 20};
+  ASSERT_TRUE((*server)->store().GetVariable(request).ok());
+  auto channel = grpc::CreateChannel((*server)->target(),
+                                     grpc::InsecureChannelCredentials());
+  grpc::internal::RpcMethod method("/paramserver.rpc.ParameterServer/PushChunks",
+                                   grpc::internal::RpcMethod::CLIENT_STREAMING);
+  rpc::PushRequest push;
+  push.add_updates()->set_name("w");
+  grpc::ClientContext context;
+  grpc::ByteBuffer response;
+  std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer(
+      grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(
+          channel.get(), method, &context, &response));
+  ASSERT_TRUE(writer->Write(EncodePushChunk(&push, 0, 0, {})));
+  // One byte every 50 ms: well inside the idle limit, far below the floor.
+  const absl::Time start = absl::Now();
+  int64_t sent = 0;
+  while (absl::Now() - start < absl::Seconds(10) &&
+         writer->Write(EncodePushChunk(nullptr, 0, sent, "x"))) {
+    ++sent;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  const absl::Duration lasted = absl::Now() - start;
+  EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_LT(lasted, absl::Seconds(3)) << sent << " bytes sent";
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ((*server)->store().reserved_bytes(), 0);
+  EXPECT_EQ((*server)->store().ReadVariable("w")->info.version, 1);
+}
+
+// A request that would parse into far more memory than its size (here some
+// 30 million empty items) is refused before it is parsed.
+TEST_F(GrpcServiceTest, RequestsThatWouldParseIntoFarMoreMemoryAreRefused) {
+  std::string empty_items;
+  while (empty_items.size() < (size_t{60} << 20)) empty_items += std::string("\x0a\x00", 2);
+  for (const char* method : {"/paramserver.rpc.ParameterServer/Pull",
+                             "/paramserver.rpc.ParameterServer/Push"}) {
+    const grpc::Status status = RawUnary(method, empty_items);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << method;
+    EXPECT_NE(status.error_message().find("too many items"), std::string::npos)
+        << status.error_message();
+  }
+  // And the server serves on.
+  rpc::PullRequest request;
+  request.add_items()->set_name("v");
+  rpc::PullResponse response;
+  grpc::ClientContext context;
+  EXPECT_TRUE(stub_->Pull(&context, request, &response).ok());
+}
+
 TEST_F(GrpcServiceTest, SessionAnswersEachCallInOrderWithItsStatus) {
   auto sessions = rpc::ParameterServerSessions::NewStub(channel_);
   grpc::ClientContext context;

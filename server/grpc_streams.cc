@@ -5,8 +5,7 @@
 #include <string>
 #include <vector>
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/wire_format_lite.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include "absl/strings/str_cat.h"
 #include "server/grpc_auth.h"
@@ -15,6 +14,7 @@
 #include "server/grpc_zero_copy.h"
 #include "server/grpc_zero_copy_reader.h"
 #include "server/logging.h"
+#include "server/parse_budget.h"
 #include "server/proto_convert.h"
 
 namespace paramserver {
@@ -61,7 +61,7 @@ class PullChunksReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "Stream closed."));
       return;
     }
-    watchdog_->Touch(context_);
+    watchdog_->Touch(context_, chunk_.Length());
     WriteChunk(nullptr);
   }
 
@@ -93,23 +93,6 @@ class PullChunksReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer
   size_t offset_ = 0;
   grpc::ByteBuffer chunk_;  // In flight until OnWriteDone.
 };
-
-// The number of updates (field 1) in a serialized PushRequest, counted on
-// the wire without building them; stops at the first malformed field (the
-// parse that follows reports it).
-size_t CountUpdates(const std::string& bytes) {
-  using google::protobuf::internal::WireFormatLite;
-  google::protobuf::io::CodedInputStream in(
-      reinterpret_cast<const uint8_t*>(bytes.data()), static_cast<int>(bytes.size()));
-  constexpr uint32_t kUpdateTag =
-      (1 << 3) | WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
-  size_t count = 0;
-  while (const uint32_t tag = in.ReadTag()) {
-    if (tag == kUpdateTag) ++count;
-    if (!WireFormatLite::SkipField(&in, tag)) break;
-  }
-  return count;
-}
 
 class PushChunksReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
@@ -145,7 +128,7 @@ class PushChunksReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer>
       return;
     }
     // Only a chunk that was taken (the request, or data) counts as progress.
-    watchdog_->Touch(context_);
+    watchdog_->Touch(context_, chunk_.Length());
     StartRead(&chunk_);
   }
 
@@ -184,12 +167,14 @@ class PushChunksReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer>
   absl::Status TakeRequest(const std::string& bytes) {
     if (started_) return absl::InvalidArgumentError("Second request in one push.");
     started_ = true;
-    // Counted before parsing: a 64 MiB request of empty updates would make
+    // Costed before parsing: a 64 MiB request of empty updates would make
     // protobuf build some 30 million of them.
-    if (const size_t updates = CountUpdates(bytes); updates > kMaxUpdatesPerPush) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("A push may carry at most ", kMaxUpdatesPerPush,
-                       " updates; this one has ", updates, "."));
+    google::protobuf::io::ArrayInputStream input(bytes.data(),
+                                                 static_cast<int>(bytes.size()));
+    if (absl::Status s =
+            CheckParseBudget(*rpc::PushRequest::descriptor(), bytes.size(), &input);
+        !s.ok()) {
+      return s;
     }
     if (!request_.ParseFromString(bytes)) {
       return absl::InvalidArgumentError("Malformed PushRequest in PushChunk.");
@@ -395,8 +380,9 @@ void SessionRegistry::CancelAll() {
   for (grpc::CallbackServerContext* context : open_) context->TryCancel();
 }
 
-StreamWatchdog::StreamWatchdog(absl::Duration idle_limit)
-    : idle_limit_(idle_limit) {
+StreamWatchdog::StreamWatchdog(absl::Duration idle_limit,
+                               int64_t min_bytes_per_second)
+    : idle_limit_(idle_limit), min_bytes_per_second_(min_bytes_per_second) {
   if (idle_limit_ != absl::InfiniteDuration()) thread_ = std::thread([this] { Run(); });
 }
 
@@ -410,19 +396,23 @@ StreamWatchdog::~StreamWatchdog() {
 }
 
 void StreamWatchdog::Add(grpc::CallbackServerContext* context) {
+  const absl::Time now = absl::Now();
   MutexLock lock(&mu_);
-  last_progress_[context] = absl::Now();
+  streams_[context] = Progress{now, now, 0};
 }
 
-void StreamWatchdog::Touch(grpc::CallbackServerContext* context) {
+void StreamWatchdog::Touch(grpc::CallbackServerContext* context, size_t bytes) {
+  const absl::Time now = absl::Now();
   MutexLock lock(&mu_);
-  auto it = last_progress_.find(context);
-  if (it != last_progress_.end()) it->second = absl::Now();
+  auto it = streams_.find(context);
+  if (it == streams_.end()) return;
+  it->second.last = now;
+  it->second.bytes += bytes;
 }
 
 void StreamWatchdog::Remove(grpc::CallbackServerContext* context) {
   MutexLock lock(&mu_);
-  last_progress_.erase(context);
+  streams_.erase(context);
 }
 
 void StreamWatchdog::Run() {
@@ -437,19 +427,39 @@ void StreamWatchdog::Run() {
   }
 }
 
+std::string StreamWatchdog::CancelReason(const Progress& progress,
+                                         absl::Time now) const {
+  if (now - progress.last >= idle_limit_) {
+    return absl::StrCat("no progress for ", absl::FormatDuration(now - progress.last),
+                        " (limit ", absl::FormatDuration(idle_limit_), ")");
+  }
+  if (min_bytes_per_second_ <= 0) return "";
+  // Time the bytes moved so far pay for at the floor rate, after the first
+  // idle limit, which every stream gets.
+  const absl::Duration paid_for =
+      idle_limit_ + absl::Seconds(static_cast<double>(progress.bytes) /
+                                  static_cast<double>(min_bytes_per_second_));
+  if (now - progress.added < paid_for) return "";
+  return absl::StrCat("moved ", progress.bytes, " bytes in ",
+                      absl::FormatDuration(now - progress.added),
+                      ", below the floor of ", min_bytes_per_second_,
+                      " bytes per second after the first ",
+                      absl::FormatDuration(idle_limit_));
+}
+
 void StreamWatchdog::CancelIdleLocked(absl::Time now) {
   // Under the lock, so no reactor can finish and free its context meanwhile
   // (as in SessionRegistry::CancelAll); each stream is cancelled once.
-  for (auto it = last_progress_.begin(); it != last_progress_.end();) {
-    if (now - it->second < idle_limit_) {
+  for (auto it = streams_.begin(); it != streams_.end();) {
+    const std::string reason = CancelReason(it->second, now);
+    if (reason.empty()) {
       ++it;
       continue;
     }
     Log(LogLevel::kWarning, "Cancelled a chunk stream from ", it->first->peer(),
-        ": no progress for ", absl::FormatDuration(now - it->second),
-        " (limit ", absl::FormatDuration(idle_limit_), ").");
+        ": ", reason, ".");
     it->first->TryCancel();
-    last_progress_.erase(it++);
+    streams_.erase(it++);
   }
 }
 

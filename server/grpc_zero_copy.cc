@@ -6,6 +6,7 @@
 #include <grpcpp/support/proto_buffer_reader.h>
 
 #include "absl/strings/str_cat.h"
+#include "server/parse_budget.h"
 #include "server/proto_convert.h"
 
 namespace paramserver {
@@ -59,8 +60,17 @@ grpc::Slice ShareTensorBytes(std::shared_ptr<const TensorBuffer> buffer,
 }
 
 absl::Status ParseRequest(const grpc::ByteBuffer& buffer,
-                          google::protobuf::MessageLite* message) {
-  // The reader consumes its buffer; a copy shares the slices, not the bytes.
+                          google::protobuf::Message* message) {
+  // Each reader consumes its buffer; a copy shares the slices, not the bytes.
+  {
+    grpc::ByteBuffer copy(buffer);
+    grpc::ProtoBufferReader reader(&copy);
+    if (reader.status().ok()) {
+      absl::Status s =
+          CheckParseBudget(*message->GetDescriptor(), buffer.Length(), &reader);
+      if (!s.ok()) return s;
+    }
+  }
   grpc::ByteBuffer copy(buffer);
   grpc::ProtoBufferReader reader(&copy);
   if (!reader.status().ok() || !message->ParseFromZeroCopyStream(&reader)) {

@@ -59,9 +59,10 @@ class WireWriter {
 };
 
 // Parses a request that arrived raw. INVALID_ARGUMENT when it does not parse
-// ("Malformed paramserver.rpc.PullRequest.").
+// ("Malformed paramserver.rpc.PullRequest."), or when parsing it would take
+// far more memory than its size (CheckParseBudget), before parsing.
 absl::Status ParseRequest(const grpc::ByteBuffer& buffer,
-                          google::protobuf::MessageLite* message);
+                          google::protobuf::Message* message);
 
 // Serializes a response to be sent raw, replacing what `buffer` held;
 // INTERNAL when it cannot be (over protobuf's 2 GB limit).

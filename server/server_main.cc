@@ -74,6 +74,11 @@ ABSL_FLAG(bool, insecure, false,
 ABSL_FLAG(double, stream_idle_seconds, 60,
           "Cancel a PushChunks or PullChunks stream that moves no chunk for "
           "this long, releasing what it holds (0: never).");
+ABSL_FLAG(int64_t, stream_min_bytes_per_second, int64_t{1} << 20,
+          "Also cancel a PushChunks or PullChunks stream that, past its first "
+          "--stream_idle_seconds, has moved fewer bytes per second of its "
+          "life than this, so a client trickling bytes cannot hold a push's "
+          "reservation (0: no floor).");
 ABSL_FLAG(bool, reflection, false,
           "Serve gRPC server reflection (for grpcurl without the .proto). It "
           "answers without a token and hands out the whole schema.");
@@ -231,6 +236,13 @@ int Run() {
   }
   options.stream_idle_limit =
       idle_seconds == 0 ? absl::InfiniteDuration() : absl::Seconds(idle_seconds);
+  options.stream_min_bytes_per_second =
+      absl::GetFlag(FLAGS_stream_min_bytes_per_second);
+  if (options.stream_min_bytes_per_second < 0) {
+    Log(LogLevel::kError,
+        "Cannot start: --stream_min_bytes_per_second must be >= 0.");
+    return 2;
+  }
   options.reflection = absl::GetFlag(FLAGS_reflection);
   absl::StatusOr<std::optional<DurabilityOptions>> durability = DurabilityFromFlags();
   if (!durability.ok()) {

@@ -231,7 +231,10 @@ class VariableStore {
   absl::StatusOr<std::shared_ptr<Variable>> EnsureSlotLocked(
       const Variable& variable, const SlotSpec& slot, LogPosition* end,
       bool* created) ABSL_EXCLUSIVE_LOCKS_REQUIRED(log_mu_, mu_);
-  // Removes slots a failed push created, where they are still registered.
+  // Removes slots a failed push created, where they are still registered
+  // and no other push has them: one that holds a slot (found it while this
+  // push ran) or has applied to it (its version moved on) shares it, and
+  // the slot stays. The caller must hold no other reference to `slots`.
   void DiscardSlots(const std::vector<std::shared_ptr<Variable>>& slots)
       ABSL_LOCKS_EXCLUDED(log_mu_, mu_);
   // The part of Push after its updates were checked: slots, locks, apply.

@@ -295,7 +295,10 @@ absl::StatusOr<std::vector<VariableInfo>> VariableStore::Push(
   std::vector<std::shared_ptr<Variable>> created_slots;
   absl::StatusOr<std::vector<VariableInfo>> infos =
       ApplyPush(push, targets, &created_slots);
-  if (!infos.ok()) DiscardSlots(created_slots);
+  if (!infos.ok()) {
+    targets.clear();  // Its references to the slots would keep them.
+    DiscardSlots(created_slots);
+  }
   return infos;
 }
 
@@ -359,14 +362,24 @@ absl::StatusOr<std::vector<VariableInfo>> VariableStore::ApplyPush(
 }
 
 void VariableStore::DiscardSlots(
-    const std::vector<std::shared_ptr<Variable>>& slots) {
+    const std::vector<std::shared_ptr<Variable>>& slots)
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  if (slots.empty()) return;
+  // Locked in a push's order (variable locks, then log_mu_, then mu_).
+  UpdateLocks locks(slots);
   LogPosition end = 0;
   {
     MutexLock order(&log_mu_);
     MutexLock lock(&mu_);
-    for (const std::shared_ptr<Variable>& slot : slots) {
+    for (const std::shared_ptr<Variable>& slot : locks.variables()) {
       auto it = variables_.find(slot->name());
       if (it == variables_.end() || it->second != slot) continue;
+      // References are only taken from variables_ under mu_, so with mu_
+      // held the count cannot grow: the store's, the caller's and the
+      // locks' mean nobody else has the slot.
+      constexpr long kOwnReferences = 3;
+      if (slot.use_count() > kOwnReferences) continue;
+      if (slot->InfoLocked().version != 1) continue;
       // If the log refuses the deletion (a full disk), a restart brings the
       // slot back at its initial value, which is what the next step would
       // create anyway.

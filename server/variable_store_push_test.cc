@@ -1,3 +1,4 @@
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <thread>
@@ -189,6 +190,56 @@ TEST_F(PushTest, AFailedPushLeavesNoSlotsBehind) {
   EXPECT_THAT(names, ElementsAre("v", "w"));
   EXPECT_EQ(store_->total_bytes(), 16);
   EXPECT_THAT(Read("w"), ElementsAre(0, 0));
+}
+
+// A failed push discards the slots it created, but not slots that a
+// concurrent push found and applied to: that push's optimizer state would
+// vanish while its variable kept the step.
+TEST_F(PushTest, AFailedPushKeepsSlotsAnotherPushUses) {
+  OptimizerSpec adam;
+  adam.kind = OptimizerKind::kAdam;
+  const std::string grad = Bytes({1, 1});
+  const std::vector<float> big(1 << 20, 0.0f);
+  for (int round = 0; round < 40; ++round) {
+    const std::string w = absl::StrCat("w", round);
+    const std::string x = absl::StrCat("x", round);
+    const std::string v = absl::StrCat("v", round);
+    Create(w, {0, 0});
+    Create(x, big);
+    Create(v, {0, 0});
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(PushOne(v, UpdateKind::kAssignAdd, Bytes({0, 0})).ok());
+    }
+    // Creates w's slots, then x's (large: this takes a while), then fails:
+    // v's gradient is too stale.
+    PushSpec failing;
+    failing.optimizer = adam;
+    failing.max_staleness = 1;
+    failing.updates = {{w, UpdateKind::kApplyGradient, grad, std::nullopt},
+                       {x, UpdateKind::kApplyGradient, Bytes(big), std::nullopt},
+                       {v, UpdateKind::kApplyGradient, grad, int64_t{1}}};
+    std::atomic<bool> failed{false};
+    std::thread failer([&] {
+      EXPECT_EQ(store_->Push(failing).status().code(), absl::StatusCode::kAborted);
+      failed = true;
+    });
+    // As soon as w's slots appear (if they are not gone already), a second
+    // push applies a step to w.
+    while (!failed && !store_->ReadVariable(w + "/Adam_1").ok()) {
+      std::this_thread::yield();
+    }
+    auto applied = PushOne(w, UpdateKind::kApplyGradient, grad, adam);
+    failer.join();
+    ASSERT_TRUE(applied.ok()) << applied.status();
+    // One Adam step on w: its slots exist and carry that step.
+    for (const char* slot : {"/Adam", "/Adam_1"}) {
+      auto info = store_->ReadVariable(w + slot);
+      ASSERT_TRUE(info.ok()) << "round " << round << ": " << info.status();
+      EXPECT_EQ(info->info.version, 2) << w << slot;
+    }
+    // x's slots were the failed push's alone.
+    EXPECT_FALSE(store_->ReadVariable(x + "/Adam").ok());
+  }
 }
 
 TEST_F(PushTest, APushThatDoesNotFitCreatesNoSlots) {
