@@ -75,10 +75,10 @@ class Estimator {
         // the wire; a varint may be one byte and become eight.
         uint32_t length = 0;
         if (!in_->ReadVarint32(&length)) return false;
+        if (!in_->Skip(static_cast<int>(length))) return false;
         // Repeated fields grow by doubling: up to twice their elements.
         bytes_ += 2 * (IsFixedWidth(*field) ? size_t{length}
                                             : size_t{length} * kRepeatedNumberCost);
-        if (!in_->Skip(static_cast<int>(length))) return false;
         continue;
       }
       if (wire_type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
@@ -101,10 +101,13 @@ class Estimator {
         WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
       return WireFormatLite::SkipField(in_, tag);
     }
+    // A length is counted only once its bytes are there: a malformed length
+    // is the parse's to report, not a cost.
     uint32_t length = 0;
     if (!in_->ReadVarint32(&length)) return false;
+    if (!in_->Skip(static_cast<int>(length))) return false;
     bytes_ += length;
-    return in_->Skip(static_cast<int>(length));
+    return true;
   }
 
   CodedInputStream* const in_;

@@ -108,6 +108,17 @@ TEST(ParseBudgetTest, MalformedBytesEndTheWalk) {
   const std::string bytes("\x0a\x7f\x01", 3);
   EXPECT_TRUE(Check(*rpc::PushRequest::descriptor(), bytes).ok());
   EXPECT_FALSE(rpc::PushRequest().ParseFromString(bytes));
+  // Lengths of 4 GB that are not there cost nothing: a string field, an
+  // unknown field and packed numbers.
+  for (const std::string& huge :
+       {std::string("\x0a\xff\xff\xff\xff\x0f", 6),
+        std::string("\xfa\x01\xff\xff\xff\xff\x0f", 7)}) {
+    EXPECT_LT(Estimate(*rpc::PullItem::descriptor(), huge), 1024);
+    EXPECT_TRUE(Check(*rpc::PullItem::descriptor(), huge).ok());
+  }
+  EXPECT_LT(Estimate(*rpc::TensorShape::descriptor(),
+                     std::string("\x0a\xff\xff\xff\xff\x0f", 6)),
+            1024);
 }
 
 }  // namespace
