@@ -147,6 +147,12 @@ absl::Status DoPush(VariableStore& store, const TokenTable* tokens,
                     const grpc::CallbackServerContext& context,
                     const rpc::PushRequest& request,
                     rpc::PushResponse* response) {
+  // Before anything is done per update.
+  if (static_cast<size_t>(request.updates_size()) > kMaxUpdatesPerPush) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("A push may carry at most ", kMaxUpdatesPerPush,
+                     " updates; this one has ", request.updates_size(), "."));
+  }
   if (absl::Status s = CheckPushAccess(tokens, context, request); !s.ok()) {
     return s;
   }

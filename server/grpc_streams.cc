@@ -179,6 +179,12 @@ class PushChunksReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer>
     if (!request_.ParseFromString(bytes)) {
       return absl::InvalidArgumentError("Malformed PushRequest in PushChunk.");
     }
+    // Before anything is done per update.
+    if (static_cast<size_t>(request_.updates_size()) > kMaxUpdatesPerPush) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("A push may carry at most ", kMaxUpdatesPerPush,
+                       " updates; this one has ", request_.updates_size(), "."));
+    }
     if (absl::Status s = CheckPushAccess(tokens_, *context_, request_); !s.ok()) {
       return s;
     }
