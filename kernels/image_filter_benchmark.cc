@@ -1,5 +1,6 @@
 // Forward pass of the two-convolution image filter (5x5, 32->32, SAME,
-// stride 1, bias + ReLU fused), 1 thread and all cores, in GFLOP/s, plus this
+// stride 1, bias + ReLU fused) and its training step (forward, MSE loss and
+// all gradients), 1 thread and all cores, in GFLOP/s, plus this
 // core's measured fp32 FMA peak and the fraction of it achieved.
 //
 //   bazel --output_base=... run //kernels:image_filter_benchmark --
@@ -7,7 +8,8 @@
 //
 // Threads: Debian's libdnnl uses GNU OpenMP; each case sets the count with
 // ImageFilterParams::num_threads (omp_set_num_threads around create/run).
-// Counters: GFLOP/s (FLOPs = 2*N*OH*OW*KH*KW*IC*OC per convolution) and
+// Counters: GFLOP/s (FLOPs = 2*N*OH*OW*KH*KW*IC*OC per convolution; two per
+// forward pass, five per training step) and
 // peak_fraction = GFLOP/s / (threads * measured single-core FMA peak).
 
 #include <algorithm>
@@ -23,6 +25,7 @@
 #include "benchmark/benchmark.h"
 #include "kernels/fma_peak.h"
 #include "kernels/image_filter_net.h"
+#include "kernels/image_filter_training.h"
 
 namespace paramserver {
 namespace kernels {
@@ -72,6 +75,48 @@ void BM_ImageFilterForward(benchmark::State& state) {
       gflops / (f.num_threads * g_core_peak_gflops);
 }
 
+// Args: batch, height (= width), threads. One training step: forward, loss
+// and the gradients of all four tensors (five convolutions' FLOPs).
+void BM_ImageFilterTrainingStep(benchmark::State& state) {
+  ImageFilterParams f;
+  f.batch = state.range(0);
+  f.height = f.width = state.range(1);
+  f.num_threads = static_cast<int>(state.range(2));
+  absl::StatusOr<std::unique_ptr<ImageFilterTraining>> training =
+      ImageFilterTraining::Create(f);
+  if (!training.ok()) {
+    return state.SkipWithError(training.status().ToString().c_str());
+  }
+  const int64_t size = (*training)->image_elements();
+  const int64_t weights = (*training)->weights_elements();
+  const std::vector<float> input = Random(size, 1), targets = Random(size, 6);
+  std::vector<float> g[4] = {std::vector<float>(weights),
+                             std::vector<float>(f.channels),
+                             std::vector<float>(weights),
+                             std::vector<float>(f.channels)};
+  const FilterGradients gradients = {absl::MakeSpan(g[0]), absl::MakeSpan(g[1]),
+                                     absl::MakeSpan(g[2]), absl::MakeSpan(g[3])};
+  absl::Status s = (*training)->SetWeights(
+      Random(weights, 2), Random(32, 3), Random(weights, 4), Random(32, 5), 1);
+  if (s.ok()) s = (*training)->LossAndGradients(input, targets, gradients).status();
+  if (!s.ok()) return state.SkipWithError(s.ToString().c_str());
+
+  const auto start = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    s = (*training)->LossAndGradients(input, targets, gradients).status();
+    if (!s.ok()) return state.SkipWithError(s.ToString().c_str());
+    benchmark::ClobberMemory();
+  }
+  const std::chrono::duration<double> elapsed =
+      std::chrono::steady_clock::now() - start;
+  const double gflops =
+      (*training)->StepFlops() * state.iterations() / elapsed.count() * 1e-9;
+  state.counters["GFLOP/s"] = gflops;
+  state.counters["threads"] = f.num_threads;
+  state.counters["peak_fraction"] =
+      gflops / (f.num_threads * g_core_peak_gflops);
+}
+
 // The FMA loop itself, so the peak shows in the same report.
 void BM_FmaPeak(benchmark::State& state) {
   const FmaIsa isa = state.range(0) == 512 ? FmaIsa::kAvx512 : FmaIsa::kAvx2;
@@ -85,12 +130,15 @@ void RegisterBenchmarks() {
   const int cores = std::max(1u, std::thread::hardware_concurrency());
   for (const auto& [batch, size] : {std::pair{1, 224}, std::pair{8, 64}}) {
     for (int threads : {1, cores}) {
-      benchmark::RegisterBenchmark("BM_ImageFilterForward",
-                                   BM_ImageFilterForward)
-          ->Args({batch, size, threads})
-          ->ArgNames({"batch", "hw", "threads"})
-          ->Unit(benchmark::kMillisecond)
-          ->UseRealTime();
+      for (const auto& [name, fn] :
+           {std::pair{"BM_ImageFilterForward", BM_ImageFilterForward},
+            std::pair{"BM_ImageFilterTrainingStep", BM_ImageFilterTrainingStep}}) {
+        benchmark::RegisterBenchmark(name, fn)
+            ->Args({batch, size, threads})
+            ->ArgNames({"batch", "hw", "threads"})
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
+      }
       if (cores == 1) break;
     }
   }
