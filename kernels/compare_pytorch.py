@@ -65,14 +65,17 @@ def make_filter(mode, memory_format, targets):
     return training_step
 
 
+CLOCK = time.perf_counter  # --clock=cpu: time.process_time.
+
+
 def seconds_per_call(fn, x, min_time):
-    """Mean wall time of fn(x) over a batch of calls lasting >= min_time."""
+    """Mean time of fn(x) over a batch of calls lasting >= min_time."""
     fn(x)  # Warm-up: primitive creation, allocations.
-    calls, start = 0, time.perf_counter()
+    calls, start = 0, CLOCK()
     while True:
         fn(x)
         calls += 1
-        elapsed = time.perf_counter() - start
+        elapsed = CLOCK() - start
         if elapsed >= min_time:
             return elapsed / calls
 
@@ -103,7 +106,13 @@ def main():
                         default="forward")
     parser.add_argument("--case", nargs="*", default=None,
                         help="BATCHxHW cases, e.g. 8x64 (default: all)")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="cpu: process CPU seconds instead of wall time "
+                        "(meaningful with 1 thread on a shared machine)")
     args = parser.parse_args()
+    if args.clock == "cpu":
+        global CLOCK
+        CLOCK = time.process_time
     cases = CASES
     if args.case:
         cases = [tuple(int(v) for v in c.split("x")) for c in args.case]

@@ -1,5 +1,7 @@
 #include "kernels/image_filter_training.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <thread>
 #include <utility>
@@ -101,8 +103,8 @@ void ImageFilterTraining::Init() {
   Primitives& p = *p_;
   const Conv2DParams& c = p.params;
   const Conv2DGeometry& g = p.geometry;
-  const int threads =
-      c.num_threads > 0 ? c.num_threads : std::max(1u, std::thread::hardware_concurrency());
+  // num_threads == 0 means the OpenMP default, as for the primitives.
+  const int threads = c.num_threads > 0 ? c.num_threads : omp_get_max_threads();
   p.concurrent = threads >= 2;
   {
     // oneDNN fixes a primitive's thread count when it is created.
