@@ -4,16 +4,17 @@
 // Loss and gradients of the image filter (conv1 -> ReLU -> conv2 -> ReLU,
 // 5x5, SAME, stride 1) for mean squared error against target images, with
 // the oneDNN kernels: what a worker computes locally between a pull and a
-// push.
+// push. The step itself is kernels::ImageFilterTraining (blocked layouts
+// throughout); this class adapts it to the worker's tensors.
 
 #include <array>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "kernels/conv2d.h"
-#include "kernels/conv2d_backward.h"
+#include "kernels/image_filter_training.h"
 
 namespace paramserver {
 
@@ -22,7 +23,9 @@ struct TrainerShape {
   int64_t size = 32;  // Height and width.
   int64_t channels = 32;
   int64_t kernel = 5;
-  int num_threads = 1;  // oneDNN threads; 0 for all cores.
+  // oneDNN threads; 0 for all cores. With 2 or more, results differ from
+  // one thread's only in float summation order (ImageFilterTraining).
+  int num_threads = 1;
 };
 
 // conv1 weights (HWIO), conv1 biases, conv2 weights, conv2 biases.
@@ -43,7 +46,8 @@ class ImageFilterTrainer {
                        absl::Span<const float> images, absl::Span<float> output);
 
   // Mean squared error of the filter's output against `targets`, and its
-  // gradients with respect to the four tensors, written to `gradients`.
+  // gradients with respect to the four tensors, written to `gradients`
+  // (resized to the tensors' sizes). INVALID_ARGUMENT on wrong sizes.
   absl::StatusOr<double> LossAndGradients(const FilterViews& weights,
                                           int64_t version,
                                           absl::Span<const float> images,
@@ -51,13 +55,11 @@ class ImageFilterTrainer {
                                           FilterTensors* gradients);
 
  private:
-  ImageFilterTrainer() = default;
+  explicit ImageFilterTrainer(std::unique_ptr<kernels::ImageFilterTraining> step)
+      : step_(std::move(step)) {}
   absl::Status SetWeights(const FilterViews& weights, int64_t version);
 
-  std::unique_ptr<kernels::Conv2D> conv1_, conv2_;
-  std::unique_ptr<kernels::Conv2DBackwardData> conv2_data_;
-  std::unique_ptr<kernels::Conv2DBackwardWeights> conv1_weights_, conv2_weights_;
-  std::vector<float> relu1_, output_, grad_output_, grad_relu1_;
+  std::unique_ptr<kernels::ImageFilterTraining> step_;
 };
 
 }  // namespace paramserver

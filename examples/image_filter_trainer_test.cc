@@ -1,9 +1,11 @@
 #include "examples/image_filter_trainer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
 #include "gtest/gtest.h"
+#include "kernels/reference_conv.h"
 
 namespace paramserver {
 namespace {
@@ -50,6 +52,70 @@ TEST(ImageFilterTrainerTest, GradientsMatchFiniteDifferences) {
     }
   }
   EXPECT_GT(checked, 20);
+}
+
+double MaxAbs(const std::vector<double>& v) {
+  double m = 0;
+  for (double x : v) m = std::max(m, std::abs(x));
+  return m;
+}
+
+// The trainer's loss and gradients equal backpropagation through the
+// double-precision reference convolution, on 1 and 2 threads, for channels
+// that fill oneDNN's blocks of 16 and channels that do not.
+TEST(ImageFilterTrainerTest, GradientsMatchReferenceConvolution) {
+  for (const TrainerShape& shape :
+       {TrainerShape{.batch = 2, .size = 9, .channels = 32, .kernel = 5, .num_threads = 1},
+        TrainerShape{.batch = 3, .size = 8, .channels = 32, .kernel = 5, .num_threads = 2},
+        TrainerShape{.batch = 2, .size = 6, .channels = 5, .kernel = 3, .num_threads = 2}}) {
+    SCOPED_TRACE(testing::Message() << "channels " << shape.channels << " threads "
+                                    << shape.num_threads);
+    auto trainer = ImageFilterTrainer::Create(shape);
+    ASSERT_TRUE(trainer.ok()) << trainer.status();
+    const int64_t n = (*trainer)->image_elements();
+    const int64_t c = shape.channels, w = shape.kernel * shape.kernel * c * c;
+    const float scale = 1.5f / std::sqrt(float(shape.kernel * shape.kernel * c));
+    const std::vector<float> images = Random(n, 1, 0, 1), targets = Random(n, 2, 0, 1);
+    const FilterTensors weights = {Random(w, 3, -scale, scale), Random(c, 4, -0.1f, 0.1f),
+                                   Random(w, 5, -scale, scale), Random(c, 6, -0.1f, 0.1f)};
+    FilterTensors gradients;
+    const absl::StatusOr<double> loss = (*trainer)->LossAndGradients(
+        {weights[0], weights[1], weights[2], weights[3]}, 1, images, targets, &gradients);
+    ASSERT_TRUE(loss.ok()) << loss.status();
+
+    kernels::Conv2DParams p;
+    p.batch = shape.batch;
+    p.in_h = p.in_w = shape.size;
+    p.in_c = p.out_c = c;
+    p.kernel_h = p.kernel_w = shape.kernel;
+    p.fuse_relu = true;
+    auto d = [](const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); };
+    const std::vector<double> x = d(images), w2 = d(weights[2]);
+    const std::vector<double> h = kernels::ReferenceConv2D(p, x, d(weights[0]), d(weights[1]));
+    const std::vector<double> out = kernels::ReferenceConv2D(p, h, w2, d(weights[3]));
+    double sum = 0;
+    std::vector<double> g(out.size());
+    for (size_t i = 0; i < out.size(); ++i) {
+      const double diff = out[i] - targets[i];
+      sum += diff * diff;
+      g[i] = out[i] > 0 ? 2 * diff / out.size() : 0;
+    }
+    std::vector<double> expected[4];
+    kernels::ReferenceConv2DBackwardWeights(p, h, g, &expected[2], &expected[3]);
+    std::vector<double> gh = kernels::ReferenceConv2DBackwardData(p, g, w2);
+    for (size_t i = 0; i < gh.size(); ++i) gh[i] = h[i] > 0 ? gh[i] : 0;
+    kernels::ReferenceConv2DBackwardWeights(p, x, gh, &expected[0], &expected[1]);
+
+    EXPECT_NEAR(*loss, sum / out.size(), 1e-5 * sum / out.size());
+    for (int t = 0; t < 4; ++t) {
+      ASSERT_EQ(gradients[t].size(), expected[t].size());
+      const double tolerance = 1e-5 * MaxAbs(expected[t]);
+      for (size_t i = 0; i < expected[t].size(); ++i) {
+        ASSERT_NEAR(gradients[t][i], expected[t][i], tolerance)
+            << "tensor " << t << " element " << i;
+      }
+    }
+  }
 }
 
 TEST(ImageFilterTrainerTest, RejectsMismatchedTargets) {
