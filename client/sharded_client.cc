@@ -9,9 +9,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/shard_placement.h"
-#include "server/dtype.h"
-#include "server/initializer.h"
-#include "server/names.h"
+#include "common/dtype.h"
+#include "common/initializer_spec.h"
+#include "common/names.h"
 
 namespace paramserver {
 namespace {

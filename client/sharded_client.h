@@ -28,8 +28,8 @@
 #include "absl/types/span.h"
 #include "client/client.h"
 #include "client/variable_client.h"
-#include "server/mutex.h"
-#include "server/tensor_shape.h"
+#include "common/mutex.h"
+#include "common/tensor_shape.h"
 
 namespace paramserver {
 

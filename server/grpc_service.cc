@@ -10,7 +10,7 @@
 #include "server/grpc_streams.h"
 #include "server/grpc_zero_copy.h"
 #include "server/logging.h"
-#include "server/names.h"
+#include "common/names.h"
 #include "server/proto_convert.h"
 
 namespace paramserver {

@@ -11,7 +11,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
-#include "server/mutex.h"
+#include "common/mutex.h"
 #include "proto/parameter_server.grpc.pb.h"
 #include "server/auth.h"
 #include "server/variable_store.h"

@@ -8,8 +8,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "proto/parameter_server.pb.h"
-#include "server/update_spec.h"
-#include "server/variable_spec.h"
+#include "common/update_spec.h"
+#include "common/variable_spec.h"
 
 namespace paramserver {
 

@@ -52,8 +52,8 @@
 #include "absl/types/span.h"
 #include "server/change_log.h"
 #include "server/file_util.h"
-#include "server/mutex.h"
-#include "server/variable_spec.h"
+#include "common/mutex.h"
+#include "common/variable_spec.h"
 
 namespace paramserver {
 

@@ -1,4 +1,4 @@
-#include "server/number.h"
+#include "common/number.h"
 
 #include <cmath>
 #include <cstdint>

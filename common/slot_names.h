@@ -1,5 +1,5 @@
-#ifndef PARAM_SERVER_SERVER_SLOT_NAMES_H_
-#define PARAM_SERVER_SERVER_SLOT_NAMES_H_
+#ifndef PARAM_SERVER_COMMON_SLOT_NAMES_H_
+#define PARAM_SERVER_COMMON_SLOT_NAMES_H_
 
 namespace paramserver {
 
@@ -15,4 +15,4 @@ inline constexpr const char* kAllSlotSuffixes[] = {kMomentumSlot, kAdagradSlot,
 
 }  // namespace paramserver
 
-#endif  // PARAM_SERVER_SERVER_SLOT_NAMES_H_
+#endif  // PARAM_SERVER_COMMON_SLOT_NAMES_H_

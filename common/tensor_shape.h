@@ -1,5 +1,5 @@
-#ifndef PARAM_SERVER_SERVER_TENSOR_SHAPE_H_
-#define PARAM_SERVER_SERVER_TENSOR_SHAPE_H_
+#ifndef PARAM_SERVER_COMMON_TENSOR_SHAPE_H_
+#define PARAM_SERVER_COMMON_TENSOR_SHAPE_H_
 
 #include <cstdint>
 #include <string>
@@ -25,4 +25,4 @@ absl::StatusOr<int64_t> NumElements(absl::Span<const int64_t> shape);
 
 }  // namespace paramserver
 
-#endif  // PARAM_SERVER_SERVER_TENSOR_SHAPE_H_
+#endif  // PARAM_SERVER_COMMON_TENSOR_SHAPE_H_

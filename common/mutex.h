@@ -1,5 +1,5 @@
-#ifndef PARAM_SERVER_SERVER_MUTEX_H_
-#define PARAM_SERVER_SERVER_MUTEX_H_
+#ifndef PARAM_SERVER_COMMON_MUTEX_H_
+#define PARAM_SERVER_COMMON_MUTEX_H_
 
 // A mutex and condition variable with Clang's thread-safety annotations,
 // over std::mutex.
@@ -68,4 +68,4 @@ class ABSL_SCOPED_LOCKABLE MutexLock {
 
 }  // namespace paramserver
 
-#endif  // PARAM_SERVER_SERVER_MUTEX_H_
+#endif  // PARAM_SERVER_COMMON_MUTEX_H_

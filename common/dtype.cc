@@ -1,4 +1,4 @@
-#include "server/dtype.h"
+#include "common/dtype.h"
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"

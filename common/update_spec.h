@@ -1,5 +1,5 @@
-#ifndef PARAM_SERVER_SERVER_UPDATE_SPEC_H_
-#define PARAM_SERVER_SERVER_UPDATE_SPEC_H_
+#ifndef PARAM_SERVER_COMMON_UPDATE_SPEC_H_
+#define PARAM_SERVER_COMMON_UPDATE_SPEC_H_
 
 #include <cstdint>
 #include <optional>
@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
-#include "server/variable_spec.h"
+#include "common/variable_spec.h"
 
 namespace paramserver {
 
@@ -49,4 +49,4 @@ struct PullItemSpec {
 
 }  // namespace paramserver
 
-#endif  // PARAM_SERVER_SERVER_UPDATE_SPEC_H_
+#endif  // PARAM_SERVER_COMMON_UPDATE_SPEC_H_

@@ -1,5 +1,5 @@
-#ifndef PARAM_SERVER_SERVER_NUMBER_H_
-#define PARAM_SERVER_SERVER_NUMBER_H_
+#ifndef PARAM_SERVER_COMMON_NUMBER_H_
+#define PARAM_SERVER_COMMON_NUMBER_H_
 
 #include <cstdint>
 #include <ostream>
@@ -65,4 +65,4 @@ class Number {
 
 }  // namespace paramserver
 
-#endif  // PARAM_SERVER_SERVER_NUMBER_H_
+#endif  // PARAM_SERVER_COMMON_NUMBER_H_

@@ -1,4 +1,4 @@
-#include "server/dtype.h"
+#include "common/dtype.h"
 
 #include "gtest/gtest.h"
 

@@ -1,5 +1,5 @@
-#ifndef PARAM_SERVER_SERVER_NAMES_H_
-#define PARAM_SERVER_SERVER_NAMES_H_
+#ifndef PARAM_SERVER_COMMON_NAMES_H_
+#define PARAM_SERVER_COMMON_NAMES_H_
 
 #include <string>
 
@@ -38,4 +38,4 @@ bool IsUnderPrefix(absl::string_view name, absl::string_view prefix);
 
 }  // namespace paramserver
 
-#endif  // PARAM_SERVER_SERVER_NAMES_H_
+#endif  // PARAM_SERVER_COMMON_NAMES_H_

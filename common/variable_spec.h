@@ -1,13 +1,13 @@
-#ifndef PARAM_SERVER_SERVER_VARIABLE_SPEC_H_
-#define PARAM_SERVER_SERVER_VARIABLE_SPEC_H_
+#ifndef PARAM_SERVER_COMMON_VARIABLE_SPEC_H_
+#define PARAM_SERVER_COMMON_VARIABLE_SPEC_H_
 
 #include <cstdint>
 #include <optional>
 #include <string>
 
-#include "server/dtype.h"
-#include "server/initializer.h"
-#include "server/tensor_shape.h"
+#include "common/dtype.h"
+#include "common/initializer_spec.h"
+#include "common/tensor_shape.h"
 
 namespace paramserver {
 
@@ -43,4 +43,4 @@ struct VariableInfo {
 
 }  // namespace paramserver
 
-#endif  // PARAM_SERVER_SERVER_VARIABLE_SPEC_H_
+#endif  // PARAM_SERVER_COMMON_VARIABLE_SPEC_H_

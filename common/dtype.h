@@ -1,5 +1,5 @@
-#ifndef PARAM_SERVER_SERVER_DTYPE_H_
-#define PARAM_SERVER_SERVER_DTYPE_H_
+#ifndef PARAM_SERVER_COMMON_DTYPE_H_
+#define PARAM_SERVER_COMMON_DTYPE_H_
 
 #include <cstddef>
 #include <string>
@@ -36,4 +36,4 @@ absl::StatusOr<DType> ParseDType(absl::string_view name);
 
 }  // namespace paramserver
 
-#endif  // PARAM_SERVER_SERVER_DTYPE_H_
+#endif  // PARAM_SERVER_COMMON_DTYPE_H_

@@ -1,4 +1,4 @@
-#include "server/tensor_shape.h"
+#include "common/tensor_shape.h"
 
 #include <limits>
 
