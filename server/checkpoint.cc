@@ -11,7 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "server/crc32c.h"
 #include "common/dtype.h"
-#include "server/file_util.h"
+#include "common/file_util.h"
 #include "common/tensor_shape.h"
 
 namespace paramserver {

@@ -15,13 +15,9 @@
 #include "proto/parameter_server.grpc.pb.h"
 #include "server/auth.h"
 #include "server/variable_store.h"
+#include "wire/channel_settings.h"  // Chunk sizes.
 
 namespace paramserver {
-
-// Chunk sizes a client may ask for; 0 selects kDefaultChunkBytes.
-inline constexpr int64_t kMinChunkBytes = 4 << 10;
-inline constexpr int64_t kMaxChunkBytes = 16 << 20;
-inline constexpr int64_t kDefaultChunkBytes = 1 << 20;
 
 // Cancels chunk streams that make no progress: a client that stalls after
 // its first chunk would otherwise hold the memory its push reserved (or, for

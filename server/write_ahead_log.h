@@ -51,7 +51,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "server/change_log.h"
-#include "server/file_util.h"
+#include "common/file_util.h"
 #include "common/mutex.h"
 #include "common/variable_spec.h"
 

@@ -1,5 +1,5 @@
-#ifndef PARAM_SERVER_SERVER_GRPC_ZERO_COPY_READER_H_
-#define PARAM_SERVER_SERVER_GRPC_ZERO_COPY_READER_H_
+#ifndef PARAM_SERVER_WIRE_ZERO_COPY_READER_H_
+#define PARAM_SERVER_WIRE_ZERO_COPY_READER_H_
 
 // Decodes the messages that carry tensor bytes (PullResponse, ValueChunk,
 // PushChunk) straight from the slices gRPC received: metadata is parsed, tensor bytes
@@ -92,4 +92,4 @@ absl::StatusOr<ValueChunkView> DecodeValueChunk(WireReader& reader);
 
 }  // namespace paramserver
 
-#endif  // PARAM_SERVER_SERVER_GRPC_ZERO_COPY_READER_H_
+#endif  // PARAM_SERVER_WIRE_ZERO_COPY_READER_H_

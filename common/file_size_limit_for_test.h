@@ -1,5 +1,5 @@
-#ifndef PARAM_SERVER_SERVER_FILE_SIZE_LIMIT_FOR_TEST_H_
-#define PARAM_SERVER_SERVER_FILE_SIZE_LIMIT_FOR_TEST_H_
+#ifndef PARAM_SERVER_COMMON_FILE_SIZE_LIMIT_FOR_TEST_H_
+#define PARAM_SERVER_COMMON_FILE_SIZE_LIMIT_FOR_TEST_H_
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -31,4 +31,4 @@ class FileSizeLimit {
 
 }  // namespace paramserver
 
-#endif  // PARAM_SERVER_SERVER_FILE_SIZE_LIMIT_FOR_TEST_H_
+#endif  // PARAM_SERVER_COMMON_FILE_SIZE_LIMIT_FOR_TEST_H_

@@ -1,4 +1,4 @@
-#include "server/proto_convert.h"
+#include "wire/proto_convert.h"
 
 #include <cstdint>
 #include <vector>

@@ -1,5 +1,5 @@
-#ifndef PARAM_SERVER_SERVER_FILE_UTIL_H_
-#define PARAM_SERVER_SERVER_FILE_UTIL_H_
+#ifndef PARAM_SERVER_COMMON_FILE_UTIL_H_
+#define PARAM_SERVER_COMMON_FILE_UTIL_H_
 
 // POSIX file primitives for the durability code (checkpoints, write-ahead
 // log), every one returning absl::Status with the path and strerror text.
@@ -166,4 +166,4 @@ uint32_t DecodeFixed32(const char* p);
 
 }  // namespace paramserver
 
-#endif  // PARAM_SERVER_SERVER_FILE_UTIL_H_
+#endif  // PARAM_SERVER_COMMON_FILE_UTIL_H_

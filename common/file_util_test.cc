@@ -1,5 +1,5 @@
-#include "server/file_size_limit_for_test.h"
-#include "server/file_util.h"
+#include "common/file_size_limit_for_test.h"
+#include "common/file_util.h"
 
 #include <signal.h>
 #include <sys/resource.h>

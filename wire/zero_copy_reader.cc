@@ -1,4 +1,4 @@
-#include "server/grpc_zero_copy_reader.h"
+#include "wire/zero_copy_reader.h"
 
 #include <algorithm>
 #include <cstring>
@@ -65,17 +65,17 @@ absl::Status ReadPulledVariable(WireReader& reader, size_t end,
     absl::Status s = ReadTag(reader, &tag);
     if (!s.ok()) return s;
     switch (tag.field) {
-      case 1:
+      case rpc::PulledVariable::kVariableFieldNumber:
         s = ExpectWireType(tag, kLengthDelimited);
         if (s.ok()) s = ReadVariableInfo(reader, &out->variable);
         break;
-      case 2:
+      case rpc::PulledVariable::kUnchangedFieldNumber:
         s = ReadBool(reader, tag, &out->unchanged);
         break;
-      case 3:
+      case rpc::PulledVariable::kStreamedFieldNumber:
         s = ReadBool(reader, tag, &out->streamed);
         break;
-      case 4:
+      case rpc::PulledVariable::kValueFieldNumber:
         s = ExpectWireType(tag, kLengthDelimited);
         if (s.ok()) s = reader.ReadLengthDelimited(&out->value);
         break;
@@ -85,6 +85,54 @@ absl::Status ReadPulledVariable(WireReader& reader, size_t end,
     if (!s.ok()) return s;
   }
   if (reader.remaining() != end) return Malformed("field overruns its message");
+  return absl::OkStatus();
+}
+
+// ValueChunk and PushChunk share their layout: a sub-message (the first
+// chunk's metadata), a varint, the offset and the data.
+static_assert(rpc::ValueChunk::kVariableFieldNumber ==
+                  rpc::PushChunk::kRequestFieldNumber &&
+              rpc::ValueChunk::kUnchangedFieldNumber ==
+                  rpc::PushChunk::kIndexFieldNumber &&
+              rpc::ValueChunk::kOffsetFieldNumber ==
+                  rpc::PushChunk::kOffsetFieldNumber &&
+              rpc::ValueChunk::kDataFieldNumber ==
+                  rpc::PushChunk::kDataFieldNumber);
+
+// Reads a ValueChunk or PushChunk: `read_head(reader)` reads the value of
+// each occurrence of the sub-message; the last occurrence of the varint
+// field goes to `*second`, of the offset to `*offset`.
+template <typename ReadHead>
+absl::Status DecodeChunk(WireReader& reader, ReadHead read_head,
+                         uint64_t* second, int64_t* offset, WireSpan* data) {
+  while (reader.remaining() > 0) {
+    Tag tag;
+    absl::Status s = ReadTag(reader, &tag);
+    if (!s.ok()) return s;
+    uint64_t raw = 0;
+    switch (tag.field) {
+      case rpc::PushChunk::kRequestFieldNumber:
+        s = ExpectWireType(tag, kLengthDelimited);
+        if (s.ok()) s = read_head(reader);
+        break;
+      case rpc::PushChunk::kIndexFieldNumber:
+        s = ExpectWireType(tag, kVarint);
+        if (s.ok()) s = reader.ReadVarint(second);
+        break;
+      case rpc::PushChunk::kOffsetFieldNumber:
+        s = ExpectWireType(tag, kVarint);
+        if (s.ok()) s = reader.ReadVarint(&raw);
+        *offset = static_cast<int64_t>(raw);
+        break;
+      case rpc::PushChunk::kDataFieldNumber:
+        s = ExpectWireType(tag, kLengthDelimited);
+        if (s.ok()) s = reader.ReadLengthDelimited(data);
+        break;
+      default:
+        s = reader.SkipField(tag.wire_type);
+    }
+    if (!s.ok()) return s;
+  }
   return absl::OkStatus();
 }
 
@@ -215,7 +263,7 @@ absl::StatusOr<std::vector<PulledVariableView>> DecodePullResponse(
     Tag tag;
     absl::Status s = ReadTag(reader, &tag);
     if (!s.ok()) return s;
-    if (tag.field != 1) {
+    if (tag.field != rpc::PullResponse::kVariablesFieldNumber) {
       if (s = reader.SkipField(tag.wire_type); !s.ok()) return s;
       continue;
     }
@@ -232,71 +280,34 @@ absl::StatusOr<std::vector<PulledVariableView>> DecodePullResponse(
 
 absl::StatusOr<ValueChunkView> DecodeValueChunk(WireReader& reader) {
   ValueChunkView chunk;
-  while (reader.remaining() > 0) {
-    Tag tag;
-    absl::Status s = ReadTag(reader, &tag);
-    if (!s.ok()) return s;
-    uint64_t raw = 0;
-    switch (tag.field) {
-      case 1:
-        s = ExpectWireType(tag, kLengthDelimited);
-        if (s.ok()) s = ReadVariableInfo(reader, &chunk.variable);
+  uint64_t unchanged = 0;
+  absl::Status s = DecodeChunk(
+      reader,
+      [&chunk](WireReader& r) {
         chunk.has_variable = true;
-        break;
-      case 2:
-        s = ReadBool(reader, tag, &chunk.unchanged);
-        break;
-      case 3:
-        s = ExpectWireType(tag, kVarint);
-        if (s.ok()) s = reader.ReadVarint(&raw);
-        chunk.offset = static_cast<int64_t>(raw);
-        break;
-      case 4:
-        s = ExpectWireType(tag, kLengthDelimited);
-        if (s.ok()) s = reader.ReadLengthDelimited(&chunk.data);
-        break;
-      default:
-        s = reader.SkipField(tag.wire_type);
-    }
-    if (!s.ok()) return s;
-  }
+        return ReadVariableInfo(r, &chunk.variable);
+      },
+      &unchanged, &chunk.offset, &chunk.data);
+  if (!s.ok()) return s;
+  chunk.unchanged = unchanged != 0;
   return chunk;
 }
 
 absl::StatusOr<PushChunkView> DecodePushChunk(WireReader& reader) {
   PushChunkView chunk;
-  while (reader.remaining() > 0) {
-    Tag tag;
-    absl::Status s = ReadTag(reader, &tag);
-    if (!s.ok()) return s;
-    uint64_t raw = 0;
-    WireSpan span;
-    switch (tag.field) {
-      case 1:
-        s = ExpectWireType(tag, kLengthDelimited);
-        if (s.ok()) s = reader.ReadLengthDelimited(&span);
-        if (s.ok()) reader.AppendSpan(span, &chunk.request);
+  uint64_t index = 0;
+  absl::Status s = DecodeChunk(
+      reader,
+      [&chunk](WireReader& r) {
         chunk.has_request = true;
-        break;
-      case 2:
-        s = ExpectWireType(tag, kVarint);
-        if (s.ok()) s = reader.ReadVarint(&raw);
-        chunk.index = static_cast<int32_t>(raw);
-        break;
-      case 3:
-        s = ExpectWireType(tag, kVarint);
-        if (s.ok()) s = reader.ReadVarint(&raw);
-        chunk.offset = static_cast<int64_t>(raw);
-        break;
-      case 4:
-        s = ExpectWireType(tag, kLengthDelimited);
-        if (s.ok()) s = reader.ReadLengthDelimited(&chunk.data);
-        break;
-      default:
-        s = reader.SkipField(tag.wire_type);
-    }
-    if (!s.ok()) return s;
-  }
+        WireSpan span;
+        absl::Status status = r.ReadLengthDelimited(&span);
+        if (status.ok()) r.AppendSpan(span, &chunk.request);
+        return status;
+      },
+      &index, &chunk.offset, &chunk.data);
+  if (!s.ok()) return s;
+  chunk.index = static_cast<int32_t>(index);
   return chunk;
 }
 

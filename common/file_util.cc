@@ -1,4 +1,4 @@
-#include "server/file_util.h"
+#include "common/file_util.h"
 
 #include <dirent.h>
 #include <fcntl.h>

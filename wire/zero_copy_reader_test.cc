@@ -1,4 +1,4 @@
-#include "server/grpc_zero_copy_reader.h"
+#include "wire/zero_copy_reader.h"
 
 #include <string>
 #include <vector>

@@ -1,5 +1,5 @@
-#ifndef PARAM_SERVER_SERVER_PROTO_CONVERT_H_
-#define PARAM_SERVER_SERVER_PROTO_CONVERT_H_
+#ifndef PARAM_SERVER_WIRE_PROTO_CONVERT_H_
+#define PARAM_SERVER_WIRE_PROTO_CONVERT_H_
 
 // Conversions between the wire messages (namespace rpc) and the store's plain
 // C++ types. Shared by the server's gRPC adapter and the client library. A
@@ -33,4 +33,4 @@ absl::Status InvalidEnum(absl::string_view field, int value);
 
 }  // namespace paramserver
 
-#endif  // PARAM_SERVER_SERVER_PROTO_CONVERT_H_
+#endif  // PARAM_SERVER_WIRE_PROTO_CONVERT_H_

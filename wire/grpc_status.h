@@ -1,5 +1,5 @@
-#ifndef PARAM_SERVER_SERVER_GRPC_STATUS_H_
-#define PARAM_SERVER_SERVER_GRPC_STATUS_H_
+#ifndef PARAM_SERVER_WIRE_GRPC_STATUS_H_
+#define PARAM_SERVER_WIRE_GRPC_STATUS_H_
 
 // absl::Status and grpc::Status share their codes one for one, so crossing
 // the RPC boundary is a cast.
@@ -26,4 +26,4 @@ inline absl::Status FromGrpcStatus(const grpc::Status& status) {
 
 }  // namespace paramserver
 
-#endif  // PARAM_SERVER_SERVER_GRPC_STATUS_H_
+#endif  // PARAM_SERVER_WIRE_GRPC_STATUS_H_
