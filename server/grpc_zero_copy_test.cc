@@ -5,21 +5,12 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "wire/flatten_for_test.h"
 #include "wire/proto_convert.h"
 #include "wire/zero_copy_reader.h"
 
 namespace paramserver {
 namespace {
-
-std::string Flatten(const grpc::ByteBuffer& buffer) {
-  std::vector<grpc::Slice> slices;
-  EXPECT_TRUE(buffer.Dump(&slices).ok());
-  std::string out;
-  for (const grpc::Slice& slice : slices) {
-    out.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-  }
-  return out;
-}
 
 std::shared_ptr<const TensorBuffer> Filled(size_t size, char seed) {
   std::shared_ptr<TensorBuffer> buffer = *TensorBuffer::Allocate(size);

@@ -5,20 +5,11 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "wire/flatten_for_test.h"
 #include "wire/zero_copy_reader.h"
 
 namespace paramserver {
 namespace {
-
-std::string Flatten(const grpc::ByteBuffer& buffer) {
-  std::vector<grpc::Slice> slices;
-  EXPECT_TRUE(buffer.Dump(&slices).ok());
-  std::string out;
-  for (const grpc::Slice& slice : slices) {
-    out.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-  }
-  return out;
-}
 
 TEST(EncodePushChunkTest, MatchesGeneratedAndDecodes) {
   rpc::PushRequest request;
