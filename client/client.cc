@@ -9,18 +9,20 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/impl/client_unary_call.h>
 
-#include "server/grpc_zero_copy.h"
-#include "server/grpc_zero_copy_reader.h"
 #include "client/credentials.h"
 #include "client/session_stream.h"
 #include "proto/parameter_server.grpc.pb.h"
-#include "server/grpc_status.h"
-#include "server/proto_convert.h"
+#include "wire/bearer_token.h"
+#include "wire/channel_settings.h"
+#include "wire/grpc_status.h"
+#include "wire/proto_convert.h"
+#include "wire/zero_copy_reader.h"
+#include "wire/zero_copy_writer.h"
 
 namespace paramserver {
 
 // The generated stub, plus raw-response forms of Pull and PullChunks: their
-// replies are decoded from gRPC's slices (server/grpc_zero_copy_reader.h) so
+// replies are decoded from gRPC's slices (wire/zero_copy_reader.h) so
 // tensor bytes are copied once, into the caller's value. They use the same
 // grpc::internal calls the generated stub is built from.
 class ParameterServerStub {
@@ -71,8 +73,9 @@ class ParameterServerStub {
 namespace {
 
 // Keepalive floors (see ClientOptions).
-constexpr absl::Duration kMinKeepaliveTime = absl::Seconds(5);
-constexpr absl::Duration kMinKeepaliveTimeout = absl::Seconds(10);
+constexpr absl::Duration kMinKeepaliveTime = absl::Milliseconds(kMinPingIntervalMs);
+constexpr absl::Duration kMinKeepaliveTimeout =
+    absl::Milliseconds(kMinKeepaliveTimeoutMs);
 
 // `duration` in whole milliseconds for a channel argument, at least
 // `floor`; INT_MAX (gRPC's "never") for durations beyond it.
@@ -80,11 +83,6 @@ int ClampedMillis(absl::Duration duration, absl::Duration floor) {
   const int64_t millis = absl::ToInt64Milliseconds(std::max(duration, floor));
   return static_cast<int>(std::min<int64_t>(millis, std::numeric_limits<int>::max()));
 }
-
-// HTTP/2's largest allowed SETTINGS_MAX_FRAME_SIZE.
-constexpr int kMaxFrameBytes = (1 << 24) - 1;
-// Each stream's receive window; see Connect.
-constexpr int kStreamWindowBytes = 8 << 20;
 
 absl::StatusOr<std::vector<VariableInfo>> InfosFromProto(
     const google::protobuf::RepeatedPtrField<rpc::VariableInfo>& protos) {
@@ -131,12 +129,12 @@ ParameterServerClient::Connect(absl::string_view target,
   args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kStreamWindowBytes);
   args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   args.SetInt(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, kMaxFrameBytes);
-  args.SetInt(GRPC_ARG_TCP_MIN_READ_CHUNK_SIZE, 256 << 10);
-  args.SetInt(GRPC_ARG_TCP_READ_CHUNK_SIZE, 1 << 20);
+  args.SetInt(GRPC_ARG_TCP_MIN_READ_CHUNK_SIZE, kTcpMinReadChunkBytes);
+  args.SetInt(GRPC_ARG_TCP_READ_CHUNK_SIZE, kTcpReadChunkBytes);
   // A server that went away (a shard restarting) is retried at most every
   // 5 s, not gRPC's default 120 s, so workers notice it is back soon after
   // it is: calls fail fast (UNAVAILABLE) while the channel waits to retry.
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kMaxReconnectBackoffMs);
   // Keepalive (see ClientOptions). Pings go out while a long-lived session
   // or pull stream is open but idle, however long: no limit on pings
   // without data in between.
@@ -166,7 +164,7 @@ namespace {
 // Every call gets the client's deadline and token.
 void Prepare(grpc::ClientContext* context, const ClientOptions& options) {
   context->set_deadline(absl::ToChronoTime(absl::Now() + options.timeout));
-  AddToken(context, options.token);
+  AddBearerToken(context, options.token);
 }
 
 }  // namespace

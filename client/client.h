@@ -11,8 +11,9 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "client/variable_client.h"
-#include "server/update_spec.h"
-#include "server/variable_spec.h"
+#include "wire/channel_settings.h"
+#include "common/update_spec.h"
+#include "common/variable_spec.h"
 
 namespace paramserver {
 
@@ -93,8 +94,8 @@ class ParameterServerClient final : public VariableClient {
   // values exceed kInlineBytes in total are streamed in chunks.
   absl::StatusOr<std::vector<VariableInfo>> Push(const PushSpec& push) override;
 
-  static constexpr int64_t kInlineBytes = 4 << 20;
-  static constexpr int64_t kChunkBytes = 1 << 20;
+  static constexpr int64_t kInlineBytes = kClientInlineBytes;
+  static constexpr int64_t kChunkBytes = kDefaultChunkBytes;
 
   const std::string& target() const { return target_; }
 

@@ -2,7 +2,7 @@
 
 #include <cstdlib>
 
-#include "server/file_util.h"
+#include "common/file_util.h"
 
 namespace paramserver {
 
@@ -49,10 +49,6 @@ std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(
   ssl.pem_cert_chain = options.tls->cert_chain;
   ssl.pem_private_key = options.tls->private_key;
   return grpc::SslCredentials(ssl);
-}
-
-void AddToken(grpc::ClientContext* context, const std::string& token) {
-  if (!token.empty()) context->AddMetadata("authorization", "Bearer " + token);
 }
 
 }  // namespace paramserver

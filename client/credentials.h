@@ -17,8 +17,6 @@ namespace paramserver {
 std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(
     const ClientOptions& options);
 
-// Adds "authorization: Bearer <token>" when `token` is non-empty.
-void AddToken(grpc::ClientContext* context, const std::string& token);
 
 }  // namespace paramserver
 

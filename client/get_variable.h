@@ -7,7 +7,7 @@
 #include "absl/strings/string_view.h"
 #include "client/variable_client.h"
 #include "client/variable_scope.h"
-#include "server/tensor_shape.h"
+#include "common/tensor_shape.h"
 
 namespace paramserver {
 

@@ -8,7 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "server/variable_spec.h"
+#include "common/variable_spec.h"
 
 namespace paramserver {
 

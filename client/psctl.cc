@@ -43,7 +43,8 @@
 #include "client/credentials.h"
 #include "client/json_format.h"
 #include "proto/parameter_server.grpc.pb.h"
-#include "server/grpc_status.h"
+#include "wire/bearer_token.h"
+#include "wire/grpc_status.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:2222", "Parameter server HOST:PORT.");
 ABSL_FLAG(std::string, servers, "",
@@ -238,7 +239,7 @@ int Save(const ClientOptions& options) {
   auto stub = rpc::ParameterServerAdmin::NewStub(grpc::CreateChannel(
       absl::GetFlag(FLAGS_server), MakeChannelCredentials(options)));
   grpc::ClientContext context;
-  AddToken(&context, options.token);
+  AddBearerToken(&context, options.token);
   context.set_deadline(absl::ToChronoTime(
       absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_timeout_seconds))));
   rpc::SaveResponse response;
@@ -264,7 +265,7 @@ int Health(const ClientOptions& options) {
   grpc::Slice request_slice(request);
   grpc::ByteBuffer request_buffer(&request_slice, 1);
   grpc::ClientContext context;
-  AddToken(&context, options.token);
+  AddBearerToken(&context, options.token);
   context.set_deadline(absl::ToChronoTime(
       absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_timeout_seconds))));
   grpc::CompletionQueue queue;

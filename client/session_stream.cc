@@ -2,7 +2,8 @@
 
 #include <utility>
 
-#include "server/grpc_status.h"
+#include "wire/bearer_token.h"
+#include "wire/grpc_status.h"
 
 namespace paramserver {
 namespace {
@@ -14,7 +15,7 @@ constexpr absl::Duration kCatchUpAfter = absl::Milliseconds(10);
 
 SessionStream::SessionStream(rpc::ParameterServerSessions::Stub& stub,
                              const std::string& token) {
-  if (!token.empty()) context_.AddMetadata("authorization", "Bearer " + token);
+  AddBearerToken(&context_, token);
   // Corked, the call's headers go out with the first request: one write,
   // and no start operation to wait for (its tag never completes).
   context_.set_initial_metadata_corked(true);

@@ -9,7 +9,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "server/mutex.h"
+#include "common/mutex.h"
 #include "absl/time/time.h"
 #include "proto/parameter_server.grpc.pb.h"
 

@@ -7,7 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "server/slot_names.h"
+#include "common/slot_names.h"
 
 namespace paramserver {
 

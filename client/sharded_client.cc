@@ -4,27 +4,17 @@
 #include <limits>
 #include <numeric>
 #include <optional>
-#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "client/partitioning.h"
 #include "client/shard_placement.h"
-#include "server/dtype.h"
-#include "server/initializer.h"
-#include "server/names.h"
+#include "common/dtype.h"
+#include "common/initializer_spec.h"
+#include "common/names.h"
 
 namespace paramserver {
 namespace {
-
-// Runs fn(shard) for every shard in `shards`, concurrently when there are
-// several, and returns when all are done.
-template <typename Fn>
-void RunOnShards(const std::vector<int>& shards, Fn fn) {
-  std::vector<std::thread> threads;
-  for (size_t i = 1; i < shards.size(); ++i) threads.emplace_back(fn, shards[i]);
-  if (!shards.empty()) fn(shards[0]);
-  for (std::thread& thread : threads) thread.join();
-}
 
 // The shards that have work, in shard order.
 template <typename T>
@@ -56,50 +46,6 @@ struct Slot {
   int part;
 };
 
-// The part of `spec` that initializes rows [first_row, first_row + rows).
-absl::StatusOr<InitializerSpec> PartInitializer(const InitializerSpec& spec,
-                                                const TensorShape& shape,
-                                                int part, int64_t first_row,
-                                                int64_t rows,
-                                                absl::string_view full_name) {
-  InitializerSpec part_spec = spec;
-  part_spec.full_shape = shape;
-  if (spec.seed) {
-    part_spec.seed = static_cast<int64_t>(static_cast<uint64_t>(*spec.seed) +
-                                          static_cast<uint64_t>(part));
-  }
-  const std::optional<TensorShape> list_shape = ImpliedShape(spec);
-  if (spec.kind != InitializerKind::kConstant || !list_shape) return part_spec;
-  const absl::StatusOr<int64_t> elements = NumElements(shape);
-  if (!elements.ok()) return elements.status();
-  const int64_t count = static_cast<int64_t>(spec.values.size());
-  if (spec.value_shape.has_value() && *list_shape != shape) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "The constant initializer of partitioned variable ", full_name,
-        " has shape ", ShapeToString(*list_shape), "; the variable has ",
-        ShapeToString(shape), "."));
-  }
-  if (*elements > 0 && count > *elements) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Too many elements provided. Needed at most ", *elements,
-        ", but received ", count, " (constant initializer of variable ",
-        full_name, ")."));
-  }
-  // The whole variable is filled as one (the last value repeated to its
-  // end); each part gets its rows' share, whose own last value repeats.
-  const int64_t row_elements = *elements / std::max<int64_t>(1, shape[0]);
-  const int64_t begin = std::min(first_row * row_elements, count - 1);
-  const int64_t end = std::min((first_row + rows) * row_elements, count);
-  part_spec.values.assign(spec.values.begin() + begin,
-                          spec.values.begin() + std::max(begin + 1, end));
-  if (spec.value_shape.has_value()) {
-    TensorShape part_shape = shape;
-    part_shape[0] = rows;
-    part_spec.value_shape = part_shape;
-  }
-  return part_spec;
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ShardedClient>> ShardedClient::Connect(
@@ -107,18 +53,31 @@ absl::StatusOr<std::unique_ptr<ShardedClient>> ShardedClient::Connect(
   if (targets.empty()) {
     return absl::InvalidArgumentError("A sharded client needs at least one server.");
   }
-  std::vector<std::unique_ptr<ParameterServerClient>> shards;
+  std::vector<std::unique_ptr<VariableClient>> shards;
   for (const std::string& target : targets) {
     absl::StatusOr<std::unique_ptr<ParameterServerClient>> client =
         ParameterServerClient::Connect(target, options);
     if (!client.ok()) return client.status();
     shards.push_back(*std::move(client));
   }
-  return std::unique_ptr<ShardedClient>(new ShardedClient(std::move(shards)));
+  return Create(std::move(shards),
+                std::vector<std::string>(targets.begin(), targets.end()));
+}
+
+absl::StatusOr<std::unique_ptr<ShardedClient>> ShardedClient::Create(
+    std::vector<std::unique_ptr<VariableClient>> shards,
+    std::vector<std::string> names) {
+  if (shards.empty() || shards.size() != names.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "A sharded client needs at least one server and a name for each (",
+        shards.size(), " servers, ", names.size(), " names)."));
+  }
+  return std::unique_ptr<ShardedClient>(
+      new ShardedClient(std::move(shards), std::move(names)));
 }
 
 const std::string& ShardedClient::target(int shard) const {
-  return shards_[shard]->target();
+  return targets_[shard];
 }
 
 int ShardedClient::ShardOf(absl::string_view full_name) const {
@@ -148,35 +107,10 @@ std::optional<ShardedClient::Layout> ShardedClient::FindLayout(
 absl::StatusOr<PartitionedVariable> ShardedClient::GetPartitionedVariable(
     const VariableRequest& request, int num_partitions, bool return_value) {
   const std::string full_name = JoinScope(request.scope, request.name);
-  if (num_partitions < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Partitioned variable ", full_name, " needs at least one partition, got ",
-        num_partitions, "."));
-  }
-  if (!request.shape || request.shape->empty() || !NumElements(*request.shape).ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Shape of a new partitioned variable (", full_name,
-        ") must be fully defined with rank >= 1, but instead was ",
-        request.shape ? ShapeToString(*request.shape) : "<unknown>", "."));
-  }
-  Layout layout;
-  layout.shape = *request.shape;
-  layout.dtype = request.dtype.value_or(DType::kFloat);
-  layout.trainable = request.trainable;
-  layout.rows = PartitionRows(layout.shape[0], num_partitions);
-  const TensorShape row_shape(layout.shape.begin() + 1, layout.shape.end());
-  const absl::StatusOr<int64_t> row_elements = NumElements(row_shape);
-  const int64_t element_bytes = static_cast<int64_t>(DTypeSize(layout.dtype));
-  if (!row_elements.ok() || element_bytes == 0 ||
-      *row_elements > std::numeric_limits<int64_t>::max() / element_bytes ||
-      (*row_elements > 0 && layout.shape[0] > std::numeric_limits<int64_t>::max() /
-                                                  (*row_elements * element_bytes))) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Partitioned variable ", full_name, " of shape ", ShapeToString(layout.shape),
-        " has too many bytes to address or an invalid dtype."));
-  }
-  layout.row_bytes = *row_elements * element_bytes;
-  layout.total_bytes = layout.shape[0] * layout.row_bytes;
+  absl::StatusOr<PartitionLayout> made =
+      MakePartitionLayout(request, num_partitions, full_name);
+  if (!made.ok()) return made.status();
+  const Layout& layout = *made;
 
   const int parts = static_cast<int>(layout.rows.size());
   std::vector<std::vector<int>> parts_of_shard(num_shards());
@@ -198,7 +132,7 @@ absl::StatusOr<PartitionedVariable> ShardedClient::GetPartitionedVariable(
 
   std::vector<absl::StatusOr<FetchedVariable>> fetched(
       parts, absl::UnknownError("not fetched"));
-  RunOnShards(NonEmpty(parts_of_shard), [&](int shard) {
+  workers_->Run(NonEmpty(parts_of_shard), [&](int shard) {
     for (int p : parts_of_shard[shard]) {
       fetched[p] = shards_[shard]->GetVariable(part_requests[p], return_value);
       if (!fetched[p].ok()) fetched[p] = ShardError(shard, fetched[p].status());
@@ -303,7 +237,7 @@ absl::StatusOr<std::vector<VariableInfo>> ShardedClient::ListVariables(
     absl::string_view prefix) {
   std::vector<absl::StatusOr<std::vector<VariableInfo>>> listed(
       num_shards(), absl::UnknownError("not listed"));
-  RunOnShards(AllShards(num_shards()), [&](int shard) {
+  workers_->Run(AllShards(num_shards()), [&](int shard) {
     listed[shard] = shards_[shard]->ListVariables(prefix);
   });
   std::vector<VariableInfo> merged;
@@ -339,7 +273,7 @@ absl::StatusOr<std::vector<std::string>> ShardedClient::DeletePartitioned(
   }
   std::vector<absl::Status> statuses(num_shards());
   std::vector<std::vector<std::string>> deleted(num_shards());
-  RunOnShards(NonEmpty(parts_of_shard), [&](int shard) {
+  workers_->Run(NonEmpty(parts_of_shard), [&](int shard) {
     for (int p : parts_of_shard[shard]) {
       absl::StatusOr<std::vector<std::string>> names =
           shards_[shard]->DeleteVariable(PartitionName(full_name, p));
@@ -373,7 +307,7 @@ absl::StatusOr<std::vector<std::string>> ShardedClient::DeleteScope(
     absl::string_view scope) {
   std::vector<absl::StatusOr<std::vector<std::string>>> deleted(
       num_shards(), absl::UnknownError("not deleted"));
-  RunOnShards(AllShards(num_shards()), [&](int shard) {
+  workers_->Run(AllShards(num_shards()), [&](int shard) {
     deleted[shard] = shards_[shard]->DeleteScope(scope);
   });
   std::vector<std::string> merged;
@@ -393,33 +327,12 @@ absl::StatusOr<std::vector<std::string>> ShardedClient::DeleteScope(
   return merged;
 }
 
-absl::StatusOr<PulledValue> ShardedClient::Assemble(
-    absl::string_view full_name, const Layout& layout,
-    std::vector<PulledValue> parts) const {
-  PulledValue whole;
-  whole.info = {std::string(full_name), layout.shape, layout.dtype, 0, layout.trainable};
-  whole.value.reserve(layout.total_bytes);
-  for (size_t p = 0; p < parts.size(); ++p) {
-    if (static_cast<int64_t>(parts[p].value.size()) != layout.rows[p] * layout.row_bytes ||
-        parts[p].info.dtype != layout.dtype) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "Partition ", parts[p].info.name, " of ", full_name, " has shape ",
-          ShapeToString(parts[p].info.shape), " and dtype ",
-          DTypeName(parts[p].info.dtype), ", which no longer fit the variable's ",
-          ShapeToString(layout.shape), " split in ", layout.rows.size(), " parts."));
-    }
-    whole.info.version += parts[p].info.version;
-    whole.value += parts[p].value;
-  }
-  return whole;
-}
-
 absl::Status ShardedClient::PullRound(
     const std::vector<std::vector<PullItemSpec>>& requests,
     std::vector<std::vector<PulledValue>>& replies) {
   std::vector<absl::Status> statuses(num_shards());
   replies.assign(num_shards(), {});
-  RunOnShards(NonEmpty(requests), [&](int shard) {
+  workers_->Run(NonEmpty(requests), [&](int shard) {
     absl::StatusOr<std::vector<PulledValue>> pulled = shards_[shard]->Pull(requests[shard]);
     if (!pulled.ok()) {
       statuses[shard] = ShardError(shard, pulled.status());
@@ -517,7 +430,7 @@ absl::StatusOr<std::vector<PulledValue>> ShardedClient::Pull(
     std::vector<int64_t> versions;
     for (const PulledValue& part : parts[i]) versions.push_back(part.info.version);
     absl::StatusOr<PulledValue> whole =
-        Assemble(items[i].name, *layouts[i], std::move(parts[i]));
+        AssembleParts(items[i].name, *layouts[i], std::move(parts[i]));
     if (!whole.ok()) return whole.status();
     results[i] = *std::move(whole);
     RememberPartVersions(items[i].name, std::move(versions));
@@ -582,7 +495,7 @@ absl::StatusOr<std::vector<VariableInfo>> ShardedClient::Push(const PushSpec& pu
   }
   std::vector<absl::Status> statuses(num_shards());
   std::vector<std::vector<VariableInfo>> replies(num_shards());
-  RunOnShards(NonEmpty(slots), [&](int shard) {
+  workers_->Run(NonEmpty(slots), [&](int shard) {
     absl::StatusOr<std::vector<VariableInfo>> pushed = shards_[shard]->Push(requests[shard]);
     if (!pushed.ok()) {
       statuses[shard] = ShardError(shard, pushed.status());

@@ -27,9 +27,11 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "client/client.h"
+#include "client/partitioning.h"
+#include "client/shard_workers.h"
 #include "client/variable_client.h"
-#include "server/mutex.h"
-#include "server/tensor_shape.h"
+#include "common/mutex.h"
+#include "common/tensor_shape.h"
 
 namespace paramserver {
 
@@ -48,6 +50,13 @@ class ShardedClient final : public VariableClient {
   // the same servers in the same order. Does not wait for them.
   static absl::StatusOr<std::unique_ptr<ShardedClient>> Connect(
       absl::Span<const std::string> targets, const ClientOptions& options = {});
+
+  // Over clients already made, one per shard in shard order (in-process
+  // stores in tests, say); `names[i]` names shard i in errors as a target
+  // would. INVALID_ARGUMENT when there are none or the counts differ.
+  static absl::StatusOr<std::unique_ptr<ShardedClient>> Create(
+      std::vector<std::unique_ptr<VariableClient>> shards,
+      std::vector<std::string> names);
 
   int num_shards() const { return static_cast<int>(shards_.size()); }
   const std::string& target(int shard) const;
@@ -96,19 +105,14 @@ class ShardedClient final : public VariableClient {
   absl::StatusOr<std::vector<VariableInfo>> Push(const PushSpec& push) override;
 
  private:
-  // How a partitioned variable is split.
-  struct Layout {
-    TensorShape shape;
-    DType dtype = DType::kFloat;
-    bool trainable = true;
-    std::vector<int64_t> rows;  // Per part.
-    int64_t row_bytes = 0;
-    int64_t total_bytes = 0;
-  };
+  using Layout = PartitionLayout;
 
-  explicit ShardedClient(
-      std::vector<std::unique_ptr<ParameterServerClient>> shards)
-      : shards_(std::move(shards)) {}
+  ShardedClient(std::vector<std::unique_ptr<VariableClient>> shards,
+                std::vector<std::string> targets)
+      : shards_(std::move(shards)),
+        targets_(std::move(targets)),
+        workers_(std::make_unique<ShardWorkers>(
+            static_cast<int>(shards_.size()) - 1)) {}
 
   // Names the shard in transport errors; other errors pass unchanged.
   absl::Status ShardError(int shard, const absl::Status& status) const;
@@ -122,18 +126,16 @@ class ShardedClient final : public VariableClient {
   void RememberPartVersions(absl::string_view full_name, std::vector<int64_t> versions);
   absl::StatusOr<std::vector<std::string>> DeletePartitioned(
       absl::string_view full_name, const Layout& layout);
-  // Joins the parts' pulled values; FAILED_PRECONDITION when a part's size
-  // no longer matches the layout.
-  absl::StatusOr<PulledValue> Assemble(absl::string_view full_name,
-                                       const Layout& layout,
-                                       std::vector<PulledValue> parts) const;
   // As tf.get_variable, for a partitioned variable found existing: OK when
   // `name/part_<parts>` does not exist, INVALID_ARGUMENT when it does.
   absl::Status CheckNoExtraPart(const VariableRequest& request, int parts);
   // Removes parts a failed GetPartitionedVariable made: (shard, name) pairs.
   void DeleteCreatedParts(const std::vector<std::pair<int, std::string>>& parts);
 
-  const std::vector<std::unique_ptr<ParameterServerClient>> shards_;
+  const std::vector<std::unique_ptr<VariableClient>> shards_;
+  const std::vector<std::string> targets_;  // Per shard.
+  // Calls to several shards go out on these threads (and the caller's).
+  const std::unique_ptr<ShardWorkers> workers_;
   mutable Mutex mu_;
   absl::flat_hash_map<std::string, Layout> layouts_ ABSL_GUARDED_BY(mu_);
   // Per partitioned variable: its parts' versions as last pulled, pushed or

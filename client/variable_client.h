@@ -11,8 +11,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "server/update_spec.h"
-#include "server/variable_spec.h"
+#include "common/update_spec.h"
+#include "common/variable_spec.h"
 
 namespace paramserver {
 

@@ -33,10 +33,10 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
-#include "server/dtype.h"
-#include "server/initializer.h"
-#include "server/tensor_shape.h"
-#include "server/variable_spec.h"
+#include "common/dtype.h"
+#include "common/initializer_spec.h"
+#include "common/tensor_shape.h"
+#include "common/variable_spec.h"
 
 namespace paramserver {
 

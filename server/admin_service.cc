@@ -2,7 +2,7 @@
 
 #include "server/grpc_auth.h"
 #include "server/grpc_raw_call.h"
-#include "server/grpc_status.h"
+#include "wire/grpc_status.h"
 #include "server/logging.h"
 
 namespace paramserver {

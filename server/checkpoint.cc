@@ -10,9 +10,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "server/crc32c.h"
-#include "server/dtype.h"
-#include "server/file_util.h"
-#include "server/tensor_shape.h"
+#include "common/dtype.h"
+#include "common/file_util.h"
+#include "common/tensor_shape.h"
 
 namespace paramserver {
 namespace {

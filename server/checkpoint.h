@@ -33,7 +33,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "server/tensor_buffer.h"
-#include "server/variable_spec.h"
+#include "common/variable_spec.h"
 
 namespace paramserver {
 

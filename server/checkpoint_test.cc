@@ -1,4 +1,4 @@
-#include "server/file_size_limit_for_test.h"
+#include "common/file_size_limit_for_test.h"
 #include "server/checkpoint.h"
 
 #include <signal.h>
@@ -11,7 +11,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/file_util.h"
+#include "common/file_util.h"
 
 namespace paramserver {
 namespace {

@@ -7,7 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "server/checkpoint.h"
-#include "server/file_util.h"
+#include "common/file_util.h"
 #include "server/logging.h"
 
 namespace paramserver {

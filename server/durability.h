@@ -16,7 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "server/change_log.h"
-#include "server/mutex.h"
+#include "common/mutex.h"
 #include "server/variable_store.h"
 #include "server/write_ahead_log.h"
 

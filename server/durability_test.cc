@@ -1,4 +1,4 @@
-#include "server/file_size_limit_for_test.h"
+#include "common/file_size_limit_for_test.h"
 #include "server/durability.h"
 
 #include <signal.h>
@@ -13,7 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/checkpoint.h"
-#include "server/file_util.h"
+#include "common/file_util.h"
 #include "server/write_ahead_log.h"
 
 namespace paramserver {

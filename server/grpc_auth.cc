@@ -5,13 +5,14 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "server/logging.h"
+#include "wire/bearer_token.h"
 
 namespace paramserver {
 
 absl::StatusOr<std::string> BearerToken(const grpc::ServerContextBase& context) {
   constexpr absl::string_view kScheme = "bearer ";
   const auto& metadata = context.client_metadata();
-  auto [it, end] = metadata.equal_range("authorization");
+  auto [it, end] = metadata.equal_range(kAuthorizationMetadataKey);
   if (it == end) return "";
   if (std::next(it) != end) {
     return absl::UnauthenticatedError(

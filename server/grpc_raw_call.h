@@ -12,7 +12,7 @@
 #include "absl/status/status.h"
 #include "server/auth.h"
 #include "server/grpc_auth.h"
-#include "server/grpc_zero_copy.h"
+#include "wire/zero_copy_writer.h"
 
 namespace paramserver {
 

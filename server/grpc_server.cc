@@ -18,11 +18,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "wire/channel_settings.h"
 
 namespace paramserver {
-
-// Large pushes come in chunks (PushChunks); unary requests stay below this.
-constexpr int kMaxReceiveMessageBytes = 64 << 20;
 
 GrpcServer::GrpcServer(ServerOptions options,
                        std::unique_ptr<VariableStore> store)
@@ -147,11 +145,13 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   // says why and what each bought on pulls). For pushes the server is the
   // receiver: a fixed 8 MiB stream window, BDP probing off, took push SGD
   // 64 MB from 0.29 to 0.47-0.49 GB/s in two alternating A/B pairs.
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 8 << 20);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES,
+                             kStreamWindowBytes);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, (1 << 24) - 1);
-  builder.AddChannelArgument(GRPC_ARG_TCP_MIN_READ_CHUNK_SIZE, 256 << 10);
-  builder.AddChannelArgument(GRPC_ARG_TCP_READ_CHUNK_SIZE, 1 << 20);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, kMaxFrameBytes);
+  builder.AddChannelArgument(GRPC_ARG_TCP_MIN_READ_CHUNK_SIZE,
+                             kTcpMinReadChunkBytes);
+  builder.AddChannelArgument(GRPC_ARG_TCP_READ_CHUNK_SIZE, kTcpReadChunkBytes);
   // Keepalive. Clients ping every 20 s while a call (a pooled session
   // stream, say) is open, and not more often than every 5 s
   // (client/client.h). gRPC servers by default allow one ping per 5 minutes
@@ -163,9 +163,11 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   // after 60 s of silence and drops connections that do not answer within
   // 20 s, so a worker machine that vanished does not hold its streams open
   // for hours.
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             kMinPingIntervalMs);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, kServerKeepaliveTimeMs);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             kServerKeepaliveTimeoutMs);
   builder.RegisterService(&server->service_);
   builder.RegisterService(server->admin_.get());
   builder.RegisterService(server->service_.sessions());

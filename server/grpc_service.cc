@@ -6,12 +6,13 @@
 
 #include "server/grpc_auth.h"
 #include "server/grpc_raw_call.h"
-#include "server/grpc_status.h"
+#include "wire/grpc_status.h"
 #include "server/grpc_streams.h"
 #include "server/grpc_zero_copy.h"
+#include "wire/zero_copy_writer.h"
 #include "server/logging.h"
-#include "server/names.h"
-#include "server/proto_convert.h"
+#include "common/names.h"
+#include "wire/proto_convert.h"
 
 namespace paramserver {
 namespace {

@@ -12,7 +12,7 @@
 #include "absl/strings/escaping.h"
 #include "gtest/gtest.h"
 #include "server/grpc_server.h"
-#include "server/grpc_zero_copy.h"
+#include "wire/zero_copy_writer.h"
 
 namespace paramserver {
 namespace {

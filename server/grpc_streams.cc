@@ -10,12 +10,13 @@
 #include "absl/strings/str_cat.h"
 #include "server/grpc_auth.h"
 #include "server/grpc_service.h"
-#include "server/grpc_status.h"
+#include "wire/grpc_status.h"
 #include "server/grpc_zero_copy.h"
-#include "server/grpc_zero_copy_reader.h"
+#include "wire/zero_copy_writer.h"
+#include "wire/zero_copy_reader.h"
 #include "server/logging.h"
-#include "server/parse_budget.h"
-#include "server/proto_convert.h"
+#include "wire/parse_budget.h"
+#include "wire/proto_convert.h"
 
 namespace paramserver {
 namespace {

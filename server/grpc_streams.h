@@ -12,17 +12,13 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
-#include "server/mutex.h"
+#include "common/mutex.h"
 #include "proto/parameter_server.grpc.pb.h"
 #include "server/auth.h"
 #include "server/variable_store.h"
+#include "wire/channel_settings.h"  // Chunk sizes.
 
 namespace paramserver {
-
-// Chunk sizes a client may ask for; 0 selects kDefaultChunkBytes.
-inline constexpr int64_t kMinChunkBytes = 4 << 10;
-inline constexpr int64_t kMaxChunkBytes = 16 << 20;
-inline constexpr int64_t kDefaultChunkBytes = 1 << 20;
 
 // Cancels chunk streams that make no progress: a client that stalls after
 // its first chunk would otherwise hold the memory its push reserved (or, for

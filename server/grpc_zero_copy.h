@@ -1,11 +1,12 @@
 #ifndef PARAM_SERVER_SERVER_GRPC_ZERO_COPY_H_
 #define PARAM_SERVER_SERVER_GRPC_ZERO_COPY_H_
 
-// Responses that carry tensor bytes, encoded by hand so that gRPC sends the
-// bytes straight from the store's TensorBuffer: each message is a few small
-// header slices plus slices that point into the buffer (as TensorFlow's
-// grpc_tensor_coding.cc does). The bytes are exactly what the generated
-// SerializeAsString would produce, so every generated client parses them.
+// Responses that carry stored tensor bytes, encoded by hand so that gRPC
+// sends the bytes straight from the store's TensorBuffer: each message is a
+// few small header slices plus slices that point into the buffer (as
+// TensorFlow's grpc_tensor_coding.cc does). The bytes are exactly what the
+// generated SerializeAsString would produce, so every generated client
+// parses them. What both sides encode is in wire/zero_copy_writer.h.
 
 #include <cstddef>
 #include <cstdint>
@@ -15,11 +16,11 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "proto/parameter_server.pb.h"
 #include "server/tensor_buffer.h"
 #include "server/variable_store.h"
+#include "wire/zero_copy_writer.h"
 
 namespace paramserver {
 
@@ -40,9 +41,11 @@ class WireWriter {
   void AppendRaw(absl::string_view bytes) {
     header_.append(bytes.data(), bytes.size());
   }
-  void AppendVarint(uint64_t value);
+  void AppendVarint(uint64_t value) { paramserver::AppendVarint(value, &header_); }
   // The tag and length of a length-delimited field.
-  void AppendLengthPrefix(int field, size_t length);
+  void AppendLengthPrefix(int field, size_t length) {
+    paramserver::AppendLengthPrefix(field, length, &header_);
+  }
   // A `bytes` field whose content is shared from `buffer`, not copied. Like
   // generated code, writes nothing for an empty value.
   void AppendSharedBytesField(int field,
@@ -58,20 +61,6 @@ class WireWriter {
   std::vector<grpc::Slice> slices_;
 };
 
-// Parses a request that arrived raw. INVALID_ARGUMENT when it does not parse
-// ("Malformed paramserver.rpc.PullRequest."), or when parsing it would take
-// far more memory than its size (CheckParseBudget), before parsing.
-absl::Status ParseRequest(const grpc::ByteBuffer& buffer,
-                          google::protobuf::Message* message);
-
-// Serializes a response to be sent raw, replacing what `buffer` held;
-// INTERNAL when it cannot be (over protobuf's 2 GB limit).
-absl::Status SerializeMessage(const google::protobuf::MessageLite& message,
-                              grpc::ByteBuffer* buffer);
-
-// Size in bytes of `value` as a varint.
-size_t VarintSize(uint64_t value);
-
 // PullResponse for `results`: values larger than `max_inline_bytes` are
 // marked streamed and not sent, as the Pull RPC specifies.
 grpc::ByteBuffer EncodePullResponse(
@@ -84,12 +73,6 @@ grpc::ByteBuffer EncodeValueChunk(const rpc::VariableInfo* variable,
                                   bool unchanged,
                                   const std::shared_ptr<const TensorBuffer>& value,
                                   size_t offset, size_t length);
-
-// One PushChunk: `request` (may be null) or bytes of update `index` at
-// `offset`. The data is copied once, into a slice gRPC owns: the caller's
-// memory need not outlive the call's buffers.
-grpc::ByteBuffer EncodePushChunk(const rpc::PushRequest* request, int index,
-                                 int64_t offset, absl::string_view data);
 
 }  // namespace paramserver
 

@@ -62,20 +62,6 @@ double ScaleOf(const InitializerSpec& s) {
   return s.scale.value_or(kDefaultScale);
 }
 
-// A constant is broadcast when it is one scalar: a single value with no
-// value_shape or with value_shape (). No values at all is TF's default
-// constant_initializer(value=0). Any other value_shape, even (1,), makes the
-// value a tensor whose shape must match the variable's exactly.
-bool IsBroadcast(const InitializerSpec& spec) {
-  if (!spec.value_shape.has_value()) return spec.values.size() <= 1;
-  return spec.value_shape->empty() && spec.values.size() == 1;
-}
-
-TensorShape ListShape(const InitializerSpec& spec) {
-  if (spec.value_shape.has_value()) return *spec.value_shape;
-  return {static_cast<int64_t>(spec.values.size())};
-}
-
 // ---------------------------------------------------------------------------
 // Validation helpers.
 
@@ -139,7 +125,7 @@ absl::Status RequireFiniteParam(InitializerKind kind, absl::string_view param,
 absl::Status ValidateConstantShape(const InitializerSpec& spec,
                                    absl::Span<const int64_t> shape,
                                    absl::string_view full_name) {
-  const TensorShape list_shape = ListShape(spec);
+  const TensorShape list_shape = ConstantListShape(spec);
   const absl::StatusOr<int64_t> count = NumElements(list_shape);
   if (!count.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -182,7 +168,7 @@ absl::Status ValidateConstant(const InitializerSpec& spec, DType dtype,
   absl::Status status;
   if (!spec.value_shape.has_value()) {
     status = ValidateConstantCount(spec, shape, full_name);
-  } else if (!IsBroadcast(spec)) {
+  } else if (!IsBroadcastConstant(spec)) {
     status = ValidateConstantShape(spec, shape, full_name);
   }
   if (!status.ok()) return status;
@@ -423,40 +409,6 @@ FillPlan MakePlan(const InitializerSpec& spec, DType dtype,
 
 
 }  // namespace
-
-const char* InitializerName(InitializerKind kind) {
-  switch (kind) {
-    case InitializerKind::kDefault:
-      return "default";
-    case InitializerKind::kZeros:
-      return "zeros";
-    case InitializerKind::kOnes:
-      return "ones";
-    case InitializerKind::kConstant:
-      return "constant";
-    case InitializerKind::kRandomUniform:
-      return "random_uniform";
-    case InitializerKind::kRandomNormal:
-      return "random_normal";
-    case InitializerKind::kTruncatedNormal:
-      return "truncated_normal";
-    case InitializerKind::kGlorotUniform:
-      return "glorot_uniform";
-    case InitializerKind::kGlorotNormal:
-      return "glorot_normal";
-    case InitializerKind::kVarianceScaling:
-      return "variance_scaling";
-  }
-  return "unknown";
-}
-
-std::optional<TensorShape> ImpliedShape(const InitializerSpec& spec) {
-  if (spec.kind != InitializerKind::kConstant || spec.values.empty()) {
-    return std::nullopt;
-  }
-  if (IsBroadcast(spec)) return TensorShape{};
-  return ListShape(spec);
-}
 
 Fans ComputeFans(absl::Span<const int64_t> shape) {
   const size_t rank = shape.size();

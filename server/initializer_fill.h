@@ -7,9 +7,9 @@
 
 #include <cstdint>
 
-#include "server/dtype.h"
+#include "common/dtype.h"
 #include "server/initializer.h"
-#include "server/number.h"
+#include "common/number.h"
 
 namespace paramserver {
 

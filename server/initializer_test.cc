@@ -13,8 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/dtype.h"
-#include "server/tensor_shape.h"
+#include "common/dtype.h"
+#include "common/tensor_shape.h"
 
 namespace paramserver {
 namespace {

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "server/slot_names.h"
-#include "server/update_spec.h"
+#include "common/slot_names.h"
+#include "common/update_spec.h"
 
 namespace paramserver {
 

@@ -25,7 +25,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "server/auth.h"
-#include "server/file_util.h"
+#include "common/file_util.h"
 #include "server/grpc_server.h"
 #include "server/logging.h"
 #include "server/pem_check.h"

@@ -9,9 +9,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "server/mutex.h"
+#include "common/mutex.h"
 #include "server/tensor_buffer.h"
-#include "server/variable_spec.h"
+#include "common/variable_spec.h"
 
 namespace paramserver {
 

@@ -5,7 +5,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "server/names.h"
+#include "common/names.h"
+#include "server/initializer.h"
 
 namespace paramserver {
 namespace {

@@ -15,11 +15,11 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "server/change_log.h"
-#include "server/mutex.h"
+#include "common/mutex.h"
 #include "server/variable.h"
 #include "server/optimizer.h"
-#include "server/update_spec.h"
-#include "server/variable_spec.h"
+#include "common/update_spec.h"
+#include "common/variable_spec.h"
 
 namespace paramserver {
 

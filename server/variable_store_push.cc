@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "server/initializer.h"
 #include "server/variable_store.h"
 
 namespace paramserver {

@@ -13,8 +13,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "server/crc32c.h"
-#include "server/dtype.h"
-#include "server/tensor_shape.h"
+#include "common/dtype.h"
+#include "common/tensor_shape.h"
 
 namespace paramserver {
 namespace {
@@ -329,7 +329,7 @@ absl::StatusOr<FsyncPolicy> ParseFsyncPolicy(absl::string_view name) {
 
 // ---- The flusher thread (kEverySecond) ----
 
-// Waits on std::condition_variable rather than server/mutex.h's Mutex, which
+// Waits on std::condition_variable rather than common/mutex.h's Mutex, which
 // has no timed wait; std:: primitives are just as visible to TSan. Guards
 // only its own stop flag.
 class WriteAheadLog::Flusher {

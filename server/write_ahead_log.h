@@ -51,9 +51,9 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "server/change_log.h"
-#include "server/file_util.h"
-#include "server/mutex.h"
-#include "server/variable_spec.h"
+#include "common/file_util.h"
+#include "common/mutex.h"
+#include "common/variable_spec.h"
 
 namespace paramserver {
 

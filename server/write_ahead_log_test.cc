@@ -1,4 +1,4 @@
-#include "server/file_size_limit_for_test.h"
+#include "common/file_size_limit_for_test.h"
 #include "server/write_ahead_log.h"
 
 #include <signal.h>

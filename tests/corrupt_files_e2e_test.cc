@@ -12,7 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/checkpoint.h"
-#include "server/file_util.h"
+#include "common/file_util.h"
 #include "server/write_ahead_log.h"
 #include "tests/server_process.h"
 

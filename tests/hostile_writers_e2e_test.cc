@@ -29,7 +29,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/parameter_server.grpc.pb.h"
-#include "server/grpc_zero_copy.h"
+#include "wire/zero_copy_writer.h"
 #include "tests/server_process.h"
 
 extern char** environ;

@@ -15,7 +15,8 @@
 #include <grpcpp/support/sync_stream.h>
 
 #include "proto/parameter_server.pb.h"
-#include "server/grpc_zero_copy.h"
+#include "wire/bearer_token.h"
+#include "wire/zero_copy_writer.h"
 
 int main(int argc, char** argv) {
   if (argc != 4) {
@@ -24,7 +25,7 @@ int main(int argc, char** argv) {
   }
   auto channel = grpc::CreateChannel(argv[1], grpc::InsecureChannelCredentials());
   grpc::ClientContext context;
-  context.AddMetadata("authorization", std::string("Bearer ") + argv[2]);
+  paramserver::AddBearerToken(&context, argv[2]);
   grpc::ByteBuffer response;
   grpc::internal::RpcMethod method("/paramserver.rpc.ParameterServer/PushChunks",
                                    grpc::internal::RpcMethod::CLIENT_STREAMING);

@@ -7,7 +7,7 @@
 // reports their internal hand-offs (gRPC's epoll poller handing events to
 // its threads, absl::Mutex's deadlock-detection graph) as races. Any report
 // with a frame in those libraries is about code TSan cannot see into.
-// Our own synchronisation uses std::mutex (server/mutex.h), which TSan does
+// Our own synchronisation uses std::mutex (common/mutex.h), which TSan does
 // see, so races in our code are still reported.
 extern "C" const char* __tsan_default_suppressions() {
   return "called_from_lib:libgrpc.so\n"

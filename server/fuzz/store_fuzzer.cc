@@ -13,7 +13,7 @@
 
 #include "google/protobuf/stubs/logging.h"
 #include "proto/parameter_server.pb.h"
-#include "server/proto_convert.h"
+#include "wire/proto_convert.h"
 #include "server/variable_store.h"
 
 namespace paramserver {

@@ -1,0 +1,112 @@
+#include "client/partitioning.h"
+
+#include <algorithm>
+#include <limits>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "client/shard_placement.h"
+
+namespace paramserver {
+
+absl::StatusOr<PartitionLayout> MakePartitionLayout(
+    const VariableRequest& request, int num_partitions,
+    absl::string_view full_name) {
+  if (num_partitions < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Partitioned variable ", full_name, " needs at least one partition, got ",
+        num_partitions, "."));
+  }
+  if (!request.shape || request.shape->empty() || !NumElements(*request.shape).ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Shape of a new partitioned variable (", full_name,
+        ") must be fully defined with rank >= 1, but instead was ",
+        request.shape ? ShapeToString(*request.shape) : "<unknown>", "."));
+  }
+  PartitionLayout layout;
+  layout.shape = *request.shape;
+  layout.dtype = request.dtype.value_or(DType::kFloat);
+  layout.trainable = request.trainable;
+  layout.rows = PartitionRows(layout.shape[0], num_partitions);
+  const TensorShape row_shape(layout.shape.begin() + 1, layout.shape.end());
+  const absl::StatusOr<int64_t> row_elements = NumElements(row_shape);
+  const int64_t element_bytes = static_cast<int64_t>(DTypeSize(layout.dtype));
+  if (!row_elements.ok() || element_bytes == 0 ||
+      *row_elements > std::numeric_limits<int64_t>::max() / element_bytes ||
+      (*row_elements > 0 && layout.shape[0] > std::numeric_limits<int64_t>::max() /
+                                                  (*row_elements * element_bytes))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Partitioned variable ", full_name, " of shape ", ShapeToString(layout.shape),
+        " has too many bytes to address or an invalid dtype."));
+  }
+  layout.row_bytes = *row_elements * element_bytes;
+  layout.total_bytes = layout.shape[0] * layout.row_bytes;
+  return layout;
+}
+
+// The part of `spec` that initializes rows [first_row, first_row + rows).
+absl::StatusOr<InitializerSpec> PartInitializer(const InitializerSpec& spec,
+                                                const TensorShape& shape,
+                                                int part, int64_t first_row,
+                                                int64_t rows,
+                                                absl::string_view full_name) {
+  InitializerSpec part_spec = spec;
+  part_spec.full_shape = shape;
+  if (spec.seed) {
+    part_spec.seed = static_cast<int64_t>(static_cast<uint64_t>(*spec.seed) +
+                                          static_cast<uint64_t>(part));
+  }
+  const std::optional<TensorShape> list_shape = ImpliedShape(spec);
+  if (spec.kind != InitializerKind::kConstant || !list_shape) return part_spec;
+  const absl::StatusOr<int64_t> elements = NumElements(shape);
+  if (!elements.ok()) return elements.status();
+  const int64_t count = static_cast<int64_t>(spec.values.size());
+  if (spec.value_shape.has_value() && *list_shape != shape) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "The constant initializer of partitioned variable ", full_name,
+        " has shape ", ShapeToString(*list_shape), "; the variable has ",
+        ShapeToString(shape), "."));
+  }
+  if (*elements > 0 && count > *elements) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Too many elements provided. Needed at most ", *elements,
+        ", but received ", count, " (constant initializer of variable ",
+        full_name, ")."));
+  }
+  // The whole variable is filled as one (the last value repeated to its
+  // end); each part gets its rows' share, whose own last value repeats.
+  const int64_t row_elements = *elements / std::max<int64_t>(1, shape[0]);
+  const int64_t begin = std::min(first_row * row_elements, count - 1);
+  const int64_t end = std::min((first_row + rows) * row_elements, count);
+  part_spec.values.assign(spec.values.begin() + begin,
+                          spec.values.begin() + std::max(begin + 1, end));
+  if (spec.value_shape.has_value()) {
+    TensorShape part_shape = shape;
+    part_shape[0] = rows;
+    part_spec.value_shape = part_shape;
+  }
+  return part_spec;
+}
+
+absl::StatusOr<PulledValue> AssembleParts(absl::string_view full_name,
+                                         const PartitionLayout& layout,
+                                         std::vector<PulledValue> parts) {
+  PulledValue whole;
+  whole.info = {std::string(full_name), layout.shape, layout.dtype, 0, layout.trainable};
+  whole.value.reserve(layout.total_bytes);
+  for (size_t p = 0; p < parts.size(); ++p) {
+    if (static_cast<int64_t>(parts[p].value.size()) != layout.rows[p] * layout.row_bytes ||
+        parts[p].info.dtype != layout.dtype) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "Partition ", parts[p].info.name, " of ", full_name, " has shape ",
+          ShapeToString(parts[p].info.shape), " and dtype ",
+          DTypeName(parts[p].info.dtype), ", which no longer fit the variable's ",
+          ShapeToString(layout.shape), " split in ", layout.rows.size(), " parts."));
+    }
+    whole.info.version += parts[p].info.version;
+    whole.value += parts[p].value;
+  }
+  return whole;
+}
+
+}  // namespace paramserver

@@ -1,0 +1,58 @@
+#ifndef PARAM_SERVER_CLIENT_PARTITIONING_H_
+#define PARAM_SERVER_CLIENT_PARTITIONING_H_
+
+// The arithmetic of a variable partitioned along its first axis, as
+// tf.fixed_size_partitioner splits it (client/sharded_client.h says where
+// the parts live): pure functions, no RPC.
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "client/variable_client.h"
+#include "common/dtype.h"
+#include "common/initializer_spec.h"
+#include "common/tensor_shape.h"
+#include "common/variable_spec.h"
+
+namespace paramserver {
+
+// How a partitioned variable is split.
+struct PartitionLayout {
+  TensorShape shape;
+  DType dtype = DType::kFloat;
+  bool trainable = true;
+  std::vector<int64_t> rows;  // Per part.
+  int64_t row_bytes = 0;
+  int64_t total_bytes = 0;
+};
+
+// The layout of `request` (named `full_name` in messages) over
+// min(num_partitions, shape[0]) parts. INVALID_ARGUMENT for fewer than one
+// partition, a shape that is not fully defined with rank >= 1, or a size
+// in bytes that does not fit int64.
+absl::StatusOr<PartitionLayout> MakePartitionLayout(
+    const VariableRequest& request, int num_partitions,
+    absl::string_view full_name);
+
+// The part of `spec` that initializes rows [first_row, first_row + rows) of
+// a variable of `shape`, as part `part`: fans from the whole shape, seed +
+// part, a constant list's share of the rows. INVALID_ARGUMENT when a
+// constant does not fit the whole variable.
+absl::StatusOr<InitializerSpec> PartInitializer(const InitializerSpec& spec,
+                                                const TensorShape& shape,
+                                                int part, int64_t first_row,
+                                                int64_t rows,
+                                                absl::string_view full_name);
+
+// Joins the parts' pulled values into the whole, whose version is the sum
+// of the parts'; FAILED_PRECONDITION when a part's size or dtype no longer
+// matches the layout.
+absl::StatusOr<PulledValue> AssembleParts(absl::string_view full_name,
+                                          const PartitionLayout& layout,
+                                          std::vector<PulledValue> parts);
+
+}  // namespace paramserver
+
+#endif  // PARAM_SERVER_CLIENT_PARTITIONING_H_

@@ -1,0 +1,52 @@
+#ifndef PARAM_SERVER_COMMON_UPDATE_SPEC_H_
+#define PARAM_SERVER_COMMON_UPDATE_SPEC_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "common/variable_spec.h"
+
+namespace paramserver {
+
+enum class OptimizerKind { kSgd, kMomentum, kAdagrad, kAdam };
+
+// TensorFlow 1.x's optimizers with their defaults.
+struct OptimizerSpec {
+  OptimizerKind kind = OptimizerKind::kSgd;
+  double learning_rate = 0.01;
+  double momentum = 0.9;                   // kMomentum.
+  bool use_nesterov = false;               // kMomentum.
+  double initial_accumulator_value = 0.1;  // kAdagrad.
+  double beta1 = 0.9;                      // kAdam.
+  double beta2 = 0.999;                    // kAdam.
+  double epsilon = 1e-8;                   // kAdam.
+};
+
+enum class UpdateKind { kAssign, kAssignAdd, kApplyGradient };
+
+// One variable's part of a push. `value` is not owned: it points into the
+// caller's request and must outlive the Push call.
+struct VariableUpdate {
+  std::string name;
+  UpdateKind kind = UpdateKind::kAssign;
+  absl::string_view value;
+  std::optional<int64_t> base_version;
+};
+
+struct PushSpec {
+  std::vector<VariableUpdate> updates;
+  OptimizerSpec optimizer;
+  int64_t max_staleness = 0;  // 0: unbounded.
+};
+
+struct PullItemSpec {
+  std::string name;
+  int64_t known_version = 0;  // 0: always return the value.
+};
+
+}  // namespace paramserver
+
+#endif  // PARAM_SERVER_COMMON_UPDATE_SPEC_H_

@@ -1,0 +1,74 @@
+#include "server/local_variable_client.h"
+
+#include <utility>
+
+namespace paramserver {
+namespace {
+
+std::string Bytes(const std::shared_ptr<const TensorBuffer>& value) {
+  if (value == nullptr) return std::string();
+  return std::string(value->data(), value->size());
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LocalVariableClient>> LocalVariableClient::Create(
+    const StoreOptions& options) {
+  absl::StatusOr<std::unique_ptr<VariableStore>> store =
+      VariableStore::Create(options);
+  if (!store.ok()) return store.status();
+  return std::make_unique<LocalVariableClient>(
+      std::shared_ptr<VariableStore>(*std::move(store)));
+}
+
+absl::StatusOr<FetchedVariable> LocalVariableClient::GetVariable(
+    const VariableRequest& request, bool return_value) {
+  absl::StatusOr<VariableStore::GetResult> result = store_->GetVariable(request);
+  if (!result.ok()) return result.status();
+  return FetchedVariable{
+      result->snapshot.info, result->created,
+      return_value ? Bytes(result->snapshot.value) : std::string()};
+}
+
+absl::StatusOr<FetchedVariable> LocalVariableClient::ReadVariable(
+    absl::string_view full_name) {
+  absl::StatusOr<VariableSnapshot> snapshot = store_->ReadVariable(full_name);
+  if (!snapshot.ok()) return snapshot.status();
+  return FetchedVariable{snapshot->info, false, Bytes(snapshot->value)};
+}
+
+absl::StatusOr<std::vector<VariableInfo>> LocalVariableClient::ListVariables(
+    absl::string_view prefix) {
+  return store_->ListVariables(prefix);
+}
+
+absl::StatusOr<std::vector<std::string>> LocalVariableClient::DeleteVariable(
+    absl::string_view full_name) {
+  return store_->DeleteVariable(full_name);
+}
+
+absl::StatusOr<std::vector<std::string>> LocalVariableClient::DeleteScope(
+    absl::string_view scope) {
+  return store_->DeleteScope(scope);
+}
+
+absl::StatusOr<std::vector<PulledValue>> LocalVariableClient::Pull(
+    absl::Span<const PullItemSpec> items) {
+  absl::StatusOr<std::vector<VariableStore::PullResult>> results =
+      store_->Pull(items);
+  if (!results.ok()) return results.status();
+  std::vector<PulledValue> pulled;
+  pulled.reserve(results->size());
+  for (VariableStore::PullResult& result : *results) {
+    pulled.push_back(PulledValue{std::move(result.info), result.unchanged,
+                                 Bytes(result.value)});
+  }
+  return pulled;
+}
+
+absl::StatusOr<std::vector<VariableInfo>> LocalVariableClient::Push(
+    const PushSpec& push) {
+  return store_->Push(push);
+}
+
+}  // namespace paramserver

@@ -1,0 +1,275 @@
+#include "wire/proto_convert.h"
+
+#include <optional>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace paramserver {
+namespace {
+
+TensorShape FromProto(const rpc::TensorShape& proto) {
+  return TensorShape(proto.dims().begin(), proto.dims().end());
+}
+
+void ToProto(const TensorShape& shape, rpc::TensorShape* proto) {
+  proto->mutable_dims()->Assign(shape.begin(), shape.end());
+}
+
+absl::StatusOr<DType> DTypeFromProto(int value) {
+  if (!IsValidDType(value)) return InvalidEnum("dtype", value);
+  return static_cast<DType>(value);
+}
+
+absl::StatusOr<ReuseMode> ReuseFromProto(int value) {
+  switch (value) {
+    case rpc::CREATE:
+      return ReuseMode::kCreate;
+    case rpc::REUSE:
+      return ReuseMode::kReuse;
+    case rpc::AUTO_REUSE:
+      return ReuseMode::kAutoReuse;
+  }
+  return InvalidEnum("reuse", value);
+}
+
+rpc::ReuseMode ReuseToProto(ReuseMode reuse) {
+  switch (reuse) {
+    case ReuseMode::kCreate:
+      return rpc::CREATE;
+    case ReuseMode::kReuse:
+      return rpc::REUSE;
+    case ReuseMode::kAutoReuse:
+      return rpc::AUTO_REUSE;
+  }
+  return rpc::CREATE;
+}
+
+// The wire enums of Initializer are numbered like the C++ enums.
+absl::Status CheckInitializerEnums(const rpc::Initializer& proto) {
+  if (!rpc::Initializer::Kind_IsValid(proto.kind())) {
+    return InvalidEnum("initializer.kind", proto.kind());
+  }
+  if (!rpc::Initializer::Mode_IsValid(proto.mode())) {
+    return InvalidEnum("initializer.mode", proto.mode());
+  }
+  if (!rpc::Initializer::Distribution_IsValid(proto.distribution())) {
+    return InvalidEnum("initializer.distribution", proto.distribution());
+  }
+  return absl::OkStatus();
+}
+
+// The exact integer when the wire has one, else the double.
+std::optional<Number> BoundFromProto(bool has_integer, int64_t integer,
+                                     bool has_double, double floating) {
+  if (has_integer) return Number(integer);
+  if (has_double) return Number(floating);
+  return std::nullopt;
+}
+
+absl::StatusOr<std::vector<Number>> ValuesFromProto(
+    const rpc::Initializer& proto) {
+  if (proto.int64_values_size() == 0) {
+    return std::vector<Number>(proto.values().begin(), proto.values().end());
+  }
+  if (proto.values_size() != 0 &&
+      proto.values_size() != proto.int64_values_size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "initializer.values has ", proto.values_size(),
+        " values but initializer.int64_values has ",
+        proto.int64_values_size(), "; they must be the same list."));
+  }
+  return std::vector<Number>(proto.int64_values().begin(),
+                             proto.int64_values().end());
+}
+
+bool AllIntegers(const std::vector<Number>& values) {
+  for (const Number& value : values) {
+    if (!value.is_integer()) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::Status InvalidEnum(absl::string_view field, int value) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("Unknown value ", value, " for field '", field, "'."));
+}
+
+absl::StatusOr<InitializerSpec> FromProto(const rpc::Initializer& proto) {
+  if (absl::Status s = CheckInitializerEnums(proto); !s.ok()) return s;
+  InitializerSpec spec;
+  spec.kind = static_cast<InitializerKind>(proto.kind());
+  absl::StatusOr<std::vector<Number>> values = ValuesFromProto(proto);
+  if (!values.ok()) return values.status();
+  spec.values = *std::move(values);
+  if (proto.has_value_shape()) spec.value_shape = FromProto(proto.value_shape());
+  if (proto.has_full_shape()) spec.full_shape = FromProto(proto.full_shape());
+  spec.minval = BoundFromProto(proto.has_int64_minval(), proto.int64_minval(),
+                               proto.has_minval(), proto.minval());
+  spec.maxval = BoundFromProto(proto.has_int64_maxval(), proto.int64_maxval(),
+                               proto.has_maxval(), proto.maxval());
+  if (proto.has_mean()) spec.mean = proto.mean();
+  if (proto.has_stddev()) spec.stddev = proto.stddev();
+  if (proto.has_scale()) spec.scale = proto.scale();
+  spec.mode = static_cast<FanMode>(proto.mode());
+  spec.distribution = static_cast<ScalingDistribution>(proto.distribution());
+  if (proto.has_seed()) spec.seed = proto.seed();
+  return spec;
+}
+
+void ToProto(const InitializerSpec& spec, rpc::Initializer* proto) {
+  proto->set_kind(static_cast<rpc::Initializer::Kind>(spec.kind));
+  for (const Number& value : spec.values) proto->add_values(value.ToDouble());
+  if (!spec.values.empty() && AllIntegers(spec.values)) {
+    for (const Number& value : spec.values) {
+      proto->add_int64_values(value.integer());
+    }
+  }
+  if (spec.value_shape) ToProto(*spec.value_shape, proto->mutable_value_shape());
+  if (spec.minval) {
+    proto->set_minval(spec.minval->ToDouble());
+    if (spec.minval->is_integer()) proto->set_int64_minval(spec.minval->integer());
+  }
+  if (spec.maxval) {
+    proto->set_maxval(spec.maxval->ToDouble());
+    if (spec.maxval->is_integer()) proto->set_int64_maxval(spec.maxval->integer());
+  }
+  if (spec.mean) proto->set_mean(*spec.mean);
+  if (spec.stddev) proto->set_stddev(*spec.stddev);
+  if (spec.scale) proto->set_scale(*spec.scale);
+  proto->set_mode(static_cast<rpc::Initializer::Mode>(spec.mode));
+  proto->set_distribution(
+      static_cast<rpc::Initializer::Distribution>(spec.distribution));
+  if (spec.seed) proto->set_seed(*spec.seed);
+  if (spec.full_shape) ToProto(*spec.full_shape, proto->mutable_full_shape());
+}
+
+absl::StatusOr<VariableRequest> FromProto(const rpc::GetVariableRequest& proto) {
+  VariableRequest request;
+  request.scope = proto.scope();
+  request.name = proto.name();
+  absl::StatusOr<ReuseMode> reuse = ReuseFromProto(proto.reuse());
+  if (!reuse.ok()) return reuse.status();
+  request.reuse = *reuse;
+  if (proto.has_shape()) request.shape = FromProto(proto.shape());
+  if (proto.dtype() != rpc::DT_INVALID) {
+    absl::StatusOr<DType> dtype = DTypeFromProto(proto.dtype());
+    if (!dtype.ok()) return dtype.status();
+    request.dtype = *dtype;
+  }
+  absl::StatusOr<InitializerSpec> initializer = FromProto(proto.initializer());
+  if (!initializer.ok()) return initializer.status();
+  request.initializer = *std::move(initializer);
+  request.trainable = proto.has_trainable() ? proto.trainable() : true;
+  return request;
+}
+
+void ToProto(const VariableRequest& request, rpc::GetVariableRequest* proto) {
+  proto->set_scope(request.scope);
+  proto->set_name(request.name);
+  proto->set_reuse(ReuseToProto(request.reuse));
+  if (request.shape) ToProto(*request.shape, proto->mutable_shape());
+  if (request.dtype) proto->set_dtype(static_cast<rpc::DataType>(*request.dtype));
+  ToProto(request.initializer, proto->mutable_initializer());
+  proto->set_trainable(request.trainable);
+}
+
+absl::StatusOr<VariableInfo> FromProto(const rpc::VariableInfo& proto) {
+  absl::StatusOr<DType> dtype = DTypeFromProto(proto.dtype());
+  if (!dtype.ok()) return dtype.status();
+  return VariableInfo{proto.name(), FromProto(proto.shape()), *dtype,
+                      proto.version(), proto.trainable()};
+}
+
+void ToProto(const VariableInfo& info, rpc::VariableInfo* proto) {
+  proto->set_name(info.name);
+  ToProto(info.shape, proto->mutable_shape());
+  proto->set_dtype(static_cast<rpc::DataType>(info.dtype));
+  proto->set_version(info.version);
+  proto->set_trainable(info.trainable);
+}
+
+absl::StatusOr<OptimizerSpec> FromProto(const rpc::Optimizer& proto) {
+  if (!rpc::Optimizer::Kind_IsValid(proto.kind())) {
+    return InvalidEnum("optimizer.kind", proto.kind());
+  }
+  OptimizerSpec spec;
+  spec.kind = static_cast<OptimizerKind>(proto.kind());
+  spec.learning_rate = proto.learning_rate();
+  if (proto.has_momentum()) spec.momentum = proto.momentum();
+  spec.use_nesterov = proto.use_nesterov();
+  if (proto.has_initial_accumulator_value()) {
+    spec.initial_accumulator_value = proto.initial_accumulator_value();
+  }
+  if (proto.has_beta1()) spec.beta1 = proto.beta1();
+  if (proto.has_beta2()) spec.beta2 = proto.beta2();
+  if (proto.has_epsilon()) spec.epsilon = proto.epsilon();
+  return spec;
+}
+
+void ToProto(const OptimizerSpec& spec, rpc::Optimizer* proto) {
+  proto->set_kind(static_cast<rpc::Optimizer::Kind>(spec.kind));
+  proto->set_learning_rate(spec.learning_rate);
+  proto->set_momentum(spec.momentum);
+  proto->set_use_nesterov(spec.use_nesterov);
+  proto->set_initial_accumulator_value(spec.initial_accumulator_value);
+  proto->set_beta1(spec.beta1);
+  proto->set_beta2(spec.beta2);
+  proto->set_epsilon(spec.epsilon);
+}
+
+void ToProto(const PushSpec& push, rpc::PushRequest* proto) {
+  ToProto(push.optimizer, proto->mutable_optimizer());
+  proto->set_max_staleness(push.max_staleness);
+  for (const VariableUpdate& update : push.updates) {
+    rpc::Update* out = proto->add_updates();
+    out->set_name(update.name);
+    out->set_kind(static_cast<rpc::Update::Kind>(update.kind));
+    out->set_value(update.value.data(), update.value.size());
+    if (update.base_version) out->set_base_version(*update.base_version);
+  }
+}
+
+absl::StatusOr<PushSpec> FromProto(const rpc::PushRequest& proto) {
+  PushSpec push;
+  absl::StatusOr<OptimizerSpec> optimizer = FromProto(proto.optimizer());
+  if (!optimizer.ok()) return optimizer.status();
+  push.optimizer = *optimizer;
+  push.max_staleness = proto.max_staleness();
+  push.updates.reserve(proto.updates_size());
+  for (const rpc::Update& update : proto.updates()) {
+    if (!rpc::Update::Kind_IsValid(update.kind())) {
+      return InvalidEnum("update.kind", update.kind());
+    }
+    VariableUpdate spec;
+    spec.name = update.name();
+    spec.kind = static_cast<UpdateKind>(update.kind());
+    spec.value = update.value();
+    if (update.has_base_version()) spec.base_version = update.base_version();
+    push.updates.push_back(std::move(spec));
+  }
+  return push;
+}
+
+}  // namespace paramserver
+
+namespace paramserver {
+
+static_assert(static_cast<int>(OptimizerKind::kAdam) == rpc::Optimizer::ADAM);
+static_assert(static_cast<int>(UpdateKind::kApplyGradient) ==
+              rpc::Update::APPLY_GRADIENT);
+
+// FromProto/ToProto cast these enums; keep the numbering in step.
+static_assert(static_cast<int>(InitializerKind::kVarianceScaling) ==
+              rpc::Initializer::VARIANCE_SCALING);
+static_assert(static_cast<int>(InitializerKind::kConstant) ==
+              rpc::Initializer::CONSTANT);
+static_assert(static_cast<int>(FanMode::kFanAvg) == rpc::Initializer::FAN_AVG);
+static_assert(static_cast<int>(ScalingDistribution::kUniform) ==
+              rpc::Initializer::UNIFORM_DIST);
+static_assert(static_cast<int>(DType::kBool) == rpc::DT_BOOL);
+static_assert(static_cast<int>(DType::kInt64) == rpc::DT_INT64);
+
+}  // namespace paramserver
