@@ -222,6 +222,12 @@ absl::Status CheckRecord(const IndexRecord& record, uint64_t data_size,
                          const IndexRecord* previous) {
   absl::Status status = CheckValueSize(record.info, record.extent.length);
   if (!status.ok()) return absl::DataLossError(status.message());
+  // Versions start at 1; the store takes 0 for "still being created" and
+  // would wait for such a variable forever.
+  if (record.info.version < 1) {
+    return absl::DataLossError(absl::StrCat("variable ", record.info.name,
+                                            " has version ", record.info.version));
+  }
   if (previous != nullptr && previous->info.name >= record.info.name) {
     return absl::DataLossError("entries out of order at " + record.info.name);
   }

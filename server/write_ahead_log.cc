@@ -145,6 +145,9 @@ absl::Status DecodeCreate(ByteReader* reader, WalRecord* record) {
   record->info.trainable = (flags & kFlagTrainable) != 0;
   record->is_slot = (flags & kFlagSlot) != 0;
   record->info.version = static_cast<int64_t>(version);
+  // Versions start at 1; the store takes 0 for "still being created" and
+  // would wait for such a variable forever.
+  if (record->info.version < 1) return Malformed("create");
   reader->ReadBytes(reader->remaining(), &record->value);
   if (!CheckValue(record->info, record->value).ok()) return Malformed("create");
   return absl::OkStatus();
@@ -162,6 +165,7 @@ absl::Status DecodePush(ByteReader* reader, WalRecord* record) {
       return Malformed("push");
     }
     value.version = static_cast<int64_t>(version);
+    if (value.version < 1) return Malformed("push");  // As in DecodeCreate.
     record->values.push_back(value);
   }
   if (reader->remaining() != 0) return Malformed("push");
