@@ -238,6 +238,12 @@ TEST(CheckpointTest, BadInputIsInvalidArgument) {
                                       Entry("w", DType::kFloat, {1}, 2)})
                 .code(),
             absl::StatusCode::kInvalidArgument);
+  // 2^62 floats "needed" 0 bytes when the size was multiplied out (it
+  // wraps around 2^64).
+  CheckpointEntry wraps = Entry("w", DType::kFloat, {0}, 1);
+  wraps.info.shape = {int64_t{1} << 62};
+  EXPECT_EQ(WriteCheckpoint(root, 1, {wraps}).code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(WriteCheckpoint(root, 0, {}).code(),
             absl::StatusCode::kInvalidArgument);
   ASSERT_TRUE(WriteCheckpoint(root, 1, {}).ok());

@@ -97,7 +97,11 @@ absl::Status CheckValue(const VariableInfo& info, absl::string_view value) {
   }
   absl::StatusOr<int64_t> elements = NumElements(info.shape);
   if (!elements.ok()) return elements.status();
-  if (static_cast<uint64_t>(*elements) * DTypeSize(info.dtype) != value.size()) {
+  // Divided, not multiplied: elements * size may wrap around 2^64 (a shape
+  // of 2^62 floats would "need" 0 bytes).
+  const size_t size = DTypeSize(info.dtype);
+  if (value.size() % size != 0 ||
+      value.size() / size != static_cast<uint64_t>(*elements)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "value of ", value.size(), " bytes does not fit ", info.name, " ",
         DTypeName(info.dtype), ShapeToString(info.shape)));

@@ -166,6 +166,16 @@ TEST(WriteAheadLogTest, CreateWithWrongValueSizeIsInvalidArgument) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// 2^62 floats "needed" 0 bytes when the size was multiplied out (it wraps
+// around 2^64): such a record was written, and read back as valid.
+TEST(WriteAheadLogTest, ValueSizeCheckDoesNotWrapAround) {
+  std::unique_ptr<WriteAheadLog> log = OpenLog(NewTestDir("wrap_create"));
+  EXPECT_EQ(log->LogCreate(Info("w", {int64_t{1} << 62}), false, "").code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(log->LogCreate(Info("w", {int64_t{1} << 61, 2}), false, "").code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(WriteAheadLogTest, TornTailIsTrimmedAndTheLogStaysAppendable) {
   const std::string dir = NewTestDir("torn");
   std::vector<uint64_t> offsets = WriteThreeRecords(dir);
