@@ -11,6 +11,7 @@
 //    way, and the decoder accepts whatever protobuf itself serializes (the
 //    header promises "anything a conformant protobuf writer may send").
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
