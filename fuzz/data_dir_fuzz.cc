@@ -46,6 +46,10 @@ std::string FreshDataDir() {
     if (base == nullptr) base = "/tmp";
     return absl::StrCat(base, "/paramserver_fuzz_", getpid());
   }();
+  // Removed when the fuzzer exits (libFuzzer ends a timed run with exit()).
+  static const bool cleanup_registered =
+      std::atexit([] { RemoveAll(dir).IgnoreError(); }) == 0;
+  (void)cleanup_registered;
   Check(RemoveAll(dir).ok());
   Check(CreateDirectories(dir).ok());
   return dir;
