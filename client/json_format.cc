@@ -74,11 +74,14 @@ absl::StatusOr<std::string> ValuesToJson(const VariableInfo& info,
   absl::StatusOr<int64_t> elements = NumElements(info.shape);
   if (!elements.ok()) return elements.status();
   const size_t element_size = DTypeSize(info.dtype);
-  if (bytes.size() != static_cast<size_t>(*elements) * element_size) {
+  // Divided, not multiplied: elements * size may wrap around 2^64 (a shape
+  // of 2^62 floats would "need" 0 bytes, and the loop below read past them).
+  if (bytes.size() % element_size != 0 ||
+      bytes.size() / element_size != static_cast<uint64_t>(*elements)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "Value of ", info.name, " has ", bytes.size(), " bytes; shape ",
         ShapeToString(info.shape), " and dtype ", DTypeName(info.dtype),
-        " need ", *elements * element_size, "."));
+        " need ", *elements, " elements of ", element_size, " bytes."));
   }
   std::string out = "[";
   for (int64_t i = 0; i < *elements; ++i) {

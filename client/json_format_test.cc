@@ -46,6 +46,19 @@ TEST(JsonFormatTest, RejectsValuesThatDoNotMatchTheShape) {
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Found with fuzz/cli_fuzzer's harness (input shape_wraps_to_zero_bytes):
+// 2^62 floats "needed" 0 bytes when the size was multiplied out (it wraps
+// around 2^64), and rendering read far past the value a server sent.
+TEST(JsonFormatTest, RejectsAShapeWhoseByteSizeWrapsAround) {
+  const int64_t huge = int64_t{1} << 62;
+  EXPECT_EQ(ValuesToJson({"v", {huge}, DType::kFloat, 1, true}, "").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValuesToJson({"v", {huge / 2, 4}, DType::kInt64, 1, true}, "")
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(JsonFormatTest, EscapesStrings) {
   EXPECT_EQ(JsonString("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\u0001\"");
 }

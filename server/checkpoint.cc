@@ -62,11 +62,14 @@ absl::Status CheckValueSize(const VariableInfo& info, uint64_t length) {
   }
   absl::StatusOr<int64_t> elements = NumElements(info.shape);
   if (!elements.ok()) return elements.status();
-  const uint64_t expected = static_cast<uint64_t>(*elements) * DTypeSize(info.dtype);
-  if (expected != length) {
+  // Divided, not multiplied: elements * size may wrap around 2^64 (a shape
+  // of 2^62 floats would "need" 0 bytes).
+  const size_t size = DTypeSize(info.dtype);
+  if (length % size != 0 || length / size != static_cast<uint64_t>(*elements)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "variable ", info.name, " of dtype ", DTypeName(info.dtype), " shape ",
-        ShapeToString(info.shape), " needs ", expected, " bytes, has ", length));
+        ShapeToString(info.shape), " needs ", *elements, " elements of ", size,
+        " bytes, has ", length, " bytes"));
   }
   return absl::OkStatus();
 }
@@ -222,6 +225,12 @@ absl::Status CheckRecord(const IndexRecord& record, uint64_t data_size,
                          const IndexRecord* previous) {
   absl::Status status = CheckValueSize(record.info, record.extent.length);
   if (!status.ok()) return absl::DataLossError(status.message());
+  // Versions start at 1; the store takes 0 for "still being created" and
+  // would wait for such a variable forever.
+  if (record.info.version < 1) {
+    return absl::DataLossError(absl::StrCat("variable ", record.info.name,
+                                            " has version ", record.info.version));
+  }
   if (previous != nullptr && previous->info.name >= record.info.name) {
     return absl::DataLossError("entries out of order at " + record.info.name);
   }

@@ -138,6 +138,18 @@ TEST(CheckpointTest, BitFlipInDataRejectsThatCheckpointAndLoadsThePrevious) {
   EXPECT_THAT(loaded->rejected[0], HasSubstr(CheckpointDirName(2)));
 }
 
+// The hole fuzz/wal_fuzzer found in the log (WriteAheadLogTest.
+// VersionBelowOneIsMalformed), here: a version below 1 restored a variable
+// the store took for one still being created, and start-up then waited for
+// it forever.
+TEST(CheckpointTest, VersionBelowOneIsRejected) {
+  const std::string root = NewTestDir("version_below_one");
+  ASSERT_TRUE(WriteCheckpoint(root, 1, {Entry("a", DType::kFloat, {2}, 1, 0)}).ok());
+  absl::StatusOr<LoadedCheckpoint> loaded = ReadCheckpoint(root, 1);
+  EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(loaded.status().message(), HasSubstr("variable a has version 0"));
+}
+
 TEST(CheckpointTest, TruncatedIndexIsRejected) {
   const std::string root = NewTestDir("truncated_index");
   ASSERT_TRUE(WriteCheckpoint(root, 1, {Entry("w", DType::kFloat, {4}, 1)}).ok());
@@ -225,6 +237,12 @@ TEST(CheckpointTest, BadInputIsInvalidArgument) {
   EXPECT_EQ(WriteCheckpoint(root, 1, {Entry("w", DType::kFloat, {1}, 1),
                                       Entry("w", DType::kFloat, {1}, 2)})
                 .code(),
+            absl::StatusCode::kInvalidArgument);
+  // 2^62 floats "needed" 0 bytes when the size was multiplied out (it
+  // wraps around 2^64).
+  CheckpointEntry wraps = Entry("w", DType::kFloat, {0}, 1);
+  wraps.info.shape = {int64_t{1} << 62};
+  EXPECT_EQ(WriteCheckpoint(root, 1, {wraps}).code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(WriteCheckpoint(root, 0, {}).code(),
             absl::StatusCode::kInvalidArgument);

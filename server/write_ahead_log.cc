@@ -97,7 +97,11 @@ absl::Status CheckValue(const VariableInfo& info, absl::string_view value) {
   }
   absl::StatusOr<int64_t> elements = NumElements(info.shape);
   if (!elements.ok()) return elements.status();
-  if (static_cast<uint64_t>(*elements) * DTypeSize(info.dtype) != value.size()) {
+  // Divided, not multiplied: elements * size may wrap around 2^64 (a shape
+  // of 2^62 floats would "need" 0 bytes).
+  const size_t size = DTypeSize(info.dtype);
+  if (value.size() % size != 0 ||
+      value.size() / size != static_cast<uint64_t>(*elements)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "value of ", value.size(), " bytes does not fit ", info.name, " ",
         DTypeName(info.dtype), ShapeToString(info.shape)));
@@ -145,6 +149,9 @@ absl::Status DecodeCreate(ByteReader* reader, WalRecord* record) {
   record->info.trainable = (flags & kFlagTrainable) != 0;
   record->is_slot = (flags & kFlagSlot) != 0;
   record->info.version = static_cast<int64_t>(version);
+  // Versions start at 1; the store takes 0 for "still being created" and
+  // would wait for such a variable forever.
+  if (record->info.version < 1) return Malformed("create");
   reader->ReadBytes(reader->remaining(), &record->value);
   if (!CheckValue(record->info, record->value).ok()) return Malformed("create");
   return absl::OkStatus();
@@ -162,6 +169,7 @@ absl::Status DecodePush(ByteReader* reader, WalRecord* record) {
       return Malformed("push");
     }
     value.version = static_cast<int64_t>(version);
+    if (value.version < 1) return Malformed("push");  // As in DecodeCreate.
     record->values.push_back(value);
   }
   if (reader->remaining() != 0) return Malformed("push");

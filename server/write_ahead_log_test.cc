@@ -166,6 +166,16 @@ TEST(WriteAheadLogTest, CreateWithWrongValueSizeIsInvalidArgument) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// 2^62 floats "needed" 0 bytes when the size was multiplied out (it wraps
+// around 2^64): such a record was written, and read back as valid.
+TEST(WriteAheadLogTest, ValueSizeCheckDoesNotWrapAround) {
+  std::unique_ptr<WriteAheadLog> log = OpenLog(NewTestDir("wrap_create"));
+  EXPECT_EQ(log->LogCreate(Info("w", {int64_t{1} << 62}), false, "").code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(log->LogCreate(Info("w", {int64_t{1} << 61, 2}), false, "").code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(WriteAheadLogTest, TornTailIsTrimmedAndTheLogStaysAppendable) {
   const std::string dir = NewTestDir("torn");
   std::vector<uint64_t> offsets = WriteThreeRecords(dir);
@@ -307,6 +317,30 @@ TEST(WriteAheadLogTest, DamagedFirstRecordIsRefusedNotTrimmed) {
   EXPECT_EQ(report.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(report.status().message(), HasSubstr("corrupt record at byte 0"));
   EXPECT_EQ(ReadFile(path)->size(), contents.size());
+}
+
+// Found by fuzz/wal_fuzzer: a version below 1 restored a variable the store
+// took for one still being created, and start-up then waited for it forever.
+TEST(WriteAheadLogTest, VersionBelowOneIsMalformed) {
+  for (const bool push : {false, true}) {
+    const std::string dir = NewTestDir(push ? "version_push" : "version_create");
+    std::unique_ptr<WriteAheadLog> log = OpenLog(dir);
+    VariableInfo info = Info("a", {1});
+    info.version = push ? 1 : 0;
+    ASSERT_TRUE(log->LogCreate(info, false, Floats({1})).ok());
+    const uint64_t push_offset = ReadFile(SegmentPath(dir, 0))->size();
+    if (push) {
+      ASSERT_TRUE(log->LogSetValue("a", -3, Floats({2}), UpdateSource::kAssign).ok());
+    }
+    ASSERT_TRUE(log->Close().ok());
+    std::vector<Seen> seen;
+    absl::StatusOr<ReplayReport> report = Replay(dir, 0, &seen);
+    EXPECT_EQ(report.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_THAT(report.status().message(),
+                HasSubstr(push ? absl::StrCat("corrupt record at byte ", push_offset,
+                                              " (malformed push record)")
+                               : "(malformed create record)"));
+  }
 }
 
 TEST(WriteAheadLogTest, CorruptionInTheMiddleIsDataLossWithOffset) {

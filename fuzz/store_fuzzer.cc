@@ -1,0 +1,142 @@
+// libFuzzer target: sequences of wire requests to a fresh store, through the
+// same conversion and validation the gRPC service uses, so that requests
+// build on each other (create, then push, then pull, delete, create again).
+// Any crash, sanitizer report or broken invariant is a bug: bad input must
+// only ever produce a status.
+//
+// Input: requests separated by "<REQ>"; in each, the first byte picks the
+// kind (GetVariable, Push, List, Delete, Pull, CheckPushHeader), the rest is
+// its serialized message (List and Delete: a name or prefix).
+
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "google/protobuf/stubs/logging.h"
+#include "proto/parameter_server.pb.h"
+#include "wire/proto_convert.h"
+#include "common/tensor_shape.h"
+#include "server/variable_store.h"
+
+namespace paramserver {
+namespace {
+
+void Check(bool condition) {
+  if (!condition) std::abort();
+}
+
+// A value always matches its shape and dtype.
+void CheckSnapshot(const VariableInfo& info, const TensorBuffer* value) {
+  absl::StatusOr<int64_t> elements = NumElements(info.shape);
+  Check(elements.ok());
+  Check(value != nullptr &&
+        value->size() == static_cast<size_t>(*elements) * DTypeSize(info.dtype));
+}
+
+class Session {
+ public:
+  Session() {
+    // Small limits keep every input cheap.
+    StoreOptions options;
+    options.max_variable_bytes = 1 << 16;
+    options.max_total_bytes = 1 << 20;
+    store_ = *VariableStore::Create(options);
+  }
+
+  void Run(char kind, absl::string_view bytes) {
+    switch (static_cast<uint8_t>(kind) % 6) {
+      case 0: return GetVariable(bytes);
+      case 1: return Push(bytes, /*header_only=*/false);
+      case 2: return List(bytes);
+      case 3: return Delete(bytes);
+      case 4: return Pull(bytes);
+      case 5: return Push(bytes, /*header_only=*/true);
+    }
+  }
+
+ private:
+  void GetVariable(absl::string_view bytes) {
+    rpc::GetVariableRequest proto;
+    if (!proto.ParseFromArray(bytes.data(), bytes.size())) return;
+    absl::StatusOr<VariableRequest> request = FromProto(proto);
+    if (!request.ok()) return;
+    absl::StatusOr<VariableStore::GetResult> result = store_->GetVariable(*request);
+    if (result.ok()) {
+      CheckSnapshot(result->snapshot.info, result->snapshot.value.get());
+    }
+  }
+
+  void Push(absl::string_view bytes, bool header_only) {
+    rpc::PushRequest proto;
+    if (!proto.ParseFromArray(bytes.data(), bytes.size())) return;
+    absl::StatusOr<PushSpec> push = FromProto(proto);
+    if (!push.ok()) return;
+    if (header_only) {
+      absl::StatusOr<std::vector<size_t>> sizes = store_->CheckPushHeader(*push);
+      if (sizes.ok()) Check(sizes->size() == push->updates.size());
+      return;
+    }
+    absl::StatusOr<std::vector<VariableInfo>> infos = store_->Push(*push);
+    if (infos.ok()) Check(infos->size() == push->updates.size());
+  }
+
+  void List(absl::string_view prefix) {
+    absl::StatusOr<std::vector<VariableInfo>> infos = store_->ListVariables(prefix);
+    if (!infos.ok()) return;
+    for (const VariableInfo& info : *infos) {
+      absl::StatusOr<VariableSnapshot> read = store_->ReadVariable(info.name);
+      Check(read.ok());
+      CheckSnapshot(read->info, read->value.get());
+    }
+  }
+
+  void Delete(absl::string_view bytes) {
+    if (!bytes.empty() && bytes[0] == 's') {
+      (void)store_->DeleteScope(bytes.substr(1));
+    } else {
+      (void)store_->DeleteVariable(bytes);
+    }
+  }
+
+  void Pull(absl::string_view bytes) {
+    rpc::PullRequest proto;
+    if (!proto.ParseFromArray(bytes.data(), bytes.size())) return;
+    std::vector<PullItemSpec> items;
+    for (const rpc::PullItem& item : proto.items()) {
+      items.push_back({item.name(), item.known_version()});
+    }
+    absl::StatusOr<std::vector<VariableStore::PullResult>> pulled =
+        store_->Pull(items);
+    if (!pulled.ok()) return;
+    Check(pulled->size() == items.size());
+    for (const VariableStore::PullResult& result : *pulled) {
+      if (!result.unchanged) CheckSnapshot(result.info, result.value.get());
+    }
+  }
+
+  std::unique_ptr<VariableStore> store_;
+};
+
+}  // namespace
+}  // namespace paramserver
+
+// Protobuf logs every string field with invalid UTF-8 it rejects: millions
+// of lines per run that say nothing (a rejected parse is an expected
+// outcome here).
+extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
+  google::protobuf::SetLogHandler(nullptr);
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  paramserver::Session session;
+  const absl::string_view input(reinterpret_cast<const char*>(data), size);
+  for (absl::string_view request : absl::StrSplit(input, "<REQ>")) {
+    if (!request.empty()) session.Run(request[0], request.substr(1));
+  }
+  return 0;
+}
