@@ -257,96 +257,93 @@ TEST_F(PushChunksTest, AnEmptyDataChunkIsRefused) {
   EXPECT_EQ(server_->store().reserved_bytes(), 0);
 }
 
+// A server started with `options` (on a free port) holding one float32
+// variable `name` of `elements`, and PushChunks streams to it.
+class LimitedServer {
+ public:
+  void Start(ServerOptions options, const std::string& name, int64_t elements) {
+    options.port = 0;
+    absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    VariableRequest request;
+    request.name = name;
+    request.shape = TensorShape{elements};
+    ASSERT_TRUE(server_->store().GetVariable(request).ok());
+    channel_ = grpc::CreateChannel(server_->target(), grpc::InsecureChannelCredentials());
+  }
+
+  // A PushChunks stream whose first chunk, the request pushing `name`, has
+  // been written.
+  std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> OpenPush(
+      const std::string& name, grpc::ClientContext* context,
+      grpc::ByteBuffer* response) {
+    grpc::internal::RpcMethod method("/paramserver.rpc.ParameterServer/PushChunks",
+                                     grpc::internal::RpcMethod::CLIENT_STREAMING);
+    std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer(
+        grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(
+            channel_.get(), method, context, response));
+    rpc::PushRequest push;
+    push.add_updates()->set_name(name);
+    writer->Write(EncodePushChunk(&push, 0, 0, {}));
+    return writer;
+  }
+
+  VariableStore& store() { return server_->store(); }
+
+ private:
+  std::unique_ptr<GrpcServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
 TEST(PushChunksLimitsTest, BufferedBytesCountAgainstTheTotalLimit) {
   ServerOptions options;
-  options.port = 0;
   options.store = {.max_variable_bytes = 1 << 20, .max_total_bytes = 3 << 19};
   options.stream_idle_limit = absl::Milliseconds(300);
-  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
-  ASSERT_TRUE(server.ok()) << server.status();
-  VariableRequest request;
-  request.name = "big";
-  request.shape = TensorShape{1 << 18};  // 1 MiB of 1.5 MiB.
-  ASSERT_TRUE((*server)->store().GetVariable(request).ok());
-  auto channel = grpc::CreateChannel((*server)->target(),
-                                     grpc::InsecureChannelCredentials());
-  grpc::internal::RpcMethod method("/paramserver.rpc.ParameterServer/PushChunks",
-                                   grpc::internal::RpcMethod::CLIENT_STREAMING);
-  rpc::PushRequest push;
-  push.add_updates()->set_name("big");
+  LimitedServer server;
+  ASSERT_NO_FATAL_FAILURE(server.Start(options, "big", 1 << 18));  // 1 MiB of 1.5.
   // The push's 1 MiB would not fit beside the variable.
   grpc::ClientContext context;
   grpc::ByteBuffer response;
-  std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer(
-      grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(
-          channel.get(), method, &context, &response));
-  writer->Write(EncodePushChunk(&push, 0, 0, {}));
+  auto writer = server.OpenPush("big", &context, &response);
   const grpc::Status refused = writer->Finish();
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_NE(refused.error_message().find("1048576 bytes while it arrives"),
             std::string::npos)
       << refused.error_message();
-  EXPECT_EQ((*server)->store().reserved_bytes(), 0);
+  EXPECT_EQ(server.store().reserved_bytes(), 0);
 }
 
 TEST(PushChunksLimitsTest, AStalledStreamIsCancelledAndReleasesItsMemory) {
   ServerOptions options;
-  options.port = 0;
   options.stream_idle_limit = absl::Milliseconds(300);
-  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
-  ASSERT_TRUE(server.ok()) << server.status();
-  VariableRequest request;
-  request.name = "w";
-  request.shape = TensorShape{1000};
-  ASSERT_TRUE((*server)->store().GetVariable(request).ok());
-  auto channel = grpc::CreateChannel((*server)->target(),
-                                     grpc::InsecureChannelCredentials());
-  grpc::internal::RpcMethod method("/paramserver.rpc.ParameterServer/PushChunks",
-                                   grpc::internal::RpcMethod::CLIENT_STREAMING);
-  rpc::PushRequest push;
-  push.add_updates()->set_name("w");
+  LimitedServer server;
+  ASSERT_NO_FATAL_FAILURE(server.Start(options, "w", 1000));
   grpc::ClientContext context;
   grpc::ByteBuffer response;
-  std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer(
-      grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(
-          channel.get(), method, &context, &response));
-  ASSERT_TRUE(writer->Write(EncodePushChunk(&push, 0, 0, {})));
+  auto writer = server.OpenPush("w", &context, &response);
   absl::SleepFor(absl::Milliseconds(100));
-  EXPECT_EQ((*server)->store().reserved_bytes(), 4000);
+  EXPECT_EQ(server.store().reserved_bytes(), 4000);
   // Then nothing: the watchdog ends the stream after 300-375 ms.
   const absl::Time start = absl::Now();
   EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::CANCELLED);
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
   absl::SleepFor(absl::Milliseconds(100));
-  EXPECT_EQ((*server)->store().reserved_bytes(), 0);
-  EXPECT_EQ((*server)->store().ReadVariable("w")->info.version, 1);
+  EXPECT_EQ(server.store().reserved_bytes(), 0);
+  EXPECT_EQ(server.store().ReadVariable("w")->info.version, 1);
 }
 
 // A client that trickles a byte now and then makes progress in the idle
 // limit's sense, but not at the floor rate: it is cancelled as well.
 TEST(PushChunksLimitsTest, ATricklingStreamIsCancelledAndReleasesItsMemory) {
   ServerOptions options;
-  options.port = 0;
   options.stream_idle_limit = absl::Milliseconds(300);
   options.stream_min_bytes_per_second = 1 << 20;
-  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
-  ASSERT_TRUE(server.ok()) << server.status();
-  VariableRequest request;
-  request.name = "w";
-  request.shape = TensorShape{1 << 20};
-  ASSERT_TRUE((*server)->store().GetVariable(request).ok());
-  auto channel = grpc::CreateChannel((*server)->target(),
-                                     grpc::InsecureChannelCredentials());
-  grpc::internal::RpcMethod method("/paramserver.rpc.ParameterServer/PushChunks",
-                                   grpc::internal::RpcMethod::CLIENT_STREAMING);
-  rpc::PushRequest push;
-  push.add_updates()->set_name("w");
+  LimitedServer server;
+  ASSERT_NO_FATAL_FAILURE(server.Start(options, "w", 1 << 20));
   grpc::ClientContext context;
   grpc::ByteBuffer response;
-  std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer(
-      grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(
-          channel.get(), method, &context, &response));
-  ASSERT_TRUE(writer->Write(EncodePushChunk(&push, 0, 0, {})));
+  auto writer = server.OpenPush("w", &context, &response);
   // One byte every 50 ms: well inside the idle limit, far below the floor.
   const absl::Time start = absl::Now();
   int64_t sent = 0;
@@ -359,8 +356,8 @@ TEST(PushChunksLimitsTest, ATricklingStreamIsCancelledAndReleasesItsMemory) {
   EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::CANCELLED);
   EXPECT_LT(lasted, absl::Seconds(3)) << sent << " bytes sent";
   absl::SleepFor(absl::Milliseconds(100));
-  EXPECT_EQ((*server)->store().reserved_bytes(), 0);
-  EXPECT_EQ((*server)->store().ReadVariable("w")->info.version, 1);
+  EXPECT_EQ(server.store().reserved_bytes(), 0);
+  EXPECT_EQ(server.store().ReadVariable("w")->info.version, 1);
 }
 
 // A request that would parse into far more memory than its size (here some
