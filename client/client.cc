@@ -9,6 +9,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/impl/client_unary_call.h>
 
+#include "absl/strings/str_cat.h"
 #include "client/credentials.h"
 #include "client/session_stream.h"
 #include "proto/parameter_server.grpc.pb.h"
@@ -269,6 +270,25 @@ absl::StatusOr<std::vector<std::string>> ParameterServerClient::DeleteScope(
   return Delete(*stub_->stub, proto, options_);
 }
 
+namespace {
+
+// The bytes a value of `info` has. DATA_LOSS when the server described a
+// value no machine could hold (its size would not fit in 63 bits).
+absl::StatusOr<size_t> ValueBytes(const VariableInfo& info) {
+  absl::StatusOr<int64_t> elements = NumElements(info.shape);
+  if (!elements.ok()) return elements.status();
+  const size_t element_size = DTypeSize(info.dtype);
+  if (static_cast<uint64_t>(*elements) >
+      static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / element_size) {
+    return absl::DataLossError(absl::StrCat(
+        "The server described ", info.name, " as ", ShapeToString(info.shape),
+        " ", DTypeName(info.dtype), ": too large for any value."));
+  }
+  return static_cast<size_t>(*elements) * element_size;
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<PulledValue>> ParameterServerClient::Pull(
     absl::Span<const PullItemSpec> items) {
   rpc::PullRequest request;
@@ -299,6 +319,14 @@ absl::StatusOr<std::vector<PulledValue>> ParameterServerClient::Pull(
     reader->AppendSpan(view.value, &value.value);
     if (view.streamed) {
       if (absl::Status s = PullStreamed(value); !s.ok()) return s;
+    } else if (!view.unchanged) {
+      absl::StatusOr<size_t> expected = ValueBytes(value.info);
+      if (!expected.ok()) return expected.status();
+      if (value.value.size() != *expected) {
+        return absl::DataLossError(absl::StrCat(
+            "Value of ", value.info.name, " has ", value.value.size(),
+            " bytes; its shape and dtype need ", *expected, "."));
+      }
     }
   }
   return pulled;
@@ -348,10 +376,10 @@ absl::Status ParameterServerClient::PullStreamed(PulledValue& pulled) {
       status = info.status();
       if (status.ok()) {
         pulled.info = *std::move(info);
-        absl::StatusOr<int64_t> elements = NumElements(pulled.info.shape);
-        status = elements.status();
+        absl::StatusOr<size_t> bytes = ValueBytes(pulled.info);
+        status = bytes.status();
         if (status.ok()) {
-          value_size = *elements * DTypeSize(pulled.info.dtype);
+          value_size = *bytes;
           pulled.value.reserve(value_size);
         }
       }
