@@ -42,12 +42,16 @@ struct DurabilityOptions {
 // Thread-safe.
 class Durability final : public ChangeLog {
  public:
-  // Restores `store` (which must be empty) from options.data_dir, opens the
-  // log and attaches it to the store. Each step's findings (checkpoints
-  // rejected, a torn log tail trimmed) are logged. DATA_LOSS for damage the
-  // options do not allow skipping; I/O errors as file_util.h maps them.
+  // Creates a store with `store_options` whose change log is the returned
+  // Durability, restores it from options.data_dir, opens the log and sets
+  // *store to it; the Durability must outlive *store. Each step's findings
+  // (checkpoints rejected, a torn log tail trimmed) are logged. DATA_LOSS
+  // for damage the options do not allow skipping; I/O errors as
+  // file_util.h maps them; the store's own Create errors. On error *store
+  // is untouched.
   static absl::StatusOr<std::unique_ptr<Durability>> Open(
-      const DurabilityOptions& options, VariableStore* store);
+      const DurabilityOptions& options, const StoreOptions& store_options,
+      std::unique_ptr<VariableStore>* store);
   ~Durability() override;
 
   // Writes a checkpoint of every variable, keeps the newest
@@ -69,8 +73,7 @@ class Durability final : public ChangeLog {
   absl::Status Commit(LogPosition position) override;
 
  private:
-  Durability(const DurabilityOptions& options, VariableStore* store)
-      : options_(options), store_(store) {}
+  explicit Durability(const DurabilityOptions& options) : options_(options) {}
   absl::StatusOr<int64_t> RestoreCheckpoint();
   absl::Status ReplayLog(int64_t from_sequence);
   absl::Status ApplyRecord(const WalRecord& record);
@@ -79,8 +82,10 @@ class Durability final : public ChangeLog {
   absl::Status ApplySalvagedPush(absl::Span<const LoggedValue> push);
 
   const DurabilityOptions options_;
-  VariableStore* const store_;
-  std::unique_ptr<WriteAheadLog> log_;  // Set in Open.
+  // Set in Open, before the store is handed out. The store is the caller's
+  // once Open returns; only Checkpoint reads it then.
+  VariableStore* store_ = nullptr;
+  std::unique_ptr<WriteAheadLog> log_;
   // Start-up only (before the store serves): set when every checkpoint was
   // damaged and ignore_corrupt_checkpoints let start-up go on.
   bool salvage_ = false;

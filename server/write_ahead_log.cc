@@ -392,39 +392,39 @@ absl::StatusOr<std::unique_ptr<WriteAheadLog>> WriteAheadLog::Open(
   absl::StatusOr<std::vector<int64_t>> segments = ListSegments(options.dir);
   if (!segments.ok()) return segments.status();
   std::unique_ptr<WriteAheadLog> log(new WriteAheadLog(options));
+  const bool reuse = !segments->empty() && segments->back() >= checkpoint_sequence;
+  const int64_t sequence = reuse ? segments->back() : checkpoint_sequence;
+  absl::StatusOr<std::unique_ptr<WritableFile>> file =
+      reuse ? WritableFile::Open(JoinPath(options.dir, WalSegmentName(sequence)),
+                                 WritableFile::Mode::kAppend)
+            : log->CreateSegment(sequence);
+  // A segment trimmed to nothing has lost its checkpoint record: rewrite.
+  if (file.ok() && (*file)->size() == 0) {
+    (*file)->Close().IgnoreError();
+    file = log->CreateSegment(sequence);
+  }
+  if (!file.ok()) return file.status();
   {
     MutexLock lock(&log->mu_);
-    const bool reuse = !segments->empty() && segments->back() >= checkpoint_sequence;
-    status = log->OpenSegment(reuse ? segments->back() : checkpoint_sequence,
-                              /*create=*/!reuse);
-    // A segment trimmed to nothing has lost its checkpoint record: rewrite.
-    if (status.ok() && log->file_->size() == 0) {
-      status = log->OpenSegment(segments->back(), /*create=*/true);
-    }
+    log->file_ = *std::move(file);
+    log->segment_sequence_ = sequence;
   }
-  if (!status.ok()) return status;
   if (options.fsync_policy == FsyncPolicy::kEverySecond) {
     log->flusher_ = std::make_unique<Flusher>(log.get(), options.flush_interval);
   }
   return log;
 }
 
-absl::Status WriteAheadLog::OpenSegment(int64_t sequence, bool create) {
+absl::StatusOr<std::unique_ptr<WritableFile>> WriteAheadLog::CreateSegment(
+    int64_t sequence) const {
   const std::string name = WalSegmentName(sequence);
-  if (create) {
-    const std::string meta = EncodeCheckpointMeta(sequence);
-    absl::Status status = WriteFileAtomically(
-        options_.dir, name,
-        absl::StrCat(EncodeHeader(WalRecordType::kCheckpoint, {meta}), meta));
-    if (!status.ok()) return status;
-  }
-  absl::StatusOr<std::unique_ptr<WritableFile>> file = WritableFile::Open(
-      JoinPath(options_.dir, name), WritableFile::Mode::kAppend);
-  if (!file.ok()) return file.status();
-  if (file_ != nullptr) file_->Close().IgnoreError();  // Synced by the caller.
-  file_ = *std::move(file);
-  segment_sequence_ = sequence;
-  return absl::OkStatus();
+  const std::string meta = EncodeCheckpointMeta(sequence);
+  absl::Status status = WriteFileAtomically(
+      options_.dir, name,
+      absl::StrCat(EncodeHeader(WalRecordType::kCheckpoint, {meta}), meta));
+  if (!status.ok()) return status;
+  return WritableFile::Open(JoinPath(options_.dir, name),
+                            WritableFile::Mode::kAppend);
 }
 
 absl::StatusOr<uint64_t> WriteAheadLog::AppendCreate(const VariableInfo& info,
@@ -443,9 +443,9 @@ absl::StatusOr<uint64_t> WriteAheadLog::AppendDelete(absl::string_view name) {
 }
 
 absl::StatusOr<uint64_t> WriteAheadLog::AppendPush(
-    absl::Span<const LoggedValue> values, UpdateSource source) {
+    absl::Span<const LoggedValue> values, ChangeSource source) {
   if (values.empty()) return absl::InvalidArgumentError("empty push");
-  if (source == UpdateSource::kGradient &&
+  if (source == ChangeSource::kGradient &&
       options_.fsync_policy == FsyncPolicy::kCheckpointOnly) {
     MutexLock lock(&mu_);
     return appended_;
@@ -490,7 +490,7 @@ absl::Status WriteAheadLog::LogDelete(absl::string_view name) {
 
 absl::Status WriteAheadLog::LogSetValue(absl::string_view name, int64_t version,
                                         absl::string_view value,
-                                        UpdateSource source) {
+                                        ChangeSource source) {
   const LoggedValue logged{name, version, value};
   return Committed(*this, AppendPush({logged}, source));
 }
@@ -534,35 +534,34 @@ absl::Status WriteAheadLog::AppendLocked(
 }
 
 absl::Status WriteAheadLog::SyncUpTo(uint64_t target) {
-  MutexLock sync_lock(&sync_mu_);
+  uint64_t upto;
+  WritableFile* file;
   {
     MutexLock lock(&mu_);
+    // Wait while another caller's fsync runs: it may cover `target`. Waiters
+    // do not queue behind one another; when it ends, every waiter it covered
+    // returns, and one of the rest leads the next fsync for them all.
+    mu_.Await([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      return !syncing_ || synced_ >= target || !broken_.ok();
+    });
     if (!broken_.ok()) return broken_;
     if (synced_ >= target) return absl::OkStatus();  // Someone's fsync did.
-  }
-  return SyncLocked();
-}
-
-absl::Status WriteAheadLog::Sync() {
-  MutexLock sync_lock(&sync_mu_);
-  return SyncLocked();
-}
-
-absl::Status WriteAheadLog::SyncLocked() {
-  WritableFile* file;
-  uint64_t target;
-  {
-    MutexLock lock(&mu_);
-    if (!broken_.ok()) return broken_;
     if (file_ == nullptr) {
       return absl::FailedPreconditionError("write-ahead log is closed");
     }
-    if (synced_ >= appended_) return absl::OkStatus();
-    file = file_.get();  // Stays: replacing it needs sync_mu_, which we hold.
-    target = appended_;
+    syncing_ = true;
+    file = file_.get();  // Stays: replacing it needs syncing_, which we hold.
+    upto = appended_;
   }
-  absl::Status status = file->Sync();  // Appends may continue meanwhile.
+  return EndSync(upto, file->Sync());  // Appends continue meanwhile.
+}
+
+absl::Status WriteAheadLog::EndSync(uint64_t upto, absl::Status status,
+                                    bool breaks) {
   MutexLock lock(&mu_);
+  syncing_ = false;
+  mu_.NotifyAll();
+  if (!status.ok() && !breaks) return status;
   if (!status.ok()) {
     // After a failed fsync the kernel may have dropped the dirty pages:
     // what is on disk is unknown, so stop accepting changes.
@@ -570,32 +569,62 @@ absl::Status WriteAheadLog::SyncLocked() {
         "write-ahead log is broken: ", status.message()));
     return broken_;
   }
-  synced_ = std::max(synced_, target);
+  synced_ = std::max(synced_, upto);
   ++sync_count_;
   return absl::OkStatus();
 }
 
+void WriteAheadLog::BeginSyncLocked() {
+  mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return !syncing_; });
+  syncing_ = true;
+}
+
+absl::Status WriteAheadLog::Sync() {
+  uint64_t target;
+  {
+    MutexLock lock(&mu_);
+    if (!broken_.ok()) return broken_;
+    if (file_ == nullptr) {
+      return absl::FailedPreconditionError("write-ahead log is closed");
+    }
+    target = appended_;
+  }
+  return SyncUpTo(target);
+}
+
 absl::Status WriteAheadLog::StartSegment(int64_t checkpoint_sequence) {
-  MutexLock sync_lock(&sync_mu_);
-  MutexLock lock(&mu_);  // Appends wait: records go to one segment or the next.
-  if (!broken_.ok()) return broken_;
-  if (file_ == nullptr) {
-    return absl::FailedPreconditionError("write-ahead log is closed");
+  int64_t current;
+  {
+    MutexLock lock(&mu_);
+    if (!broken_.ok()) return broken_;
+    if (file_ == nullptr) {
+      return absl::FailedPreconditionError("write-ahead log is closed");
+    }
+    BeginSyncLocked();
+    current = segment_sequence_;
   }
-  if (checkpoint_sequence <= segment_sequence_) {
-    return absl::InvalidArgumentError(absl::StrCat(
+  if (checkpoint_sequence <= current) {
+    return EndSync(0, absl::InvalidArgumentError(absl::StrCat(
         "checkpoint sequence ", checkpoint_sequence,
-        " is not above the current segment's ", segment_sequence_));
+        " is not above the current segment's ", current)), /*breaks=*/false);
   }
-  absl::Status status = file_->Sync();
-  if (!status.ok()) {
-    broken_ = absl::Status(status.code(), absl::StrCat(
-        "write-ahead log is broken: ", status.message()));
-    return broken_;
+  // The new segment is written and fsynced without mu_, so appends (which
+  // the store makes under its ordering lock) go on into the old one.
+  absl::StatusOr<std::unique_ptr<WritableFile>> next =
+      CreateSegment(checkpoint_sequence);
+  if (!next.ok()) return EndSync(0, next.status(), /*breaks=*/false);
+  std::unique_ptr<WritableFile> old;
+  uint64_t upto;
+  {
+    MutexLock lock(&mu_);  // Records go to one segment or the next.
+    old = std::exchange(file_, *std::move(next));
+    segment_sequence_ = checkpoint_sequence;
+    upto = appended_;
   }
-  synced_ = appended_;
-  ++sync_count_;
-  return OpenSegment(checkpoint_sequence, /*create=*/true);
+  // Everything before the switch is in the old segment: one fsync covers it.
+  absl::Status status = old->Sync();
+  old->Close().IgnoreError();  // Synced: nothing of the segment is lost.
+  return EndSync(upto, status);
 }
 
 absl::Status WriteAheadLog::RemoveSegmentsBefore(int64_t checkpoint_sequence) {
@@ -613,8 +642,9 @@ absl::Status WriteAheadLog::RemoveSegmentsBefore(int64_t checkpoint_sequence) {
 
 absl::Status WriteAheadLog::Close() {
   flusher_.reset();  // Joins the thread, which may be in Sync.
-  MutexLock sync_lock(&sync_mu_);
   MutexLock lock(&mu_);
+  // Waits for a running fsync; later ones find the log closed.
+  mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return !syncing_; });
   if (file_ == nullptr) return absl::OkStatus();
   absl::Status status = broken_;
   if (status.ok()) status = file_->Sync();
@@ -633,6 +663,11 @@ int64_t WriteAheadLog::segment_sequence() const {
 int64_t WriteAheadLog::sync_count() const {
   MutexLock lock(&mu_);
   return sync_count_;
+}
+
+uint64_t WriteAheadLog::synced_position() const {
+  MutexLock lock(&mu_);
+  return synced_;
 }
 
 // ---- Replay ----
@@ -743,7 +778,7 @@ absl::Status HandleBadRecord(const std::string& dir,
   const std::string path = JoinPath(dir, WalSegmentName(segments[index]));
   const bool last = index + 1 == segments.size();
   const size_t next = NextRecordAfter(data, bad, &report->bytes_checksummed);
-  // A segment is created whole with its first record (OpenSegment), so
+  // A segment is created whole with its first record (CreateSegment), so
   // damage there is never a torn write: it is corruption, or a segment in
   // another format (an earlier version's), and trimming would lose it.
   const bool may_be_torn = bad.offset > 0 || data.empty();

@@ -73,7 +73,7 @@ enum class FsyncPolicy {
   // in the last flush_interval or so (up to two intervals if an fsync is
   // slow) -- creations, deletions, assignments and gradient results alike.
   kEverySecond,
-  // Checkpoint only: gradient results (UpdateSource::kGradient) are not
+  // Checkpoint only: gradient results (ChangeSource::kGradient) are not
   // logged at all; creations, deletions and assignments are written but
   // fsynced only at StartSegment and Close.
   // kill -9: loses every gradient update since the last checkpoint (such
@@ -86,9 +86,6 @@ enum class FsyncPolicy {
 
 // "always", "everysec", "checkpoint"; INVALID_ARGUMENT otherwise.
 absl::StatusOr<FsyncPolicy> ParseFsyncPolicy(absl::string_view name);
-
-// Why a value changed: decides whether kCheckpointOnly logs it.
-enum class UpdateSource { kAssign, kGradient };
 
 enum class WalRecordType : uint8_t {
   kCheckpoint = 1,
@@ -159,9 +156,9 @@ class WriteAheadLog {
   // logged (the current position is returned). INVALID_ARGUMENT for no
   // values.
   absl::StatusOr<uint64_t> AppendPush(absl::Span<const LoggedValue> values,
-                                      UpdateSource source)
+                                      ChangeSource source)
       ABSL_LOCKS_EXCLUDED(mu_);
-  absl::Status Commit(uint64_t position) ABSL_LOCKS_EXCLUDED(mu_, sync_mu_);
+  absl::Status Commit(uint64_t position) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Append* followed by Commit.
   absl::Status LogCreate(const VariableInfo& info, bool is_slot,
@@ -169,7 +166,7 @@ class WriteAheadLog {
   absl::Status LogDelete(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
   // A push of one variable.
   absl::Status LogSetValue(absl::string_view name, int64_t version,
-                           absl::string_view value, UpdateSource source)
+                           absl::string_view value, ChangeSource source)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Fsyncs the current segment and continues in a new one,
@@ -177,20 +174,22 @@ class WriteAheadLog {
   // INVALID_ARGUMENT unless checkpoint_sequence is above the current
   // segment's. Call before snapshotting the store for that checkpoint.
   absl::Status StartSegment(int64_t checkpoint_sequence)
-      ABSL_LOCKS_EXCLUDED(mu_, sync_mu_);
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Deletes the segments older than wal-<checkpoint_sequence>.log, never the
   // current one. Pass the oldest checkpoint kept, so that restore can still
   // fall back to it.
   absl::Status RemoveSegmentsBefore(int64_t checkpoint_sequence)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Fsyncs everything logged so far.
-  absl::Status Sync() ABSL_LOCKS_EXCLUDED(mu_, sync_mu_);
+  absl::Status Sync() ABSL_LOCKS_EXCLUDED(mu_);
   // Stops the flusher, fsyncs and closes. Later calls fail.
-  absl::Status Close() ABSL_LOCKS_EXCLUDED(mu_, sync_mu_);
+  absl::Status Close() ABSL_LOCKS_EXCLUDED(mu_);
 
   int64_t segment_sequence() const ABSL_LOCKS_EXCLUDED(mu_);
   // Fsyncs so far, from any thread; for tests and metrics.
   int64_t sync_count() const ABSL_LOCKS_EXCLUDED(mu_);
+  // The position up to which records are known fsynced; for tests.
+  uint64_t synced_position() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   class Flusher;
@@ -205,22 +204,29 @@ class WriteAheadLog {
   absl::Status AppendLocked(WalRecordType type,
                             absl::Span<const absl::string_view> pieces)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Fsyncs unless the bytes up to `target` (an appended_ value) already are.
-  absl::Status SyncUpTo(uint64_t target) ABSL_LOCKS_EXCLUDED(mu_, sync_mu_);
-  absl::Status SyncLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_)
+  // Group commit: returns once the bytes up to `target` (an appended_
+  // value) are fsynced. While one caller's fsync runs, others wait for it
+  // instead of queueing on a lock; the first not covered leads the next.
+  absl::Status SyncUpTo(uint64_t target) ABSL_LOCKS_EXCLUDED(mu_);
+  // Waits until no fsync runs and takes the right to run one (syncing_).
+  void BeginSyncLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Gives that right back; on success the bytes up to `upto` are synced. A
+  // failed fsync breaks the log when `breaks`, else its status is returned.
+  absl::Status EndSync(uint64_t upto, absl::Status status, bool breaks = true)
       ABSL_LOCKS_EXCLUDED(mu_);
-  absl::Status OpenSegment(int64_t sequence, bool create)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes wal-<sequence>.log whole (its kCheckpoint record, fsynced with
+  // the directory) and opens it for appending.
+  absl::StatusOr<std::unique_ptr<WritableFile>> CreateSegment(
+      int64_t sequence) const;
 
   // Constant after construction.
   const WalOptions options_;
 
-  // Held across an fsync, so that only one runs at a time and file_ is not
-  // replaced meanwhile. Taken before mu_ when both are needed.
-  Mutex sync_mu_ ABSL_ACQUIRED_BEFORE(mu_);
-
-  // State below is protected by mu_.
+  // State below is protected by mu_, which is never held across an fsync.
   mutable Mutex mu_;
+  // True while one thread fsyncs file_ without mu_ (or, in StartSegment,
+  // replaces it): only one does at a time, and file_ stays meanwhile.
+  bool syncing_ ABSL_GUARDED_BY(mu_) = false;
   std::unique_ptr<WritableFile> file_ ABSL_GUARDED_BY(mu_);
   int64_t segment_sequence_ ABSL_GUARDED_BY(mu_) = -1;
   uint64_t appended_ ABSL_GUARDED_BY(mu_) = 0;  // Bytes, over all segments.
