@@ -21,8 +21,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
-#include "common/file_util.h"
-#include "server/durability.h"
+#include "server/durability/env.h"
+#include "server/durability/durability.h"
 #include "server/logging.h"
 #include "server/variable_store.h"
 

@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "common/file_util.h"
+#include "server/durability/env.h"
 #include "server/logging.h"
 #include "server/variable_store.h"
 

@@ -11,7 +11,7 @@
 #include "absl/time/time.h"
 #include "server/admin_service.h"
 #include "server/auth.h"
-#include "server/durability.h"
+#include "server/durability/durability.h"
 #include "server/grpc_service.h"
 #include "server/variable_store.h"
 

@@ -15,11 +15,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/file_util.h"
+#include "server/durability/env.h"
 #include "gtest/gtest.h"
-#include "server/durability.h"
+#include "server/durability/durability.h"
 #include "server/variable_store.h"
-#include "server/write_ahead_log.h"
+#include "server/durability/log_reader.h"
+#include "server/durability/log_writer.h"
 
 namespace paramserver {
 namespace {

@@ -1,5 +1,5 @@
 #include "common/file_size_limit_for_test.h"
-#include "server/durability.h"
+#include "server/durability/durability.h"
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -12,9 +12,10 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/checkpoint.h"
-#include "common/file_util.h"
-#include "server/write_ahead_log.h"
+#include "server/durability/checkpoint.h"
+#include "server/durability/env.h"
+#include "server/durability/log_reader.h"
+#include "server/durability/log_writer.h"
 
 namespace paramserver {
 namespace {

@@ -1,4 +1,4 @@
-#include "server/durability.h"
+#include "server/durability/durability.h"
 
 #include <algorithm>
 #include <cstring>
@@ -6,8 +6,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "server/checkpoint.h"
-#include "common/file_util.h"
+#include "server/durability/checkpoint.h"
+#include "server/durability/env.h"
 #include "server/logging.h"
 
 namespace paramserver {

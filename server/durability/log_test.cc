@@ -1,5 +1,6 @@
 #include "common/file_size_limit_for_test.h"
-#include "server/write_ahead_log.h"
+#include "server/durability/log_reader.h"
+#include "server/durability/log_writer.h"
 
 #include <signal.h>
 #include <sys/resource.h>

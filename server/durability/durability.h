@@ -1,5 +1,5 @@
-#ifndef PARAM_SERVER_SERVER_DURABILITY_H_
-#define PARAM_SERVER_SERVER_DURABILITY_H_
+#ifndef PARAM_SERVER_SERVER_DURABILITY_DURABILITY_H_
+#define PARAM_SERVER_SERVER_DURABILITY_DURABILITY_H_
 
 // Makes a VariableStore survive restarts: every acknowledged creation,
 // deletion and assignment goes to a write-ahead log first (gradient results
@@ -7,7 +7,7 @@
 // restores the newest good checkpoint and replays the log after it.
 //
 // On disk: <data_dir>/checkpoints/ckpt-N (checkpoint.h) and
-// <data_dir>/wal/wal-N.log (write_ahead_log.h).
+// <data_dir>/wal/wal-N.log (log_format.h).
 
 #include <cstdint>
 #include <memory>
@@ -18,7 +18,8 @@
 #include "server/change_log.h"
 #include "common/mutex.h"
 #include "server/variable_store.h"
-#include "server/write_ahead_log.h"
+#include "server/durability/log_reader.h"
+#include "server/durability/log_writer.h"
 
 namespace paramserver {
 
@@ -97,4 +98,4 @@ class Durability final : public ChangeLog {
 
 }  // namespace paramserver
 
-#endif  // PARAM_SERVER_SERVER_DURABILITY_H_
+#endif  // PARAM_SERVER_SERVER_DURABILITY_DURABILITY_H_

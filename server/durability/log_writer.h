@@ -1,30 +1,9 @@
-#ifndef PARAM_SERVER_SERVER_WRITE_AHEAD_LOG_H_
-#define PARAM_SERVER_SERVER_WRITE_AHEAD_LOG_H_
+#ifndef PARAM_SERVER_SERVER_DURABILITY_LOG_WRITER_H_
+#define PARAM_SERVER_SERVER_DURABILITY_LOG_WRITER_H_
 
-// The write-ahead log: every change to the store since the last checkpoint,
-// as the resulting state (a created variable with its initial value, a
-// deletion, a variable's new value and version), so that replay needs no
-// optimizer and gives the same bytes every time.
-//
-// On disk, in one directory, segments `wal-<checkpoint sequence, 20
-// digits>.log`. Segment N holds the changes made after checkpoint N was
-// begun (N = 0: since the store was empty) and starts with a kCheckpoint
-// record of N. A segment is a sequence of records:
-//   u64 payload length | u32 CRC-32C of (type byte, payload) | u8 type |
-//   u32 CRC-32C of the 13 header bytes before it | payload
-// The header's own CRC lets replay trust a length before reading the payload
-// it claims: a header that fails it, or a length past the end of the file,
-// is rejected without a CRC over the payload, so a torn tail of any size is
-// recognised in one step (a damaged header, in one linear search).
-// with payloads (integers little-endian, names as u32 length + bytes):
-//   kCheckpoint      u64 sequence
-//   kCreateVariable  name, u32 dtype, u32 rank, rank x i64 dims,
-//                    u8 flags (1 trainable, 2 slot), i64 version, value bytes
-//   kDeleteVariable  name
-//   kPush            u32 count, then per variable (and slot) the push
-//                    changed: name, i64 version, u64 value size, value
-//                    bytes -- one record per push, so replay applies a
-//                    push whole or not at all
+// The write-ahead log's writer: appends records (format in log_format.h) to
+// the newest segment, fsyncs them per policy with group commit, and starts
+// a new segment at each checkpoint.
 //
 // The checkpoint protocol (the wiring's job, in this order):
 //   1. log.StartSegment(N)            new records now go to wal-N.log
@@ -51,7 +30,8 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "server/change_log.h"
-#include "common/file_util.h"
+#include "server/durability/env.h"
+#include "server/durability/log_format.h"
 #include "common/mutex.h"
 #include "common/variable_spec.h"
 
@@ -86,28 +66,6 @@ enum class FsyncPolicy {
 
 // "always", "everysec", "checkpoint"; INVALID_ARGUMENT otherwise.
 absl::StatusOr<FsyncPolicy> ParseFsyncPolicy(absl::string_view name);
-
-enum class WalRecordType : uint8_t {
-  kCheckpoint = 1,
-  kCreateVariable = 2,
-  kDeleteVariable = 3,
-  kPush = 4,
-};
-
-// One decoded record, as replay hands it to the visitor.
-struct WalRecord {
-  WalRecordType type = WalRecordType::kCheckpoint;
-  int64_t checkpoint_sequence = 0;  // kCheckpoint.
-  // kCreateVariable: all fields; kDeleteVariable: name.
-  VariableInfo info;
-  bool is_slot = false;  // kCreateVariable.
-  // kCreateVariable: the value's bytes, valid only during the visitor call
-  // (they point into the mapped segment).
-  absl::string_view value;
-  // kPush: the values in the order logged; their views are valid only
-  // during the visitor call.
-  std::vector<LoggedValue> values;
-};
 
 struct WalOptions {
   std::string dir;  // Created if missing.
@@ -237,47 +195,6 @@ class WriteAheadLog {
   std::unique_ptr<Flusher> flusher_;  // Set in Open, reset in Close.
 };
 
-struct ReplayOptions {
-  // Corruption in the middle of the log (a bad record followed by good
-  // ones, a missing segment): false returns DATA_LOSS; true stops replay
-  // there, moves the damaged remainder aside (wal-N.log.corrupt-<offset>,
-  // later segments renamed *.skipped) and reports it, so the server starts
-  // from the state before the damage.
-  bool skip_corruption = false;
-};
-
-struct ReplayReport {
-  std::vector<std::string> segments;  // Replayed, in order.
-  int64_t records = 0;                // Handed to the visitor.
-  // Set when a torn final record (a crash mid-write) was cut off:
-  // "wal-...log: torn record at byte 4096 (37 bytes: CRC mismatch) trimmed".
-  std::string trimmed;
-  // Set when skip_corruption skipped damage; the message DATA_LOSS would
-  // have carried.
-  std::string skipped_corruption;
-  // Bytes over which replay computed CRCs: about the log's size. A torn or
-  // damaged tail adds at most a small multiple of its own size (for tests
-  // and the start-up log line).
-  uint64_t bytes_checksummed = 0;
-};
-
-// Hands every record of the segments at or after `from_checkpoint_sequence`
-// to `visitor`, in log order, including each segment's kCheckpoint record.
-// A visitor's DATA_LOSS (the record does not fit the state before it) is
-// damage at that record's offset, handled as below; any other visitor error
-// stops replay and is returned with the file and offset prepended. A torn final record of the
-// newest segment (bad length or CRC with no valid record after it) is
-// expected after a crash: it is truncated away and noted in the report. Any
-// other damage is DATA_LOSS naming the file and byte offset, unless
-// options.skip_corruption. A directory without segments replays nothing.
-absl::StatusOr<ReplayReport> ReplayWriteAheadLog(
-    const std::string& dir, int64_t from_checkpoint_sequence,
-    const std::function<absl::Status(const WalRecord&)>& visitor,
-    const ReplayOptions& options = {});
-
-// "wal-00000000000000000042.log".
-std::string WalSegmentName(int64_t checkpoint_sequence);
-
 }  // namespace paramserver
 
-#endif  // PARAM_SERVER_SERVER_WRITE_AHEAD_LOG_H_
+#endif  // PARAM_SERVER_SERVER_DURABILITY_LOG_WRITER_H_
