@@ -20,9 +20,10 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "fuzz/data_dir_fuzz.h"
-#include "server/checkpoint.h"
-#include "server/crc32c.h"
-#include "common/file_util.h"
+#include "server/durability/checkpoint.h"
+#include "server/durability/crc32c.h"
+#include "server/durability/coding.h"
+#include "server/durability/env.h"
 
 namespace paramserver {
 namespace {

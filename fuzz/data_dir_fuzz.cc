@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "common/file_util.h"
+#include "server/durability/env.h"
 #include "server/logging.h"
 #include "server/variable_store.h"
 
@@ -18,11 +18,11 @@ void Check(bool condition) {
   if (!condition) std::abort();
 }
 
-std::unique_ptr<VariableStore> SmallStore() {
+StoreOptions SmallStore() {
   StoreOptions options;
   options.max_variable_bytes = 1 << 16;
   options.max_total_bytes = 1 << 20;
-  return *VariableStore::Create(options);
+  return options;
 }
 
 // Name -> (version, value bytes) of every variable.
@@ -59,9 +59,9 @@ void StartAndRestart(DurabilityOptions options) {
   // Above kError: start-up logs every salvage, millions of lines here.
   SetLogLevel(static_cast<LogLevel>(static_cast<int>(LogLevel::kError) + 1));
   options.fsync_policy = FsyncPolicy::kCheckpointOnly;  // No flusher thread.
-  std::unique_ptr<VariableStore> store = SmallStore();
+  std::unique_ptr<VariableStore> store;
   absl::StatusOr<std::unique_ptr<Durability>> durability =
-      Durability::Open(options, store.get());
+      Durability::Open(options, SmallStore(), &store);
   if (!durability.ok()) {
     Check(absl::IsDataLoss(durability.status()) ||
           absl::IsResourceExhausted(durability.status()));
@@ -70,11 +70,11 @@ void StartAndRestart(DurabilityOptions options) {
   const auto before = Contents(*store);
   Check((*durability)->Checkpoint().ok());
   Check((*durability)->Close().ok());
+  store.reset();
   durability->reset();
-  store = SmallStore();
   options.skip_wal_corruption = false;
   options.ignore_corrupt_checkpoints = false;
-  durability = Durability::Open(options, store.get());
+  durability = Durability::Open(options, SmallStore(), &store);
   Check(durability.ok());
   Check(Contents(*store) == before);
 }

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "server/durability.h"
+#include "server/durability/durability.h"
 
 namespace paramserver {
 

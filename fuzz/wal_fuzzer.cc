@@ -20,9 +20,11 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "fuzz/data_dir_fuzz.h"
-#include "server/crc32c.h"
-#include "common/file_util.h"
-#include "server/write_ahead_log.h"
+#include "server/durability/crc32c.h"
+#include "server/durability/coding.h"
+#include "server/durability/env.h"
+#include "server/durability/log_reader.h"
+#include "server/durability/log_writer.h"
 
 namespace paramserver {
 namespace {

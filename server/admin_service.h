@@ -5,7 +5,7 @@
 
 #include "proto/parameter_server.grpc.pb.h"
 #include "server/auth.h"
-#include "server/durability.h"
+#include "server/durability/durability.h"
 
 namespace paramserver {
 

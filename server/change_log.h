@@ -12,7 +12,8 @@
 namespace paramserver {
 
 // Why a value changed: an assignment the client chose, or an optimizer step.
-// Durability policies may treat them differently (see write_ahead_log.h).
+// Durability policies may treat them differently (FsyncPolicy in
+// server/durability/log_writer.h: kCheckpointOnly does not log kGradient).
 enum class ChangeSource { kAssign, kGradient };
 
 // A variable's value and version after a change; the views are not owned.

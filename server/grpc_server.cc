@@ -23,8 +23,10 @@
 namespace paramserver {
 
 GrpcServer::GrpcServer(ServerOptions options,
+                       std::unique_ptr<Durability> durability,
                        std::unique_ptr<VariableStore> store)
     : options_(std::move(options)),
+      durability_(std::move(durability)),
       store_(std::move(store)),
       service_(store_.get(), tokens(), options_.stream_idle_limit,
                options_.stream_min_bytes_per_second) {}
@@ -117,17 +119,21 @@ class ReflectionOption final : public grpc::ServerBuilderOption {
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
     const ServerOptions& options) {
   if (absl::Status s = CheckTransportPolicy(options); !s.ok()) return s;
-  absl::StatusOr<std::unique_ptr<VariableStore>> store =
-      VariableStore::Create(options.store);
-  if (!store.ok()) return store.status();
-  std::unique_ptr<GrpcServer> server(
-      new GrpcServer(options, *std::move(store)));
+  std::unique_ptr<Durability> durability;
+  std::unique_ptr<VariableStore> store;
   if (options.durability.has_value()) {
-    absl::StatusOr<std::unique_ptr<Durability>> durability =
-        Durability::Open(*options.durability, server->store_.get());
-    if (!durability.ok()) return durability.status();
-    server->durability_ = *std::move(durability);
+    absl::StatusOr<std::unique_ptr<Durability>> opened =
+        Durability::Open(*options.durability, options.store, &store);
+    if (!opened.ok()) return opened.status();
+    durability = *std::move(opened);
+  } else {
+    absl::StatusOr<std::unique_ptr<VariableStore>> created =
+        VariableStore::Create(options.store);
+    if (!created.ok()) return created.status();
+    store = *std::move(created);
   }
+  std::unique_ptr<GrpcServer> server(
+      new GrpcServer(options, std::move(durability), std::move(store)));
   server->admin_ = std::make_unique<AdminService>(server->durability_.get(),
                                                  server->tokens());
 

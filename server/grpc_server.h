@@ -11,7 +11,7 @@
 #include "absl/time/time.h"
 #include "server/admin_service.h"
 #include "server/auth.h"
-#include "server/durability.h"
+#include "server/durability/durability.h"
 #include "server/grpc_service.h"
 #include "server/variable_store.h"
 
@@ -96,15 +96,17 @@ class GrpcServer {
   absl::StatusOr<int64_t> Checkpoint();
 
  private:
-  GrpcServer(ServerOptions options, std::unique_ptr<VariableStore> store);
+  GrpcServer(ServerOptions options, std::unique_ptr<Durability> durability,
+             std::unique_ptr<VariableStore> store);
   // Null when authentication is off.
   const TokenTable* tokens() const {
     return options_.tokens.has_value() ? &*options_.tokens : nullptr;
   }
 
   const ServerOptions options_;
+  // Null without a data directory. Before store_: the store logs to it.
+  const std::unique_ptr<Durability> durability_;
   const std::unique_ptr<VariableStore> store_;
-  std::unique_ptr<Durability> durability_;  // Null without a data directory.
   std::unique_ptr<AdminService> admin_;
   ParameterServerService service_;
   std::unique_ptr<grpc::Server> server_;

@@ -66,13 +66,13 @@ absl::Status ValidateRequest(const VariableRequest& request) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<VariableStore>> VariableStore::Create(
-    const StoreOptions& options) {
+    const StoreOptions& options, ChangeLog* change_log) {
   if (options.max_variable_bytes > options.max_total_bytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         "max_variable_bytes (", options.max_variable_bytes,
         ") must not exceed max_total_bytes (", options.max_total_bytes, ")."));
   }
-  return std::unique_ptr<VariableStore>(new VariableStore(options));
+  return std::unique_ptr<VariableStore>(new VariableStore(options, change_log));
 }
 
 absl::StatusOr<VariableStore::GetResult> VariableStore::GetVariable(

@@ -45,8 +45,12 @@ struct StoreOptions {
 // store or change a variable it did not name.
 class VariableStore {
  public:
+  // With a `change_log`, every creation, deletion and update is recorded in
+  // it before it is acknowledged (restoring with Install, ReplayPush and
+  // ReplayDelete is not). `change_log` must outlive the store; null for a
+  // store that forgets everything when it goes.
   static absl::StatusOr<std::unique_ptr<VariableStore>> Create(
-      const StoreOptions& options);
+      const StoreOptions& options, ChangeLog* change_log = nullptr);
 
   struct GetResult {
     VariableSnapshot snapshot;
@@ -142,10 +146,6 @@ class VariableStore {
 
   // ---- Durability ----
 
-  // Every later creation, deletion and update is recorded in `log` before it
-  // is acknowledged. Call before serving; `log` must outlive the store.
-  void set_change_log(ChangeLog* log) { change_log_ = log; }
-
   // A variable with a given value and version, replacing any of that name:
   // checkpoint restore and log replay. Counts against the memory limits.
   absl::Status Install(const VariableInfo& info, bool is_slot,
@@ -176,7 +176,8 @@ class VariableStore {
   size_t max_total_bytes() const { return options_.max_total_bytes; }
 
  private:
-  explicit VariableStore(const StoreOptions& options) : options_(options) {}
+  VariableStore(const StoreOptions& options, ChangeLog* change_log)
+      : options_(options), change_log_(change_log) {}
 
   // Finds the existing variable for `request` or registers a pending one.
   // Sets *created when the caller must run the initializer.
@@ -250,7 +251,7 @@ class VariableStore {
 
   // Constant after construction.
   const StoreOptions options_;
-  ChangeLog* change_log_ = nullptr;  // Set before serving.
+  ChangeLog* const change_log_;  // Null: nothing is logged.
 
   // Held while a change is appended to change_log_, together with the check
   // that the names it changes still mean what they meant when it took

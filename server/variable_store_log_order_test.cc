@@ -164,8 +164,7 @@ void ExpectSameState(VariableStore& live, VariableStore& replayed) {
 TEST(VariableStoreLogOrderTest, RacingCreatesPushesAndDeletesReplayToTheLiveState) {
   for (int trial = 0; trial < 20; ++trial) {
     RecordingLog log;
-    std::unique_ptr<VariableStore> store = *VariableStore::Create({});
-    store->set_change_log(&log);
+    std::unique_ptr<VariableStore> store = *VariableStore::Create({}, &log);
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t) {
       threads.emplace_back([&store, trial, t] { Churn(*store, trial * 10 + t, 2000); });

@@ -11,9 +11,10 @@
 #include "client/client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/checkpoint.h"
-#include "common/file_util.h"
-#include "server/write_ahead_log.h"
+#include "server/durability/checkpoint.h"
+#include "server/durability/env.h"
+#include "server/durability/log_reader.h"
+#include "server/durability/log_writer.h"
 #include "tests/server_process.h"
 
 namespace paramserver {

@@ -14,7 +14,7 @@
 #include "client/client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "common/file_util.h"
+#include "server/durability/env.h"
 #include "tests/server_process.h"
 
 namespace paramserver {

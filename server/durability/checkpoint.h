@@ -1,5 +1,5 @@
-#ifndef PARAM_SERVER_SERVER_CHECKPOINT_H_
-#define PARAM_SERVER_SERVER_CHECKPOINT_H_
+#ifndef PARAM_SERVER_SERVER_DURABILITY_CHECKPOINT_H_
+#define PARAM_SERVER_SERVER_DURABILITY_CHECKPOINT_H_
 
 // Checkpoints of the variable store, after TensorFlow's tensor bundles: a
 // `data` file of raw values and an `index` naming them, keyed by full
@@ -106,4 +106,4 @@ std::string CheckpointDirName(int64_t sequence);
 
 }  // namespace paramserver
 
-#endif  // PARAM_SERVER_SERVER_CHECKPOINT_H_
+#endif  // PARAM_SERVER_SERVER_DURABILITY_CHECKPOINT_H_

@@ -1,5 +1,5 @@
 #include "common/file_size_limit_for_test.h"
-#include "server/durability.h"
+#include "server/durability/durability.h"
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -12,9 +12,10 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/checkpoint.h"
-#include "common/file_util.h"
-#include "server/write_ahead_log.h"
+#include "server/durability/checkpoint.h"
+#include "server/durability/env.h"
+#include "server/durability/log_reader.h"
+#include "server/durability/log_writer.h"
 
 namespace paramserver {
 namespace {
@@ -30,16 +31,15 @@ std::string FreshDir(const std::string& name) {
 // A store with durability over `dir`, as the server has it.
 struct Server {
   explicit Server(const std::string& dir, FsyncPolicy policy = FsyncPolicy::kAlways) {
-    store = *VariableStore::Create({});
     DurabilityOptions options;
     options.data_dir = dir;
     options.fsync_policy = policy;
-    auto opened = Durability::Open(options, store.get());
+    auto opened = Durability::Open(options, {}, &store);
     EXPECT_TRUE(opened.ok()) << opened.status();
     if (opened.ok()) durability = *std::move(opened);
   }
+  std::unique_ptr<Durability> durability;  // Outlives the store.
   std::unique_ptr<VariableStore> store;
-  std::unique_ptr<Durability> durability;
 };
 
 void Create(VariableStore& store, const std::string& name, std::vector<float> values) {
@@ -158,18 +158,18 @@ TEST(DurabilityTest, EveryCheckpointCorruptStopsStartUpUnlessAllowed) {
   file.seekp(1);
   file.put('\x7f');
   file.close();
-  auto store = *VariableStore::Create({});
+  std::unique_ptr<VariableStore> store;
   DurabilityOptions options;
   options.data_dir = dir;
-  absl::Status refused = Durability::Open(options, store.get()).status();
+  absl::Status refused = Durability::Open(options, {}, &store).status();
   EXPECT_EQ(refused.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(refused.message(), ::testing::HasSubstr("CRC"));
   EXPECT_THAT(refused.message(), ::testing::HasSubstr("--ignore_corrupt_checkpoints"));
   // The operator's override starts from the log alone, which after that
   // checkpoint holds nothing older: the damaged state is not loaded.
   options.ignore_corrupt_checkpoints = true;
-  auto fresh = *VariableStore::Create({});
-  auto opened = Durability::Open(options, fresh.get());
+  std::unique_ptr<VariableStore> fresh;
+  auto opened = Durability::Open(options, {}, &fresh);
   ASSERT_TRUE(opened.ok()) << opened.status();
   EXPECT_EQ(fresh->num_variables(), 0);
 }
@@ -268,11 +268,11 @@ TEST(DurabilityTest, IgnoreCorruptCheckpointsWorksAfterSeveralCheckpoints) {
   for (int64_t sequence : {1, 2}) {
     Damage(JoinPath(dir, "checkpoints/" + CheckpointDirName(sequence) + "/data"));
   }
-  auto store = *VariableStore::Create({});
+  std::unique_ptr<VariableStore> store;
   DurabilityOptions options;
   options.data_dir = dir;
   options.ignore_corrupt_checkpoints = true;
-  auto opened = Durability::Open(options, store.get());
+  auto opened = Durability::Open(options, {}, &store);
   ASSERT_TRUE(opened.ok()) << opened.status();
   EXPECT_THAT(Read(*store, "y"), ElementsAre(8));
   EXPECT_EQ(store->ReadVariable("x").status().code(), absl::StatusCode::kNotFound);
@@ -290,17 +290,17 @@ TEST(DurabilityTest, LogThatDoesNotFitIsRefusedNamingFileOffsetAndFlag) {
     ASSERT_TRUE(Push(*server.store, "x", UpdateKind::kAssign, {5}).ok());
   }
   ASSERT_TRUE(RemoveAll(JoinPath(dir, "checkpoints/" + CheckpointDirName(1))).ok());
-  auto store = *VariableStore::Create({});
+  std::unique_ptr<VariableStore> store;
   DurabilityOptions options;
   options.data_dir = dir;
-  absl::Status refused = Durability::Open(options, store.get()).status();
+  absl::Status refused = Durability::Open(options, {}, &store).status();
   EXPECT_EQ(refused.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(refused.message(), ::testing::HasSubstr(WalSegmentName(1) + ": record at byte "));
   EXPECT_THAT(refused.message(), ::testing::HasSubstr("lacks"));
   EXPECT_THAT(refused.message(), ::testing::HasSubstr("--skip_wal_corruption"));
   options.skip_wal_corruption = true;
-  auto fresh = *VariableStore::Create({});
-  auto opened = Durability::Open(options, fresh.get());
+  std::unique_ptr<VariableStore> fresh;
+  auto opened = Durability::Open(options, {}, &fresh);
   ASSERT_TRUE(opened.ok()) << opened.status();
   EXPECT_THAT(Read(*fresh, "z"), ElementsAre(3));  // Replayed up to the record.
 }

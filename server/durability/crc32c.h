@@ -1,5 +1,5 @@
-#ifndef PARAM_SERVER_SERVER_CRC32C_H_
-#define PARAM_SERVER_SERVER_CRC32C_H_
+#ifndef PARAM_SERVER_SERVER_DURABILITY_CRC32C_H_
+#define PARAM_SERVER_SERVER_DURABILITY_CRC32C_H_
 
 // CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum of
 // TensorFlow's tensor bundles, leveldb's logs and iSCSI. Debian's abseil
@@ -32,4 +32,4 @@ bool HasHardwareCrc32c();
 
 }  // namespace paramserver
 
-#endif  // PARAM_SERVER_SERVER_CRC32C_H_
+#endif  // PARAM_SERVER_SERVER_DURABILITY_CRC32C_H_

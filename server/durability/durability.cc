@@ -1,4 +1,4 @@
-#include "server/durability.h"
+#include "server/durability/durability.h"
 
 #include <algorithm>
 #include <cstring>
@@ -6,8 +6,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "server/checkpoint.h"
-#include "common/file_util.h"
+#include "server/durability/checkpoint.h"
+#include "server/durability/env.h"
 #include "server/logging.h"
 
 namespace paramserver {
@@ -27,7 +27,8 @@ absl::StatusOr<std::shared_ptr<TensorBuffer>> CopyToBuffer(absl::string_view byt
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Durability>> Durability::Open(
-    const DurabilityOptions& options, VariableStore* store) {
+    const DurabilityOptions& options, const StoreOptions& store_options,
+    std::unique_ptr<VariableStore>* store) {
   if (options.data_dir.empty()) {
     return absl::InvalidArgumentError("Durability needs a data directory.");
   }
@@ -36,7 +37,12 @@ absl::StatusOr<std::unique_ptr<Durability>> Durability::Open(
   if (absl::Status s = RemoveCheckpointTemporaries(CheckpointRoot(options)); !s.ok()) {
     return s;
   }
-  std::unique_ptr<Durability> durability(new Durability(options, store));
+  std::unique_ptr<Durability> durability(new Durability(options));
+  // Restoring does not log (Install, Replay*); the log opens after it.
+  absl::StatusOr<std::unique_ptr<VariableStore>> restored =
+      VariableStore::Create(store_options, durability.get());
+  if (!restored.ok()) return restored.status();
+  durability->store_ = restored->get();
   absl::StatusOr<int64_t> sequence = durability->RestoreCheckpoint();
   if (!sequence.ok()) return sequence.status();
   if (absl::Status s = durability->ReplayLog(*sequence); !s.ok()) return s;
@@ -51,9 +57,9 @@ absl::StatusOr<std::unique_ptr<Durability>> Durability::Open(
     MutexLock lock(&durability->checkpoint_mu_);
     durability->last_sequence_ = last;
   }
-  store->set_change_log(durability.get());
-  Log(LogLevel::kInfo, "Restored ", store->num_variables(), " variables from ",
-      options.data_dir);
+  Log(LogLevel::kInfo, "Restored ", (*restored)->num_variables(),
+      " variables from ", options.data_dir);
+  *store = *std::move(restored);
   return durability;
 }
 
@@ -191,9 +197,7 @@ absl::StatusOr<LogPosition> Durability::AppendDelete(absl::string_view name) {
 
 absl::StatusOr<LogPosition> Durability::AppendPush(
     absl::Span<const LoggedValue> values, ChangeSource source) {
-  return log_->AppendPush(values, source == ChangeSource::kGradient
-                                      ? UpdateSource::kGradient
-                                      : UpdateSource::kAssign);
+  return log_->AppendPush(values, source);
 }
 
 absl::Status Durability::Commit(LogPosition position) {

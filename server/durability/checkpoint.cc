@@ -1,4 +1,4 @@
-#include "server/checkpoint.h"
+#include "server/durability/checkpoint.h"
 
 #include <algorithm>
 #include <cstring>
@@ -9,9 +9,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "server/crc32c.h"
+#include "server/durability/crc32c.h"
 #include "common/dtype.h"
-#include "common/file_util.h"
+#include "server/durability/coding.h"
+#include "server/durability/env.h"
 #include "common/tensor_shape.h"
 
 namespace paramserver {

@@ -1,5 +1,6 @@
 #include "common/file_size_limit_for_test.h"
-#include "server/write_ahead_log.h"
+#include "server/durability/log_reader.h"
+#include "server/durability/log_writer.h"
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -100,7 +101,7 @@ std::vector<uint64_t> WriteThreeRecords(const std::string& dir) {
   offsets.push_back(ReadFile(path)->size());
   EXPECT_TRUE(log->LogCreate(Info("a", {2}), false, Floats({1, 2})).ok());
   offsets.push_back(ReadFile(path)->size());
-  EXPECT_TRUE(log->LogSetValue("a", 2, Floats({3, 4}), UpdateSource::kAssign).ok());
+  EXPECT_TRUE(log->LogSetValue("a", 2, Floats({3, 4}), ChangeSource::kAssign).ok());
   offsets.push_back(ReadFile(path)->size());
   EXPECT_TRUE(log->LogDelete("a").ok());
   EXPECT_TRUE(log->Close().ok());
@@ -116,7 +117,7 @@ TEST(WriteAheadLogTest, RoundTrip) {
     ASSERT_TRUE(log->LogCreate(info, true, Floats({1, 2, 3, 4})).ok());
     ASSERT_TRUE(log->LogCreate(Info("empty", {0}), false, "").ok());
     ASSERT_TRUE(log->LogSetValue("scope/w", 2, Floats({5, 6, 7, 8}),
-                                 UpdateSource::kGradient).ok());
+                                 ChangeSource::kGradient).ok());
     ASSERT_TRUE(log->LogDelete("scope/w").ok());
   }
   std::vector<WalRecord> records;
@@ -330,7 +331,7 @@ TEST(WriteAheadLogTest, VersionBelowOneIsMalformed) {
     ASSERT_TRUE(log->LogCreate(info, false, Floats({1})).ok());
     const uint64_t push_offset = ReadFile(SegmentPath(dir, 0))->size();
     if (push) {
-      ASSERT_TRUE(log->LogSetValue("a", -3, Floats({2}), UpdateSource::kAssign).ok());
+      ASSERT_TRUE(log->LogSetValue("a", -3, Floats({2}), ChangeSource::kAssign).ok());
     }
     ASSERT_TRUE(log->Close().ok());
     std::vector<Seen> seen;
@@ -390,9 +391,9 @@ TEST(WriteAheadLogTest, RotationReplaysFromTheCheckpointAndRemovesOldSegments) {
   ASSERT_TRUE(log->LogCreate(Info("a", {1}), false, Floats({1})).ok());
   ASSERT_TRUE(log->StartSegment(5).ok());
   EXPECT_EQ(log->StartSegment(5).code(), absl::StatusCode::kInvalidArgument);
-  ASSERT_TRUE(log->LogSetValue("a", 2, Floats({2}), UpdateSource::kAssign).ok());
+  ASSERT_TRUE(log->LogSetValue("a", 2, Floats({2}), ChangeSource::kAssign).ok());
   ASSERT_TRUE(log->StartSegment(9).ok());
-  ASSERT_TRUE(log->LogSetValue("a", 3, Floats({3}), UpdateSource::kAssign).ok());
+  ASSERT_TRUE(log->LogSetValue("a", 3, Floats({3}), ChangeSource::kAssign).ok());
 
   std::vector<Seen> seen;
   ASSERT_TRUE(Replay(dir, 5, &seen).ok());
@@ -460,11 +461,11 @@ TEST(WriteAheadLogTest, DiskFullIsResourceExhaustedAndLosesNothingLogged) {
   {
     FileSizeLimit limit(size + 20);
     status = log->LogSetValue("a", 2, std::string(4000, 'x'),
-                              UpdateSource::kAssign);
+                              ChangeSource::kAssign);
   }
   EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
   EXPECT_EQ(ReadFile(SegmentPath(dir, 0))->size(), size);  // Cut off again.
-  ASSERT_TRUE(log->LogSetValue("a", 2, Floats({2}), UpdateSource::kAssign).ok());
+  ASSERT_TRUE(log->LogSetValue("a", 2, Floats({2}), ChangeSource::kAssign).ok());
   ASSERT_TRUE(log->Close().ok());
 
   std::vector<Seen> seen;
@@ -487,7 +488,7 @@ TEST(WriteAheadLogTest, ConcurrentAppendsAreAllReplayedInOrderPerThread) {
         for (int i = 1; i <= kPerThread; ++i) {
           EXPECT_TRUE(log->LogSetValue(absl::StrCat("v", t), i,
                                        Floats({float(i), float(t)}),
-                                       UpdateSource::kGradient)
+                                       ChangeSource::kGradient)
                           .ok());
         }
       });
@@ -540,8 +541,8 @@ TEST(WriteAheadLogTest, CheckpointOnlyPolicyLogsAssignmentsButNotGradients) {
   {
     std::unique_ptr<WriteAheadLog> log =
         OpenLog(dir, FsyncPolicy::kCheckpointOnly);
-    ASSERT_TRUE(log->LogSetValue("a", 2, Floats({2}), UpdateSource::kGradient).ok());
-    ASSERT_TRUE(log->LogSetValue("a", 3, Floats({3}), UpdateSource::kAssign).ok());
+    ASSERT_TRUE(log->LogSetValue("a", 2, Floats({2}), ChangeSource::kGradient).ok());
+    ASSERT_TRUE(log->LogSetValue("a", 3, Floats({3}), ChangeSource::kAssign).ok());
     EXPECT_EQ(log->sync_count(), 0);
   }
   std::vector<Seen> seen;

@@ -1,5 +1,5 @@
-#ifndef PARAM_SERVER_SERVER_DURABILITY_H_
-#define PARAM_SERVER_SERVER_DURABILITY_H_
+#ifndef PARAM_SERVER_SERVER_DURABILITY_DURABILITY_H_
+#define PARAM_SERVER_SERVER_DURABILITY_DURABILITY_H_
 
 // Makes a VariableStore survive restarts: every acknowledged creation,
 // deletion and assignment goes to a write-ahead log first (gradient results
@@ -7,7 +7,7 @@
 // restores the newest good checkpoint and replays the log after it.
 //
 // On disk: <data_dir>/checkpoints/ckpt-N (checkpoint.h) and
-// <data_dir>/wal/wal-N.log (write_ahead_log.h).
+// <data_dir>/wal/wal-N.log (log_format.h).
 
 #include <cstdint>
 #include <memory>
@@ -18,7 +18,8 @@
 #include "server/change_log.h"
 #include "common/mutex.h"
 #include "server/variable_store.h"
-#include "server/write_ahead_log.h"
+#include "server/durability/log_reader.h"
+#include "server/durability/log_writer.h"
 
 namespace paramserver {
 
@@ -42,12 +43,16 @@ struct DurabilityOptions {
 // Thread-safe.
 class Durability final : public ChangeLog {
  public:
-  // Restores `store` (which must be empty) from options.data_dir, opens the
-  // log and attaches it to the store. Each step's findings (checkpoints
-  // rejected, a torn log tail trimmed) are logged. DATA_LOSS for damage the
-  // options do not allow skipping; I/O errors as file_util.h maps them.
+  // Creates a store with `store_options` whose change log is the returned
+  // Durability, restores it from options.data_dir, opens the log and sets
+  // *store to it; the Durability must outlive *store. Each step's findings
+  // (checkpoints rejected, a torn log tail trimmed) are logged. DATA_LOSS
+  // for damage the options do not allow skipping; I/O errors as
+  // file_util.h maps them; the store's own Create errors. On error *store
+  // is untouched.
   static absl::StatusOr<std::unique_ptr<Durability>> Open(
-      const DurabilityOptions& options, VariableStore* store);
+      const DurabilityOptions& options, const StoreOptions& store_options,
+      std::unique_ptr<VariableStore>* store);
   ~Durability() override;
 
   // Writes a checkpoint of every variable, keeps the newest
@@ -69,8 +74,7 @@ class Durability final : public ChangeLog {
   absl::Status Commit(LogPosition position) override;
 
  private:
-  Durability(const DurabilityOptions& options, VariableStore* store)
-      : options_(options), store_(store) {}
+  explicit Durability(const DurabilityOptions& options) : options_(options) {}
   absl::StatusOr<int64_t> RestoreCheckpoint();
   absl::Status ReplayLog(int64_t from_sequence);
   absl::Status ApplyRecord(const WalRecord& record);
@@ -79,8 +83,10 @@ class Durability final : public ChangeLog {
   absl::Status ApplySalvagedPush(absl::Span<const LoggedValue> push);
 
   const DurabilityOptions options_;
-  VariableStore* const store_;
-  std::unique_ptr<WriteAheadLog> log_;  // Set in Open.
+  // Set in Open, before the store is handed out. The store is the caller's
+  // once Open returns; only Checkpoint reads it then.
+  VariableStore* store_ = nullptr;
+  std::unique_ptr<WriteAheadLog> log_;
   // Start-up only (before the store serves): set when every checkpoint was
   // damaged and ignore_corrupt_checkpoints let start-up go on.
   bool salvage_ = false;
@@ -92,4 +98,4 @@ class Durability final : public ChangeLog {
 
 }  // namespace paramserver
 
-#endif  // PARAM_SERVER_SERVER_DURABILITY_H_
+#endif  // PARAM_SERVER_SERVER_DURABILITY_DURABILITY_H_

@@ -1,5 +1,5 @@
 #include "common/file_size_limit_for_test.h"
-#include "server/checkpoint.h"
+#include "server/durability/checkpoint.h"
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -11,7 +11,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "common/file_util.h"
+#include "server/durability/env.h"
 
 namespace paramserver {
 namespace {

@@ -1,4 +1,4 @@
-#include "server/crc32c.h"
+#include "server/durability/crc32c.h"
 
 #include <array>
 #include <cstring>

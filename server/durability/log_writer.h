@@ -1,30 +1,9 @@
-#ifndef PARAM_SERVER_SERVER_WRITE_AHEAD_LOG_H_
-#define PARAM_SERVER_SERVER_WRITE_AHEAD_LOG_H_
+#ifndef PARAM_SERVER_SERVER_DURABILITY_LOG_WRITER_H_
+#define PARAM_SERVER_SERVER_DURABILITY_LOG_WRITER_H_
 
-// The write-ahead log: every change to the store since the last checkpoint,
-// as the resulting state (a created variable with its initial value, a
-// deletion, a variable's new value and version), so that replay needs no
-// optimizer and gives the same bytes every time.
-//
-// On disk, in one directory, segments `wal-<checkpoint sequence, 20
-// digits>.log`. Segment N holds the changes made after checkpoint N was
-// begun (N = 0: since the store was empty) and starts with a kCheckpoint
-// record of N. A segment is a sequence of records:
-//   u64 payload length | u32 CRC-32C of (type byte, payload) | u8 type |
-//   u32 CRC-32C of the 13 header bytes before it | payload
-// The header's own CRC lets replay trust a length before reading the payload
-// it claims: a header that fails it, or a length past the end of the file,
-// is rejected without a CRC over the payload, so a torn tail of any size is
-// recognised in one step (a damaged header, in one linear search).
-// with payloads (integers little-endian, names as u32 length + bytes):
-//   kCheckpoint      u64 sequence
-//   kCreateVariable  name, u32 dtype, u32 rank, rank x i64 dims,
-//                    u8 flags (1 trainable, 2 slot), i64 version, value bytes
-//   kDeleteVariable  name
-//   kPush            u32 count, then per variable (and slot) the push
-//                    changed: name, i64 version, u64 value size, value
-//                    bytes -- one record per push, so replay applies a
-//                    push whole or not at all
+// The write-ahead log's writer: appends records (format in log_format.h) to
+// the newest segment, fsyncs them per policy with group commit, and starts
+// a new segment at each checkpoint.
 //
 // The checkpoint protocol (the wiring's job, in this order):
 //   1. log.StartSegment(N)            new records now go to wal-N.log
@@ -51,7 +30,8 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "server/change_log.h"
-#include "common/file_util.h"
+#include "server/durability/env.h"
+#include "server/durability/log_format.h"
 #include "common/mutex.h"
 #include "common/variable_spec.h"
 
@@ -73,7 +53,7 @@ enum class FsyncPolicy {
   // in the last flush_interval or so (up to two intervals if an fsync is
   // slow) -- creations, deletions, assignments and gradient results alike.
   kEverySecond,
-  // Checkpoint only: gradient results (UpdateSource::kGradient) are not
+  // Checkpoint only: gradient results (ChangeSource::kGradient) are not
   // logged at all; creations, deletions and assignments are written but
   // fsynced only at StartSegment and Close.
   // kill -9: loses every gradient update since the last checkpoint (such
@@ -86,31 +66,6 @@ enum class FsyncPolicy {
 
 // "always", "everysec", "checkpoint"; INVALID_ARGUMENT otherwise.
 absl::StatusOr<FsyncPolicy> ParseFsyncPolicy(absl::string_view name);
-
-// Why a value changed: decides whether kCheckpointOnly logs it.
-enum class UpdateSource { kAssign, kGradient };
-
-enum class WalRecordType : uint8_t {
-  kCheckpoint = 1,
-  kCreateVariable = 2,
-  kDeleteVariable = 3,
-  kPush = 4,
-};
-
-// One decoded record, as replay hands it to the visitor.
-struct WalRecord {
-  WalRecordType type = WalRecordType::kCheckpoint;
-  int64_t checkpoint_sequence = 0;  // kCheckpoint.
-  // kCreateVariable: all fields; kDeleteVariable: name.
-  VariableInfo info;
-  bool is_slot = false;  // kCreateVariable.
-  // kCreateVariable: the value's bytes, valid only during the visitor call
-  // (they point into the mapped segment).
-  absl::string_view value;
-  // kPush: the values in the order logged; their views are valid only
-  // during the visitor call.
-  std::vector<LoggedValue> values;
-};
 
 struct WalOptions {
   std::string dir;  // Created if missing.
@@ -159,9 +114,9 @@ class WriteAheadLog {
   // logged (the current position is returned). INVALID_ARGUMENT for no
   // values.
   absl::StatusOr<uint64_t> AppendPush(absl::Span<const LoggedValue> values,
-                                      UpdateSource source)
+                                      ChangeSource source)
       ABSL_LOCKS_EXCLUDED(mu_);
-  absl::Status Commit(uint64_t position) ABSL_LOCKS_EXCLUDED(mu_, sync_mu_);
+  absl::Status Commit(uint64_t position) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Append* followed by Commit.
   absl::Status LogCreate(const VariableInfo& info, bool is_slot,
@@ -169,7 +124,7 @@ class WriteAheadLog {
   absl::Status LogDelete(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
   // A push of one variable.
   absl::Status LogSetValue(absl::string_view name, int64_t version,
-                           absl::string_view value, UpdateSource source)
+                           absl::string_view value, ChangeSource source)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Fsyncs the current segment and continues in a new one,
@@ -177,20 +132,22 @@ class WriteAheadLog {
   // INVALID_ARGUMENT unless checkpoint_sequence is above the current
   // segment's. Call before snapshotting the store for that checkpoint.
   absl::Status StartSegment(int64_t checkpoint_sequence)
-      ABSL_LOCKS_EXCLUDED(mu_, sync_mu_);
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Deletes the segments older than wal-<checkpoint_sequence>.log, never the
   // current one. Pass the oldest checkpoint kept, so that restore can still
   // fall back to it.
   absl::Status RemoveSegmentsBefore(int64_t checkpoint_sequence)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Fsyncs everything logged so far.
-  absl::Status Sync() ABSL_LOCKS_EXCLUDED(mu_, sync_mu_);
+  absl::Status Sync() ABSL_LOCKS_EXCLUDED(mu_);
   // Stops the flusher, fsyncs and closes. Later calls fail.
-  absl::Status Close() ABSL_LOCKS_EXCLUDED(mu_, sync_mu_);
+  absl::Status Close() ABSL_LOCKS_EXCLUDED(mu_);
 
   int64_t segment_sequence() const ABSL_LOCKS_EXCLUDED(mu_);
   // Fsyncs so far, from any thread; for tests and metrics.
   int64_t sync_count() const ABSL_LOCKS_EXCLUDED(mu_);
+  // The position up to which records are known fsynced; for tests.
+  uint64_t synced_position() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   class Flusher;
@@ -205,22 +162,29 @@ class WriteAheadLog {
   absl::Status AppendLocked(WalRecordType type,
                             absl::Span<const absl::string_view> pieces)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Fsyncs unless the bytes up to `target` (an appended_ value) already are.
-  absl::Status SyncUpTo(uint64_t target) ABSL_LOCKS_EXCLUDED(mu_, sync_mu_);
-  absl::Status SyncLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_)
+  // Group commit: returns once the bytes up to `target` (an appended_
+  // value) are fsynced. While one caller's fsync runs, others wait for it
+  // instead of queueing on a lock; the first not covered leads the next.
+  absl::Status SyncUpTo(uint64_t target) ABSL_LOCKS_EXCLUDED(mu_);
+  // Waits until no fsync runs and takes the right to run one (syncing_).
+  void BeginSyncLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Gives that right back; on success the bytes up to `upto` are synced. A
+  // failed fsync breaks the log when `breaks`, else its status is returned.
+  absl::Status EndSync(uint64_t upto, absl::Status status, bool breaks = true)
       ABSL_LOCKS_EXCLUDED(mu_);
-  absl::Status OpenSegment(int64_t sequence, bool create)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes wal-<sequence>.log whole (its kCheckpoint record, fsynced with
+  // the directory) and opens it for appending.
+  absl::StatusOr<std::unique_ptr<WritableFile>> CreateSegment(
+      int64_t sequence) const;
 
   // Constant after construction.
   const WalOptions options_;
 
-  // Held across an fsync, so that only one runs at a time and file_ is not
-  // replaced meanwhile. Taken before mu_ when both are needed.
-  Mutex sync_mu_ ABSL_ACQUIRED_BEFORE(mu_);
-
-  // State below is protected by mu_.
+  // State below is protected by mu_, which is never held across an fsync.
   mutable Mutex mu_;
+  // True while one thread fsyncs file_ without mu_ (or, in StartSegment,
+  // replaces it): only one does at a time, and file_ stays meanwhile.
+  bool syncing_ ABSL_GUARDED_BY(mu_) = false;
   std::unique_ptr<WritableFile> file_ ABSL_GUARDED_BY(mu_);
   int64_t segment_sequence_ ABSL_GUARDED_BY(mu_) = -1;
   uint64_t appended_ ABSL_GUARDED_BY(mu_) = 0;  // Bytes, over all segments.
@@ -231,47 +195,6 @@ class WriteAheadLog {
   std::unique_ptr<Flusher> flusher_;  // Set in Open, reset in Close.
 };
 
-struct ReplayOptions {
-  // Corruption in the middle of the log (a bad record followed by good
-  // ones, a missing segment): false returns DATA_LOSS; true stops replay
-  // there, moves the damaged remainder aside (wal-N.log.corrupt-<offset>,
-  // later segments renamed *.skipped) and reports it, so the server starts
-  // from the state before the damage.
-  bool skip_corruption = false;
-};
-
-struct ReplayReport {
-  std::vector<std::string> segments;  // Replayed, in order.
-  int64_t records = 0;                // Handed to the visitor.
-  // Set when a torn final record (a crash mid-write) was cut off:
-  // "wal-...log: torn record at byte 4096 (37 bytes: CRC mismatch) trimmed".
-  std::string trimmed;
-  // Set when skip_corruption skipped damage; the message DATA_LOSS would
-  // have carried.
-  std::string skipped_corruption;
-  // Bytes over which replay computed CRCs: about the log's size. A torn or
-  // damaged tail adds at most a small multiple of its own size (for tests
-  // and the start-up log line).
-  uint64_t bytes_checksummed = 0;
-};
-
-// Hands every record of the segments at or after `from_checkpoint_sequence`
-// to `visitor`, in log order, including each segment's kCheckpoint record.
-// A visitor's DATA_LOSS (the record does not fit the state before it) is
-// damage at that record's offset, handled as below; any other visitor error
-// stops replay and is returned with the file and offset prepended. A torn final record of the
-// newest segment (bad length or CRC with no valid record after it) is
-// expected after a crash: it is truncated away and noted in the report. Any
-// other damage is DATA_LOSS naming the file and byte offset, unless
-// options.skip_corruption. A directory without segments replays nothing.
-absl::StatusOr<ReplayReport> ReplayWriteAheadLog(
-    const std::string& dir, int64_t from_checkpoint_sequence,
-    const std::function<absl::Status(const WalRecord&)>& visitor,
-    const ReplayOptions& options = {});
-
-// "wal-00000000000000000042.log".
-std::string WalSegmentName(int64_t checkpoint_sequence);
-
 }  // namespace paramserver
 
-#endif  // PARAM_SERVER_SERVER_WRITE_AHEAD_LOG_H_
+#endif  // PARAM_SERVER_SERVER_DURABILITY_LOG_WRITER_H_
