@@ -92,7 +92,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::StatusOr<std::string> json = ValuesToJson(info, flag[kFlags]);
   Check(json.ok() || absl::IsInvalidArgument(json.status()));
   // The variable created from the flags, and its JSON with values.
-  absl::StatusOr<VariableStore::GetResult> got = SmallStore().GetVariable(*request);
+  absl::StatusOr<VariableStore::GetResult> got =
+      SmallStore().GetVariable(*request);
   if (!got.ok()) return 0;
   const VariableSnapshot& snapshot = got->snapshot;
   const absl::string_view value(snapshot.value->data(), snapshot.value->size());

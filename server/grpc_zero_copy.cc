@@ -22,12 +22,6 @@ std::string PulledVariableHead(const VariableStore::PullResult& result,
   return head.SerializeAsString();
 }
 
-size_t BytesFieldSize(int field, size_t length) {
-  if (length == 0) return 0;
-  return VarintSize(static_cast<uint64_t>(field) << 3) + VarintSize(length) +
-         length;
-}
-
 }  // namespace
 
 grpc::Slice ShareTensorBytes(std::shared_ptr<const TensorBuffer> buffer,

@@ -4,16 +4,15 @@
 #include <cstring>
 #include <utility>
 
+#include <google/protobuf/wire_format_lite.h>
+
 #include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 
 namespace paramserver {
 namespace {
 
-constexpr int kVarint = 0;
-constexpr int kFixed64 = 1;
-constexpr int kLengthDelimited = 2;
-constexpr int kFixed32 = 5;
+using google::protobuf::internal::WireFormatLite;
 
 absl::Status Malformed(absl::string_view what) {
   return absl::DataLossError(absl::StrCat("Malformed message: ", what, "."));
@@ -28,8 +27,8 @@ struct Tag {
 absl::Status ReadTag(WireReader& reader, Tag* tag) {
   uint64_t raw = 0;
   if (absl::Status s = reader.ReadVarint(&raw); !s.ok()) return s;
-  tag->field = raw >> 3;
-  tag->wire_type = static_cast<int>(raw & 7);
+  tag->field = raw >> WireFormatLite::kTagTypeBits;
+  tag->wire_type = static_cast<int>(raw & WireFormatLite::kTagTypeMask);
   if (tag->field == 0) return Malformed("field number 0");
   return absl::OkStatus();
 }
@@ -51,9 +50,11 @@ absl::Status ReadVariableInfo(WireReader& reader, rpc::VariableInfo* info) {
 }
 
 absl::Status ReadBool(WireReader& reader, const Tag& tag, bool* value) {
-  if (absl::Status s = ExpectWireType(tag, kVarint); !s.ok()) return s;
+  absl::Status s = ExpectWireType(tag, WireFormatLite::WIRETYPE_VARINT);
+  if (!s.ok()) return s;
   uint64_t raw = 0;
-  if (absl::Status s = reader.ReadVarint(&raw); !s.ok()) return s;
+  s = reader.ReadVarint(&raw);
+  if (!s.ok()) return s;
   *value = raw != 0;
   return absl::OkStatus();
 }
@@ -67,7 +68,7 @@ absl::Status ReadPulledVariable(WireReader& reader, size_t end,
     if (!s.ok()) return s;
     switch (tag.field) {
       case rpc::PulledVariable::kVariableFieldNumber:
-        s = ExpectWireType(tag, kLengthDelimited);
+        s = ExpectWireType(tag, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
         if (s.ok()) s = ReadVariableInfo(reader, &out->variable);
         break;
       case rpc::PulledVariable::kUnchangedFieldNumber:
@@ -77,7 +78,7 @@ absl::Status ReadPulledVariable(WireReader& reader, size_t end,
         s = ReadBool(reader, tag, &out->streamed);
         break;
       case rpc::PulledVariable::kValueFieldNumber:
-        s = ExpectWireType(tag, kLengthDelimited);
+        s = ExpectWireType(tag, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
         if (s.ok()) s = reader.ReadLengthDelimited(&out->value);
         break;
       default:
@@ -126,18 +127,18 @@ absl::Status DecodeChunk(WireReader& reader, const ChunkFields& fields,
     absl::Status s = ReadTag(reader, &tag);
     if (!s.ok()) return s;
     if (tag.field == fields.head) {
-      s = ExpectWireType(tag, kLengthDelimited);
+      s = ExpectWireType(tag, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
       if (s.ok()) s = read_head(reader);
     } else if (tag.field == fields.varint) {
-      s = ExpectWireType(tag, kVarint);
+      s = ExpectWireType(tag, WireFormatLite::WIRETYPE_VARINT);
       if (s.ok()) s = reader.ReadVarint(&tail->varint);
     } else if (tag.field == fields.offset) {
       uint64_t raw = 0;
-      s = ExpectWireType(tag, kVarint);
+      s = ExpectWireType(tag, WireFormatLite::WIRETYPE_VARINT);
       if (s.ok()) s = reader.ReadVarint(&raw);
       tail->offset = static_cast<int64_t>(raw);
     } else if (tag.field == fields.data) {
-      s = ExpectWireType(tag, kLengthDelimited);
+      s = ExpectWireType(tag, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
       if (s.ok()) s = reader.ReadLengthDelimited(&tail->data);
     } else {
       s = reader.SkipField(tag.wire_type);
@@ -212,17 +213,18 @@ absl::Status WireReader::ReadLengthDelimited(WireSpan* span) {
 
 absl::Status WireReader::SkipField(int wire_type) {
   switch (wire_type) {
-    case kVarint: {
+    case WireFormatLite::WIRETYPE_VARINT: {
       uint64_t ignored;
       return ReadVarint(&ignored);
     }
-    case kLengthDelimited: {
+    case WireFormatLite::WIRETYPE_LENGTH_DELIMITED: {
       WireSpan ignored;
       return ReadLengthDelimited(&ignored);
     }
-    case kFixed64:
-    case kFixed32: {
-      const size_t length = wire_type == kFixed64 ? 8 : 4;
+    case WireFormatLite::WIRETYPE_FIXED64:
+    case WireFormatLite::WIRETYPE_FIXED32: {
+      const size_t length =
+          wire_type == WireFormatLite::WIRETYPE_FIXED64 ? 8 : 4;
       if (length > remaining_) return Malformed("truncated fixed-width field");
       Advance(length);
       return absl::OkStatus();
@@ -278,7 +280,8 @@ absl::StatusOr<std::vector<PulledVariableView>> DecodePullResponse(
       if (s = reader.SkipField(tag.wire_type); !s.ok()) return s;
       continue;
     }
-    if (s = ExpectWireType(tag, kLengthDelimited); !s.ok()) return s;
+    s = ExpectWireType(tag, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+    if (!s.ok()) return s;
     uint64_t length = 0;
     if (s = reader.ReadVarint(&length); !s.ok()) return s;
     if (length > reader.remaining()) return Malformed("truncated variable");

@@ -1,5 +1,6 @@
 #include "wire/zero_copy_writer.h"
 
+#include <google/protobuf/wire_format_lite.h>
 #include <grpcpp/impl/codegen/proto_utils.h>
 #include <grpcpp/support/proto_buffer_reader.h>
 
@@ -7,6 +8,16 @@
 #include "wire/parse_budget.h"
 
 namespace paramserver {
+namespace {
+
+using google::protobuf::internal::WireFormatLite;
+
+uint32_t LengthDelimitedTag(int field) {
+  return WireFormatLite::MakeTag(field,
+                                 WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+}
+
+}  // namespace
 
 size_t VarintSize(uint64_t value) {
   size_t size = 1;
@@ -26,9 +37,13 @@ void AppendVarint(uint64_t value, std::string* out) {
 }
 
 void AppendLengthPrefix(int field, size_t length, std::string* out) {
-  AppendVarint((static_cast<uint64_t>(field) << 3) | kWireTypeLengthDelimited,
-               out);
+  AppendVarint(LengthDelimitedTag(field), out);
   AppendVarint(length, out);
+}
+
+size_t BytesFieldSize(int field, size_t length) {
+  if (length == 0) return 0;
+  return VarintSize(LengthDelimitedTag(field)) + VarintSize(length) + length;
 }
 
 absl::Status ParseRequest(const grpc::ByteBuffer& buffer,

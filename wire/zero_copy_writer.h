@@ -19,9 +19,6 @@
 
 namespace paramserver {
 
-// Protobuf's wire type of `bytes`, `string` and sub-message fields.
-inline constexpr int kWireTypeLengthDelimited = 2;
-
 // Size in bytes of `value` as a varint.
 size_t VarintSize(uint64_t value);
 
@@ -30,6 +27,10 @@ void AppendVarint(uint64_t value, std::string* out);
 
 // Appends the tag and length of a length-delimited field to `out`.
 void AppendLengthPrefix(int field, size_t length, std::string* out);
+
+// Size in bytes of a `bytes` field `field` holding `length` bytes: tag,
+// length and content, or 0 when empty (generated code writes nothing).
+size_t BytesFieldSize(int field, size_t length);
 
 // Parses a request that arrived raw. INVALID_ARGUMENT when it does not parse
 // ("Malformed paramserver.rpc.PullRequest."), or when parsing it would take
