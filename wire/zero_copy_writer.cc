@@ -4,6 +4,8 @@
 #include <grpcpp/impl/codegen/proto_utils.h>
 #include <grpcpp/support/proto_buffer_reader.h>
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "wire/parse_budget.h"
 
@@ -46,6 +48,24 @@ size_t BytesFieldSize(int field, size_t length) {
   return VarintSize(LengthDelimitedTag(field)) + VarintSize(length) + length;
 }
 
+void WireWriter::AppendSlice(grpc::Slice slice) {
+  FlushHeader();
+  slices_.push_back(std::move(slice));
+}
+
+void WireWriter::FlushHeader() {
+  if (header_.empty()) return;
+  slices_.emplace_back(header_);
+  header_.clear();
+}
+
+grpc::ByteBuffer WireWriter::Finish() {
+  FlushHeader();
+  grpc::ByteBuffer buffer(slices_.data(), slices_.size());
+  slices_.clear();
+  return buffer;
+}
+
 absl::Status ParseRequest(const grpc::ByteBuffer& buffer,
                           google::protobuf::Message* message) {
   // Each reader consumes its buffer; a copy shares the slices, not the bytes.
@@ -85,13 +105,13 @@ grpc::ByteBuffer EncodePushChunk(const rpc::PushRequest* request, int index,
   if (request != nullptr) *head.mutable_request() = *request;
   head.set_index(index);
   head.set_offset(offset);
-  std::string bytes = head.SerializeAsString();
+  WireWriter writer;
+  writer.AppendRaw(head.SerializeAsString());
   if (!data.empty()) {
-    AppendLengthPrefix(rpc::PushChunk::kDataFieldNumber, data.size(), &bytes);
+    writer.AppendLengthPrefix(rpc::PushChunk::kDataFieldNumber, data.size());
+    writer.AppendSlice(grpc::Slice(data.data(), data.size()));
   }
-  grpc::Slice slices[2] = {grpc::Slice(bytes),
-                           grpc::Slice(data.data(), data.size())};
-  return grpc::ByteBuffer(slices, data.empty() ? 1 : 2);
+  return writer.Finish();
 }
 
 }  // namespace paramserver
