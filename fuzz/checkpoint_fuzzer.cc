@@ -13,7 +13,6 @@
 // checks behind them.
 
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -72,31 +71,33 @@ std::string Index(absl::string_view input, absl::string_view data,
   return index;
 }
 
-}  // namespace
-}  // namespace paramserver
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace paramserver;
-  if (size < 1) return 0;
-  const absl::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
-  DurabilityOptions options;
-  options.data_dir = FreshDataDir();
-  options.ignore_corrupt_checkpoints = (data[0] & 1) != 0;
-  const bool framed = (data[0] & 2) != 0;
-  const std::string root = JoinPath(options.data_dir, "checkpoints");
+// Writes each checkpoint of `input` as ckpt-1, ckpt-2, ...
+absl::Status WriteCheckpoints(const std::string& data_dir,
+                              absl::string_view input, bool framed) {
+  const std::string root = JoinPath(data_dir, "checkpoints");
   int64_t sequence = 0;
   for (absl::string_view checkpoint : absl::StrSplit(input, "<CKPT>")) {
     const std::vector<absl::string_view> files =
         absl::StrSplit(checkpoint, absl::MaxSplits("<DATA>", 1));
     const absl::string_view values = files.size() > 1 ? files[1] : "";
     const std::string dir = JoinPath(root, CheckpointDirName(++sequence));
-    if (!CreateDirectories(dir).ok() ||
-        !WriteFileAtomically(dir, "index", Index(files[0], values, sequence, framed))
-             .ok() ||
-        !WriteFileAtomically(dir, "data", std::string(values)).ok()) {
-      std::abort();
+    absl::Status s = CreateDirectories(dir);
+    if (s.ok()) {
+      s = WriteFileAtomically(dir, "index",
+                              Index(files[0], values, sequence, framed));
     }
+    if (s.ok()) s = WriteFileAtomically(dir, "data", std::string(values));
+    if (!s.ok()) return s;
   }
-  StartAndRestart(options);
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace paramserver
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace paramserver;
+  FuzzDataDir(data, size, &DurabilityOptions::ignore_corrupt_checkpoints,
+              WriteCheckpoints);
   return 0;
 }

@@ -10,7 +10,6 @@
 // variable's value always renders.
 
 #include <cstdint>
-#include <cstdlib>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,14 +19,11 @@
 #include "client/cli_parse.h"
 #include "client/json_format.h"
 #include "common/dtype.h"
+#include "fuzz/fuzz_util.h"
 #include "server/variable_store.h"
 
 namespace paramserver {
 namespace {
-
-void Check(bool condition) {
-  if (!condition) std::abort();
-}
 
 // The value of a parse; nullopt (after checking the error) when it failed.
 template <typename T>
@@ -35,16 +31,6 @@ std::optional<T> Parsed(absl::StatusOr<T> value) {
   if (value.ok()) return *std::move(value);
   Check(absl::IsInvalidArgument(value.status()));
   return std::nullopt;
-}
-
-VariableStore& Store() {
-  static VariableStore* store = [] {
-    StoreOptions options;
-    options.max_variable_bytes = 1 << 16;
-    options.max_total_bytes = 1 << 20;
-    return VariableStore::Create(options)->release();
-  }();
-  return *store;
 }
 
 // The request psctl's `get` sends, or nullopt when a flag does not parse.
@@ -106,12 +92,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::StatusOr<std::string> json = ValuesToJson(info, flag[kFlags]);
   Check(json.ok() || absl::IsInvalidArgument(json.status()));
   // The variable created from the flags, and its JSON with values.
-  absl::StatusOr<VariableStore::GetResult> got = Store().GetVariable(*request);
+  absl::StatusOr<VariableStore::GetResult> got =
+      SmallStore().GetVariable(*request);
   if (!got.ok()) return 0;
   const VariableSnapshot& snapshot = got->snapshot;
   const absl::string_view value(snapshot.value->data(), snapshot.value->size());
   const bool created = got->created;
   Check(VariableToJson(snapshot.info, &created, &value).ok());
-  Check(Store().DeleteVariable("v").ok());
+  Check(SmallStore().DeleteVariable("v").ok());
   return 0;
 }

@@ -7,23 +7,13 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "fuzz/fuzz_util.h"
 #include "server/durability/env.h"
 #include "server/logging.h"
 #include "server/variable_store.h"
 
 namespace paramserver {
 namespace {
-
-void Check(bool condition) {
-  if (!condition) std::abort();
-}
-
-StoreOptions SmallStore() {
-  StoreOptions options;
-  options.max_variable_bytes = 1 << 16;
-  options.max_total_bytes = 1 << 20;
-  return options;
-}
 
 // Name -> (version, value bytes) of every variable.
 std::map<std::string, std::pair<int64_t, std::string>> Contents(VariableStore& store) {
@@ -61,7 +51,7 @@ void StartAndRestart(DurabilityOptions options) {
   options.fsync_policy = FsyncPolicy::kCheckpointOnly;  // No flusher thread.
   std::unique_ptr<VariableStore> store;
   absl::StatusOr<std::unique_ptr<Durability>> durability =
-      Durability::Open(options, SmallStore(), &store);
+      Durability::Open(options, SmallStoreOptions(), &store);
   if (!durability.ok()) {
     Check(absl::IsDataLoss(durability.status()) ||
           absl::IsResourceExhausted(durability.status()));
@@ -74,9 +64,22 @@ void StartAndRestart(DurabilityOptions options) {
   durability->reset();
   options.skip_wal_corruption = false;
   options.ignore_corrupt_checkpoints = false;
-  durability = Durability::Open(options, SmallStore(), &store);
+  durability = Durability::Open(options, SmallStoreOptions(), &store);
   Check(durability.ok());
   Check(Contents(*store) == before);
+}
+
+void FuzzDataDir(const uint8_t* data, size_t size,
+                 bool DurabilityOptions::*lenient, WriteDataDirFiles write) {
+  if (size < 1) return;
+  const absl::string_view files(reinterpret_cast<const char*>(data) + 1,
+                                size - 1);
+  DurabilityOptions options;
+  options.data_dir = FreshDataDir();
+  options.*lenient = (data[0] & 1) != 0;
+  const bool framed = (data[0] & 2) != 0;
+  Check(write(options.data_dir, files, framed).ok());
+  StartAndRestart(options);
 }
 
 }  // namespace paramserver

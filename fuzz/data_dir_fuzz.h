@@ -1,11 +1,17 @@
 #ifndef PARAM_SERVER_FUZZ_DATA_DIR_FUZZ_H_
 #define PARAM_SERVER_FUZZ_DATA_DIR_FUZZ_H_
 
-// Shared by the fuzzers that restore a server from files: a scratch data
-// directory per process, and start-up from it with its invariants checked.
+// Shared by the fuzzers that restore a server from files: their input's
+// layout, a scratch data directory per process, and start-up from it with
+// its invariants checked.
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "server/durability/durability.h"
 
 namespace paramserver {
@@ -22,6 +28,19 @@ std::string FreshDataDir();
 // start-up repeated on a fresh store: it must succeed with the same
 // variables (replay after a trimmed tail or skipped damage converges).
 void StartAndRestart(DurabilityOptions options);
+
+// Writes the files of a data directory from `files`, the input after its
+// flags byte; `framed` says whether the harness should make lengths and
+// checksums agree.
+using WriteDataDirFiles = absl::FunctionRef<absl::Status(
+    const std::string& data_dir, absl::string_view files, bool framed)>;
+
+// Runs one input of such a fuzzer: a flags byte (bit 0 turns on the start-up
+// option `lenient` names, bit 1 is `framed`), then the files, which `write`
+// puts in a FreshDataDir; then StartAndRestart. An empty input does nothing;
+// a failure to write aborts (the harness's fault, not the input's).
+void FuzzDataDir(const uint8_t* data, size_t size,
+                 bool DurabilityOptions::*lenient, WriteDataDirFiles write);
 
 }  // namespace paramserver
 

@@ -9,13 +9,13 @@
 // its serialized message (List and Delete: a name or prefix).
 
 #include <cstdint>
-#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "fuzz/fuzz_util.h"
 #include "google/protobuf/stubs/logging.h"
 #include "proto/parameter_server.pb.h"
 #include "wire/proto_convert.h"
@@ -24,10 +24,6 @@
 
 namespace paramserver {
 namespace {
-
-void Check(bool condition) {
-  if (!condition) std::abort();
-}
 
 // A value always matches its shape and dtype.
 void CheckSnapshot(const VariableInfo& info, const TensorBuffer* value) {
@@ -40,11 +36,7 @@ void CheckSnapshot(const VariableInfo& info, const TensorBuffer* value) {
 class Session {
  public:
   Session() {
-    // Small limits keep every input cheap.
-    StoreOptions options;
-    options.max_variable_bytes = 1 << 16;
-    options.max_total_bytes = 1 << 20;
-    store_ = *VariableStore::Create(options);
+    store_ = *VariableStore::Create(SmallStoreOptions());
   }
 
   void Run(char kind, absl::string_view bytes) {

@@ -13,7 +13,6 @@
 // damage between good records).
 
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -56,26 +55,26 @@ std::string Segment(absl::string_view input, bool framed) {
   return segment;
 }
 
+// Writes each segment of `input` as wal-0.log, wal-1.log, ...
+absl::Status WriteSegments(const std::string& data_dir, absl::string_view input,
+                           bool framed) {
+  const std::string wal = JoinPath(data_dir, "wal");
+  if (absl::Status s = CreateDirectories(wal); !s.ok()) return s;
+  int64_t sequence = 0;
+  for (absl::string_view segment : absl::StrSplit(input, "<SEG>")) {
+    absl::Status s = WriteFileAtomically(wal, WalSegmentName(sequence++),
+                                         Segment(segment, framed));
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 }  // namespace paramserver
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace paramserver;
-  if (size < 1) return 0;
-  const absl::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
-  DurabilityOptions options;
-  options.data_dir = FreshDataDir();
-  options.skip_wal_corruption = (data[0] & 1) != 0;
-  const bool framed = (data[0] & 2) != 0;
-  const std::string wal = JoinPath(options.data_dir, "wal");
-  if (!CreateDirectories(wal).ok()) std::abort();
-  int64_t sequence = 0;
-  for (absl::string_view segment : absl::StrSplit(input, "<SEG>")) {
-    if (!WriteFileAtomically(wal, WalSegmentName(sequence++), Segment(segment, framed))
-             .ok()) {
-      std::abort();
-    }
-  }
-  StartAndRestart(options);
+  FuzzDataDir(data, size, &DurabilityOptions::skip_wal_corruption,
+              WriteSegments);
   return 0;
 }

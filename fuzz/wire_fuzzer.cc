@@ -13,12 +13,12 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
 
+#include "fuzz/fuzz_util.h"
 #include "google/protobuf/stubs/logging.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "proto/parameter_server.pb.h"
@@ -29,10 +29,6 @@
 
 namespace paramserver {
 namespace {
-
-void Check(bool condition) {
-  if (!condition) std::abort();
-}
 
 // `bytes` cut into slices at positions drawn from `pattern` (empty slices
 // included), as gRPC may deliver one message in several.
@@ -137,16 +133,6 @@ void Differential(const std::string& bytes, uint8_t pattern,
   Check(google::protobuf::util::MessageDifferencer::Equivalent(again, parsed));
 }
 
-VariableStore& Store() {
-  static VariableStore* store = [] {
-    StoreOptions options;
-    options.max_variable_bytes = 1 << 16;
-    options.max_total_bytes = 1 << 20;
-    return VariableStore::Create(options)->release();
-  }();
-  return *store;
-}
-
 // One frame of a session stream, as SessionReactor::Serve handles it (the
 // reactor itself needs a live call: its parse and handler are run here).
 void SessionFrame(const std::string& bytes, uint8_t pattern) {
@@ -158,7 +144,7 @@ void SessionFrame(const std::string& bytes, uint8_t pattern) {
   }
   if (request.call_case() != rpc::SessionRequest::kGetVariable) return;
   rpc::SessionResponse response;
-  status = HandleGetVariable(Store(), request.get_variable(),
+  status = HandleGetVariable(SmallStore(), request.get_variable(),
                              response.mutable_get_variable());
   grpc::ByteBuffer raw;
   if (status.ok()) Check(SerializeMessage(response, &raw).ok());

@@ -22,12 +22,6 @@ std::string PulledVariableHead(const VariableStore::PullResult& result,
   return head.SerializeAsString();
 }
 
-size_t BytesFieldSize(int field, size_t length) {
-  if (length == 0) return 0;
-  return VarintSize(static_cast<uint64_t>(field) << 3) + VarintSize(length) +
-         length;
-}
-
 }  // namespace
 
 grpc::Slice ShareTensorBytes(std::shared_ptr<const TensorBuffer> buffer,
@@ -38,30 +32,16 @@ grpc::Slice ShareTensorBytes(std::shared_ptr<const TensorBuffer> buffer,
   return grpc::Slice(const_cast<char*>(data), length, &ReleaseBuffer, holder);
 }
 
-void WireWriter::AppendSharedBytesField(
-    int field, const std::shared_ptr<const TensorBuffer>& buffer, size_t offset,
-    size_t length) {
+void AppendSharedBytesField(int field,
+                            const std::shared_ptr<const TensorBuffer>& buffer,
+                            size_t offset, size_t length, WireWriter* writer) {
   if (length == 0) return;
-  AppendLengthPrefix(field, length);
+  writer->AppendLengthPrefix(field, length);
   if (length < kMinSharedSliceBytes) {
-    header_.append(buffer->data() + offset, length);
+    writer->AppendRaw(absl::string_view(buffer->data() + offset, length));
     return;
   }
-  FlushHeader();
-  slices_.push_back(ShareTensorBytes(buffer, offset, length));
-}
-
-void WireWriter::FlushHeader() {
-  if (header_.empty()) return;
-  slices_.emplace_back(header_);
-  header_.clear();
-}
-
-grpc::ByteBuffer WireWriter::Finish() {
-  FlushHeader();
-  grpc::ByteBuffer buffer(slices_.data(), slices_.size());
-  slices_.clear();
-  return buffer;
+  writer->AppendSlice(ShareTensorBytes(buffer, offset, length));
 }
 
 grpc::ByteBuffer EncodePullResponse(
@@ -78,7 +58,7 @@ grpc::ByteBuffer EncodePullResponse(
     writer.AppendLengthPrefix(kVariables,
                               head.size() + BytesFieldSize(kValue, inlined));
     writer.AppendRaw(head);
-    writer.AppendSharedBytesField(kValue, result.value, 0, inlined);
+    AppendSharedBytesField(kValue, result.value, 0, inlined, &writer);
   }
   return writer.Finish();
 }
@@ -93,8 +73,8 @@ grpc::ByteBuffer EncodeValueChunk(const rpc::VariableInfo* variable,
   head.set_offset(static_cast<int64_t>(offset));
   WireWriter writer;
   writer.AppendRaw(head.SerializeAsString());
-  writer.AppendSharedBytesField(rpc::ValueChunk::kDataFieldNumber, value,
-                                offset, length);
+  AppendSharedBytesField(rpc::ValueChunk::kDataFieldNumber, value, offset,
+                         length, &writer);
   return writer.Finish();
 }
 

@@ -34,32 +34,13 @@ inline constexpr size_t kMinSharedSliceBytes = 4 << 10;
 grpc::Slice ShareTensorBytes(std::shared_ptr<const TensorBuffer> buffer,
                              size_t offset, size_t length);
 
-// Builds one serialized message out of copied bytes and shared tensor bytes.
-class WireWriter {
- public:
-  // Appends already-serialized bytes (copied).
-  void AppendRaw(absl::string_view bytes) {
-    header_.append(bytes.data(), bytes.size());
-  }
-  void AppendVarint(uint64_t value) { paramserver::AppendVarint(value, &header_); }
-  // The tag and length of a length-delimited field.
-  void AppendLengthPrefix(int field, size_t length) {
-    paramserver::AppendLengthPrefix(field, length, &header_);
-  }
-  // A `bytes` field whose content is shared from `buffer`, not copied. Like
-  // generated code, writes nothing for an empty value.
-  void AppendSharedBytesField(int field,
-                              const std::shared_ptr<const TensorBuffer>& buffer,
-                              size_t offset, size_t length);
-  // The message so far; leaves the writer empty.
-  grpc::ByteBuffer Finish();
-
- private:
-  void FlushHeader();
-
-  std::string header_;
-  std::vector<grpc::Slice> slices_;
-};
+// Appends a `bytes` field holding bytes [offset, offset + length) of
+// `buffer`, shared rather than copied unless shorter than
+// kMinSharedSliceBytes. Like generated code, writes nothing for an empty
+// value.
+void AppendSharedBytesField(int field,
+                            const std::shared_ptr<const TensorBuffer>& buffer,
+                            size_t offset, size_t length, WireWriter* writer);
 
 // PullResponse for `results`: values larger than `max_inline_bytes` are
 // marked streamed and not sent, as the Pull RPC specifies.

@@ -4,15 +4,15 @@
 #include <cstring>
 #include <utility>
 
+#include <google/protobuf/wire_format_lite.h>
+
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 
 namespace paramserver {
 namespace {
 
-constexpr int kVarint = 0;
-constexpr int kFixed64 = 1;
-constexpr int kLengthDelimited = 2;
-constexpr int kFixed32 = 5;
+using google::protobuf::internal::WireFormatLite;
 
 absl::Status Malformed(absl::string_view what) {
   return absl::DataLossError(absl::StrCat("Malformed message: ", what, "."));
@@ -27,8 +27,8 @@ struct Tag {
 absl::Status ReadTag(WireReader& reader, Tag* tag) {
   uint64_t raw = 0;
   if (absl::Status s = reader.ReadVarint(&raw); !s.ok()) return s;
-  tag->field = raw >> 3;
-  tag->wire_type = static_cast<int>(raw & 7);
+  tag->field = raw >> WireFormatLite::kTagTypeBits;
+  tag->wire_type = static_cast<int>(raw & WireFormatLite::kTagTypeMask);
   if (tag->field == 0) return Malformed("field number 0");
   return absl::OkStatus();
 }
@@ -50,9 +50,11 @@ absl::Status ReadVariableInfo(WireReader& reader, rpc::VariableInfo* info) {
 }
 
 absl::Status ReadBool(WireReader& reader, const Tag& tag, bool* value) {
-  if (absl::Status s = ExpectWireType(tag, kVarint); !s.ok()) return s;
+  absl::Status s = ExpectWireType(tag, WireFormatLite::WIRETYPE_VARINT);
+  if (!s.ok()) return s;
   uint64_t raw = 0;
-  if (absl::Status s = reader.ReadVarint(&raw); !s.ok()) return s;
+  s = reader.ReadVarint(&raw);
+  if (!s.ok()) return s;
   *value = raw != 0;
   return absl::OkStatus();
 }
@@ -66,7 +68,7 @@ absl::Status ReadPulledVariable(WireReader& reader, size_t end,
     if (!s.ok()) return s;
     switch (tag.field) {
       case rpc::PulledVariable::kVariableFieldNumber:
-        s = ExpectWireType(tag, kLengthDelimited);
+        s = ExpectWireType(tag, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
         if (s.ok()) s = ReadVariableInfo(reader, &out->variable);
         break;
       case rpc::PulledVariable::kUnchangedFieldNumber:
@@ -76,7 +78,7 @@ absl::Status ReadPulledVariable(WireReader& reader, size_t end,
         s = ReadBool(reader, tag, &out->streamed);
         break;
       case rpc::PulledVariable::kValueFieldNumber:
-        s = ExpectWireType(tag, kLengthDelimited);
+        s = ExpectWireType(tag, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
         if (s.ok()) s = reader.ReadLengthDelimited(&out->value);
         break;
       default:
@@ -88,48 +90,58 @@ absl::Status ReadPulledVariable(WireReader& reader, size_t end,
   return absl::OkStatus();
 }
 
-// ValueChunk and PushChunk share their layout: a sub-message (the first
-// chunk's metadata), a varint, the offset and the data.
-static_assert(rpc::ValueChunk::kVariableFieldNumber ==
-                  rpc::PushChunk::kRequestFieldNumber &&
-              rpc::ValueChunk::kUnchangedFieldNumber ==
-                  rpc::PushChunk::kIndexFieldNumber &&
-              rpc::ValueChunk::kOffsetFieldNumber ==
-                  rpc::PushChunk::kOffsetFieldNumber &&
-              rpc::ValueChunk::kDataFieldNumber ==
-                  rpc::PushChunk::kDataFieldNumber);
+// ValueChunk and PushChunk share their layout under different names: a
+// sub-message (the first chunk's metadata), a varint, the offset and the
+// data. Each chunk's field numbers, from its generated constants.
+struct ChunkFields {
+  uint64_t head;
+  uint64_t varint;
+  uint64_t offset;
+  uint64_t data;
+};
 
-// Reads a ValueChunk or PushChunk: `read_head(reader)` reads the value of
-// each occurrence of the sub-message; the last occurrence of the varint
-// field goes to `*second`, of the offset to `*offset`.
-template <typename ReadHead>
-absl::Status DecodeChunk(WireReader& reader, ReadHead read_head,
-                         uint64_t* second, int64_t* offset, WireSpan* data) {
+constexpr ChunkFields kValueChunkFields = {
+    rpc::ValueChunk::kVariableFieldNumber,
+    rpc::ValueChunk::kUnchangedFieldNumber,
+    rpc::ValueChunk::kOffsetFieldNumber, rpc::ValueChunk::kDataFieldNumber};
+
+constexpr ChunkFields kPushChunkFields = {
+    rpc::PushChunk::kRequestFieldNumber, rpc::PushChunk::kIndexFieldNumber,
+    rpc::PushChunk::kOffsetFieldNumber, rpc::PushChunk::kDataFieldNumber};
+
+// What a chunk holds besides its head, as last seen on the wire.
+struct ChunkTail {
+  uint64_t varint = 0;
+  int64_t offset = 0;
+  WireSpan data;
+};
+
+// Reads a chunk numbered by `fields`: `read_head(reader)` reads the value of
+// each occurrence of the sub-message, in order; the other fields go to
+// `*tail` (the last occurrence wins, as in protobuf).
+absl::Status DecodeChunk(WireReader& reader, const ChunkFields& fields,
+                         absl::FunctionRef<absl::Status(WireReader&)> read_head,
+                         ChunkTail* tail) {
   while (reader.remaining() > 0) {
     Tag tag;
     absl::Status s = ReadTag(reader, &tag);
     if (!s.ok()) return s;
-    uint64_t raw = 0;
-    switch (tag.field) {
-      case rpc::PushChunk::kRequestFieldNumber:
-        s = ExpectWireType(tag, kLengthDelimited);
-        if (s.ok()) s = read_head(reader);
-        break;
-      case rpc::PushChunk::kIndexFieldNumber:
-        s = ExpectWireType(tag, kVarint);
-        if (s.ok()) s = reader.ReadVarint(second);
-        break;
-      case rpc::PushChunk::kOffsetFieldNumber:
-        s = ExpectWireType(tag, kVarint);
-        if (s.ok()) s = reader.ReadVarint(&raw);
-        *offset = static_cast<int64_t>(raw);
-        break;
-      case rpc::PushChunk::kDataFieldNumber:
-        s = ExpectWireType(tag, kLengthDelimited);
-        if (s.ok()) s = reader.ReadLengthDelimited(data);
-        break;
-      default:
-        s = reader.SkipField(tag.wire_type);
+    if (tag.field == fields.head) {
+      s = ExpectWireType(tag, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+      if (s.ok()) s = read_head(reader);
+    } else if (tag.field == fields.varint) {
+      s = ExpectWireType(tag, WireFormatLite::WIRETYPE_VARINT);
+      if (s.ok()) s = reader.ReadVarint(&tail->varint);
+    } else if (tag.field == fields.offset) {
+      uint64_t raw = 0;
+      s = ExpectWireType(tag, WireFormatLite::WIRETYPE_VARINT);
+      if (s.ok()) s = reader.ReadVarint(&raw);
+      tail->offset = static_cast<int64_t>(raw);
+    } else if (tag.field == fields.data) {
+      s = ExpectWireType(tag, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+      if (s.ok()) s = reader.ReadLengthDelimited(&tail->data);
+    } else {
+      s = reader.SkipField(tag.wire_type);
     }
     if (!s.ok()) return s;
   }
@@ -201,17 +213,18 @@ absl::Status WireReader::ReadLengthDelimited(WireSpan* span) {
 
 absl::Status WireReader::SkipField(int wire_type) {
   switch (wire_type) {
-    case kVarint: {
+    case WireFormatLite::WIRETYPE_VARINT: {
       uint64_t ignored;
       return ReadVarint(&ignored);
     }
-    case kLengthDelimited: {
+    case WireFormatLite::WIRETYPE_LENGTH_DELIMITED: {
       WireSpan ignored;
       return ReadLengthDelimited(&ignored);
     }
-    case kFixed64:
-    case kFixed32: {
-      const size_t length = wire_type == kFixed64 ? 8 : 4;
+    case WireFormatLite::WIRETYPE_FIXED64:
+    case WireFormatLite::WIRETYPE_FIXED32: {
+      const size_t length =
+          wire_type == WireFormatLite::WIRETYPE_FIXED64 ? 8 : 4;
       if (length > remaining_) return Malformed("truncated fixed-width field");
       Advance(length);
       return absl::OkStatus();
@@ -267,7 +280,8 @@ absl::StatusOr<std::vector<PulledVariableView>> DecodePullResponse(
       if (s = reader.SkipField(tag.wire_type); !s.ok()) return s;
       continue;
     }
-    if (s = ExpectWireType(tag, kLengthDelimited); !s.ok()) return s;
+    s = ExpectWireType(tag, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+    if (!s.ok()) return s;
     uint64_t length = 0;
     if (s = reader.ReadVarint(&length); !s.ok()) return s;
     if (length > reader.remaining()) return Malformed("truncated variable");
@@ -280,24 +294,26 @@ absl::StatusOr<std::vector<PulledVariableView>> DecodePullResponse(
 
 absl::StatusOr<ValueChunkView> DecodeValueChunk(WireReader& reader) {
   ValueChunkView chunk;
-  uint64_t unchanged = 0;
+  ChunkTail tail;
   absl::Status s = DecodeChunk(
-      reader,
+      reader, kValueChunkFields,
       [&chunk](WireReader& r) {
         chunk.has_variable = true;
         return ReadVariableInfo(r, &chunk.variable);
       },
-      &unchanged, &chunk.offset, &chunk.data);
+      &tail);
   if (!s.ok()) return s;
-  chunk.unchanged = unchanged != 0;
+  chunk.unchanged = tail.varint != 0;
+  chunk.offset = tail.offset;
+  chunk.data = tail.data;
   return chunk;
 }
 
 absl::StatusOr<PushChunkView> DecodePushChunk(WireReader& reader) {
   PushChunkView chunk;
-  uint64_t index = 0;
+  ChunkTail tail;
   absl::Status s = DecodeChunk(
-      reader,
+      reader, kPushChunkFields,
       [&chunk](WireReader& r) {
         chunk.has_request = true;
         WireSpan span;
@@ -305,9 +321,11 @@ absl::StatusOr<PushChunkView> DecodePushChunk(WireReader& reader) {
         if (status.ok()) r.AppendSpan(span, &chunk.request);
         return status;
       },
-      &index, &chunk.offset, &chunk.data);
+      &tail);
   if (!s.ok()) return s;
-  chunk.index = static_cast<int32_t>(index);
+  chunk.index = static_cast<int32_t>(tail.varint);
+  chunk.offset = tail.offset;
+  chunk.data = tail.data;
   return chunk;
 }
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 
 namespace paramserver {
@@ -123,6 +124,63 @@ TEST(DecodeValueChunkTest, EmptyMessageIsAnEmptyChunk) {
   absl::StatusOr<ValueChunkView> view = DecodeValueChunk(*reader);
   ASSERT_TRUE(view.ok());
   EXPECT_EQ(view->data.length, 0u);
+}
+
+// What a conformant writer may send: the request in two occurrences (which
+// merge), a field repeated (the last wins), unknown fields, any order.
+TEST(DecodePushChunkTest, DecodesAnyFieldOrder) {
+  rpc::PushChunk first;
+  first.mutable_request()->add_updates()->set_name("a");
+  first.set_index(1);
+  rpc::PushChunk second;
+  second.mutable_request()->set_max_staleness(9);
+  second.set_data(std::string(3000, 'p'));
+  second.set_index(4);
+  second.set_offset(int64_t{3} << 40);
+  std::string bytes = second.SerializeAsString();
+  bytes += "\x2d\x01\x02\x03\x04";  // Field 5, fixed32: unknown.
+  bytes = first.SerializeAsString() + bytes;
+  absl::StatusOr<WireReader> reader =
+      WireReader::Create(Cut(bytes, {1, 7, 100, 2000}));
+  ASSERT_TRUE(reader.ok());
+  absl::StatusOr<PushChunkView> view = DecodePushChunk(*reader);
+  ASSERT_TRUE(view.ok()) << view.status();
+  EXPECT_TRUE(view->has_request);
+  rpc::PushRequest request;
+  ASSERT_TRUE(request.ParseFromString(view->request));
+  EXPECT_EQ(request.updates(0).name(), "a");
+  EXPECT_EQ(request.max_staleness(), 9);
+  EXPECT_EQ(view->index, 4);
+  EXPECT_EQ(view->offset, int64_t{3} << 40);
+  EXPECT_EQ(Copy(*reader, view->data), second.data());
+
+  reader = WireReader::Create(grpc::ByteBuffer());
+  view = DecodePushChunk(*reader);
+  ASSERT_TRUE(view.ok());
+  EXPECT_FALSE(view->has_request);
+  EXPECT_EQ(view->index, 0);
+  EXPECT_EQ(view->data.length, 0u);
+}
+
+TEST(DecodePushChunkTest, MalformedInputIsDataLoss) {
+  const std::vector<std::string> cases = {
+      std::string("\x22\x05", 2) + "abc",  // length beyond the end
+      std::string("\x10", 1),               // truncated index
+      std::string("\x10\x01\x20\x01", 4),  // data as a varint
+      std::string("\x12\x00", 2),           // index as bytes
+      std::string("\x08\x01", 2),           // request as a varint
+      std::string("\x0a\x05" "ab", 4),       // request beyond the end
+      std::string("\x00\x01", 2),           // field number 0
+  };
+  for (const std::string& bytes : cases) {
+    absl::StatusOr<WireReader> reader = WireReader::Create(Cut(bytes, {1}));
+    ASSERT_TRUE(reader.ok());
+    absl::Status status = DecodePushChunk(*reader).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss)
+        << absl::CEscape(bytes);
+    EXPECT_TRUE(absl::StartsWith(status.message(), "Malformed message: "))
+        << status;
+  }
 }
 
 TEST(WireReaderTest, MalformedInputIsDataLoss) {

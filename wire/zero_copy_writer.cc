@@ -1,12 +1,25 @@
 #include "wire/zero_copy_writer.h"
 
+#include <google/protobuf/wire_format_lite.h>
 #include <grpcpp/impl/codegen/proto_utils.h>
 #include <grpcpp/support/proto_buffer_reader.h>
+
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "wire/parse_budget.h"
 
 namespace paramserver {
+namespace {
+
+using google::protobuf::internal::WireFormatLite;
+
+uint32_t LengthDelimitedTag(int field) {
+  return WireFormatLite::MakeTag(field,
+                                 WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+}
+
+}  // namespace
 
 size_t VarintSize(uint64_t value) {
   size_t size = 1;
@@ -26,9 +39,31 @@ void AppendVarint(uint64_t value, std::string* out) {
 }
 
 void AppendLengthPrefix(int field, size_t length, std::string* out) {
-  AppendVarint((static_cast<uint64_t>(field) << 3) | kWireTypeLengthDelimited,
-               out);
+  AppendVarint(LengthDelimitedTag(field), out);
   AppendVarint(length, out);
+}
+
+size_t BytesFieldSize(int field, size_t length) {
+  if (length == 0) return 0;
+  return VarintSize(LengthDelimitedTag(field)) + VarintSize(length) + length;
+}
+
+void WireWriter::AppendSlice(grpc::Slice slice) {
+  FlushHeader();
+  slices_.push_back(std::move(slice));
+}
+
+void WireWriter::FlushHeader() {
+  if (header_.empty()) return;
+  slices_.emplace_back(header_);
+  header_.clear();
+}
+
+grpc::ByteBuffer WireWriter::Finish() {
+  FlushHeader();
+  grpc::ByteBuffer buffer(slices_.data(), slices_.size());
+  slices_.clear();
+  return buffer;
 }
 
 absl::Status ParseRequest(const grpc::ByteBuffer& buffer,
@@ -70,13 +105,13 @@ grpc::ByteBuffer EncodePushChunk(const rpc::PushRequest* request, int index,
   if (request != nullptr) *head.mutable_request() = *request;
   head.set_index(index);
   head.set_offset(offset);
-  std::string bytes = head.SerializeAsString();
+  WireWriter writer;
+  writer.AppendRaw(head.SerializeAsString());
   if (!data.empty()) {
-    AppendLengthPrefix(rpc::PushChunk::kDataFieldNumber, data.size(), &bytes);
+    writer.AppendLengthPrefix(rpc::PushChunk::kDataFieldNumber, data.size());
+    writer.AppendSlice(grpc::Slice(data.data(), data.size()));
   }
-  grpc::Slice slices[2] = {grpc::Slice(bytes),
-                           grpc::Slice(data.data(), data.size())};
-  return grpc::ByteBuffer(slices, data.empty() ? 1 : 2);
+  return writer.Finish();
 }
 
 }  // namespace paramserver

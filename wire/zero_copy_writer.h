@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
@@ -19,9 +20,6 @@
 
 namespace paramserver {
 
-// Protobuf's wire type of `bytes`, `string` and sub-message fields.
-inline constexpr int kWireTypeLengthDelimited = 2;
-
 // Size in bytes of `value` as a varint.
 size_t VarintSize(uint64_t value);
 
@@ -30,6 +28,37 @@ void AppendVarint(uint64_t value, std::string* out);
 
 // Appends the tag and length of a length-delimited field to `out`.
 void AppendLengthPrefix(int field, size_t length, std::string* out);
+
+// Size in bytes of a `bytes` field `field` holding `length` bytes: tag,
+// length and content, or 0 when empty (generated code writes nothing).
+size_t BytesFieldSize(int field, size_t length);
+
+// Builds one serialized message out of copied bytes and slices it shares:
+// bytes appended gather in a header slice until the next AppendSlice.
+class WireWriter {
+ public:
+  // Appends already-serialized bytes (copied).
+  void AppendRaw(absl::string_view bytes) {
+    header_.append(bytes.data(), bytes.size());
+  }
+  void AppendVarint(uint64_t value) {
+    paramserver::AppendVarint(value, &header_);
+  }
+  // The tag and length of a length-delimited field.
+  void AppendLengthPrefix(int field, size_t length) {
+    paramserver::AppendLengthPrefix(field, length, &header_);
+  }
+  // Appends `slice` as it is (sharing its bytes) after what came before.
+  void AppendSlice(grpc::Slice slice);
+  // The message so far; leaves the writer empty.
+  grpc::ByteBuffer Finish();
+
+ private:
+  void FlushHeader();
+
+  std::string header_;
+  std::vector<grpc::Slice> slices_;
+};
 
 // Parses a request that arrived raw. INVALID_ARGUMENT when it does not parse
 // ("Malformed paramserver.rpc.PullRequest."), or when parsing it would take

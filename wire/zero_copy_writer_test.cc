@@ -47,6 +47,30 @@ TEST(EncodePushChunkTest, MatchesGeneratedAndDecodes) {
   }
 }
 
+TEST(WireWriterTest, KeepsOrderAcrossSlicesAndEmptiesOnFinish) {
+  WireWriter writer;
+  writer.AppendRaw("ab");
+  writer.AppendVarint(300);
+  writer.AppendSlice(grpc::Slice(std::string("shared")));
+  writer.AppendLengthPrefix(1, 2);
+  writer.AppendRaw("xy");
+  EXPECT_EQ(Flatten(writer.Finish()),
+            std::string("ab\xac\x02" "shared" "\x0a\x02" "xy", 14));
+  EXPECT_EQ(Flatten(writer.Finish()), "");
+}
+
+TEST(BytesFieldSizeTest, MatchesGeneratedSize) {
+  for (size_t length : {0, 1, 127, 128, 16383, 16384, 70000}) {
+    rpc::ValueChunk chunk;
+    chunk.set_data(std::string(length, 'b'));
+    EXPECT_EQ(BytesFieldSize(rpc::ValueChunk::kDataFieldNumber, length),
+              chunk.ByteSizeLong())
+        << length;
+  }
+  // A field number past 15 takes a two-byte tag.
+  EXPECT_EQ(BytesFieldSize(16, 1), 2u + 1 + 1);
+}
+
 TEST(ParseRequestTest, RejectsGarbage) {
   const std::string garbage = "\x0a\xff\xff\xff\xff\x0f";
   grpc::Slice slice(garbage.data(), garbage.size());
