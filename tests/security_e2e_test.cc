@@ -342,7 +342,7 @@ TEST_F(SecurityE2ETest, EmptyClientCaFileStopsStartUp) {
 }
 
 TEST_F(SecurityE2ETest, KeyOfAnotherCertificateStopsStartUp) {
-  for (const std::string& reload : {"0", "1"}) {
+  for (const std::string reload : {"0", "1"}) {
     const CommandResult started = RunCommand(
         {ServerBinary(), "--port=0", "--tls_cert=" + Path("server.crt"),
          "--tls_key=" + Path("client.key"), "--tls_reload_seconds=" + reload});
