@@ -275,16 +275,15 @@ namespace {
 // The bytes a value of `info` has. DATA_LOSS when the server described a
 // value no machine could hold (its size would not fit in 63 bits).
 absl::StatusOr<size_t> ValueBytes(const VariableInfo& info) {
-  absl::StatusOr<int64_t> elements = NumElements(info.shape);
-  if (!elements.ok()) return elements.status();
-  const size_t element_size = DTypeSize(info.dtype);
-  if (static_cast<uint64_t>(*elements) >
-      static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / element_size) {
+  absl::StatusOr<uint64_t> bytes = ValueByteSize(info.shape, info.dtype);
+  if (!bytes.ok() && !absl::IsOutOfRange(bytes.status())) return bytes.status();
+  if (!bytes.ok() ||
+      *bytes > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
     return absl::DataLossError(absl::StrCat(
         "The server described ", info.name, " as ", ShapeToString(info.shape),
         " ", DTypeName(info.dtype), ": too large for any value."));
   }
-  return static_cast<size_t>(*elements) * element_size;
+  return static_cast<size_t>(*bytes);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/tensor_shape.h"
 
 namespace paramserver {
 namespace {
@@ -71,20 +72,21 @@ std::string JsonString(absl::string_view text) {
 
 absl::StatusOr<std::string> ValuesToJson(const VariableInfo& info,
                                          absl::string_view bytes) {
-  absl::StatusOr<int64_t> elements = NumElements(info.shape);
-  if (!elements.ok()) return elements.status();
+  absl::StatusOr<uint64_t> needed = ValueByteSize(info.shape, info.dtype);
+  if (!needed.ok() && !absl::IsOutOfRange(needed.status())) {
+    return needed.status();
+  }
   const size_t element_size = DTypeSize(info.dtype);
-  // Divided, not multiplied: elements * size may wrap around 2^64 (a shape
-  // of 2^62 floats would "need" 0 bytes, and the loop below read past them).
-  if (bytes.size() % element_size != 0 ||
-      bytes.size() / element_size != static_cast<uint64_t>(*elements)) {
+  if (!needed.ok() || bytes.size() != *needed) {
     return absl::InvalidArgumentError(absl::StrCat(
         "Value of ", info.name, " has ", bytes.size(), " bytes; shape ",
         ShapeToString(info.shape), " and dtype ", DTypeName(info.dtype),
-        " need ", *elements, " elements of ", element_size, " bytes."));
+        " need ", NumElements(info.shape).value_or(0), " elements of ",
+        element_size, " bytes."));
   }
+  const int64_t elements = static_cast<int64_t>(*needed / element_size);
   std::string out = "[";
-  for (int64_t i = 0; i < *elements; ++i) {
+  for (int64_t i = 0; i < elements; ++i) {
     if (i > 0) out += ",";
     AppendElement(info.dtype, bytes.data() + i * element_size, &out);
   }
