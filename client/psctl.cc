@@ -41,6 +41,7 @@
 #include "client/sharded_client.h"
 #include "client/credentials.h"
 #include "client/json_format.h"
+#include "client/json_writer.h"
 #include "proto/health.grpc.pb.h"
 #include "proto/parameter_server.grpc.pb.h"
 #include "wire/bearer_token.h"
@@ -226,12 +227,11 @@ int Delete(VariableClient& client, const std::string& name) {
   absl::StatusOr<std::vector<std::string>> deleted =
       name.empty() ? client.DeleteScope(scope) : client.DeleteVariable(name);
   if (!deleted.ok()) return Fail(deleted.status());
-  std::string json = "{\"deleted\":[";
-  for (size_t i = 0; i < deleted->size(); ++i) {
-    if (i > 0) json += ",";
-    json += JsonString((*deleted)[i]);
-  }
-  return PrintJson(json + "]}");
+  JsonWriter json;
+  json.BeginObject().Key("deleted").BeginArray();
+  for (const std::string& deleted_name : *deleted) json.String(deleted_name);
+  json.EndArray().EndObject();
+  return PrintJson(json.text());
 }
 
 // The admin service has no place in the worker-facing client library.
@@ -245,8 +245,9 @@ int Save(const ClientOptions& options) {
   rpc::SaveResponse response;
   absl::Status status = FromGrpcStatus(stub->Save(&context, rpc::SaveRequest(), &response));
   if (!status.ok()) return Fail(status);
-  std::printf("{\"checkpoint\":%lld}\n", static_cast<long long>(response.checkpoint()));
-  return 0;
+  JsonWriter json;
+  json.BeginObject().Key("checkpoint").Int(response.checkpoint()).EndObject();
+  return PrintJson(json.text());
 }
 
 // grpc.health.v1.Health/Check for the whole server (service ""), as
@@ -278,8 +279,9 @@ int Health(const ClientOptions& options) {
     return Fail(absl::UnavailableError(
         absl::StrCat("The server at ", target, " reports ", name, ".")));
   }
-  std::printf("{\"status\":\"%s\"}\n", name.c_str());
-  return 0;
+  JsonWriter json;
+  json.BeginObject().Key("status").String(name).EndObject();
+  return PrintJson(json.text());
 }
 
 // Timeout, TLS and token from the flags.
