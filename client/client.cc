@@ -7,10 +7,10 @@
 #include <utility>
 
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/impl/client_unary_call.h>
 
 #include "absl/strings/str_cat.h"
 #include "client/credentials.h"
+#include "client/generic_call.h"
 #include "client/session_stream.h"
 #include "proto/parameter_server.grpc.pb.h"
 #include "wire/bearer_token.h"
@@ -22,49 +22,26 @@
 
 namespace paramserver {
 
-// The generated stub, plus raw-response forms of Pull and PullChunks: their
-// replies are decoded from gRPC's slices (wire/zero_copy_reader.h) so
-// tensor bytes are copied once, into the caller's value. They use the same
-// grpc::internal calls the generated stub is built from.
+// The generated stub, plus the generic one for Pull, PullChunks and
+// PushChunks: their messages travel raw (client/generic_call.h), replies
+// decoded from gRPC's slices (wire/zero_copy_reader.h) and chunks encoded by
+// hand (EncodePushChunk), so tensor bytes are copied once.
 class ParameterServerStub {
  public:
+  static constexpr char kPull[] = "/paramserver.rpc.ParameterServer/Pull";
+  static constexpr char kPullChunks[] =
+      "/paramserver.rpc.ParameterServer/PullChunks";
+  static constexpr char kPushChunks[] =
+      "/paramserver.rpc.ParameterServer/PushChunks";
+
   ParameterServerStub(std::shared_ptr<grpc::Channel> channel,
                       const std::string& token)
-      : channel(channel),
-        stub(rpc::ParameterServer::NewStub(channel)),
-        pull("/paramserver.rpc.ParameterServer/Pull",
-             grpc::internal::RpcMethod::NORMAL_RPC, channel),
-        pull_chunks("/paramserver.rpc.ParameterServer/PullChunks",
-                    grpc::internal::RpcMethod::SERVER_STREAMING, channel),
-        push_chunks("/paramserver.rpc.ParameterServer/PushChunks",
-                    grpc::internal::RpcMethod::CLIENT_STREAMING, channel),
+      : stub(rpc::ParameterServer::NewStub(channel)),
+        generic(channel),
         sessions(channel, token) {}
 
-  grpc::Status Pull(grpc::ClientContext* context,
-                    const rpc::PullRequest& request,
-                    grpc::ByteBuffer* response) {
-    return grpc::internal::BlockingUnaryCall<rpc::PullRequest, grpc::ByteBuffer>(
-        channel.get(), pull, context, request, response);
-  }
-  // Chunks are encoded by hand (EncodePushChunk) so each byte is copied once.
-  std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> PushChunks(
-      grpc::ClientContext* context, rpc::PushResponse* response) {
-    return std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>>(
-        grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(
-            channel.get(), push_chunks, context, response));
-  }
-  std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> PullChunks(
-      grpc::ClientContext* context, const rpc::PullChunksRequest& request) {
-    return std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>>(
-        grpc::internal::ClientReaderFactory<grpc::ByteBuffer>::Create(
-            channel.get(), pull_chunks, context, request));
-  }
-
-  const std::shared_ptr<grpc::Channel> channel;
   const std::unique_ptr<rpc::ParameterServer::Stub> stub;
-  const grpc::internal::RpcMethod pull;
-  const grpc::internal::RpcMethod pull_chunks;
-  const grpc::internal::RpcMethod push_chunks;
+  grpc::GenericStub generic;
   // Small calls go over sessions, unless the server has none (an older
   // server answers UNIMPLEMENTED); then they stay unary.
   SessionPool sessions;
@@ -275,16 +252,15 @@ namespace {
 // The bytes a value of `info` has. DATA_LOSS when the server described a
 // value no machine could hold (its size would not fit in 63 bits).
 absl::StatusOr<size_t> ValueBytes(const VariableInfo& info) {
-  absl::StatusOr<int64_t> elements = NumElements(info.shape);
-  if (!elements.ok()) return elements.status();
-  const size_t element_size = DTypeSize(info.dtype);
-  if (static_cast<uint64_t>(*elements) >
-      static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / element_size) {
+  absl::StatusOr<uint64_t> bytes = ValueByteSize(info.shape, info.dtype);
+  if (!bytes.ok() && !absl::IsOutOfRange(bytes.status())) return bytes.status();
+  if (!bytes.ok() ||
+      *bytes > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
     return absl::DataLossError(absl::StrCat(
         "The server described ", info.name, " as ", ShapeToString(info.shape),
         " ", DTypeName(info.dtype), ": too large for any value."));
   }
-  return static_cast<size_t>(*elements) * element_size;
+  return static_cast<size_t>(*bytes);
 }
 
 }  // namespace
@@ -298,10 +274,16 @@ absl::StatusOr<std::vector<PulledValue>> ParameterServerClient::Pull(
     out->set_known_version(item.known_version);
   }
   request.set_max_inline_bytes(kInlineBytes);
+  grpc::ByteBuffer request_buffer;
+  if (absl::Status s = SerializeMessage(request, &request_buffer); !s.ok()) {
+    return s;
+  }
   grpc::ByteBuffer response;
   grpc::ClientContext context;
   Prepare(&context, options_);
-  absl::Status status = FromGrpcStatus(stub_->Pull(&context, request, &response));
+  absl::Status status = FromGrpcStatus(GenericUnaryCall(
+      stub_->generic, &context, ParameterServerStub::kPull, request_buffer,
+      &response));
   if (!status.ok()) return status;
   absl::StatusOr<WireReader> reader = WireReader::Create(response);
   if (!reader.ok()) return reader.status();
@@ -359,14 +341,20 @@ absl::Status ParameterServerClient::PullStreamed(PulledValue& pulled) {
   rpc::PullChunksRequest request;
   request.set_name(pulled.info.name);
   request.set_chunk_bytes(kChunkBytes);
+  grpc::ByteBuffer request_buffer;
+  if (absl::Status s = SerializeMessage(request, &request_buffer); !s.ok()) {
+    return s;
+  }
   grpc::ClientContext context;
   Prepare(&context, options_);
-  std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> reader =
-      stub_->PullChunks(&context, request);
+  // PullChunks streams from the server: one request, then chunks.
+  GenericStreamCall call(stub_->generic, &context,
+                         ParameterServerStub::kPullChunks);
+  call.WriteLast(request_buffer);  // A failure shows in Read and Finish.
   grpc::ByteBuffer buffer;
   size_t value_size = 0;
   pulled.value.clear();
-  while (reader->Read(&buffer)) {
+  while (call.Read(&buffer)) {
     absl::StatusOr<WireReader> wire = WireReader::Create(buffer);
     absl::StatusOr<ValueChunkView> chunk =
         wire.ok() ? DecodeValueChunk(*wire) : wire.status();
@@ -390,7 +378,7 @@ absl::Status ParameterServerClient::PullStreamed(PulledValue& pulled) {
       return status;
     }
   }
-  absl::Status status = FromGrpcStatus(reader->Finish());
+  absl::Status status = FromGrpcStatus(call.Finish());
   if (status.ok() && pulled.value.size() != value_size) {
     return absl::DataLossError("The stream ended before the whole value came.");
   }
@@ -415,28 +403,36 @@ absl::StatusOr<std::vector<VariableInfo>> ParameterServerClient::Push(
 
 absl::StatusOr<std::vector<VariableInfo>> ParameterServerClient::PushStreamed(
     const PushSpec& push) {
-  rpc::PushResponse response;
   grpc::ClientContext context;
   Prepare(&context, options_);
-  std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer =
-      stub_->PushChunks(&context, &response);
+  // PushChunks streams to the server: chunks, then one response.
+  GenericStreamCall call(stub_->generic, &context,
+                         ParameterServerStub::kPushChunks);
   // The first chunk carries the request without values (not copied here).
   PushSpec without_values = push;
   for (VariableUpdate& update : without_values.updates) update.value = {};
   rpc::PushRequest request;
   ToProto(without_values, &request);
-  bool open = writer->Write(EncodePushChunk(&request, 0, 0, {}));
+  bool open = call.Write(EncodePushChunk(&request, 0, 0, {}));
   for (size_t i = 0; open && i < push.updates.size(); ++i) {
     const absl::string_view value = push.updates[i].value;
     for (size_t offset = 0; open && offset < value.size(); offset += kChunkBytes) {
-      open = writer->Write(EncodePushChunk(nullptr, static_cast<int>(i),
-                                           static_cast<int64_t>(offset),
-                                           value.substr(offset, kChunkBytes)));
+      open = call.Write(EncodePushChunk(nullptr, static_cast<int>(i),
+                                        static_cast<int64_t>(offset),
+                                        value.substr(offset, kChunkBytes)));
     }
   }
-  writer->WritesDone();
-  absl::Status status = FromGrpcStatus(writer->Finish());
+  call.WritesDone();
+  grpc::ByteBuffer reply;
+  const bool replied = call.Read(&reply);
+  absl::Status status = FromGrpcStatus(call.Finish());
   if (!status.ok()) return status;
+  rpc::PushResponse response;
+  if (!replied ||
+      !grpc::SerializationTraits<rpc::PushResponse>::Deserialize(&reply, &response)
+           .ok()) {
+    return absl::InternalError("Malformed PushChunks response.");
+  }
   return InfosFromProto(response.variables());
 }
 

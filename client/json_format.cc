@@ -1,13 +1,12 @@
 #include "client/json_format.h"
 
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
+#include "client/json_writer.h"
+#include "common/tensor_shape.h"
 
 namespace paramserver {
 namespace {
@@ -19,97 +18,80 @@ T Load(const char* data) {
   return value;
 }
 
-void AppendFloating(double value, int digits, std::string* out) {
-  if (!std::isfinite(value)) {
-    out->append("null");
-    return;
-  }
-  absl::StrAppendFormat(out, "%.*g", digits, value);
-}
-
-void AppendElement(DType dtype, const char* data, std::string* out) {
+void AppendElement(DType dtype, const char* data, JsonWriter& json) {
   switch (dtype) {
     case DType::kFloat:
-      return AppendFloating(Load<float>(data), 9, out);
+      json.Float(Load<float>(data));
+      return;
     case DType::kDouble:
-      return AppendFloating(Load<double>(data), 17, out);
+      json.Double(Load<double>(data));
+      return;
     case DType::kInt32:
-      return absl::StrAppend(out, Load<int32_t>(data));
+      json.Int(Load<int32_t>(data));
+      return;
     case DType::kInt64:
-      return absl::StrAppend(out, Load<int64_t>(data));
+      json.Int(Load<int64_t>(data));
+      return;
     case DType::kBool:
-      return absl::StrAppend(out, data[0] != 0 ? "true" : "false");
+      json.Bool(data[0] != 0);
+      return;
   }
+}
+
+// Writes the elements of `bytes` as an array; INVALID_ARGUMENT (nothing
+// written) when they do not match the shape and dtype.
+absl::Status WriteValues(const VariableInfo& info, absl::string_view bytes,
+                         JsonWriter& json) {
+  absl::StatusOr<uint64_t> needed = ValueByteSize(info.shape, info.dtype);
+  if (!needed.ok() && !absl::IsOutOfRange(needed.status())) {
+    return needed.status();
+  }
+  const size_t element_size = DTypeSize(info.dtype);
+  if (!needed.ok() || bytes.size() != *needed) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Value of ", info.name, " has ", bytes.size(), " bytes; shape ",
+        ShapeToString(info.shape), " and dtype ", DTypeName(info.dtype),
+        " need ", NumElements(info.shape).value_or(0), " elements of ",
+        element_size, " bytes."));
+  }
+  const int64_t elements = static_cast<int64_t>(*needed / element_size);
+  json.BeginArray();
+  for (int64_t i = 0; i < elements; ++i) {
+    AppendElement(info.dtype, bytes.data() + i * element_size, json);
+  }
+  json.EndArray();
+  return absl::OkStatus();
 }
 
 }  // namespace
 
-std::string JsonString(absl::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          absl::StrAppendFormat(&out, "\\u%04x", c);
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += "\"";
-  return out;
-}
-
 absl::StatusOr<std::string> ValuesToJson(const VariableInfo& info,
                                          absl::string_view bytes) {
-  absl::StatusOr<int64_t> elements = NumElements(info.shape);
-  if (!elements.ok()) return elements.status();
-  const size_t element_size = DTypeSize(info.dtype);
-  // Divided, not multiplied: elements * size may wrap around 2^64 (a shape
-  // of 2^62 floats would "need" 0 bytes, and the loop below read past them).
-  if (bytes.size() % element_size != 0 ||
-      bytes.size() / element_size != static_cast<uint64_t>(*elements)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Value of ", info.name, " has ", bytes.size(), " bytes; shape ",
-        ShapeToString(info.shape), " and dtype ", DTypeName(info.dtype),
-        " need ", *elements, " elements of ", element_size, " bytes."));
-  }
-  std::string out = "[";
-  for (int64_t i = 0; i < *elements; ++i) {
-    if (i > 0) out += ",";
-    AppendElement(info.dtype, bytes.data() + i * element_size, &out);
-  }
-  out += "]";
-  return out;
+  JsonWriter json;
+  if (absl::Status s = WriteValues(info, bytes, json); !s.ok()) return s;
+  return json.text();
 }
 
 absl::StatusOr<std::string> VariableToJson(const VariableInfo& info,
                                            const bool* created,
                                            const absl::string_view* values) {
-  std::string out = absl::StrCat(
-      "{\"name\":", JsonString(info.name), ",\"shape\":[",
-      absl::StrJoin(info.shape, ","), "],\"dtype\":",
-      JsonString(DTypeName(info.dtype)), ",\"version\":", info.version,
-      ",\"trainable\":", info.trainable ? "true" : "false");
-  if (created != nullptr) {
-    absl::StrAppend(&out, ",\"created\":", *created ? "true" : "false");
-  }
+  JsonWriter json;
+  json.BeginObject().Key("name").String(info.name).Key("shape").BeginArray();
+  for (int64_t dim : info.shape) json.Int(dim);
+  json.EndArray()
+      .Key("dtype")
+      .String(DTypeName(info.dtype))
+      .Key("version")
+      .Int(info.version)
+      .Key("trainable")
+      .Bool(info.trainable);
+  if (created != nullptr) json.Key("created").Bool(*created);
   if (values != nullptr) {
-    absl::StatusOr<std::string> array = ValuesToJson(info, *values);
-    if (!array.ok()) return array.status();
-    absl::StrAppend(&out, ",\"values\":", *array);
+    json.Key("values");
+    if (absl::Status s = WriteValues(info, *values, json); !s.ok()) return s;
   }
-  out += "}";
-  return out;
+  json.EndObject();
+  return json.text();
 }
 
 }  // namespace paramserver

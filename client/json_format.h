@@ -1,7 +1,8 @@
 #ifndef PARAM_SERVER_CLIENT_JSON_FORMAT_H_
 #define PARAM_SERVER_CLIENT_JSON_FORMAT_H_
 
-// JSON rendering of variables for psctl and scripts: one object per line.
+// JSON rendering of variables for psctl and scripts: one object per line,
+// written with client/json_writer.h.
 
 #include <string>
 #include <vector>
@@ -11,9 +12,6 @@
 #include "common/variable_spec.h"
 
 namespace paramserver {
-
-// A JSON string literal, quotes included, with control characters escaped.
-std::string JsonString(absl::string_view text);
 
 // The elements of a raw little-endian value as a JSON array: floats with
 // enough digits to round-trip, integers exactly, bools as true/false, and

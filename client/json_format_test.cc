@@ -59,9 +59,5 @@ TEST(JsonFormatTest, RejectsAShapeWhoseByteSizeWrapsAround) {
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST(JsonFormatTest, EscapesStrings) {
-  EXPECT_EQ(JsonString("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\u0001\"");
-}
-
 }  // namespace
 }  // namespace paramserver

@@ -21,8 +21,7 @@
 // "CODE: message" (gRPC's code names) with exit status 1; a malformed
 // command line prints the usage and exits 2.
 
-#include <grpcpp/generic/generic_stub.h>
-#include <google/protobuf/wrappers.pb.h>
+#include <grpcpp/grpcpp.h>
 
 #include <cstdio>
 #include <memory>
@@ -42,6 +41,8 @@
 #include "client/sharded_client.h"
 #include "client/credentials.h"
 #include "client/json_format.h"
+#include "client/json_writer.h"
+#include "proto/health.grpc.pb.h"
 #include "proto/parameter_server.grpc.pb.h"
 #include "wire/bearer_token.h"
 #include "wire/grpc_status.h"
@@ -226,12 +227,11 @@ int Delete(VariableClient& client, const std::string& name) {
   absl::StatusOr<std::vector<std::string>> deleted =
       name.empty() ? client.DeleteScope(scope) : client.DeleteVariable(name);
   if (!deleted.ok()) return Fail(deleted.status());
-  std::string json = "{\"deleted\":[";
-  for (size_t i = 0; i < deleted->size(); ++i) {
-    if (i > 0) json += ",";
-    json += JsonString((*deleted)[i]);
-  }
-  return PrintJson(json + "]}");
+  JsonWriter json;
+  json.BeginObject().Key("deleted").BeginArray();
+  for (const std::string& deleted_name : *deleted) json.String(deleted_name);
+  json.EndArray().EndObject();
+  return PrintJson(json.text());
 }
 
 // The admin service has no place in the worker-facing client library.
@@ -245,67 +245,43 @@ int Save(const ClientOptions& options) {
   rpc::SaveResponse response;
   absl::Status status = FromGrpcStatus(stub->Save(&context, rpc::SaveRequest(), &response));
   if (!status.ok()) return Fail(status);
-  std::printf("{\"checkpoint\":%lld}\n", static_cast<long long>(response.checkpoint()));
-  return 0;
+  JsonWriter json;
+  json.BeginObject().Key("checkpoint").Int(response.checkpoint()).EndObject();
+  return PrintJson(json.text());
 }
 
 // grpc.health.v1.Health/Check for the whole server (service ""), as
-// container health checks and Kubernetes probes run it. The health .proto is
-// not compiled here; its messages, HealthCheckRequest {string service = 1}
-// and HealthCheckResponse {ServingStatus status = 1}, have exactly the wire
-// format of protobuf's StringValue and Int32Value, so those carry them.
+// container health checks and Kubernetes probes run it.
 int Health(const ClientOptions& options) {
-  constexpr int kServing = 1;  // HealthCheckResponse.ServingStatus.SERVING
-  constexpr const char* kStatusNames[] = {"UNKNOWN", "SERVING", "NOT_SERVING",
-                                          "SERVICE_UNKNOWN"};
+  using grpc::health::v1::HealthCheckResponse;
   const std::string target = absl::GetFlag(FLAGS_server);
-  grpc::GenericStub stub(
+  auto stub = grpc::health::v1::Health::NewStub(
       grpc::CreateChannel(target, MakeChannelCredentials(options)));
-  const std::string request = google::protobuf::StringValue().SerializeAsString();
-  grpc::Slice request_slice(request);
-  grpc::ByteBuffer request_buffer(&request_slice, 1);
   grpc::ClientContext context;
   AddBearerToken(&context, options.token);
   context.set_deadline(absl::ToChronoTime(
       absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_timeout_seconds))));
-  grpc::CompletionQueue queue;
-  std::unique_ptr<grpc::GenericClientAsyncResponseReader> call = stub.PrepareUnaryCall(
-      &context, "/grpc.health.v1.Health/Check", request_buffer, &queue);
-  call->StartCall();
-  grpc::ByteBuffer response_buffer;
-  grpc::Status rpc_status;
-  call->Finish(&response_buffer, &rpc_status, &call);
-  void* tag;
-  bool ok;
-  const bool got = queue.Next(&tag, &ok);
-  queue.Shutdown();
-  while (queue.Next(&tag, &ok)) {
+  HealthCheckResponse response;
+  absl::Status status = FromGrpcStatus(stub->Check(
+      &context, grpc::health::v1::HealthCheckRequest(), &response));
+  if (!status.ok()) {
+    return Fail(absl::Status(status.code(),
+                             absl::StrCat("health check of ", target,
+                                          " failed: ", status.message())));
   }
-  if (!got) return Fail(absl::InternalError("The health check did not complete."));
-  if (absl::Status s = FromGrpcStatus(rpc_status); !s.ok()) {
-    return Fail(absl::Status(s.code(), absl::StrCat("health check of ", target,
-                                                    " failed: ", s.message())));
-  }
-  std::vector<grpc::Slice> slices;
-  std::string response;
-  if (response_buffer.Dump(&slices).ok()) {
-    for (const grpc::Slice& slice : slices) {
-      response.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-    }
-  }
-  google::protobuf::Int32Value serving_status;
-  if (!serving_status.ParseFromString(response)) {
-    return Fail(absl::InternalError("Unparsable health check response from " + target));
-  }
-  const int value = serving_status.value();
-  const std::string name = value >= 0 && value < 4 ? kStatusNames[value]
-                                                   : absl::StrCat(value);
-  if (value != kServing) {
+  // A status newer than this file is shown by its number.
+  const int value = response.status();
+  const std::string name =
+      HealthCheckResponse::ServingStatus_IsValid(value)
+          ? HealthCheckResponse::ServingStatus_Name(response.status())
+          : absl::StrCat(value);
+  if (response.status() != HealthCheckResponse::SERVING) {
     return Fail(absl::UnavailableError(
         absl::StrCat("The server at ", target, " reports ", name, ".")));
   }
-  std::printf("{\"status\":\"%s\"}\n", name.c_str());
-  return 0;
+  JsonWriter json;
+  json.BeginObject().Key("status").String(name).EndObject();
+  return PrintJson(json.text());
 }
 
 // Timeout, TLS and token from the flags.

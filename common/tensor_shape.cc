@@ -41,4 +41,23 @@ absl::StatusOr<int64_t> NumElements(absl::Span<const int64_t> shape) {
   return count;
 }
 
+absl::StatusOr<uint64_t> ValueByteSize(absl::Span<const int64_t> shape,
+                                       DType dtype) {
+  if (!IsValidDType(static_cast<int>(dtype))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Invalid dtype ", static_cast<int>(dtype), "."));
+  }
+  absl::StatusOr<int64_t> elements = NumElements(shape);
+  if (!elements.ok()) return elements.status();
+  const uint64_t element_size = DTypeSize(dtype);
+  // Divided, not multiplied: the product is what may wrap around.
+  if (static_cast<uint64_t>(*elements) >
+      std::numeric_limits<uint64_t>::max() / element_size) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "A value of shape ", ShapeToString(shape), " and dtype ",
+        DTypeName(dtype), " has more than 2^64 bytes."));
+  }
+  return static_cast<uint64_t>(*elements) * element_size;
+}
+
 }  // namespace paramserver

@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "common/dtype.h"
 
 namespace paramserver {
 
@@ -22,6 +23,15 @@ std::string ShapeToString(absl::Span<const int64_t> shape);
 // The number of elements, or INVALID_ARGUMENT when the shape has too many
 // dimensions, a negative dimension, or a product that overflows int64.
 absl::StatusOr<int64_t> NumElements(absl::Span<const int64_t> shape);
+
+// The bytes of a value of `shape` and `dtype` (elements times DTypeSize).
+// NumElements's INVALID_ARGUMENT for a bad shape; INVALID_ARGUMENT for a
+// dtype that is not a DType; OUT_OF_RANGE when the size does not fit in 64
+// bits, where multiplying it out would wrap around 2^64 (2^62 floats would
+// "need" 0 bytes). Callers that compare a byte count with it put their own
+// error on OUT_OF_RANGE, as no count can match such a size.
+absl::StatusOr<uint64_t> ValueByteSize(absl::Span<const int64_t> shape,
+                                       DType dtype);
 
 }  // namespace paramserver
 

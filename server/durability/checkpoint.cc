@@ -61,16 +61,16 @@ absl::Status CheckValueSize(const VariableInfo& info, uint64_t length) {
         absl::StrCat("variable ", info.name, " has an invalid dtype ",
                      static_cast<int>(info.dtype)));
   }
-  absl::StatusOr<int64_t> elements = NumElements(info.shape);
-  if (!elements.ok()) return elements.status();
-  // Divided, not multiplied: elements * size may wrap around 2^64 (a shape
-  // of 2^62 floats would "need" 0 bytes).
-  const size_t size = DTypeSize(info.dtype);
-  if (length % size != 0 || length / size != static_cast<uint64_t>(*elements)) {
+  absl::StatusOr<uint64_t> needed = ValueByteSize(info.shape, info.dtype);
+  if (!needed.ok() && !absl::IsOutOfRange(needed.status())) {
+    return needed.status();
+  }
+  if (!needed.ok() || length != *needed) {
     return absl::InvalidArgumentError(absl::StrCat(
         "variable ", info.name, " of dtype ", DTypeName(info.dtype), " shape ",
-        ShapeToString(info.shape), " needs ", *elements, " elements of ", size,
-        " bytes, has ", length, " bytes"));
+        ShapeToString(info.shape), " needs ", NumElements(info.shape).value_or(0),
+        " elements of ", DTypeSize(info.dtype), " bytes, has ", length,
+        " bytes"));
   }
   return absl::OkStatus();
 }

@@ -86,13 +86,11 @@ absl::Status CheckValue(const VariableInfo& info, absl::string_view value) {
   if (!IsValidDType(static_cast<int>(info.dtype))) {
     return absl::InvalidArgumentError(absl::StrCat("invalid dtype for ", info.name));
   }
-  absl::StatusOr<int64_t> elements = NumElements(info.shape);
-  if (!elements.ok()) return elements.status();
-  // Divided, not multiplied: elements * size may wrap around 2^64 (a shape
-  // of 2^62 floats would "need" 0 bytes).
-  const size_t size = DTypeSize(info.dtype);
-  if (value.size() % size != 0 ||
-      value.size() / size != static_cast<uint64_t>(*elements)) {
+  absl::StatusOr<uint64_t> needed = ValueByteSize(info.shape, info.dtype);
+  if (!needed.ok() && !absl::IsOutOfRange(needed.status())) {
+    return needed.status();
+  }
+  if (!needed.ok() || value.size() != *needed) {
     return absl::InvalidArgumentError(absl::StrCat(
         "value of ", value.size(), " bytes does not fit ", info.name, " ",
         DTypeName(info.dtype), ShapeToString(info.shape)));
