@@ -1,8 +1,8 @@
 // psctl: the parameter server's command-line tool, for people and scripts.
 //
-//   psctl --server=127.0.0.1:2222 get --scope=conv1 --name=weights \
-//         --shape=5,5,32,32 --initializer=random_normal --stddev=0.1 \
-//         --seed=7 --reuse=auto
+//   psctl --server=127.0.0.1:2222 get --scope=conv1 --name=weights
+//         --shape=5,5,32,32 --initializer=random_normal --stddev=0.1
+//         --seed=7 --reuse=auto            # one command, on three lines
 //   psctl --server=... read conv1/weights --values
 //   psctl --server=... list conv1
 //   psctl --server=... delete conv1/weights
