@@ -22,7 +22,7 @@
 #include "google/protobuf/stubs/logging.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "proto/parameter_server.pb.h"
-#include "server/grpc_service.h"
+#include "server/variable_service.h"
 #include "wire/zero_copy_writer.h"
 #include "wire/zero_copy_reader.h"
 #include "server/variable_store.h"
@@ -133,7 +133,7 @@ void Differential(const std::string& bytes, uint8_t pattern,
   Check(google::protobuf::util::MessageDifferencer::Equivalent(again, parsed));
 }
 
-// One frame of a session stream, as SessionReactor::Serve handles it (the
+// One frame of a session stream, as the session reactor handles it (the
 // reactor itself needs a live call: its parse and handler are run here).
 void SessionFrame(const std::string& bytes, uint8_t pattern) {
   rpc::SessionRequest request;
@@ -144,8 +144,9 @@ void SessionFrame(const std::string& bytes, uint8_t pattern) {
   }
   if (request.call_case() != rpc::SessionRequest::kGetVariable) return;
   rpc::SessionResponse response;
-  status = HandleGetVariable(SmallStore(), request.get_variable(),
-                             response.mutable_get_variable());
+  VariableService service(&SmallStore());
+  status = service.GetVariable(Caller(), request.get_variable(),
+                               response.mutable_get_variable());
   grpc::ByteBuffer raw;
   if (status.ok()) Check(SerializeMessage(response, &raw).ok());
 }

@@ -1,5 +1,6 @@
 #include "server/admin_service.h"
 
+#include "server/caller.h"
 #include "server/grpc_auth.h"
 #include "server/grpc_raw_call.h"
 #include "wire/grpc_status.h"
@@ -24,11 +25,12 @@ absl::Status DoSave(Durability* durability, rpc::SaveResponse* response) {
 grpc::ServerUnaryReactor* AdminService::Save(grpc::CallbackServerContext* context,
                                              const grpc::ByteBuffer* request,
                                              grpc::ByteBuffer* response) {
+  const Caller caller = AuthenticateCall(tokens_, *context);
   absl::Status status = ServeRaw<rpc::SaveRequest, rpc::SaveResponse>(
-      tokens_, *context, *request, response,
+      caller, *request, response,
       [&](const rpc::SaveRequest&, rpc::SaveResponse* out) {
         // "" is the whole store: only tokens without prefixes may save it.
-        absl::Status s = CheckAccess(tokens_, *context, Action::kSave, {""});
+        absl::Status s = caller.Authorize(Action::kSave, {""});
         if (!s.ok()) return s;
         s = DoSave(durability_, out);
         if (!s.ok()) Log(LogLevel::kWarning, "Save failed: ", s.ToString());

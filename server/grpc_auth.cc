@@ -4,7 +4,6 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "server/logging.h"
 #include "wire/bearer_token.h"
 
 namespace paramserver {
@@ -24,19 +23,10 @@ absl::StatusOr<std::string> BearerToken(const grpc::ServerContextBase& context) 
   return std::string(absl::StripAsciiWhitespace(value));
 }
 
-absl::Status CheckAccess(const TokenTable* tokens,
-                         const grpc::ServerContextBase& context, Action action,
-                         absl::Span<const std::string> names) {
-  if (tokens == nullptr) return absl::OkStatus();
-  absl::StatusOr<std::string> token = BearerToken(context);
-  absl::Status status = token.ok()
-                            ? tokens->Authorize(*token, action, names)
-                            : token.status();
-  if (!status.ok()) {
-    Log(LogLevel::kDebug, "Denied ", ActionName(action), " from ",
-        context.peer(), ": ", status.message());
-  }
-  return status;
+Caller AuthenticateCall(const TokenTable* tokens,
+                        const grpc::ServerContextBase& context) {
+  if (tokens == nullptr) return Caller();
+  return Caller(*tokens, BearerToken(context), context.peer());
 }
 
 }  // namespace paramserver

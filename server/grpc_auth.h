@@ -1,16 +1,16 @@
 #ifndef PARAM_SERVER_SERVER_GRPC_AUTH_H_
 #define PARAM_SERVER_SERVER_GRPC_AUTH_H_
 
-// The gRPC side of server/auth.h: every handler calls CheckAccess first.
+// The gRPC side of server/caller.h: every adapter authenticates its call
+// once, and the handlers authorize each action against the Caller.
 
 #include <grpcpp/grpcpp.h>
 
 #include <string>
 
-#include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/types/span.h"
 #include "server/auth.h"
+#include "server/caller.h"
 
 namespace paramserver {
 
@@ -20,12 +20,11 @@ namespace paramserver {
 // honours differs, so none is.
 absl::StatusOr<std::string> BearerToken(const grpc::ServerContextBase& context);
 
-// OK when `tokens` is null (authentication off); otherwise
-// tokens->Authorize(BearerToken(context), action, names). Denials are
-// logged at debug level with the peer, never with the token.
-absl::Status CheckAccess(const TokenTable* tokens,
-                         const grpc::ServerContextBase& context, Action action,
-                         absl::Span<const std::string> names);
+// The call's Caller: authentication off when `tokens` is null (the metadata
+// is not read then); otherwise its BearerToken, checked against `tokens`
+// (which must outlive the Caller), with the peer for logs.
+Caller AuthenticateCall(const TokenTable* tokens,
+                        const grpc::ServerContextBase& context);
 
 }  // namespace paramserver
 

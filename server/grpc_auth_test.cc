@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "proto/parameter_server.grpc.pb.h"
 #include "server/grpc_server.h"
+#include "server/test_server.h"
 
 namespace paramserver {
 namespace {
@@ -20,17 +21,13 @@ class GrpcAuthTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ServerOptions options;
-    options.port = 0;
     absl::StatusOr<TokenTable> tokens =
         TokenTable::Parse("r reader\nw writer\na admin\nt0 admin tower0\n");
     ASSERT_TRUE(tokens.ok()) << tokens.status();
     options.tokens = *std::move(tokens);
-    absl::StatusOr<std::unique_ptr<GrpcServer>> server =
-        GrpcServer::Start(options);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    channel_ = grpc::CreateChannel(server_->target(),
-                                   grpc::InsecureChannelCredentials());
+    server_ = StartTestServer(std::move(options));
+    ASSERT_NE(server_, nullptr);
+    channel_ = TestChannel(*server_);
     stub_ = rpc::ParameterServer::NewStub(channel_);
     ASSERT_TRUE(GetVariable("a", "tower1/v", rpc::CREATE).ok());
   }

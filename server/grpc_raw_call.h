@@ -11,22 +11,20 @@
 
 #include "absl/status/status.h"
 #include "server/auth.h"
-#include "server/grpc_auth.h"
+#include "server/caller.h"
 #include "wire/zero_copy_writer.h"
 
 namespace paramserver {
 
-// Checks that the call carries a known token (any role) before parsing, so
+// Checks that the caller has a known token (any role) before parsing, so
 // that an unauthenticated caller learns nothing from parse errors; then
 // parses `raw_request` as a Request, runs handle(request, &response) (which
 // checks the role and names itself) and serializes the response into
 // `raw_response`. Returns the first error.
 template <typename Request, typename Response, typename Handle>
-absl::Status ServeRaw(const TokenTable* tokens,
-                      const grpc::ServerContextBase& context,
-                      const grpc::ByteBuffer& raw_request,
+absl::Status ServeRaw(const Caller& caller, const grpc::ByteBuffer& raw_request,
                       grpc::ByteBuffer* raw_response, Handle handle) {
-  if (absl::Status s = CheckAccess(tokens, context, Action::kRead, {}); !s.ok()) {
+  if (absl::Status s = caller.Authorize(Action::kRead, {}); !s.ok()) {
     return s;
   }
   Request request;

@@ -5,50 +5,12 @@
 
 #include "proto/parameter_server.grpc.pb.h"
 #include "server/auth.h"
-#include "server/grpc_streams.h"
+#include "server/grpc_session.h"
+#include "server/stream_watchdog.h"
+#include "server/variable_service.h"
 #include "server/variable_store.h"
 
 namespace paramserver {
-
-// tf.get_variable over the wire, shared by the unary RPC and sessions.
-absl::Status HandleGetVariable(VariableStore& store,
-                               const rpc::GetVariableRequest& request,
-                               rpc::GetVariableResponse* response);
-
-// GetVariable reads when it only reuses (reuse=REUSE) and may create
-// otherwise; the name it touches is scope/name. OK when `tokens` is null.
-absl::Status CheckGetVariableAccess(const TokenTable* tokens,
-                                    const grpc::ServerContextBase& context,
-                                    const rpc::GetVariableRequest& request);
-
-// Push and PushChunks write every variable their updates name.
-absl::Status CheckPushAccess(const TokenTable* tokens,
-                             const grpc::ServerContextBase& context,
-                             const rpc::PushRequest& request);
-
-// ParameterServerSessions: small calls over long-lived streams, with the
-// same semantics as the unary RPCs. Registered raw (server/grpc_raw_call.h).
-// Thread-safe; `store` and `tokens` must outlive it. A null `tokens` turns
-// authentication off.
-class SessionService final : public rpc::ParameterServerSessions::
-                                 WithRawCallbackMethod_Session<
-                                     rpc::ParameterServerSessions::Service> {
- public:
-  SessionService(VariableStore* store, const TokenTable* tokens)
-      : store_(store), tokens_(tokens) {}
-
-  // Requests: SessionRequest; responses: SessionResponse.
-  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Session(
-      grpc::CallbackServerContext* context) override;
-
-  // Ends every session, open or later; for shutdown (see SessionRegistry).
-  void CancelAll() { registry_.CancelAll(); }
-
- private:
-  VariableStore* const store_;
-  const TokenTable* const tokens_;
-  SessionRegistry registry_;
-};
 
 // Every method is registered raw, so that each parses its own request and
 // answers bytes that do not parse with INVALID_ARGUMENT
@@ -67,9 +29,11 @@ using ParameterServerBase = rpc::ParameterServer::WithRawCallbackMethod_GetVaria
                                 rpc::ParameterServer::Service>>>>>>>>;
 
 // The gRPC face of a VariableStore: converts messages and statuses, nothing
-// more. All semantics live in the store. Every handler first checks the
-// call's token against `tokens` (server/grpc_auth.h); null `tokens` turns
-// authentication off. Chunk streams that make no progress for
+// more. Each method authenticates its call against `tokens`
+// (server/grpc_auth.h; null `tokens` turns authentication off), refuses a
+// caller without a known token before parsing, and hands the request to
+// VariableService (server/variable_service.h), which checks access and
+// holds the semantics with the store. Chunk streams that make no progress for
 // `stream_idle_limit`, or move fewer than `stream_min_bytes_per_second` past
 // it, are cancelled (StreamWatchdog). Thread-safe; `store`
 // and `tokens` must outlive the service.
@@ -79,9 +43,9 @@ class ParameterServerService final : public ParameterServerBase {
       VariableStore* store, const TokenTable* tokens = nullptr,
       absl::Duration stream_idle_limit = absl::InfiniteDuration(),
       int64_t stream_min_bytes_per_second = 0)
-      : store_(store),
+      : service_(store),
         tokens_(tokens),
-        sessions_(store, tokens),
+        sessions_(&service_, tokens),
         watchdog_(stream_idle_limit, stream_min_bytes_per_second) {}
 
   // The companion service, to be registered on the same server.
@@ -117,7 +81,7 @@ class ParameterServerService final : public ParameterServerBase {
       grpc::ByteBuffer* response) override;
 
  private:
-  VariableStore* const store_;
+  VariableService service_;  // Before sessions_, which uses it.
   const TokenTable* const tokens_;
   SessionService sessions_;
   StreamWatchdog watchdog_;

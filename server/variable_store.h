@@ -26,6 +26,12 @@ namespace paramserver {
 // Most updates one push may carry.
 inline constexpr size_t kMaxUpdatesPerPush = size_t{1} << 16;
 
+// INVALID_ARGUMENT ("A push may carry at most N updates; ...") for more than
+// kMaxUpdatesPerPush updates. The one check of the count: the store's Push
+// and CheckPushHeader run it, and the handlers (server/variable_service.h)
+// run it on a request before doing anything per update.
+absl::Status CheckPushUpdateCount(size_t updates);
+
 struct PushTarget;  // One update of a push, resolved (variable_store_push.cc).
 
 struct StoreOptions {

@@ -42,6 +42,13 @@ class UpdateLocks {
 
 }  // namespace
 
+absl::Status CheckPushUpdateCount(size_t updates) {
+  if (updates <= kMaxUpdatesPerPush) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("A push may carry at most ", kMaxUpdatesPerPush,
+                   " updates; this one has ", updates, "."));
+}
+
 struct PushTarget {
   const VariableUpdate* update;
   std::shared_ptr<Variable> variable;
@@ -221,10 +228,8 @@ ChangeSource SourceOf(const std::vector<Target>& targets) {
 }
 
 absl::Status ValidatePushSpec(const PushSpec& push) {
-  if (push.updates.size() > kMaxUpdatesPerPush) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "A push may carry at most ", kMaxUpdatesPerPush, " updates; this one has ",
-        push.updates.size(), "."));
+  if (absl::Status s = CheckPushUpdateCount(push.updates.size()); !s.ok()) {
+    return s;
   }
   absl::flat_hash_set<absl::string_view> names;
   bool has_gradient = false;

@@ -7,6 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/grpc_server.h"
+#include "server/test_server.h"
 
 namespace paramserver {
 namespace {
@@ -16,11 +17,8 @@ using ::testing::ElementsAre;
 class ClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ServerOptions options;
-    options.port = 0;
-    absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
+    server_ = StartTestServer();
+    ASSERT_NE(server_, nullptr);
     absl::StatusOr<std::unique_ptr<ParameterServerClient>> client =
         ParameterServerClient::Connect(server_->target());
     ASSERT_TRUE(client.ok()) << client.status();

@@ -1,0 +1,104 @@
+#ifndef PARAM_SERVER_SERVER_VARIABLE_SERVICE_H_
+#define PARAM_SERVER_SERVER_VARIABLE_SERVICE_H_
+
+// The parameter server's methods in plain C++ (no gRPC types), as tf.data
+// service's dispatcher_impl is to its grpc_dispatcher_impl: one method per
+// RPC takes the parsed request and the Caller, checks the caller's access,
+// asks the store and fills the response. The gRPC adapters
+// (server/grpc_service.h, server/grpc_chunk_streams.h,
+// server/grpc_session.h) only parse bytes, encode responses and run
+// streams; the unary methods and the session stream share these handlers.
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "proto/parameter_server.pb.h"
+#include "server/caller.h"
+#include "server/variable_store.h"
+
+namespace paramserver {
+
+// Every method returns the first error: the caller's (UNAUTHENTICATED,
+// PERMISSION_DENIED; see Caller::Authorize), then the request's and the
+// store's (see VariableStore). Thread-safe; the store must outlive it.
+class VariableService {
+ public:
+  explicit VariableService(VariableStore* store) : store_(store) {}
+
+  // tf.get_variable. Reads (Action::kRead) when it only reuses
+  // (reuse=REUSE), may create (Action::kCreate) otherwise; the name it
+  // touches is scope/name. Logs each creation.
+  absl::Status GetVariable(const Caller& caller,
+                           const rpc::GetVariableRequest& request,
+                           rpc::GetVariableResponse* response);
+
+  absl::Status ReadVariable(const Caller& caller,
+                            const rpc::ReadVariableRequest& request,
+                            rpc::ReadVariableResponse* response);
+
+  // Reading the prefix ("" is the whole store) is what is checked.
+  absl::Status ListVariables(const Caller& caller,
+                             const rpc::ListVariablesRequest& request,
+                             rpc::ListVariablesResponse* response);
+
+  // Deletes a variable or a scope (INVALID_ARGUMENT when the request names
+  // neither); an unset target checks access to "" (the whole store). Logs
+  // each deletion.
+  absl::Status DeleteVariables(const Caller& caller,
+                               const rpc::DeleteVariablesRequest& request,
+                               rpc::DeleteVariablesResponse* response);
+
+  // What a Pull answers; the adapter encodes it (server/grpc_zero_copy.h).
+  struct PullReply {
+    std::vector<VariableStore::PullResult> results;
+    // Values up to this many bytes go inline; larger ones are streamed.
+    int64_t max_inline_bytes = 0;
+  };
+
+  // Reads every item's variable. Takes the request by value: its names move
+  // into the store's call.
+  absl::StatusOr<PullReply> Pull(const Caller& caller, rpc::PullRequest request);
+
+  // PullChunks: one snapshot of one variable, which the adapter streams.
+  absl::StatusOr<VariableStore::PullResult> PullChunks(
+      const Caller& caller, const rpc::PullChunksRequest& request);
+
+  // Applies a push (see VariableStore::Push). The update count is checked
+  // before anything is done per update, then writing (Action::kWrite) every
+  // variable the updates name. PushChunks applies its gathered request
+  // through here too.
+  absl::Status Push(const Caller& caller, const rpc::PushRequest& request,
+                    rpc::PushResponse* response);
+
+  // What a PushChunks stream holds once its first chunk is taken.
+  struct ChunkedPush {
+    std::vector<size_t> value_bytes;  // Each update's size, in request order.
+    VariableStore::Reservation reservation;  // Memory for all of them.
+  };
+
+  // The first chunk of a PushChunks stream: `request` (whose values may be
+  // empty or partial) is checked whole, as Push would check it, before any
+  // value is buffered: the update count, access, repeated names, that every
+  // variable exists, kinds against dtypes, the optimizer, that no value
+  // already holds more than its variable's size (CheckValueRoom); then the
+  // sum of the sizes is reserved against the store's total limit
+  // (RESOURCE_EXHAUSTED when it does not fit).
+  absl::StatusOr<ChunkedPush> StartChunkedPush(const Caller& caller,
+                                               const rpc::PushRequest& request);
+
+ private:
+  VariableStore* const store_;
+};
+
+// INVALID_ARGUMENT, naming the update, unless update `index` of `request`,
+// holding what it holds, has room for `more` bytes of a value of `expected`
+// bytes.
+absl::Status CheckValueRoom(const rpc::PushRequest& request, int index,
+                            size_t expected, size_t more);
+
+}  // namespace paramserver
+
+#endif  // PARAM_SERVER_SERVER_VARIABLE_SERVICE_H_
