@@ -166,8 +166,7 @@ absl::StatusOr<FetchedVariable> ParameterServerClient::GetVariable(
     status = stub_->sessions.Call(session_request, &session_response,
                                   absl::Now() + options_.timeout, idempotent);
     if (status.ok()) {
-      status = absl::Status(static_cast<absl::StatusCode>(session_response.code()),
-                            session_response.message());
+      status = StatusFromFields(session_response);
       response = session_response.mutable_get_variable();
     } else if (absl::IsUnimplemented(status)) {
       stub_->sessions_unsupported = true;
