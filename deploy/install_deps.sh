@@ -16,6 +16,7 @@ TEST_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libhiredis-dev                        # //benchmarks:data_plane_benchmark (Redis peer)
   clang libclang-rt-14-dev              # sanitizers and fuzzing
+  clang-format                          # deploy/check_format.sh (CI)
 )
 
 case "${1:-}" in
