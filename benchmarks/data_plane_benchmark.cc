@@ -6,8 +6,8 @@
 //
 // benchmarks/run_data_plane_benchmark.sh starts both servers and runs this.
 
-#include <hiredis/hiredis.h>
 #include <fcntl.h>
+#include <hiredis/hiredis.h>
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -38,10 +38,12 @@ ABSL_FLAG(std::string, client_role, "",
           "Internal: run as one small-call client process against `ps` or "
           "`redis`, starting at --start_at_ms, and print the calls made.");
 ABSL_FLAG(int64_t, start_at_ms, 0, "Internal: Unix time in ms to start at.");
-ABSL_FLAG(int, server_pid, 0,
-          "ps_server's process id, to report its CPU time per call (optional).");
-ABSL_FLAG(int, redis_pid, 0,
-          "redis-server's process id, to report its CPU time per call (optional).");
+ABSL_FLAG(
+    int, server_pid, 0,
+    "ps_server's process id, to report its CPU time per call (optional).");
+ABSL_FLAG(
+    int, redis_pid, 0,
+    "redis-server's process id, to report its CPU time per call (optional).");
 
 extern char** environ;
 
@@ -49,13 +51,15 @@ namespace paramserver {
 namespace {
 
 // Runs `op` on `threads` threads until the time is up; returns ops/second.
-double Measure(int threads, const std::function<std::function<bool()>()>& make_op) {
+double Measure(int threads,
+               const std::function<std::function<bool()>()>& make_op) {
   std::vector<std::function<bool()>> ops;
   for (int i = 0; i < threads; ++i) ops.push_back(make_op());
   for (auto& op : ops) op();  // Warm up connections and caches.
   std::atomic<int64_t> count{0};
   std::atomic<bool> failed{false};
-  const absl::Time end = absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_seconds));
+  const absl::Time end =
+      absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_seconds));
   const absl::Time start = absl::Now();
   std::vector<std::thread> workers;
   for (int i = 0; i < threads; ++i) {
@@ -86,7 +90,8 @@ std::unique_ptr<ParameterServerClient> Connect() {
 }
 
 redisContext* ConnectRedis() {
-  redisContext* redis = redisConnect("127.0.0.1", absl::GetFlag(FLAGS_redis_port));
+  redisContext* redis =
+      redisConnect("127.0.0.1", absl::GetFlag(FLAGS_redis_port));
   if (redis == nullptr || redis->err) {
     std::fprintf(stderr, "cannot connect to redis\n");
     std::exit(1);
@@ -112,14 +117,16 @@ void CreateVariable(ParameterServerClient& client, const std::string& name,
 void SetRedisKey(const std::string& key, size_t bytes) {
   redisContext* redis = ConnectRedis();
   std::string value(bytes, 'x');
-  freeReplyObject(redisCommand(redis, "SET %s %b", key.c_str(), value.data(), value.size()));
+  freeReplyObject(redisCommand(redis, "SET %s %b", key.c_str(), value.data(),
+                               value.size()));
   redisFree(redis);
 }
 
 std::function<bool()> RedisGet(const std::string& key, size_t expected) {
   auto redis = std::shared_ptr<redisContext>(ConnectRedis(), redisFree);
   return [redis, key, expected] {
-    auto* reply = static_cast<redisReply*>(redisCommand(redis.get(), "GET %s", key.c_str()));
+    auto* reply = static_cast<redisReply*>(
+        redisCommand(redis.get(), "GET %s", key.c_str()));
     const bool ok = reply != nullptr && reply->type == REDIS_REPLY_STRING &&
                     static_cast<size_t>(reply->len) == expected;
     freeReplyObject(reply);
@@ -146,7 +153,8 @@ std::function<bool()> PsGetMetadata(const std::string& name) {
 // CPU time a process has used so far (all its threads), or a negative
 // duration when it cannot be read.
 absl::Duration ProcessCpuTime(int pid) {
-  std::FILE* file = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  std::FILE* file =
+      std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
   if (file == nullptr) return absl::Seconds(-1);
   char buffer[1024];
   const size_t n = std::fread(buffer, 1, sizeof(buffer) - 1, file);
@@ -157,22 +165,25 @@ absl::Duration ProcessCpuTime(int pid) {
   const char* rest = std::strrchr(buffer, ')');
   if (rest == nullptr) return absl::Seconds(-1);
   unsigned long long utime = 0, stime = 0;
-  if (std::sscanf(rest + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+  if (std::sscanf(rest + 2,
+                  "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
                   &utime, &stime) != 2) {
     return absl::Seconds(-1);
   }
-  return absl::Seconds(static_cast<double>(utime + stime) / sysconf(_SC_CLK_TCK));
+  return absl::Seconds(static_cast<double>(utime + stime) /
+                       sysconf(_SC_CLK_TCK));
 }
 
 absl::Duration OwnCpuTime() {
   rusage usage;
   getrusage(RUSAGE_SELF, &usage);
-  return absl::DurationFromTimeval(usage.ru_utime) + absl::DurationFromTimeval(usage.ru_stime);
+  return absl::DurationFromTimeval(usage.ru_utime) +
+         absl::DurationFromTimeval(usage.ru_stime);
 }
 
 struct ProcessMeasurement {
   double calls_per_second = 0;
-  double client_cpu_us_per_call = 0;  // All client processes together.
+  double client_cpu_us_per_call = 0;   // All client processes together.
   double server_cpu_us_per_call = -1;  // Negative when not known.
 };
 
@@ -180,7 +191,8 @@ struct ProcessMeasurement {
 // one calling in a loop for the measuring time from a common start; sums
 // their calls and CPU time, and reads the server's CPU time (`server_pid`)
 // over the same window.
-ProcessMeasurement MeasureProcesses(int clients, const std::string& role, int server_pid) {
+ProcessMeasurement MeasureProcesses(int clients, const std::string& role,
+                                    int server_pid) {
   const double seconds = absl::GetFlag(FLAGS_seconds);
   // Time for all of them to start and connect first; a child that starts
   // measuring late says so and fails the run.
@@ -205,7 +217,8 @@ ProcessMeasurement MeasureProcesses(int clients, const std::string& role, int se
     posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
     posix_spawn_file_actions_addclose(&actions, out[0]);
     pid_t pid;
-    if (posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv.data(), environ) != 0) {
+    if (posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv.data(),
+                    environ) != 0) {
       std::fprintf(stderr, "cannot start a client process\n");
       std::exit(1);
     }
@@ -214,23 +227,27 @@ ProcessMeasurement MeasureProcesses(int clients, const std::string& role, int se
     children.emplace_back(pid, out[0]);
   }
   absl::SleepFor(start - absl::Now());
-  const absl::Duration server_before = server_pid > 0 ? ProcessCpuTime(server_pid) : absl::Seconds(-1);
+  const absl::Duration server_before =
+      server_pid > 0 ? ProcessCpuTime(server_pid) : absl::Seconds(-1);
   absl::SleepFor(absl::Seconds(seconds));
-  const absl::Duration server_after = server_pid > 0 ? ProcessCpuTime(server_pid) : absl::Seconds(-1);
+  const absl::Duration server_after =
+      server_pid > 0 ? ProcessCpuTime(server_pid) : absl::Seconds(-1);
   int64_t calls = 0;
   double client_cpu_us = 0;
   bool failed = false;
   for (auto [pid, fd] : children) {
     std::string printed;
     char buffer[64];
-    for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;) printed.append(buffer, n);
+    for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;)
+      printed.append(buffer, n);
     close(fd);
     int wait_status;
     waitpid(pid, &wait_status, 0);
     long long child_calls = 0;
     double child_cpu_us = 0;
     if (!WIFEXITED(wait_status) || WEXITSTATUS(wait_status) != 0 ||
-        std::sscanf(printed.c_str(), "%lld %lf", &child_calls, &child_cpu_us) != 2) {
+        std::sscanf(printed.c_str(), "%lld %lf", &child_calls, &child_cpu_us) !=
+            2) {
       failed = true;
     }
     calls += child_calls;
@@ -243,7 +260,8 @@ ProcessMeasurement MeasureProcesses(int clients, const std::string& role, int se
   ProcessMeasurement result;
   result.calls_per_second = calls / seconds;
   result.client_cpu_us_per_call = client_cpu_us / calls;
-  if (server_before >= absl::ZeroDuration() && server_after >= absl::ZeroDuration()) {
+  if (server_before >= absl::ZeroDuration() &&
+      server_after >= absl::ZeroDuration()) {
     result.server_cpu_us_per_call =
         absl::ToDoubleMicroseconds(server_after - server_before) / calls;
   }
@@ -253,10 +271,11 @@ ProcessMeasurement MeasureProcesses(int clients, const std::string& role, int se
 // One client process of MeasureProcesses: prints its calls and the CPU time
 // (microseconds, all its threads) it used while measuring.
 int RunClientProcess(const std::string& role) {
-  std::function<bool()> op = role == "ps" ? PsGetMetadata("bench/small")
-                                          : RedisGet("bench/small", 64);
+  std::function<bool()> op =
+      role == "ps" ? PsGetMetadata("bench/small") : RedisGet("bench/small", 64);
   if (!op()) return 1;  // Warm up the connection.
-  const absl::Time start = absl::FromUnixMillis(absl::GetFlag(FLAGS_start_at_ms));
+  const absl::Time start =
+      absl::FromUnixMillis(absl::GetFlag(FLAGS_start_at_ms));
   if (absl::Now() > start + absl::Milliseconds(50)) {
     std::fprintf(stderr, "client process ready %s after the common start\n",
                  absl::FormatDuration(absl::Now() - start).c_str());
@@ -277,20 +296,24 @@ int RunClientProcess(const std::string& role) {
 
 void Row(const char* what, const char* unit, double ours, double redis) {
   if (redis > 0) {
-    std::printf("%-34s %12.3f %12.3f %8.2fx  %s\n", what, ours, redis, ours / redis, unit);
+    std::printf("%-34s %12.3f %12.3f %8.2fx  %s\n", what, ours, redis,
+                ours / redis, unit);
   } else {
     std::printf("%-34s %12.3f %12s %9s  %s\n", what, ours, "-", "-", unit);
   }
 }
 
 void PullRows() {
-  for (auto [label, bytes] : {std::pair<const char*, size_t>{"pull 1 MB (GB/s)", 1 << 20},
-                              {"pull 64 MB (GB/s)", 64 << 20}}) {
+  for (auto [label, bytes] :
+       {std::pair<const char*, size_t>{"pull 1 MB (GB/s)", 1 << 20},
+        {"pull 64 MB (GB/s)", 64 << 20}}) {
     const std::string name = "bench/pull_" + std::to_string(bytes);
     CreateVariable(*Connect(), name, bytes / 4);
     SetRedisKey(name, bytes);
-    const double ours = Measure(1, [&] { return PsPull(name, bytes); }) * bytes / 1e9;
-    const double redis = Measure(1, [&] { return RedisGet(name, bytes); }) * bytes / 1e9;
+    const double ours =
+        Measure(1, [&] { return PsPull(name, bytes); }) * bytes / 1e9;
+    const double redis =
+        Measure(1, [&] { return RedisGet(name, bytes); }) * bytes / 1e9;
     Row(label, "GB/s", ours, redis);
   }
 }
@@ -299,8 +322,10 @@ void SmallCallRows() {
   CreateVariable(*Connect(), "bench/small", 16);  // 64 bytes.
   SetRedisKey("bench/small", 64);
   for (int clients : {1, 16}) {
-    const double ours = Measure(clients, [] { return PsGetMetadata("bench/small"); });
-    const double redis = Measure(clients, [] { return RedisGet("bench/small", 64); });
+    const double ours =
+        Measure(clients, [] { return PsGetMetadata("bench/small"); });
+    const double redis =
+        Measure(clients, [] { return RedisGet("bench/small", 64); });
     const std::string label =
         "GetVariable, " + std::to_string(clients) + " client(s) (calls/s)";
     Row(label.c_str(), "calls/s", ours, redis);
@@ -330,7 +355,8 @@ void PushRow() {
     auto client = std::shared_ptr<ParameterServerClient>(Connect());
     return [client, &gradient] {
       PushSpec push;
-      push.updates = {{"bench/push", UpdateKind::kApplyGradient, gradient, std::nullopt}};
+      push.updates = {
+          {"bench/push", UpdateKind::kApplyGradient, gradient, std::nullopt}};
       return client->Push(push).ok();
     };
   });
@@ -342,7 +368,8 @@ void PushRow() {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
-  if (const std::string role = absl::GetFlag(FLAGS_client_role); !role.empty()) {
+  if (const std::string role = absl::GetFlag(FLAGS_client_role);
+      !role.empty()) {
     return paramserver::RunClientProcess(role);
   }
   std::printf("%-34s %12s %12s %9s\n", "case", "ps_server", "redis", "ratio");

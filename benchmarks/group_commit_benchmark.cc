@@ -21,8 +21,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
-#include "server/durability/env.h"
 #include "server/durability/durability.h"
+#include "server/durability/env.h"
 #include "server/logging.h"
 #include "server/variable_store.h"
 
@@ -31,7 +31,8 @@ ABSL_FLAG(int, writers, 8, "Threads pushing ASSIGN updates.");
 ABSL_FLAG(bool, shared_variable, false,
           "All writers push to one variable (else one variable each).");
 ABSL_FLAG(int64_t, elements, 1024, "float32 elements per variable.");
-ABSL_FLAG(int, scope_size, 32, "Variables the deleting thread creates per cycle.");
+ABSL_FLAG(int, scope_size, 32,
+          "Variables the deleting thread creates per cycle.");
 ABSL_FLAG(bool, delete_scopes, true, "Run the scope create/delete thread.");
 ABSL_FLAG(double, seconds, 10, "How long to run.");
 
@@ -59,7 +60,8 @@ void CreateVariable(VariableStore& store, const std::string& scope,
 // Pushes to `name` until `stop`; returns each push's latency in microseconds.
 std::vector<double> Writer(VariableStore& store, const std::string& name,
                            int64_t elements, const std::atomic<bool>& stop) {
-  const std::string value(elements * sizeof(float), '\1');  // Updates point into it.
+  const std::string value(elements * sizeof(float),
+                          '\1');  // Updates point into it.
   PushSpec push;
   push.updates.push_back({name, UpdateKind::kAssign, value, std::nullopt});
   std::vector<double> latencies;
@@ -67,7 +69,8 @@ std::vector<double> Writer(VariableStore& store, const std::string& name,
     const Clock::time_point start = Clock::now();
     Check(store.Push(push).status(), "push");
     latencies.push_back(
-        std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+        std::chrono::duration<double, std::micro>(Clock::now() - start)
+            .count());
   }
   return latencies;
 }
@@ -88,8 +91,8 @@ int64_t Deleter(VariableStore& store, int scope_size, int64_t elements,
 
 double Percentile(std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0;
-  const size_t index = std::min(sorted.size() - 1,
-                                static_cast<size_t>(p * sorted.size()));
+  const size_t index =
+      std::min(sorted.size() - 1, static_cast<size_t>(p * sorted.size()));
   return sorted[index];
 }
 

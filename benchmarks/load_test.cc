@@ -39,13 +39,15 @@
 #include "client/client.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:2222", "ps_server HOST:PORT.");
-ABSL_FLAG(int, clients, 64, "Concurrent clients, each a thread with its own channel.");
+ABSL_FLAG(int, clients, 64,
+          "Concurrent clients, each a thread with its own channel.");
 ABSL_FLAG(double, seconds, 10, "How long the clients run.");
 ABSL_FLAG(int, variables, 32, "Variables to create and load.");
 ABSL_FLAG(int64_t, elements, 4096, "float32 elements per variable.");
 ABSL_FLAG(std::string, mix, "get:40,pull:40,push:20",
           "Relative weights of the operations: get, pull, push.");
-ABSL_FLAG(std::string, scope, "load_test", "Scope of the variables; must be new.");
+ABSL_FLAG(std::string, scope, "load_test",
+          "Scope of the variables; must be new.");
 ABSL_FLAG(uint64_t, seed, 1, "Seed of the clients' random choices.");
 
 namespace paramserver {
@@ -70,14 +72,18 @@ struct Config {
 };
 
 // Parses "get:40,pull:40,push:20"; operations left out get weight 0.
-absl::Status ParseMix(absl::string_view text, std::array<int, kNumOps>& weights) {
+absl::Status ParseMix(absl::string_view text,
+                      std::array<int, kNumOps>& weights) {
   weights = {};
   for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipEmpty())) {
-    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(part, ':');
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(part, ':');
     auto name = std::find(kOpNames.begin(), kOpNames.end(), kv.first);
     int weight = 0;
-    if (name == kOpNames.end() || !absl::SimpleAtoi(kv.second, &weight) || weight < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("bad --mix entry '", part, "'"));
+    if (name == kOpNames.end() || !absl::SimpleAtoi(kv.second, &weight) ||
+        weight < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad --mix entry '", part, "'"));
     }
     weights[name - kOpNames.begin()] = weight;
   }
@@ -116,7 +122,8 @@ std::string FullName(const Config& config, int index) {
 }
 
 // True when `value` is `elements` floats all equal to `expected`.
-bool HoldsEverywhere(absl::string_view value, int64_t elements, float expected) {
+bool HoldsEverywhere(absl::string_view value, int64_t elements,
+                     float expected) {
   if (static_cast<int64_t>(value.size()) != elements * 4) return false;
   for (int64_t i = 0; i < elements; ++i) {
     float element;
@@ -133,11 +140,14 @@ class SharedState {
   explicit SharedState(int variables) : acknowledged_pushes_(variables) {}
 
   void AcknowledgePush(int variable) { ++acknowledged_pushes_[variable]; }
-  int64_t AcknowledgedPushes(int variable) const { return acknowledged_pushes_[variable]; }
+  int64_t AcknowledgedPushes(int variable) const {
+    return acknowledged_pushes_[variable];
+  }
 
   void ReportProblem(std::string problem) {
     absl::MutexLock lock(&mu_);
-    if (problems_.size() < kMaxReportedProblems) problems_.push_back(std::move(problem));
+    if (problems_.size() < kMaxReportedProblems)
+      problems_.push_back(std::move(problem));
   }
   std::vector<std::string> Problems() const {
     absl::MutexLock lock(&mu_);
@@ -161,7 +171,8 @@ struct WorkerStats {
 // One client thread: its own channel, RNG and known versions.
 class Worker {
  public:
-  Worker(const Config& config, int index, std::unique_ptr<ParameterServerClient> client,
+  Worker(const Config& config, int index,
+         std::unique_ptr<ParameterServerClient> client,
          const std::string& delta, SharedState& shared)
       : config_(config),
         client_(std::move(client)),
@@ -176,13 +187,17 @@ class Worker {
     while (Clock::now() < deadline) {
       const Op op = static_cast<Op>(op_choice_(rng_));
       const Clock::time_point start = Clock::now();
-      const absl::Status status = op == kGet ? Get() : op == kPull ? Pull() : Push();
+      const absl::Status status = op == kGet    ? Get()
+                                  : op == kPull ? Pull()
+                                                : Push();
       const Clock::time_point end = Clock::now();
       if (status.ok()) {
-        stats_.latencies_ns[op].push_back((end - start) / std::chrono::nanoseconds(1));
+        stats_.latencies_ns[op].push_back((end - start) /
+                                          std::chrono::nanoseconds(1));
       } else {
         ++stats_.errors[op];
-        shared_.ReportProblem(absl::StrCat(kOpNames[op], ": ", status.ToString()));
+        shared_.ReportProblem(
+            absl::StrCat(kOpNames[op], ": ", status.ToString()));
       }
     }
   }
@@ -215,7 +230,8 @@ class Worker {
     }
     absl::StatusOr<std::vector<PulledValue>> pulled = client_->Pull(items);
     if (!pulled.ok()) return pulled.status();
-    for (size_t i = 0; i < chosen.size(); ++i) CheckPulled(chosen[i], (*pulled)[i]);
+    for (size_t i = 0; i < chosen.size(); ++i)
+      CheckPulled(chosen[i], (*pulled)[i]);
     return absl::OkStatus();
   }
 
@@ -247,8 +263,8 @@ class Worker {
   absl::Status Push() {
     const int variable = variable_choice_(rng_);
     PushSpec push;
-    push.updates = {
-        {FullName(config_, variable), UpdateKind::kAssignAdd, delta_, std::nullopt}};
+    push.updates = {{FullName(config_, variable), UpdateKind::kAssignAdd,
+                     delta_, std::nullopt}};
     absl::Status status = client_->Push(push).status();
     if (status.ok()) shared_.AcknowledgePush(variable);
     return status;
@@ -265,7 +281,8 @@ class Worker {
   WorkerStats stats_;
 };
 
-absl::Status CreateVariables(ParameterServerClient& client, const Config& config) {
+absl::Status CreateVariables(ParameterServerClient& client,
+                             const Config& config) {
   for (int i = 0; i < config.variables; ++i) {
     VariableRequest request;
     request.scope = config.scope;
@@ -273,7 +290,8 @@ absl::Status CreateVariables(ParameterServerClient& client, const Config& config
     request.reuse = ReuseMode::kCreate;
     request.shape = TensorShape{config.elements};
     request.initializer.kind = InitializerKind::kZeros;
-    if (absl::Status status = client.GetVariable(request).status(); !status.ok()) {
+    if (absl::Status status = client.GetVariable(request).status();
+        !status.ok()) {
       return status;
     }
   }
@@ -293,7 +311,8 @@ absl::StatusOr<std::vector<std::unique_ptr<Worker>>> MakeWorkers(
     absl::StatusOr<std::unique_ptr<ParameterServerClient>> client =
         ParameterServerClient::Connect(config.server);
     if (!client.ok()) return client.status();
-    if (absl::Status status = (*client)->GetVariable(warm_up).status(); !status.ok()) {
+    if (absl::Status status = (*client)->GetVariable(warm_up).status();
+        !status.ok()) {
       return status;
     }
     workers.push_back(
@@ -303,7 +322,8 @@ absl::StatusOr<std::vector<std::unique_ptr<Worker>>> MakeWorkers(
 }
 
 // Runs every worker on its own thread; returns the elapsed seconds.
-double RunWorkers(const Config& config, std::vector<std::unique_ptr<Worker>>& workers) {
+double RunWorkers(const Config& config,
+                  std::vector<std::unique_ptr<Worker>>& workers) {
   const Clock::time_point start = Clock::now();
   const Clock::time_point deadline =
       start + std::chrono::duration_cast<Clock::duration>(
@@ -327,17 +347,19 @@ void PrintRow(const char* op, std::vector<int64_t> latencies, int64_t errors,
               double seconds) {
   std::sort(latencies.begin(), latencies.end());
   std::printf("%-6s %10zu %10.0f %10.1f %10.1f %10.1f %10.1f %8lld\n", op,
-              latencies.size(), latencies.size() / seconds, PercentileUs(latencies, 0.5),
-              PercentileUs(latencies, 0.99), PercentileUs(latencies, 0.999),
+              latencies.size(), latencies.size() / seconds,
+              PercentileUs(latencies, 0.5), PercentileUs(latencies, 0.99),
+              PercentileUs(latencies, 0.999),
               latencies.empty() ? 0.0 : latencies.back() / 1e3,
               static_cast<long long>(errors));
 }
 
 // Prints the table; returns the merged stats.
-WorkerStats Report(const std::vector<std::unique_ptr<Worker>>& workers, double seconds) {
+WorkerStats Report(const std::vector<std::unique_ptr<Worker>>& workers,
+                   double seconds) {
   WorkerStats total;
-  std::printf("%-6s %10s %10s %10s %10s %10s %10s %8s\n", "op", "count", "ops/s",
-              "p50 us", "p99 us", "p999 us", "max us", "errors");
+  std::printf("%-6s %10s %10s %10s %10s %10s %10s %8s\n", "op", "count",
+              "ops/s", "p50 us", "p99 us", "p999 us", "max us", "errors");
   std::vector<int64_t> all;
   int64_t all_errors = 0;
   for (int op = 0; op < kNumOps; ++op) {
@@ -362,10 +384,12 @@ WorkerStats Report(const std::vector<std::unique_ptr<Worker>>& workers, double s
 
 // Pulls every variable and compares it with the acknowledged pushes; returns
 // the number of variables that disagree.
-absl::StatusOr<int> VerifyFinalState(ParameterServerClient& client, const Config& config,
+absl::StatusOr<int> VerifyFinalState(ParameterServerClient& client,
+                                     const Config& config,
                                      SharedState& shared) {
   std::vector<PullItemSpec> items;
-  for (int i = 0; i < config.variables; ++i) items.push_back({FullName(config, i), 0});
+  for (int i = 0; i < config.variables; ++i)
+    items.push_back({FullName(config, i), 0});
   absl::StatusOr<std::vector<PulledValue>> pulled = client.Pull(items);
   if (!pulled.ok()) return pulled.status();
   int mismatches = 0;
@@ -373,13 +397,14 @@ absl::StatusOr<int> VerifyFinalState(ParameterServerClient& client, const Config
     const int64_t pushes = shared.AcknowledgedPushes(i);
     const PulledValue& value = (*pulled)[i];
     if (value.info.version == 1 + pushes &&
-        HoldsEverywhere(value.value, config.elements, static_cast<float>(pushes))) {
+        HoldsEverywhere(value.value, config.elements,
+                        static_cast<float>(pushes))) {
       continue;
     }
     ++mismatches;
-    shared.ReportProblem(absl::StrCat("final ", FullName(config, i), ": version ",
-                                      value.info.version, ", acknowledged pushes ",
-                                      pushes, ", value does not match"));
+    shared.ReportProblem(absl::StrCat(
+        "final ", FullName(config, i), ": version ", value.info.version,
+        ", acknowledged pushes ", pushes, ", value does not match"));
   }
   return mismatches;
 }
@@ -395,50 +420,58 @@ std::string OnesDelta(int64_t elements) {
 }
 
 // Prints what was checked and the problems; returns true for PASS.
-bool Judge(const WorkerStats& total, double seconds, const absl::StatusOr<int>& mismatches,
-           int64_t pushes, const SharedState& shared) {
-  const int64_t errors = total.errors[kGet] + total.errors[kPull] + total.errors[kPush];
+bool Judge(const WorkerStats& total, double seconds,
+           const absl::StatusOr<int>& mismatches, int64_t pushes,
+           const SharedState& shared) {
+  const int64_t errors =
+      total.errors[kGet] + total.errors[kPull] + total.errors[kPush];
   const std::string final_state =
       !mismatches.ok()   ? "not read"
       : *mismatches == 0 ? "every variable matches"
                          : absl::StrCat(*mismatches, " variable(s) differ");
-  std::printf("elapsed %.2f s; %lld pulled values checked during the run, %lld "
-              "inconsistent; %lld unexpected errors; %lld acknowledged pushes; "
-              "final state: %s\n",
-              seconds, static_cast<long long>(total.values_checked),
-              static_cast<long long>(total.inconsistencies), static_cast<long long>(errors),
-              static_cast<long long>(pushes), final_state.c_str());
+  std::printf(
+      "elapsed %.2f s; %lld pulled values checked during the run, %lld "
+      "inconsistent; %lld unexpected errors; %lld acknowledged pushes; "
+      "final state: %s\n",
+      seconds, static_cast<long long>(total.values_checked),
+      static_cast<long long>(total.inconsistencies),
+      static_cast<long long>(errors), static_cast<long long>(pushes),
+      final_state.c_str());
   for (const std::string& problem : shared.Problems()) {
     std::printf("  problem: %s\n", problem.c_str());
   }
-  const bool pass = errors == 0 && total.inconsistencies == 0 && mismatches.ok() &&
-                    *mismatches == 0;
+  const bool pass = errors == 0 && total.inconsistencies == 0 &&
+                    mismatches.ok() && *mismatches == 0;
   std::printf("%s\n", pass ? "PASS" : "FAIL");
   return pass;
 }
 
 int Main(const Config& config) {
-  std::printf("load_test: %d clients, %g s, %d variables x %lld float32, mix "
-              "get:%d,pull:%d,push:%d, server %s\n",
-              config.clients, config.seconds, config.variables,
-              static_cast<long long>(config.elements), config.weights[kGet],
-              config.weights[kPull], config.weights[kPush], config.server.c_str());
+  std::printf(
+      "load_test: %d clients, %g s, %d variables x %lld float32, mix "
+      "get:%d,pull:%d,push:%d, server %s\n",
+      config.clients, config.seconds, config.variables,
+      static_cast<long long>(config.elements), config.weights[kGet],
+      config.weights[kPull], config.weights[kPush], config.server.c_str());
   absl::StatusOr<std::unique_ptr<ParameterServerClient>> admin =
       ParameterServerClient::Connect(config.server);
-  absl::Status status = admin.ok() ? CreateVariables(**admin, config) : admin.status();
+  absl::Status status =
+      admin.ok() ? CreateVariables(**admin, config) : admin.status();
   SharedState shared(config.variables);
   const std::string delta = OnesDelta(config.elements);
   absl::StatusOr<std::vector<std::unique_ptr<Worker>>> workers =
       status.ok() ? MakeWorkers(config, delta, shared) : status;
   if (!workers.ok()) {
-    std::printf("set-up failed: %s\nFAIL\n", workers.status().ToString().c_str());
+    std::printf("set-up failed: %s\nFAIL\n",
+                workers.status().ToString().c_str());
     return 1;
   }
   const double seconds = RunWorkers(config, *workers);
   const WorkerStats total = Report(*workers, seconds);
   absl::StatusOr<int> mismatches = VerifyFinalState(**admin, config, shared);
   int64_t pushes = 0;
-  for (int i = 0; i < config.variables; ++i) pushes += shared.AcknowledgedPushes(i);
+  for (int i = 0; i < config.variables; ++i)
+    pushes += shared.AcknowledgedPushes(i);
   if (!mismatches.ok()) {
     shared.ReportProblem("final pull: " + mismatches.status().ToString());
   }
@@ -452,7 +485,8 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   absl::StatusOr<paramserver::Config> config = paramserver::ConfigFromFlags();
   if (!config.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(config.status().message()).c_str());
+    std::fprintf(stderr, "%s\n",
+                 std::string(config.status().message()).c_str());
     return 2;
   }
   return paramserver::Main(*config);

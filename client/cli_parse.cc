@@ -104,9 +104,9 @@ absl::StatusOr<InitializerKind> ParseInitializerKind(absl::string_view text) {
 absl::Status InvalidScalingArgument(absl::string_view argument,
                                     absl::string_view text,
                                     absl::string_view expected) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "Invalid `", argument, "` argument: ", text, " (expected ", expected,
-      ")."));
+  return absl::InvalidArgumentError(
+      absl::StrCat("Invalid `", argument, "` argument: ", text, " (expected ",
+                   expected, ")."));
 }
 
 absl::StatusOr<FanMode> ParseFanMode(absl::string_view text) {

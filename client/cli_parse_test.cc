@@ -19,8 +19,10 @@ TEST(CliParseTest, Shapes) {
   EXPECT_TRUE(ParseShape("[]")->empty());
   // Negative sizes parse; the server rejects them with its own message.
   EXPECT_THAT(*ParseShape("-1"), ElementsAre(-1));
-  EXPECT_EQ(ParseShape("2,x").status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ParseShape("2,,3").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseShape("2,x").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseShape("2,,3").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(CliParseTest, Numbers) {
@@ -49,11 +51,14 @@ TEST(CliParseTest, EnumsTakeTensorFlowNames) {
   EXPECT_EQ(*ParseReuse("true"), ReuseMode::kReuse);
   EXPECT_EQ(*ParseReuse("auto"), ReuseMode::kAutoReuse);
   EXPECT_FALSE(ParseReuse("maybe").ok());
-  EXPECT_EQ(*ParseInitializerKind("truncated_normal"), InitializerKind::kTruncatedNormal);
-  EXPECT_EQ(*ParseInitializerKind("glorot_uniform"), InitializerKind::kGlorotUniform);
+  EXPECT_EQ(*ParseInitializerKind("truncated_normal"),
+            InitializerKind::kTruncatedNormal);
+  EXPECT_EQ(*ParseInitializerKind("glorot_uniform"),
+            InitializerKind::kGlorotUniform);
   EXPECT_FALSE(ParseInitializerKind("xavier").ok());
   EXPECT_EQ(*ParseFanMode("fan_avg"), FanMode::kFanAvg);
-  EXPECT_EQ(*ParseDistribution("normal"), ScalingDistribution::kTruncatedNormal);
+  EXPECT_EQ(*ParseDistribution("normal"),
+            ScalingDistribution::kTruncatedNormal);
   EXPECT_EQ(*ParseDistribution("uniform"), ScalingDistribution::kUniform);
 }
 

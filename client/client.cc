@@ -1,12 +1,12 @@
 #include "client/client.h"
 
+#include <grpcpp/grpcpp.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <limits>
 #include <utility>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
 #include "client/credentials.h"
@@ -51,7 +51,8 @@ class ParameterServerStub {
 namespace {
 
 // Keepalive floors (see ClientOptions).
-constexpr absl::Duration kMinKeepaliveTime = absl::Milliseconds(kMinPingIntervalMs);
+constexpr absl::Duration kMinKeepaliveTime =
+    absl::Milliseconds(kMinPingIntervalMs);
 constexpr absl::Duration kMinKeepaliveTimeout =
     absl::Milliseconds(kMinKeepaliveTimeoutMs);
 
@@ -59,7 +60,8 @@ constexpr absl::Duration kMinKeepaliveTimeout =
 // `floor`; INT_MAX (gRPC's "never") for durations beyond it.
 int ClampedMillis(absl::Duration duration, absl::Duration floor) {
   const int64_t millis = absl::ToInt64Milliseconds(std::max(duration, floor));
-  return static_cast<int>(std::min<int64_t>(millis, std::numeric_limits<int>::max()));
+  return static_cast<int>(
+      std::min<int64_t>(millis, std::numeric_limits<int>::max()));
 }
 
 absl::StatusOr<std::vector<VariableInfo>> InfosFromProto(
@@ -123,9 +125,10 @@ ParameterServerClient::Connect(absl::string_view target,
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   auto channel = grpc::CreateCustomChannel(
       std::string(target), MakeChannelCredentials(options), args);
-  return std::unique_ptr<ParameterServerClient>(new ParameterServerClient(
-      std::string(target), options,
-      std::make_unique<ParameterServerStub>(std::move(channel), options.token)));
+  return std::unique_ptr<ParameterServerClient>(
+      new ParameterServerClient(std::string(target), options,
+                                std::make_unique<ParameterServerStub>(
+                                    std::move(channel), options.token)));
 }
 
 ParameterServerClient::ParameterServerClient(
@@ -280,9 +283,9 @@ absl::StatusOr<std::vector<PulledValue>> ParameterServerClient::Pull(
   grpc::ByteBuffer response;
   grpc::ClientContext context;
   Prepare(&context, options_);
-  absl::Status status = FromGrpcStatus(GenericUnaryCall(
-      stub_->generic, &context, ParameterServerStub::kPull, request_buffer,
-      &response));
+  absl::Status status = FromGrpcStatus(
+      GenericUnaryCall(stub_->generic, &context, ParameterServerStub::kPull,
+                       request_buffer, &response));
   if (!status.ok()) return status;
   absl::StatusOr<WireReader> reader = WireReader::Create(response);
   if (!reader.ok()) return reader.status();
@@ -371,7 +374,8 @@ absl::Status ParameterServerClient::PullStreamed(PulledValue& pulled) {
         }
       }
     }
-    if (status.ok()) status = PlaceChunk(*wire, *chunk, value_size, &pulled.value);
+    if (status.ok())
+      status = PlaceChunk(*wire, *chunk, value_size, &pulled.value);
     if (!status.ok()) {
       context.TryCancel();
       return status;
@@ -387,7 +391,8 @@ absl::Status ParameterServerClient::PullStreamed(PulledValue& pulled) {
 absl::StatusOr<std::vector<VariableInfo>> ParameterServerClient::Push(
     const PushSpec& push) {
   int64_t total = 0;
-  for (const VariableUpdate& update : push.updates) total += update.value.size();
+  for (const VariableUpdate& update : push.updates)
+    total += update.value.size();
   if (total > kInlineBytes) return PushStreamed(push);
   rpc::PushRequest request;
   ToProto(push, &request);
@@ -415,7 +420,8 @@ absl::StatusOr<std::vector<VariableInfo>> ParameterServerClient::PushStreamed(
   bool open = call.Write(EncodePushChunk(&request, 0, 0, {}));
   for (size_t i = 0; open && i < push.updates.size(); ++i) {
     const absl::string_view value = push.updates[i].value;
-    for (size_t offset = 0; open && offset < value.size(); offset += kChunkBytes) {
+    for (size_t offset = 0; open && offset < value.size();
+         offset += kChunkBytes) {
       open = call.Write(EncodePushChunk(nullptr, static_cast<int>(i),
                                         static_cast<int64_t>(offset),
                                         value.substr(offset, kChunkBytes)));
@@ -427,9 +433,9 @@ absl::StatusOr<std::vector<VariableInfo>> ParameterServerClient::PushStreamed(
   absl::Status status = FromGrpcStatus(call.Finish());
   if (!status.ok()) return status;
   rpc::PushResponse response;
-  if (!replied ||
-      !grpc::SerializationTraits<rpc::PushResponse>::Deserialize(&reply, &response)
-           .ok()) {
+  if (!replied || !grpc::SerializationTraits<rpc::PushResponse>::Deserialize(
+                       &reply, &response)
+                       .ok()) {
     return absl::InternalError("Malformed PushChunks response.");
   }
   return InfosFromProto(response.variables());

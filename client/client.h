@@ -11,9 +11,9 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "client/variable_client.h"
-#include "wire/channel_settings.h"
 #include "common/update_spec.h"
 #include "common/variable_spec.h"
+#include "wire/channel_settings.h"
 
 namespace paramserver {
 

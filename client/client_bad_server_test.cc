@@ -2,11 +2,11 @@
 // what it says of them: the client refuses them with DATA_LOSS instead of
 // trusting the sizes (a shape whose byte size wraps around 2^64 used to be
 // taken at its word).
-#include <memory>
-#include <string>
-
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
 
 #include "client/client.h"
 #include "gmock/gmock.h"
@@ -21,7 +21,8 @@ using ::testing::HasSubstr;
 // Answers every call with the same serialized response.
 class FixedAnswerService final : public grpc::CallbackGenericService {
  public:
-  explicit FixedAnswerService(std::string response) : response_(std::move(response)) {}
+  explicit FixedAnswerService(std::string response)
+      : response_(std::move(response)) {}
 
   grpc::ServerGenericBidiReactor* CreateReactor(
       grpc::GenericCallbackServerContext* /*context*/) override {
@@ -58,7 +59,8 @@ absl::Status PullFrom(const rpc::PullResponse& response) {
   FixedAnswerService service(response.SerializeAsString());
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
   builder.RegisterCallbackGenericService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr) return absl::InternalError("No server.");
@@ -84,7 +86,8 @@ rpc::PullResponse OneValue(int64_t dim, std::string value) {
 TEST(ClientBadServerTest, AValueOfTheWrongSizeIsDataLoss) {
   const absl::Status status = PullFrom(OneValue(4, std::string(8, '\0')));
   EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
-  EXPECT_THAT(status.message(), HasSubstr("has 8 bytes; its shape and dtype need 16"));
+  EXPECT_THAT(status.message(),
+              HasSubstr("has 8 bytes; its shape and dtype need 16"));
   EXPECT_TRUE(PullFrom(OneValue(4, std::string(16, '\0'))).ok());
 }
 

@@ -30,7 +30,8 @@ absl::Status SetTlsAndToken(const std::string& ca_path,
                             const std::string& key_path,
                             const std::string& token, ClientOptions& options) {
   if (!ca_path.empty() || !cert_path.empty() || !key_path.empty()) {
-    absl::StatusOr<ClientTlsOptions> tls = LoadClientTls(ca_path, cert_path, key_path);
+    absl::StatusOr<ClientTlsOptions> tls =
+        LoadClientTls(ca_path, cert_path, key_path);
     if (!tls.ok()) return tls.status();
     options.tls = *std::move(tls);
   }

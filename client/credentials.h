@@ -17,7 +17,6 @@ namespace paramserver {
 std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(
     const ClientOptions& options);
 
-
 }  // namespace paramserver
 
 #endif  // PARAM_SERVER_CLIENT_CREDENTIALS_H_

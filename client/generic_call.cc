@@ -30,7 +30,8 @@ grpc::Status GenericUnaryCall(grpc::GenericStub& stub,
   bool ok;
   // Finish always completes (with ok), whatever became of the call.
   if (!cq.Next(&tag, &ok)) {
-    status = grpc::Status(grpc::StatusCode::INTERNAL, "The call did not complete.");
+    status =
+        grpc::Status(grpc::StatusCode::INTERNAL, "The call did not complete.");
   }
   Drain(cq);
   return status;
@@ -86,7 +87,8 @@ grpc::Status GenericStreamCall::Finish() {
   grpc::Status status;
   stream_->Finish(&status, this);
   if (!Await()) {
-    return grpc::Status(grpc::StatusCode::INTERNAL, "The call did not complete.");
+    return grpc::Status(grpc::StatusCode::INTERNAL,
+                        "The call did not complete.");
   }
   return status;
 }

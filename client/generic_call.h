@@ -10,11 +10,11 @@
 // no thread hop, no shared queue. The ClientContext's deadline, metadata and
 // TryCancel apply as to any call. Not thread-safe: one thread per call.
 
-#include <memory>
-#include <string>
-
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
 
 namespace paramserver {
 

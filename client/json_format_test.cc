@@ -30,19 +30,23 @@ TEST(JsonFormatTest, EveryDtype) {
   EXPECT_EQ(*ValuesToJson({"i", {2}, DType::kInt64, 1, true},
                           Bytes<int64_t>({-5, int64_t{1} << 40})),
             "[-5,1099511627776]");
-  EXPECT_EQ(*ValuesToJson({"b", {2}, DType::kBool, 1, true}, std::string("\1\0", 2)),
-            "[true,false]");
-  EXPECT_EQ(*ValuesToJson({"d", {}, DType::kDouble, 1, true}, Bytes<double>({0.1})),
-            "[0.10000000000000001]");
-  EXPECT_EQ(*ValuesToJson({"f", {2}, DType::kFloat, 1, true},
-                          Bytes<float>({std::numeric_limits<float>::quiet_NaN(),
-                                        std::numeric_limits<float>::infinity()})),
-            "[null,null]");
+  EXPECT_EQ(
+      *ValuesToJson({"b", {2}, DType::kBool, 1, true}, std::string("\1\0", 2)),
+      "[true,false]");
+  EXPECT_EQ(
+      *ValuesToJson({"d", {}, DType::kDouble, 1, true}, Bytes<double>({0.1})),
+      "[0.10000000000000001]");
+  EXPECT_EQ(
+      *ValuesToJson({"f", {2}, DType::kFloat, 1, true},
+                    Bytes<float>({std::numeric_limits<float>::quiet_NaN(),
+                                  std::numeric_limits<float>::infinity()})),
+      "[null,null]");
 }
 
 TEST(JsonFormatTest, RejectsValuesThatDoNotMatchTheShape) {
   absl::Status status =
-      ValuesToJson({"v", {3}, DType::kInt32, 1, true}, Bytes<int32_t>({1, 2})).status();
+      ValuesToJson({"v", {3}, DType::kInt32, 1, true}, Bytes<int32_t>({1, 2}))
+          .status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
 }
 
@@ -51,8 +55,9 @@ TEST(JsonFormatTest, RejectsValuesThatDoNotMatchTheShape) {
 // around 2^64), and rendering read far past the value a server sent.
 TEST(JsonFormatTest, RejectsAShapeWhoseByteSizeWrapsAround) {
   const int64_t huge = int64_t{1} << 62;
-  EXPECT_EQ(ValuesToJson({"v", {huge}, DType::kFloat, 1, true}, "").status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      ValuesToJson({"v", {huge}, DType::kFloat, 1, true}, "").status().code(),
+      absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ValuesToJson({"v", {huge / 2, 4}, DType::kInt64, 1, true}, "")
                 .status()
                 .code(),

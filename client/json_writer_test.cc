@@ -57,8 +57,9 @@ TEST(JsonWriterTest, IntegersAreExact) {
       .Uint(std::numeric_limits<uint64_t>::max())
       .Int(0)
       .EndArray();
-  EXPECT_EQ(json.text(),
-            "[-9223372036854775808,9223372036854775807,18446744073709551615,0]");
+  EXPECT_EQ(
+      json.text(),
+      "[-9223372036854775808,9223372036854775807,18446744073709551615,0]");
 }
 
 TEST(JsonWriterTest, DoublesRoundTrip) {

@@ -14,10 +14,11 @@ absl::StatusOr<PartitionLayout> MakePartitionLayout(
     absl::string_view full_name) {
   if (num_partitions < 1) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "Partitioned variable ", full_name, " needs at least one partition, got ",
-        num_partitions, "."));
+        "Partitioned variable ", full_name,
+        " needs at least one partition, got ", num_partitions, "."));
   }
-  if (!request.shape || request.shape->empty() || !NumElements(*request.shape).ok()) {
+  if (!request.shape || request.shape->empty() ||
+      !NumElements(*request.shape).ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "Shape of a new partitioned variable (", full_name,
         ") must be fully defined with rank >= 1, but instead was ",
@@ -33,11 +34,13 @@ absl::StatusOr<PartitionLayout> MakePartitionLayout(
   const int64_t element_bytes = static_cast<int64_t>(DTypeSize(layout.dtype));
   if (!row_elements.ok() || element_bytes == 0 ||
       *row_elements > std::numeric_limits<int64_t>::max() / element_bytes ||
-      (*row_elements > 0 && layout.shape[0] > std::numeric_limits<int64_t>::max() /
-                                                  (*row_elements * element_bytes))) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Partitioned variable ", full_name, " of shape ", ShapeToString(layout.shape),
-        " has too many bytes to address or an invalid dtype."));
+      (*row_elements > 0 &&
+       layout.shape[0] > std::numeric_limits<int64_t>::max() /
+                             (*row_elements * element_bytes))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Partitioned variable ", full_name, " of shape ",
+                     ShapeToString(layout.shape),
+                     " has too many bytes to address or an invalid dtype."));
   }
   layout.row_bytes = *row_elements * element_bytes;
   layout.total_bytes = layout.shape[0] * layout.row_bytes;
@@ -62,16 +65,16 @@ absl::StatusOr<InitializerSpec> PartInitializer(const InitializerSpec& spec,
   if (!elements.ok()) return elements.status();
   const int64_t count = static_cast<int64_t>(spec.values.size());
   if (spec.value_shape.has_value() && *list_shape != shape) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "The constant initializer of partitioned variable ", full_name,
-        " has shape ", ShapeToString(*list_shape), "; the variable has ",
-        ShapeToString(shape), "."));
+    return absl::InvalidArgumentError(
+        absl::StrCat("The constant initializer of partitioned variable ",
+                     full_name, " has shape ", ShapeToString(*list_shape),
+                     "; the variable has ", ShapeToString(shape), "."));
   }
   if (*elements > 0 && count > *elements) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Too many elements provided. Needed at most ", *elements,
-        ", but received ", count, " (constant initializer of variable ",
-        full_name, ")."));
+    return absl::InvalidArgumentError(
+        absl::StrCat("Too many elements provided. Needed at most ", *elements,
+                     ", but received ", count,
+                     " (constant initializer of variable ", full_name, ")."));
   }
   // The whole variable is filled as one (the last value repeated to its
   // end); each part gets its rows' share, whose own last value repeats.
@@ -89,19 +92,22 @@ absl::StatusOr<InitializerSpec> PartInitializer(const InitializerSpec& spec,
 }
 
 absl::StatusOr<PulledValue> AssembleParts(absl::string_view full_name,
-                                         const PartitionLayout& layout,
-                                         std::vector<PulledValue> parts) {
+                                          const PartitionLayout& layout,
+                                          std::vector<PulledValue> parts) {
   PulledValue whole;
-  whole.info = {std::string(full_name), layout.shape, layout.dtype, 0, layout.trainable};
+  whole.info = {std::string(full_name), layout.shape, layout.dtype, 0,
+                layout.trainable};
   whole.value.reserve(layout.total_bytes);
   for (size_t p = 0; p < parts.size(); ++p) {
-    if (static_cast<int64_t>(parts[p].value.size()) != layout.rows[p] * layout.row_bytes ||
+    if (static_cast<int64_t>(parts[p].value.size()) !=
+            layout.rows[p] * layout.row_bytes ||
         parts[p].info.dtype != layout.dtype) {
       return absl::FailedPreconditionError(absl::StrCat(
           "Partition ", parts[p].info.name, " of ", full_name, " has shape ",
           ShapeToString(parts[p].info.shape), " and dtype ",
-          DTypeName(parts[p].info.dtype), ", which no longer fit the variable's ",
-          ShapeToString(layout.shape), " split in ", layout.rows.size(), " parts."));
+          DTypeName(parts[p].info.dtype),
+          ", which no longer fit the variable's ", ShapeToString(layout.shape),
+          " split in ", layout.rows.size(), " parts."));
     }
     whole.info.version += parts[p].info.version;
     whole.value += parts[p].value;

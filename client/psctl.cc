@@ -38,10 +38,10 @@
 #include "absl/strings/str_split.h"
 #include "client/cli_parse.h"
 #include "client/client.h"
-#include "client/sharded_client.h"
 #include "client/credentials.h"
 #include "client/json_format.h"
 #include "client/json_writer.h"
+#include "client/sharded_client.h"
 #include "proto/health.grpc.pb.h"
 #include "proto/parameter_server.grpc.pb.h"
 #include "wire/bearer_token.h"
@@ -59,11 +59,15 @@ ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
 ABSL_FLAG(std::string, token, "",
           "Bearer token for a server with --tokens_file; defaults to the "
           "PS_TOKEN environment variable.");
-ABSL_FLAG(std::string, scope, "", "get: the variable scope; delete: a scope to delete.");
+ABSL_FLAG(std::string, scope, "",
+          "get: the variable scope; delete: a scope to delete.");
 ABSL_FLAG(std::string, name, "", "get: the variable name within --scope.");
-ABSL_FLAG(std::string, shape, "unset", "get: dimensions, e.g. 5,5,32,32; '' or [] for a scalar.");
-ABSL_FLAG(std::string, dtype, "float32", "get: float32, float64, int32, int64 or bool.");
-ABSL_FLAG(std::string, reuse, "false", "get: false (create), true (reuse) or auto.");
+ABSL_FLAG(std::string, shape, "unset",
+          "get: dimensions, e.g. 5,5,32,32; '' or [] for a scalar.");
+ABSL_FLAG(std::string, dtype, "float32",
+          "get: float32, float64, int32, int64 or bool.");
+ABSL_FLAG(std::string, reuse, "false",
+          "get: false (create), true (reuse) or auto.");
 ABSL_FLAG(std::string, initializer, "default",
           "get: zeros, ones, constant, random_uniform, random_normal, "
           "truncated_normal, glorot_uniform, glorot_normal, variance_scaling.");
@@ -74,15 +78,20 @@ ABSL_FLAG(std::string, value_shape, "",
           "constant: the shape of --value's list, which must then equal the "
           "variable's (TF's verify_shape=True).");
 ABSL_FLAG(std::string, minval, "", "random_uniform: lower bound (default 0).");
-ABSL_FLAG(std::string, maxval, "",
-          "random_uniform: upper bound (default 1; required for int32, int64).");
-ABSL_FLAG(std::string, mean, "", "random_normal, truncated_normal: mean (default 0).");
-ABSL_FLAG(std::string, stddev, "", "random_normal, truncated_normal: stddev (default 1).");
+ABSL_FLAG(
+    std::string, maxval, "",
+    "random_uniform: upper bound (default 1; required for int32, int64).");
+ABSL_FLAG(std::string, mean, "",
+          "random_normal, truncated_normal: mean (default 0).");
+ABSL_FLAG(std::string, stddev, "",
+          "random_normal, truncated_normal: stddev (default 1).");
 ABSL_FLAG(std::string, scale, "", "variance_scaling: scale (default 1).");
-ABSL_FLAG(std::string, mode, "fan_in", "variance_scaling: fan_in, fan_out or fan_avg.");
+ABSL_FLAG(std::string, mode, "fan_in",
+          "variance_scaling: fan_in, fan_out or fan_avg.");
 ABSL_FLAG(std::string, distribution, "truncated_normal",
           "variance_scaling: truncated_normal, untruncated_normal or uniform.");
-ABSL_FLAG(std::string, seed, "", "Seed making a random initializer deterministic.");
+ABSL_FLAG(std::string, seed, "",
+          "Seed making a random initializer deterministic.");
 ABSL_FLAG(bool, trainable, true, "get: whether the variable is trainable.");
 ABSL_FLAG(bool, values, false, "get, read: include the values in the output.");
 
@@ -119,7 +128,8 @@ absl::Status ParseInitializerParameters(InitializerSpec& spec) {
   if (!values.ok()) return values.status();
   spec.values = *std::move(values);
   if (!absl::GetFlag(FLAGS_value_shape).empty()) {
-    absl::StatusOr<TensorShape> shape = ParseShape(absl::GetFlag(FLAGS_value_shape));
+    absl::StatusOr<TensorShape> shape =
+        ParseShape(absl::GetFlag(FLAGS_value_shape));
     if (!shape.ok()) return shape.status();
     spec.value_shape = *std::move(shape);
   }
@@ -127,7 +137,8 @@ absl::Status ParseInitializerParameters(InitializerSpec& spec) {
   for (auto [flag, text, field] :
        {std::tuple{"minval", absl::GetFlag(FLAGS_minval), &spec.minval},
         std::tuple{"maxval", absl::GetFlag(FLAGS_maxval), &spec.maxval}}) {
-    absl::StatusOr<std::optional<Number>> value = ParseOptionalNumber(flag, text);
+    absl::StatusOr<std::optional<Number>> value =
+        ParseOptionalNumber(flag, text);
     if (!value.ok()) return value.status();
     *field = *value;
   }
@@ -135,7 +146,8 @@ absl::Status ParseInitializerParameters(InitializerSpec& spec) {
        {std::tuple{"mean", absl::GetFlag(FLAGS_mean), &spec.mean},
         std::tuple{"stddev", absl::GetFlag(FLAGS_stddev), &spec.stddev},
         std::tuple{"scale", absl::GetFlag(FLAGS_scale), &spec.scale}}) {
-    absl::StatusOr<std::optional<Number>> value = ParseOptionalNumber(flag, text);
+    absl::StatusOr<std::optional<Number>> value =
+        ParseOptionalNumber(flag, text);
     if (!value.ok()) return value.status();
     if (value->has_value()) *field = (*value)->ToDouble();
   }
@@ -192,7 +204,8 @@ int Get(VariableClient& client) {
   absl::StatusOr<VariableRequest> request = RequestFromFlags();
   if (!request.ok()) return Fail(request.status());
   const bool with_values = absl::GetFlag(FLAGS_values);
-  absl::StatusOr<FetchedVariable> variable = client.GetVariable(*request, with_values);
+  absl::StatusOr<FetchedVariable> variable =
+      client.GetVariable(*request, with_values);
   if (!variable.ok()) return Fail(variable.status());
   const absl::string_view values = variable->value;
   return PrintJson(VariableToJson(variable->info, &variable->created,
@@ -203,12 +216,14 @@ int Read(VariableClient& client, const std::string& name) {
   absl::StatusOr<FetchedVariable> variable = client.ReadVariable(name);
   if (!variable.ok()) return Fail(variable.status());
   const absl::string_view values = variable->value;
-  return PrintJson(VariableToJson(
-      variable->info, nullptr, absl::GetFlag(FLAGS_values) ? &values : nullptr));
+  return PrintJson(
+      VariableToJson(variable->info, nullptr,
+                     absl::GetFlag(FLAGS_values) ? &values : nullptr));
 }
 
 int List(VariableClient& client, const std::string& prefix) {
-  absl::StatusOr<std::vector<VariableInfo>> infos = client.ListVariables(prefix);
+  absl::StatusOr<std::vector<VariableInfo>> infos =
+      client.ListVariables(prefix);
   if (!infos.ok()) return Fail(infos.status());
   for (const VariableInfo& info : *infos) {
     if (int rc = PrintJson(VariableToJson(info, nullptr, nullptr)); rc != 0) {
@@ -243,7 +258,8 @@ int Save(const ClientOptions& options) {
   context.set_deadline(absl::ToChronoTime(
       absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_timeout_seconds))));
   rpc::SaveResponse response;
-  absl::Status status = FromGrpcStatus(stub->Save(&context, rpc::SaveRequest(), &response));
+  absl::Status status =
+      FromGrpcStatus(stub->Save(&context, rpc::SaveRequest(), &response));
   if (!status.ok()) return Fail(status);
   JsonWriter json;
   json.BeginObject().Key("checkpoint").Int(response.checkpoint()).EndObject();
@@ -262,8 +278,8 @@ int Health(const ClientOptions& options) {
   context.set_deadline(absl::ToChronoTime(
       absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_timeout_seconds))));
   HealthCheckResponse response;
-  absl::Status status = FromGrpcStatus(stub->Check(
-      &context, grpc::health::v1::HealthCheckRequest(), &response));
+  absl::Status status = FromGrpcStatus(
+      stub->Check(&context, grpc::health::v1::HealthCheckRequest(), &response));
   if (!status.ok()) {
     return Fail(absl::Status(status.code(),
                              absl::StrCat("health check of ", target,
@@ -288,9 +304,9 @@ int Health(const ClientOptions& options) {
 absl::StatusOr<ClientOptions> OptionsFromFlags() {
   ClientOptions options;
   options.timeout = absl::Seconds(absl::GetFlag(FLAGS_timeout_seconds));
-  if (absl::Status s = SetTlsAndToken(absl::GetFlag(FLAGS_tls_ca), absl::GetFlag(FLAGS_tls_cert),
-                                      absl::GetFlag(FLAGS_tls_key), absl::GetFlag(FLAGS_token),
-                                      options);
+  if (absl::Status s = SetTlsAndToken(
+          absl::GetFlag(FLAGS_tls_ca), absl::GetFlag(FLAGS_tls_cert),
+          absl::GetFlag(FLAGS_tls_key), absl::GetFlag(FLAGS_token), options);
       !s.ok()) {
     return s;
   }
@@ -313,13 +329,14 @@ int Dispatch(const std::vector<char*>& args) {
         command + " talks to one server: give it --server, not --servers."));
   }
   if (command == "health" && operand.empty()) return Health(*options);
-  const std::vector<std::string> shards = absl::StrSplit(servers, ',', absl::SkipEmpty());
+  const std::vector<std::string> shards =
+      absl::StrSplit(servers, ',', absl::SkipEmpty());
   absl::StatusOr<std::unique_ptr<VariableClient>> client =
-      servers.empty()
-          ? absl::StatusOr<std::unique_ptr<VariableClient>>(
-                ParameterServerClient::Connect(absl::GetFlag(FLAGS_server), *options))
-          : absl::StatusOr<std::unique_ptr<VariableClient>>(
-                ShardedClient::Connect(shards, *options));
+      servers.empty() ? absl::StatusOr<std::unique_ptr<VariableClient>>(
+                            ParameterServerClient::Connect(
+                                absl::GetFlag(FLAGS_server), *options))
+                      : absl::StatusOr<std::unique_ptr<VariableClient>>(
+                            ShardedClient::Connect(shards, *options));
   if (!client.ok()) return Fail(client.status());
   if (command == "get" && operand.empty()) return Get(**client);
   if (command == "read" && !operand.empty()) return Read(**client, operand);

@@ -1,16 +1,16 @@
 #ifndef PARAM_SERVER_CLIENT_SESSION_STREAM_H_
 #define PARAM_SERVER_CLIENT_SESSION_STREAM_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <string>
 #include <vector>
 
-#include <grpcpp/grpcpp.h>
-
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "common/mutex.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 #include "proto/parameter_server.grpc.pb.h"
 
 namespace paramserver {
@@ -51,8 +51,8 @@ class SessionStream {
 
   grpc::ClientContext context_;
   grpc::CompletionQueue cq_;
-  std::unique_ptr<grpc::ClientAsyncReaderWriter<rpc::SessionRequest,
-                                                rpc::SessionResponse>>
+  std::unique_ptr<
+      grpc::ClientAsyncReaderWriter<rpc::SessionRequest, rpc::SessionResponse>>
       stream_;
   int pending_ = 0;  // Operations started and not yet completed.
   // Tags telling the write's completion from the others'.

@@ -31,9 +31,8 @@ int JumpConsistentHash(uint64_t key, int num_buckets) {
   while (next < num_buckets) {
     bucket = next;
     key = key * 2862933555777941757ull + 1;
-    next = static_cast<int64_t>((bucket + 1) *
-                                (double(int64_t{1} << 31) /
-                                 double((key >> 33) + 1)));
+    next = static_cast<int64_t>(
+        (bucket + 1) * (double(int64_t{1} << 31) / double((key >> 33) + 1)));
   }
   return static_cast<int>(bucket);
 }
@@ -46,7 +45,8 @@ int ShardForName(absl::string_view full_name, int num_shards) {
 int ShardForVariable(absl::string_view full_name, int num_shards) {
   if (num_shards <= 1) return 0;
   const size_t slash = full_name.rfind('/');
-  if (slash == absl::string_view::npos) return ShardForName(full_name, num_shards);
+  if (slash == absl::string_view::npos)
+    return ShardForName(full_name, num_shards);
   const absl::string_view parent = full_name.substr(0, slash);
   const absl::string_view last = full_name.substr(slash + 1);
   for (const char* suffix : kAllSlotSuffixes) {

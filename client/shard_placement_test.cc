@@ -24,7 +24,8 @@ TEST(ShardPlacementTest, PlacementIsFixedAcrossVersions) {
   const int student_conv1_weights[] = {0, 2, 2, 6};
   for (int i = 0; i < 4; ++i) {
     EXPECT_EQ(ShardForName("conv1/biases", shards[i]), conv1_biases[i]);
-    EXPECT_EQ(ShardForName("student/conv1/weights", shards[i]), student_conv1_weights[i]);
+    EXPECT_EQ(ShardForName("student/conv1/weights", shards[i]),
+              student_conv1_weights[i]);
   }
 }
 
@@ -46,7 +47,8 @@ TEST(ShardPlacementTest, NamesSpreadEvenlyOverShards) {
   constexpr int kShards = 4, kNames = 8000;
   std::vector<int> counts(kShards);
   for (int i = 0; i < kNames; ++i) {
-    const int shard = ShardForName(absl::StrCat("tower", i % 7, "/layer", i, "/weights"), kShards);
+    const int shard = ShardForName(
+        absl::StrCat("tower", i % 7, "/layer", i, "/weights"), kShards);
     ASSERT_GE(shard, 0);
     ASSERT_LT(shard, kShards);
     ++counts[shard];
@@ -78,11 +80,13 @@ TEST(ShardForVariableTest, SlotsAndPartsLiveWithTheirVariable) {
       const int home = ShardForName(name, shards);
       EXPECT_EQ(ShardForVariable(name, shards), home);
       for (const char* slot : {"Momentum", "Adagrad", "Adam", "Adam_1"}) {
-        EXPECT_EQ(ShardForVariable(absl::StrCat(name, "/", slot), shards), home);
+        EXPECT_EQ(ShardForVariable(absl::StrCat(name, "/", slot), shards),
+                  home);
       }
       for (int p = 0; p < 4; ++p) {
         const std::string part = PartitionName(name, p);
-        EXPECT_EQ(ShardForVariable(part, shards), ShardForPartition(name, p, shards));
+        EXPECT_EQ(ShardForVariable(part, shards),
+                  ShardForPartition(name, p, shards));
         EXPECT_EQ(ShardForVariable(part + "/Adam_1", shards),
                   ShardForPartition(name, p, shards));
       }
@@ -109,7 +113,8 @@ TEST(PartitionNameTest, UsesTensorFlowsSuffix) {
 
 TEST(ShardForPartitionTest, ConsecutivePartsGoToConsecutiveShards) {
   const int first = ShardForName("emb", 3);
-  for (int p = 0; p < 6; ++p) EXPECT_EQ(ShardForPartition("emb", p, 3), (first + p) % 3);
+  for (int p = 0; p < 6; ++p)
+    EXPECT_EQ(ShardForPartition("emb", p, 3), (first + p) % 3);
 }
 
 }  // namespace

@@ -51,7 +51,8 @@ struct Slot {
 absl::StatusOr<std::unique_ptr<ShardedClient>> ShardedClient::Connect(
     absl::Span<const std::string> targets, const ClientOptions& options) {
   if (targets.empty()) {
-    return absl::InvalidArgumentError("A sharded client needs at least one server.");
+    return absl::InvalidArgumentError(
+        "A sharded client needs at least one server.");
   }
   std::vector<std::unique_ptr<VariableClient>> shards;
   for (const std::string& target : targets) {
@@ -122,8 +123,9 @@ absl::StatusOr<PartitionedVariable> ShardedClient::GetPartitionedVariable(
     part.name = absl::StrCat(request.name, "/part_", p);
     part.shape = layout.shape;
     (*part.shape)[0] = layout.rows[p];
-    absl::StatusOr<InitializerSpec> init = PartInitializer(
-        request.initializer, layout.shape, p, first_row, layout.rows[p], full_name);
+    absl::StatusOr<InitializerSpec> init =
+        PartInitializer(request.initializer, layout.shape, p, first_row,
+                        layout.rows[p], full_name);
     if (!init.ok()) return init.status();
     part.initializer = *std::move(init);
     first_row += layout.rows[p];
@@ -166,7 +168,8 @@ absl::StatusOr<PartitionedVariable> ShardedClient::GetPartitionedVariable(
     if (return_value) result.value += fetched[p]->value;
   }
   std::vector<int64_t> versions;
-  for (const VariableInfo& part : result.parts) versions.push_back(part.version);
+  for (const VariableInfo& part : result.parts)
+    versions.push_back(part.version);
   MutexLock lock(&mu_);
   layouts_[full_name] = std::move(layout);
   part_versions_[full_name] = std::move(versions);
@@ -191,9 +194,10 @@ absl::Status ShardedClient::CheckNoExtraPart(const VariableRequest& request,
   if (extra.ok() || absl::IsInvalidArgument(extra.status())) {
     return absl::InvalidArgumentError(absl::StrCat(
         "Partitioner returned a different partitioning than what was already "
-        "found.  Partitioner returned ", parts, " shards, and shard ",
-        full_name, "/part_0 was found, but so was the extra shard ", full_name,
-        "/part_", parts, "."));
+        "found.  Partitioner returned ",
+        parts, " shards, and shard ", full_name,
+        "/part_0 was found, but so was the extra shard ", full_name, "/part_",
+        parts, "."));
   }
   if (absl::IsNotFound(extra.status())) return absl::OkStatus();
   return ShardError(shard, extra.status());
@@ -228,7 +232,8 @@ absl::StatusOr<FetchedVariable> ShardedClient::ReadVariable(
     return fetched;
   }
   const int shard = ShardOf(full_name);
-  absl::StatusOr<FetchedVariable> fetched = shards_[shard]->ReadVariable(full_name);
+  absl::StatusOr<FetchedVariable> fetched =
+      shards_[shard]->ReadVariable(full_name);
   if (!fetched.ok()) return ShardError(shard, fetched.status());
   return fetched;
 }
@@ -246,7 +251,9 @@ absl::StatusOr<std::vector<VariableInfo>> ShardedClient::ListVariables(
     for (VariableInfo& info : *listed[shard]) merged.push_back(std::move(info));
   }
   std::sort(merged.begin(), merged.end(),
-            [](const VariableInfo& a, const VariableInfo& b) { return a.name < b.name; });
+            [](const VariableInfo& a, const VariableInfo& b) {
+              return a.name < b.name;
+            });
   return merged;
 }
 
@@ -278,7 +285,8 @@ absl::StatusOr<std::vector<std::string>> ShardedClient::DeletePartitioned(
       absl::StatusOr<std::vector<std::string>> names =
           shards_[shard]->DeleteVariable(PartitionName(full_name, p));
       if (names.ok()) {
-        for (std::string& name : *names) deleted[shard].push_back(std::move(name));
+        for (std::string& name : *names)
+          deleted[shard].push_back(std::move(name));
       } else if (names.status().code() != absl::StatusCode::kNotFound) {
         statuses[shard] = ShardError(shard, names.status());
         return;
@@ -296,8 +304,8 @@ absl::StatusOr<std::vector<std::string>> ShardedClient::DeletePartitioned(
     for (std::string& name : names) merged.push_back(std::move(name));
   }
   if (merged.empty()) {
-    return absl::NotFoundError(absl::StrCat(
-        "Partitioned variable ", full_name, " has no parts left to delete."));
+    return absl::NotFoundError(absl::StrCat("Partitioned variable ", full_name,
+                                            " has no parts left to delete."));
   }
   std::sort(merged.begin(), merged.end());
   return merged;
@@ -333,13 +341,14 @@ absl::Status ShardedClient::PullRound(
   std::vector<absl::Status> statuses(num_shards());
   replies.assign(num_shards(), {});
   workers_->Run(NonEmpty(requests), [&](int shard) {
-    absl::StatusOr<std::vector<PulledValue>> pulled = shards_[shard]->Pull(requests[shard]);
+    absl::StatusOr<std::vector<PulledValue>> pulled =
+        shards_[shard]->Pull(requests[shard]);
     if (!pulled.ok()) {
       statuses[shard] = ShardError(shard, pulled.status());
     } else if (pulled->size() != requests[shard].size()) {
-      statuses[shard] = absl::DataLossError(absl::StrCat(
-          "Shard ", shard, " answered ", pulled->size(), " of ",
-          requests[shard].size(), " pulled variables."));
+      statuses[shard] = absl::DataLossError(
+          absl::StrCat("Shard ", shard, " answered ", pulled->size(), " of ",
+                       requests[shard].size(), " pulled variables."));
     } else {
       replies[shard] = *std::move(pulled);
     }
@@ -372,7 +381,8 @@ absl::StatusOr<std::vector<PulledValue>> ShardedClient::Pull(
     if (items[i].known_version > 0) {
       std::optional<std::vector<int64_t>> seen = PartVersions(name);
       if (seen && seen->size() == known.size() &&
-          std::accumulate(seen->begin(), seen->end(), int64_t{0}) == items[i].known_version) {
+          std::accumulate(seen->begin(), seen->end(), int64_t{0}) ==
+              items[i].known_version) {
         known = *seen;
         conditional[i] = true;
       }
@@ -390,8 +400,10 @@ absl::StatusOr<std::vector<PulledValue>> ShardedClient::Pull(
     for (size_t k = 0; k < slots[shard].size(); ++k) {
       const Slot& slot = slots[shard][k];
       PulledValue& reply = replies[shard][k];
-      if (slot.part < 0) results[slot.item] = std::move(reply);
-      else parts[slot.item][slot.part] = std::move(reply);
+      if (slot.part < 0)
+        results[slot.item] = std::move(reply);
+      else
+        parts[slot.item][slot.part] = std::move(reply);
     }
   }
   // A conditional item with some parts changed needs the unchanged parts'
@@ -400,8 +412,9 @@ absl::StatusOr<std::vector<PulledValue>> ShardedClient::Pull(
   std::vector<std::vector<Slot>> again_slots(num_shards());
   for (size_t i = 0; i < items.size(); ++i) {
     if (!layouts[i] || !conditional[i]) continue;
-    const bool all_unchanged = std::all_of(parts[i].begin(), parts[i].end(),
-                                           [](const PulledValue& v) { return v.unchanged; });
+    const bool all_unchanged =
+        std::all_of(parts[i].begin(), parts[i].end(),
+                    [](const PulledValue& v) { return v.unchanged; });
     if (all_unchanged) {
       results[i].unchanged = true;
       results[i].info = {items[i].name, layouts[i]->shape, layouts[i]->dtype,
@@ -428,7 +441,8 @@ absl::StatusOr<std::vector<PulledValue>> ShardedClient::Pull(
   for (size_t i = 0; i < items.size(); ++i) {
     if (!layouts[i]) continue;
     std::vector<int64_t> versions;
-    for (const PulledValue& part : parts[i]) versions.push_back(part.info.version);
+    for (const PulledValue& part : parts[i])
+      versions.push_back(part.info.version);
     absl::StatusOr<PulledValue> whole =
         AssembleParts(items[i].name, *layouts[i], std::move(parts[i]));
     if (!whole.ok()) return whole.status();
@@ -452,7 +466,8 @@ void ShardedClient::RememberPartVersions(absl::string_view full_name,
   part_versions_[std::string(full_name)] = std::move(versions);
 }
 
-absl::StatusOr<std::vector<VariableInfo>> ShardedClient::Push(const PushSpec& push) {
+absl::StatusOr<std::vector<VariableInfo>> ShardedClient::Push(
+    const PushSpec& push) {
   std::vector<PushSpec> requests(num_shards());
   std::vector<std::vector<Slot>> slots(num_shards());
   std::vector<std::optional<Layout>> layouts(push.updates.size());
@@ -471,24 +486,25 @@ absl::StatusOr<std::vector<VariableInfo>> ShardedClient::Push(const PushSpec& pu
     }
     const Layout& layout = *layouts[i];
     if (push.max_staleness > 0 && update.base_version) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "Bounded staleness needs an unpartitioned variable; ", update.name,
-          " is partitioned."));
+      return absl::InvalidArgumentError(
+          absl::StrCat("Bounded staleness needs an unpartitioned variable; ",
+                       update.name, " is partitioned."));
     }
     const int64_t bytes = layout.total_bytes;
     if (static_cast<int64_t>(update.value.size()) != bytes) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "Cannot push ", update.value.size(), " bytes to partitioned variable ",
-          update.name, " of shape ", ShapeToString(layout.shape), " and dtype ",
-          DTypeName(layout.dtype), ": it holds ", bytes, " bytes."));
+          "Cannot push ", update.value.size(),
+          " bytes to partitioned variable ", update.name, " of shape ",
+          ShapeToString(layout.shape), " and dtype ", DTypeName(layout.dtype),
+          ": it holds ", bytes, " bytes."));
     }
     int64_t offset = 0;
     for (int p = 0; p < static_cast<int>(layout.rows.size()); ++p) {
       const int64_t part_bytes = layout.rows[p] * layout.row_bytes;
       const int shard = ShardForPartition(update.name, p, num_shards());
-      requests[shard].updates.push_back({PartitionName(update.name, p), update.kind,
-                                         update.value.substr(offset, part_bytes),
-                                         std::nullopt});
+      requests[shard].updates.push_back(
+          {PartitionName(update.name, p), update.kind,
+           update.value.substr(offset, part_bytes), std::nullopt});
       slots[shard].push_back({i, p});
       offset += part_bytes;
     }
@@ -496,13 +512,14 @@ absl::StatusOr<std::vector<VariableInfo>> ShardedClient::Push(const PushSpec& pu
   std::vector<absl::Status> statuses(num_shards());
   std::vector<std::vector<VariableInfo>> replies(num_shards());
   workers_->Run(NonEmpty(slots), [&](int shard) {
-    absl::StatusOr<std::vector<VariableInfo>> pushed = shards_[shard]->Push(requests[shard]);
+    absl::StatusOr<std::vector<VariableInfo>> pushed =
+        shards_[shard]->Push(requests[shard]);
     if (!pushed.ok()) {
       statuses[shard] = ShardError(shard, pushed.status());
     } else if (pushed->size() != requests[shard].updates.size()) {
-      statuses[shard] = absl::DataLossError(absl::StrCat(
-          "Shard ", shard, " answered ", pushed->size(), " of ",
-          requests[shard].updates.size(), " pushed variables."));
+      statuses[shard] = absl::DataLossError(
+          absl::StrCat("Shard ", shard, " answered ", pushed->size(), " of ",
+                       requests[shard].updates.size(), " pushed variables."));
     } else {
       replies[shard] = *std::move(pushed);
     }
@@ -513,8 +530,8 @@ absl::StatusOr<std::vector<VariableInfo>> ShardedClient::Push(const PushSpec& pu
   for (size_t i = 0; i < push.updates.size(); ++i) {
     if (layouts[i]) {
       part_versions[i].resize(layouts[i]->rows.size());
-      results[i] = {push.updates[i].name, layouts[i]->shape, layouts[i]->dtype, 0,
-                    layouts[i]->trainable};
+      results[i] = {push.updates[i].name, layouts[i]->shape, layouts[i]->dtype,
+                    0, layouts[i]->trainable};
     }
   }
   for (int shard = 0; shard < num_shards(); ++shard) {
@@ -529,7 +546,8 @@ absl::StatusOr<std::vector<VariableInfo>> ShardedClient::Push(const PushSpec& pu
     }
   }
   for (size_t i = 0; i < push.updates.size(); ++i) {
-    if (layouts[i]) RememberPartVersions(push.updates[i].name, std::move(part_versions[i]));
+    if (layouts[i])
+      RememberPartVersions(push.updates[i].name, std::move(part_versions[i]));
   }
   return results;
 }

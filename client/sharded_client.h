@@ -37,10 +37,10 @@ namespace paramserver {
 
 // A partitioned variable as fetched: the whole, and its parts.
 struct PartitionedVariable {
-  VariableInfo info;  // Full name and shape; version = sum of the parts'.
-  bool created = false;              // This call created the parts.
-  std::vector<VariableInfo> parts;   // "name/part_0", ... in order.
-  std::string value;                 // The parts' values joined, when asked.
+  VariableInfo info;     // Full name and shape; version = sum of the parts'.
+  bool created = false;  // This call created the parts.
+  std::vector<VariableInfo> parts;  // "name/part_0", ... in order.
+  std::string value;                // The parts' values joined, when asked.
 };
 
 class ShardedClient final : public VariableClient {
@@ -122,15 +122,18 @@ class ShardedClient final : public VariableClient {
   absl::Status PullRound(const std::vector<std::vector<PullItemSpec>>& requests,
                          std::vector<std::vector<PulledValue>>& replies);
   // The parts' versions this client last saw for a partitioned variable.
-  std::optional<std::vector<int64_t>> PartVersions(absl::string_view full_name) const;
-  void RememberPartVersions(absl::string_view full_name, std::vector<int64_t> versions);
+  std::optional<std::vector<int64_t>> PartVersions(
+      absl::string_view full_name) const;
+  void RememberPartVersions(absl::string_view full_name,
+                            std::vector<int64_t> versions);
   absl::StatusOr<std::vector<std::string>> DeletePartitioned(
       absl::string_view full_name, const Layout& layout);
   // As tf.get_variable, for a partitioned variable found existing: OK when
   // `name/part_<parts>` does not exist, INVALID_ARGUMENT when it does.
   absl::Status CheckNoExtraPart(const VariableRequest& request, int parts);
   // Removes parts a failed GetPartitionedVariable made: (shard, name) pairs.
-  void DeleteCreatedParts(const std::vector<std::pair<int, std::string>>& parts);
+  void DeleteCreatedParts(
+      const std::vector<std::pair<int, std::string>>& parts);
 
   const std::vector<std::unique_ptr<VariableClient>> shards_;
   const std::vector<std::string> targets_;  // Per shard.

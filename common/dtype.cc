@@ -57,9 +57,9 @@ absl::StatusOr<DType> ParseDType(absl::string_view name) {
   if (name == "int32") return DType::kInt32;
   if (name == "int64") return DType::kInt64;
   if (name == "bool") return DType::kBool;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "Unknown dtype '", name,
-      "'; expected one of float32, float64, int32, int64, bool."));
+  return absl::InvalidArgumentError(
+      absl::StrCat("Unknown dtype '", name,
+                   "'; expected one of float32, float64, int32, int64, bool."));
 }
 
 }  // namespace paramserver

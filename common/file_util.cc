@@ -19,8 +19,9 @@ absl::Status ErrnoToStatus(int err, absl::string_view what) {
     case EDQUOT:
     case EFBIG:
       return absl::ResourceExhaustedError(
-          absl::StrCat(message, " (out of disk space or over a file size "
-                                "limit; nothing was committed)"));
+          absl::StrCat(message,
+                       " (out of disk space or over a file size "
+                       "limit; nothing was committed)"));
     case EACCES:
     case EPERM:
     case EROFS:

@@ -32,7 +32,11 @@ enum class InitializerKind {
 
 enum class FanMode { kFanIn, kFanOut, kFanAvg };
 
-enum class ScalingDistribution { kTruncatedNormal, kUntruncatedNormal, kUniform };
+enum class ScalingDistribution {
+  kTruncatedNormal,
+  kUntruncatedNormal,
+  kUniform
+};
 
 // Parameters left unset take TensorFlow 1.x's defaults: minval 0, maxval 1
 // (floating dtypes only; integer ones must set it, as in TF), mean 0,

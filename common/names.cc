@@ -33,10 +33,10 @@ absl::Status InvalidName(absl::string_view what, absl::string_view name,
 absl::Status ValidateFullName(absl::string_view name, absl::string_view what) {
   if (name.empty()) return InvalidName(what, name, "it is empty.");
   if (name.size() > kMaxNameLength) {
-    return InvalidName(what, name.substr(0, 64),
-                       absl::StrCat("it is ", name.size(),
-                                    " bytes long; the limit is ",
-                                    kMaxNameLength, "."));
+    return InvalidName(
+        what, name.substr(0, 64),
+        absl::StrCat("it is ", name.size(), " bytes long; the limit is ",
+                     kMaxNameLength, "."));
   }
   if (!IsLeadingChar(name[0]) ||
       !std::all_of(name.begin(), name.end(), IsFollowingChar)) {
@@ -54,10 +54,10 @@ absl::Status ValidateFullName(absl::string_view name, absl::string_view what) {
     ++components;
   }
   if (components > kMaxNameComponents) {
-    return InvalidName(what, name.substr(0, 64),
-                       absl::StrCat("it is nested ", components,
-                                    " levels deep; the limit is ",
-                                    kMaxNameComponents, "."));
+    return InvalidName(
+        what, name.substr(0, 64),
+        absl::StrCat("it is nested ", components, " levels deep; the limit is ",
+                     kMaxNameComponents, "."));
   }
   return absl::OkStatus();
 }

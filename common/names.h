@@ -27,7 +27,8 @@ absl::Status ValidateScope(absl::string_view scope);
 // tf.get_variable(name) inside variable_scope(scope): checks the full name
 // JoinScope(scope, name) once, so the two spellings of one variable (scope
 // "s" with name "_x", or scope "" with name "s/_x") get one answer.
-absl::Status ValidateScopedName(absl::string_view scope, absl::string_view name);
+absl::Status ValidateScopedName(absl::string_view scope,
+                                absl::string_view name);
 
 // "scope/name", or just "name" at the top level.
 std::string JoinScope(absl::string_view scope, absl::string_view name);

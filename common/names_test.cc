@@ -10,9 +10,9 @@ namespace paramserver {
 namespace {
 
 TEST(NamesTest, AcceptsTensorFlowNames) {
-  for (const char* name : {"v", "conv1/weights", "a.b/c-d_e", ".hidden", "0",
-                           "tower_0/conv1/Adam_1", "s/_x", "s/-y", "a>b",
-                           "s/>"}) {
+  for (const char* name :
+       {"v", "conv1/weights", "a.b/c-d_e", ".hidden", "0",
+        "tower_0/conv1/Adam_1", "s/_x", "s/-y", "a>b", "s/>"}) {
     EXPECT_TRUE(ValidateFullName(name, "name").ok()) << name;
   }
 }
@@ -22,12 +22,14 @@ TEST(NamesTest, RejectsWhatTensorFlowRejectsAndPathTricks) {
                            "a:0", "a/../b", "a/./b", "..", "v\n", "a<b"}) {
     absl::Status status = ValidateFullName(name, "variable name");
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << name;
-    EXPECT_NE(status.message().find("Invalid variable name"), std::string::npos);
+    EXPECT_NE(status.message().find("Invalid variable name"),
+              std::string::npos);
   }
 }
 
 TEST(NamesTest, LimitsLengthAndDepth) {
-  EXPECT_FALSE(ValidateFullName(std::string(kMaxNameLength + 1, 'a'), "n").ok());
+  EXPECT_FALSE(
+      ValidateFullName(std::string(kMaxNameLength + 1, 'a'), "n").ok());
   std::string deep = "a";
   for (int i = 0; i < kMaxNameComponents; ++i) deep += "/a";
   EXPECT_FALSE(ValidateFullName(deep, "n").ok());
@@ -40,9 +42,15 @@ TEST(NamesTest, ScopedNameIsCheckedWhole) {
   EXPECT_TRUE(ValidateScopedName("s", "-y").ok());
   EXPECT_TRUE(ValidateScopedName("a/b", "c").ok());
   for (const auto& [scope, name] :
-       std::vector<std::pair<const char*, const char*>>{
-           {"", "_x"}, {"_s", "x"}, {"", ""}, {"s", ""}, {"s/", "x"},
-           {"s", "/x"}, {"s", ".."}, {"..", "x"}, {"s", "a b"}}) {
+       std::vector<std::pair<const char*, const char*>>{{"", "_x"},
+                                                        {"_s", "x"},
+                                                        {"", ""},
+                                                        {"s", ""},
+                                                        {"s/", "x"},
+                                                        {"s", "/x"},
+                                                        {"s", ".."},
+                                                        {"..", "x"},
+                                                        {"s", "a b"}}) {
     absl::Status status = ValidateScopedName(scope, name);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument)
         << scope << " + " << name;

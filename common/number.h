@@ -20,11 +20,10 @@ class Number {
  public:
   constexpr Number() = default;  // The integer 0.
   constexpr Number(double value) : is_integer_(false), floating_(value) {}
-  template <typename T,
-            std::enable_if_t<std::is_integral_v<T> &&
-                                 !std::is_same_v<T, bool> &&
-                                 (std::is_signed_v<T> || sizeof(T) < 8),
-                             int> = 0>
+  template <typename T, std::enable_if_t<
+                            std::is_integral_v<T> && !std::is_same_v<T, bool> &&
+                                (std::is_signed_v<T> || sizeof(T) < 8),
+                            int> = 0>
   constexpr Number(T value)
       : is_integer_(true), integer_(static_cast<int64_t>(value)) {}
 

@@ -42,8 +42,8 @@ TEST(NumberTest, IsIntegerIn) {
   EXPECT_FALSE(Number(std::nan("")).IsIntegerIn(0, 5));
   EXPECT_FALSE(Number(0x1p63).IsIntegerIn(std::numeric_limits<int64_t>::min(),
                                           std::numeric_limits<int64_t>::max()));
-  EXPECT_TRUE(Number(-0x1p63).IsIntegerIn(std::numeric_limits<int64_t>::min(),
-                                          0));
+  EXPECT_TRUE(
+      Number(-0x1p63).IsIntegerIn(std::numeric_limits<int64_t>::min(), 0));
 }
 
 TEST(NumberTest, ToStringRoundTrips) {

@@ -53,9 +53,9 @@ absl::StatusOr<uint64_t> ValueByteSize(absl::Span<const int64_t> shape,
   // Divided, not multiplied: the product is what may wrap around.
   if (static_cast<uint64_t>(*elements) >
       std::numeric_limits<uint64_t>::max() / element_size) {
-    return absl::OutOfRangeError(absl::StrCat(
-        "A value of shape ", ShapeToString(shape), " and dtype ",
-        DTypeName(dtype), " has more than 2^64 bytes."));
+    return absl::OutOfRangeError(
+        absl::StrCat("A value of shape ", ShapeToString(shape), " and dtype ",
+                     DTypeName(dtype), " has more than 2^64 bytes."));
   }
   return static_cast<uint64_t>(*elements) * element_size;
 }

@@ -65,17 +65,15 @@ absl::StatusOr<ImageFilterVariables> GetImageFilterVariables(
   ImageFilterVariables variables;
   {
     VariableScope conv1("conv1");
-    if (absl::Status s = GetConvReluVariables(client, options,
-                                              &variables.conv1_weights,
-                                              &variables.conv1_biases);
+    if (absl::Status s = GetConvReluVariables(
+            client, options, &variables.conv1_weights, &variables.conv1_biases);
         !s.ok()) {
       return s;
     }
   }
   VariableScope conv2("conv2");
-  if (absl::Status s = GetConvReluVariables(client, options,
-                                            &variables.conv2_weights,
-                                            &variables.conv2_biases);
+  if (absl::Status s = GetConvReluVariables(
+          client, options, &variables.conv2_weights, &variables.conv2_biases);
       !s.ok()) {
     return s;
   }
@@ -102,8 +100,9 @@ absl::StatusOr<ImageFilterVariables> CreateUnsharedImageFilterVariables(
 }
 
 absl::Span<const float> FloatsOf(const FetchedVariable& variable) {
-  return absl::MakeConstSpan(reinterpret_cast<const float*>(variable.value.data()),
-                             variable.value.size() / sizeof(float));
+  return absl::MakeConstSpan(
+      reinterpret_cast<const float*>(variable.value.data()),
+      variable.value.size() / sizeof(float));
 }
 
 absl::StatusOr<std::unique_ptr<ImageFilter>> ImageFilter::Create(

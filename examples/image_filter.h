@@ -8,8 +8,8 @@
 //           initializer=tf.random_normal_initializer())
 //       biases = tf.get_variable("biases", bias_shape,
 //           initializer=tf.constant_initializer(0.0))
-//       conv = tf.nn.conv2d(input, weights, strides=[1, 1, 1, 1], padding='SAME')
-//       return tf.nn.relu(conv + biases)
+//       conv = tf.nn.conv2d(input, weights, strides=[1, 1, 1, 1],
+//       padding='SAME') return tf.nn.relu(conv + biases)
 //
 //   def my_image_filter(input_images):
 //       with tf.variable_scope("conv1"):

@@ -58,8 +58,8 @@ std::vector<float> ReferenceFilter(const ImageFilterVariables& v,
   params.fuse_relu = true;
   std::vector<float> relu1 = kernels::ReferenceConv2D<float>(
       params, image, Floats(v.conv1_weights), Floats(v.conv1_biases));
-  return kernels::ReferenceConv2D<float>(
-      params, relu1, Floats(v.conv2_weights), Floats(v.conv2_biases));
+  return kernels::ReferenceConv2D<float>(params, relu1, Floats(v.conv2_weights),
+                                         Floats(v.conv2_biases));
 }
 
 std::vector<std::string> Names(LocalVariableClient& client) {
@@ -75,12 +75,16 @@ std::vector<std::string> Names(LocalVariableClient& client) {
 std::vector<float> Apply(const ImageFilterVariables& variables,
                          const std::vector<float>& image) {
   std::vector<float> output(kElements);
-  absl::StatusOr<std::unique_ptr<ImageFilter>> filter = ImageFilter::Create(
-      {.batch = 1, .height = kSize, .width = kSize, .channels = kChannels,
-       .kernel = 3});
+  absl::StatusOr<std::unique_ptr<ImageFilter>> filter =
+      ImageFilter::Create({.batch = 1,
+                           .height = kSize,
+                           .width = kSize,
+                           .channels = kChannels,
+                           .kernel = 3});
   EXPECT_TRUE(filter.ok()) << filter.status();
   if (filter.ok()) {
-    EXPECT_TRUE((*filter)->Apply(variables, image, absl::MakeSpan(output)).ok());
+    EXPECT_TRUE(
+        (*filter)->Apply(variables, image, absl::MakeSpan(output)).ok());
   }
   return output;
 }

@@ -15,16 +15,21 @@ absl::StatusOr<std::unique_ptr<ImageFilterTrainer>> ImageFilterTrainer::Create(
   absl::StatusOr<std::unique_ptr<kernels::ImageFilterTraining>> step =
       kernels::ImageFilterTraining::Create(params);
   if (!step.ok()) return step.status();
-  return std::unique_ptr<ImageFilterTrainer>(new ImageFilterTrainer(*std::move(step)));
+  return std::unique_ptr<ImageFilterTrainer>(
+      new ImageFilterTrainer(*std::move(step)));
 }
 
-int64_t ImageFilterTrainer::image_elements() const { return step_->image_elements(); }
+int64_t ImageFilterTrainer::image_elements() const {
+  return step_->image_elements();
+}
 
-absl::Status ImageFilterTrainer::SetWeights(const FilterViews& w, int64_t version) {
+absl::Status ImageFilterTrainer::SetWeights(const FilterViews& w,
+                                            int64_t version) {
   return step_->SetWeights(w[0], w[1], w[2], w[3], version);
 }
 
-absl::Status ImageFilterTrainer::Forward(const FilterViews& weights, int64_t version,
+absl::Status ImageFilterTrainer::Forward(const FilterViews& weights,
+                                         int64_t version,
                                          absl::Span<const float> images,
                                          absl::Span<float> output) {
   if (absl::Status s = SetWeights(weights, version); !s.ok()) return s;

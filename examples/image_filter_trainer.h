@@ -43,7 +43,8 @@ class ImageFilterTrainer {
   // The filter's output for `images`, with weights at local `version`
   // (weights are re-read only when it changes).
   absl::Status Forward(const FilterViews& weights, int64_t version,
-                       absl::Span<const float> images, absl::Span<float> output);
+                       absl::Span<const float> images,
+                       absl::Span<float> output);
 
   // Mean squared error of the filter's output against `targets`, and its
   // gradients with respect to the four tensors, written to `gradients`
@@ -55,7 +56,8 @@ class ImageFilterTrainer {
                                           FilterTensors* gradients);
 
  private:
-  explicit ImageFilterTrainer(std::unique_ptr<kernels::ImageFilterTraining> step)
+  explicit ImageFilterTrainer(
+      std::unique_ptr<kernels::ImageFilterTraining> step)
       : step_(std::move(step)) {}
   absl::Status SetWeights(const FilterViews& weights, int64_t version);
 

@@ -34,7 +34,8 @@ ABSL_FLAG(std::string, servers, "",
           "Sharded parameter servers HOST:PORT,HOST:PORT,... in shard order "
           "(overrides --server).");
 ABSL_FLAG(std::string, tls_ca, "",
-          "PEM CA certificate(s) the servers' certificates must chain to; turns on TLS.");
+          "PEM CA certificate(s) the servers' certificates must chain to; "
+          "turns on TLS.");
 ABSL_FLAG(std::string, tls_cert, "", "PEM client certificate, for mutual TLS.");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
 ABSL_FLAG(std::string, token, "",
@@ -47,24 +48,31 @@ ABSL_FLAG(int, batch, 4, "Images per step.");
 ABSL_FLAG(int, size, 32, "Image height and width; 32 channels.");
 ABSL_FLAG(std::string, optimizer, "adam", "sgd, momentum, adagrad or adam.");
 ABSL_FLAG(double, learning_rate, 0.001, "Learning rate.");
-ABSL_FLAG(int, max_staleness, 0, "Reject gradients this many versions stale (0: off).");
+ABSL_FLAG(int, max_staleness, 0,
+          "Reject gradients this many versions stale (0: off).");
 ABSL_FLAG(int, log_every, 10, "Print progress every this many steps.");
 
 namespace paramserver {
 namespace {
 
 constexpr int kTensors = 4;
-const char* const kNames[kTensors] = {"student/conv1/weights", "student/conv1/biases",
-                                      "student/conv2/weights", "student/conv2/biases"};
+const char* const kNames[kTensors] = {
+    "student/conv1/weights", "student/conv1/biases", "student/conv2/weights",
+    "student/conv2/biases"};
 
 absl::StatusOr<OptimizerSpec> OptimizerFromFlags() {
   OptimizerSpec spec;
   const std::string name = absl::GetFlag(FLAGS_optimizer);
-  if (name == "sgd") spec.kind = OptimizerKind::kSgd;
-  else if (name == "momentum") spec.kind = OptimizerKind::kMomentum;
-  else if (name == "adagrad") spec.kind = OptimizerKind::kAdagrad;
-  else if (name == "adam") spec.kind = OptimizerKind::kAdam;
-  else return absl::InvalidArgumentError("Unknown --optimizer " + name);
+  if (name == "sgd")
+    spec.kind = OptimizerKind::kSgd;
+  else if (name == "momentum")
+    spec.kind = OptimizerKind::kMomentum;
+  else if (name == "adagrad")
+    spec.kind = OptimizerKind::kAdagrad;
+  else if (name == "adam")
+    spec.kind = OptimizerKind::kAdam;
+  else
+    return absl::InvalidArgumentError("Unknown --optimizer " + name);
   spec.learning_rate = absl::GetFlag(FLAGS_learning_rate);
   return spec;
 }
@@ -72,11 +80,14 @@ absl::StatusOr<OptimizerSpec> OptimizerFromFlags() {
 // The hidden teacher: fixed weights every worker derives from one seed.
 FilterTensors TeacherWeights(int64_t channels) {
   FilterTensors teacher;
-  const TensorShape shapes[kTensors] = {{5, 5, channels, channels}, {channels},
-                                        {5, 5, channels, channels}, {channels}};
+  const TensorShape shapes[kTensors] = {{5, 5, channels, channels},
+                                        {channels},
+                                        {5, 5, channels, channels},
+                                        {channels}};
   for (int t = 0; t < kTensors; ++t) {
     InitializerSpec init;
-    init.kind = t % 2 == 0 ? InitializerKind::kRandomNormal : InitializerKind::kRandomUniform;
+    init.kind = t % 2 == 0 ? InitializerKind::kRandomNormal
+                           : InitializerKind::kRandomUniform;
     init.stddev = 0.05;
     init.maxval = 0.1;
     init.seed = 1000 + t;
@@ -118,7 +129,8 @@ struct WorkerState {
 // Conditional pull: only tensors newer than the ones held travel.
 absl::Status PullWeights(VariableClient& client, WorkerState& state) {
   std::vector<PullItemSpec> items;
-  for (int t = 0; t < kTensors; ++t) items.push_back({kNames[t], state.versions[t]});
+  for (int t = 0; t < kTensors; ++t)
+    items.push_back({kNames[t], state.versions[t]});
   absl::StatusOr<std::vector<PulledValue>> pulled = client.Pull(items);
   if (!pulled.ok()) return pulled.status();
   for (int t = 0; t < kTensors; ++t) {
@@ -126,14 +138,16 @@ absl::Status PullWeights(VariableClient& client, WorkerState& state) {
     if (value.unchanged) continue;
     state.versions[t] = value.info.version;
     state.weights[t].resize(value.value.size() / sizeof(float));
-    std::memcpy(state.weights[t].data(), value.value.data(), value.value.size());
+    std::memcpy(state.weights[t].data(), value.value.data(),
+                value.value.size());
     ++state.local_version;
   }
   return absl::OkStatus();
 }
 
 absl::Status PushGradients(VariableClient& client, const WorkerState& state,
-                           const FilterTensors& gradients, const OptimizerSpec& optimizer) {
+                           const FilterTensors& gradients,
+                           const OptimizerSpec& optimizer) {
   PushSpec push;
   push.optimizer = optimizer;
   push.max_staleness = absl::GetFlag(FLAGS_max_staleness);
@@ -150,10 +164,12 @@ absl::Status PushGradients(VariableClient& client, const WorkerState& state,
 void PrintProgress(int worker, int step, int steps, double loss, int stale) {
   constexpr int kWidth = 20;
   const int filled = step * kWidth / steps;
-  std::printf("worker %d [%s%s] step %4d/%d  loss %.6f%s\n", worker,
-              std::string(filled, '#').c_str(), std::string(kWidth - filled, '.').c_str(),
-              step, steps, loss,
-              stale > 0 ? absl::StrCat("  (", stale, " stale pushes rejected)").c_str() : "");
+  std::printf(
+      "worker %d [%s%s] step %4d/%d  loss %.6f%s\n", worker,
+      std::string(filled, '#').c_str(),
+      std::string(kWidth - filled, '.').c_str(), step, steps, loss,
+      stale > 0 ? absl::StrCat("  (", stale, " stale pushes rejected)").c_str()
+                : "");
   std::fflush(stdout);
 }
 
@@ -163,23 +179,25 @@ absl::StatusOr<double> EvaluationLoss(VariableClient& client,
                                       const FilterTensors& teacher,
                                       WorkerState& state) {
   constexpr uint64_t kEvaluationSeed = 999;
-  const std::vector<float> images = RandomImages(trainer.image_elements(), kEvaluationSeed);
+  const std::vector<float> images =
+      RandomImages(trainer.image_elements(), kEvaluationSeed);
   std::vector<float> targets(images.size());
-  if (absl::Status s = trainer.Forward(Views(teacher), -1, images, absl::MakeSpan(targets));
+  if (absl::Status s =
+          trainer.Forward(Views(teacher), -1, images, absl::MakeSpan(targets));
       !s.ok()) {
     return s;
   }
   if (absl::Status s = PullWeights(client, state); !s.ok()) return s;
   FilterTensors unused;
-  return trainer.LossAndGradients(Views(state.weights), state.local_version, images,
-                                  targets, &unused);
+  return trainer.LossAndGradients(Views(state.weights), state.local_version,
+                                  images, targets, &unused);
 }
 
 absl::StatusOr<ClientOptions> ClientOptionsFromFlags() {
   ClientOptions options;
-  if (absl::Status s = SetTlsAndToken(absl::GetFlag(FLAGS_tls_ca), absl::GetFlag(FLAGS_tls_cert),
-                                      absl::GetFlag(FLAGS_tls_key), absl::GetFlag(FLAGS_token),
-                                      options);
+  if (absl::Status s = SetTlsAndToken(
+          absl::GetFlag(FLAGS_tls_ca), absl::GetFlag(FLAGS_tls_cert),
+          absl::GetFlag(FLAGS_tls_key), absl::GetFlag(FLAGS_token), options);
       !s.ok()) {
     return s;
   }
@@ -191,9 +209,11 @@ absl::StatusOr<std::unique_ptr<VariableClient>> ConnectFromFlags() {
   if (!options.ok()) return options.status();
   const std::string servers = absl::GetFlag(FLAGS_servers);
   if (servers.empty()) {
-    return ParameterServerClient::Connect(absl::GetFlag(FLAGS_server), *options);
+    return ParameterServerClient::Connect(absl::GetFlag(FLAGS_server),
+                                          *options);
   }
-  const std::vector<std::string> targets = absl::StrSplit(servers, ',', absl::SkipEmpty());
+  const std::vector<std::string> targets =
+      absl::StrSplit(servers, ',', absl::SkipEmpty());
   return ShardedClient::Connect(targets, *options);
 }
 
@@ -201,13 +221,16 @@ absl::StatusOr<std::unique_ptr<VariableClient>> ConnectFromFlags() {
 // servers have been unreachable for --retry_seconds.
 template <typename Op>
 absl::Status RetryWhileUnavailable(int worker, Op op) {
-  const absl::Time give_up = absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_retry_seconds));
+  const absl::Time give_up =
+      absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_retry_seconds));
   for (;;) {
     absl::Status status = op();
-    if (status.code() != absl::StatusCode::kUnavailable || absl::Now() > give_up) {
+    if (status.code() != absl::StatusCode::kUnavailable ||
+        absl::Now() > give_up) {
       return status;
     }
-    std::fprintf(stderr, "worker %d: %s; retrying\n", worker, status.ToString().c_str());
+    std::fprintf(stderr, "worker %d: %s; retrying\n", worker,
+                 status.ToString().c_str());
     absl::SleepFor(absl::Milliseconds(500));
   }
 }
@@ -217,12 +240,15 @@ absl::Status Train() {
   if (!client.ok()) return client.status();
   absl::StatusOr<OptimizerSpec> optimizer = OptimizerFromFlags();
   if (!optimizer.ok()) return optimizer.status();
-  const int worker = absl::GetFlag(FLAGS_worker), steps = absl::GetFlag(FLAGS_steps);
-  if (absl::Status s = RetryWhileUnavailable(worker, [&] { return CreateStudent(**client); });
+  const int worker = absl::GetFlag(FLAGS_worker),
+            steps = absl::GetFlag(FLAGS_steps);
+  if (absl::Status s = RetryWhileUnavailable(
+          worker, [&] { return CreateStudent(**client); });
       !s.ok()) {
     return s;
   }
-  const TrainerShape shape{.batch = absl::GetFlag(FLAGS_batch), .size = absl::GetFlag(FLAGS_size)};
+  const TrainerShape shape{.batch = absl::GetFlag(FLAGS_batch),
+                           .size = absl::GetFlag(FLAGS_size)};
   auto trainer = ImageFilterTrainer::Create(shape);
   if (!trainer.ok()) return trainer.status();
   const FilterTensors teacher = TeacherWeights(shape.channels);
@@ -232,20 +258,25 @@ absl::Status Train() {
   // The shared evaluation batch's loss, retried while a server is unreachable.
   const auto evaluate = [&](double& loss) {
     return RetryWhileUnavailable(worker, [&]() -> absl::Status {
-      absl::StatusOr<double> value = EvaluationLoss(**client, **trainer, teacher, state);
+      absl::StatusOr<double> value =
+          EvaluationLoss(**client, **trainer, teacher, state);
       if (value.ok()) loss = *value;
       return value.status();
     });
   };
   double initial = 0;
   if (absl::Status s = evaluate(initial); !s.ok()) return s;
-  std::printf("worker %d: evaluation loss before training %.6f\n", worker, initial);
+  std::printf("worker %d: evaluation loss before training %.6f\n", worker,
+              initial);
   int stale = 0;
   double window_loss = 0;
   for (int step = 1; step <= steps; ++step) {
-    const std::vector<float> images =
-        RandomImages((*trainer)->image_elements(), uint64_t(worker) << 32 | step);
-    if (absl::Status s = (*trainer)->Forward(Views(teacher), -1, images, absl::MakeSpan(targets)); !s.ok()) return s;
+    const std::vector<float> images = RandomImages(
+        (*trainer)->image_elements(), uint64_t(worker) << 32 | step);
+    if (absl::Status s = (*trainer)->Forward(Views(teacher), -1, images,
+                                             absl::MakeSpan(targets));
+        !s.ok())
+      return s;
     // A step whose pull or push found a server unreachable is redone. (Its
     // push may have reached the other shards: those gradients then count
     // twice, as with TensorFlow's independent parameter-server tasks.)
@@ -253,23 +284,29 @@ absl::Status Train() {
     absl::Status status = RetryWhileUnavailable(worker, [&]() -> absl::Status {
       if (absl::Status s = PullWeights(**client, state); !s.ok()) return s;
       absl::StatusOr<double> step_loss = (*trainer)->LossAndGradients(
-          Views(state.weights), state.local_version, images, targets, &gradients);
+          Views(state.weights), state.local_version, images, targets,
+          &gradients);
       if (!step_loss.ok()) return step_loss.status();
       loss = *step_loss;
       return PushGradients(**client, state, gradients, *optimizer);
     });
-    if (status.code() == absl::StatusCode::kAborted) ++stale;
-    else if (!status.ok()) return status;
+    if (status.code() == absl::StatusCode::kAborted)
+      ++stale;
+    else if (!status.ok())
+      return status;
     window_loss += loss;
     const int every = absl::GetFlag(FLAGS_log_every);
     if (step % every == 0 || step == steps) {
-      PrintProgress(worker, step, steps, window_loss / (step % every == 0 ? every : step % every), stale);
+      PrintProgress(worker, step, steps,
+                    window_loss / (step % every == 0 ? every : step % every),
+                    stale);
       window_loss = 0;
     }
   }
   double final_loss = 0;
   if (absl::Status s = evaluate(final_loss); !s.ok()) return s;
-  std::printf("worker %d: evaluation loss after training %.6f\n", worker, final_loss);
+  std::printf("worker %d: evaluation loss after training %.6f\n", worker,
+              final_loss);
   return absl::OkStatus();
 }
 

@@ -39,7 +39,8 @@ absl::Status RunWorker(ParameterServerClient& client, int worker) {
   absl::StatusOr<FetchedVariable> v = GetVariable(client, "v", {{1}}, {}, true);
   if (!v.ok()) return v.status();
   ReuseVariables();
-  absl::StatusOr<FetchedVariable> v1 = GetVariable(client, "v", {{1}}, {}, true);
+  absl::StatusOr<FetchedVariable> v1 =
+      GetVariable(client, "v", {{1}}, {}, true);
   if (!v1.ok()) return v1.status();
   if (v1->info.name != v->info.name || v1->value != v->value) {
     return absl::InternalError("v1 != v");

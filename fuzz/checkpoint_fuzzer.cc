@@ -20,8 +20,8 @@
 #include "absl/strings/string_view.h"
 #include "fuzz/data_dir_fuzz.h"
 #include "server/durability/checkpoint.h"
-#include "server/durability/crc32c.h"
 #include "server/durability/coding.h"
+#include "server/durability/crc32c.h"
 #include "server/durability/env.h"
 
 namespace paramserver {

@@ -34,7 +34,8 @@ std::optional<T> Parsed(absl::StatusOr<T> value) {
 }
 
 // The request psctl's `get` sends, or nullopt when a flag does not parse.
-std::optional<VariableRequest> Request(const std::vector<absl::string_view>& flag) {
+std::optional<VariableRequest> Request(
+    const std::vector<absl::string_view>& flag) {
   VariableRequest request;
   request.name = "v";
   const auto shape = Parsed(ParseShape(flag[0]));
@@ -50,8 +51,9 @@ std::optional<VariableRequest> Request(const std::vector<absl::string_view>& fla
   const auto scale = Parsed(ParseOptionalNumber("scale", flag[10]));
   const auto mode = Parsed(ParseFanMode(flag[11]));
   const auto distribution = Parsed(ParseDistribution(flag[12]));
-  if (!shape || !dtype || !reuse || !kind || !values || !value_shape || !minval ||
-      !maxval || !mean || !stddev || !scale || !mode || !distribution) {
+  if (!shape || !dtype || !reuse || !kind || !values || !value_shape ||
+      !minval || !maxval || !mean || !stddev || !scale || !mode ||
+      !distribution) {
     return std::nullopt;
   }
   request.shape = *shape;

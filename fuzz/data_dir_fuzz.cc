@@ -16,7 +16,8 @@ namespace paramserver {
 namespace {
 
 // Name -> (version, value bytes) of every variable.
-std::map<std::string, std::pair<int64_t, std::string>> Contents(VariableStore& store) {
+std::map<std::string, std::pair<int64_t, std::string>> Contents(
+    VariableStore& store) {
   std::map<std::string, std::pair<int64_t, std::string>> contents;
   for (VariableStore::SnapshotEntry& entry : store.SnapshotAll()) {
     const VariableSnapshot& s = entry.snapshot;

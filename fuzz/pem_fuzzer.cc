@@ -6,11 +6,11 @@
 //
 // Input: certificate file contents, optionally "<KEY>" and a key file's.
 
+#include <openssl/err.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <vector>
-
-#include <openssl/err.h>
 
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
@@ -24,7 +24,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::Status status = CheckCertificates(parts[0], "cert.pem");
   if (!status.ok() && !absl::IsInvalidArgument(status)) std::abort();
   if (parts.size() > 1) {
-    status = CheckKeyMatchesCertificate(parts[1], "key.pem", parts[0], "cert.pem");
+    status =
+        CheckKeyMatchesCertificate(parts[1], "key.pem", parts[0], "cert.pem");
     if (!status.ok() && !absl::IsInvalidArgument(status)) std::abort();
   }
   // Every check leaves OpenSSL's error queue empty for the next one.

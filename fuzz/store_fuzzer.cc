@@ -15,12 +15,12 @@
 
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "common/tensor_shape.h"
 #include "fuzz/fuzz_util.h"
 #include "google/protobuf/stubs/logging.h"
 #include "proto/parameter_server.pb.h"
-#include "wire/proto_convert.h"
-#include "common/tensor_shape.h"
 #include "server/variable_store.h"
+#include "wire/proto_convert.h"
 
 namespace paramserver {
 namespace {
@@ -29,24 +29,28 @@ namespace {
 void CheckSnapshot(const VariableInfo& info, const TensorBuffer* value) {
   absl::StatusOr<int64_t> elements = NumElements(info.shape);
   Check(elements.ok());
-  Check(value != nullptr &&
-        value->size() == static_cast<size_t>(*elements) * DTypeSize(info.dtype));
+  Check(value != nullptr && value->size() == static_cast<size_t>(*elements) *
+                                                 DTypeSize(info.dtype));
 }
 
 class Session {
  public:
-  Session() {
-    store_ = *VariableStore::Create(SmallStoreOptions());
-  }
+  Session() { store_ = *VariableStore::Create(SmallStoreOptions()); }
 
   void Run(char kind, absl::string_view bytes) {
     switch (static_cast<uint8_t>(kind) % 6) {
-      case 0: return GetVariable(bytes);
-      case 1: return Push(bytes, /*header_only=*/false);
-      case 2: return List(bytes);
-      case 3: return Delete(bytes);
-      case 4: return Pull(bytes);
-      case 5: return Push(bytes, /*header_only=*/true);
+      case 0:
+        return GetVariable(bytes);
+      case 1:
+        return Push(bytes, /*header_only=*/false);
+      case 2:
+        return List(bytes);
+      case 3:
+        return Delete(bytes);
+      case 4:
+        return Pull(bytes);
+      case 5:
+        return Push(bytes, /*header_only=*/true);
     }
   }
 
@@ -56,7 +60,8 @@ class Session {
     if (!proto.ParseFromArray(bytes.data(), bytes.size())) return;
     absl::StatusOr<VariableRequest> request = FromProto(proto);
     if (!request.ok()) return;
-    absl::StatusOr<VariableStore::GetResult> result = store_->GetVariable(*request);
+    absl::StatusOr<VariableStore::GetResult> result =
+        store_->GetVariable(*request);
     if (result.ok()) {
       CheckSnapshot(result->snapshot.info, result->snapshot.value.get());
     }
@@ -68,7 +73,8 @@ class Session {
     absl::StatusOr<PushSpec> push = FromProto(proto);
     if (!push.ok()) return;
     if (header_only) {
-      absl::StatusOr<std::vector<size_t>> sizes = store_->CheckPushHeader(*push);
+      absl::StatusOr<std::vector<size_t>> sizes =
+          store_->CheckPushHeader(*push);
       if (sizes.ok()) Check(sizes->size() == push->updates.size());
       return;
     }
@@ -77,7 +83,8 @@ class Session {
   }
 
   void List(absl::string_view prefix) {
-    absl::StatusOr<std::vector<VariableInfo>> infos = store_->ListVariables(prefix);
+    absl::StatusOr<std::vector<VariableInfo>> infos =
+        store_->ListVariables(prefix);
     if (!infos.ok()) return;
     for (const VariableInfo& info : *infos) {
       absl::StatusOr<VariableSnapshot> read = store_->ReadVariable(info.name);

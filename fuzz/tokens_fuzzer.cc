@@ -43,7 +43,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (absl::string_view line : absl::StrSplit(parts[1], '\n')) {
     const std::vector<absl::string_view> fields = absl::StrSplit(line, ' ');
     const absl::string_view token = fields[0];
-    const int action = fields.size() > 1 && !fields[1].empty() ? fields[1][0] % 5 : 0;
+    const int action =
+        fields.size() > 1 && !fields[1].empty() ? fields[1][0] % 5 : 0;
     std::vector<std::string> names;
     if (fields.size() > 2) names = absl::StrSplit(fields[2], ',');
     absl::Status status =
@@ -56,7 +57,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // its text occurs nowhere else: not in the names asked for, and only
     // once in the file (as the token itself, not inside a prefix).
     bool elsewhere = Occurrences(parts[0], token) > 1;
-    for (const std::string& name : names) elsewhere |= absl::StrContains(name, token);
+    for (const std::string& name : names)
+      elsewhere |= absl::StrContains(name, token);
     if (!status.ok() && token.size() >= 8 && !elsewhere &&
         absl::StrContains(status.message(), token)) {
       std::abort();

@@ -11,21 +11,21 @@
 //    way, and the decoder accepts whatever protobuf itself serializes (the
 //    header promises "anything a conformant protobuf writer may send").
 
+#include <grpcpp/grpcpp.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "fuzz/fuzz_util.h"
 #include "google/protobuf/stubs/logging.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "proto/parameter_server.pb.h"
 #include "server/variable_service.h"
-#include "wire/zero_copy_writer.h"
-#include "wire/zero_copy_reader.h"
 #include "server/variable_store.h"
+#include "wire/zero_copy_reader.h"
+#include "wire/zero_copy_writer.h"
 
 namespace paramserver {
 namespace {
@@ -43,7 +43,8 @@ grpc::ByteBuffer Sliced(const std::string& bytes, uint8_t pattern) {
     slices.emplace_back(bytes.data() + at, length);
     at += length;
   }
-  if (at < bytes.size()) slices.emplace_back(bytes.data() + at, bytes.size() - at);
+  if (at < bytes.size())
+    slices.emplace_back(bytes.data() + at, bytes.size() - at);
   return grpc::ByteBuffer(slices.data(), slices.size());
 }
 
@@ -59,14 +60,16 @@ std::string SpanBytes(const WireReader& reader, const WireSpan& span) {
 bool DecodePull(const grpc::ByteBuffer& buffer, rpc::PullResponse* out) {
   absl::StatusOr<WireReader> reader = WireReader::Create(buffer);
   Check(reader.ok());
-  absl::StatusOr<std::vector<PulledVariableView>> views = DecodePullResponse(*reader);
+  absl::StatusOr<std::vector<PulledVariableView>> views =
+      DecodePullResponse(*reader);
   if (!views.ok()) {
     Check(absl::IsDataLoss(views.status()));
     return false;
   }
   for (const PulledVariableView& view : *views) {
     rpc::PulledVariable* variable = out->add_variables();
-    if (view.variable.ByteSizeLong() > 0) *variable->mutable_variable() = view.variable;
+    if (view.variable.ByteSizeLong() > 0)
+      *variable->mutable_variable() = view.variable;
     variable->set_unchanged(view.unchanged);
     variable->set_streamed(view.streamed);
     variable->set_value(SpanBytes(*reader, view.value));
@@ -98,7 +101,8 @@ bool DecodePush(const grpc::ByteBuffer& buffer, rpc::PushChunk* out) {
     return false;
   }
   // The server parses the request bytes later; here, if they parse at all.
-  if (chunk->has_request && !out->mutable_request()->ParseFromString(chunk->request)) {
+  if (chunk->has_request &&
+      !out->mutable_request()->ParseFromString(chunk->request)) {
     return false;
   }
   out->set_index(chunk->index);
@@ -124,7 +128,8 @@ void Differential(const std::string& bytes, uint8_t pattern,
   // decoder refuses it (no conformant writer sends one): compare only when
   // both accepted.
   if (accepted) {
-    Check(google::protobuf::util::MessageDifferencer::Equivalent(decoded, parsed));
+    Check(google::protobuf::util::MessageDifferencer::Equivalent(decoded,
+                                                                 parsed));
   }
   const std::string canonical = parsed.SerializeAsString();
   Message again;

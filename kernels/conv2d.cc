@@ -68,8 +68,7 @@ void Conv2D::Init(const dnnl::memory::desc* input_layout) {
 }
 
 absl::Status Conv2D::SetWeights(absl::Span<const float> weights_hwio,
-                                absl::Span<const float> bias,
-                                int64_t version) {
+                                absl::Span<const float> bias, int64_t version) {
   if (weights_version_ == version) return absl::OkStatus();
   absl::Status s = CheckSpanSize(weights_hwio.size(), geometry_.weights_size,
                                  "weights_hwio");

@@ -68,14 +68,11 @@ class Conv2D {
   // output = [relu](conv(input, weights) + bias), NHWC in and out.
   // INVALID_ARGUMENT if the spans have the wrong sizes; FAILED_PRECONDITION
   // if SetWeights has not been called.
-  absl::Status Forward(absl::Span<const float> input,
-                       absl::Span<float> output);
+  absl::Status Forward(absl::Span<const float> input, absl::Span<float> output);
 
   // Layouts oneDNN chose for the activations.
   const dnnl::memory::desc& blocked_input_desc() const { return input_desc_; }
-  const dnnl::memory::desc& blocked_output_desc() const {
-    return output_desc_;
-  }
+  const dnnl::memory::desc& blocked_output_desc() const { return output_desc_; }
 
   // Variants with one or both activations in the blocked layouts above.
   // A blocked argument must be memory on CpuEngine() with exactly that

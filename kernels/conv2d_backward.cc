@@ -12,11 +12,10 @@ using Direction = LayoutBridge::Direction;
 
 // oneDNN's backward primitives take the forward primitive descriptor as a
 // hint for matching implementations.
-dnnl::convolution_forward::primitive_desc ForwardHint(
-    const Conv2DParams& p, const Conv2DGeometry& g) {
+dnnl::convolution_forward::primitive_desc ForwardHint(const Conv2DParams& p,
+                                                      const Conv2DGeometry& g) {
   return dnnl::convolution_forward::primitive_desc(
-      ForwardDesc(dnnl::prop_kind::forward_training, p, g,
-                  AnyConvDescs(p, g)),
+      ForwardDesc(dnnl::prop_kind::forward_training, p, g, AnyConvDescs(p, g)),
       CpuEngine());
 }
 
@@ -33,7 +32,8 @@ absl::StatusOr<std::unique_ptr<Conv2DBackwardData>> Conv2DBackwardData::Create(
     const Conv2DParams& params) {
   absl::StatusOr<Conv2DGeometry> geometry = ComputeConv2DGeometry(params);
   if (!geometry.ok()) return geometry.status();
-  std::unique_ptr<Conv2DBackwardData> object(new Conv2DBackwardData(params, *geometry));
+  std::unique_ptr<Conv2DBackwardData> object(
+      new Conv2DBackwardData(params, *geometry));
   absl::Status s = CallDnnl("Conv2DBackwardData::Create", [&] {
     ScopedOmpThreads threads(params.num_threads);
     object->Init();
@@ -83,8 +83,8 @@ absl::Status Conv2DBackwardData::Backward(absl::Span<const float> grad_output,
                        : absl::FailedPreconditionError(
                              "Conv2DBackwardData: SetWeights must succeed "
                              "before Backward");
-  s.Update(CheckSpanSize(grad_output.size(), geometry_.output_size,
-                         "grad_output"));
+  s.Update(
+      CheckSpanSize(grad_output.size(), geometry_.output_size, "grad_output"));
   s.Update(
       CheckSpanSize(grad_input.size(), geometry_.input_size, "grad_input"));
   if (!s.ok()) return s;
@@ -114,7 +114,8 @@ absl::StatusOr<std::unique_ptr<Conv2DBackwardWeights>>
 Conv2DBackwardWeights::Create(const Conv2DParams& params) {
   absl::StatusOr<Conv2DGeometry> geometry = ComputeConv2DGeometry(params);
   if (!geometry.ok()) return geometry.status();
-  std::unique_ptr<Conv2DBackwardWeights> object(new Conv2DBackwardWeights(params, *geometry));
+  std::unique_ptr<Conv2DBackwardWeights> object(
+      new Conv2DBackwardWeights(params, *geometry));
   absl::Status s = CallDnnl("Conv2DBackwardWeights::Create", [&] {
     ScopedOmpThreads threads(params.num_threads);
     object->Init();
@@ -126,8 +127,7 @@ Conv2DBackwardWeights::Create(const Conv2DParams& params) {
 
 void Conv2DBackwardWeights::Init() {
   const dnnl::convolution_backward_weights::primitive_desc pd(
-      BackwardWeightsDesc(params_, geometry_,
-                          AnyConvDescs(params_, geometry_)),
+      BackwardWeightsDesc(params_, geometry_, AnyConvDescs(params_, geometry_)),
       ConvAttr(/*fuse_relu=*/false), CpuEngine(),
       ForwardHint(params_, geometry_));
   primitive_ = dnnl::convolution_backward_weights(pd);
@@ -147,8 +147,8 @@ absl::Status Conv2DBackwardWeights::Backward(
     absl::Span<const float> input, absl::Span<const float> grad_output,
     absl::Span<float> grad_weights, absl::Span<float> grad_bias) {
   absl::Status s = CheckSpanSize(input.size(), geometry_.input_size, "input");
-  s.Update(CheckSpanSize(grad_output.size(), geometry_.output_size,
-                         "grad_output"));
+  s.Update(
+      CheckSpanSize(grad_output.size(), geometry_.output_size, "grad_output"));
   s.Update(CheckSpanSize(grad_weights.size(), geometry_.weights_size,
                          "grad_weights"));
   s.Update(CheckSpanSize(grad_bias.size(), params_.out_c, "grad_bias"));

@@ -73,8 +73,8 @@ struct Gradients {
 };
 
 Gradients ReferenceGradients(const Problem& x) {
-  const std::vector<double> g = ToDouble(PreReluGrad(
-      x, ReferenceConv2D(x.params, x.input, x.weights, x.bias)));
+  const std::vector<double> g = ToDouble(
+      PreReluGrad(x, ReferenceConv2D(x.params, x.input, x.weights, x.bias)));
   Gradients r;
   r.input = ReferenceConv2DBackwardData(x.params, g, ToDouble(x.weights));
   ReferenceConv2DBackwardWeights(x.params, ToDouble(x.input), g, &r.weights,
@@ -192,11 +192,11 @@ TEST_P(Conv2DBackwardCaseTest, FiniteDifferencesCatchAWrongGradient) {
   EXPECT_FALSE(AllCloseNormwise(wrong.weights, fd.weights, kRtol));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, Conv2DBackwardCaseTest, testing::ValuesIn(TestConvCases()),
-    [](const testing::TestParamInfo<Conv2DParams>& info) {
-      return CaseName(info.param);
-    });
+INSTANTIATE_TEST_SUITE_P(Shapes, Conv2DBackwardCaseTest,
+                         testing::ValuesIn(TestConvCases()),
+                         [](const testing::TestParamInfo<Conv2DParams>& info) {
+                           return CaseName(info.param);
+                         });
 
 TEST(Conv2DBackwardTest, CreateRejectsBadParams) {
   Conv2DParams p = TestConvCases()[0];
@@ -214,8 +214,7 @@ TEST(Conv2DBackwardTest, RejectsBadCalls) {
   ASSERT_TRUE(data.ok() && weights.ok());
   std::vector<float> grad_input(x.geometry.input_size);
   std::vector<float> grad_weights(x.geometry.weights_size), grad_bias(5);
-  EXPECT_EQ((*data)->Backward(x.grad_output, absl::MakeSpan(grad_input))
-                .code(),
+  EXPECT_EQ((*data)->Backward(x.grad_output, absl::MakeSpan(grad_input)).code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ((*data)->SetWeights(x.bias, 1).code(),
             absl::StatusCode::kInvalidArgument);

@@ -17,17 +17,14 @@ ConvMemoryDescs MakeDescs(const Conv2DParams& p, const Conv2DGeometry& g,
                           Tag activations, Tag weights) {
   ConvMemoryDescs d;
   d.src = memory::desc({p.batch, p.in_c, p.in_h, p.in_w}, kF32, activations);
-  d.weights = memory::desc({p.out_c, p.in_c, p.kernel_h, p.kernel_w}, kF32,
-                           weights);
+  d.weights =
+      memory::desc({p.out_c, p.in_c, p.kernel_h, p.kernel_w}, kF32, weights);
   d.bias = memory::desc({p.out_c}, kF32, Tag::x);
-  d.dst = memory::desc({p.batch, p.out_c, g.out_h, g.out_w}, kF32,
-                       activations);
+  d.dst = memory::desc({p.batch, p.out_c, g.out_h, g.out_w}, kF32, activations);
   return d;
 }
 
-memory::dims Strides(const Conv2DParams& p) {
-  return {p.stride_h, p.stride_w};
-}
+memory::dims Strides(const Conv2DParams& p) { return {p.stride_h, p.stride_w}; }
 memory::dims PadBefore(const Conv2DGeometry& g) {
   return {g.pad_top, g.pad_left};
 }
@@ -69,8 +66,8 @@ dnnl::convolution_forward::desc ForwardDesc(dnnl::prop_kind prop,
 dnnl::convolution_backward_data::desc BackwardDataDesc(
     const Conv2DParams& p, const Conv2DGeometry& g, const ConvMemoryDescs& d) {
   return dnnl::convolution_backward_data::desc(
-      dnnl::algorithm::convolution_direct, d.src, d.weights, d.dst,
-      Strides(p), PadBefore(g), PadAfter(g));
+      dnnl::algorithm::convolution_direct, d.src, d.weights, d.dst, Strides(p),
+      PadBefore(g), PadAfter(g));
 }
 
 dnnl::convolution_backward_weights::desc BackwardWeightsDesc(

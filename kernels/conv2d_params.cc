@@ -51,16 +51,15 @@ absl::StatusOr<Conv2DGeometry> ComputeConv2DGeometry(const Conv2DParams& p) {
   if (g.input_size < 0 || g.weights_size < 0 || g.output_size < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "convolution sizes must be >= 1 and tensors at most ", kMaxElements,
-        " elements; got batch ", p.batch, ", input ", p.in_h, "x", p.in_w,
-        "x", p.in_c, ", kernel ", p.kernel_h, "x", p.kernel_w, ", out_c ",
-        p.out_c));
+        " elements; got batch ", p.batch, ", input ", p.in_h, "x", p.in_w, "x",
+        p.in_c, ", kernel ", p.kernel_h, "x", p.kernel_w, ", out_c ", p.out_c));
   }
   return g;
 }
 
 double Conv2DFlops(const Conv2DParams& p, const Conv2DGeometry& g) {
-  return 2.0 * p.batch * g.out_h * g.out_w * p.kernel_h * p.kernel_w *
-         p.in_c * p.out_c;
+  return 2.0 * p.batch * g.out_h * g.out_w * p.kernel_h * p.kernel_w * p.in_c *
+         p.out_c;
 }
 
 }  // namespace kernels

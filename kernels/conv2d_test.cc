@@ -79,9 +79,9 @@ Conv2DParams NextLayer(const Conv2DParams& first, const Conv2DGeometry& g) {
 std::vector<float> ToNhwc(const dnnl::memory& blocked, int64_t size) {
   const dnnl::memory::dims nchw = blocked.get_desc().dims();
   std::vector<float> out(size);
-  dnnl::memory plain({nchw, dnnl::memory::data_type::f32,
-                      dnnl::memory::format_tag::nhwc},
-                     CpuEngine(), out.data());
+  dnnl::memory plain(
+      {nchw, dnnl::memory::data_type::f32, dnnl::memory::format_tag::nhwc},
+      CpuEngine(), out.data());
   dnnl::stream stream(CpuEngine());
   dnnl::memory src = blocked;  // execute() takes non-const references.
   dnnl::reorder(src, plain).execute(stream, src, plain);
@@ -109,7 +109,8 @@ TEST_P(Conv2DCaseTest, ChainThroughBlockedLayoutMatchesReference) {
   dnnl::memory middle(conv1->blocked_output_desc(), CpuEngine());
   ASSERT_TRUE(conv1->ForwardToBlocked(x1.input, middle).ok());
   std::vector<float> output(g2.output_size);
-  ASSERT_TRUE((*conv2)->ForwardFromBlocked(middle, absl::MakeSpan(output)).ok());
+  ASSERT_TRUE(
+      (*conv2)->ForwardFromBlocked(middle, absl::MakeSpan(output)).ok());
   EXPECT_TRUE(AllCloseNormwise(output, expected, kRtol));
 
   dnnl::memory blocked_out((*conv2)->blocked_output_desc(), CpuEngine());
@@ -121,9 +122,9 @@ TEST_P(Conv2DCaseTest, ChainThroughBlockedLayoutMatchesReference) {
 // layout so the blocked path is exercised on every machine.
 TEST_P(Conv2DCaseTest, ReadsChannelBlockedInput) {
   const Conv2DParams p = GetParam();
-  const dnnl::memory::desc blocked_desc(
-      {p.batch, p.in_c, p.in_h, p.in_w}, dnnl::memory::data_type::f32,
-      dnnl::memory::format_tag::nChw16c);
+  const dnnl::memory::desc blocked_desc({p.batch, p.in_c, p.in_h, p.in_w},
+                                        dnnl::memory::data_type::f32,
+                                        dnnl::memory::format_tag::nChw16c);
   absl::StatusOr<std::unique_ptr<Conv2D>> conv =
       Conv2D::CreateWithInputLayout(p, blocked_desc);
   ASSERT_TRUE(conv.ok()) << conv.status();
@@ -141,15 +142,16 @@ TEST_P(Conv2DCaseTest, ReadsChannelBlockedInput) {
   dnnl::reorder(plain, blocked).execute(stream, plain, blocked);
   stream.wait();
   std::vector<float> output((*conv)->geometry().output_size);
-  ASSERT_TRUE((*conv)->ForwardFromBlocked(blocked, absl::MakeSpan(output)).ok());
+  ASSERT_TRUE(
+      (*conv)->ForwardFromBlocked(blocked, absl::MakeSpan(output)).ok());
   EXPECT_TRUE(AllCloseNormwise(output, x.expected, kRtol));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, Conv2DCaseTest, testing::ValuesIn(TestConvCases()),
-    [](const testing::TestParamInfo<Conv2DParams>& info) {
-      return CaseName(info.param);
-    });
+INSTANTIATE_TEST_SUITE_P(Shapes, Conv2DCaseTest,
+                         testing::ValuesIn(TestConvCases()),
+                         [](const testing::TestParamInfo<Conv2DParams>& info) {
+                           return CaseName(info.param);
+                         });
 
 Conv2DParams SmallParams() {
   Conv2DParams p;
@@ -197,16 +199,16 @@ TEST(Conv2DTest, RejectsBadCalls) {
   std::vector<float> weights(g.weights_size), bias(4);
   EXPECT_EQ(conv->Forward(input, absl::MakeSpan(output)).code(),
             absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(conv->SetWeights(absl::MakeSpan(weights).subspan(1), bias, 1)
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      conv->SetWeights(absl::MakeSpan(weights).subspan(1), bias, 1).code(),
+      absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(conv->SetWeights(weights, {}, 1).code(),
             absl::StatusCode::kInvalidArgument);
   ASSERT_TRUE(conv->SetWeights(weights, bias, 1).ok());
-  EXPECT_EQ(conv->Forward(absl::MakeSpan(input).subspan(1),
-                          absl::MakeSpan(output))
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      conv->Forward(absl::MakeSpan(input).subspan(1), absl::MakeSpan(output))
+          .code(),
+      absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(conv->Forward(input, absl::MakeSpan(output).subspan(0, 3)).code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(conv->Forward(input, absl::MakeSpan(output)).ok());
@@ -256,8 +258,8 @@ TEST(Conv2DTest, SetWeightsReordersOnlyWhenVersionChanges) {
   ASSERT_TRUE(conv->SetWeights(weights, bias, 8).ok());
   ASSERT_TRUE(conv->Forward(input, absl::MakeSpan(second)).ok());
   EXPECT_TRUE(AllCloseNormwise(
-      second, ReferenceConv2D(p, ToDouble(input), ToDouble(weights),
-                              ToDouble(bias)),
+      second,
+      ReferenceConv2D(p, ToDouble(input), ToDouble(weights), ToDouble(bias)),
       kRtol));
 }
 

@@ -35,8 +35,7 @@ auto CallDnnl(absl::string_view what, Fn&& fn) -> decltype(fn()) {
   } catch (const dnnl::error& e) {
     return StatusFromDnnlError(e, what);
   } catch (const std::bad_alloc&) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat(what, ": out of memory"));
+    return absl::ResourceExhaustedError(absl::StrCat(what, ": out of memory"));
   }
 }
 

@@ -22,16 +22,16 @@ constexpr int kAccumulators256 = 12;
 // ISA, so a template shared by the two cannot use them). acc = acc * a + b
 // converges to b / (1 - a) = 1: no overflow, no denormals. A lane of the
 // sum is returned so the loop cannot be dropped.
-#define FMA_LOOP(N, VEC, SET1, FMADD, ADD, FIRST_LANE)                \
-  VEC acc[N];                                                         \
-  for (int k = 0; k < N; ++k) acc[k] = SET1(0.01f * k);               \
-  const VEC a = SET1(0.999f), b = SET1(0.001f);                       \
-  for (int64_t i = 0; i < iterations; ++i) {                          \
-    _Pragma("GCC unroll 16") for (int k = 0; k < N; ++k) {            \
-      acc[k] = FMADD(acc[k], a, b);                                   \
-    }                                                                 \
-  }                                                                   \
-  for (int k = 1; k < N; ++k) acc[0] = ADD(acc[0], acc[k]);           \
+#define FMA_LOOP(N, VEC, SET1, FMADD, ADD, FIRST_LANE)      \
+  VEC acc[N];                                               \
+  for (int k = 0; k < N; ++k) acc[k] = SET1(0.01f * k);     \
+  const VEC a = SET1(0.999f), b = SET1(0.001f);             \
+  for (int64_t i = 0; i < iterations; ++i) {                \
+    _Pragma("GCC unroll 16") for (int k = 0; k < N; ++k) {  \
+      acc[k] = FMADD(acc[k], a, b);                         \
+    }                                                       \
+  }                                                         \
+  for (int k = 1; k < N; ++k) acc[0] = ADD(acc[0], acc[k]); \
   return FIRST_LANE(acc[0]);
 
 __attribute__((target("avx512f"))) float FmaLoopAvx512(int64_t iterations) {
@@ -52,9 +52,9 @@ volatile float sink;  // Keeps the loops' results observable.
 
 bool CpuSupports(FmaIsa isa) {
   __builtin_cpu_init();
-  return isa == FmaIsa::kAvx512 ? __builtin_cpu_supports("avx512f")
-                                : __builtin_cpu_supports("avx2") &&
-                                      __builtin_cpu_supports("fma");
+  return isa == FmaIsa::kAvx512
+             ? __builtin_cpu_supports("avx512f")
+             : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
 double MeasureFmaPeakGflops(FmaIsa isa, int repeats) {

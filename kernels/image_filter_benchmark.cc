@@ -105,15 +105,16 @@ void BM_ImageFilterTrainingStep(benchmark::State& state) {
   const int64_t size = (*training)->image_elements();
   const int64_t weights = (*training)->weights_elements();
   const std::vector<float> input = Random(size, 1), targets = Random(size, 6);
-  std::vector<float> g[4] = {std::vector<float>(weights),
-                             std::vector<float>(f.channels),
-                             std::vector<float>(weights),
-                             std::vector<float>(f.channels)};
+  std::vector<float> g[4] = {
+      std::vector<float>(weights), std::vector<float>(f.channels),
+      std::vector<float>(weights), std::vector<float>(f.channels)};
   const FilterGradients gradients = {absl::MakeSpan(g[0]), absl::MakeSpan(g[1]),
-                                     absl::MakeSpan(g[2]), absl::MakeSpan(g[3])};
+                                     absl::MakeSpan(g[2]),
+                                     absl::MakeSpan(g[3])};
   absl::Status s = (*training)->SetWeights(
       Random(weights, 2), Random(32, 3), Random(weights, 4), Random(32, 5), 1);
-  if (s.ok()) s = (*training)->LossAndGradients(input, targets, gradients).status();
+  if (s.ok())
+    s = (*training)->LossAndGradients(input, targets, gradients).status();
   if (!s.ok()) return state.SkipWithError(s.ToString().c_str());
 
   const auto start = std::chrono::steady_clock::now();
@@ -160,7 +161,8 @@ void RegisterBenchmarks() {
     for (int threads : {1, cores}) {
       for (const auto& [name, fn] :
            {std::pair{"BM_ImageFilterForward", BM_ImageFilterForward},
-            std::pair{"BM_ImageFilterTrainingStep", BM_ImageFilterTrainingStep}}) {
+            std::pair{"BM_ImageFilterTrainingStep",
+                      BM_ImageFilterTrainingStep}}) {
         benchmark::RegisterBenchmark(name, fn)
             ->Args({batch, size, threads})
             ->ArgNames({"batch", "hw", "threads"})

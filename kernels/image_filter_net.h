@@ -46,8 +46,7 @@ class ImageFilterNet {
 
   // NHWC in and out, both batch*height*width*channels floats.
   // INVALID_ARGUMENT on wrong sizes; FAILED_PRECONDITION before SetWeights.
-  absl::Status Forward(absl::Span<const float> input,
-                       absl::Span<float> output);
+  absl::Status Forward(absl::Span<const float> input, absl::Span<float> output);
 
   const Conv2D& conv1() const { return *conv1_; }
   const Conv2D& conv2() const { return *conv2_; }

@@ -27,10 +27,9 @@ Conv2DParams ReferenceParams(const ImageFilterParams& f) {
 }
 
 TEST(ImageFilterNetTest, MatchesTwoReferenceConvolutions) {
-  for (const ImageFilterParams& f :
-       {ImageFilterParams{1, 12, 10, 32, 5, 1},
-        ImageFilterParams{2, 9, 11, 32, 5, 2},
-        ImageFilterParams{3, 7, 5, 8, 3, 0}}) {
+  for (const ImageFilterParams& f : {ImageFilterParams{1, 12, 10, 32, 5, 1},
+                                     ImageFilterParams{2, 9, 11, 32, 5, 2},
+                                     ImageFilterParams{3, 7, 5, 8, 3, 0}}) {
     absl::StatusOr<std::unique_ptr<ImageFilterNet>> net =
         ImageFilterNet::Create(f);
     ASSERT_TRUE(net.ok()) << net.status();
@@ -49,8 +48,7 @@ TEST(ImageFilterNetTest, MatchesTwoReferenceConvolutions) {
     const std::vector<double> middle =
         ReferenceConv2D(p, ToDouble(input), ToDouble(w1), ToDouble(b1));
     EXPECT_TRUE(AllCloseNormwise(
-        output, ReferenceConv2D(p, middle, ToDouble(w2), ToDouble(b2)),
-        kRtol));
+        output, ReferenceConv2D(p, middle, ToDouble(w2), ToDouble(b2)), kRtol));
     EXPECT_EQ((*net)->Flops(), 2.0 * 2 * size * weights_size / f.channels);
   }
 }

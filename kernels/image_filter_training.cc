@@ -40,8 +40,9 @@ absl::Span<float> Floats(const memory& m) {
 
 // Descriptors for a backward primitive: activations pinned to the forward
 // primitive's layouts, weights left to oneDNN.
-ConvMemoryDescs PinnedDescs(const Conv2DParams& p, const Conv2DGeometry& g,
-                            const dnnl::convolution_forward::primitive_desc& fwd) {
+ConvMemoryDescs PinnedDescs(
+    const Conv2DParams& p, const Conv2DGeometry& g,
+    const dnnl::convolution_forward::primitive_desc& fwd) {
   ConvMemoryDescs d = AnyConvDescs(p, g);
   d.src = fwd.src_desc();
   d.dst = fwd.dst_desc();
@@ -125,16 +126,15 @@ void ImageFilterTraining::Init() {
     p.weights1 = dnnl::convolution_backward_weights(w1_pd);
     p.scratch_weights1 = NewScratchpad(w1_pd.scratchpad_desc());
     const ConvMemoryDescs plain = PlainConvDescs(c, g);
-    p.grad_weights1 = LayoutBridge(plain.weights, w1_pd.diff_weights_desc(),
-                                   Direction::kOut);
+    p.grad_weights1 =
+        LayoutBridge(plain.weights, w1_pd.diff_weights_desc(), Direction::kOut);
     p.grad_bias1 =
         LayoutBridge(plain.bias, w1_pd.diff_bias_desc(), Direction::kOut);
   }
   ScopedOmpThreads scoped(p.concurrent ? 1 : c.num_threads);
   const ConvMemoryDescs pinned2 = PinnedDescs(c, g, p.fwd2_pd);
   const dnnl::convolution_backward_data::primitive_desc d2_pd(
-      BackwardDataDesc(c, g, pinned2), ConvAttr(false), CpuEngine(),
-      p.fwd2_pd);
+      BackwardDataDesc(c, g, pinned2), ConvAttr(false), CpuEngine(), p.fwd2_pd);
   const dnnl::convolution_backward_weights::primitive_desc w2_pd(
       BackwardWeightsDesc(c, g, pinned2), ConvAttr(false), CpuEngine(),
       p.fwd2_pd);
@@ -159,14 +159,14 @@ void ImageFilterTraining::Init() {
   p.output_to_nhwc = dnnl::reorder(p.output, p.output_nhwc);
   p.input = LayoutBridge(plain.src, p.fwd1_pd.src_desc(), Direction::kIn);
   p.targets = LayoutBridge(plain.dst, p.fwd2_pd.dst_desc(), Direction::kIn);
-  p.weights1_fwd = LayoutBridge(plain.weights, p.fwd1_pd.weights_desc(),
-                                Direction::kInCopy);
-  p.weights2_fwd = LayoutBridge(plain.weights, p.fwd2_pd.weights_desc(),
-                                Direction::kInCopy);
+  p.weights1_fwd =
+      LayoutBridge(plain.weights, p.fwd1_pd.weights_desc(), Direction::kInCopy);
+  p.weights2_fwd =
+      LayoutBridge(plain.weights, p.fwd2_pd.weights_desc(), Direction::kInCopy);
   p.weights2_data =
       LayoutBridge(plain.weights, d2_pd.weights_desc(), Direction::kInCopy);
-  p.grad_weights2 = LayoutBridge(plain.weights, w2_pd.diff_weights_desc(),
-                                 Direction::kOut);
+  p.grad_weights2 =
+      LayoutBridge(plain.weights, w2_pd.diff_weights_desc(), Direction::kOut);
   p.grad_bias2 =
       LayoutBridge(plain.bias, w2_pd.diff_bias_desc(), Direction::kOut);
 }
@@ -177,7 +177,8 @@ absl::Status ImageFilterTraining::SetWeights(absl::Span<const float> weights1,
                                              absl::Span<const float> bias2,
                                              int64_t version) {
   if (weights_version_ == version) return absl::OkStatus();
-  absl::Status s = CheckSpanSize(weights1.size(), weights_elements_, "weights1");
+  absl::Status s =
+      CheckSpanSize(weights1.size(), weights_elements_, "weights1");
   s.Update(CheckSpanSize(weights2.size(), weights_elements_, "weights2"));
   s.Update(CheckSpanSize(bias1.size(), params_.channels, "bias1"));
   s.Update(CheckSpanSize(bias2.size(), params_.channels, "bias2"));
@@ -219,11 +220,12 @@ absl::Status ImageFilterTraining::CheckArguments(
 
 void ImageFilterTraining::RunForward(absl::Span<const float> input) {
   Primitives& p = *p_;
-  p.fwd1.execute(p.stream, {{DNNL_ARG_SRC, p.input.Import(input.data(), p.stream)},
-                            {DNNL_ARG_WEIGHTS, p.weights1_fwd.chosen()},
-                            {DNNL_ARG_BIAS, p.bias1},
-                            {DNNL_ARG_DST, p.relu1},
-                            {DNNL_ARG_SCRATCHPAD, p.scratch_fwd1}});
+  p.fwd1.execute(p.stream,
+                 {{DNNL_ARG_SRC, p.input.Import(input.data(), p.stream)},
+                  {DNNL_ARG_WEIGHTS, p.weights1_fwd.chosen()},
+                  {DNNL_ARG_BIAS, p.bias1},
+                  {DNNL_ARG_DST, p.relu1},
+                  {DNNL_ARG_SCRATCHPAD, p.scratch_fwd1}});
   p.fwd2.execute(p.stream, {{DNNL_ARG_SRC, p.relu1},
                             {DNNL_ARG_WEIGHTS, p.weights2_fwd.chosen()},
                             {DNNL_ARG_BIAS, p.bias2},
@@ -285,7 +287,8 @@ void ImageFilterTraining::RunConv2Backward(const FilterGradients& gradients) {
         p.stream,
         {{DNNL_ARG_SRC, p.relu1},
          {DNNL_ARG_DIFF_DST, p.grad_output},
-         {DNNL_ARG_DIFF_WEIGHTS, p.grad_weights2.BindOutput(gradients[2].data())},
+         {DNNL_ARG_DIFF_WEIGHTS,
+          p.grad_weights2.BindOutput(gradients[2].data())},
          {DNNL_ARG_DIFF_BIAS, p.grad_bias2.BindOutput(gradients[3].data())},
          {DNNL_ARG_SCRATCHPAD, p.scratch_weights2}});
     p.grad_weights2.Export(p.stream);

@@ -71,8 +71,7 @@ class ImageFilterTraining {
 
   // The filter's output for `input`, both NHWC with image_elements().
   // INVALID_ARGUMENT on wrong sizes; FAILED_PRECONDITION before SetWeights.
-  absl::Status Forward(absl::Span<const float> input,
-                       absl::Span<float> output);
+  absl::Status Forward(absl::Span<const float> input, absl::Span<float> output);
 
   // Runs the forward pass on `input` and returns the mean squared error
   // against `targets` (both NHWC, image_elements()), writing the gradients

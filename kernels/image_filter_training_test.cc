@@ -184,17 +184,18 @@ const ImageFilterParams kCases[] = {
 
 TEST(ImageFilterTrainingTest, MatchesReferenceBackpropagation) {
   for (const ImageFilterParams& f : kCases) {
-    SCOPED_TRACE(testing::Message() << f.batch << "x" << f.height << "x"
-                                    << f.width << "x" << f.channels << " k"
-                                    << f.kernel << " threads " << f.num_threads);
+    SCOPED_TRACE(testing::Message()
+                 << f.batch << "x" << f.height << "x" << f.width << "x"
+                 << f.channels << " k" << f.kernel << " threads "
+                 << f.num_threads);
     const Problem x = MakeProblem(f);
     ExpectClose(RunOurs(x, f.num_threads), RunReference(x), kRtol);
   }
 }
 
 TEST(ImageFilterTrainingTest, MatchesFiniteDifferences) {
-  for (const ImageFilterParams& f :
-       {ImageFilterParams{2, 6, 5, 32, 3, 2}, ImageFilterParams{2, 5, 6, 3, 3, 1}}) {
+  for (const ImageFilterParams& f : {ImageFilterParams{2, 6, 5, 32, 3, 2},
+                                     ImageFilterParams{2, 5, 6, 3, 3, 1}}) {
     const Problem x = MakeProblem(f);
     const Result ours = RunOurs(x, f.num_threads);
     ExpectClose(ours, FiniteDifferences(x, ours), kRtol);
@@ -209,8 +210,8 @@ TEST(ImageFilterTrainingTest, FiniteDifferencesCatchAWrongGradient) {
   double scale = 0;
   for (double g : wrong.gradients[2]) scale = std::max(scale, std::abs(g));
   wrong.gradients[2][0] += 1e-4 * scale;
-  EXPECT_FALSE(AllCloseNormwise(wrong.gradients[2],
-                                FiniteDifferences(x, wrong).gradients[2], kRtol));
+  EXPECT_FALSE(AllCloseNormwise(
+      wrong.gradients[2], FiniteDifferences(x, wrong).gradients[2], kRtol));
 }
 
 TEST(ImageFilterTrainingTest, ThreadCountChangesOnlySummationOrder) {
@@ -245,13 +246,22 @@ TEST(ImageFilterTrainingTest, WeightsAreReReadOnlyWhenTheVersionChanges) {
   auto training = ImageFilterTraining::Create(x.shape);
   ASSERT_TRUE(training.ok()) << training.status();
   std::vector<float> before(x.input.size()), after(x.input.size());
-  ASSERT_TRUE((*training)->SetWeights(x.tensors[0], x.tensors[1], x.tensors[2], x.tensors[3], 1).ok());
+  ASSERT_TRUE((*training)
+                  ->SetWeights(x.tensors[0], x.tensors[1], x.tensors[2],
+                               x.tensors[3], 1)
+                  .ok());
   ASSERT_TRUE((*training)->Forward(x.input, absl::MakeSpan(before)).ok());
   for (float& v : x.tensors[3]) v += 1.0f;
-  ASSERT_TRUE((*training)->SetWeights(x.tensors[0], x.tensors[1], x.tensors[2], x.tensors[3], 1).ok());
+  ASSERT_TRUE((*training)
+                  ->SetWeights(x.tensors[0], x.tensors[1], x.tensors[2],
+                               x.tensors[3], 1)
+                  .ok());
   ASSERT_TRUE((*training)->Forward(x.input, absl::MakeSpan(after)).ok());
   EXPECT_EQ(before, after);
-  ASSERT_TRUE((*training)->SetWeights(x.tensors[0], x.tensors[1], x.tensors[2], x.tensors[3], 2).ok());
+  ASSERT_TRUE((*training)
+                  ->SetWeights(x.tensors[0], x.tensors[1], x.tensors[2],
+                               x.tensors[3], 2)
+                  .ok());
   ASSERT_TRUE((*training)->Forward(x.input, absl::MakeSpan(after)).ok());
   EXPECT_NE(before, after);
 }
@@ -268,20 +278,29 @@ TEST(ImageFilterTrainingTest, RejectsBadArguments) {
                              std::vector<float>(144), std::vector<float>(4)};
   FilterGradients spans = {absl::MakeSpan(g[0]), absl::MakeSpan(g[1]),
                            absl::MakeSpan(g[2]), absl::MakeSpan(g[3])};
-  EXPECT_EQ((*training)->LossAndGradients(x.input, x.targets, spans).status().code(),
-            absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ((*training)->SetWeights(x.tensors[1], x.tensors[1], x.tensors[2], x.tensors[3], 1).code(),
+  EXPECT_EQ(
+      (*training)->LossAndGradients(x.input, x.targets, spans).status().code(),
+      absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ((*training)
+                ->SetWeights(x.tensors[1], x.tensors[1], x.tensors[2],
+                             x.tensors[3], 1)
+                .code(),
             absl::StatusCode::kInvalidArgument);
-  ASSERT_TRUE((*training)->SetWeights(x.tensors[0], x.tensors[1], x.tensors[2], x.tensors[3], 1).ok());
+  ASSERT_TRUE((*training)
+                  ->SetWeights(x.tensors[0], x.tensors[1], x.tensors[2],
+                               x.tensors[3], 1)
+                  .ok());
   EXPECT_TRUE((*training)->LossAndGradients(x.input, x.targets, spans).ok());
   EXPECT_EQ((*training)
-                ->LossAndGradients(x.input, absl::MakeSpan(x.targets).subspan(1), spans)
+                ->LossAndGradients(x.input,
+                                   absl::MakeSpan(x.targets).subspan(1), spans)
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
   spans[1] = spans[0];
-  EXPECT_EQ((*training)->LossAndGradients(x.input, x.targets, spans).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      (*training)->LossAndGradients(x.input, x.targets, spans).status().code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -52,8 +52,8 @@ class LayoutBridge {
  private:
   Direction direction_ = Direction::kIn;
   bool reorder_ = false;
-  dnnl::memory plain_;   // Wraps the caller's buffer; no storage of its own.
-  dnnl::memory owned_;   // Owned buffer in the chosen layout, if reordering.
+  dnnl::memory plain_;  // Wraps the caller's buffer; no storage of its own.
+  dnnl::memory owned_;  // Owned buffer in the chosen layout, if reordering.
   dnnl::reorder reorder_primitive_;
 };
 

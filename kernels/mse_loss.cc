@@ -30,8 +30,7 @@ float ChunkLossScalar(const float* out, const float* target, float scale,
 // reduction), so the AVX-512 version is written out; the tail uses masked
 // loads and stores.
 __attribute__((target("avx512f"))) float ChunkLossAvx512(
-    const float* out, const float* target, float scale, float* grad,
-    size_t n) {
+    const float* out, const float* target, float scale, float* grad, size_t n) {
   const __m512 zero = _mm512_setzero_ps(), factor = _mm512_set1_ps(scale);
   __m512 acc = zero;
   for (size_t i = 0; i < n; i += 16) {
@@ -63,12 +62,12 @@ absl::StatusOr<double> MseLossAndReluGradient(
   double total = 0;
   for (size_t begin = 0; begin < grad.size(); begin += kChunk) {
     const size_t n = std::min(kChunk, grad.size() - begin);
-    total += kAvx512 ? ChunkLossAvx512(relu_output.data() + begin,
-                                       target.data() + begin, scale,
-                                       grad.data() + begin, n)
-                     : ChunkLossScalar(relu_output.data() + begin,
-                                       target.data() + begin, scale,
-                                       grad.data() + begin, n);
+    total +=
+        kAvx512
+            ? ChunkLossAvx512(relu_output.data() + begin, target.data() + begin,
+                              scale, grad.data() + begin, n)
+            : ChunkLossScalar(relu_output.data() + begin, target.data() + begin,
+                              scale, grad.data() + begin, n);
   }
   return total;
 }

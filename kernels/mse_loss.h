@@ -21,8 +21,8 @@ namespace kernels {
 // the mean squared error over n elements. Elements a blocked layout pads
 // with zeros in both inputs contribute nothing. The sum is accumulated in
 // float over chunks of 1024 elements (16 lanes with AVX-512) and in double
-// across chunks, so its relative error is about 1e-6. INVALID_ARGUMENT if the sizes differ.
-// Thread-safe (no shared state).
+// across chunks, so its relative error is about 1e-6. INVALID_ARGUMENT if the
+// sizes differ. Thread-safe (no shared state).
 absl::StatusOr<double> MseLossAndReluGradient(
     absl::Span<const float> relu_output, absl::Span<const float> target,
     float scale, absl::Span<float> grad);

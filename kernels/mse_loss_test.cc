@@ -43,10 +43,12 @@ TEST(MseLossTest, MatchesScalarDoubleLoop) {
 
 TEST(MseLossTest, RejectsMismatchedSizes) {
   std::vector<float> a(10), b(9), g(10);
-  EXPECT_EQ(MseLossAndReluGradient(a, b, 1.0f, absl::MakeSpan(g)).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(MseLossAndReluGradient(a, a, 1.0f, absl::MakeSpan(b)).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      MseLossAndReluGradient(a, b, 1.0f, absl::MakeSpan(g)).status().code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      MseLossAndReluGradient(a, a, 1.0f, absl::MakeSpan(b)).status().code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 TEST(MseLossTest, ReluMaskOnLongTensorsKeepsOnlyPositiveOutputs) {

@@ -24,9 +24,9 @@ absl::StatusOr<PaddedDim> ComputePaddedDim(int64_t in, int64_t kernel,
   PaddedDim dim;
   if (padding == Padding::kValid) {
     if (kernel > in) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "VALID padding needs kernel <= input; got kernel ", kernel,
-          " on input ", in));
+      return absl::InvalidArgumentError(
+          absl::StrCat("VALID padding needs kernel <= input; got kernel ",
+                       kernel, " on input ", in));
     }
     dim.out = CeilDiv(in - kernel + 1, stride);
     return dim;

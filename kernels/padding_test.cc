@@ -18,10 +18,10 @@ TEST(ComputePaddedDimTest, MatchesTensorFlow) {
   const Case cases[] = {
       {224, 5, 1, Padding::kSame, 224, 2, 2},
       {7, 3, 2, Padding::kSame, 4, 1, 1},
-      {8, 3, 2, Padding::kSame, 4, 0, 1},   // Odd total: extra goes after.
-      {6, 2, 1, Padding::kSame, 6, 0, 1},   // Even kernel.
+      {8, 3, 2, Padding::kSame, 4, 0, 1},  // Odd total: extra goes after.
+      {6, 2, 1, Padding::kSame, 6, 0, 1},  // Even kernel.
       {5, 1, 2, Padding::kSame, 3, 0, 0},
-      {2, 5, 1, Padding::kSame, 2, 2, 2},   // Kernel wider than the input.
+      {2, 5, 1, Padding::kSame, 2, 2, 2},  // Kernel wider than the input.
       {10, 3, 3, Padding::kSame, 4, 1, 1},
       {7, 3, 1, Padding::kValid, 5, 0, 0},
       {7, 3, 2, Padding::kValid, 3, 0, 0},
@@ -30,9 +30,9 @@ TEST(ComputePaddedDimTest, MatchesTensorFlow) {
       {9, 1, 4, Padding::kValid, 3, 0, 0},
   };
   for (const Case& c : cases) {
-    SCOPED_TRACE(testing::Message() << "in=" << c.in << " k=" << c.kernel
-                                    << " s=" << c.stride << " "
-                                    << PaddingName(c.padding));
+    SCOPED_TRACE(testing::Message()
+                 << "in=" << c.in << " k=" << c.kernel << " s=" << c.stride
+                 << " " << PaddingName(c.padding));
     absl::StatusOr<PaddedDim> dim =
         ComputePaddedDim(c.in, c.kernel, c.stride, c.padding);
     ASSERT_TRUE(dim.ok()) << dim.status();

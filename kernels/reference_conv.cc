@@ -65,8 +65,8 @@ std::vector<T> ReferenceConv2D(const Conv2DParams& p,
   ForEachTap(p, [&](int64_t in, int64_t o, int64_t w) {
     for (int64_t ic = 0; ic < p.in_c; ++ic)
       for (int64_t oc = 0; oc < p.out_c; ++oc)
-        out[o + oc] += double{input[in + ic]} *
-                       double{weights[w + ic * p.out_c + oc]};
+        out[o + oc] +=
+            double{input[in + ic]} * double{weights[w + ic * p.out_c + oc]};
   });
   if (p.fuse_relu) {
     for (double& v : out) v = std::max(v, 0.0);
@@ -109,14 +109,14 @@ void ReferenceConv2DBackwardWeights(const Conv2DParams& p,
   *grad_bias = Narrow<T>(gb);
 }
 
-#define INSTANTIATE_REFERENCE(T)                                              \
-  template std::vector<T> ReferenceConv2D<T>(                                 \
-      const Conv2DParams&, const std::vector<T>&, const std::vector<T>&,     \
-      const std::vector<T>&);                                                 \
-  template std::vector<T> ReferenceConv2DBackwardData<T>(                     \
-      const Conv2DParams&, const std::vector<T>&, const std::vector<T>&);    \
-  template void ReferenceConv2DBackwardWeights<T>(                            \
-      const Conv2DParams&, const std::vector<T>&, const std::vector<T>&,     \
+#define INSTANTIATE_REFERENCE(T)                                          \
+  template std::vector<T> ReferenceConv2D<T>(                             \
+      const Conv2DParams&, const std::vector<T>&, const std::vector<T>&,  \
+      const std::vector<T>&);                                             \
+  template std::vector<T> ReferenceConv2DBackwardData<T>(                 \
+      const Conv2DParams&, const std::vector<T>&, const std::vector<T>&); \
+  template void ReferenceConv2DBackwardWeights<T>(                        \
+      const Conv2DParams&, const std::vector<T>&, const std::vector<T>&,  \
       std::vector<T>*, std::vector<T>*);
 
 INSTANTIATE_REFERENCE(float)

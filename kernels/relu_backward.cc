@@ -25,11 +25,9 @@ __attribute__((target("avx512f"))) void MaskAvx512(const float* relu_output,
     const __mmask16 valid =
         n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
     const __mmask16 positive = _mm512_mask_cmp_ps_mask(
-        valid, _mm512_maskz_loadu_ps(valid, relu_output + i), zero,
-        _CMP_GT_OQ);
-    _mm512_mask_storeu_ps(
-        grad + i, valid,
-        _mm512_maskz_loadu_ps(positive, grad + i));
+        valid, _mm512_maskz_loadu_ps(valid, relu_output + i), zero, _CMP_GT_OQ);
+    _mm512_mask_storeu_ps(grad + i, valid,
+                          _mm512_maskz_loadu_ps(positive, grad + i));
   }
 }
 

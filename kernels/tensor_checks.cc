@@ -8,8 +8,8 @@ namespace kernels {
 
 absl::Status CheckSpanSize(size_t actual, int64_t expected, const char* name) {
   if (actual == static_cast<size_t>(expected)) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      name, " has ", actual, " elements; expected ", expected));
+  return absl::InvalidArgumentError(
+      absl::StrCat(name, " has ", actual, " elements; expected ", expected));
 }
 
 absl::Status CheckBlockedMemory(const dnnl::memory& memory,
@@ -30,8 +30,7 @@ absl::Status CheckBlockedMemory(const dnnl::memory& memory,
 absl::Status CheckActivationDesc(const dnnl::memory::desc& desc,
                                  const dnnl::memory::dims& nchw,
                                  const char* name) {
-  if (desc.data_type() == dnnl::memory::data_type::f32 &&
-      desc.dims() == nchw) {
+  if (desc.data_type() == dnnl::memory::data_type::f32 && desc.dims() == nchw) {
     return absl::OkStatus();
   }
   return absl::InvalidArgumentError(absl::StrCat(

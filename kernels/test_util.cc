@@ -61,18 +61,18 @@ std::vector<Conv2DParams> TestConvCases() {
 }
 
 std::string CaseName(const Conv2DParams& p) {
-  return absl::StrCat("n", p.batch, "_", p.in_h, "x", p.in_w, "x", p.in_c,
-                      "_k", p.kernel_h, "x", p.kernel_w, "_o", p.out_c, "_s",
-                      p.stride_h, "x", p.stride_w, "_",
-                      PaddingName(p.padding), p.fuse_relu ? "_relu" : "");
+  return absl::StrCat("n", p.batch, "_", p.in_h, "x", p.in_w, "x", p.in_c, "_k",
+                      p.kernel_h, "x", p.kernel_w, "_o", p.out_c, "_s",
+                      p.stride_h, "x", p.stride_w, "_", PaddingName(p.padding),
+                      p.fuse_relu ? "_relu" : "");
 }
 
 testing::AssertionResult AllCloseNormwise(const std::vector<double>& actual,
                                           const std::vector<double>& expected,
                                           double rtol) {
   if (actual.size() != expected.size()) {
-    return testing::AssertionFailure() << "sizes differ: " << actual.size()
-                                       << " vs " << expected.size();
+    return testing::AssertionFailure()
+           << "sizes differ: " << actual.size() << " vs " << expected.size();
   }
   double max_ref = 0, max_err = 0;
   size_t worst = 0;

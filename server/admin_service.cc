@@ -3,8 +3,8 @@
 #include "server/caller.h"
 #include "server/grpc_auth.h"
 #include "server/grpc_raw_call.h"
-#include "wire/grpc_status.h"
 #include "server/logging.h"
+#include "wire/grpc_status.h"
 
 namespace paramserver {
 namespace {
@@ -22,9 +22,9 @@ absl::Status DoSave(Durability* durability, rpc::SaveResponse* response) {
 
 }  // namespace
 
-grpc::ServerUnaryReactor* AdminService::Save(grpc::CallbackServerContext* context,
-                                             const grpc::ByteBuffer* request,
-                                             grpc::ByteBuffer* response) {
+grpc::ServerUnaryReactor* AdminService::Save(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
   const Caller caller = AuthenticateCall(tokens_, *context);
   absl::Status status = ServeRaw<rpc::SaveRequest, rpc::SaveResponse>(
       caller, *request, response,

@@ -28,8 +28,9 @@ TEST(CallerTest, ChecksItsTokenAgainstTheTable) {
   EXPECT_TRUE(Caller(table, "r", "peer").Authorize(Action::kRead, {"v"}).ok());
   EXPECT_TRUE(absl::IsPermissionDenied(
       Caller(table, "r", "peer").Authorize(Action::kWrite, {"v"})));
-  EXPECT_TRUE(
-      Caller(table, "t0", "peer").Authorize(Action::kDelete, {"tower0/v"}).ok());
+  EXPECT_TRUE(Caller(table, "t0", "peer")
+                  .Authorize(Action::kDelete, {"tower0/v"})
+                  .ok());
   EXPECT_TRUE(absl::IsPermissionDenied(
       Caller(table, "t0", "peer").Authorize(Action::kRead, {"tower1/v"})));
   EXPECT_TRUE(absl::IsUnauthenticated(
@@ -40,7 +41,8 @@ TEST(CallerTest, ChecksItsTokenAgainstTheTable) {
 
 TEST(CallerTest, ATokenErrorIsEveryAnswer) {
   const TokenTable table = Table();
-  const Caller caller(table, absl::UnauthenticatedError("Two headers."), "peer");
+  const Caller caller(table, absl::UnauthenticatedError("Two headers."),
+                      "peer");
   for (Action action : {Action::kRead, Action::kWrite, Action::kSave}) {
     absl::Status status = caller.Authorize(action, {"v"});
     EXPECT_TRUE(absl::IsUnauthenticated(status));

@@ -8,7 +8,8 @@
 
 namespace paramserver {
 
-absl::StatusOr<std::string> BearerToken(const grpc::ServerContextBase& context) {
+absl::StatusOr<std::string> BearerToken(
+    const grpc::ServerContextBase& context) {
   constexpr absl::string_view kScheme = "bearer ";
   const auto& metadata = context.client_metadata();
   auto [it, end] = metadata.equal_range(kAuthorizationMetadataKey);

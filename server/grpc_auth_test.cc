@@ -106,16 +106,19 @@ TEST_F(GrpcAuthTest, TwoAuthorizationHeadersAreRefused) {
   rpc::ListVariablesRequest request;
   rpc::ListVariablesResponse response;
   // Whichever comes first, a call with two is refused.
-  for (const auto& [first, second] : {std::pair{"r", "a"}, std::pair{"bad", "a"},
-                                      std::pair{"a", "a"}}) {
+  for (const auto& [first, second] :
+       {std::pair{"r", "a"}, std::pair{"bad", "a"}, std::pair{"a", "a"}}) {
     grpc::ClientContext context;
     context.AddMetadata("authorization", std::string("Bearer ") + first);
     context.AddMetadata("authorization", std::string("Bearer ") + second);
-    const grpc::Status status = stub_->ListVariables(&context, request, &response);
+    const grpc::Status status =
+        stub_->ListVariables(&context, request, &response);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << first;
-    EXPECT_THAT(status.error_message(), HasSubstr("More than one authorization"));
+    EXPECT_THAT(status.error_message(),
+                HasSubstr("More than one authorization"));
   }
-  EXPECT_TRUE(stub_->ListVariables(Context("a").get(), request, &response).ok());
+  EXPECT_TRUE(
+      stub_->ListVariables(Context("a").get(), request, &response).ok());
 }
 
 TEST_F(GrpcAuthTest, SessionWithoutAKnownTokenIsRefusedAtOpen) {

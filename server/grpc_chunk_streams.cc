@@ -1,11 +1,11 @@
 #include "server/grpc_chunk_streams.h"
 
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
 #include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include "absl/strings/str_cat.h"
 #include "server/caller.h"
@@ -24,7 +24,8 @@ namespace {
 
 // Sends each chunk as a hand-encoded ValueChunk whose data slice points into
 // the snapshot's buffer, so no tensor byte is copied before the socket.
-class PullChunksReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+class PullChunksReactor final
+    : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   PullChunksReactor(VariableService* service, const TokenTable* tokens,
                     StreamWatchdog* watchdog,
@@ -43,10 +44,10 @@ class PullChunksReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer
       return;
     }
     watchdog_->Add(context_);
-    chunk_bytes_ = request.chunk_bytes() == 0
-                       ? kDefaultChunkBytes
-                       : std::clamp(request.chunk_bytes(), kMinChunkBytes,
-                                    kMaxChunkBytes);
+    chunk_bytes_ =
+        request.chunk_bytes() == 0
+            ? kDefaultChunkBytes
+            : std::clamp(request.chunk_bytes(), kMinChunkBytes, kMaxChunkBytes);
     result_ = *std::move(pulled);
     size_ = result_.value == nullptr ? 0 : result_.value->size();
     rpc::VariableInfo info;
@@ -92,10 +93,12 @@ class PullChunksReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer
   grpc::ByteBuffer chunk_;  // In flight until OnWriteDone.
 };
 
-class PushChunksReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
+class PushChunksReactor final
+    : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
   PushChunksReactor(VariableService* service, const TokenTable* tokens,
-                    StreamWatchdog* watchdog, grpc::CallbackServerContext* context,
+                    StreamWatchdog* watchdog,
+                    grpc::CallbackServerContext* context,
                     grpc::ByteBuffer* response)
       : service_(service),
         caller_(AuthenticateCall(tokens, *context)),
@@ -162,14 +165,15 @@ class PushChunksReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer>
   // The first chunk: the whole request is checked, then memory for every
   // value is reserved, before any data is accepted.
   absl::Status TakeRequest(const std::string& bytes) {
-    if (started_) return absl::InvalidArgumentError("Second request in one push.");
+    if (started_)
+      return absl::InvalidArgumentError("Second request in one push.");
     started_ = true;
     // Costed before parsing: a 64 MiB request of empty updates would make
     // protobuf build some 30 million of them.
-    google::protobuf::io::ArrayInputStream input(bytes.data(),
-                                                 static_cast<int>(bytes.size()));
-    if (absl::Status s =
-            CheckParseBudget(*rpc::PushRequest::descriptor(), bytes.size(), &input);
+    google::protobuf::io::ArrayInputStream input(
+        bytes.data(), static_cast<int>(bytes.size()));
+    if (absl::Status s = CheckParseBudget(*rpc::PushRequest::descriptor(),
+                                          bytes.size(), &input);
         !s.ok()) {
       return s;
     }
@@ -191,7 +195,8 @@ class PushChunksReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer>
   // slices; chunks of one update must come in order.
   absl::Status TakeData(const WireReader& reader, const PushChunkView& chunk) {
     if (!started_) {
-      return absl::InvalidArgumentError("The first chunk must carry the request.");
+      return absl::InvalidArgumentError(
+          "The first chunk must carry the request.");
     }
     if (chunk.index < 0 || chunk.index >= request_.updates_size()) {
       return absl::InvalidArgumentError(
@@ -201,18 +206,18 @@ class PushChunksReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer>
     // An empty chunk moves nothing; accepting it would let a client keep a
     // stream, and the memory reserved for it, alive past the idle limit.
     if (chunk.data.length == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "Chunk for update ", chunk.index, " carries no data."));
+      return absl::InvalidArgumentError(
+          absl::StrCat("Chunk for update ", chunk.index, " carries no data."));
     }
     std::string* value = request_.mutable_updates(chunk.index)->mutable_value();
     if (chunk.offset != static_cast<int64_t>(value->size())) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "Chunk at offset ", chunk.offset, " for update ", chunk.index,
-          " expected at ", value->size(), "."));
+      return absl::InvalidArgumentError(
+          absl::StrCat("Chunk at offset ", chunk.offset, " for update ",
+                       chunk.index, " expected at ", value->size(), "."));
     }
-    if (absl::Status s = CheckValueRoom(request_, chunk.index,
-                                        expected_bytes_[chunk.index],
-                                        chunk.data.length);
+    if (absl::Status s =
+            CheckValueRoom(request_, chunk.index, expected_bytes_[chunk.index],
+                           chunk.data.length);
         !s.ok()) {
       return s;
     }
@@ -234,7 +239,8 @@ class PushChunksReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer>
     // Push checks the count and access again; they hold, as they did at the
     // first chunk.
     rpc::PushResponse response;
-    if (absl::Status s = service_->Push(caller_, request_, &response); !s.ok()) {
+    if (absl::Status s = service_->Push(caller_, request_, &response);
+        !s.ok()) {
       return s;
     }
     return SerializeMessage(response, response_);
@@ -256,14 +262,16 @@ class PushChunksReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer>
 }  // namespace
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* NewPullChunksReactor(
-    VariableService* service, const TokenTable* tokens, StreamWatchdog* watchdog,
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
+    VariableService* service, const TokenTable* tokens,
+    StreamWatchdog* watchdog, grpc::CallbackServerContext* context,
+    const grpc::ByteBuffer* request) {
   return new PullChunksReactor(service, tokens, watchdog, context, *request);
 }
 
 grpc::ServerReadReactor<grpc::ByteBuffer>* NewPushChunksReactor(
-    VariableService* service, const TokenTable* tokens, StreamWatchdog* watchdog,
-    grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
+    VariableService* service, const TokenTable* tokens,
+    StreamWatchdog* watchdog, grpc::CallbackServerContext* context,
+    grpc::ByteBuffer* response) {
   return new PushChunksReactor(service, tokens, watchdog, context, response);
 }
 

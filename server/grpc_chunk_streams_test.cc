@@ -69,14 +69,15 @@ class PushChunksTest : public ChunkStreamsTest {
     std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer;
   };
 
-  std::unique_ptr<Stream> Open(
-      absl::Duration deadline = absl::Seconds(20)) {
+  std::unique_ptr<Stream> Open(absl::Duration deadline = absl::Seconds(20)) {
     auto stream = std::make_unique<Stream>();
     stream->context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
-    grpc::internal::RpcMethod method("/paramserver.rpc.ParameterServer/PushChunks",
-                                     grpc::internal::RpcMethod::CLIENT_STREAMING);
-    stream->writer.reset(grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(
-        channel_.get(), method, &stream->context, &stream->response));
+    grpc::internal::RpcMethod method(
+        "/paramserver.rpc.ParameterServer/PushChunks",
+        grpc::internal::RpcMethod::CLIENT_STREAMING);
+    stream->writer.reset(
+        grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(
+            channel_.get(), method, &stream->context, &stream->response));
     return stream;
   }
 
@@ -134,13 +135,17 @@ TEST_F(PushChunksTest, TheWholeRequestIsCheckedBeforeAnyData) {
   missing.add_updates()->set_name("v");
   missing.add_updates()->set_name("nowhere");
   rpc::PushRequest too_many;
-  for (size_t i = 0; i <= kMaxUpdatesPerPush; ++i) too_many.add_updates()->set_name("v");
+  for (size_t i = 0; i <= kMaxUpdatesPerPush; ++i)
+    too_many.add_updates()->set_name("v");
   rpc::PushRequest empty_updates;  // 30 million would be refused the same way.
-  for (size_t i = 0; i < 3 * kMaxUpdatesPerPush; ++i) empty_updates.add_updates();
+  for (size_t i = 0; i < 3 * kMaxUpdatesPerPush; ++i)
+    empty_updates.add_updates();
   for (const auto& [request, code, message] :
-       {std::tuple{&repeated, grpc::StatusCode::INVALID_ARGUMENT, "appears twice"},
+       {std::tuple{&repeated, grpc::StatusCode::INVALID_ARGUMENT,
+                   "appears twice"},
         std::tuple{&missing, grpc::StatusCode::NOT_FOUND, "nowhere"},
-        std::tuple{&too_many, grpc::StatusCode::INVALID_ARGUMENT, "at most 65536"},
+        std::tuple{&too_many, grpc::StatusCode::INVALID_ARGUMENT,
+                   "at most 65536"},
         std::tuple{&empty_updates, grpc::StatusCode::INVALID_ARGUMENT,
                    "this one has 196608"}}) {
     auto stream = Open();
@@ -200,8 +205,9 @@ class LimitedServer {
   std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> OpenPush(
       const std::string& name, grpc::ClientContext* context,
       grpc::ByteBuffer* response) {
-    grpc::internal::RpcMethod method("/paramserver.rpc.ParameterServer/PushChunks",
-                                     grpc::internal::RpcMethod::CLIENT_STREAMING);
+    grpc::internal::RpcMethod method(
+        "/paramserver.rpc.ParameterServer/PushChunks",
+        grpc::internal::RpcMethod::CLIENT_STREAMING);
     std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer(
         grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(
             channel_.get(), method, context, response));
@@ -223,7 +229,8 @@ TEST(PushChunksLimitsTest, BufferedBytesCountAgainstTheTotalLimit) {
   options.store = {.max_variable_bytes = 1 << 20, .max_total_bytes = 3 << 19};
   options.stream_idle_limit = absl::Milliseconds(300);
   LimitedServer server;
-  ASSERT_NO_FATAL_FAILURE(server.Start(options, "big", 1 << 18));  // 1 MiB of 1.5.
+  ASSERT_NO_FATAL_FAILURE(
+      server.Start(options, "big", 1 << 18));  // 1 MiB of 1.5.
   // The push's 1 MiB would not fit beside the variable.
   grpc::ClientContext context;
   grpc::ByteBuffer response;

@@ -1,11 +1,11 @@
 #ifndef PARAM_SERVER_SERVER_GRPC_SERVER_H_
 #define PARAM_SERVER_SERVER_GRPC_SERVER_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <optional>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"

@@ -45,7 +45,8 @@ class GrpcServiceTest : public ::testing::Test {
                                          grpc::internal::RpcMethod::NORMAL_RPC);
     grpc::ClientContext context;
     grpc::ByteBuffer response;
-    return grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
+    return grpc::internal::BlockingUnaryCall<grpc::ByteBuffer,
+                                             grpc::ByteBuffer>(
         channel_.get(), rpc_method, &context, Bytes(bytes), &response);
   }
 
@@ -72,7 +73,8 @@ TEST_F(GrpcServiceTest, GeneratedClientParsesPull) {
 
 TEST_F(GrpcServiceTest, MalformedRawRequestsAreInvalidArgument) {
   const std::string garbage("\x0a\xff\xff\xff\xff\x0f", 6);
-  grpc::Status status = RawUnary("/paramserver.rpc.ParameterServer/Pull", garbage);
+  grpc::Status status =
+      RawUnary("/paramserver.rpc.ParameterServer/Pull", garbage);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(status.error_message().find("PullRequest"), std::string::npos);
 
@@ -116,11 +118,13 @@ TEST_F(GrpcServiceTest, MalformedRawRequestsAreInvalidArgument) {
 // 30 million empty items) is refused before it is parsed.
 TEST_F(GrpcServiceTest, RequestsThatWouldParseIntoFarMoreMemoryAreRefused) {
   std::string empty_items;
-  while (empty_items.size() < (size_t{60} << 20)) empty_items += std::string("\x0a\x00", 2);
+  while (empty_items.size() < (size_t{60} << 20))
+    empty_items += std::string("\x0a\x00", 2);
   for (const char* method : {"/paramserver.rpc.ParameterServer/Pull",
                              "/paramserver.rpc.ParameterServer/Push"}) {
     const grpc::Status status = RawUnary(method, empty_items);
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << method;
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << method;
     EXPECT_NE(status.error_message().find("too many items"), std::string::npos)
         << status.error_message();
   }

@@ -16,7 +16,8 @@ class SessionReactor final
     : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   SessionReactor(VariableService* service, const TokenTable* tokens,
-                 SessionRegistry* registry, grpc::CallbackServerContext* context)
+                 SessionRegistry* registry,
+                 grpc::CallbackServerContext* context)
       : service_(service),
         caller_(AuthenticateCall(tokens, *context)),
         registry_(registry),
@@ -68,7 +69,8 @@ class SessionReactor final
  private:
   absl::Status Serve(rpc::SessionResponse* response) {
     rpc::SessionRequest request;
-    if (absl::Status s = ParseRequest(raw_request_, &request); !s.ok()) return s;
+    if (absl::Status s = ParseRequest(raw_request_, &request); !s.ok())
+      return s;
     switch (request.call_case()) {
       case rpc::SessionRequest::kGetVariable:
         return service_->GetVariable(caller_, request.get_variable(),

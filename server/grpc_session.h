@@ -42,9 +42,9 @@ class SessionRegistry {
 // parse (INVALID_ARGUMENT), get their status in their response.
 // Thread-safe; `service` and `tokens` must outlive it. A null `tokens` turns
 // authentication off.
-class SessionService final : public rpc::ParameterServerSessions::
-                                 WithRawCallbackMethod_Session<
-                                     rpc::ParameterServerSessions::Service> {
+class SessionService final
+    : public rpc::ParameterServerSessions::WithRawCallbackMethod_Session<
+          rpc::ParameterServerSessions::Service> {
  public:
   SessionService(VariableService* service, const TokenTable* tokens)
       : service_(service), tokens_(tokens) {}

@@ -63,10 +63,10 @@ grpc::ByteBuffer EncodePullResponse(
   return writer.Finish();
 }
 
-grpc::ByteBuffer EncodeValueChunk(const rpc::VariableInfo* variable,
-                                  bool unchanged,
-                                  const std::shared_ptr<const TensorBuffer>& value,
-                                  size_t offset, size_t length) {
+grpc::ByteBuffer EncodeValueChunk(
+    const rpc::VariableInfo* variable, bool unchanged,
+    const std::shared_ptr<const TensorBuffer>& value, size_t offset,
+    size_t length) {
   rpc::ValueChunk head;
   if (variable != nullptr) *head.mutable_variable() = *variable;
   head.set_unchanged(unchanged);

@@ -8,13 +8,13 @@
 // generated SerializeAsString would produce, so every generated client
 // parses them. What both sides encode is in wire/zero_copy_writer.h.
 
+#include <grpcpp/grpcpp.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/strings/string_view.h"
 #include "proto/parameter_server.pb.h"
@@ -50,10 +50,10 @@ grpc::ByteBuffer EncodePullResponse(
 
 // One ValueChunk carrying bytes [offset, offset + length) of `value`, which
 // may be null when length is 0. `first` chunks carry the metadata.
-grpc::ByteBuffer EncodeValueChunk(const rpc::VariableInfo* variable,
-                                  bool unchanged,
-                                  const std::shared_ptr<const TensorBuffer>& value,
-                                  size_t offset, size_t length);
+grpc::ByteBuffer EncodeValueChunk(
+    const rpc::VariableInfo* variable, bool unchanged,
+    const std::shared_ptr<const TensorBuffer>& value, size_t offset,
+    size_t length);
 
 }  // namespace paramserver
 

@@ -14,7 +14,8 @@ namespace {
 
 std::shared_ptr<const TensorBuffer> Filled(size_t size, char seed) {
   std::shared_ptr<TensorBuffer> buffer = *TensorBuffer::Allocate(size);
-  for (size_t i = 0; i < size; ++i) buffer->data()[i] = static_cast<char>(seed + i * 7);
+  for (size_t i = 0; i < size; ++i)
+    buffer->data()[i] = static_cast<char>(seed + i * 7);
   return buffer;
 }
 
@@ -33,8 +34,8 @@ VariableStore::PullResult Result(const std::string& name, int64_t elements,
 }
 
 // What generated code produces for the same results.
-rpc::PullResponse Expected(const std::vector<VariableStore::PullResult>& results,
-                           int64_t max_inline) {
+rpc::PullResponse Expected(
+    const std::vector<VariableStore::PullResult>& results, int64_t max_inline) {
   rpc::PullResponse response;
   for (const VariableStore::PullResult& result : results) {
     rpc::PulledVariable* out = response.add_variables();
@@ -74,7 +75,8 @@ TEST(EncodePullResponseTest, MatchesGeneratedSerialization) {
 TEST(EncodePullResponseTest, LargeValuesAreSharedNotCopied) {
   std::shared_ptr<const TensorBuffer> value = Filled(1 << 20, 5);
   const char* const data = value->data();
-  grpc::ByteBuffer buffer = EncodePullResponse({Result("v", 1 << 18, value)}, 1 << 30);
+  grpc::ByteBuffer buffer =
+      EncodePullResponse({Result("v", 1 << 18, value)}, 1 << 30);
   std::vector<grpc::Slice> slices;
   ASSERT_TRUE(buffer.Dump(&slices).ok());
   bool shared = false;
@@ -100,9 +102,10 @@ TEST(EncodeValueChunkTest, MatchesGeneratedSerialization) {
   info.set_dtype(rpc::DT_FLOAT);
   info.set_version(9);
   for (const auto& [with_info, offset, length] :
-       std::vector<std::tuple<bool, size_t, size_t>>{
-           {true, 0, 65536}, {false, 65536, 34464}, {false, 99990, 10},
-           {true, 0, 0}}) {
+       std::vector<std::tuple<bool, size_t, size_t>>{{true, 0, 65536},
+                                                     {false, 65536, 34464},
+                                                     {false, 99990, 10},
+                                                     {true, 0, 0}}) {
     rpc::ValueChunk expected;
     if (with_info) *expected.mutable_variable() = info;
     expected.set_offset(offset);
@@ -137,14 +140,16 @@ TEST(ZeroCopyRoundTripTest, ReaderDecodesWhatTheEncoderWrites) {
   grpc::ByteBuffer buffer = EncodePullResponse(results, 1 << 30);
   absl::StatusOr<WireReader> reader = WireReader::Create(buffer);
   ASSERT_TRUE(reader.ok());
-  absl::StatusOr<std::vector<PulledVariableView>> views = DecodePullResponse(*reader);
+  absl::StatusOr<std::vector<PulledVariableView>> views =
+      DecodePullResponse(*reader);
   ASSERT_TRUE(views.ok()) << views.status();
   ASSERT_EQ(views->size(), 2u);
   for (size_t i = 0; i < 2; ++i) {
     EXPECT_EQ((*views)[i].variable.name(), results[i].info.name);
     std::string value((*views)[i].value.length, '\0');
     reader->CopySpan((*views)[i].value, value.data());
-    EXPECT_EQ(value, std::string(results[i].value->data(), results[i].value->size()));
+    EXPECT_EQ(value,
+              std::string(results[i].value->data(), results[i].value->size()));
   }
 }
 

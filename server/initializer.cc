@@ -157,9 +157,8 @@ absl::Status ValidateConstantCount(const InitializerSpec& spec,
   const int64_t received = static_cast<int64_t>(spec.values.size());
   if (needed == 0 || received <= needed) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(
-      "Too many elements provided. Needed at most ", needed,
-      ", but received ", received, " (constant initializer of variable ",
-      full_name, ")."));
+      "Too many elements provided. Needed at most ", needed, ", but received ",
+      received, " (constant initializer of variable ", full_name, ")."));
 }
 
 absl::Status ValidateConstant(const InitializerSpec& spec, DType dtype,
@@ -276,10 +275,10 @@ absl::Status ValidateVarianceScaling(const InitializerSpec& spec, DType dtype,
   if (!status.ok()) return status;
   const double scale = ScaleOf(spec);
   if (scale <= 0) {  // TF 1.15's VarianceScaling.__init__ check and text.
-    return absl::InvalidArgumentError(absl::StrCat(
-        "`scale` must be positive float. (", InitializerName(kind),
-        " initializer of variable ", full_name, " has scale ",
-        FormatValue(scale), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("`scale` must be positive float. (", InitializerName(kind),
+                     " initializer of variable ", full_name, " has scale ",
+                     FormatValue(scale), ")"));
   }
   if (!std::isfinite(scale)) {
     return absl::InvalidArgumentError(
@@ -315,7 +314,6 @@ absl::Status ValidateFullShape(const InitializerSpec& spec,
 // ---------------------------------------------------------------------------
 // What to write, resolved from the spec: every initializer reduces to one of
 // these, so the typed fill code below sees five cases instead of ten.
-
 
 FillPlan ValuePlan(Number value) {
   FillPlan plan;
@@ -406,7 +404,6 @@ FillPlan MakePlan(const InitializerSpec& spec, DType dtype,
   }
   return ValuePlan(0);
 }
-
 
 }  // namespace
 

@@ -8,8 +8,8 @@
 #include <cstdint>
 
 #include "common/dtype.h"
-#include "server/initializer.h"
 #include "common/number.h"
+#include "server/initializer.h"
 
 namespace paramserver {
 
@@ -30,8 +30,8 @@ struct FillPlan {
 };
 
 // Writes `count` elements of `dtype` to `out` as `plan` says: kCopyValues
-// copies spec.values and repeats the last one to the end; random plans draw from the stream spec.seed selects
-// (fresh entropy without a seed).
+// copies spec.values and repeats the last one to the end; random plans draw
+// from the stream spec.seed selects (fresh entropy without a seed).
 void FillElements(const FillPlan& plan, const InitializerSpec& spec,
                   DType dtype, int64_t count, char* out);
 

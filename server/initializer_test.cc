@@ -11,10 +11,10 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "common/dtype.h"
 #include "common/tensor_shape.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
 
 namespace paramserver {
 namespace {
@@ -348,11 +348,11 @@ TEST(ConstantTest, Int64ValuesAreExact) {
   InitializerSpec spec = Spec(InitializerKind::kConstant);
   spec.values = {kTwoTo53 + 1, std::numeric_limits<int64_t>::max(),
                  std::numeric_limits<int64_t>::min()};
-  EXPECT_EQ(Values<int64_t>(spec, DType::kInt64, {4}),
-            std::vector<int64_t>({kTwoTo53 + 1,
-                                  std::numeric_limits<int64_t>::max(),
-                                  std::numeric_limits<int64_t>::min(),
-                                  std::numeric_limits<int64_t>::min()}));
+  EXPECT_EQ(
+      Values<int64_t>(spec, DType::kInt64, {4}),
+      std::vector<int64_t>({kTwoTo53 + 1, std::numeric_limits<int64_t>::max(),
+                            std::numeric_limits<int64_t>::min(),
+                            std::numeric_limits<int64_t>::min()}));
   EXPECT_THAT(ErrorOf(spec, DType::kInt32, {3}),
               HasSubstr("value 9007199254740993 at index 0, which is not a "
                         "valid int32"));
@@ -508,7 +508,8 @@ TEST(RandomUniformTest, IntegersNeedMaxval) {
   EXPECT_THAT(ErrorOf(spec, DType::kInt64, {100}),
               HasSubstr("Must specify maxval for integer dtype tf.int64"));
   spec.maxval = 5;
-  const std::vector<int64_t> values = Values<int64_t>(spec, DType::kInt64, {100});
+  const std::vector<int64_t> values =
+      Values<int64_t>(spec, DType::kInt64, {100});
   EXPECT_NE(std::count(values.begin(), values.end(), 0), 100);
 }
 
@@ -666,7 +667,8 @@ TEST(NormalParamsTest, NegativeStddevIsAcceptedAsTensorFlowDoes) {
     spec.mean = 1;
     spec.stddev = -2;
     ASSERT_TRUE(ValidateInitializer(spec, DType::kDouble, {20000}, kName).ok());
-    const std::vector<double> values = Values<double>(spec, DType::kDouble, {20000});
+    const std::vector<double> values =
+        Values<double>(spec, DType::kDouble, {20000});
     const Moments m = ComputeMoments(values);
     EXPECT_NEAR(m.mean, 1.0, 0.05);
     if (kind == InitializerKind::kRandomNormal) {
@@ -972,20 +974,25 @@ TEST(FullShapeTest, PartitionTakesGlorotFansFromTheWholeVariable) {
   same_limit.scale = 0.6;
   same_limit.mode = FanMode::kFanAvg;
   same_limit.distribution = ScalingDistribution::kUniform;
-  const std::vector<float> got = Values<float>(partition, DType::kFloat, {2, 4});
-  const std::vector<float> want = Values<float>(same_limit, DType::kFloat, {2, 4});
+  const std::vector<float> got =
+      Values<float>(partition, DType::kFloat, {2, 4});
+  const std::vector<float> want =
+      Values<float>(same_limit, DType::kFloat, {2, 4});
   ASSERT_EQ(got.size(), want.size());
-  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-6) << i;
-  const std::vector<float> own_fans =
-      Values<float>(Spec(InitializerKind::kGlorotUniform, 3), DType::kFloat, {2, 4});
+  for (size_t i = 0; i < got.size(); ++i)
+    EXPECT_NEAR(got[i], want[i], 1e-6) << i;
+  const std::vector<float> own_fans = Values<float>(
+      Spec(InitializerKind::kGlorotUniform, 3), DType::kFloat, {2, 4});
   EXPECT_NE(got, own_fans);
 }
 
 TEST(FullShapeTest, MustHaveThePartitionsRankAndCoverIt) {
   InitializerSpec spec = Spec(InitializerKind::kGlorotUniform);
   spec.full_shape = TensorShape{6};
-  EXPECT_THAT(std::string(ValidateInitializer(spec, DType::kFloat, {2, 4}, kName).message()),
-              HasSubstr("of shape (2, 4) cannot be a partition of full shape (6"));
+  EXPECT_THAT(
+      std::string(
+          ValidateInitializer(spec, DType::kFloat, {2, 4}, kName).message()),
+      HasSubstr("of shape (2, 4) cannot be a partition of full shape (6"));
   spec.full_shape = TensorShape{1, 4};
   EXPECT_EQ(ValidateInitializer(spec, DType::kFloat, {2, 4}, kName).code(),
             absl::StatusCode::kInvalidArgument);

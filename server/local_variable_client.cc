@@ -12,8 +12,8 @@ std::string Bytes(const std::shared_ptr<const TensorBuffer>& value) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<LocalVariableClient>> LocalVariableClient::Create(
-    const StoreOptions& options) {
+absl::StatusOr<std::unique_ptr<LocalVariableClient>>
+LocalVariableClient::Create(const StoreOptions& options) {
   absl::StatusOr<std::unique_ptr<VariableStore>> store =
       VariableStore::Create(options);
   if (!store.ok()) return store.status();
@@ -23,7 +23,8 @@ absl::StatusOr<std::unique_ptr<LocalVariableClient>> LocalVariableClient::Create
 
 absl::StatusOr<FetchedVariable> LocalVariableClient::GetVariable(
     const VariableRequest& request, bool return_value) {
-  absl::StatusOr<VariableStore::GetResult> result = store_->GetVariable(request);
+  absl::StatusOr<VariableStore::GetResult> result =
+      store_->GetVariable(request);
   if (!result.ok()) return result.status();
   return FetchedVariable{
       result->snapshot.info, result->created,

@@ -68,7 +68,8 @@ class ShardedOverLocalTest : public ::testing::Test {
     std::vector<std::unique_ptr<VariableClient>> shards;
     std::vector<std::string> names;
     for (int i = 0; i < 3; ++i) {
-      std::unique_ptr<LocalVariableClient> local = *LocalVariableClient::Create();
+      std::unique_ptr<LocalVariableClient> local =
+          *LocalVariableClient::Create();
       locals_.push_back(local.get());
       shards.push_back(std::move(local));
       names.push_back("local-" + std::to_string(i));
@@ -119,7 +120,8 @@ TEST_F(ShardedOverLocalTest, ListsAndDeletesOverAllShards) {
   for (const char* name : {"a/x", "a/y", "a/z", "b/w"}) {
     ASSERT_TRUE(client_->GetVariable(ConstantRequest(name, {1}, {0})).ok());
   }
-  absl::StatusOr<std::vector<VariableInfo>> listed = client_->ListVariables("a");
+  absl::StatusOr<std::vector<VariableInfo>> listed =
+      client_->ListVariables("a");
   ASSERT_TRUE(listed.ok()) << listed.status();
   std::vector<std::string> names;
   for (const VariableInfo& info : *listed) names.push_back(info.name);

@@ -34,8 +34,9 @@ absl::StatusOr<LogLevel> ParseLogLevel(absl::string_view name) {
   if (name == "info") return LogLevel::kInfo;
   if (name == "warning") return LogLevel::kWarning;
   if (name == "error") return LogLevel::kError;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "Unknown log level '", name, "'; expected debug, info, warning or error."));
+  return absl::InvalidArgumentError(
+      absl::StrCat("Unknown log level '", name,
+                   "'; expected debug, info, warning or error."));
 }
 
 void SetLogLevel(LogLevel level) { min_level = static_cast<int>(level); }

@@ -48,9 +48,9 @@ template <typename T>
 void Adam(const OptimizerSpec& o, int64_t step, int64_t n, const T* grad,
           T* var, T* m, T* v) {
   const double t = static_cast<double>(step);
-  const T lr_t = static_cast<T>(o.learning_rate *
-                                std::sqrt(1 - std::pow(o.beta2, t)) /
-                                (1 - std::pow(o.beta1, t)));
+  const T lr_t =
+      static_cast<T>(o.learning_rate * std::sqrt(1 - std::pow(o.beta2, t)) /
+                     (1 - std::pow(o.beta1, t)));
   const T beta1 = static_cast<T>(o.beta1), beta2 = static_cast<T>(o.beta2);
   const T epsilon = static_cast<T>(o.epsilon);
   for (int64_t i = 0; i < n; ++i) {

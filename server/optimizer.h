@@ -15,8 +15,6 @@
 
 namespace paramserver {
 
-
-
 // A slot TensorFlow would create for this optimizer: its name suffix
 // ("Momentum" makes v/Momentum) and its initial value.
 struct SlotSpec {

@@ -60,7 +60,8 @@ std::string OpenSslReason() {
 
 bool IsEndOfInput() {
   const unsigned long code = ERR_peek_last_error();
-  return ERR_GET_LIB(code) == ERR_LIB_PEM && ERR_GET_REASON(code) == PEM_R_NO_START_LINE;
+  return ERR_GET_LIB(code) == ERR_LIB_PEM &&
+         ERR_GET_REASON(code) == PEM_R_NO_START_LINE;
 }
 
 }  // namespace
@@ -73,13 +74,14 @@ absl::Status CheckCertificates(absl::string_view pem, absl::string_view name) {
   // Reading stops at the end of the input (no further BEGIN line) or at a
   // certificate block that does not parse. Other blocks are skipped.
   if (!IsEndOfInput()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        name, ": the certificate after the first ", count, " cannot be read (",
-        OpenSslReason(), ")."));
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": the certificate after the first ", count,
+                     " cannot be read (", OpenSslReason(), ")."));
   }
   ERR_clear_error();
   if (count == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(name, " holds no certificate."));
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " holds no certificate."));
   }
   return absl::OkStatus();
 }
@@ -88,7 +90,8 @@ absl::Status CheckKeyMatchesCertificate(absl::string_view key_pem,
                                         absl::string_view key_name,
                                         absl::string_view cert_pem,
                                         absl::string_view cert_name) {
-  if (absl::Status s = CheckCertificates(cert_pem, cert_name); !s.ok()) return s;
+  if (absl::Status s = CheckCertificates(cert_pem, cert_name); !s.ok())
+    return s;
   absl::StatusOr<BioPtr> key_bio = OpenPem(key_pem, key_name);
   if (!key_bio.ok()) return key_bio.status();
   // An empty passphrase rather than none: with none, OpenSSL would prompt on
@@ -98,9 +101,10 @@ absl::Status CheckKeyMatchesCertificate(absl::string_view key_pem,
   if (key == nullptr) {
     if (absl::StrContains(key_pem, "ENCRYPTED")) {
       ERR_clear_error();
-      return absl::InvalidArgumentError(absl::StrCat(
-          key_name, " holds an encrypted private key; the server needs it "
-          "unencrypted (protect the file instead)."));
+      return absl::InvalidArgumentError(
+          absl::StrCat(key_name,
+                       " holds an encrypted private key; the server needs it "
+                       "unencrypted (protect the file instead)."));
     }
     return absl::InvalidArgumentError(absl::StrCat(
         key_name, " holds no readable private key (", OpenSslReason(), ")."));
@@ -110,8 +114,9 @@ absl::Status CheckKeyMatchesCertificate(absl::string_view key_pem,
   X509Ptr cert = ReadCertificate(cert_bio->get());
   if (cert == nullptr || X509_check_private_key(cert.get(), key.get()) != 1) {
     ERR_clear_error();
-    return absl::InvalidArgumentError(absl::StrCat(
-        key_name, " is not the private key of the certificate in ", cert_name, "."));
+    return absl::InvalidArgumentError(
+        absl::StrCat(key_name, " is not the private key of the certificate in ",
+                     cert_name, "."));
   }
   return absl::OkStatus();
 }

@@ -37,8 +37,9 @@ KeyAndCertificate Make(const char* common_name) {
   X509_gmtime_adj(X509_getm_notAfter(cert), 24 * 3600);
   X509_set_pubkey(cert, key);
   X509_NAME* name = X509_get_subject_name(cert);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(common_name), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(
+      name, "CN", MBSTRING_ASC,
+      reinterpret_cast<const unsigned char*>(common_name), -1, -1, 0);
   X509_set_issuer_name(cert, name);
   X509_sign(cert, key, EVP_sha256());
   BIO* key_bio = BIO_new(BIO_s_mem());
@@ -62,29 +63,35 @@ TEST(PemCheckTest, ChainIsCheckedAgainstItsFirstCertificate) {
   const KeyAndCertificate leaf = Make("leaf"), issuer = Make("issuer");
   const std::string chain = leaf.cert_pem + issuer.cert_pem;
   EXPECT_TRUE(CheckCertificates(chain, "chain.crt").ok());
-  EXPECT_TRUE(CheckKeyMatchesCertificate(leaf.key_pem, "leaf.key", chain, "chain.crt").ok());
-  EXPECT_FALSE(
-      CheckKeyMatchesCertificate(issuer.key_pem, "issuer.key", chain, "chain.crt").ok());
+  EXPECT_TRUE(
+      CheckKeyMatchesCertificate(leaf.key_pem, "leaf.key", chain, "chain.crt")
+          .ok());
+  EXPECT_FALSE(CheckKeyMatchesCertificate(issuer.key_pem, "issuer.key", chain,
+                                          "chain.crt")
+                   .ok());
 }
 
 TEST(PemCheckTest, KeyOfAnotherCertificateIsRefused) {
   const KeyAndCertificate server = Make("server"), other = Make("other");
-  const absl::Status status =
-      CheckKeyMatchesCertificate(other.key_pem, "other.key", server.cert_pem, "server.crt");
+  const absl::Status status = CheckKeyMatchesCertificate(
+      other.key_pem, "other.key", server.cert_pem, "server.crt");
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(status.message(),
-            "other.key is not the private key of the certificate in server.crt.");
+  EXPECT_EQ(
+      status.message(),
+      "other.key is not the private key of the certificate in server.crt.");
 }
 
 TEST(PemCheckTest, FilesSwappedOrEmptyAreRefused) {
   const KeyAndCertificate server = Make("server");
   EXPECT_EQ(CheckCertificates(server.key_pem, "server.key").message(),
             "server.key holds no certificate.");
-  EXPECT_EQ(CheckCertificates("", "empty.crt").message(), "empty.crt holds no certificate.");
+  EXPECT_EQ(CheckCertificates("", "empty.crt").message(),
+            "empty.crt holds no certificate.");
   const absl::Status key_status = CheckKeyMatchesCertificate(
       server.cert_pem, "server.crt", server.cert_pem, "server.crt");
   EXPECT_EQ(key_status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(key_status.message(), HasSubstr("server.crt holds no readable private key"));
+  EXPECT_THAT(key_status.message(),
+              HasSubstr("server.crt holds no readable private key"));
 }
 
 TEST(PemCheckTest, DamagedCertificateIsRefused) {
@@ -92,10 +99,12 @@ TEST(PemCheckTest, DamagedCertificateIsRefused) {
   std::string damaged = second.cert_pem;
   damaged[damaged.size() / 2] = damaged[damaged.size() / 2] == 'A' ? 'B' : 'A';
   damaged.erase(damaged.size() / 2 + 1, 8);  // Breaks the base64 framing too.
-  const absl::Status status = CheckCertificates(first.cert_pem + damaged, "chain.crt");
+  const absl::Status status =
+      CheckCertificates(first.cert_pem + damaged, "chain.crt");
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(status.message(),
-              HasSubstr("chain.crt: the certificate after the first 1 cannot be read"));
+  EXPECT_THAT(
+      status.message(),
+      HasSubstr("chain.crt: the certificate after the first 1 cannot be read"));
 }
 
 TEST(PemCheckTest, EncryptedKeyIsRefusedWithoutAPrompt) {
@@ -107,16 +116,18 @@ TEST(PemCheckTest, EncryptedKeyIsRefusedWithoutAPrompt) {
   EVP_PKEY_free(key);
   const std::string encrypted = BioContents(bio);
   const KeyAndCertificate server = Make("server");
-  const absl::Status status =
-      CheckKeyMatchesCertificate(encrypted, "server.key", server.cert_pem, "server.crt");
+  const absl::Status status = CheckKeyMatchesCertificate(
+      encrypted, "server.key", server.cert_pem, "server.crt");
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(status.message(), HasSubstr("server.key holds an encrypted private key"));
+  EXPECT_THAT(status.message(),
+              HasSubstr("server.key holds an encrypted private key"));
 }
 
 TEST(PemCheckTest, TrustedCertificateFormIsAccepted) {
   // "TRUSTED CERTIFICATE" blocks (openssl x509 -trustout), which gRPC reads.
   const KeyAndCertificate ca = Make("ca");
-  BIO* in = BIO_new_mem_buf(ca.cert_pem.data(), static_cast<int>(ca.cert_pem.size()));
+  BIO* in =
+      BIO_new_mem_buf(ca.cert_pem.data(), static_cast<int>(ca.cert_pem.size()));
   X509* cert = PEM_read_bio_X509(in, nullptr, nullptr, nullptr);
   BIO_free(in);
   ASSERT_NE(cert, nullptr);

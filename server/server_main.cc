@@ -24,8 +24,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "server/auth.h"
 #include "common/file_util.h"
+#include "server/auth.h"
 #include "server/grpc_server.h"
 #include "server/logging.h"
 #include "server/pem_check.h"
@@ -43,11 +43,13 @@ ABSL_FLAG(double, shutdown_grace_seconds, 10,
 ABSL_FLAG(std::string, data_dir, "",
           "Directory for checkpoints and the write-ahead log. Empty keeps the "
           "variables in memory only.");
-ABSL_FLAG(std::string, wal_fsync, "everysec",
-          "When the write-ahead log is fsynced, as Redis's appendfsync: "
-          "always, everysec or checkpoint (see README for what each can lose).");
-ABSL_FLAG(double, checkpoint_interval_seconds, 300,
-          "Write a checkpoint this often (0: only on request and at shutdown).");
+ABSL_FLAG(
+    std::string, wal_fsync, "everysec",
+    "When the write-ahead log is fsynced, as Redis's appendfsync: "
+    "always, everysec or checkpoint (see README for what each can lose).");
+ABSL_FLAG(
+    double, checkpoint_interval_seconds, 300,
+    "Write a checkpoint this often (0: only on request and at shutdown).");
 ABSL_FLAG(int, checkpoints_to_keep, 3, "Checkpoints kept on disk.");
 ABSL_FLAG(bool, skip_wal_corruption, false,
           "Start even when the write-ahead log is corrupt in the middle or "
@@ -101,12 +103,14 @@ absl::StatusOr<std::optional<DurabilityOptions>> DurabilityFromFlags() {
   if (absl::GetFlag(FLAGS_data_dir).empty()) return std::nullopt;
   DurabilityOptions options;
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
-  absl::StatusOr<FsyncPolicy> policy = ParseFsyncPolicy(absl::GetFlag(FLAGS_wal_fsync));
+  absl::StatusOr<FsyncPolicy> policy =
+      ParseFsyncPolicy(absl::GetFlag(FLAGS_wal_fsync));
   if (!policy.ok()) return policy.status();
   options.fsync_policy = *policy;
   options.checkpoints_to_keep = absl::GetFlag(FLAGS_checkpoints_to_keep);
   options.skip_wal_corruption = absl::GetFlag(FLAGS_skip_wal_corruption);
-  options.ignore_corrupt_checkpoints = absl::GetFlag(FLAGS_ignore_corrupt_checkpoints);
+  options.ignore_corrupt_checkpoints =
+      absl::GetFlag(FLAGS_ignore_corrupt_checkpoints);
   return options;
 }
 
@@ -128,9 +132,9 @@ absl::StatusOr<std::optional<ServerTlsOptions>> TlsFromFlags() {
   tls.cert_chain_path = cert;
   tls.private_key_path = key;
   tls.client_ca_path = client_ca;
-  for (auto [path, pem] : {std::pair{&cert, &tls.cert_chain},
-                           std::pair{&key, &tls.private_key},
-                           std::pair{&client_ca, &tls.client_ca}}) {
+  for (auto [path, pem] :
+       {std::pair{&cert, &tls.cert_chain}, std::pair{&key, &tls.private_key},
+        std::pair{&client_ca, &tls.client_ca}}) {
     if (path->empty()) continue;
     absl::StatusOr<std::string> contents = ReadFile(*path);
     if (!contents.ok()) return contents.status();
@@ -145,7 +149,8 @@ absl::StatusOr<std::optional<ServerTlsOptions>> TlsFromFlags() {
     return s;
   }
   if (!client_ca.empty()) {
-    if (absl::Status s = CheckCertificates(tls.client_ca, client_ca); !s.ok()) return s;
+    if (absl::Status s = CheckCertificates(tls.client_ca, client_ca); !s.ok())
+      return s;
   }
   return tls;
 }
@@ -185,22 +190,23 @@ std::string SecuritySummary(const ServerOptions& options) {
                       options.tls->reload_seconds, " s)");
     }
   }
-  const std::string auth =
-      options.tokens.has_value()
-          ? absl::StrCat(options.tokens->size(), " tokens")
-          : std::string("no authentication");
+  const std::string auth = options.tokens.has_value()
+                               ? absl::StrCat(options.tokens->size(), " tokens")
+                               : std::string("no authentication");
   return absl::StrCat(tls, ", ", auth);
 }
 
 void CheckpointAndLog(GrpcServer& server, absl::string_view why) {
   absl::StatusOr<int64_t> sequence = server.Checkpoint();
   if (!sequence.ok()) {
-    Log(LogLevel::kError, "Checkpoint (", why, ") failed: ", sequence.status().ToString());
+    Log(LogLevel::kError, "Checkpoint (", why,
+        ") failed: ", sequence.status().ToString());
   }
 }
 
 // Waits for SIGINT or SIGTERM, writing periodic checkpoints meanwhile.
-int WaitForTermination(GrpcServer& server, const sigset_t& signals, bool durable) {
+int WaitForTermination(GrpcServer& server, const sigset_t& signals,
+                       bool durable) {
   const double interval = absl::GetFlag(FLAGS_checkpoint_interval_seconds);
   while (true) {
     if (!durable || interval <= 0) {
@@ -216,7 +222,8 @@ int WaitForTermination(GrpcServer& server, const sigset_t& signals, bool durable
 }
 
 int Run() {
-  absl::StatusOr<LogLevel> level = ParseLogLevel(absl::GetFlag(FLAGS_log_level));
+  absl::StatusOr<LogLevel> level =
+      ParseLogLevel(absl::GetFlag(FLAGS_log_level));
   if (!level.ok()) {
     std::fprintf(stderr, "%s\n", level.status().ToString().c_str());
     return 2;
@@ -234,8 +241,8 @@ int Run() {
     Log(LogLevel::kError, "Cannot start: --stream_idle_seconds must be >= 0.");
     return 2;
   }
-  options.stream_idle_limit =
-      idle_seconds == 0 ? absl::InfiniteDuration() : absl::Seconds(idle_seconds);
+  options.stream_idle_limit = idle_seconds == 0 ? absl::InfiniteDuration()
+                                                : absl::Seconds(idle_seconds);
   options.stream_min_bytes_per_second =
       absl::GetFlag(FLAGS_stream_min_bytes_per_second);
   if (options.stream_min_bytes_per_second < 0) {
@@ -244,7 +251,8 @@ int Run() {
     return 2;
   }
   options.reflection = absl::GetFlag(FLAGS_reflection);
-  absl::StatusOr<std::optional<DurabilityOptions>> durability = DurabilityFromFlags();
+  absl::StatusOr<std::optional<DurabilityOptions>> durability =
+      DurabilityFromFlags();
   if (!durability.ok()) {
     Log(LogLevel::kError, "Cannot start: ", durability.status().ToString());
     return 2;
@@ -254,7 +262,8 @@ int Run() {
     Log(LogLevel::kError, "Cannot start: ", s.ToString());
     return 2;
   }
-  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server =
+      GrpcServer::Start(options);
   if (!server.ok()) {
     Log(LogLevel::kError, "Cannot start: ", server.status().ToString());
     return 1;

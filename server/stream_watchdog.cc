@@ -10,7 +10,8 @@ namespace paramserver {
 StreamWatchdog::StreamWatchdog(absl::Duration idle_limit,
                                int64_t min_bytes_per_second)
     : idle_limit_(idle_limit), min_bytes_per_second_(min_bytes_per_second) {
-  if (idle_limit_ != absl::InfiniteDuration()) thread_ = std::thread([this] { Run(); });
+  if (idle_limit_ != absl::InfiniteDuration())
+    thread_ = std::thread([this] { Run(); });
 }
 
 StreamWatchdog::~StreamWatchdog() {
@@ -48,7 +49,8 @@ void StreamWatchdog::Run() {
   const absl::Duration period =
       std::clamp(idle_limit_ / 4, absl::Milliseconds(10), absl::Seconds(1));
   MutexLock lock(&mu_);
-  while (!mu_.AwaitFor([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stopping_; },
+  while (!mu_.AwaitFor([this]()
+                           ABSL_NO_THREAD_SAFETY_ANALYSIS { return stopping_; },
                        absl::ToChronoNanoseconds(period))) {
     CancelIdleLocked(absl::Now());
   }
@@ -57,8 +59,9 @@ void StreamWatchdog::Run() {
 std::string StreamWatchdog::CancelReason(const Progress& progress,
                                          absl::Time now) const {
   if (now - progress.last >= idle_limit_) {
-    return absl::StrCat("no progress for ", absl::FormatDuration(now - progress.last),
-                        " (limit ", absl::FormatDuration(idle_limit_), ")");
+    return absl::StrCat("no progress for ",
+                        absl::FormatDuration(now - progress.last), " (limit ",
+                        absl::FormatDuration(idle_limit_), ")");
   }
   if (min_bytes_per_second_ <= 0) return "";
   // Time the bytes moved so far pay for at the floor rate, after the first

@@ -29,7 +29,9 @@ class TensorBuffer {
   const char* data() const { return data_; }
   size_t size() const { return size_; }
   absl::Span<char> span() { return absl::MakeSpan(data_, size_); }
-  absl::Span<const char> span() const { return absl::MakeConstSpan(data_, size_); }
+  absl::Span<const char> span() const {
+    return absl::MakeConstSpan(data_, size_);
+  }
 
  private:
   TensorBuffer(char* data, size_t size) : data_(data), size_(size) {}

@@ -5,9 +5,9 @@
 // tests and the client's (tests/ starts the real binary instead, see
 // tests/server_process.h).
 
-#include <memory>
-
 #include <grpcpp/grpcpp.h>
+
+#include <memory>
 
 #include "server/grpc_server.h"
 

@@ -10,8 +10,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/mutex.h"
-#include "server/tensor_buffer.h"
 #include "common/variable_spec.h"
+#include "server/tensor_buffer.h"
 
 namespace paramserver {
 
@@ -46,8 +46,8 @@ class Variable {
   // registers it), without taking its lock: the store calls it under its own
   // locks, and a variable's lock must never be taken after those (pushes
   // take them the other way round, see VariableStore::log_mu_).
-  void PublishUnshared(std::shared_ptr<TensorBuffer> value, int64_t version = 1)
-      ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  void PublishUnshared(std::shared_ptr<TensorBuffer> value,
+                       int64_t version = 1) ABSL_NO_THREAD_SAFETY_ANALYSIS {
     value_ = std::move(value);
     version_ = version;
   }

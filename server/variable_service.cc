@@ -46,19 +46,20 @@ absl::Status CheckPush(const Caller& caller, const rpc::PushRequest& request) {
 
 }  // namespace
 
-absl::Status VariableService::GetVariable(const Caller& caller,
-                                          const rpc::GetVariableRequest& request,
-                                          rpc::GetVariableResponse* response) {
+absl::Status VariableService::GetVariable(
+    const Caller& caller, const rpc::GetVariableRequest& request,
+    rpc::GetVariableResponse* response) {
   const Action action =
       request.reuse() == rpc::REUSE ? Action::kRead : Action::kCreate;
-  if (absl::Status s =
-          caller.Authorize(action, {JoinScope(request.scope(), request.name())});
+  if (absl::Status s = caller.Authorize(
+          action, {JoinScope(request.scope(), request.name())});
       !s.ok()) {
     return s;
   }
   absl::StatusOr<VariableRequest> parsed = FromProto(request);
   if (!parsed.ok()) return parsed.status();
-  absl::StatusOr<VariableStore::GetResult> result = store_->GetVariable(*parsed);
+  absl::StatusOr<VariableStore::GetResult> result =
+      store_->GetVariable(*parsed);
   if (!result.ok()) return result.status();
   response->set_created(result->created);
   FillSnapshot(result->snapshot, response->mutable_variable(),
@@ -105,7 +106,8 @@ absl::Status VariableService::ListVariables(
 absl::Status VariableService::DeleteVariables(
     const Caller& caller, const rpc::DeleteVariablesRequest& request,
     rpc::DeleteVariablesResponse* response) {
-  if (absl::Status s = caller.Authorize(Action::kDelete, {DeleteTarget(request)});
+  if (absl::Status s =
+          caller.Authorize(Action::kDelete, {DeleteTarget(request)});
       !s.ok()) {
     return s;
   }
@@ -133,7 +135,8 @@ absl::StatusOr<VariableService::PullReply> VariableService::Pull(
     const Caller& caller, rpc::PullRequest request) {
   std::vector<std::string> names;
   names.reserve(request.items_size());
-  for (const rpc::PullItem& item : request.items()) names.push_back(item.name());
+  for (const rpc::PullItem& item : request.items())
+    names.push_back(item.name());
   if (absl::Status s = caller.Authorize(Action::kRead, names); !s.ok()) {
     return s;
   }
@@ -204,9 +207,10 @@ absl::Status CheckValueRoom(const rpc::PushRequest& request, int index,
                             size_t expected, size_t more) {
   const rpc::Update& update = request.updates(index);
   if (update.value().size() + more <= expected) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "Update ", index, " (", update.name(), ") would hold ",
-      update.value().size() + more, " bytes; the variable has ", expected, "."));
+  return absl::InvalidArgumentError(
+      absl::StrCat("Update ", index, " (", update.name(), ") would hold ",
+                   update.value().size() + more, " bytes; the variable has ",
+                   expected, "."));
 }
 
 }  // namespace paramserver

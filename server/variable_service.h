@@ -60,7 +60,8 @@ class VariableService {
 
   // Reads every item's variable. Takes the request by value: its names move
   // into the store's call.
-  absl::StatusOr<PullReply> Pull(const Caller& caller, rpc::PullRequest request);
+  absl::StatusOr<PullReply> Pull(const Caller& caller,
+                                 rpc::PullRequest request);
 
   // PullChunks: one snapshot of one variable, which the adapter streams.
   absl::StatusOr<VariableStore::PullResult> PullChunks(

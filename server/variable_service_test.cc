@@ -100,7 +100,8 @@ class VariableServiceTest : public ::testing::Test {
   TokenTable tokens_;
 };
 
-TEST_F(VariableServiceTest, GetVariableReadsWhenItOnlyReusesAndCreatesOtherwise) {
+TEST_F(VariableServiceTest,
+       GetVariableReadsWhenItOnlyReusesAndCreatesOtherwise) {
   EXPECT_TRUE(GetVariable("r", "tower1/v", rpc::REUSE).ok());
   EXPECT_TRUE(absl::IsPermissionDenied(GetVariable("r", "x", rpc::CREATE)));
   EXPECT_TRUE(absl::IsPermissionDenied(GetVariable("r", "x", rpc::AUTO_REUSE)));
@@ -179,8 +180,7 @@ TEST_F(VariableServiceTest, TheUpdateCountIsCheckedBeforeAccess) {
   absl::Status pushed = service_->Push(As("r"), request, &response);
   EXPECT_TRUE(absl::IsInvalidArgument(pushed)) << pushed;
   EXPECT_THAT(pushed.message(), HasSubstr(expected));
-  absl::Status started =
-      service_->StartChunkedPush(As("r"), request).status();
+  absl::Status started = service_->StartChunkedPush(As("r"), request).status();
   EXPECT_TRUE(absl::IsInvalidArgument(started)) << started;
   EXPECT_THAT(started.message(), HasSubstr(expected));
 }

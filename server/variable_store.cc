@@ -122,7 +122,8 @@ absl::StatusOr<std::shared_ptr<Variable>> VariableStore::RegisterLocked(
         "The initializer passed is not valid. It should be a callable with no "
         "arguments and the shape should not be provided or an instance of "
         "`tf.keras.initializers.*' and `shape` should be fully defined. (new "
-        "variable ", full_name, " has no shape)"));
+        "variable ",
+        full_name, " has no shape)"));
   }
   absl::StatusOr<int64_t> elements = NumElements(*shape);
   if (!elements.ok()) return elements.status();
@@ -132,7 +133,8 @@ absl::StatusOr<std::shared_ptr<Variable>> VariableStore::RegisterLocked(
     return s;
   }
   size_t bytes = 0;
-  if (absl::Status s = ReserveLocked(full_name, *shape, dtype, &bytes); !s.ok()) {
+  if (absl::Status s = ReserveLocked(full_name, *shape, dtype, &bytes);
+      !s.ok()) {
     return s;
   }
   auto variable = std::make_shared<Variable>(full_name, dtype, *shape,
@@ -149,11 +151,11 @@ absl::Status VariableStore::ReserveLocked(const std::string& full_name,
   // Overflow-safe: `elements` <= INT64_MAX and the element size is at most 8.
   const size_t max_elements = options_.max_variable_bytes / DTypeSize(dtype);
   if (static_cast<uint64_t>(*elements) > max_elements) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "Variable ", full_name, " of shape ", ShapeToString(shape),
-        " and dtype ", DTypeName(dtype),
-        " needs more than the per-variable limit of ",
-        options_.max_variable_bytes, " bytes."));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("Variable ", full_name, " of shape ", ShapeToString(shape),
+                     " and dtype ", DTypeName(dtype),
+                     " needs more than the per-variable limit of ",
+                     options_.max_variable_bytes, " bytes."));
   }
   *bytes = static_cast<size_t>(*elements) * DTypeSize(dtype);
   const size_t in_use = total_bytes_ + reserved_bytes_;
@@ -167,8 +169,9 @@ absl::Status VariableStore::ReserveLocked(const std::string& full_name,
   return absl::OkStatus();
 }
 
-absl::Status VariableStore::Initialize(const std::shared_ptr<Variable>& variable,
-                                       const InitializerSpec& initializer) {
+absl::Status VariableStore::Initialize(
+    const std::shared_ptr<Variable>& variable,
+    const InitializerSpec& initializer) {
   absl::StatusOr<std::shared_ptr<TensorBuffer>> buffer =
       TensorBuffer::Allocate(variable->byte_size());
   if (!buffer.ok()) return Abandon(variable, buffer.status());
@@ -181,15 +184,15 @@ absl::Status VariableStore::Initialize(const std::shared_ptr<Variable>& variable
   return absl::OkStatus();
 }
 
-absl::Status VariableStore::LogCreation(const std::shared_ptr<Variable>& variable,
-                                        absl::string_view value) {
+absl::Status VariableStore::LogCreation(
+    const std::shared_ptr<Variable>& variable, absl::string_view value) {
   if (change_log_ == nullptr) return absl::OkStatus();
   const VariableInfo info{variable->name(), variable->shape(),
                           variable->dtype(), 1, variable->trainable()};
   bool gone = false;
   absl::Status status = AppendInOrder(
-      {variable},
-      [&] { return change_log_->AppendCreate(info, false, value); }, &gone);
+      {variable}, [&] { return change_log_->AppendCreate(info, false, value); },
+      &gone);
   return gone ? absl::OkStatus() : status;
 }
 

@@ -14,12 +14,12 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "server/change_log.h"
 #include "common/mutex.h"
-#include "server/variable.h"
-#include "server/optimizer.h"
 #include "common/update_spec.h"
 #include "common/variable_spec.h"
+#include "server/change_log.h"
+#include "server/optimizer.h"
+#include "server/variable.h"
 
 namespace paramserver {
 
@@ -141,7 +141,8 @@ class VariableStore {
 
    private:
     friend class VariableStore;
-    Reservation(VariableStore* store, size_t bytes) : store_(store), bytes_(bytes) {}
+    Reservation(VariableStore* store, size_t bytes)
+        : store_(store), bytes_(bytes) {}
     VariableStore* store_;
     size_t bytes_;
   };

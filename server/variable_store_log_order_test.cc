@@ -30,7 +30,8 @@ class RecordingLog final : public ChangeLog {
     std::vector<Pushed> pushed;  // kPush.
   };
 
-  absl::StatusOr<LogPosition> AppendCreate(const VariableInfo& info, bool is_slot,
+  absl::StatusOr<LogPosition> AppendCreate(const VariableInfo& info,
+                                           bool is_slot,
                                            absl::string_view value) override {
     return Add({Entry::kCreate, info, is_slot, std::string(value)});
   }
@@ -43,8 +44,8 @@ class RecordingLog final : public ChangeLog {
                                          ChangeSource) override {
     Entry entry{Entry::kPush, {}, false, ""};
     for (const LoggedValue& value : values) {
-      entry.pushed.push_back({std::string(value.name), value.version,
-                              std::string(value.value)});
+      entry.pushed.push_back(
+          {std::string(value.name), value.version, std::string(value.value)});
     }
     return Add(std::move(entry));
   }
@@ -85,7 +86,8 @@ absl::StatusOr<std::unique_ptr<VariableStore>> Replay(
         break;
       case RecordingLog::Entry::kPush: {
         std::vector<LoggedValue> values;
-        for (const auto& p : entry.pushed) values.push_back({p.name, p.version, p.value});
+        for (const auto& p : entry.pushed)
+          values.push_back({p.name, p.version, p.value});
         status = store->ReplayPush(values);
         break;
       }
@@ -132,7 +134,8 @@ void Churn(VariableStore& store, int seed, int ops) {
         break;
       case 3:
         push.optimizer.kind = OptimizerKind::kMomentum;
-        push.updates = {{name, UpdateKind::kApplyGradient, bytes, std::nullopt}};
+        push.updates = {
+            {name, UpdateKind::kApplyGradient, bytes, std::nullopt}};
         (void)store.Push(push);
         break;
       default:  // Two variables at once (a repeated name is refused).
@@ -161,18 +164,22 @@ void ExpectSameState(VariableStore& live, VariableStore& replayed) {
   }
 }
 
-TEST(VariableStoreLogOrderTest, RacingCreatesPushesAndDeletesReplayToTheLiveState) {
+TEST(VariableStoreLogOrderTest,
+     RacingCreatesPushesAndDeletesReplayToTheLiveState) {
   for (int trial = 0; trial < 20; ++trial) {
     RecordingLog log;
     std::unique_ptr<VariableStore> store = *VariableStore::Create({}, &log);
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t) {
-      threads.emplace_back([&store, trial, t] { Churn(*store, trial * 10 + t, 2000); });
+      threads.emplace_back(
+          [&store, trial, t] { Churn(*store, trial * 10 + t, 2000); });
     }
     for (std::thread& thread : threads) thread.join();
     // Replay is checked record by record, so a success covers every prefix.
-    absl::StatusOr<std::unique_ptr<VariableStore>> replayed = Replay(log.entries());
-    ASSERT_TRUE(replayed.ok()) << "trial " << trial << ": " << replayed.status();
+    absl::StatusOr<std::unique_ptr<VariableStore>> replayed =
+        Replay(log.entries());
+    ASSERT_TRUE(replayed.ok())
+        << "trial " << trial << ": " << replayed.status();
     ExpectSameState(*store, **replayed);
     if (HasFailure()) return;
   }

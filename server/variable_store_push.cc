@@ -18,8 +18,9 @@ class UpdateLocks {
  public:
   explicit UpdateLocks(std::vector<std::shared_ptr<Variable>> variables)
       ABSL_NO_THREAD_SAFETY_ANALYSIS : variables_(std::move(variables)) {
-    std::sort(variables_.begin(), variables_.end(),
-              [](const auto& a, const auto& b) { return a->name() < b->name(); });
+    std::sort(
+        variables_.begin(), variables_.end(),
+        [](const auto& a, const auto& b) { return a->name() < b->name(); });
     variables_.erase(std::unique(variables_.begin(), variables_.end()),
                      variables_.end());
     for (const auto& variable : variables_) {
@@ -33,7 +34,9 @@ class UpdateLocks {
   // The first initialization failure among the variables, if any.
   const absl::Status& status() const { return status_; }
   // The locked variables, in lock order.
-  const std::vector<std::shared_ptr<Variable>>& variables() const { return variables_; }
+  const std::vector<std::shared_ptr<Variable>>& variables() const {
+    return variables_;
+  }
 
  private:
   std::vector<std::shared_ptr<Variable>> variables_;
@@ -148,15 +151,17 @@ absl::Status StepOptimizer(const OptimizerSpec& optimizer, Target& target,
   // restarts (TensorFlow keeps beta1_power / beta2_power variables for it).
   // (At least 1: a step of 0 would make Adam's bias correction divide by 0.)
   const int64_t step =
-      slots.empty() ? 0 : std::max<int64_t>(1, target.slots[0]->InfoLocked().version);
+      slots.empty()
+          ? 0
+          : std::max<int64_t>(1, target.slots[0]->InfoLocked().version);
   ApplyOptimizer<T>(optimizer, step, static_cast<int64_t>(grad.size()),
                     grad.data(), reinterpret_cast<T*>(var), slots);
   for (const auto& slot : target.slots) slot->BumpVersionLocked();
   return absl::OkStatus();
 }
 
-absl::Status ApplyOne(const OptimizerSpec& optimizer, Target& target)
-    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+absl::Status ApplyOne(const OptimizerSpec& optimizer,
+                      Target& target) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   Variable& variable = *target.variable;
   absl::StatusOr<char*> var = variable.MutableValueLocked();
   if (!var.ok()) return var.status();
@@ -197,7 +202,8 @@ std::vector<SavedValue> SaveValues(
   return saved;
 }
 
-void RestoreValues(std::vector<SavedValue>& saved) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+void RestoreValues(std::vector<SavedValue>& saved)
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {
   for (SavedValue& entry : saved) {
     entry.variable->ReplaceLocked(std::move(entry.value), entry.version);
   }
@@ -213,7 +219,8 @@ std::vector<LoggedValue> AppliedValues(const std::vector<Target>& targets)
     values.push_back({variable.name(), variable.InfoLocked().version,
                       variable.ValueLocked()});
     for (const auto& slot : target.slots) {
-      values.push_back({slot->name(), slot->InfoLocked().version, slot->ValueLocked()});
+      values.push_back(
+          {slot->name(), slot->InfoLocked().version, slot->ValueLocked()});
     }
   }
   return values;
@@ -222,7 +229,8 @@ std::vector<LoggedValue> AppliedValues(const std::vector<Target>& targets)
 // kGradient when every update is an optimizer step (see FsyncPolicy).
 ChangeSource SourceOf(const std::vector<Target>& targets) {
   for (const Target& target : targets) {
-    if (target.update->kind != UpdateKind::kApplyGradient) return ChangeSource::kAssign;
+    if (target.update->kind != UpdateKind::kApplyGradient)
+      return ChangeSource::kAssign;
   }
   return ChangeSource::kGradient;
 }
@@ -326,10 +334,9 @@ absl::StatusOr<std::vector<VariableInfo>> VariableStore::ApplyPush(
   UpdateLocks locks(std::move(to_lock));
   if (!locks.status().ok()) return locks.status();
   for (const Target& target : targets) {
-    if (absl::Status s =
-            CheckStaleness(*target.update, *target.variable,
-                           target.variable->InfoLocked().version,
-                           push.max_staleness);
+    if (absl::Status s = CheckStaleness(*target.update, *target.variable,
+                                        target.variable->InfoLocked().version,
+                                        push.max_staleness);
         !s.ok()) {
       return s;
     }
@@ -367,9 +374,8 @@ absl::StatusOr<std::vector<VariableInfo>> VariableStore::ApplyPush(
   return infos;
 }
 
-void VariableStore::DiscardSlots(
-    const std::vector<std::shared_ptr<Variable>>& slots)
-    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+void VariableStore::DiscardSlots(const std::vector<std::shared_ptr<Variable>>&
+                                     slots) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   if (slots.empty()) return;
   // Locked in a push's order (variable locks, then log_mu_, then mu_).
   UpdateLocks locks(slots);
@@ -431,18 +437,20 @@ absl::StatusOr<std::shared_ptr<Variable>> VariableStore::EnsureSlotLocked(
   auto it = variables_.find(name);
   if (it != variables_.end()) {
     if (!it->second->is_slot()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "The optimizer needs slot variable ", name,
-          ", but a variable of that name was created by a user."));
+      return absl::FailedPreconditionError(
+          absl::StrCat("The optimizer needs slot variable ", name,
+                       ", but a variable of that name was created by a user."));
     }
     return it->second;
   }
   size_t bytes = 0;
-  if (absl::Status s = ReserveLocked(name, variable.shape(), variable.dtype(), &bytes);
+  if (absl::Status s =
+          ReserveLocked(name, variable.shape(), variable.dtype(), &bytes);
       !s.ok()) {
     return s;
   }
-  absl::StatusOr<std::shared_ptr<TensorBuffer>> buffer = TensorBuffer::Allocate(bytes);
+  absl::StatusOr<std::shared_ptr<TensorBuffer>> buffer =
+      TensorBuffer::Allocate(bytes);
   if (!buffer.ok()) {
     total_bytes_ -= bytes;
     return buffer.status();
@@ -461,8 +469,8 @@ absl::StatusOr<std::shared_ptr<Variable>> VariableStore::EnsureSlotLocked(
     }
     *end = *logged;
   }
-  auto slot_variable = std::make_shared<Variable>(name, variable.dtype(),
-                                                  variable.shape(), false, bytes);
+  auto slot_variable = std::make_shared<Variable>(
+      name, variable.dtype(), variable.shape(), false, bytes);
   slot_variable->set_is_slot();
   slot_variable->PublishUnshared(*std::move(buffer));
   variables_.emplace(name, slot_variable);
@@ -480,8 +488,10 @@ absl::StatusOr<VariableStore::Reservation> VariableStore::Reserve(
   const size_t in_use = total_bytes_ + reserved_bytes_;
   if (bytes > options_.max_total_bytes - in_use) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        what, " needs ", bytes, " bytes while it arrives; the server's memory "
-        "limit is ", options_.max_total_bytes, " bytes, of which ", total_bytes_,
+        what, " needs ", bytes,
+        " bytes while it arrives; the server's memory "
+        "limit is ",
+        options_.max_total_bytes, " bytes, of which ", total_bytes_,
         " hold variables and ", reserved_bytes_, " pushes in flight."));
   }
   reserved_bytes_ += bytes;

@@ -4,18 +4,18 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "absl/strings/str_cat.h"
 #include "server/variable_store.h"
 
 namespace paramserver {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::FloatNear;
 using ::testing::HasSubstr;
 using ::testing::Pointwise;
-using ::testing::FloatNear;
 
 class PushTest : public ::testing::Test {
  protected:
@@ -34,7 +34,8 @@ class PushTest : public ::testing::Test {
     auto snapshot = store_->ReadVariable(name);
     EXPECT_TRUE(snapshot.ok()) << snapshot.status();
     std::vector<float> values(snapshot->value->size() / sizeof(float));
-    std::memcpy(values.data(), snapshot->value->data(), snapshot->value->size());
+    std::memcpy(values.data(), snapshot->value->data(),
+                snapshot->value->size());
     return values;
   }
 
@@ -90,7 +91,8 @@ TEST_F(PushTest, SgdMomentumNesterovAdagradAdamFollowTensorFlow) {
   momentum.learning_rate = 0.1;
   momentum.momentum = 0.9;
   for (int i = 0; i < 2; ++i) {
-    ASSERT_TRUE(PushOne("m", UpdateKind::kApplyGradient, Bytes({1}), momentum).ok());
+    ASSERT_TRUE(
+        PushOne("m", UpdateKind::kApplyGradient, Bytes({1}), momentum).ok());
   }
   // accum: 1, then 1.9; var: 1 - 0.1 - 0.19.
   EXPECT_THAT(Read("m"), Pointwise(FloatNear(1e-6), {0.71f}));
@@ -98,7 +100,8 @@ TEST_F(PushTest, SgdMomentumNesterovAdagradAdamFollowTensorFlow) {
 
   Create("n", {1.0f});
   momentum.use_nesterov = true;
-  ASSERT_TRUE(PushOne("n", UpdateKind::kApplyGradient, Bytes({1}), momentum).ok());
+  ASSERT_TRUE(
+      PushOne("n", UpdateKind::kApplyGradient, Bytes({1}), momentum).ok());
   // accum = 1; var -= 0.1 * 1 + 0.1 * 0.9 * 1.
   EXPECT_THAT(Read("n"), Pointwise(FloatNear(1e-6), {0.81f}));
 
@@ -106,16 +109,19 @@ TEST_F(PushTest, SgdMomentumNesterovAdagradAdamFollowTensorFlow) {
   OptimizerSpec adagrad;
   adagrad.kind = OptimizerKind::kAdagrad;
   adagrad.learning_rate = 0.1;
-  ASSERT_TRUE(PushOne("a", UpdateKind::kApplyGradient, Bytes({2}), adagrad).ok());
+  ASSERT_TRUE(
+      PushOne("a", UpdateKind::kApplyGradient, Bytes({2}), adagrad).ok());
   // accum = 0.1 + 4; var -= 0.1 * 2 / sqrt(4.1).
-  EXPECT_THAT(Read("a"), Pointwise(FloatNear(1e-6), {1 - 0.2f / std::sqrt(4.1f)}));
+  EXPECT_THAT(Read("a"),
+              Pointwise(FloatNear(1e-6), {1 - 0.2f / std::sqrt(4.1f)}));
   EXPECT_THAT(Read("a/Adagrad"), Pointwise(FloatNear(1e-6), {4.1f}));
 
   Create("adam", {1.0f});
   OptimizerSpec adam;
   adam.kind = OptimizerKind::kAdam;
   adam.learning_rate = 0.001;
-  ASSERT_TRUE(PushOne("adam", UpdateKind::kApplyGradient, Bytes({3}), adam).ok());
+  ASSERT_TRUE(
+      PushOne("adam", UpdateKind::kApplyGradient, Bytes({3}), adam).ok());
   // Step 1: m = 0.3, v = 0.009, lr_t = 0.001 * sqrt(0.001) / 0.1;
   // var -= lr_t * 0.3 / (sqrt(0.009) + 1e-8) = 0.001.
   EXPECT_THAT(Read("adam"), Pointwise(FloatNear(1e-6), {0.999f}));
@@ -127,15 +133,18 @@ TEST_F(PushTest, SlotsAreListedNotTrainableAndDeletedWithTheirVariable) {
   Create("w", {0, 0});
   OptimizerSpec adam;
   adam.kind = OptimizerKind::kAdam;
-  ASSERT_TRUE(PushOne("w", UpdateKind::kApplyGradient, Bytes({1, 1}), adam).ok());
+  ASSERT_TRUE(
+      PushOne("w", UpdateKind::kApplyGradient, Bytes({1, 1}), adam).ok());
   auto listed = store_->ListVariables("w");
   ASSERT_TRUE(listed.ok());
   ASSERT_EQ(listed->size(), 3);
   EXPECT_EQ((*listed)[1].name, "w/Adam");
   EXPECT_FALSE((*listed)[1].trainable);
   // Slots do not depend on the caller's reuse flag: a second step reuses them.
-  ASSERT_TRUE(PushOne("w", UpdateKind::kApplyGradient, Bytes({1, 1}), adam).ok());
-  EXPECT_THAT(*store_->DeleteVariable("w"), ElementsAre("w", "w/Adam", "w/Adam_1"));
+  ASSERT_TRUE(
+      PushOne("w", UpdateKind::kApplyGradient, Bytes({1, 1}), adam).ok());
+  EXPECT_THAT(*store_->DeleteVariable("w"),
+              ElementsAre("w", "w/Adam", "w/Adam_1"));
   EXPECT_EQ(store_->num_variables(), 0);
   EXPECT_EQ(store_->total_bytes(), 0);
 }
@@ -155,7 +164,8 @@ TEST_F(PushTest, BadPushesApplyNothing) {
 
   push.updates = {{"a", UpdateKind::kAssign, good, std::nullopt},
                   {"a", UpdateKind::kAssign, good, std::nullopt}};
-  EXPECT_THAT(store_->Push(push).status().message(), HasSubstr("appears twice"));
+  EXPECT_THAT(store_->Push(push).status().message(),
+              HasSubstr("appears twice"));
   push.updates = {{"a", UpdateKind::kAssign, good, std::nullopt},
                   {"zz", UpdateKind::kAssign, good, std::nullopt}};
   EXPECT_EQ(store_->Push(push).status().code(), absl::StatusCode::kNotFound);
@@ -215,12 +225,14 @@ TEST_F(PushTest, AFailedPushKeepsSlotsAnotherPushUses) {
     PushSpec failing;
     failing.optimizer = adam;
     failing.max_staleness = 1;
-    failing.updates = {{w, UpdateKind::kApplyGradient, grad, std::nullopt},
-                       {x, UpdateKind::kApplyGradient, Bytes(big), std::nullopt},
-                       {v, UpdateKind::kApplyGradient, grad, int64_t{1}}};
+    failing.updates = {
+        {w, UpdateKind::kApplyGradient, grad, std::nullopt},
+        {x, UpdateKind::kApplyGradient, Bytes(big), std::nullopt},
+        {v, UpdateKind::kApplyGradient, grad, int64_t{1}}};
     std::atomic<bool> failed{false};
     std::thread failer([&] {
-      EXPECT_EQ(store_->Push(failing).status().code(), absl::StatusCode::kAborted);
+      EXPECT_EQ(store_->Push(failing).status().code(),
+                absl::StatusCode::kAborted);
       failed = true;
     });
     // As soon as w's slots appear (if they are not gone already), a second
@@ -243,7 +255,8 @@ TEST_F(PushTest, AFailedPushKeepsSlotsAnotherPushUses) {
 }
 
 TEST_F(PushTest, APushThatDoesNotFitCreatesNoSlots) {
-  store_ = *VariableStore::Create({.max_variable_bytes = 8, .max_total_bytes = 40});
+  store_ =
+      *VariableStore::Create({.max_variable_bytes = 8, .max_total_bytes = 40});
   Create("a", {0, 0});
   Create("b", {0, 0});
   OptimizerSpec adam;
@@ -254,7 +267,8 @@ TEST_F(PushTest, APushThatDoesNotFitCreatesNoSlots) {
   // a's two slots fit (32 of 40 bytes), b's do not.
   push.updates = {{"a", UpdateKind::kApplyGradient, grad, std::nullopt},
                   {"b", UpdateKind::kApplyGradient, grad, std::nullopt}};
-  EXPECT_EQ(store_->Push(push).status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(store_->Push(push).status().code(),
+            absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(store_->num_variables(), 2);
   EXPECT_EQ(store_->total_bytes(), 16);
 }
@@ -283,16 +297,20 @@ TEST_F(PushTest, CheckPushHeaderRefusesBeforeAnyValueArrives) {
   push.updates = {{"gone", UpdateKind::kAssign, {}, std::nullopt}};
   EXPECT_EQ(store_->CheckPushHeader(push).status().code(),
             absl::StatusCode::kNotFound);
-  push.updates.assign(kMaxUpdatesPerPush + 1, {"a", UpdateKind::kAssign, {}, std::nullopt});
+  push.updates.assign(kMaxUpdatesPerPush + 1,
+                      {"a", UpdateKind::kAssign, {}, std::nullopt});
   const absl::Status too_many = store_->CheckPushHeader(push).status();
   EXPECT_EQ(too_many.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(too_many.message(),
-              HasSubstr(absl::StrCat("at most ", kMaxUpdatesPerPush, " updates")));
-  EXPECT_EQ(store_->Push(push).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(
+      too_many.message(),
+      HasSubstr(absl::StrCat("at most ", kMaxUpdatesPerPush, " updates")));
+  EXPECT_EQ(store_->Push(push).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(PushTest, ReservationsCountAgainstTheTotalLimit) {
-  store_ = *VariableStore::Create({.max_variable_bytes = 16, .max_total_bytes = 32});
+  store_ =
+      *VariableStore::Create({.max_variable_bytes = 16, .max_total_bytes = 32});
   Create("a", {1, 2, 3, 4});
   {
     auto held = store_->Reserve(16, "a push");
@@ -331,8 +349,9 @@ TEST_F(PushTest, GradientsNeedFloatingVariablesAndValidOptimizers) {
   Create("v", {1});
   OptimizerSpec bad;
   bad.learning_rate = -1;
-  EXPECT_EQ(PushOne("v", UpdateKind::kApplyGradient, Bytes({1}), bad).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      PushOne("v", UpdateKind::kApplyGradient, Bytes({1}), bad).status().code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(PushTest, StaleGradientsAreRejected) {
@@ -394,8 +413,10 @@ TEST_F(PushTest, ConcurrentPushesLoseNoUpdate) {
     });
   }
   for (std::thread& thread : threads) thread.join();
-  EXPECT_THAT(Read("counter"), ElementsAre(kThreads * kPushes, 2 * kThreads * kPushes));
-  EXPECT_EQ(store_->ReadVariable("counter")->info.version, 1 + kThreads * kPushes);
+  EXPECT_THAT(Read("counter"),
+              ElementsAre(kThreads * kPushes, 2 * kThreads * kPushes));
+  EXPECT_EQ(store_->ReadVariable("counter")->info.version,
+            1 + kThreads * kPushes);
 }
 
 TEST_F(PushTest, PushesOverOverlappingSetsDoNotDeadlock) {
@@ -408,8 +429,9 @@ TEST_F(PushTest, PushesOverOverlappingSetsDoNotDeadlock) {
       for (int i = 0; i < 200; ++i) {
         PushSpec push;
         // Opposite orders in alternate threads.
-        push.updates = {{t % 2 ? "x" : "y", UpdateKind::kAssignAdd, one, std::nullopt},
-                        {t % 2 ? "y" : "x", UpdateKind::kAssignAdd, one, std::nullopt}};
+        push.updates = {
+            {t % 2 ? "x" : "y", UpdateKind::kAssignAdd, one, std::nullopt},
+            {t % 2 ? "y" : "x", UpdateKind::kAssignAdd, one, std::nullopt}};
         ASSERT_TRUE(store_->Push(push).ok());
       }
     });

@@ -15,13 +15,15 @@ absl::Status VariableStore::Install(const VariableInfo& info, bool is_slot,
   auto existing = variables_.find(info.name);
   if (existing != variables_.end()) EraseLocked(existing);
   size_t bytes = 0;
-  if (absl::Status s = ReserveLocked(info.name, info.shape, info.dtype, &bytes); !s.ok()) {
+  if (absl::Status s = ReserveLocked(info.name, info.shape, info.dtype, &bytes);
+      !s.ok()) {
     return s;
   }
   if (value == nullptr || value->size() != bytes) {
     total_bytes_ -= bytes;
-    return absl::DataLossError(absl::StrCat("Restored value of ", info.name,
-                                            " does not match its shape and dtype."));
+    return absl::DataLossError(
+        absl::StrCat("Restored value of ", info.name,
+                     " does not match its shape and dtype."));
   }
   auto variable = std::make_shared<Variable>(info.name, info.dtype, info.shape,
                                              info.trainable, bytes);
@@ -37,13 +39,14 @@ absl::Status VariableStore::ReplayPush(absl::Span<const LoggedValue> values) {
   for (const LoggedValue& value : values) {
     absl::StatusOr<std::shared_ptr<Variable>> variable = Find(value.name);
     if (!variable.ok()) {
-      return absl::DataLossError(absl::StrCat(
-          "The log sets variable ", value.name, ", which the restored state lacks."));
+      return absl::DataLossError(
+          absl::StrCat("The log sets variable ", value.name,
+                       ", which the restored state lacks."));
     }
     if (value.value.size() != (*variable)->byte_size()) {
       return absl::DataLossError(absl::StrCat(
-          "The log sets ", value.value.size(), " bytes for variable ", value.name,
-          ", which has ", (*variable)->byte_size(), "."));
+          "The log sets ", value.value.size(), " bytes for variable ",
+          value.name, ", which has ", (*variable)->byte_size(), "."));
     }
     absl::StatusOr<std::shared_ptr<TensorBuffer>> buffer =
         TensorBuffer::Allocate(value.value.size());
@@ -55,7 +58,8 @@ absl::Status VariableStore::ReplayPush(absl::Span<const LoggedValue> values) {
   for (size_t i = 0; i < targets.size(); ++i) {
     Variable& target = *targets[i];
     absl::Status settled = target.LockForUpdate();
-    if (settled.ok()) target.ReplaceLocked(std::move(buffers[i]), values[i].version);
+    if (settled.ok())
+      target.ReplaceLocked(std::move(buffers[i]), values[i].version);
     target.Unlock();
     if (!settled.ok()) return settled;
   }
@@ -72,14 +76,16 @@ std::vector<VariableStore::SnapshotEntry> VariableStore::SnapshotAll() {
   std::vector<std::shared_ptr<Variable>> variables;
   {
     MutexLock lock(&mu_);
-    for (const auto& [name, variable] : variables_) variables.push_back(variable);
+    for (const auto& [name, variable] : variables_)
+      variables.push_back(variable);
   }
   std::vector<SnapshotEntry> entries;
   entries.reserve(variables.size());
   for (const auto& variable : variables) {
     absl::StatusOr<VariableSnapshot> snapshot = variable->Read();
     // A variable whose creation failed was never acknowledged.
-    if (snapshot.ok()) entries.push_back({*std::move(snapshot), variable->is_slot()});
+    if (snapshot.ok())
+      entries.push_back({*std::move(snapshot), variable->is_slot()});
   }
   return entries;
 }

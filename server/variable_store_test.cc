@@ -39,14 +39,16 @@ std::vector<float> Floats(const VariableSnapshot& snapshot) {
 
 TEST(VariableStoreTest, CreateThenReuseReturnsTheSameVariable) {
   auto store = NewStore();
-  auto created = store->GetVariable(Request("foo", "v", ReuseMode::kCreate, {{1}}));
+  auto created =
+      store->GetVariable(Request("foo", "v", ReuseMode::kCreate, {{1}}));
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_TRUE(created->created);
   EXPECT_EQ(created->snapshot.info.name, "foo/v");
   EXPECT_EQ(created->snapshot.info.version, 1);
   EXPECT_EQ(created->snapshot.info.dtype, DType::kFloat);
 
-  auto reused = store->GetVariable(Request("foo", "v", ReuseMode::kReuse, {{1}}));
+  auto reused =
+      store->GetVariable(Request("foo", "v", ReuseMode::kReuse, {{1}}));
   ASSERT_TRUE(reused.ok()) << reused.status();
   EXPECT_FALSE(reused->created);
   EXPECT_EQ(Floats(reused->snapshot), Floats(created->snapshot));
@@ -56,8 +58,10 @@ TEST(VariableStoreTest, CreateThenReuseReturnsTheSameVariable) {
 
 TEST(VariableStoreTest, CreateOfExistingNameIsAlreadyExistsWithTfWording) {
   auto store = NewStore();
-  ASSERT_TRUE(store->GetVariable(Request("foo", "v", ReuseMode::kCreate, {{1}})).ok());
-  auto again = store->GetVariable(Request("foo", "v", ReuseMode::kCreate, {{1}}));
+  ASSERT_TRUE(
+      store->GetVariable(Request("foo", "v", ReuseMode::kCreate, {{1}})).ok());
+  auto again =
+      store->GetVariable(Request("foo", "v", ReuseMode::kCreate, {{1}}));
   EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(again.status().message(),
             "Variable foo/v already exists, disallowed. Did you mean to set "
@@ -66,7 +70,8 @@ TEST(VariableStoreTest, CreateOfExistingNameIsAlreadyExistsWithTfWording) {
 
 TEST(VariableStoreTest, ReuseOfMissingNameIsNotFoundWithTfWording) {
   auto store = NewStore();
-  auto missing = store->GetVariable(Request("foo", "v", ReuseMode::kReuse, {{1}}));
+  auto missing =
+      store->GetVariable(Request("foo", "v", ReuseMode::kReuse, {{1}}));
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(missing.status().message(),
             "Variable foo/v does not exist, or was not created with "
@@ -77,8 +82,10 @@ TEST(VariableStoreTest, ReuseOfMissingNameIsNotFoundWithTfWording) {
 
 TEST(VariableStoreTest, AutoReuseCreatesOnceThenReuses) {
   auto store = NewStore();
-  auto first = store->GetVariable(Request("", "w", ReuseMode::kAutoReuse, {{3}}));
-  auto second = store->GetVariable(Request("", "w", ReuseMode::kAutoReuse, {{3}}));
+  auto first =
+      store->GetVariable(Request("", "w", ReuseMode::kAutoReuse, {{3}}));
+  auto second =
+      store->GetVariable(Request("", "w", ReuseMode::kAutoReuse, {{3}}));
   ASSERT_TRUE(first.ok() && second.ok());
   EXPECT_TRUE(first->created);
   EXPECT_FALSE(second->created);
@@ -87,8 +94,10 @@ TEST(VariableStoreTest, AutoReuseCreatesOnceThenReuses) {
 
 TEST(VariableStoreTest, SharingWithAnotherShapeIsInvalidArgument) {
   auto store = NewStore();
-  ASSERT_TRUE(store->GetVariable(Request("foo", "v", ReuseMode::kCreate, {{1}})).ok());
-  auto wrong = store->GetVariable(Request("foo", "v", ReuseMode::kReuse, {{2}}));
+  ASSERT_TRUE(
+      store->GetVariable(Request("foo", "v", ReuseMode::kCreate, {{1}})).ok());
+  auto wrong =
+      store->GetVariable(Request("foo", "v", ReuseMode::kReuse, {{2}}));
   EXPECT_EQ(wrong.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(wrong.status().message(),
             "Trying to share variable foo/v, but specified shape (2,) and "
@@ -97,8 +106,11 @@ TEST(VariableStoreTest, SharingWithAnotherShapeIsInvalidArgument) {
 
 TEST(VariableStoreTest, SharingWithAnotherDtypeIsInvalidArgument) {
   auto store = NewStore();
-  ASSERT_TRUE(store->GetVariable(Request("foo", "v", ReuseMode::kCreate, {{2, 3}})).ok());
-  VariableRequest request = Request("foo", "v", ReuseMode::kAutoReuse, {{2, 3}});
+  ASSERT_TRUE(
+      store->GetVariable(Request("foo", "v", ReuseMode::kCreate, {{2, 3}}))
+          .ok());
+  VariableRequest request =
+      Request("foo", "v", ReuseMode::kAutoReuse, {{2, 3}});
   request.dtype = DType::kDouble;
   auto wrong = store->GetVariable(request);
   EXPECT_EQ(wrong.status().code(), absl::StatusCode::kInvalidArgument);
@@ -109,15 +121,18 @@ TEST(VariableStoreTest, SharingWithAnotherDtypeIsInvalidArgument) {
 
 TEST(VariableStoreTest, ReuseWithoutShapeMatchesAnyShape) {
   auto store = NewStore();
-  ASSERT_TRUE(store->GetVariable(Request("a", "v", ReuseMode::kCreate, {{4, 5}})).ok());
-  auto reused = store->GetVariable(Request("a", "v", ReuseMode::kReuse, std::nullopt));
+  ASSERT_TRUE(
+      store->GetVariable(Request("a", "v", ReuseMode::kCreate, {{4, 5}})).ok());
+  auto reused =
+      store->GetVariable(Request("a", "v", ReuseMode::kReuse, std::nullopt));
   ASSERT_TRUE(reused.ok()) << reused.status();
   EXPECT_EQ(reused->snapshot.info.shape, (TensorShape{4, 5}));
 }
 
 TEST(VariableStoreTest, CreateWithoutShapeNeedsAConstant) {
   auto store = NewStore();
-  auto unknown = store->GetVariable(Request("", "v", ReuseMode::kCreate, std::nullopt));
+  auto unknown =
+      store->GetVariable(Request("", "v", ReuseMode::kCreate, std::nullopt));
   EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(unknown.status().message(),
             "The initializer passed is not valid. It should be a callable with "
@@ -166,7 +181,8 @@ TEST(VariableStoreTest, InitializerRunsOnceAtCreationOnly) {
 
 TEST(VariableStoreTest, DefaultInitializerIsZerosForIntegers) {
   auto store = NewStore();
-  VariableRequest request = Request("", "step", ReuseMode::kCreate, TensorShape{});
+  VariableRequest request =
+      Request("", "step", ReuseMode::kCreate, TensorShape{});
   request.dtype = DType::kInt64;
   auto step = store->GetVariable(request);
   ASSERT_TRUE(step.ok()) << step.status();
@@ -189,14 +205,17 @@ TEST(VariableStoreTest, BadInitializerIsRejectedAndNothingIsCreated) {
 
 TEST(VariableStoreTest, InvalidNamesAreRejected) {
   auto store = NewStore();
-  for (const char* name : {"", "_v", "a b", "a//b", "a/", "/a", "a/../b", "é"}) {
+  for (const char* name :
+       {"", "_v", "a b", "a//b", "a/", "/a", "a/../b", "é"}) {
     auto status =
-        store->GetVariable(Request("", name, ReuseMode::kAutoReuse, {{1}})).status();
+        store->GetVariable(Request("", name, ReuseMode::kAutoReuse, {{1}}))
+            .status();
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << name;
   }
   for (const char* scope : {"/", "a//b", "a/", "-x", "_x", "a/./b"}) {
     auto status =
-        store->GetVariable(Request(scope, "v", ReuseMode::kAutoReuse, {{1}})).status();
+        store->GetVariable(Request(scope, "v", ReuseMode::kAutoReuse, {{1}}))
+            .status();
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << scope;
   }
   EXPECT_EQ(store->num_variables(), 0);
@@ -211,8 +230,8 @@ TEST(VariableStoreTest, NamesAreCheckedAsFullNames) {
         store->GetVariable(Request("s", name, ReuseMode::kCreate, {{1}}));
     ASSERT_TRUE(created.ok()) << name << ": " << created.status();
     EXPECT_EQ(created->snapshot.info.name, std::string("s/") + name);
-    auto same = store->GetVariable(Request("", std::string("s/") + name,
-                                           ReuseMode::kReuse, {{1}}));
+    auto same = store->GetVariable(
+        Request("", std::string("s/") + name, ReuseMode::kReuse, {{1}}));
     ASSERT_TRUE(same.ok()) << name << ": " << same.status();
     EXPECT_FALSE(same->created);
   }
@@ -223,11 +242,12 @@ TEST(VariableStoreTest, NamesAreCheckedAsFullNames) {
 
 TEST(VariableStoreTest, BadShapesAreRejected) {
   auto store = NewStore();
-  auto negative = store->GetVariable(Request("", "v", ReuseMode::kCreate, {{2, -1}}));
+  auto negative =
+      store->GetVariable(Request("", "v", ReuseMode::kCreate, {{2, -1}}));
   EXPECT_EQ(negative.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(negative.status().message(), HasSubstr("must be >= 0"));
-  auto overflow = store->GetVariable(
-      Request("", "v", ReuseMode::kCreate, {{int64_t{1} << 40, int64_t{1} << 40}}));
+  auto overflow = store->GetVariable(Request(
+      "", "v", ReuseMode::kCreate, {{int64_t{1} << 40, int64_t{1} << 40}}));
   EXPECT_EQ(overflow.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(overflow.status().message(), HasSubstr("overflows"));
   auto deep = store->GetVariable(
@@ -240,22 +260,28 @@ TEST(VariableStoreTest, MemoryLimitsAreResourceExhausted) {
   options.max_variable_bytes = 4000;
   options.max_total_bytes = 6000;
   auto store = NewStore(options);
-  auto too_big = store->GetVariable(Request("", "big", ReuseMode::kCreate, {{1001}}));
+  auto too_big =
+      store->GetVariable(Request("", "big", ReuseMode::kCreate, {{1001}}));
   EXPECT_EQ(too_big.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(too_big.status().message(), HasSubstr("per-variable limit"));
-  ASSERT_TRUE(store->GetVariable(Request("", "a", ReuseMode::kCreate, {{1000}})).ok());
-  auto over_total = store->GetVariable(Request("", "b", ReuseMode::kCreate, {{1000}}));
+  ASSERT_TRUE(
+      store->GetVariable(Request("", "a", ReuseMode::kCreate, {{1000}})).ok());
+  auto over_total =
+      store->GetVariable(Request("", "b", ReuseMode::kCreate, {{1000}}));
   EXPECT_EQ(over_total.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(over_total.status().message(), HasSubstr("memory limit"));
   // Deleting frees the budget again.
   ASSERT_TRUE(store->DeleteVariable("a").ok());
-  EXPECT_TRUE(store->GetVariable(Request("", "b", ReuseMode::kCreate, {{1000}})).ok());
+  EXPECT_TRUE(
+      store->GetVariable(Request("", "b", ReuseMode::kCreate, {{1000}})).ok());
 }
 
 TEST(VariableStoreTest, ListMatchesWholePathComponents) {
   auto store = NewStore();
-  for (const char* name : {"foo/v", "foo/bar/w", "foo_1/v", "foo", "foobar/x", "z"}) {
-    ASSERT_TRUE(store->GetVariable(Request("", name, ReuseMode::kCreate, {{1}})).ok());
+  for (const char* name :
+       {"foo/v", "foo/bar/w", "foo_1/v", "foo", "foobar/x", "z"}) {
+    ASSERT_TRUE(
+        store->GetVariable(Request("", name, ReuseMode::kCreate, {{1}})).ok());
   }
   auto listed = store->ListVariables("foo");
   ASSERT_TRUE(listed.ok());
@@ -272,9 +298,11 @@ TEST(VariableStoreTest, ListMatchesWholePathComponents) {
 TEST(VariableStoreTest, DeleteVariableAndScope) {
   auto store = NewStore();
   for (const char* name : {"s/a", "s/t/b", "s_2/c", "d"}) {
-    ASSERT_TRUE(store->GetVariable(Request("", name, ReuseMode::kCreate, {{2}})).ok());
+    ASSERT_TRUE(
+        store->GetVariable(Request("", name, ReuseMode::kCreate, {{2}})).ok());
   }
-  EXPECT_EQ(store->DeleteVariable("nope").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->DeleteVariable("nope").status().code(),
+            absl::StatusCode::kNotFound);
   auto one = store->DeleteVariable("d");
   ASSERT_TRUE(one.ok());
   EXPECT_THAT(*one, ElementsAre("d"));
@@ -287,7 +315,8 @@ TEST(VariableStoreTest, DeleteVariableAndScope) {
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
   // A deleted name can be created afresh.
-  auto recreated = store->GetVariable(Request("s", "a", ReuseMode::kCreate, {{2}}));
+  auto recreated =
+      store->GetVariable(Request("s", "a", ReuseMode::kCreate, {{2}}));
   ASSERT_TRUE(recreated.ok());
   EXPECT_TRUE(recreated->created);
 }
@@ -301,7 +330,8 @@ TEST(VariableStoreTest, ReadVariable) {
   auto read = store->ReadVariable("x/v");
   ASSERT_TRUE(read.ok());
   EXPECT_THAT(Floats(*read), ElementsAre(7, 7));
-  EXPECT_EQ(store->ReadVariable("x/w").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->ReadVariable("x/w").status().code(),
+            absl::StatusCode::kNotFound);
   EXPECT_EQ(store->ReadVariable("x//w").status().code(),
             absl::StatusCode::kInvalidArgument);
 }
@@ -313,9 +343,11 @@ TEST(VariableStoreTest, RacingCreatorsExactlyOneSucceeds) {
   std::vector<std::thread> threads;
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&] {
-      auto result = store->GetVariable(Request("race", "v", ReuseMode::kCreate, {{1000}}));
+      auto result = store->GetVariable(
+          Request("race", "v", ReuseMode::kCreate, {{1000}}));
       if (result.ok()) ++successes;
-      if (result.status().code() == absl::StatusCode::kAlreadyExists) ++already_exists;
+      if (result.status().code() == absl::StatusCode::kAlreadyExists)
+        ++already_exists;
     });
   }
   for (std::thread& thread : threads) thread.join();
@@ -333,8 +365,8 @@ TEST(VariableStoreTest, RacingAutoReuseInitializesOnceAndAllSeeOneValue) {
     threads.emplace_back([&, i] {
       // A large random variable: initialization takes a while, so callers
       // really do arrive while it is pending.
-      auto result =
-          store->GetVariable(Request("race", "w", ReuseMode::kAutoReuse, {{1 << 20}}));
+      auto result = store->GetVariable(
+          Request("race", "w", ReuseMode::kAutoReuse, {{1 << 20}}));
       ASSERT_TRUE(result.ok()) << result.status();
       if (result->created) ++created;
       values[i] = result->snapshot.value;

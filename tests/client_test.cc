@@ -63,15 +63,18 @@ TEST_F(ClientTest, GetVariableReturnsMetadataAndValueBytes) {
 }
 
 TEST_F(ClientTest, ServerErrorsArriveWithCodeAndMessage) {
-  ASSERT_TRUE(client_->GetVariable(Request("foo", "v", ReuseMode::kCreate, {1})).ok());
+  ASSERT_TRUE(
+      client_->GetVariable(Request("foo", "v", ReuseMode::kCreate, {1})).ok());
   absl::Status again =
-      client_->GetVariable(Request("foo", "v", ReuseMode::kCreate, {1})).status();
+      client_->GetVariable(Request("foo", "v", ReuseMode::kCreate, {1}))
+          .status();
   EXPECT_EQ(again.code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(again.message(),
             "Variable foo/v already exists, disallowed. Did you mean to set "
             "reuse=True or reuse=tf.AUTO_REUSE in VarScope?");
   absl::Status shape =
-      client_->GetVariable(Request("foo", "v", ReuseMode::kReuse, {2})).status();
+      client_->GetVariable(Request("foo", "v", ReuseMode::kReuse, {2}))
+          .status();
   EXPECT_EQ(shape.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(shape.message(),
             "Trying to share variable foo/v, but specified shape (2,) and "
@@ -80,14 +83,17 @@ TEST_F(ClientTest, ServerErrorsArriveWithCodeAndMessage) {
 
 TEST_F(ClientTest, ReadListAndDelete) {
   for (const char* name : {"a/x", "a/b/y", "a_1/z"}) {
-    ASSERT_TRUE(client_->GetVariable(Request("", name, ReuseMode::kCreate, {3})).ok());
+    ASSERT_TRUE(
+        client_->GetVariable(Request("", name, ReuseMode::kCreate, {3})).ok());
   }
   absl::StatusOr<FetchedVariable> read = client_->ReadVariable("a/x");
   ASSERT_TRUE(read.ok());
   EXPECT_EQ(read->value.size(), 3 * sizeof(float));
-  EXPECT_EQ(client_->ReadVariable("a/q").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(client_->ReadVariable("a/q").status().code(),
+            absl::StatusCode::kNotFound);
 
-  absl::StatusOr<std::vector<VariableInfo>> listed = client_->ListVariables("a");
+  absl::StatusOr<std::vector<VariableInfo>> listed =
+      client_->ListVariables("a");
   ASSERT_TRUE(listed.ok());
   ASSERT_EQ(listed->size(), 2);
   EXPECT_EQ((*listed)[0].name, "a/b/y");
@@ -111,8 +117,8 @@ TEST_F(ClientTest, PullAndPushSmallAndStreamedValues) {
 #endif
   // Over the 4 MiB inline limit, so both directions stream in chunks.
   constexpr int64_t kBig = (5 << 20) / sizeof(float) + 3;
-  for (auto [name, elements] : {std::pair<const char*, int64_t>{"small", 3},
-                                {"big", kBig}}) {
+  for (auto [name, elements] :
+       {std::pair<const char*, int64_t>{"small", 3}, {"big", kBig}}) {
     VariableRequest request = Request("", name, ReuseMode::kCreate, {elements});
     request.initializer.kind = InitializerKind::kZeros;
     ASSERT_TRUE(client_->GetVariable(request).ok());
@@ -137,7 +143,8 @@ TEST_F(ClientTest, PullAndPushSmallAndStreamedValues) {
   ASSERT_TRUE(pulled.ok()) << pulled.status();
   ASSERT_EQ((*pulled)[1].value.size(), kBig * sizeof(float));
   EXPECT_EQ(std::memcmp((*pulled)[1].value.data(), big.data(), kBig * 4), 0);
-  EXPECT_EQ((*pulled)[0].value, std::string(reinterpret_cast<const char*>(small.data()), 12));
+  EXPECT_EQ((*pulled)[0].value,
+            std::string(reinterpret_cast<const char*>(small.data()), 12));
 
   // Up to date: nothing travels.
   absl::StatusOr<std::vector<PulledValue>> again =
@@ -148,7 +155,8 @@ TEST_F(ClientTest, PullAndPushSmallAndStreamedValues) {
 }
 
 TEST_F(ClientTest, PushErrorsKeepTheirCodes) {
-  ASSERT_TRUE(client_->GetVariable(Request("", "v", ReuseMode::kCreate, {2})).ok());
+  ASSERT_TRUE(
+      client_->GetVariable(Request("", "v", ReuseMode::kCreate, {2})).ok());
   PushSpec push;
   push.updates = {{"v", UpdateKind::kAssign, "abc", std::nullopt}};
   absl::Status status = client_->Push(push).status();

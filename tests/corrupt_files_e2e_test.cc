@@ -30,8 +30,10 @@ class CorruptFilesTest : public ::testing::Test {
     (void)RemoveAll(dir_);
   }
 
-  absl::StatusOr<std::unique_ptr<ServerProcess>> Start(std::vector<std::string> extra = {}) {
-    std::vector<std::string> flags = {"--data_dir=" + dir_, "--wal_fsync=always",
+  absl::StatusOr<std::unique_ptr<ServerProcess>> Start(
+      std::vector<std::string> extra = {}) {
+    std::vector<std::string> flags = {"--data_dir=" + dir_,
+                                      "--wal_fsync=always",
                                       "--checkpoint_interval_seconds=0"};
     flags.insert(flags.end(), extra.begin(), extra.end());
     return ServerProcess::Start(flags);
@@ -51,7 +53,8 @@ class CorruptFilesTest : public ::testing::Test {
       request.initializer.values = {value};
       ASSERT_TRUE(client->GetVariable(request).ok());
       if (checkpoint_first) {
-        ASSERT_EQ(RunCommand({PsctlBinary(), "--server=" + (*server)->target(), "save"})
+        ASSERT_EQ(RunCommand({PsctlBinary(), "--server=" + (*server)->target(),
+                              "save"})
                       .exit_code,
                   0);
       }
@@ -118,7 +121,9 @@ TEST_F(CorruptFilesTest, DamagedNewestCheckpointFallsBackToThePreviousOne) {
   auto checkpoints = ListCheckpoints(dir_ + "/checkpoints");
   ASSERT_TRUE(checkpoints.ok());
   ASSERT_EQ(checkpoints->size(), 2);
-  FlipByte(dir_ + "/checkpoints/" + CheckpointDirName(checkpoints->back()) + "/data", 0);
+  FlipByte(
+      dir_ + "/checkpoints/" + CheckpointDirName(checkpoints->back()) + "/data",
+      0);
   auto server = Start();
   ASSERT_TRUE(server.ok()) << server.status();
   EXPECT_THAT((*server)->Log(), HasSubstr("Skipped damaged checkpoint"));

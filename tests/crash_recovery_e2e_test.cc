@@ -6,8 +6,8 @@
 #include <sys/wait.h>
 
 #include <atomic>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <random>
@@ -42,8 +42,9 @@ std::vector<std::string> ServerFlags(const std::string& dir) {
 }
 
 // One round of client work until the server stops answering.
-void Work(ParameterServerClient& client, std::map<std::string, Expectation>& model,
-          std::mt19937& rng, float& next_value) {
+void Work(ParameterServerClient& client,
+          std::map<std::string, Expectation>& model, std::mt19937& rng,
+          float& next_value) {
   ClientOptions options;
   for (int op = 0; op < 100000; ++op) {
     const std::string name = "crash/v" + std::to_string(rng() % 24);
@@ -76,7 +77,8 @@ void Work(ParameterServerClient& client, std::map<std::string, Expectation>& mod
   }
 }
 
-void Verify(ParameterServerClient& client, std::map<std::string, Expectation>& model) {
+void Verify(ParameterServerClient& client,
+            std::map<std::string, Expectation>& model) {
   for (auto& [name, e] : model) {
     absl::StatusOr<FetchedVariable> read = client.ReadVariable(name);
     std::optional<float> actual;
@@ -87,13 +89,16 @@ void Verify(ParameterServerClient& client, std::map<std::string, Expectation>& m
       for (float v : values) ASSERT_EQ(v, values[0]) << name;
       actual = values[0];
     } else {
-      ASSERT_EQ(read.status().code(), absl::StatusCode::kNotFound) << read.status();
+      ASSERT_EQ(read.status().code(), absl::StatusCode::kNotFound)
+          << read.status();
     }
     const bool matches_acknowledged = actual == e.acknowledged;
-    const bool matches_in_flight = e.in_flight.has_value() && actual == *e.in_flight;
+    const bool matches_in_flight =
+        e.in_flight.has_value() && actual == *e.in_flight;
     ASSERT_TRUE(matches_acknowledged || matches_in_flight)
         << name << ": found " << (actual ? std::to_string(*actual) : "nothing")
-        << ", acknowledged " << (e.acknowledged ? std::to_string(*e.acknowledged) : "nothing");
+        << ", acknowledged "
+        << (e.acknowledged ? std::to_string(*e.acknowledged) : "nothing");
     // From here on the state found is the truth.
     e.acknowledged = actual;
     e.in_flight.reset();
@@ -101,7 +106,8 @@ void Verify(ParameterServerClient& client, std::map<std::string, Expectation>& m
 }
 
 TEST(CrashRecoveryE2ETest, AcknowledgedOperationsSurviveKillNine) {
-  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/crash_data";
+  const std::string dir =
+      std::string(std::getenv("TEST_TMPDIR")) + "/crash_data";
   std::map<std::string, Expectation> model;
   std::mt19937 rng(20261125);
   float next_value = 1;
@@ -145,8 +151,8 @@ constexpr int kGroup = 16;  // Variables every group push changes at once.
 
 std::string GroupName(int i) { return "group/v" + std::to_string(i); }
 
-absl::Status CreateConstant(ParameterServerClient& client, const std::string& name,
-                            float value) {
+absl::Status CreateConstant(ParameterServerClient& client,
+                            const std::string& name, float value) {
   VariableRequest request;
   request.name = name;
   request.reuse = ReuseMode::kAutoReuse;
@@ -164,7 +170,8 @@ void PushGroup(const std::string& target, std::atomic<int64_t>* acknowledged) {
   const std::string one = Bytes(1);
   PushSpec push;
   for (int i = 0; i < kGroup; ++i) {
-    push.updates.push_back({GroupName(i), UpdateKind::kAssignAdd, one, std::nullopt});
+    push.updates.push_back(
+        {GroupName(i), UpdateKind::kAssignAdd, one, std::nullopt});
   }
   while ((*client)->Push(push).ok()) ++*acknowledged;
 }
@@ -194,7 +201,8 @@ void ChurnContended(const std::string& target, int seed) {
 
 // Every group variable holds the same count, at least the acknowledged one
 // and at most that plus the pushes in flight. Returns the count.
-float CheckGroup(ParameterServerClient& client, int64_t acknowledged, int in_flight) {
+float CheckGroup(ParameterServerClient& client, int64_t acknowledged,
+                 int in_flight) {
   float first = -1;
   for (int i = 0; i < kGroup; ++i) {
     absl::StatusOr<FetchedVariable> read = client.ReadVariable(GroupName(i));
@@ -203,8 +211,8 @@ float CheckGroup(ParameterServerClient& client, int64_t acknowledged, int in_fli
     float value;
     std::memcpy(&value, read->value.data(), sizeof(value));
     if (i == 0) first = value;
-    EXPECT_EQ(value, first) << GroupName(i) << " disagrees with " << GroupName(0)
-                            << ": a push was applied in part";
+    EXPECT_EQ(value, first) << GroupName(i) << " disagrees with "
+                            << GroupName(0) << ": a push was applied in part";
   }
   EXPECT_GE(first, acknowledged);
   EXPECT_LE(first, acknowledged + in_flight);
@@ -212,7 +220,8 @@ float CheckGroup(ParameterServerClient& client, int64_t acknowledged, int in_fli
 }
 
 TEST(CrashRecoveryE2ETest, RacingDeletesAndMultiVariablePushesRestartWhole) {
-  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/race_data";
+  const std::string dir =
+      std::string(std::getenv("TEST_TMPDIR")) + "/race_data";
   std::mt19937 rng(7);
   int64_t count = 0;  // What the group holds, as last verified.
   int64_t total_acknowledged = 0;
@@ -234,7 +243,8 @@ TEST(CrashRecoveryE2ETest, RacingDeletesAndMultiVariablePushesRestartWhole) {
       // Start-up succeeded; the contended variable reads or is absent, and
       // every group push came back whole or not at all.
       absl::StatusOr<FetchedVariable> read = (*client)->ReadVariable("race/x");
-      EXPECT_TRUE(read.ok() || absl::IsNotFound(read.status())) << read.status();
+      EXPECT_TRUE(read.ok() || absl::IsNotFound(read.status()))
+          << read.status();
       count = static_cast<int64_t>(CheckGroup(**client, count, kPushers));
       if (HasFailure()) return;
     }
@@ -253,7 +263,8 @@ TEST(CrashRecoveryE2ETest, RacingDeletesAndMultiVariablePushesRestartWhole) {
     count += acknowledged;
     total_acknowledged += acknowledged;
   }
-  EXPECT_GT(total_acknowledged, kRounds) << "the clients did too little to mean much";
+  EXPECT_GT(total_acknowledged, kRounds)
+      << "the clients did too little to mean much";
   auto server = ServerProcess::Start({"--data_dir=" + dir});
   ASSERT_TRUE(server.ok()) << server.status();
   auto client = ParameterServerClient::Connect((*server)->target());

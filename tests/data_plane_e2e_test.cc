@@ -33,11 +33,13 @@ void CreateZeros(ParameterServerClient& client, const std::string& name,
   ASSERT_TRUE(status.ok()) << status;
 }
 
-std::vector<float> ReadFloats(ParameterServerClient& client, const std::string& name) {
+std::vector<float> ReadFloats(ParameterServerClient& client,
+                              const std::string& name) {
   auto pulled = client.Pull({{name, 0}});
   EXPECT_TRUE(pulled.ok()) << pulled.status();
   std::vector<float> values((*pulled)[0].value.size() / sizeof(float));
-  std::memcpy(values.data(), (*pulled)[0].value.data(), (*pulled)[0].value.size());
+  std::memcpy(values.data(), (*pulled)[0].value.data(),
+              (*pulled)[0].value.size());
   return values;
 }
 
@@ -60,10 +62,12 @@ TEST(DataPlaneE2ETest, ConcurrentWorkersLoseNoUpdateAndVersionsIncrease) {
       push.optimizer.learning_rate = 1.0;
       push.updates = {
           {"shared/w", UpdateKind::kAssignAdd,
-           absl::string_view(reinterpret_cast<const char*>(delta.data()), kElements * 4),
+           absl::string_view(reinterpret_cast<const char*>(delta.data()),
+                             kElements * 4),
            std::nullopt},
           {"shared/b", UpdateKind::kApplyGradient,
-           absl::string_view(reinterpret_cast<const char*>(gradient.data()), 16),
+           absl::string_view(reinterpret_cast<const char*>(gradient.data()),
+                             16),
            std::nullopt}};
       for (int step = 0; step < kSteps; ++step) {
         auto infos = client->Push(push);
@@ -78,8 +82,10 @@ TEST(DataPlaneE2ETest, ConcurrentWorkersLoseNoUpdateAndVersionsIncrease) {
   // Sum over workers of (w + 1) * kSteps.
   const float expected = kSteps * kWorkers * (kWorkers + 1) / 2.0f;
   auto client = Connect(**server);
-  for (float value : ReadFloats(*client, "shared/w")) ASSERT_EQ(value, expected);
-  for (float value : ReadFloats(*client, "shared/b")) ASSERT_EQ(value, expected);
+  for (float value : ReadFloats(*client, "shared/w"))
+    ASSERT_EQ(value, expected);
+  for (float value : ReadFloats(*client, "shared/b"))
+    ASSERT_EQ(value, expected);
   // Each worker saw its versions strictly increase; together they saw every
   // version from 2 to 1 + kWorkers * kSteps exactly once.
   std::vector<int64_t> all;
@@ -88,7 +94,8 @@ TEST(DataPlaneE2ETest, ConcurrentWorkersLoseNoUpdateAndVersionsIncrease) {
     all.insert(all.end(), mine.begin(), mine.end());
   }
   std::sort(all.begin(), all.end());
-  for (size_t i = 0; i < all.size(); ++i) ASSERT_EQ(all[i], static_cast<int64_t>(i) + 2);
+  for (size_t i = 0; i < all.size(); ++i)
+    ASSERT_EQ(all[i], static_cast<int64_t>(i) + 2);
 }
 
 TEST(DataPlaneE2ETest, OneGibVariableIsCreatedPulledAndPushed) {
@@ -118,7 +125,8 @@ TEST(DataPlaneE2ETest, OneGibVariableIsCreatedPulledAndPushed) {
   const std::string& value = (*pulled)[0].value;
   ASSERT_EQ(value.size(), kElements * sizeof(float));
   float sample;
-  std::memcpy(&sample, value.data() + 4099 * 1000 * sizeof(float), sizeof(float));
+  std::memcpy(&sample, value.data() + 4099 * 1000 * sizeof(float),
+              sizeof(float));
   EXPECT_EQ(sample, 1.0f);
   std::memcpy(&sample, value.data() + 4100 * sizeof(float), sizeof(float));
   EXPECT_EQ(sample, 0.0f);

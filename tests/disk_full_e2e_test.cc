@@ -63,7 +63,8 @@ class DiskFullTest : public ::testing::Test {
   absl::Status Assign(const std::string& name, float value) {
     std::vector<float> values(kElements, value);
     PushSpec push;
-    const std::string bytes(reinterpret_cast<const char*>(values.data()), kElements * 4);
+    const std::string bytes(reinterpret_cast<const char*>(values.data()),
+                            kElements * 4);
     push.updates = {{name, UpdateKind::kAssign, bytes, std::nullopt}};
     return client_->Push(push).status();
   }

@@ -3,6 +3,8 @@
 // memory limit. After each attack an admin checks that nothing changed, and
 // throughout, the server's resident memory must stay within kRssAllowance of
 // --max_total_bytes.
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/client_unary_call.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -19,9 +21,6 @@
 #include <thread>
 #include <vector>
 
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/impl/client_unary_call.h>
-
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -29,8 +28,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/parameter_server.grpc.pb.h"
-#include "wire/zero_copy_writer.h"
 #include "tests/server_process.h"
+#include "wire/zero_copy_writer.h"
 
 extern char** environ;
 
@@ -71,13 +70,14 @@ int64_t ResidentBytes(pid_t pid) {
 // Samples a process's resident memory every 10 ms, keeping the peak.
 class RssSampler {
  public:
-  explicit RssSampler(pid_t pid) : thread_([this, pid] {
-    while (!stop_) {
-      const int64_t rss = ResidentBytes(pid);
-      if (rss > peak_) peak_ = rss;
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-  }) {}
+  explicit RssSampler(pid_t pid)
+      : thread_([this, pid] {
+          while (!stop_) {
+            const int64_t rss = ResidentBytes(pid);
+            if (rss > peak_) peak_ = rss;
+            absl::SleepFor(absl::Milliseconds(10));
+          }
+        }) {}
   ~RssSampler() {
     stop_ = true;
     thread_.join();
@@ -105,18 +105,20 @@ void ExpectWithinMemoryBound(int64_t peak_rss) {
 class HostileWritersTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string tokens = std::string(std::getenv("TEST_TMPDIR")) + "/tokens";
+    const std::string tokens =
+        std::string(std::getenv("TEST_TMPDIR")) + "/tokens";
     std::ofstream(tokens) << kTokens;
     auto server = ServerProcess::Start(
-        {"--tokens_file=" + tokens, absl::StrCat("--max_total_bytes=", kMaxTotalBytes),
+        {"--tokens_file=" + tokens,
+         absl::StrCat("--max_total_bytes=", kMaxTotalBytes),
          absl::StrCat("--max_variable_bytes=", kMaxVariableBytes),
          "--stream_idle_seconds=2"});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     grpc::ChannelArguments args;
     args.SetMaxSendMessageSize(-1);
-    channel_ = grpc::CreateCustomChannel(server_->target(),
-                                         grpc::InsecureChannelCredentials(), args);
+    channel_ = grpc::CreateCustomChannel(
+        server_->target(), grpc::InsecureChannelCredentials(), args);
     ClientOptions options;
     options.token = "admin-token";
     auto admin = ParameterServerClient::Connect(server_->target(), options);
@@ -146,10 +148,12 @@ class HostileWritersTest : public ::testing::Test {
     auto stream = std::make_unique<Stream>();
     stream->context.AddMetadata("authorization", "Bearer tower0-token");
     stream->context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
-    grpc::internal::RpcMethod method("/paramserver.rpc.ParameterServer/PushChunks",
-                                     grpc::internal::RpcMethod::CLIENT_STREAMING);
-    stream->writer.reset(grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(
-        channel_.get(), method, &stream->context, &stream->response));
+    grpc::internal::RpcMethod method(
+        "/paramserver.rpc.ParameterServer/PushChunks",
+        grpc::internal::RpcMethod::CLIENT_STREAMING);
+    stream->writer.reset(
+        grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(
+            channel_.get(), method, &stream->context, &stream->response));
     return stream;
   }
 
@@ -161,7 +165,8 @@ class HostileWritersTest : public ::testing::Test {
     while (sent < bytes) {
       const int64_t length = std::min(kChunkBytes, bytes - sent);
       if (!stream.writer->Write(
-              EncodePushChunk(nullptr, index, sent, absl::string_view(chunk).substr(0, length)))) {
+              EncodePushChunk(nullptr, index, sent,
+                              absl::string_view(chunk).substr(0, length)))) {
         break;
       }
       sent += length;
@@ -236,7 +241,8 @@ TEST_F(HostileWritersTest, ARepeatedNameIsRefusedBeforeAnythingIsReserved) {
   EXPECT_THAT(status.error_message(), HasSubstr("tower0/big appears twice"));
   EXPECT_EQ(State(), before);
   std::printf("repeated name: idle RSS %ld MiB, peak %ld MiB\n",
-              static_cast<long>(idle_rss_ >> 20), static_cast<long>(rss.peak() >> 20));
+              static_cast<long>(idle_rss_ >> 20),
+              static_cast<long>(rss.peak() >> 20));
   ExpectWithinMemoryBound(rss.peak());
 }
 
@@ -269,7 +275,8 @@ TEST_F(HostileWritersTest, BufferedBytesStayWithinTheMemoryLimit) {
       rpc::PushRequest big;
       big.add_updates()->set_name("tower0/big");
       streams[i]->writer->Write(EncodePushChunk(&big, 0, 0, {}));
-      refused[i] = SendData(*streams[i], 0, kBigElements * 4) < kBigElements * 4;
+      refused[i] =
+          SendData(*streams[i], 0, kBigElements * 4) < kBigElements * 4;
     });
   }
   for (std::thread& sender : senders) sender.join();
@@ -298,10 +305,11 @@ TEST_F(HostileWritersTest, BufferedBytesStayWithinTheMemoryLimit) {
     EXPECT_THAT(status.error_message(), HasSubstr("the variable has 25165824"));
   }
   EXPECT_EQ(State(), before);
-  std::printf("buffered data: idle RSS %ld MiB, peak %ld MiB (limit %ld MiB + %ld)\n",
-              static_cast<long>(idle_rss_ >> 20), static_cast<long>(rss.peak() >> 20),
-              static_cast<long>(kMaxTotalBytes >> 20),
-              static_cast<long>(kRssAllowance >> 20));
+  std::printf(
+      "buffered data: idle RSS %ld MiB, peak %ld MiB (limit %ld MiB + %ld)\n",
+      static_cast<long>(idle_rss_ >> 20), static_cast<long>(rss.peak() >> 20),
+      static_cast<long>(kMaxTotalBytes >> 20),
+      static_cast<long>(kRssAllowance >> 20));
   ExpectWithinMemoryBound(rss.peak());
   // The server still serves: an ordinary push of the big variable applies.
   PushSpec push;
@@ -325,7 +333,8 @@ TEST_F(HostileWritersTest, OnlyAHalfClosedPushIsApplied) {
     ASSERT_TRUE(SendWholeAssignAdd(*stream));
     absl::SleepFor(absl::Milliseconds(300));
     stream->context.TryCancel();
-    EXPECT_EQ(stream->writer->Finish().error_code(), grpc::StatusCode::CANCELLED);
+    EXPECT_EQ(stream->writer->Finish().error_code(),
+              grpc::StatusCode::CANCELLED);
   }
   {  // The client process dies mid-stream.
     int out[2];
@@ -334,13 +343,16 @@ TEST_F(HostileWritersTest, OnlyAHalfClosedPushIsApplied) {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, out[1], 1);
     posix_spawn_file_actions_addclose(&actions, out[0]);
-    std::vector<std::string> argv = {"tests/stalled_push_client", server_->target(),
-                                     "tower0-token", "tower0/w"};
+    std::vector<std::string> argv = {"tests/stalled_push_client",
+                                     server_->target(), "tower0-token",
+                                     "tower0/w"};
     std::vector<char*> args;
     for (std::string& arg : argv) args.push_back(arg.data());
     args.push_back(nullptr);
     pid_t child = 0;
-    ASSERT_EQ(posix_spawn(&child, args[0], &actions, nullptr, args.data(), environ), 0);
+    ASSERT_EQ(
+        posix_spawn(&child, args[0], &actions, nullptr, args.data(), environ),
+        0);
     posix_spawn_file_actions_destroy(&actions);
     close(out[1]);
     char said[16] = {};
@@ -388,8 +400,8 @@ TEST_F(HostileWritersTest, AStalledStreamIsCancelledByTheIdleLimit) {
 }
 
 TEST_F(HostileWritersTest, AFailedPushLeavesNoSlotsBehind) {
-  auto writer = ParameterServerClient::Connect(server_->target(),
-                                               ClientOptions{.token = "tower0-token"});
+  auto writer = ParameterServerClient::Connect(
+      server_->target(), ClientOptions{.token = "tower0-token"});
   ASSERT_TRUE(writer.ok());
   const std::string before = State();
   PushSpec push;
@@ -426,8 +438,9 @@ TEST_F(HostileWritersTest, RequestsOfEmptyItemsAreRefusedBeforeParsing) {
       context.AddMetadata("authorization", "Bearer " + calls[i].second);
       grpc::Slice slice(empty_items);
       grpc::ByteBuffer request(&slice, 1), response;
-      statuses[i] = grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
-          channel_.get(), method, &context, request, &response);
+      statuses[i] =
+          grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
+              channel_.get(), method, &context, request, &response);
     });
   }
   for (std::thread& caller : callers) caller.join();
@@ -437,14 +450,16 @@ TEST_F(HostileWritersTest, RequestsOfEmptyItemsAreRefusedBeforeParsing) {
   }
   EXPECT_EQ(State(), before);
   std::printf("empty items: idle RSS %ld MiB, peak %ld MiB\n",
-              static_cast<long>(idle_rss_ >> 20), static_cast<long>(rss.peak() >> 20));
+              static_cast<long>(idle_rss_ >> 20),
+              static_cast<long>(rss.peak() >> 20));
   // gRPC holds each unary request whole before the server sees it, outside
   // --max_total_bytes: the four messages themselves (240 MiB) may be
   // resident at once, and nothing more than a little besides. Parsed, they
   // would have taken some 8 GB.
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
-  EXPECT_LT(rss.peak() - idle_rss_,
-            static_cast<int64_t>(calls.size() * empty_items.size()) + (48 << 20));
+  EXPECT_LT(
+      rss.peak() - idle_rss_,
+      static_cast<int64_t>(calls.size() * empty_items.size()) + (48 << 20));
 #endif
 }
 
@@ -465,7 +480,8 @@ TEST_F(HostileWritersTest, AuthorizationEdges) {
     auto session = sessions->Session(&context);
     rpc::SessionResponse response;
     EXPECT_FALSE(session->Read(&response));
-    EXPECT_EQ(session->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_EQ(session->Finish().error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
   }
   {  // Health answers without a token (probes carry none); nothing else does.
     grpc::internal::RpcMethod check("/grpc.health.v1.Health/Check",
@@ -473,9 +489,10 @@ TEST_F(HostileWritersTest, AuthorizationEdges) {
     grpc::ClientContext context;
     grpc::Slice empty("");
     grpc::ByteBuffer request(&empty, 1), response;
-    EXPECT_TRUE((grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
-                     channel_.get(), check, &context, request, &response))
-                    .ok());
+    EXPECT_TRUE(
+        (grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
+             channel_.get(), check, &context, request, &response))
+            .ok());
     grpc::ClientContext no_token;
     EXPECT_EQ(stub->ListVariables(&no_token, list, &listed).error_code(),
               grpc::StatusCode::UNAUTHENTICATED);

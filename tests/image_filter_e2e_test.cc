@@ -44,8 +44,8 @@ std::vector<float> ReferenceFilter(const ImageFilterVariables& v,
   params.fuse_relu = true;
   std::vector<float> relu1 = kernels::ReferenceConv2D<float>(
       params, image, Floats(v.conv1_weights), Floats(v.conv1_biases));
-  return kernels::ReferenceConv2D<float>(
-      params, relu1, Floats(v.conv2_weights), Floats(v.conv2_biases));
+  return kernels::ReferenceConv2D<float>(params, relu1, Floats(v.conv2_weights),
+                                         Floats(v.conv2_biases));
 }
 
 TEST(ImageFilterE2ETest, TwoImagesOneSetOfWeights) {
@@ -66,10 +66,13 @@ TEST(ImageFilterE2ETest, TwoImagesOneSetOfWeights) {
       auto variables = GetImageFilterVariables(**client, options);
       ASSERT_TRUE(variables.ok()) << variables.status();
       EXPECT_EQ(variables->conv1_weights.created, worker == 0);
-      auto filter = ImageFilter::Create({.batch = 1, .height = kSize, .width = kSize});
+      auto filter =
+          ImageFilter::Create({.batch = 1, .height = kSize, .width = kSize});
       ASSERT_TRUE(filter.ok()) << filter.status();
-      ASSERT_TRUE((*filter)->Apply(*variables, images[worker],
-                                   absl::MakeSpan(results[worker])).ok());
+      ASSERT_TRUE((*filter)
+                      ->Apply(*variables, images[worker],
+                              absl::MakeSpan(results[worker]))
+                      .ok());
     }).join();
   }
 
@@ -91,7 +94,8 @@ TEST(ImageFilterE2ETest, TwoImagesOneSetOfWeights) {
     for (float x : expected) largest = std::max(largest, std::abs(x));
     ASSERT_GT(largest, 0.0f);
     for (int64_t j = 0; j < kElements; ++j) {
-      ASSERT_NEAR(results[i][j], expected[j], 1e-5f * largest) << "image " << i << " at " << j;
+      ASSERT_NEAR(results[i][j], expected[j], 1e-5f * largest)
+          << "image " << i << " at " << j;
     }
   }
 }

@@ -1,12 +1,11 @@
 // A table of malformed requests sent to the real server with the generated
 // stub (so that values the client library would never produce get through).
 // Each must get a precise status, and the server must keep serving.
-#include <functional>
-#include <string>
-
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/impl/client_unary_call.h>
 
+#include <functional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -38,7 +37,8 @@ rpc::GetVariableRequest ValidRequest() {
 
 const MalformedCase kCases[] = {
     {"empty name", [](auto& r) { r.set_name(""); },
-     grpc::StatusCode::INVALID_ARGUMENT, "Invalid variable name '': it is empty."},
+     grpc::StatusCode::INVALID_ARGUMENT,
+     "Invalid variable name '': it is empty."},
     {"name with a space", [](auto& r) { r.set_name("a b"); },
      grpc::StatusCode::INVALID_ARGUMENT, "must match [A-Za-z0-9.]"},
     {"leading underscore at the top level",
@@ -64,7 +64,8 @@ const MalformedCase kCases[] = {
      grpc::StatusCode::INVALID_ARGUMENT, "Dimension -2 must be >= 0"},
     {"overflowing shape",
      [](auto& r) {
-       for (int i = 0; i < 4; ++i) r.mutable_shape()->add_dims(int64_t{1} << 20);
+       for (int i = 0; i < 4; ++i)
+         r.mutable_shape()->add_dims(int64_t{1} << 20);
      },
      grpc::StatusCode::INVALID_ARGUMENT, "overflows int64"},
     {"shape over the memory limit",
@@ -73,13 +74,16 @@ const MalformedCase kCases[] = {
        r.mutable_shape()->add_dims(int64_t{1} << 40);
      },
      grpc::StatusCode::RESOURCE_EXHAUSTED, "per-variable limit"},
-    {"unknown reuse value", [](auto& r) { r.set_reuse(static_cast<rpc::ReuseMode>(9)); },
+    {"unknown reuse value",
+     [](auto& r) { r.set_reuse(static_cast<rpc::ReuseMode>(9)); },
      grpc::StatusCode::INVALID_ARGUMENT, "Unknown value 9 for field 'reuse'"},
-    {"unknown dtype", [](auto& r) { r.set_dtype(static_cast<rpc::DataType>(7)); },
+    {"unknown dtype",
+     [](auto& r) { r.set_dtype(static_cast<rpc::DataType>(7)); },
      grpc::StatusCode::INVALID_ARGUMENT, "Unknown value 7 for field 'dtype'"},
     {"unknown initializer",
      [](auto& r) {
-       r.mutable_initializer()->set_kind(static_cast<rpc::Initializer::Kind>(42));
+       r.mutable_initializer()->set_kind(
+           static_cast<rpc::Initializer::Kind>(42));
      },
      grpc::StatusCode::INVALID_ARGUMENT, "'initializer.kind'"},
     {"normal initializer on int32",
@@ -89,13 +93,15 @@ const MalformedCase kCases[] = {
        r.mutable_initializer()->set_kind(rpc::Initializer::RANDOM_NORMAL);
      },
      grpc::StatusCode::INVALID_ARGUMENT,
-     "Initializer random_normal for variable ok/counts requires a floating point "
+     "Initializer random_normal for variable ok/counts requires a floating "
+     "point "
      "dtype, got int32."},
     {"constant with more values than the shape holds",
      [](auto& r) {
        r.set_name("c");
        r.mutable_initializer()->set_kind(rpc::Initializer::CONSTANT);
-       for (double v : {1.0, 2.0, 3.0, 4.0}) r.mutable_initializer()->add_values(v);
+       for (double v : {1.0, 2.0, 3.0, 4.0})
+         r.mutable_initializer()->add_values(v);
      },
      grpc::StatusCode::INVALID_ARGUMENT,
      "Too many elements provided. Needed at most 3, but received 4"},
@@ -105,39 +111,47 @@ const MalformedCase kCases[] = {
        r.set_dtype(rpc::DT_INT64);
        r.mutable_initializer()->set_kind(rpc::Initializer::RANDOM_UNIFORM);
      },
-     grpc::StatusCode::INVALID_ARGUMENT, "Must specify maxval for integer dtype tf.int64"},
+     grpc::StatusCode::INVALID_ARGUMENT,
+     "Must specify maxval for integer dtype tf.int64"},
     {"reuse of a missing variable",
      [](auto& r) {
        r.set_name("missing");
        r.set_reuse(rpc::REUSE);
      },
      grpc::StatusCode::NOT_FOUND, "Variable ok/missing does not exist"},
-    {"sharing with a different shape", [](auto& r) { r.mutable_shape()->set_dims(0, 4); },
+    {"sharing with a different shape",
+     [](auto& r) { r.mutable_shape()->set_dims(0, 4); },
      grpc::StatusCode::INVALID_ARGUMENT,
-     "Trying to share variable ok/v, but specified shape (4,) and found shape (3,)."},
-    {"sharing with a different dtype", [](auto& r) { r.set_dtype(rpc::DT_INT64); },
-     grpc::StatusCode::INVALID_ARGUMENT, "specified dtype int64 and found dtype float32"},
+     "Trying to share variable ok/v, but specified shape (4,) and found shape "
+     "(3,)."},
+    {"sharing with a different dtype",
+     [](auto& r) { r.set_dtype(rpc::DT_INT64); },
+     grpc::StatusCode::INVALID_ARGUMENT,
+     "specified dtype int64 and found dtype float32"},
     {"creating an existing variable", [](auto& r) { r.set_reuse(rpc::CREATE); },
-     grpc::StatusCode::ALREADY_EXISTS, "Variable ok/v already exists, disallowed."},
+     grpc::StatusCode::ALREADY_EXISTS,
+     "Variable ok/v already exists, disallowed."},
 };
 
 class MalformedRequestsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start();
+    absl::StatusOr<std::unique_ptr<ServerProcess>> server =
+        ServerProcess::Start();
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     grpc::ChannelArguments args;
     args.SetMaxSendMessageSize(-1);
-    channel_ = grpc::CreateCustomChannel(server_->target(),
-                                         grpc::InsecureChannelCredentials(), args);
+    channel_ = grpc::CreateCustomChannel(
+        server_->target(), grpc::InsecureChannelCredentials(), args);
     stub_ = rpc::ParameterServer::NewStub(channel_);
   }
 
   grpc::Status Call(const rpc::GetVariableRequest& request,
                     rpc::GetVariableResponse* response) {
     grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(20));
     return stub_->GetVariable(&context, request, response);
   }
 
@@ -153,13 +167,15 @@ class MalformedRequestsTest : public ::testing::Test {
     grpc::ClientContext context;
     context.set_deadline(Deadline());
     grpc::ByteBuffer response;
-    return grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
+    return grpc::internal::BlockingUnaryCall<grpc::ByteBuffer,
+                                             grpc::ByteBuffer>(
         channel_.get(), rpc_method, &context, Bytes(bytes), &response);
   }
 
   grpc::Status RawPullChunks(const std::string& bytes) {
-    grpc::internal::RpcMethod method("/paramserver.rpc.ParameterServer/PullChunks",
-                                     grpc::internal::RpcMethod::SERVER_STREAMING);
+    grpc::internal::RpcMethod method(
+        "/paramserver.rpc.ParameterServer/PullChunks",
+        grpc::internal::RpcMethod::SERVER_STREAMING);
     grpc::ClientContext context;
     context.set_deadline(Deadline());
     std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> reader(
@@ -172,8 +188,9 @@ class MalformedRequestsTest : public ::testing::Test {
   }
 
   grpc::Status RawPushChunks(const std::string& bytes) {
-    grpc::internal::RpcMethod method("/paramserver.rpc.ParameterServer/PushChunks",
-                                     grpc::internal::RpcMethod::CLIENT_STREAMING);
+    grpc::internal::RpcMethod method(
+        "/paramserver.rpc.ParameterServer/PushChunks",
+        grpc::internal::RpcMethod::CLIENT_STREAMING);
     grpc::ClientContext context;
     context.set_deadline(Deadline());
     grpc::ByteBuffer response;
@@ -188,22 +205,27 @@ class MalformedRequestsTest : public ::testing::Test {
   // A session call whose request is `bytes`: its status comes in the
   // response, and the session goes on.
   grpc::Status RawSessionCall(const std::string& bytes) {
-    grpc::internal::RpcMethod method("/paramserver.rpc.ParameterServerSessions/Session",
-                                     grpc::internal::RpcMethod::BIDI_STREAMING);
+    grpc::internal::RpcMethod method(
+        "/paramserver.rpc.ParameterServerSessions/Session",
+        grpc::internal::RpcMethod::BIDI_STREAMING);
     grpc::ClientContext context;
     context.set_deadline(Deadline());
-    std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>> stream(
-        grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(
-            channel_.get(), method, &context));
+    std::unique_ptr<
+        grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>>
+        stream(grpc::internal::ClientReaderWriterFactory<
+               grpc::ByteBuffer, grpc::ByteBuffer>::Create(channel_.get(),
+                                                           method, &context));
     grpc::ByteBuffer raw;
     rpc::SessionResponse response;
     std::vector<grpc::Slice> slices;
     std::string received;
-    if (!stream->Write(Bytes(bytes)) || !stream->Read(&raw) || !raw.Dump(&slices).ok()) {
+    if (!stream->Write(Bytes(bytes)) || !stream->Read(&raw) ||
+        !raw.Dump(&slices).ok()) {
       return grpc::Status(grpc::StatusCode::INTERNAL, "session stream failed");
     }
     for (const grpc::Slice& slice : slices) {
-      received.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+      received.append(reinterpret_cast<const char*>(slice.begin()),
+                      slice.size());
     }
     // The session still serves a good call after the bad one.
     rpc::SessionRequest good;
@@ -211,7 +233,8 @@ class MalformedRequestsTest : public ::testing::Test {
     good.mutable_get_variable()->set_name("v");
     good.mutable_get_variable()->set_reuse(rpc::REUSE);
     if (!response.ParseFromString(received) ||
-        !stream->Write(Bytes(good.SerializeAsString())) || !stream->Read(&raw)) {
+        !stream->Write(Bytes(good.SerializeAsString())) ||
+        !stream->Read(&raw)) {
       return grpc::Status(grpc::StatusCode::INTERNAL, "session stream failed");
     }
     stream->WritesDone();
@@ -239,14 +262,17 @@ std::string Truncated() {
   return ValidRequest().SerializeAsString().substr(0, 5);
 }
 
-TEST_F(MalformedRequestsTest, BytesThatDoNotParseAreInvalidArgumentOnEveryMethod) {
+TEST_F(MalformedRequestsTest,
+       BytesThatDoNotParseAreInvalidArgumentOnEveryMethod) {
   rpc::GetVariableResponse created;
   ASSERT_TRUE(Call(ValidRequest(), &created).ok());
   const std::pair<const char*, const char*> kUnary[] = {
       {"/paramserver.rpc.ParameterServer/GetVariable", "GetVariableRequest"},
       {"/paramserver.rpc.ParameterServer/ReadVariable", "ReadVariableRequest"},
-      {"/paramserver.rpc.ParameterServer/ListVariables", "ListVariablesRequest"},
-      {"/paramserver.rpc.ParameterServer/DeleteVariables", "DeleteVariablesRequest"},
+      {"/paramserver.rpc.ParameterServer/ListVariables",
+       "ListVariablesRequest"},
+      {"/paramserver.rpc.ParameterServer/DeleteVariables",
+       "DeleteVariablesRequest"},
       {"/paramserver.rpc.ParameterServer/Pull", "PullRequest"},
       {"/paramserver.rpc.ParameterServer/Push", "PushRequest"},
       {"/paramserver.rpc.ParameterServerAdmin/Save", "SaveRequest"},
@@ -261,14 +287,16 @@ TEST_F(MalformedRequestsTest, BytesThatDoNotParseAreInvalidArgumentOnEveryMethod
     }
     const grpc::Status pull_chunks = RawPullChunks(bytes);
     EXPECT_EQ(pull_chunks.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-    EXPECT_EQ(pull_chunks.error_message(), "Malformed paramserver.rpc.PullChunksRequest.");
+    EXPECT_EQ(pull_chunks.error_message(),
+              "Malformed paramserver.rpc.PullChunksRequest.");
     const grpc::Status push_chunks = RawPushChunks(bytes);
     EXPECT_EQ(push_chunks.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
     EXPECT_THAT(push_chunks.error_message(), HasSubstr("Malformed"));
     const grpc::Status session = RawSessionCall(bytes);
     EXPECT_EQ(session.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
         << session.error_message();
-    EXPECT_EQ(session.error_message(), "Malformed paramserver.rpc.SessionRequest.");
+    EXPECT_EQ(session.error_message(),
+              "Malformed paramserver.rpc.SessionRequest.");
   }
   // Nothing changed, and the server still serves.
   rpc::GetVariableRequest check = ValidRequest();
@@ -316,9 +344,11 @@ TEST_F(MalformedRequestsTest, DeleteWithoutTargetAndBadPrefixes) {
   grpc::ClientContext delete_context;
   rpc::DeleteVariablesRequest empty;
   rpc::DeleteVariablesResponse deleted;
-  grpc::Status status = stub_->DeleteVariables(&delete_context, empty, &deleted);
+  grpc::Status status =
+      stub_->DeleteVariables(&delete_context, empty, &deleted);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(status.error_message(), "DeleteVariables needs a variable name or a scope.");
+  EXPECT_EQ(status.error_message(),
+            "DeleteVariables needs a variable name or a scope.");
 
   grpc::ClientContext list_context;
   rpc::ListVariablesRequest list;

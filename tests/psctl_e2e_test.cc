@@ -16,14 +16,14 @@ using ::testing::StartsWith;
 class PsctlTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start();
+    absl::StatusOr<std::unique_ptr<ServerProcess>> server =
+        ServerProcess::Start();
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
   }
 
   CommandResult Psctl(std::vector<std::string> args) {
-    args.insert(args.begin(),
-                {PsctlBinary(), "--server=" + server_->target()});
+    args.insert(args.begin(), {PsctlBinary(), "--server=" + server_->target()});
     return RunCommand(args);
   }
 
@@ -31,9 +31,9 @@ class PsctlTest : public ::testing::Test {
 };
 
 TEST_F(PsctlTest, GetCreatesThenReusesWithDeterministicValues) {
-  CommandResult created = Psctl({"get", "--scope=conv1", "--name=biases",
-                                 "--shape=3", "--initializer=constant",
-                                 "--value=0.5", "--values"});
+  CommandResult created =
+      Psctl({"get", "--scope=conv1", "--name=biases", "--shape=3",
+             "--initializer=constant", "--value=0.5", "--values"});
   ASSERT_EQ(created.exit_code, 0) << created.err;
   EXPECT_EQ(created.out,
             "{\"name\":\"conv1/biases\",\"shape\":[3],\"dtype\":\"float32\","
@@ -49,8 +49,10 @@ TEST_F(PsctlTest, GetCreatesThenReusesWithDeterministicValues) {
 
 TEST_F(PsctlTest, SeededInitializerGivesTheSameValuesOnAnyServer) {
   const std::vector<std::string> get = {
-      "get",        "--name=w",  "--shape=2,2", "--initializer=truncated_normal",
-      "--stddev=2", "--seed=17", "--values"};
+      "get",         "--name=w",
+      "--shape=2,2", "--initializer=truncated_normal",
+      "--stddev=2",  "--seed=17",
+      "--values"};
   CommandResult first = Psctl(get);
   ASSERT_EQ(first.exit_code, 0) << first.err;
   ASSERT_TRUE(Psctl({"delete", "w"}).exit_code == 0);
@@ -70,8 +72,7 @@ TEST_F(PsctlTest, ConstantListFillsLikeTensorFlow) {
   CommandResult padded = Psctl({"get", "--name=b", "--shape=3,4",
                                 "--initializer=constant", eight, "--values"});
   ASSERT_EQ(padded.exit_code, 0) << padded.err;
-  EXPECT_THAT(padded.out,
-              HasSubstr("\"values\":[1,2,3,4,5,6,7,8,8,8,8,8]}"));
+  EXPECT_THAT(padded.out, HasSubstr("\"values\":[1,2,3,4,5,6,7,8,8,8,8,8]}"));
   CommandResult too_many = Psctl(
       {"get", "--name=c", "--shape=2,3", "--initializer=constant", eight});
   EXPECT_EQ(too_many.exit_code, 1);
@@ -81,16 +82,16 @@ TEST_F(PsctlTest, ConstantListFillsLikeTensorFlow) {
 }
 
 TEST_F(PsctlTest, IntegerRandomUniformNeedsMaxval) {
-  CommandResult missing = Psctl({"get", "--name=i", "--shape=4",
-                                 "--dtype=int32", "--initializer=random_uniform"});
+  CommandResult missing =
+      Psctl({"get", "--name=i", "--shape=4", "--dtype=int32",
+             "--initializer=random_uniform"});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_THAT(missing.err,
               StartsWith("INVALID_ARGUMENT: Must specify maxval for integer "
                          "dtype tf.int32"));
-  CommandResult given =
-      Psctl({"get", "--name=i", "--shape=4", "--dtype=int32",
-             "--initializer=random_uniform", "--minval=7", "--maxval=8",
-             "--values"});
+  CommandResult given = Psctl({"get", "--name=i", "--shape=4", "--dtype=int32",
+                               "--initializer=random_uniform", "--minval=7",
+                               "--maxval=8", "--values"});
   ASSERT_EQ(given.exit_code, 0) << given.err;
   EXPECT_THAT(given.out, HasSubstr("\"values\":[7,7,7,7]}"));
 }
@@ -107,10 +108,10 @@ TEST_F(PsctlTest, Int64ValuesAreExactEndToEnd) {
   EXPECT_THAT(created.out,
               HasSubstr("\"values\":[9007199254740993,-9223372036854775808,"
                         "9223372036854775807,9223372036854775807]}"));
-  CommandResult drawn = Psctl(
-      {"get", "--name=r", "--shape=3", "--dtype=int64",
-       "--initializer=random_uniform", "--minval=9007199254740993",
-       "--maxval=9007199254740994", "--values"});
+  CommandResult drawn =
+      Psctl({"get", "--name=r", "--shape=3", "--dtype=int64",
+             "--initializer=random_uniform", "--minval=9007199254740993",
+             "--maxval=9007199254740994", "--values"});
   ASSERT_EQ(drawn.exit_code, 0) << drawn.err;
   EXPECT_THAT(drawn.out,
               HasSubstr("\"values\":[9007199254740993,9007199254740993,"
@@ -143,21 +144,26 @@ TEST_F(PsctlTest, ReadListAndDelete) {
 }
 
 TEST_F(PsctlTest, ErrorsGoToStderrWithTheirCode) {
-  ASSERT_EQ(Psctl({"get", "--scope=foo", "--name=v", "--shape=1"}).exit_code, 0);
+  ASSERT_EQ(Psctl({"get", "--scope=foo", "--name=v", "--shape=1"}).exit_code,
+            0);
   CommandResult again = Psctl({"get", "--scope=foo", "--name=v", "--shape=1"});
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_EQ(again.out, "");
-  EXPECT_EQ(again.err,
-            "ALREADY_EXISTS: Variable foo/v already exists, disallowed. Did you "
-            "mean to set reuse=True or reuse=tf.AUTO_REUSE in VarScope?\n");
+  EXPECT_EQ(
+      again.err,
+      "ALREADY_EXISTS: Variable foo/v already exists, disallowed. Did you "
+      "mean to set reuse=True or reuse=tf.AUTO_REUSE in VarScope?\n");
 
-  CommandResult missing = Psctl({"get", "--scope=foo", "--name=w", "--reuse=true"});
+  CommandResult missing =
+      Psctl({"get", "--scope=foo", "--name=w", "--reuse=true"});
   EXPECT_EQ(missing.exit_code, 1);
-  EXPECT_THAT(missing.err, StartsWith("NOT_FOUND: Variable foo/w does not exist"));
+  EXPECT_THAT(missing.err,
+              StartsWith("NOT_FOUND: Variable foo/w does not exist"));
 
   CommandResult bad_shape = Psctl({"get", "--name=x", "--shape=2,x"});
   EXPECT_EQ(bad_shape.exit_code, 1);
-  EXPECT_THAT(bad_shape.err, StartsWith("INVALID_ARGUMENT: Invalid shape '2,x'"));
+  EXPECT_THAT(bad_shape.err,
+              StartsWith("INVALID_ARGUMENT: Invalid shape '2,x'"));
 
   CommandResult usage = Psctl({"frobnicate"});
   EXPECT_EQ(usage.exit_code, 2);
@@ -165,8 +171,8 @@ TEST_F(PsctlTest, ErrorsGoToStderrWithTheirCode) {
 }
 
 TEST(PsctlNoServerTest, UnreachableServerIsUnavailable) {
-  CommandResult result = RunCommand({PsctlBinary(), "--server=127.0.0.1:1",
-                                     "--timeout_seconds=3", "list"});
+  CommandResult result = RunCommand(
+      {PsctlBinary(), "--server=127.0.0.1:1", "--timeout_seconds=3", "list"});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_THAT(result.err, StartsWith("UNAVAILABLE: "));
 }

@@ -7,9 +7,9 @@
 
 #include "absl/time/clock.h"
 #include "client/client.h"
+#include "common/file_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "common/file_util.h"
 #include "tests/server_process.h"
 
 namespace paramserver {
@@ -65,7 +65,8 @@ class SecurityE2ETest : public ::testing::Test {
   }
   // `command` followed by the flags psctl and the training worker take for
   // mutual TLS with the test client's certificate.
-  static std::vector<std::string> WithClientTlsFlags(std::vector<std::string> command) {
+  static std::vector<std::string> WithClientTlsFlags(
+      std::vector<std::string> command) {
     command.insert(command.end(), {"--tls_ca=" + Path("ca.crt"),
                                    "--tls_cert=" + Path("client.crt"),
                                    "--tls_key=" + Path("client.key")});
@@ -279,8 +280,8 @@ TEST_F(SecurityE2ETest, TrainingWorkerSpeaksMutualTlsWithAToken) {
   auto server = ServerProcess::Start(MutualTlsTokenFlags());
   ASSERT_TRUE(server.ok()) << server.status();
   const std::vector<std::string> worker = WithClientTlsFlags(
-      {"examples/train_image_filter", "--servers=" + (*server)->target(), "--steps=3",
-       "--size=8", "--retry_seconds=0"});
+      {"examples/train_image_filter", "--servers=" + (*server)->target(),
+       "--steps=3", "--size=8", "--retry_seconds=0"});
   std::vector<std::string> with_token = worker;
   with_token.push_back("--token=writer-token");
   const CommandResult trained = RunCommand(with_token);
@@ -299,9 +300,12 @@ TEST_F(SecurityE2ETest, RotatedCertificateIsServedWithoutARestart) {
   // The server reads live/server.{crt,key}; live is a symlink switched in
   // one rename, so certificate and key change together.
   const std::string rotated = *dir_ + "_rotated", live = *dir_ + "_live";
-  ASSERT_EQ(RunCommand({"/bin/bash", "deploy/gen_test_certs.sh", rotated}).exit_code, 0);
+  ASSERT_EQ(
+      RunCommand({"/bin/bash", "deploy/gen_test_certs.sh", rotated}).exit_code,
+      0);
   auto point_live_at = [&](const std::string& target) {
-    ASSERT_EQ(RunCommand({"/bin/ln", "-sfn", target, live + ".new"}).exit_code, 0);
+    ASSERT_EQ(RunCommand({"/bin/ln", "-sfn", target, live + ".new"}).exit_code,
+              0);
     ASSERT_EQ(RunCommand({"/bin/mv", "-T", live + ".new", live}).exit_code, 0);
   };
   point_live_at(*dir_);
@@ -336,7 +340,8 @@ TEST_F(SecurityE2ETest, EmptyClientCaFileStopsStartUp) {
   std::ofstream(Path("empty_ca.crt")).flush();
   const CommandResult started = RunCommand(
       {ServerBinary(), "--port=0", "--tls_cert=" + Path("server.crt"),
-       "--tls_key=" + Path("server.key"), "--tls_client_ca=" + Path("empty_ca.crt")});
+       "--tls_key=" + Path("server.key"),
+       "--tls_client_ca=" + Path("empty_ca.crt")});
   EXPECT_EQ(started.exit_code, 2);  // A configuration error, as a bad flag.
   EXPECT_THAT(started.err, HasSubstr("empty_ca.crt holds no certificate."));
 }
@@ -347,9 +352,10 @@ TEST_F(SecurityE2ETest, KeyOfAnotherCertificateStopsStartUp) {
         {ServerBinary(), "--port=0", "--tls_cert=" + Path("server.crt"),
          "--tls_key=" + Path("client.key"), "--tls_reload_seconds=" + reload});
     EXPECT_EQ(started.exit_code, 2) << reload;
-    EXPECT_THAT(started.err,
-                HasSubstr("client.key is not the private key of the certificate in " +
-                          Path("server.crt")))
+    EXPECT_THAT(
+        started.err,
+        HasSubstr("client.key is not the private key of the certificate in " +
+                  Path("server.crt")))
         << reload;
   }
 }

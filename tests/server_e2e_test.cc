@@ -1,6 +1,8 @@
 // The real ps_server binary driven over gRPC: TensorFlow's sharing semantics
 // across clients, racing creators, the standard health and reflection
 // services, and clean shutdown on SIGTERM.
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -11,9 +13,6 @@
 #include <thread>
 #include <utility>
 #include <vector>
-
-#include <grpcpp/generic/generic_stub.h>
-#include <grpcpp/grpcpp.h>
 
 #include "client/client.h"
 #include "gmock/gmock.h"
@@ -33,7 +32,8 @@ bool WaitUntilStopped(pid_t pid) {
     std::string line;
     std::getline(stat, line);
     const size_t paren = line.rfind(')');
-    if (paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'T') {
+    if (paren != std::string::npos && paren + 2 < line.size() &&
+        line[paren + 2] == 'T') {
       return true;
     }
     absl::SleepFor(absl::Milliseconds(10));
@@ -44,7 +44,8 @@ bool WaitUntilStopped(pid_t pid) {
 class ServerE2ETest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start();
+    absl::StatusOr<std::unique_ptr<ServerProcess>> server =
+        ServerProcess::Start();
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     client_ = NewClient();
@@ -85,10 +86,12 @@ std::string Flatten(const grpc::ByteBuffer& buffer) {
 
 grpc::Status GenericUnary(const std::string& target, const std::string& method,
                           const std::string& request, std::string* response) {
-  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
   grpc::GenericStub stub(channel);
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
   grpc::Slice slice(request);
   grpc::ByteBuffer request_buffer(&slice, 1);
   grpc::ByteBuffer response_buffer;
@@ -125,8 +128,8 @@ TEST_F(ServerE2ETest, RacingCreatorsFromManyClientsExactlyOneWins) {
   for (int i = 0; i < kClients; ++i) {
     threads.emplace_back([&] {
       auto client = NewClient();
-      auto result =
-          client->GetVariable(Request("race", "w", ReuseMode::kCreate, {64, 64}));
+      auto result = client->GetVariable(
+          Request("race", "w", ReuseMode::kCreate, {64, 64}));
       if (result.ok()) {
         ++created;
       } else if (result.status().code() == absl::StatusCode::kAlreadyExists) {
@@ -175,15 +178,18 @@ TEST_F(ServerE2ETest, HealthServiceReportsServing) {
 
 // Asks server reflection at `target` for its services; returns the call's
 // status and the first response's bytes.
-std::pair<grpc::Status, std::string> ListServicesByReflection(const std::string& target) {
-  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+std::pair<grpc::Status, std::string> ListServicesByReflection(
+    const std::string& target) {
+  auto channel =
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
   grpc::GenericStub stub(channel);
   grpc::CompletionQueue queue;
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
   auto call = stub.PrepareCall(
-      &context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-      &queue);
+      &context,
+      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &queue);
   auto await = [&queue](intptr_t expected) {
     void* tag;
     bool ok = false;
@@ -240,7 +246,8 @@ TEST_F(ServerE2ETest, FrozenServerFailsCallsByKeepaliveNotByTheDeadline) {
   auto pulled = (*client)->Pull({{"v", 0}});
   const absl::Duration waited = absl::Now() - start;
   ASSERT_EQ(kill(server_->pid(), SIGCONT), 0);
-  EXPECT_EQ(pulled.status().code(), absl::StatusCode::kUnavailable) << pulled.status();
+  EXPECT_EQ(pulled.status().code(), absl::StatusCode::kUnavailable)
+      << pulled.status();
   EXPECT_LT(waited, absl::Seconds(20));
   // Once the server runs again, a new connection serves the next call.
   absl::StatusOr<std::vector<PulledValue>> again;
@@ -253,7 +260,8 @@ TEST_F(ServerE2ETest, FrozenServerFailsCallsByKeepaliveNotByTheDeadline) {
 }
 
 TEST_F(ServerE2ETest, SigtermShutsDownCleanly) {
-  ASSERT_TRUE(client_->GetVariable(Request("", "v", ReuseMode::kCreate, {4})).ok());
+  ASSERT_TRUE(
+      client_->GetVariable(Request("", "v", ReuseMode::kCreate, {4})).ok());
   const int status = server_->StopWith(SIGTERM);
   ASSERT_TRUE(WIFEXITED(status)) << status;
   EXPECT_EQ(WEXITSTATUS(status), 0);
@@ -265,9 +273,10 @@ TEST_F(ServerE2ETest, SigtermShutsDownCleanly) {
 class ServerRestartE2ETest : public ::testing::TestWithParam<int> {};
 
 TEST_P(ServerRestartE2ETest, ClientCarriesOnAfterTheServerRestarts) {
-  const std::string dir =
-      std::string(std::getenv("TEST_TMPDIR")) + "/restart_" + std::to_string(GetParam());
-  const std::vector<std::string> flags = {"--data_dir=" + dir, "--wal_fsync=always"};
+  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) +
+                          "/restart_" + std::to_string(GetParam());
+  const std::vector<std::string> flags = {"--data_dir=" + dir,
+                                          "--wal_fsync=always"};
   auto server = ServerProcess::Start(flags);
   ASSERT_TRUE(server.ok()) << server.status();
   const std::string target = (*server)->target();

@@ -56,7 +56,8 @@ absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv,
   posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(),
                                    O_WRONLY | O_CREAT | O_TRUNC, 0644);
   std::vector<char*> args;
-  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  for (const std::string& arg : argv)
+    args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
   pid_t pid = 0;
   const int rc =
@@ -88,7 +89,8 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
     const size_t at = out.find(kBanner);
     const size_t end = out.find('\n', at);
     if (at != std::string::npos && end != std::string::npos) {
-      std::string target = out.substr(at + kBanner.size(), end - at - kBanner.size());
+      std::string target =
+          out.substr(at + kBanner.size(), end - at - kBanner.size());
       return std::unique_ptr<ServerProcess>(
           new ServerProcess(*pid, std::move(target), log_path));
     }

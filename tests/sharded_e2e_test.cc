@@ -30,7 +30,8 @@ using ::testing::HasSubstr;
 
 constexpr int kShards = 3;
 
-std::vector<std::string> ShardFlags(const std::string& dir, const std::string& port) {
+std::vector<std::string> ShardFlags(const std::string& dir,
+                                    const std::string& port) {
   return {"--port=" + port, "--data_dir=" + dir, "--wal_fsync=always"};
 }
 
@@ -39,9 +40,10 @@ class ShardedE2ETest : public ::testing::Test {
   void SetUp() override {
     for (int s = 0; s < kShards; ++s) {
       const char* tmp = std::getenv("TEST_TMPDIR");
-      dirs_.push_back(absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/",
-                                   ::testing::UnitTest::GetInstance()->current_test_info()->name(),
-                                   "_shard", s));
+      dirs_.push_back(absl::StrCat(
+          tmp != nullptr ? tmp : "/tmp", "/",
+          ::testing::UnitTest::GetInstance()->current_test_info()->name(),
+          "_shard", s));
       auto server = ServerProcess::Start(ShardFlags(dirs_[s], "0"));
       ASSERT_TRUE(server.ok()) << server.status();
       targets_.push_back((*server)->target());
@@ -70,7 +72,8 @@ class ShardedE2ETest : public ::testing::Test {
   std::unique_ptr<ShardedClient> client_;
 };
 
-VariableRequest Zeros(const std::string& scope, const std::string& name, TensorShape shape) {
+VariableRequest Zeros(const std::string& scope, const std::string& name,
+                      TensorShape shape) {
   VariableRequest request;
   request.scope = scope;
   request.name = name;
@@ -86,26 +89,31 @@ std::vector<float> Floats(const std::string& bytes) {
 }
 
 std::string Bytes(const std::vector<float>& values) {
-  return std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
+  return std::string(reinterpret_cast<const char*>(values.data()),
+                     values.size() * sizeof(float));
 }
 
 TEST_F(ShardedE2ETest, EachVariableLivesOnTheShardItsNameHashesTo) {
   constexpr int kVariables = 24;
   std::vector<int> per_shard(kShards);
   for (int i = 0; i < kVariables; ++i) {
-    ASSERT_TRUE(client_->GetVariable(Zeros("model", absl::StrCat("layer", i), {2})).ok());
+    ASSERT_TRUE(
+        client_->GetVariable(Zeros("model", absl::StrCat("layer", i), {2}))
+            .ok());
     const std::string name = absl::StrCat("model/layer", i);
     const int shard = client_->ShardOf(name);
     ++per_shard[shard];
     for (int s = 0; s < kShards; ++s) {
-      EXPECT_EQ(direct_[s]->ReadVariable(name).ok(), s == shard) << name << " on " << s;
+      EXPECT_EQ(direct_[s]->ReadVariable(name).ok(), s == shard)
+          << name << " on " << s;
     }
   }
   for (int count : per_shard) EXPECT_GT(count, 0);
   auto listed = client_->ListVariables("model");
   ASSERT_TRUE(listed.ok()) << listed.status();
   ASSERT_EQ(listed->size(), kVariables);
-  for (size_t i = 1; i < listed->size(); ++i) EXPECT_LT((*listed)[i - 1].name, (*listed)[i].name);
+  for (size_t i = 1; i < listed->size(); ++i)
+    EXPECT_LT((*listed)[i - 1].name, (*listed)[i].name);
   // A second client, knowing nothing but the server list, finds them all.
   auto other = ShardedClient::Connect(targets_);
   ASSERT_TRUE(other.ok());
@@ -117,11 +125,13 @@ TEST_F(ShardedE2ETest, EachVariableLivesOnTheShardItsNameHashesTo) {
   // TensorFlow's reuse errors come through unchanged.
   auto again = (*other)->GetVariable(Zeros("model", "layer7", {2}));
   EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
-  EXPECT_THAT(std::string(again.status().message()), HasSubstr("model/layer7 already exists"));
+  EXPECT_THAT(std::string(again.status().message()),
+              HasSubstr("model/layer7 already exists"));
   auto deleted = (*other)->DeleteScope("model");
   ASSERT_TRUE(deleted.ok()) << deleted.status();
   EXPECT_EQ(deleted->size(), kVariables);
-  for (int s = 0; s < kShards; ++s) EXPECT_TRUE(direct_[s]->ListVariables("")->empty());
+  for (int s = 0; s < kShards; ++s)
+    EXPECT_TRUE(direct_[s]->ListVariables("")->empty());
 }
 
 TEST_F(ShardedE2ETest, PartitionedVariableIsSplitOverShardsAndReassembled) {
@@ -134,7 +144,8 @@ TEST_F(ShardedE2ETest, PartitionedVariableIsSplitOverShardsAndReassembled) {
   request.initializer.kind = InitializerKind::kConstant;
   request.initializer.values.assign(table.begin(), table.end());
   request.initializer.value_shape = TensorShape{10, 4};
-  auto created = client_->GetPartitionedVariable(request, kShards, /*return_value=*/true);
+  auto created =
+      client_->GetPartitionedVariable(request, kShards, /*return_value=*/true);
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_TRUE(created->created);
   EXPECT_EQ(Floats(created->value), table);
@@ -167,7 +178,8 @@ TEST_F(ShardedE2ETest, PartitionedVariableIsSplitOverShardsAndReassembled) {
   EXPECT_EQ(reused->info.version, 3);  // Three parts at version 1.
   const std::string ones = Bytes(std::vector<float>(40, 1.0f));
   PushSpec push;
-  push.updates.push_back({"emb/table", UpdateKind::kAssignAdd, ones, std::nullopt});
+  push.updates.push_back(
+      {"emb/table", UpdateKind::kAssignAdd, ones, std::nullopt});
   auto pushed = (*worker)->Push(push);
   ASSERT_TRUE(pushed.ok()) << pushed.status();
   EXPECT_EQ((*pushed)[0].version, 6);
@@ -184,8 +196,10 @@ TEST_F(ShardedE2ETest, PartitionedVariableIsSplitOverShardsAndReassembled) {
   EXPECT_TRUE((*current)[0].unchanged);
   PushSpec one_part;
   const std::string row_of_twos = Bytes(std::vector<float>(12, 2.0f));
-  one_part.updates.push_back({"emb/table/part_2", UpdateKind::kAssign, row_of_twos, std::nullopt});
-  ASSERT_TRUE(direct_[ShardForPartition("emb/table", 2, kShards)]->Push(one_part).ok());
+  one_part.updates.push_back(
+      {"emb/table/part_2", UpdateKind::kAssign, row_of_twos, std::nullopt});
+  ASSERT_TRUE(
+      direct_[ShardForPartition("emb/table", 2, kShards)]->Push(one_part).ok());
   auto moved = client_->Pull({{"emb/table", 6}});
   ASSERT_TRUE(moved.ok()) << moved.status();
   EXPECT_FALSE((*moved)[0].unchanged);
@@ -195,7 +209,8 @@ TEST_F(ShardedE2ETest, PartitionedVariableIsSplitOverShardsAndReassembled) {
   push.updates[0].value = absl::string_view(ones).substr(4);
   auto wrong = (*worker)->Push(push);
   EXPECT_EQ(wrong.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(wrong.status().message()), HasSubstr("it holds 160 bytes"));
+  EXPECT_THAT(std::string(wrong.status().message()),
+              HasSubstr("it holds 160 bytes"));
 
   auto listed = client_->ListVariables("emb");
   ASSERT_TRUE(listed.ok());
@@ -203,7 +218,8 @@ TEST_F(ShardedE2ETest, PartitionedVariableIsSplitOverShardsAndReassembled) {
   EXPECT_EQ((*listed)[0].name, "emb/table/part_0");
   auto deleted = client_->DeleteVariable("emb/table");
   ASSERT_TRUE(deleted.ok()) << deleted.status();
-  EXPECT_THAT(*deleted, ElementsAre("emb/table/part_0", "emb/table/part_1", "emb/table/part_2"));
+  EXPECT_THAT(*deleted, ElementsAre("emb/table/part_0", "emb/table/part_1",
+                                    "emb/table/part_2"));
   EXPECT_TRUE(client_->ListVariables("")->empty());
 }
 
@@ -211,12 +227,14 @@ TEST_F(ShardedE2ETest, PartitionedGlorotUsesTheWholeShapesFans) {
   VariableRequest request = Zeros("", "w", {300, 10});
   request.initializer.kind = InitializerKind::kGlorotUniform;
   request.initializer.seed = 5;
-  auto created = client_->GetPartitionedVariable(request, kShards, /*return_value=*/true);
+  auto created =
+      client_->GetPartitionedVariable(request, kShards, /*return_value=*/true);
   ASSERT_TRUE(created.ok()) << created.status();
   // Glorot's limit for [300, 10] is sqrt(6 / 310) = 0.139; a [100, 10] part
   // on its own would reach sqrt(6 / 110) = 0.234.
   float max_abs = 0;
-  for (float x : Floats(created->value)) max_abs = std::max(max_abs, std::abs(x));
+  for (float x : Floats(created->value))
+    max_abs = std::max(max_abs, std::abs(x));
   EXPECT_LE(max_abs, std::sqrt(6.0f / 310.0f));
   EXPECT_GT(max_abs, 0.12f);
   // Parts differ even though the seed is shared.
@@ -230,7 +248,8 @@ TEST_F(ShardedE2ETest, FailedPartitionedCreateLeavesNoParts) {
   // parts the call did create are removed again.
   const int shard = ShardForPartition("x", 1, kShards);
   ASSERT_TRUE(direct_[shard]->GetVariable(Zeros("x", "part_1", {2, 2})).ok());
-  auto created = client_->GetPartitionedVariable(Zeros("", "x", {6, 2}), kShards);
+  auto created =
+      client_->GetPartitionedVariable(Zeros("", "x", {6, 2}), kShards);
   EXPECT_EQ(created.status().code(), absl::StatusCode::kAlreadyExists);
   auto listed = client_->ListVariables("");
   ASSERT_TRUE(listed.ok());
@@ -261,21 +280,28 @@ TEST_F(ShardedE2ETest, ReusingWithFewerPartsThanExistIsAnError) {
 TEST_F(ShardedE2ETest, PsctlListsAndDeletesAcrossShards) {
   const std::string servers = "--servers=" + absl::StrJoin(targets_, ",");
   for (int i = 0; i < 6; ++i) {
-    const CommandResult got = RunCommand({PsctlBinary(), servers, "get", "--scope=tower",
-                                          "--name=v" + std::to_string(i), "--shape=2"});
+    const CommandResult got =
+        RunCommand({PsctlBinary(), servers, "get", "--scope=tower",
+                    "--name=v" + std::to_string(i), "--shape=2"});
     ASSERT_EQ(got.exit_code, 0) << got.err;
   }
   int on_shards = 0;
-  for (int s = 0; s < kShards; ++s) on_shards += direct_[s]->ListVariables("tower")->size() > 0;
+  for (int s = 0; s < kShards; ++s)
+    on_shards += direct_[s]->ListVariables("tower")->size() > 0;
   EXPECT_GT(on_shards, 1);
-  const CommandResult listed = RunCommand({PsctlBinary(), servers, "list", "tower"});
+  const CommandResult listed =
+      RunCommand({PsctlBinary(), servers, "list", "tower"});
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
-  const std::vector<std::string> lines = absl::StrSplit(listed.out, '\n', absl::SkipEmpty());
+  const std::vector<std::string> lines =
+      absl::StrSplit(listed.out, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 6) << listed.out;
-  for (int i = 0; i < 6; ++i) EXPECT_THAT(lines[i], HasSubstr(absl::StrCat("\"tower/v", i, "\"")));
-  const CommandResult read = RunCommand({PsctlBinary(), servers, "read", "tower/v3"});
+  for (int i = 0; i < 6; ++i)
+    EXPECT_THAT(lines[i], HasSubstr(absl::StrCat("\"tower/v", i, "\"")));
+  const CommandResult read =
+      RunCommand({PsctlBinary(), servers, "read", "tower/v3"});
   EXPECT_EQ(read.exit_code, 0) << read.err;
-  const CommandResult deleted = RunCommand({PsctlBinary(), servers, "delete", "--scope=tower"});
+  const CommandResult deleted =
+      RunCommand({PsctlBinary(), servers, "delete", "--scope=tower"});
   ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
   EXPECT_THAT(deleted.out, HasSubstr("tower/v0"));
   EXPECT_TRUE(client_->ListVariables("")->empty());
@@ -285,18 +311,22 @@ TEST_F(ShardedE2ETest, PsctlListsAndDeletesAcrossShards) {
 }
 
 TEST_F(ShardedE2ETest, SlotsAndPartsAreFoundOnTheShardsThatHoldThem) {
-  ASSERT_TRUE(client_->GetPartitionedVariable(Zeros("emb", "table", {6, 2}), kShards).ok());
+  ASSERT_TRUE(
+      client_->GetPartitionedVariable(Zeros("emb", "table", {6, 2}), kShards)
+          .ok());
   ASSERT_TRUE(client_->GetVariable(Zeros("emb", "other", {2})).ok());
   PushSpec push;
   push.optimizer.kind = OptimizerKind::kAdam;
   const std::string table_gradient = Bytes(std::vector<float>(12, 1.0f));
   const std::string other_gradient = Bytes(std::vector<float>(2, 1.0f));
-  push.updates = {{"emb/table", UpdateKind::kApplyGradient, table_gradient, std::nullopt},
-                  {"emb/other", UpdateKind::kApplyGradient, other_gradient, std::nullopt}};
+  push.updates = {
+      {"emb/table", UpdateKind::kApplyGradient, table_gradient, std::nullopt},
+      {"emb/other", UpdateKind::kApplyGradient, other_gradient, std::nullopt}};
   ASSERT_TRUE(client_->Push(push).ok());
   // Slots live with their variable, wherever their own names would hash.
-  for (const char* slot : {"emb/other/Adam", "emb/other/Adam_1", "emb/table/part_0/Adam",
-                           "emb/table/part_1/Adam_1", "emb/table/part_2/Adam"}) {
+  for (const char* slot :
+       {"emb/other/Adam", "emb/other/Adam_1", "emb/table/part_0/Adam",
+        "emb/table/part_1/Adam_1", "emb/table/part_2/Adam"}) {
     auto read = client_->ReadVariable(slot);
     EXPECT_TRUE(read.ok()) << slot << ": " << read.status();
   }
@@ -310,7 +340,8 @@ TEST_F(ShardedE2ETest, SlotsAndPartsAreFoundOnTheShardsThatHoldThem) {
   ASSERT_TRUE(left.ok());
   ASSERT_EQ(left->size(), 3);
   EXPECT_EQ((*left)[0].name, "emb/other");
-  EXPECT_EQ(client_->DeleteVariable("emb/table").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(client_->DeleteVariable("emb/table").status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST_F(ShardedE2ETest, TrainingSurvivesAShardKilledAndRestarted) {
@@ -328,9 +359,10 @@ TEST_F(ShardedE2ETest, TrainingSurvivesAShardKilledAndRestarted) {
   } joiner{workers};
   for (int w = 0; w < 2; ++w) {
     workers.emplace_back([&, w] {
-      results[w] = RunCommand({"examples/train_image_filter", "--servers=" + servers,
-                               "--worker=" + std::to_string(w), "--steps=150", "--size=16",
-                               "--log_every=50", "--retry_seconds=60"});
+      results[w] =
+          RunCommand({"examples/train_image_filter", "--servers=" + servers,
+                      "--worker=" + std::to_string(w), "--steps=150",
+                      "--size=16", "--log_every=50", "--retry_seconds=60"});
     });
   }
   // Once training is under way, kill the shard holding conv1's weights.
@@ -349,8 +381,8 @@ TEST_F(ShardedE2ETest, TrainingSurvivesAShardKilledAndRestarted) {
   auto down = client_->Pull({{watched, 0}});
   EXPECT_EQ(down.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(std::string(down.status().message()),
-              HasSubstr(absl::StrCat("Parameter server shard ", victim, " of 3 (",
-                                     targets_[victim], ")")));
+              HasSubstr(absl::StrCat("Parameter server shard ", victim,
+                                     " of 3 (", targets_[victim], ")")));
   absl::SleepFor(absl::Seconds(1));
   ASSERT_NO_FATAL_FAILURE(Restart(victim));
   for (std::thread& worker : workers) worker.join();
@@ -359,12 +391,16 @@ TEST_F(ShardedE2ETest, TrainingSurvivesAShardKilledAndRestarted) {
   bool a_worker_waited = false;
   for (const CommandResult& result : results) {
     ASSERT_EQ(result.exit_code, 0) << result.err;
-    first_initial = std::max(first_initial, NumberAfter(result.out, "evaluation loss before training "));
-    a_worker_waited |= result.err.find(absl::StrCat("shard ", victim, " of 3")) != std::string::npos;
+    first_initial =
+        std::max(first_initial,
+                 NumberAfter(result.out, "evaluation loss before training "));
+    a_worker_waited |= result.err.find(absl::StrCat(
+                           "shard ", victim, " of 3")) != std::string::npos;
   }
   EXPECT_TRUE(a_worker_waited) << results[0].err << results[1].err;
   for (const CommandResult& result : results) {
-    const double final_loss = NumberAfter(result.out, "evaluation loss after training ");
+    const double final_loss =
+        NumberAfter(result.out, "evaluation loss after training ");
     ASSERT_GT(final_loss, 0) << result.out;
     EXPECT_LT(final_loss, 0.5 * first_initial) << result.out;
   }
@@ -379,7 +415,8 @@ TEST_F(ShardedE2ETest, TrainingSurvivesAShardKilledAndRestarted) {
   EXPECT_GT((*after)[0].info.version, version_before_kill);
   auto listed = client_->ListVariables("student");
   ASSERT_TRUE(listed.ok()) << listed.status();
-  EXPECT_EQ(listed->size(), 12);  // Four variables and their two Adam slots each.
+  EXPECT_EQ(listed->size(),
+            12);  // Four variables and their two Adam slots each.
 }
 
 }  // namespace

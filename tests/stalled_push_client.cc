@@ -5,14 +5,14 @@
 //   stalled_push_client TARGET TOKEN NAME
 //
 // Prints "sent" once every chunk is written, then sleeps.
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/support/sync_stream.h>
+
 #include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
 #include <thread>
-
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/support/sync_stream.h>
 
 #include "proto/parameter_server.pb.h"
 #include "wire/bearer_token.h"
@@ -23,12 +23,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s TARGET TOKEN NAME\n", argv[0]);
     return 2;
   }
-  auto channel = grpc::CreateChannel(argv[1], grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(argv[1], grpc::InsecureChannelCredentials());
   grpc::ClientContext context;
   paramserver::AddBearerToken(&context, argv[2]);
   grpc::ByteBuffer response;
-  grpc::internal::RpcMethod method("/paramserver.rpc.ParameterServer/PushChunks",
-                                   grpc::internal::RpcMethod::CLIENT_STREAMING);
+  grpc::internal::RpcMethod method(
+      "/paramserver.rpc.ParameterServer/PushChunks",
+      grpc::internal::RpcMethod::CLIENT_STREAMING);
   std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer(
       grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(
           channel.get(), method, &context, &response));
@@ -39,7 +41,8 @@ int main(int argc, char** argv) {
   const bool sent =
       writer->Write(paramserver::EncodePushChunk(&request, 0, 0, {})) &&
       writer->Write(paramserver::EncodePushChunk(
-          nullptr, 0, 0, std::string(reinterpret_cast<const char*>(ones), sizeof(ones))));
+          nullptr, 0, 0,
+          std::string(reinterpret_cast<const char*>(ones), sizeof(ones))));
   std::printf("%s\n", sent ? "sent" : "refused");
   std::fflush(stdout);
   std::this_thread::sleep_for(std::chrono::minutes(10));

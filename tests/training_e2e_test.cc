@@ -37,15 +37,18 @@ TEST(TrainingE2ETest, TwoWorkersTrainTheImageFilterTogether) {
   double best_final = 1e30;
   for (const CommandResult& result : results) {
     ASSERT_EQ(result.exit_code, 0) << result.err;
-    const double initial = NumberAfter(result.out, "evaluation loss before training ");
-    const double final_loss = NumberAfter(result.out, "evaluation loss after training ");
+    const double initial =
+        NumberAfter(result.out, "evaluation loss before training ");
+    const double final_loss =
+        NumberAfter(result.out, "evaluation loss after training ");
     ASSERT_GT(final_loss, 0) << result.out;
     EXPECT_LT(final_loss, initial) << result.out;
     first_initial = std::max(first_initial, initial);
     best_final = std::min(best_final, final_loss);
   }
   ASSERT_GT(first_initial, 0);
-  EXPECT_LT(best_final, 0.5 * first_initial) << results[0].out << results[1].out;
+  EXPECT_LT(best_final, 0.5 * first_initial)
+      << results[0].out << results[1].out;
   auto client = ParameterServerClient::Connect((*server)->target());
   auto listed = (*client)->ListVariables("student");
   ASSERT_TRUE(listed.ok());

@@ -21,7 +21,8 @@ using ::testing::HasSubstr;
 class VariableScopeE2ETest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start();
+    absl::StatusOr<std::unique_ptr<ServerProcess>> server =
+        ServerProcess::Start();
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     auto client = ParameterServerClient::Connect(server_->target());
@@ -41,10 +42,12 @@ class VariableScopeE2ETest : public ::testing::Test {
 // assert v1 == v
 TEST_F(VariableScopeE2ETest, ReuseVariablesInsideTheScope) {
   VariableScope foo("foo");
-  absl::StatusOr<FetchedVariable> v = GetVariable(*client_, "v", {{1}}, {}, true);
+  absl::StatusOr<FetchedVariable> v =
+      GetVariable(*client_, "v", {{1}}, {}, true);
   ASSERT_TRUE(v.ok()) << v.status();
   ReuseVariables();
-  absl::StatusOr<FetchedVariable> v1 = GetVariable(*client_, "v", {{1}}, {}, true);
+  absl::StatusOr<FetchedVariable> v1 =
+      GetVariable(*client_, "v", {{1}}, {}, true);
   ASSERT_TRUE(v1.ok()) << v1.status();
   EXPECT_EQ(v1->info.name, "foo/v");
   EXPECT_EQ(v1->info.name, v->info.name);
@@ -68,7 +71,8 @@ TEST_F(VariableScopeE2ETest, ReenteringWithReuseTrue) {
     VariableScope bar("bar");
     absl::Status missing = GetVariable(*client_, "w", {{1}}).status();
     EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
-    EXPECT_THAT(missing.message(), HasSubstr("Variable foo/bar/w does not exist"));
+    EXPECT_THAT(missing.message(),
+                HasSubstr("Variable foo/bar/w does not exist"));
   }
 }
 
@@ -107,9 +111,9 @@ TEST_F(VariableScopeE2ETest, Int64ConstantsAreExact) {
   InitializerSpec constant;
   constant.kind = InitializerKind::kConstant;
   constant.values = {kBig, -kBig};
-  absl::StatusOr<FetchedVariable> ids = GetVariable(
-      *client_, "ids", {{3}},
-      {.dtype = DType::kInt64, .initializer = constant}, true);
+  absl::StatusOr<FetchedVariable> ids =
+      GetVariable(*client_, "ids", {{3}},
+                  {.dtype = DType::kInt64, .initializer = constant}, true);
   ASSERT_TRUE(ids.ok()) << ids.status();
   int64_t values[3];
   ASSERT_EQ(ids->value.size(), sizeof(values));
@@ -140,7 +144,8 @@ TEST_F(VariableScopeE2ETest, ScopeDefaultsReachTheServer) {
   InitializerSpec ones;
   ones.kind = InitializerKind::kOnes;
   VariableScope scope("layer", {.initializer = ones, .dtype = DType::kDouble});
-  absl::StatusOr<FetchedVariable> b = GetVariable(*client_, "b", {{2}}, {}, true);
+  absl::StatusOr<FetchedVariable> b =
+      GetVariable(*client_, "b", {{2}}, {}, true);
   ASSERT_TRUE(b.ok()) << b.status();
   EXPECT_EQ(b->info.dtype, DType::kDouble);
   double values[2];

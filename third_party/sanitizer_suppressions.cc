@@ -2,9 +2,9 @@
 // ours, through //third_party:absl), so no suppressions file has to be found
 // at test time. Harmless without the sanitizers.
 //
-// Debian's gRPC, abseil and oneDNN are prebuilt without TSan instrumentation: TSan
-// sees only the calls it intercepts, not their own atomics and locks, so it
-// reports their internal hand-offs (gRPC's epoll poller handing events to
+// Debian's gRPC, abseil and oneDNN are prebuilt without TSan instrumentation:
+// TSan sees only the calls it intercepts, not their own atomics and locks, so
+// it reports their internal hand-offs (gRPC's epoll poller handing events to
 // its threads, absl::Mutex's deadlock-detection graph) as races. Any report
 // with a frame in those libraries is about code TSan cannot see into.
 // Our own synchronisation uses std::mutex (common/mutex.h), which TSan does

@@ -4,9 +4,9 @@
 // How a call carries its token: one "authorization: Bearer <token>"
 // metadata entry (server/grpc_auth.h reads it).
 
-#include <string>
-
 #include <grpcpp/grpcpp.h>
+
+#include <string>
 
 #include "absl/strings/string_view.h"
 

@@ -4,10 +4,10 @@
 // For tests of the hand-written encoders: a message's bytes in one string,
 // to compare with what generated code serializes.
 
+#include <grpcpp/grpcpp.h>
+
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "gtest/gtest.h"
 

@@ -5,9 +5,9 @@
 // the RPC boundary is a cast. Every conversion between a status and a gRPC
 // status, or the code and message fields of a message, goes through here.
 
-#include <string>
-
 #include <grpcpp/grpcpp.h>
+
+#include <string>
 
 #include "absl/status/status.h"
 
@@ -37,9 +37,8 @@ void SetStatusFields(const absl::Status& status, Message* message) {
 // The status such a message carries.
 template <typename Message>
 absl::Status StatusFromFields(const Message& message) {
-  return FromGrpcStatus(
-      grpc::Status(static_cast<grpc::StatusCode>(message.code()),
-                   message.message()));
+  return FromGrpcStatus(grpc::Status(
+      static_cast<grpc::StatusCode>(message.code()), message.message()));
 }
 
 }  // namespace paramserver

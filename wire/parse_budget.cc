@@ -1,9 +1,9 @@
 #include "wire/parse_budget.h"
 
-#include <cstdint>
-
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/wire_format_lite.h>
+
+#include <cstdint>
 
 #include "absl/strings/str_cat.h"
 
@@ -12,8 +12,8 @@ namespace {
 
 using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
-using google::protobuf::io::CodedInputStream;
 using google::protobuf::internal::WireFormatLite;
+using google::protobuf::io::CodedInputStream;
 
 // Per object: a message (its class, arena pointers, cached size), a string
 // or bytes field (std::string and its heap block), an unknown field (its
@@ -70,15 +70,17 @@ class Estimator {
         continue;
       }
       if (wire_type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED &&
-          field->is_repeated() && field->cpp_type() != FieldDescriptor::CPPTYPE_STRING) {
+          field->is_repeated() &&
+          field->cpp_type() != FieldDescriptor::CPPTYPE_STRING) {
         // Packed numbers: fixed-width ones take in memory what they take on
         // the wire; a varint may be one byte and become eight.
         uint32_t length = 0;
         if (!in_->ReadVarint32(&length)) return false;
         if (!in_->Skip(static_cast<int>(length))) return false;
         // Repeated fields grow by doubling: up to twice their elements.
-        bytes_ += 2 * (IsFixedWidth(*field) ? size_t{length}
-                                            : size_t{length} * kRepeatedNumberCost);
+        bytes_ +=
+            2 * (IsFixedWidth(*field) ? size_t{length}
+                                      : size_t{length} * kRepeatedNumberCost);
         continue;
       }
       if (wire_type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
@@ -127,14 +129,16 @@ size_t EstimateParseBytes(const Descriptor& type,
   return estimator.bytes() + kMessageCost;
 }
 
-absl::Status CheckParseBudget(const Descriptor& type, size_t wire_bytes,
-                              google::protobuf::io::ZeroCopyInputStream* input) {
+absl::Status CheckParseBudget(
+    const Descriptor& type, size_t wire_bytes,
+    google::protobuf::io::ZeroCopyInputStream* input) {
   const size_t estimate = EstimateParseBytes(type, input);
   if (estimate <= wire_bytes + kMaxParseOverheadBytes) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(
-      type.full_name(), " of ", wire_bytes, " bytes would take about ", estimate,
-      " bytes to parse (at most ", kMaxParseOverheadBytes,
-      " bytes more than it carries): too many items or fields in one request."));
+      type.full_name(), " of ", wire_bytes, " bytes would take about ",
+      estimate, " bytes to parse (at most ", kMaxParseOverheadBytes,
+      " bytes more than it carries): too many items or fields in one "
+      "request."));
 }
 
 }  // namespace paramserver

@@ -12,10 +12,10 @@
 // and estimates the memory the parse would take, so that such a request is
 // refused before it is parsed.
 
-#include <cstddef>
-
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/io/zero_copy_stream.h>
+
+#include <cstddef>
 
 #include "absl/status/statusor.h"
 

@@ -1,8 +1,8 @@
 #include "wire/parse_budget.h"
 
-#include <string>
-
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -13,7 +13,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-size_t Estimate(const google::protobuf::Descriptor& type, const std::string& bytes) {
+size_t Estimate(const google::protobuf::Descriptor& type,
+                const std::string& bytes) {
   google::protobuf::io::ArrayInputStream input(bytes.data(),
                                                static_cast<int>(bytes.size()));
   return EstimateParseBytes(type, &input);
@@ -49,7 +50,8 @@ TEST(ParseBudgetTest, EstimateBoundsWhatTheParseTakes) {
     const std::string bytes = message->SerializeAsString();
     std::unique_ptr<google::protobuf::Message> parsed(message->New());
     ASSERT_TRUE(parsed->ParseFromString(bytes));
-    EXPECT_GE(Estimate(*message->GetDescriptor(), bytes), parsed->SpaceUsedLong())
+    EXPECT_GE(Estimate(*message->GetDescriptor(), bytes),
+              parsed->SpaceUsedLong())
         << message->GetTypeName();
   }
 }
@@ -60,7 +62,8 @@ TEST(ParseBudgetTest, UnknownFieldsAreCounted) {
   for (int i = 0; i < 10000; ++i) bytes += std::string("\xf8\x01\x00", 3);
   rpc::PullRequest parsed;
   ASSERT_TRUE(parsed.ParseFromString(bytes));
-  EXPECT_GE(Estimate(*rpc::PullRequest::descriptor(), bytes), parsed.SpaceUsedLong());
+  EXPECT_GE(Estimate(*rpc::PullRequest::descriptor(), bytes),
+            parsed.SpaceUsedLong());
 }
 
 TEST(ParseBudgetTest, RefusesARequestOfEmptyItems) {
@@ -70,7 +73,8 @@ TEST(ParseBudgetTest, RefusesARequestOfEmptyItems) {
   while (bytes.size() < (size_t{64} << 20)) bytes += std::string("\x0a\x00", 2);
   const absl::Status status = Check(*rpc::PushRequest::descriptor(), bytes);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(status.message(), HasSubstr("paramserver.rpc.PushRequest of 67108864 bytes"));
+  EXPECT_THAT(status.message(),
+              HasSubstr("paramserver.rpc.PushRequest of 67108864 bytes"));
   EXPECT_THAT(status.message(), HasSubstr("too many items"));
 }
 
@@ -78,10 +82,12 @@ TEST(ParseBudgetTest, RefusesUnpackedOneByteNumbersOnlyWhenHuge) {
   // Packed int64 dims of one byte each become eight bytes each.
   rpc::TensorShape shape;
   for (int i = 0; i < 1000; ++i) shape.add_dims(1);
-  EXPECT_TRUE(Check(*rpc::TensorShape::descriptor(), shape.SerializeAsString()).ok());
+  EXPECT_TRUE(
+      Check(*rpc::TensorShape::descriptor(), shape.SerializeAsString()).ok());
   for (int i = 0; i < 10'000'000; ++i) shape.add_dims(1);
-  EXPECT_EQ(Check(*rpc::TensorShape::descriptor(), shape.SerializeAsString()).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      Check(*rpc::TensorShape::descriptor(), shape.SerializeAsString()).code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ParseBudgetTest, AcceptsTheLargestRequestsTheProtocolMeans) {
@@ -93,14 +99,19 @@ TEST(ParseBudgetTest, AcceptsTheLargestRequestsTheProtocolMeans) {
     update->set_base_version(i);
     update->set_value(std::string(16, 'x'));
   }
-  EXPECT_TRUE(Check(*rpc::PushRequest::descriptor(), push.SerializeAsString()).ok());
+  EXPECT_TRUE(
+      Check(*rpc::PushRequest::descriptor(), push.SerializeAsString()).ok());
   // A 60 MiB value, and a constant initializer of 6 million doubles.
   rpc::PushRequest big;
   big.add_updates()->set_value(std::string(size_t{60} << 20, 'x'));
-  EXPECT_TRUE(Check(*rpc::PushRequest::descriptor(), big.SerializeAsString()).ok());
+  EXPECT_TRUE(
+      Check(*rpc::PushRequest::descriptor(), big.SerializeAsString()).ok());
   rpc::GetVariableRequest init;
-  for (int i = 0; i < 6'000'000; ++i) init.mutable_initializer()->add_values(0.25);
-  EXPECT_TRUE(Check(*rpc::GetVariableRequest::descriptor(), init.SerializeAsString()).ok());
+  for (int i = 0; i < 6'000'000; ++i)
+    init.mutable_initializer()->add_values(0.25);
+  EXPECT_TRUE(
+      Check(*rpc::GetVariableRequest::descriptor(), init.SerializeAsString())
+          .ok());
 }
 
 TEST(ParseBudgetTest, MalformedBytesEndTheWalk) {

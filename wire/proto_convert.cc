@@ -76,8 +76,8 @@ absl::StatusOr<std::vector<Number>> ValuesFromProto(
       proto.values_size() != proto.int64_values_size()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "initializer.values has ", proto.values_size(),
-        " values but initializer.int64_values has ",
-        proto.int64_values_size(), "; they must be the same list."));
+        " values but initializer.int64_values has ", proto.int64_values_size(),
+        "; they must be the same list."));
   }
   return std::vector<Number>(proto.int64_values().begin(),
                              proto.int64_values().end());
@@ -104,7 +104,8 @@ absl::StatusOr<InitializerSpec> FromProto(const rpc::Initializer& proto) {
   absl::StatusOr<std::vector<Number>> values = ValuesFromProto(proto);
   if (!values.ok()) return values.status();
   spec.values = *std::move(values);
-  if (proto.has_value_shape()) spec.value_shape = FromProto(proto.value_shape());
+  if (proto.has_value_shape())
+    spec.value_shape = FromProto(proto.value_shape());
   if (proto.has_full_shape()) spec.full_shape = FromProto(proto.full_shape());
   spec.minval = BoundFromProto(proto.has_int64_minval(), proto.int64_minval(),
                                proto.has_minval(), proto.minval());
@@ -127,14 +128,17 @@ void ToProto(const InitializerSpec& spec, rpc::Initializer* proto) {
       proto->add_int64_values(value.integer());
     }
   }
-  if (spec.value_shape) ToProto(*spec.value_shape, proto->mutable_value_shape());
+  if (spec.value_shape)
+    ToProto(*spec.value_shape, proto->mutable_value_shape());
   if (spec.minval) {
     proto->set_minval(spec.minval->ToDouble());
-    if (spec.minval->is_integer()) proto->set_int64_minval(spec.minval->integer());
+    if (spec.minval->is_integer())
+      proto->set_int64_minval(spec.minval->integer());
   }
   if (spec.maxval) {
     proto->set_maxval(spec.maxval->ToDouble());
-    if (spec.maxval->is_integer()) proto->set_int64_maxval(spec.maxval->integer());
+    if (spec.maxval->is_integer())
+      proto->set_int64_maxval(spec.maxval->integer());
   }
   if (spec.mean) proto->set_mean(*spec.mean);
   if (spec.stddev) proto->set_stddev(*spec.stddev);
@@ -146,7 +150,8 @@ void ToProto(const InitializerSpec& spec, rpc::Initializer* proto) {
   if (spec.full_shape) ToProto(*spec.full_shape, proto->mutable_full_shape());
 }
 
-absl::StatusOr<VariableRequest> FromProto(const rpc::GetVariableRequest& proto) {
+absl::StatusOr<VariableRequest> FromProto(
+    const rpc::GetVariableRequest& proto) {
   VariableRequest request;
   request.scope = proto.scope();
   request.name = proto.name();
@@ -171,7 +176,8 @@ void ToProto(const VariableRequest& request, rpc::GetVariableRequest* proto) {
   proto->set_name(request.name);
   proto->set_reuse(ReuseToProto(request.reuse));
   if (request.shape) ToProto(*request.shape, proto->mutable_shape());
-  if (request.dtype) proto->set_dtype(static_cast<rpc::DataType>(*request.dtype));
+  if (request.dtype)
+    proto->set_dtype(static_cast<rpc::DataType>(*request.dtype));
   ToProto(request.initializer, proto->mutable_initializer());
   proto->set_trainable(request.trainable);
 }

@@ -7,9 +7,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "proto/parameter_server.pb.h"
 #include "common/update_spec.h"
 #include "common/variable_spec.h"
+#include "proto/parameter_server.pb.h"
 
 namespace paramserver {
 

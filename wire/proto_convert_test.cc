@@ -102,7 +102,8 @@ TEST(ProtoConvertTest, UnknownEnumValuesAreInvalidArgument) {
   rpc::GetVariableRequest proto;
   proto.set_name("v");
   proto.set_reuse(static_cast<rpc::ReuseMode>(7));
-  EXPECT_EQ(FromProto(proto).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FromProto(proto).status().code(),
+            absl::StatusCode::kInvalidArgument);
 
   proto.set_reuse(rpc::REUSE);
   proto.set_dtype(static_cast<rpc::DataType>(7));  // DT_STRING
@@ -111,8 +112,10 @@ TEST(ProtoConvertTest, UnknownEnumValuesAreInvalidArgument) {
   EXPECT_EQ(status.message(), "Unknown value 7 for field 'dtype'.");
 
   proto.set_dtype(rpc::DT_FLOAT);
-  proto.mutable_initializer()->set_kind(static_cast<rpc::Initializer::Kind>(99));
-  EXPECT_EQ(FromProto(proto).status().code(), absl::StatusCode::kInvalidArgument);
+  proto.mutable_initializer()->set_kind(
+      static_cast<rpc::Initializer::Kind>(99));
+  EXPECT_EQ(FromProto(proto).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

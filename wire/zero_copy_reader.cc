@@ -1,10 +1,10 @@
 #include "wire/zero_copy_reader.h"
 
+#include <google/protobuf/wire_format_lite.h>
+
 #include <algorithm>
 #include <cstring>
 #include <utility>
-
-#include <google/protobuf/wire_format_lite.h>
 
 #include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
@@ -102,8 +102,8 @@ struct ChunkFields {
 
 constexpr ChunkFields kValueChunkFields = {
     rpc::ValueChunk::kVariableFieldNumber,
-    rpc::ValueChunk::kUnchangedFieldNumber,
-    rpc::ValueChunk::kOffsetFieldNumber, rpc::ValueChunk::kDataFieldNumber};
+    rpc::ValueChunk::kUnchangedFieldNumber, rpc::ValueChunk::kOffsetFieldNumber,
+    rpc::ValueChunk::kDataFieldNumber};
 
 constexpr ChunkFields kPushChunkFields = {
     rpc::PushChunk::kRequestFieldNumber, rpc::PushChunk::kIndexFieldNumber,

@@ -2,17 +2,17 @@
 #define PARAM_SERVER_WIRE_ZERO_COPY_READER_H_
 
 // Decodes the messages that carry tensor bytes (PullResponse, ValueChunk,
-// PushChunk) straight from the slices gRPC received: metadata is parsed, tensor bytes
-// are located but not copied, so the caller copies them once, into place.
+// PushChunk) straight from the slices gRPC received: metadata is parsed, tensor
+// bytes are located but not copied, so the caller copies them once, into place.
 // Accepts anything a conformant protobuf writer may send (any field order,
 // repeated scalar fields, unknown fields).
+
+#include <grpcpp/grpcpp.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

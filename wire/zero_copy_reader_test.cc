@@ -34,7 +34,8 @@ rpc::PullResponse SampleResponse() {
   a->mutable_variable()->set_name("scope/a");
   a->mutable_variable()->mutable_shape()->add_dims(3);
   a->mutable_variable()->set_version(300);
-  a->set_value(std::string("\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c", 12));
+  a->set_value(
+      std::string("\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c", 12));
   rpc::PulledVariable* b = response.add_variables();
   b->mutable_variable()->set_name("b");
   b->set_unchanged(true);
@@ -49,7 +50,8 @@ TEST(DecodePullResponseTest, AnySlicingDecodesTheSame) {
   const std::string bytes = response.SerializeAsString();
   for (size_t i = 0; i <= bytes.size(); ++i) {
     for (size_t j = i; j <= bytes.size(); j += 5) {
-      absl::StatusOr<WireReader> reader = WireReader::Create(Cut(bytes, {i, j}));
+      absl::StatusOr<WireReader> reader =
+          WireReader::Create(Cut(bytes, {i, j}));
       ASSERT_TRUE(reader.ok());
       absl::StatusOr<std::vector<PulledVariableView>> views =
           DecodePullResponse(*reader);
@@ -57,7 +59,8 @@ TEST(DecodePullResponseTest, AnySlicingDecodesTheSame) {
       ASSERT_EQ(views->size(), 3u);
       EXPECT_EQ((*views)[0].variable.SerializeAsString(),
                 response.variables(0).variable().SerializeAsString());
-      EXPECT_EQ(Copy(*reader, (*views)[0].value), response.variables(0).value());
+      EXPECT_EQ(Copy(*reader, (*views)[0].value),
+                response.variables(0).value());
       EXPECT_TRUE((*views)[1].unchanged);
       EXPECT_FALSE((*views)[1].streamed);
       EXPECT_EQ((*views)[1].value.length, 0u);
@@ -71,16 +74,18 @@ TEST(DecodePullResponseTest, SkipsUnknownFieldsAndAcceptsAnyOrder) {
   // PulledVariable with value (4) before variable (1), plus unknown fields of
   // every wire type.
   std::string inner;
-  inner += "\x22\x02hi";                               // value "hi"
-  inner += "\x28\x96\x01";                             // field 5 varint
-  inner += "\x31" + std::string(8, 'x');               // field 6 fixed64
-  inner += "\x3d" + std::string(4, 'y');               // field 7 fixed32
-  inner += "\x0a\x03\x0a\x01v";                        // variable{name:"v"}
-  std::string bytes = "\x0a" + std::string(1, static_cast<char>(inner.size())) + inner;
+  inner += "\x22\x02hi";                  // value "hi"
+  inner += "\x28\x96\x01";                // field 5 varint
+  inner += "\x31" + std::string(8, 'x');  // field 6 fixed64
+  inner += "\x3d" + std::string(4, 'y');  // field 7 fixed32
+  inner += "\x0a\x03\x0a\x01v";           // variable{name:"v"}
+  std::string bytes =
+      "\x0a" + std::string(1, static_cast<char>(inner.size())) + inner;
   bytes += "\x12\x01z";  // PullResponse field 2, unknown.
   absl::StatusOr<WireReader> reader = WireReader::Create(Cut(bytes, {3}));
   ASSERT_TRUE(reader.ok());
-  absl::StatusOr<std::vector<PulledVariableView>> views = DecodePullResponse(*reader);
+  absl::StatusOr<std::vector<PulledVariableView>> views =
+      DecodePullResponse(*reader);
   ASSERT_TRUE(views.ok()) << views.status();
   ASSERT_EQ(views->size(), 1u);
   EXPECT_EQ((*views)[0].variable.name(), "v");
@@ -165,12 +170,14 @@ TEST(DecodePushChunkTest, DecodesAnyFieldOrder) {
 TEST(DecodePushChunkTest, MalformedInputIsDataLoss) {
   const std::vector<std::string> cases = {
       std::string("\x22\x05", 2) + "abc",  // length beyond the end
-      std::string("\x10", 1),               // truncated index
+      std::string("\x10", 1),              // truncated index
       std::string("\x10\x01\x20\x01", 4),  // data as a varint
-      std::string("\x12\x00", 2),           // index as bytes
-      std::string("\x08\x01", 2),           // request as a varint
-      std::string("\x0a\x05" "ab", 4),       // request beyond the end
-      std::string("\x00\x01", 2),           // field number 0
+      std::string("\x12\x00", 2),          // index as bytes
+      std::string("\x08\x01", 2),          // request as a varint
+      std::string("\x0a\x05"
+                  "ab",
+                  4),              // request beyond the end
+      std::string("\x00\x01", 2),  // field number 0
   };
   for (const std::string& bytes : cases) {
     absl::StatusOr<WireReader> reader = WireReader::Create(Cut(bytes, {1}));
@@ -185,14 +192,15 @@ TEST(DecodePushChunkTest, MalformedInputIsDataLoss) {
 
 TEST(WireReaderTest, MalformedInputIsDataLoss) {
   const std::vector<std::string> cases = {
-      std::string("\x22\x05", 2) + "abc",           // length beyond the end
-      std::string("\x18", 1),                        // truncated varint field
-      std::string("\x18\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 12),  // 11-byte varint
-      std::string("\x20\x01", 2),                    // data as a varint
-      std::string("\x0b", 1),                        // group start (wire type 3)
-      std::string("\x00\x01", 2),                    // field number 0
-      std::string("\x0a\x02\x0a\x05", 4),            // VariableInfo overrun
-      std::string("\x0d\x01\x02", 3),                // truncated fixed32
+      std::string("\x22\x05", 2) + "abc",  // length beyond the end
+      std::string("\x18", 1),              // truncated varint field
+      std::string("\x18\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01",
+                  12),                     // 11-byte varint
+      std::string("\x20\x01", 2),          // data as a varint
+      std::string("\x0b", 1),              // group start (wire type 3)
+      std::string("\x00\x01", 2),          // field number 0
+      std::string("\x0a\x02\x0a\x05", 4),  // VariableInfo overrun
+      std::string("\x0d\x01\x02", 3),      // truncated fixed32
   };
   for (const std::string& bytes : cases) {
     absl::StatusOr<WireReader> reader = WireReader::Create(Cut(bytes, {1}));

@@ -91,8 +91,9 @@ absl::Status SerializeMessage(const google::protobuf::MessageLite& message,
                               grpc::ByteBuffer* buffer) {
   buffer->Clear();  // gRPC's writer needs an empty buffer.
   bool own_buffer;
-  grpc::Status status = grpc::SerializationTraits<google::protobuf::MessageLite>::Serialize(
-      message, buffer, &own_buffer);
+  grpc::Status status =
+      grpc::SerializationTraits<google::protobuf::MessageLite>::Serialize(
+          message, buffer, &own_buffer);
   if (status.ok()) return absl::OkStatus();
   return absl::InternalError(absl::StrCat("Could not serialize ",
                                           message.GetTypeName(), ": ",

@@ -7,12 +7,12 @@
 // them. The server's encoders of stored values (server/grpc_zero_copy.h)
 // build on the primitives here; the client's push chunks are here whole.
 
+#include <grpcpp/grpcpp.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"

@@ -24,8 +24,8 @@ TEST(EncodePushChunkTest, MatchesGeneratedAndDecodes) {
     expected.set_index(index);
     expected.set_offset(offset);
     expected.set_data(bytes);
-    grpc::ByteBuffer buffer =
-        EncodePushChunk(with_request ? &request : nullptr, index, offset, bytes);
+    grpc::ByteBuffer buffer = EncodePushChunk(with_request ? &request : nullptr,
+                                              index, offset, bytes);
     EXPECT_EQ(Flatten(buffer), expected.SerializeAsString());
 
     absl::StatusOr<WireReader> reader = WireReader::Create(buffer);
@@ -54,8 +54,11 @@ TEST(WireWriterTest, KeepsOrderAcrossSlicesAndEmptiesOnFinish) {
   writer.AppendSlice(grpc::Slice(std::string("shared")));
   writer.AppendLengthPrefix(1, 2);
   writer.AppendRaw("xy");
-  EXPECT_EQ(Flatten(writer.Finish()),
-            std::string("ab\xac\x02" "shared" "\x0a\x02" "xy", 14));
+  EXPECT_EQ(Flatten(writer.Finish()), std::string("ab\xac\x02"
+                                                  "shared"
+                                                  "\x0a\x02"
+                                                  "xy",
+                                                  14));
   EXPECT_EQ(Flatten(writer.Finish()), "");
 }
 

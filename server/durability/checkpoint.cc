@@ -3,17 +3,17 @@
 #include <algorithm>
 #include <cstring>
 
-#include "absl/strings/numbers.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "server/durability/crc32c.h"
+#include "absl/strings/strip.h"
 #include "common/dtype.h"
-#include "server/durability/coding.h"
-#include "server/durability/env.h"
 #include "common/tensor_shape.h"
+#include "server/durability/coding.h"
+#include "server/durability/crc32c.h"
+#include "server/durability/env.h"
 
 namespace paramserver {
 namespace {
@@ -68,9 +68,9 @@ absl::Status CheckValueSize(const VariableInfo& info, uint64_t length) {
   if (!needed.ok() || length != *needed) {
     return absl::InvalidArgumentError(absl::StrCat(
         "variable ", info.name, " of dtype ", DTypeName(info.dtype), " shape ",
-        ShapeToString(info.shape), " needs ", NumElements(info.shape).value_or(0),
-        " elements of ", DTypeSize(info.dtype), " bytes, has ", length,
-        " bytes"));
+        ShapeToString(info.shape), " needs ",
+        NumElements(info.shape).value_or(0), " elements of ",
+        DTypeSize(info.dtype), " bytes, has ", length, " bytes"));
   }
   return absl::OkStatus();
 }
@@ -93,7 +93,8 @@ absl::StatusOr<std::vector<const CheckpointEntry*>> SortedEntries(
   });
   for (size_t i = 1; i < sorted.size(); ++i) {
     if (sorted[i]->info.name == sorted[i - 1]->info.name) {
-      return absl::InvalidArgumentError("duplicate name " + sorted[i]->info.name);
+      return absl::InvalidArgumentError("duplicate name " +
+                                        sorted[i]->info.name);
     }
   }
   return sorted;
@@ -111,7 +112,8 @@ absl::Status WriteData(WritableFile* file,
     extent.offset = file->size() + padding;
     extent.length = value.size();
     extent.crc = Crc32c(value);
-    absl::Status status = file->AppendV({absl::string_view(kZeros, padding), value});
+    absl::Status status =
+        file->AppendV({absl::string_view(kZeros, padding), value});
     if (!status.ok()) return status;
     extents->push_back(extent);
   }
@@ -123,7 +125,8 @@ void EncodeEntry(const CheckpointEntry& entry, const Extent& extent,
   PutLengthPrefixed(out, entry.info.name);
   PutFixed32(out, static_cast<uint32_t>(entry.info.dtype));
   PutFixed32(out, static_cast<uint32_t>(entry.info.shape.size()));
-  for (int64_t dim : entry.info.shape) PutFixed64(out, static_cast<uint64_t>(dim));
+  for (int64_t dim : entry.info.shape)
+    PutFixed64(out, static_cast<uint64_t>(dim));
   out->push_back(static_cast<char>((entry.info.trainable ? kFlagTrainable : 0) |
                                    (entry.is_slot ? kFlagSlot : 0)));
   PutFixed64(out, static_cast<uint64_t>(entry.info.version));
@@ -229,8 +232,8 @@ absl::Status CheckRecord(const IndexRecord& record, uint64_t data_size,
   // Versions start at 1; the store takes 0 for "still being created" and
   // would wait for such a variable forever.
   if (record.info.version < 1) {
-    return absl::DataLossError(absl::StrCat("variable ", record.info.name,
-                                            " has version ", record.info.version));
+    return absl::DataLossError(absl::StrCat(
+        "variable ", record.info.name, " has version ", record.info.version));
   }
   if (previous != nullptr && previous->info.name >= record.info.name) {
     return absl::DataLossError("entries out of order at " + record.info.name);
@@ -254,18 +257,19 @@ absl::StatusOr<ParsedIndex> ParseIndexBody(ByteReader* reader) {
     return absl::DataLossError("bad magic");
   }
   if (!reader->ReadFixed32(&version) || version != kFormatVersion) {
-    return absl::DataLossError(absl::StrCat("unknown format version ", version));
+    return absl::DataLossError(
+        absl::StrCat("unknown format version ", version));
   }
-  if (!reader->ReadFixed64(&sequence) || !reader->ReadFixed64(&index.data_size) ||
-      !reader->ReadFixed64(&count)) {
+  if (!reader->ReadFixed64(&sequence) ||
+      !reader->ReadFixed64(&index.data_size) || !reader->ReadFixed64(&count)) {
     return absl::DataLossError("short header");
   }
   index.sequence = static_cast<int64_t>(sequence);
   for (uint64_t i = 0; i < count; ++i) {
     absl::StatusOr<IndexRecord> record = ParseRecord(reader);
     if (!record.ok()) return record.status();
-    absl::Status status = CheckRecord(
-        *record, index.data_size, i == 0 ? nullptr : &index.records.back());
+    absl::Status status = CheckRecord(*record, index.data_size,
+                                      i == 0 ? nullptr : &index.records.back());
     if (!status.ok()) return status;
     index.records.push_back(*std::move(record));
   }
@@ -283,9 +287,12 @@ absl::StatusOr<ParsedIndex> ReadIndex(const std::string& path) {
   const uint32_t stored = DecodeFixed32(bytes->data() + body);
   const uint32_t actual = Crc32c(absl::string_view(*bytes).substr(0, body));
   if (stored != actual) {
-    return Corrupt(path, absl::StrFormat(
-        "index CRC mismatch (stored %08x, computed %08x): truncated or "
-        "corrupted", stored, actual));
+    return Corrupt(
+        path,
+        absl::StrFormat(
+            "index CRC mismatch (stored %08x, computed %08x): truncated or "
+            "corrupted",
+            stored, actual));
   }
   ByteReader reader(absl::string_view(*bytes).substr(0, body));
   absl::StatusOr<ParsedIndex> index = ParseIndexBody(&reader);
@@ -302,9 +309,12 @@ absl::StatusOr<RestoredVariable> ReadValue(const RandomAccessFile& data,
   if (!status.ok()) return status;
   const uint32_t crc = Crc32c({(*buffer)->data(), (*buffer)->size()});
   if (crc != record.extent.crc) {
-    return Corrupt(data.path(), absl::StrFormat(
-        "CRC mismatch for variable %s at offset %d (stored %08x, computed "
-        "%08x)", record.info.name, record.extent.offset, record.extent.crc, crc));
+    return Corrupt(
+        data.path(),
+        absl::StrFormat(
+            "CRC mismatch for variable %s at offset %d (stored %08x, computed "
+            "%08x)",
+            record.info.name, record.extent.offset, record.extent.crc, crc));
   }
   return RestoredVariable{std::move(record.info), record.is_slot,
                           *std::move(buffer)};
@@ -315,20 +325,23 @@ absl::StatusOr<LoadedCheckpoint> LoadVerified(const std::string& dir,
   absl::StatusOr<ParsedIndex> index = ReadIndex(JoinPath(dir, kIndexFile));
   if (!index.ok()) return index.status();
   if (index->sequence != sequence) {
-    return Corrupt(dir, absl::StrCat("index is of checkpoint ", index->sequence));
+    return Corrupt(dir,
+                   absl::StrCat("index is of checkpoint ", index->sequence));
   }
   absl::StatusOr<std::unique_ptr<RandomAccessFile>> data =
       RandomAccessFile::Open(JoinPath(dir, kDataFile));
   if (!data.ok()) return data.status();
   if ((*data)->size() != index->data_size) {
-    return Corrupt((*data)->path(), absl::StrCat(
-        "is ", (*data)->size(), " bytes, index says ", index->data_size));
+    return Corrupt((*data)->path(),
+                   absl::StrCat("is ", (*data)->size(), " bytes, index says ",
+                                index->data_size));
   }
   LoadedCheckpoint loaded;
   loaded.sequence = sequence;
   loaded.path = dir;
   for (IndexRecord& record : index->records) {
-    absl::StatusOr<RestoredVariable> variable = ReadValue(**data, std::move(record));
+    absl::StatusOr<RestoredVariable> variable =
+        ReadValue(**data, std::move(record));
     if (!variable.ok()) return variable.status();
     loaded.variables.push_back(*std::move(variable));
   }
@@ -436,8 +449,9 @@ absl::StatusOr<LoadedCheckpoint> ReadLatestCheckpoint(const std::string& root) {
     if (!absl::IsDataLoss(loaded.status())) return loaded.status();
     rejected.push_back(std::string(loaded.status().message()));
   }
-  return absl::DataLossError(absl::StrCat(
-      "no checkpoint under ", root, " verifies: ", absl::StrJoin(rejected, "; ")));
+  return absl::DataLossError(
+      absl::StrCat("no checkpoint under ", root,
+                   " verifies: ", absl::StrJoin(rejected, "; ")));
 }
 
 }  // namespace paramserver

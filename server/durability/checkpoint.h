@@ -32,8 +32,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "server/tensor_buffer.h"
 #include "common/variable_spec.h"
+#include "server/tensor_buffer.h"
 
 namespace paramserver {
 
@@ -44,13 +44,13 @@ struct CheckpointEntry {
 };
 
 // Writes checkpoint `sequence` (> 0) of `entries` under `root` (created if
-// missing) and removes stale temporaries of interrupted writes. Values are streamed from their buffers,
-// never concatenated. INVALID_ARGUMENT for a bad sequence, a duplicate or
-// empty name, a bad dtype or shape, or a value whose size does not match;
-// ALREADY_EXISTS if ckpt-<sequence> exists; RESOURCE_EXHAUSTED when the disk
-// is full; other I/O errors as in file_util.h. On any error nothing becomes
-// visible and the existing checkpoints are untouched. Not safe to call
-// concurrently for the same root.
+// missing) and removes stale temporaries of interrupted writes. Values are
+// streamed from their buffers, never concatenated. INVALID_ARGUMENT for a bad
+// sequence, a duplicate or empty name, a bad dtype or shape, or a value whose
+// size does not match; ALREADY_EXISTS if ckpt-<sequence> exists;
+// RESOURCE_EXHAUSTED when the disk is full; other I/O errors as in file_util.h.
+// On any error nothing becomes visible and the existing checkpoints are
+// untouched. Not safe to call concurrently for the same root.
 absl::Status WriteCheckpoint(const std::string& root, int64_t sequence,
                              absl::Span<const CheckpointEntry> entries);
 

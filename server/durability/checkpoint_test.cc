@@ -1,4 +1,3 @@
-#include "common/file_size_limit_for_test.h"
 #include "server/durability/checkpoint.h"
 
 #include <signal.h>
@@ -9,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/file_size_limit_for_test.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/durability/env.h"
@@ -94,9 +94,11 @@ TEST(CheckpointTest, RoundTripOfSeveralDtypesAndShapes) {
   EXPECT_THAT(loaded->rejected, IsEmpty());
   ASSERT_THAT(loaded->variables, SizeIs(entries.size()));
   for (const CheckpointEntry& entry : entries) {
-    const auto it = std::find_if(
-        loaded->variables.begin(), loaded->variables.end(),
-        [&](const RestoredVariable& v) { return v.info.name == entry.info.name; });
+    const auto it =
+        std::find_if(loaded->variables.begin(), loaded->variables.end(),
+                     [&](const RestoredVariable& v) {
+                       return v.info.name == entry.info.name;
+                     });
     ASSERT_NE(it, loaded->variables.end()) << entry.info.name;
     EXPECT_EQ(it->info.dtype, entry.info.dtype) << entry.info.name;
     EXPECT_EQ(it->info.shape, entry.info.shape) << entry.info.name;
@@ -105,7 +107,8 @@ TEST(CheckpointTest, RoundTripOfSeveralDtypesAndShapes) {
     EXPECT_EQ(it->is_slot, entry.is_slot) << entry.info.name;
     EXPECT_TRUE(Bytes(*it->value) == Bytes(*entry.value)) << entry.info.name;
     EXPECT_EQ(reinterpret_cast<uintptr_t>(it->value->data()) %
-                  TensorBuffer::kAlignment, 0u);
+                  TensorBuffer::kAlignment,
+              0u);
   }
   // Sorted by name: a restore can be matched against any store's layout.
   EXPECT_EQ(loaded->variables.front().info.name, "big");
@@ -114,8 +117,9 @@ TEST(CheckpointTest, RoundTripOfSeveralDtypesAndShapes) {
 
 TEST(CheckpointTest, ValuesAre64ByteAlignedInTheDataFile) {
   const std::string root = NewTestDir("aligned");
-  ASSERT_TRUE(WriteCheckpoint(root, 1, {Entry("a", DType::kBool, {3}, 1),
-                                        Entry("b", DType::kBool, {5}, 2)})
+  ASSERT_TRUE(WriteCheckpoint(root, 1,
+                              {Entry("a", DType::kBool, {3}, 1),
+                               Entry("b", DType::kBool, {5}, 2)})
                   .ok());
   const std::string data = *ReadFile(CkptFile(root, 1, "data"));
   ASSERT_EQ(data.size(), 64u + 5u);
@@ -125,8 +129,10 @@ TEST(CheckpointTest, ValuesAre64ByteAlignedInTheDataFile) {
 
 TEST(CheckpointTest, BitFlipInDataRejectsThatCheckpointAndLoadsThePrevious) {
   const std::string root = NewTestDir("bit_flip");
-  ASSERT_TRUE(WriteCheckpoint(root, 1, {Entry("w", DType::kFloat, {64}, 1)}).ok());
-  ASSERT_TRUE(WriteCheckpoint(root, 2, {Entry("w", DType::kFloat, {64}, 2)}).ok());
+  ASSERT_TRUE(
+      WriteCheckpoint(root, 1, {Entry("w", DType::kFloat, {64}, 1)}).ok());
+  ASSERT_TRUE(
+      WriteCheckpoint(root, 2, {Entry("w", DType::kFloat, {64}, 2)}).ok());
   FlipByte(CkptFile(root, 2, "data"), 100);
 
   absl::StatusOr<LoadedCheckpoint> loaded = ReadLatestCheckpoint(root);
@@ -144,7 +150,8 @@ TEST(CheckpointTest, BitFlipInDataRejectsThatCheckpointAndLoadsThePrevious) {
 // it forever.
 TEST(CheckpointTest, VersionBelowOneIsRejected) {
   const std::string root = NewTestDir("version_below_one");
-  ASSERT_TRUE(WriteCheckpoint(root, 1, {Entry("a", DType::kFloat, {2}, 1, 0)}).ok());
+  ASSERT_TRUE(
+      WriteCheckpoint(root, 1, {Entry("a", DType::kFloat, {2}, 1, 0)}).ok());
   absl::StatusOr<LoadedCheckpoint> loaded = ReadCheckpoint(root, 1);
   EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(loaded.status().message(), HasSubstr("variable a has version 0"));
@@ -152,8 +159,10 @@ TEST(CheckpointTest, VersionBelowOneIsRejected) {
 
 TEST(CheckpointTest, TruncatedIndexIsRejected) {
   const std::string root = NewTestDir("truncated_index");
-  ASSERT_TRUE(WriteCheckpoint(root, 1, {Entry("w", DType::kFloat, {4}, 1)}).ok());
-  ASSERT_TRUE(WriteCheckpoint(root, 2, {Entry("w", DType::kFloat, {4}, 2)}).ok());
+  ASSERT_TRUE(
+      WriteCheckpoint(root, 1, {Entry("w", DType::kFloat, {4}, 1)}).ok());
+  ASSERT_TRUE(
+      WriteCheckpoint(root, 2, {Entry("w", DType::kFloat, {4}, 2)}).ok());
   const std::string index = CkptFile(root, 2, "index");
   TruncateTo(index, ReadFile(index)->size() - 10);
 
@@ -166,9 +175,12 @@ TEST(CheckpointTest, TruncatedIndexIsRejected) {
 
 TEST(CheckpointTest, TruncatedDataAndMissingIndexAreRejected) {
   const std::string root = NewTestDir("truncated_data");
-  ASSERT_TRUE(WriteCheckpoint(root, 1, {Entry("w", DType::kFloat, {4}, 1)}).ok());
-  ASSERT_TRUE(WriteCheckpoint(root, 2, {Entry("w", DType::kFloat, {40}, 2)}).ok());
-  ASSERT_TRUE(WriteCheckpoint(root, 3, {Entry("w", DType::kFloat, {4}, 3)}).ok());
+  ASSERT_TRUE(
+      WriteCheckpoint(root, 1, {Entry("w", DType::kFloat, {4}, 1)}).ok());
+  ASSERT_TRUE(
+      WriteCheckpoint(root, 2, {Entry("w", DType::kFloat, {40}, 2)}).ok());
+  ASSERT_TRUE(
+      WriteCheckpoint(root, 3, {Entry("w", DType::kFloat, {4}, 3)}).ok());
   TruncateTo(CkptFile(root, 2, "data"), 100);
   ASSERT_EQ(unlink(CkptFile(root, 3, "index").c_str()), 0);
 
@@ -184,7 +196,8 @@ TEST(CheckpointTest, NoCheckpointIsNotFoundAndAllBadIsDataLoss) {
   const std::string root = NewTestDir("none");
   EXPECT_EQ(ReadLatestCheckpoint(root).status().code(),
             absl::StatusCode::kNotFound);
-  ASSERT_TRUE(WriteCheckpoint(root, 5, {Entry("w", DType::kInt32, {4}, 1)}).ok());
+  ASSERT_TRUE(
+      WriteCheckpoint(root, 5, {Entry("w", DType::kInt32, {4}, 1)}).ok());
   FlipByte(CkptFile(root, 5, "index"), 20);
   absl::StatusOr<LoadedCheckpoint> loaded = ReadLatestCheckpoint(root);
   EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss);
@@ -193,18 +206,22 @@ TEST(CheckpointTest, NoCheckpointIsNotFoundAndAllBadIsDataLoss) {
 
 TEST(CheckpointTest, InterruptedWriteLeavesNothingVisibleAndIsCleanedUp) {
   const std::string root = NewTestDir("interrupted");
-  ASSERT_TRUE(WriteCheckpoint(root, 1, {Entry("w", DType::kFloat, {4}, 1)}).ok());
+  ASSERT_TRUE(
+      WriteCheckpoint(root, 1, {Entry("w", DType::kFloat, {4}, 1)}).ok());
   // What a crash mid-write leaves behind.
-  ASSERT_TRUE(CreateDirectories(JoinPath(root, CheckpointDirName(2) + ".tmp")).ok());
+  ASSERT_TRUE(
+      CreateDirectories(JoinPath(root, CheckpointDirName(2) + ".tmp")).ok());
   EXPECT_EQ(ReadLatestCheckpoint(root)->sequence, 1);
-  ASSERT_TRUE(WriteCheckpoint(root, 3, {Entry("w", DType::kFloat, {4}, 3)}).ok());
+  ASSERT_TRUE(
+      WriteCheckpoint(root, 3, {Entry("w", DType::kFloat, {4}, 3)}).ok());
   EXPECT_THAT(*ListDirectory(root),
               ElementsAre(CheckpointDirName(1), CheckpointDirName(3)));
 }
 
 TEST(CheckpointTest, DiskFullIsResourceExhaustedAndKeepsThePreviousOne) {
   const std::string root = NewTestDir("disk_full");
-  ASSERT_TRUE(WriteCheckpoint(root, 1, {Entry("w", DType::kFloat, {4}, 1)}).ok());
+  ASSERT_TRUE(
+      WriteCheckpoint(root, 1, {Entry("w", DType::kFloat, {4}, 1)}).ok());
   absl::Status status;
   {
     FileSizeLimit limit(4096);
@@ -220,7 +237,8 @@ TEST(CheckpointTest, DiskFullIsResourceExhaustedAndKeepsThePreviousOne) {
 TEST(CheckpointTest, PruneKeepsTheNewest) {
   const std::string root = NewTestDir("prune");
   for (int64_t s : {3, 7, 8, 12}) {
-    ASSERT_TRUE(WriteCheckpoint(root, s, {Entry("w", DType::kFloat, {1}, 1)}).ok());
+    ASSERT_TRUE(
+        WriteCheckpoint(root, s, {Entry("w", DType::kFloat, {1}, 1)}).ok());
   }
   absl::StatusOr<std::vector<int64_t>> kept = PruneCheckpoints(root, 2);
   ASSERT_TRUE(kept.ok()) << kept.status();
@@ -234,8 +252,9 @@ TEST(CheckpointTest, BadInputIsInvalidArgument) {
   wrong_size.info.shape = {5};
   EXPECT_EQ(WriteCheckpoint(root, 1, {wrong_size}).code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(WriteCheckpoint(root, 1, {Entry("w", DType::kFloat, {1}, 1),
-                                      Entry("w", DType::kFloat, {1}, 2)})
+  EXPECT_EQ(WriteCheckpoint(root, 1,
+                            {Entry("w", DType::kFloat, {1}, 1),
+                             Entry("w", DType::kFloat, {1}, 2)})
                 .code(),
             absl::StatusCode::kInvalidArgument);
   // 2^62 floats "needed" 0 bytes when the size was multiplied out (it

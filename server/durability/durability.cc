@@ -16,11 +16,16 @@ namespace {
 std::string CheckpointRoot(const DurabilityOptions& o) {
   return JoinPath(o.data_dir, "checkpoints");
 }
-std::string LogDir(const DurabilityOptions& o) { return JoinPath(o.data_dir, "wal"); }
+std::string LogDir(const DurabilityOptions& o) {
+  return JoinPath(o.data_dir, "wal");
+}
 
-absl::StatusOr<std::shared_ptr<TensorBuffer>> CopyToBuffer(absl::string_view bytes) {
-  absl::StatusOr<std::shared_ptr<TensorBuffer>> buffer = TensorBuffer::Allocate(bytes.size());
-  if (buffer.ok() && !bytes.empty()) std::memcpy((*buffer)->data(), bytes.data(), bytes.size());
+absl::StatusOr<std::shared_ptr<TensorBuffer>> CopyToBuffer(
+    absl::string_view bytes) {
+  absl::StatusOr<std::shared_ptr<TensorBuffer>> buffer =
+      TensorBuffer::Allocate(bytes.size());
+  if (buffer.ok() && !bytes.empty())
+    std::memcpy((*buffer)->data(), bytes.data(), bytes.size());
   return buffer;
 }
 
@@ -32,9 +37,11 @@ absl::StatusOr<std::unique_ptr<Durability>> Durability::Open(
   if (options.data_dir.empty()) {
     return absl::InvalidArgumentError("Durability needs a data directory.");
   }
-  if (absl::Status s = CreateDirectories(CheckpointRoot(options)); !s.ok()) return s;
+  if (absl::Status s = CreateDirectories(CheckpointRoot(options)); !s.ok())
+    return s;
   // A checkpoint that failed (a full disk, a crash) left its temporary.
-  if (absl::Status s = RemoveCheckpointTemporaries(CheckpointRoot(options)); !s.ok()) {
+  if (absl::Status s = RemoveCheckpointTemporaries(CheckpointRoot(options));
+      !s.ok()) {
     return s;
   }
   std::unique_ptr<Durability> durability(new Durability(options));
@@ -50,9 +57,11 @@ absl::StatusOr<std::unique_ptr<Durability>> Durability::Open(
       WriteAheadLog::Open({LogDir(options), options.fsync_policy}, *sequence);
   if (!log.ok()) return log.status();
   durability->log_ = *std::move(log);
-  absl::StatusOr<std::vector<int64_t>> checkpoints = ListCheckpoints(CheckpointRoot(options));
+  absl::StatusOr<std::vector<int64_t>> checkpoints =
+      ListCheckpoints(CheckpointRoot(options));
   int64_t last = std::max(*sequence, durability->log_->segment_sequence());
-  if (checkpoints.ok() && !checkpoints->empty()) last = std::max(last, checkpoints->back());
+  if (checkpoints.ok() && !checkpoints->empty())
+    last = std::max(last, checkpoints->back());
   {
     MutexLock lock(&durability->checkpoint_mu_);
     durability->last_sequence_ = last;
@@ -66,11 +75,15 @@ absl::StatusOr<std::unique_ptr<Durability>> Durability::Open(
 Durability::~Durability() { (void)Close(); }
 
 absl::StatusOr<int64_t> Durability::RestoreCheckpoint() {
-  absl::StatusOr<LoadedCheckpoint> loaded = ReadLatestCheckpoint(CheckpointRoot(options_));
+  absl::StatusOr<LoadedCheckpoint> loaded =
+      ReadLatestCheckpoint(CheckpointRoot(options_));
   if (absl::IsNotFound(loaded.status())) return 0;
-  if (absl::IsDataLoss(loaded.status()) && options_.ignore_corrupt_checkpoints) {
-    Log(LogLevel::kError, "Every checkpoint is damaged; salvaging what the log "
-        "holds (--ignore_corrupt_checkpoints): ", loaded.status().message());
+  if (absl::IsDataLoss(loaded.status()) &&
+      options_.ignore_corrupt_checkpoints) {
+    Log(LogLevel::kError,
+        "Every checkpoint is damaged; salvaging what the log "
+        "holds (--ignore_corrupt_checkpoints): ",
+        loaded.status().message());
     salvage_ = true;
     return 0;
   }
@@ -101,7 +114,8 @@ absl::Status Durability::ApplyRecord(const WalRecord& record) {
     case WalRecordType::kCheckpoint:
       return absl::OkStatus();
     case WalRecordType::kCreateVariable: {
-      absl::StatusOr<std::shared_ptr<TensorBuffer>> value = CopyToBuffer(record.value);
+      absl::StatusOr<std::shared_ptr<TensorBuffer>> value =
+          CopyToBuffer(record.value);
       if (!value.ok()) return value.status();
       return store_->Install(record.info, record.is_slot, *std::move(value));
     }
@@ -142,14 +156,18 @@ absl::Status Durability::ReplayLog(int64_t from_sequence) {
         "set the rest of the log aside (kept as wal-N.log.corrupt-OFFSET)"));
   }
   if (!report.ok()) return report.status();
-  if (!report->trimmed.empty()) Log(LogLevel::kWarning, "Write-ahead log: ", report->trimmed);
+  if (!report->trimmed.empty())
+    Log(LogLevel::kWarning, "Write-ahead log: ", report->trimmed);
   if (!report->skipped_corruption.empty()) {
-    Log(LogLevel::kError, "Write-ahead log corruption skipped (--skip_wal_corruption): ",
+    Log(LogLevel::kError,
+        "Write-ahead log corruption skipped (--skip_wal_corruption): ",
         report->skipped_corruption);
   }
   if (!lost_.empty()) {
-    Log(LogLevel::kError, lost_.size(), " variables were only in the damaged "
-        "checkpoints and are lost, among them ", *lost_.begin());
+    Log(LogLevel::kError, lost_.size(),
+        " variables were only in the damaged "
+        "checkpoints and are lost, among them ",
+        *lost_.begin());
   }
   Log(LogLevel::kInfo, "Replayed ", report->records, " log records from ",
       report->segments.size(), " segments");
@@ -170,14 +188,17 @@ absl::StatusOr<int64_t> Durability::Checkpoint() {
                        std::move(entry.snapshot.value)});
   }
   const std::string root = CheckpointRoot(options_);
-  if (absl::Status s = WriteCheckpoint(root, sequence, entries); !s.ok()) return s;
+  if (absl::Status s = WriteCheckpoint(root, sequence, entries); !s.ok())
+    return s;
   absl::StatusOr<std::vector<int64_t>> kept =
       PruneCheckpoints(root, options_.checkpoints_to_keep);
   if (!kept.ok()) return kept.status();
   if (!kept->empty()) {
-    if (absl::Status s = log_->RemoveSegmentsBefore(kept->front()); !s.ok()) return s;
+    if (absl::Status s = log_->RemoveSegmentsBefore(kept->front()); !s.ok())
+      return s;
   }
-  Log(LogLevel::kInfo, "Wrote checkpoint ", sequence, " (", entries.size(), " variables)");
+  Log(LogLevel::kInfo, "Wrote checkpoint ", sequence, " (", entries.size(),
+      " variables)");
   return sequence;
 }
 

@@ -15,11 +15,11 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "server/change_log.h"
 #include "common/mutex.h"
-#include "server/variable_store.h"
+#include "server/change_log.h"
 #include "server/durability/log_reader.h"
 #include "server/durability/log_writer.h"
+#include "server/variable_store.h"
 
 namespace paramserver {
 

@@ -1,4 +1,3 @@
-#include "common/file_size_limit_for_test.h"
 #include "server/durability/durability.h"
 
 #include <signal.h>
@@ -10,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "common/file_size_limit_for_test.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/durability/checkpoint.h"
@@ -30,7 +30,8 @@ std::string FreshDir(const std::string& name) {
 
 // A store with durability over `dir`, as the server has it.
 struct Server {
-  explicit Server(const std::string& dir, FsyncPolicy policy = FsyncPolicy::kAlways) {
+  explicit Server(const std::string& dir,
+                  FsyncPolicy policy = FsyncPolicy::kAlways) {
     DurabilityOptions options;
     options.data_dir = dir;
     options.fsync_policy = policy;
@@ -42,7 +43,8 @@ struct Server {
   std::unique_ptr<VariableStore> store;
 };
 
-void Create(VariableStore& store, const std::string& name, std::vector<float> values) {
+void Create(VariableStore& store, const std::string& name,
+            std::vector<float> values) {
   VariableRequest request;
   request.name = name;
   request.shape = TensorShape{static_cast<int64_t>(values.size())};
@@ -51,11 +53,13 @@ void Create(VariableStore& store, const std::string& name, std::vector<float> va
   ASSERT_TRUE(store.GetVariable(request).ok());
 }
 
-absl::Status Push(VariableStore& store, const std::string& name, UpdateKind kind,
-                  std::vector<float> values, OptimizerSpec optimizer = {}) {
+absl::Status Push(VariableStore& store, const std::string& name,
+                  UpdateKind kind, std::vector<float> values,
+                  OptimizerSpec optimizer = {}) {
   PushSpec push;
   push.optimizer = optimizer;
-  const std::string bytes(reinterpret_cast<const char*>(values.data()), values.size() * 4);
+  const std::string bytes(reinterpret_cast<const char*>(values.data()),
+                          values.size() * 4);
   push.updates = {{name, kind, bytes, std::nullopt}};
   return store.Push(push).status();
 }
@@ -76,11 +80,14 @@ TEST(DurabilityTest, LogAloneRestoresEveryAcknowledgedChange) {
     Create(*server.store, "a", {1, 2});
     Create(*server.store, "b", {3});
     Create(*server.store, "gone", {0});
-    ASSERT_TRUE(Push(*server.store, "a", UpdateKind::kAssignAdd, {10, 10}).ok());
+    ASSERT_TRUE(
+        Push(*server.store, "a", UpdateKind::kAssignAdd, {10, 10}).ok());
     OptimizerSpec momentum;
     momentum.kind = OptimizerKind::kMomentum;
     momentum.learning_rate = 1;
-    ASSERT_TRUE(Push(*server.store, "b", UpdateKind::kApplyGradient, {1}, momentum).ok());
+    ASSERT_TRUE(
+        Push(*server.store, "b", UpdateKind::kApplyGradient, {1}, momentum)
+            .ok());
     ASSERT_TRUE(server.store->DeleteVariable("gone").ok());
     // No checkpoint was written: everything must come from the log. (Real
     // kill -9 crashes are tests/crash_recovery_e2e_test.cc.)
@@ -91,9 +98,11 @@ TEST(DurabilityTest, LogAloneRestoresEveryAcknowledgedChange) {
   EXPECT_THAT(Read(*restarted.store, "b"), ElementsAre(2));
   EXPECT_THAT(Read(*restarted.store, "b/Momentum"), ElementsAre(1));
   EXPECT_EQ(restarted.store->ReadVariable("a")->info.version, 2);
-  EXPECT_EQ(restarted.store->ReadVariable("gone").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(restarted.store->ReadVariable("gone").status().code(),
+            absl::StatusCode::kNotFound);
   // The restored slot is still a slot: deleting b removes it.
-  EXPECT_THAT(*restarted.store->DeleteVariable("b"), ElementsAre("b", "b/Momentum"));
+  EXPECT_THAT(*restarted.store->DeleteVariable("b"),
+              ElementsAre("b", "b/Momentum"));
 }
 
 // A push with no updates succeeds and changes nothing, with a log as without
@@ -103,7 +112,8 @@ TEST(DurabilityTest, EmptyPushSucceedsWithALogAsWithout) {
   {
     Server server(dir);
     Create(*server.store, "w", {1});
-    absl::StatusOr<std::vector<VariableInfo>> infos = server.store->Push(PushSpec());
+    absl::StatusOr<std::vector<VariableInfo>> infos =
+        server.store->Push(PushSpec());
     ASSERT_TRUE(infos.ok()) << infos.status();
     EXPECT_TRUE(infos->empty());
   }
@@ -135,12 +145,15 @@ TEST(DurabilityTest, CheckpointOnlyPolicyKeepsAssignmentsButNotGradients) {
     Server server(dir, FsyncPolicy::kCheckpointOnly);
     Create(*server.store, "v", {0});
     ASSERT_TRUE(server.durability->Checkpoint().ok());
-    ASSERT_TRUE(Push(*server.store, "v", UpdateKind::kApplyGradient, {-1}).ok());
+    ASSERT_TRUE(
+        Push(*server.store, "v", UpdateKind::kApplyGradient, {-1}).ok());
     Create(*server.store, "c", {3});
-    server.durability.reset();  // Gradients were never logged under this policy.
+    server.durability
+        .reset();  // Gradients were never logged under this policy.
   }
   Server restarted(dir, FsyncPolicy::kCheckpointOnly);
-  EXPECT_THAT(Read(*restarted.store, "v"), ElementsAre(0));  // The step is lost.
+  EXPECT_THAT(Read(*restarted.store, "v"),
+              ElementsAre(0));  // The step is lost.
   EXPECT_THAT(Read(*restarted.store, "c"), ElementsAre(3));
 }
 
@@ -152,7 +165,8 @@ TEST(DurabilityTest, EveryCheckpointCorruptStopsStartUpUnlessAllowed) {
     ASSERT_TRUE(server.durability->Checkpoint().ok());
   }
   // Flip a byte of the only checkpoint's data.
-  const std::string data = JoinPath(dir, "checkpoints/" + CheckpointDirName(1) + "/data");
+  const std::string data =
+      JoinPath(dir, "checkpoints/" + CheckpointDirName(1) + "/data");
   std::fstream file(data, std::ios::in | std::ios::out | std::ios::binary);
   ASSERT_TRUE(file.good()) << data;
   file.seekp(1);
@@ -164,7 +178,8 @@ TEST(DurabilityTest, EveryCheckpointCorruptStopsStartUpUnlessAllowed) {
   absl::Status refused = Durability::Open(options, {}, &store).status();
   EXPECT_EQ(refused.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(refused.message(), ::testing::HasSubstr("CRC"));
-  EXPECT_THAT(refused.message(), ::testing::HasSubstr("--ignore_corrupt_checkpoints"));
+  EXPECT_THAT(refused.message(),
+              ::testing::HasSubstr("--ignore_corrupt_checkpoints"));
   // The operator's override starts from the log alone, which after that
   // checkpoint holds nothing older: the damaged state is not loaded.
   options.ignore_corrupt_checkpoints = true;
@@ -208,7 +223,9 @@ TEST(DurabilityTest, PushCutShortByACrashIsNotReplayedInPart) {
   }
   // A crash while the push was being written: three quarters reached the
   // disk (every variable's bytes but the last's).
-  ASSERT_EQ(truncate(SegmentPath(dir, 0).c_str(), before + (after - before) * 3 / 4), 0);
+  ASSERT_EQ(
+      truncate(SegmentPath(dir, 0).c_str(), before + (after - before) * 3 / 4),
+      0);
   Server restarted(dir);
   EXPECT_EQ(Read(*restarted.store, "a/x")[0], 5);
   EXPECT_EQ(Read(*restarted.store, "a/y")[0], 5);
@@ -236,7 +253,8 @@ TEST(DurabilityTest, PushThatFailedToLogLeavesNothingReplayWouldApply) {
 }
 
 std::string Floats(std::vector<float> values) {
-  return std::string(reinterpret_cast<const char*>(values.data()), values.size() * 4);
+  return std::string(reinterpret_cast<const char*>(values.data()),
+                     values.size() * 4);
 }
 
 void Damage(const std::string& path) {
@@ -266,7 +284,8 @@ TEST(DurabilityTest, IgnoreCorruptCheckpointsWorksAfterSeveralCheckpoints) {
     ASSERT_TRUE(server.store->Push(both).ok());
   }
   for (int64_t sequence : {1, 2}) {
-    Damage(JoinPath(dir, "checkpoints/" + CheckpointDirName(sequence) + "/data"));
+    Damage(
+        JoinPath(dir, "checkpoints/" + CheckpointDirName(sequence) + "/data"));
   }
   std::unique_ptr<VariableStore> store;
   DurabilityOptions options;
@@ -275,7 +294,8 @@ TEST(DurabilityTest, IgnoreCorruptCheckpointsWorksAfterSeveralCheckpoints) {
   auto opened = Durability::Open(options, {}, &store);
   ASSERT_TRUE(opened.ok()) << opened.status();
   EXPECT_THAT(Read(*store, "y"), ElementsAre(8));
-  EXPECT_EQ(store->ReadVariable("x").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->ReadVariable("x").status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 // A log that does not fit the state it continues (here: the checkpoint it
@@ -289,13 +309,15 @@ TEST(DurabilityTest, LogThatDoesNotFitIsRefusedNamingFileOffsetAndFlag) {
     Create(*server.store, "z", {3});
     ASSERT_TRUE(Push(*server.store, "x", UpdateKind::kAssign, {5}).ok());
   }
-  ASSERT_TRUE(RemoveAll(JoinPath(dir, "checkpoints/" + CheckpointDirName(1))).ok());
+  ASSERT_TRUE(
+      RemoveAll(JoinPath(dir, "checkpoints/" + CheckpointDirName(1))).ok());
   std::unique_ptr<VariableStore> store;
   DurabilityOptions options;
   options.data_dir = dir;
   absl::Status refused = Durability::Open(options, {}, &store).status();
   EXPECT_EQ(refused.code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(refused.message(), ::testing::HasSubstr(WalSegmentName(1) + ": record at byte "));
+  EXPECT_THAT(refused.message(),
+              ::testing::HasSubstr(WalSegmentName(1) + ": record at byte "));
   EXPECT_THAT(refused.message(), ::testing::HasSubstr("lacks"));
   EXPECT_THAT(refused.message(), ::testing::HasSubstr("--skip_wal_corruption"));
   options.skip_wal_corruption = true;
@@ -307,7 +329,8 @@ TEST(DurabilityTest, LogThatDoesNotFitIsRefusedNamingFileOffsetAndFlag) {
 
 TEST(DurabilityTest, FailedCheckpointTemporaryIsRemovedAtStartUp) {
   const std::string dir = FreshDir("stale_tmp");
-  const std::string tmp = JoinPath(dir, "checkpoints/" + CheckpointDirName(4) + ".tmp");
+  const std::string tmp =
+      JoinPath(dir, "checkpoints/" + CheckpointDirName(4) + ".tmp");
   ASSERT_TRUE(CreateDirectories(tmp).ok());
   { std::ofstream(JoinPath(tmp, "data")) << "partial"; }
   Server server(dir);
@@ -334,13 +357,18 @@ TEST(DurabilityTest, LogBytesPerPushAreTheNewValuesOfVariableAndSlots) {
     OptimizerSpec optimizer;
     optimizer.kind = c.kind;
     const std::vector<float> gradient(kFloats, 0.5f);
-    ASSERT_TRUE(Push(*server.store, "w", UpdateKind::kApplyGradient, gradient, optimizer).ok());
+    ASSERT_TRUE(Push(*server.store, "w", UpdateKind::kApplyGradient, gradient,
+                     optimizer)
+                    .ok());
     const uint64_t before = FileSize(SegmentPath(dir, 0));
     constexpr int kPushes = 4;
     for (int i = 0; i < kPushes; ++i) {
-      ASSERT_TRUE(Push(*server.store, "w", UpdateKind::kApplyGradient, gradient, optimizer).ok());
+      ASSERT_TRUE(Push(*server.store, "w", UpdateKind::kApplyGradient, gradient,
+                       optimizer)
+                      .ok());
     }
-    const uint64_t per_push = (FileSize(SegmentPath(dir, 0)) - before) / kPushes;
+    const uint64_t per_push =
+        (FileSize(SegmentPath(dir, 0)) - before) / kPushes;
     EXPECT_GE(per_push, c.values * kBytes) << c.name;
     EXPECT_LT(per_push, c.values * (kBytes + 100)) << c.name;
     std::cout << c.name << ": " << per_push << " log bytes per push of a "
@@ -354,24 +382,32 @@ TEST(DurabilityTest, AdamCarriesOnAfterARestartAsIfNoneHappened) {
   OptimizerSpec adam;
   adam.kind = OptimizerKind::kAdam;
   adam.learning_rate = 0.1;
-  const std::vector<std::vector<float>> gradients = {{1, -2}, {0.5, 1}, {-3, 0.25}, {2, 2}};
+  const std::vector<std::vector<float>> gradients = {
+      {1, -2}, {0.5, 1}, {-3, 0.25}, {2, 2}};
   Server uninterrupted(FreshDir("adam_uninterrupted"));
   Create(*uninterrupted.store, "w", {1, 1});
   for (const auto& g : gradients) {
-    ASSERT_TRUE(Push(*uninterrupted.store, "w", UpdateKind::kApplyGradient, g, adam).ok());
+    ASSERT_TRUE(
+        Push(*uninterrupted.store, "w", UpdateKind::kApplyGradient, g, adam)
+            .ok());
   }
   const std::string dir = FreshDir("adam_restarted");
   {
     Server server(dir);
     Create(*server.store, "w", {1, 1});
     for (int i = 0; i < 3; ++i) {
-      ASSERT_TRUE(Push(*server.store, "w", UpdateKind::kApplyGradient, gradients[i], adam).ok());
+      ASSERT_TRUE(Push(*server.store, "w", UpdateKind::kApplyGradient,
+                       gradients[i], adam)
+                      .ok());
     }
   }
   Server restarted(dir);
-  ASSERT_TRUE(Push(*restarted.store, "w", UpdateKind::kApplyGradient, gradients[3], adam).ok());
+  ASSERT_TRUE(Push(*restarted.store, "w", UpdateKind::kApplyGradient,
+                   gradients[3], adam)
+                  .ok());
   EXPECT_EQ(Read(*restarted.store, "w"), Read(*uninterrupted.store, "w"));
-  EXPECT_EQ(Read(*restarted.store, "w/Adam_1"), Read(*uninterrupted.store, "w/Adam_1"));
+  EXPECT_EQ(Read(*restarted.store, "w/Adam_1"),
+            Read(*uninterrupted.store, "w/Adam_1"));
 }
 
 }  // namespace

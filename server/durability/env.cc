@@ -39,8 +39,8 @@ absl::StatusOr<int> OpenFd(const std::string& path, int flags) {
 
 absl::StatusOr<std::unique_ptr<WritableFile>> WritableFile::Open(
     const std::string& path, Mode mode) {
-  const int flags = O_WRONLY | O_CREAT |
-                    (mode == Mode::kTruncate ? O_TRUNC : O_APPEND);
+  const int flags =
+      O_WRONLY | O_CREAT | (mode == Mode::kTruncate ? O_TRUNC : O_APPEND);
   absl::StatusOr<int> fd = OpenFd(path, flags);
   if (!fd.ok()) return fd.status();
   absl::StatusOr<uint64_t> size = FileSizeOfFd(*fd, path);
@@ -70,7 +70,8 @@ absl::Status WritableFile::AppendV(absl::Span<const absl::string_view> pieces) {
   }
   size_t first = 0;
   while (first < iov.size()) {
-    const int count = static_cast<int>(std::min<size_t>(iov.size() - first, IOV_MAX));
+    const int count =
+        static_cast<int>(std::min<size_t>(iov.size() - first, IOV_MAX));
     const ssize_t written = writev(fd_, &iov[first], count);
     if (written < 0) {
       if (errno == EINTR) continue;
@@ -142,9 +143,9 @@ absl::Status RandomAccessFile::ReadAt(uint64_t offset,
       return ErrnoToStatus(errno, "read " + path_);
     }
     if (n == 0) {
-      return absl::DataLossError(absl::StrCat(
-          path_, " ends at byte ", offset + done, ", expected ",
-          dst.size() - done, " more bytes"));
+      return absl::DataLossError(
+          absl::StrCat(path_, " ends at byte ", offset + done, ", expected ",
+                       dst.size() - done, " more bytes"));
     }
     done += static_cast<size_t>(n);
   }
@@ -203,8 +204,9 @@ absl::Status WriteFileAtomically(
 absl::Status WriteFileAtomically(const std::string& dir,
                                  const std::string& name,
                                  absl::string_view contents) {
-  return WriteFileAtomically(
-      dir, name, [contents](WritableFile* file) { return file->Append(contents); });
+  return WriteFileAtomically(dir, name, [contents](WritableFile* file) {
+    return file->Append(contents);
+  });
 }
 
 absl::StatusOr<std::vector<std::string>> ListDirectory(const std::string& dir) {

@@ -15,12 +15,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "server/durability/env.h"
 #include "gtest/gtest.h"
 #include "server/durability/durability.h"
-#include "server/variable_store.h"
+#include "server/durability/env.h"
 #include "server/durability/log_reader.h"
 #include "server/durability/log_writer.h"
+#include "server/variable_store.h"
 
 namespace paramserver {
 namespace {
@@ -33,9 +33,11 @@ constexpr int kElements = 16;
 // thread of the request), so "last appended by this thread" is that record.
 class CheckedLog final : public ChangeLog {
  public:
-  explicit CheckedLog(std::unique_ptr<WriteAheadLog> log) : log_(std::move(log)) {}
+  explicit CheckedLog(std::unique_ptr<WriteAheadLog> log)
+      : log_(std::move(log)) {}
 
-  absl::StatusOr<LogPosition> AppendCreate(const VariableInfo& info, bool is_slot,
+  absl::StatusOr<LogPosition> AppendCreate(const VariableInfo& info,
+                                           bool is_slot,
                                            absl::string_view value) override {
     return Note(log_->AppendCreate(info, is_slot, value));
   }
@@ -57,7 +59,8 @@ class CheckedLog final : public ChangeLog {
   WriteAheadLog& wal() { return *log_; }
 
  private:
-  static absl::StatusOr<LogPosition> Note(absl::StatusOr<LogPosition> position) {
+  static absl::StatusOr<LogPosition> Note(
+      absl::StatusOr<LogPosition> position) {
     if (position.ok()) last_appended_ = *position;
     return position;
   }
@@ -91,7 +94,8 @@ absl::Status CreateVariable(VariableStore& store, const std::string& name) {
 using Acknowledged = std::tuple<std::string, int64_t, std::string>;
 
 // Name -> (version, value) of every variable.
-std::map<std::string, std::pair<int64_t, std::string>> Contents(VariableStore& store) {
+std::map<std::string, std::pair<int64_t, std::string>> Contents(
+    VariableStore& store) {
   std::map<std::string, std::pair<int64_t, std::string>> contents;
   for (VariableStore::SnapshotEntry& entry : store.SnapshotAll()) {
     const VariableSnapshot& s = entry.snapshot;
@@ -103,7 +107,8 @@ std::map<std::string, std::pair<int64_t, std::string>> Contents(VariableStore& s
 
 TEST(GroupCommitTest, AcknowledgedIsSyncedAndTheLogReplaysToTheLiveState) {
   const std::string dir = FreshDir("group_commit");
-  auto wal = WriteAheadLog::Open({JoinPath(dir, "wal"), FsyncPolicy::kAlways}, 0);
+  auto wal =
+      WriteAheadLog::Open({JoinPath(dir, "wal"), FsyncPolicy::kAlways}, 0);
   ASSERT_TRUE(wal.ok()) << wal.status();
   CheckedLog log(*std::move(wal));
   std::unique_ptr<VariableStore> store = *VariableStore::Create({}, &log);
@@ -159,19 +164,21 @@ TEST(GroupCommitTest, AcknowledgedIsSyncedAndTheLogReplaysToTheLiveState) {
   // caller was told.
   std::set<Acknowledged> logged;
   int64_t records = 0;
-  auto report = ReplayWriteAheadLog(JoinPath(dir, "wal"), 0, [&](const WalRecord& r) {
-    ++records;
-    for (const LoggedValue& v : r.values) {
-      logged.emplace(std::string(v.name), v.version, std::string(v.value));
-    }
-    return absl::OkStatus();
-  });
+  auto report =
+      ReplayWriteAheadLog(JoinPath(dir, "wal"), 0, [&](const WalRecord& r) {
+        ++records;
+        for (const LoggedValue& v : r.values) {
+          logged.emplace(std::string(v.name), v.version, std::string(v.value));
+        }
+        return absl::OkStatus();
+      });
   ASSERT_TRUE(report.ok()) << report.status();
   int64_t acks = 0;
   for (const std::vector<Acknowledged>& part : acknowledged) {
     for (const Acknowledged& ack : part) {
       ++acks;
-      EXPECT_TRUE(logged.count(ack)) << std::get<0>(ack) << " v" << std::get<1>(ack);
+      EXPECT_TRUE(logged.count(ack))
+          << std::get<0>(ack) << " v" << std::get<1>(ack);
     }
   }
   EXPECT_GT(acks, 0);

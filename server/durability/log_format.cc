@@ -70,7 +70,8 @@ std::string EncodeHeader(WalRecordType type,
   return header;
 }
 
-std::optional<Header> DecodeHeader(absl::string_view data, uint64_t* checksummed) {
+std::optional<Header> DecodeHeader(absl::string_view data,
+                                   uint64_t* checksummed) {
   if (data.size() < kHeaderSize) return std::nullopt;
   *checksummed += kHeaderCrcOffset;
   if (Crc32cExtend(0, data.data(), kHeaderCrcOffset) !=
@@ -84,7 +85,8 @@ std::optional<Header> DecodeHeader(absl::string_view data, uint64_t* checksummed
 // INVALID_ARGUMENT unless `value` is exactly a value of info's dtype/shape.
 absl::Status CheckValue(const VariableInfo& info, absl::string_view value) {
   if (!IsValidDType(static_cast<int>(info.dtype))) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid dtype for ", info.name));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid dtype for ", info.name));
   }
   absl::StatusOr<uint64_t> needed = ValueByteSize(info.shape, info.dtype);
   if (!needed.ok() && !absl::IsOutOfRange(needed.status())) {
@@ -110,7 +112,6 @@ absl::StatusOr<std::vector<int64_t>> ListSegments(const std::string& dir) {
   std::sort(sequences.begin(), sequences.end());
   return sequences;
 }
-
 
 }  // namespace wal
 }  // namespace paramserver

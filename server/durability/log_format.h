@@ -79,7 +79,8 @@ struct Header {
 };
 // The header at the start of `data`, or nullopt when too short or its CRC
 // fails; adds the bytes CRCed to *checksummed.
-std::optional<Header> DecodeHeader(absl::string_view data, uint64_t* checksummed);
+std::optional<Header> DecodeHeader(absl::string_view data,
+                                   uint64_t* checksummed);
 
 // INVALID_ARGUMENT unless `value` is exactly a value of info's dtype/shape.
 absl::Status CheckValue(const VariableInfo& info, absl::string_view value);

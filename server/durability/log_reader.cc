@@ -146,22 +146,26 @@ std::optional<size_t> DecodeRecord(absl::string_view data, WalRecord* record,
     return std::nullopt;
   }
   if (header->length > data.size() - kHeaderSize) {
-    *bad = {0, absl::StrCat("length ", header->length, " runs past the end (",
-                            data.size() - kHeaderSize, " bytes left)"),
+    *bad = {0,
+            absl::StrCat("length ", header->length, " runs past the end (",
+                         data.size() - kHeaderSize, " bytes left)"),
             BadRecord::kTruncated};
     return std::nullopt;
   }
   const absl::string_view payload = data.substr(kHeaderSize, header->length);
   *checksummed += payload.size();
-  if (RecordCrc(static_cast<char>(header->type), {payload}) != header->payload_crc) {
+  if (RecordCrc(static_cast<char>(header->type), {payload}) !=
+      header->payload_crc) {
     *bad = {0, "payload CRC mismatch", BadRecord::kBadPayload,
             kHeaderSize + header->length};
     return std::nullopt;
   }
   absl::Status status =
       IsKnownType(header->type)
-          ? DecodePayload(static_cast<WalRecordType>(header->type), payload, record)
-          : absl::DataLossError(absl::StrCat("unknown record type ", header->type));
+          ? DecodePayload(static_cast<WalRecordType>(header->type), payload,
+                          record)
+          : absl::DataLossError(
+                absl::StrCat("unknown record type ", header->type));
   if (!status.ok()) {
     *bad = {0, std::string(status.message()), BadRecord::kBadContent};
     return std::nullopt;
@@ -179,14 +183,17 @@ size_t FindNextValidRecord(absl::string_view data, size_t from,
                            uint64_t* checksummed) {
   for (size_t pos = from; pos + kHeaderSize <= data.size(); ++pos) {
     if (!IsKnownType(static_cast<uint8_t>(data[pos + kTypeOffset]))) continue;
-    const std::optional<Header> header = DecodeHeader(data.substr(pos), checksummed);
+    const std::optional<Header> header =
+        DecodeHeader(data.substr(pos), checksummed);
     if (!header.has_value() ||
         header->length > data.size() - pos - kHeaderSize) {
       continue;
     }
-    const absl::string_view payload = data.substr(pos + kHeaderSize, header->length);
+    const absl::string_view payload =
+        data.substr(pos + kHeaderSize, header->length);
     *checksummed += payload.size();
-    if (RecordCrc(static_cast<char>(header->type), {payload}) == header->payload_crc) {
+    if (RecordCrc(static_cast<char>(header->type), {payload}) ==
+        header->payload_crc) {
       return pos;
     }
   }
@@ -205,7 +212,8 @@ using Visitor = std::function<absl::Status(const WalRecord&)>;
 // error; sets *bad, and stops, at the first record that cannot be read.
 absl::Status ReplaySegment(absl::string_view data, const std::string& path,
                            int64_t sequence, const Visitor& visitor,
-                           ReplayReport* report, std::optional<BadRecord>* bad) {
+                           ReplayReport* report,
+                           std::optional<BadRecord>* bad) {
   if (data.empty()) {
     *bad = BadRecord{0, "empty segment", BadRecord::kTruncated};
     return absl::OkStatus();
@@ -213,13 +221,14 @@ absl::Status ReplaySegment(absl::string_view data, const std::string& path,
   for (uint64_t offset = 0; offset < data.size();) {
     WalRecord record;
     BadRecord problem;
-    std::optional<size_t> size = DecodeRecord(data.substr(offset), &record,
-                                              &problem, &report->bytes_checksummed);
+    std::optional<size_t> size = DecodeRecord(
+        data.substr(offset), &record, &problem, &report->bytes_checksummed);
     if (size.has_value() && offset == 0 &&
         (record.type != WalRecordType::kCheckpoint ||
          record.checkpoint_sequence != sequence)) {
-      problem = BadRecord{0, "segment does not start with its checkpoint record",
-                          BadRecord::kBadContent};
+      problem =
+          BadRecord{0, "segment does not start with its checkpoint record",
+                    BadRecord::kBadContent};
       size.reset();
     }
     if (!size.has_value()) {
@@ -235,8 +244,9 @@ absl::Status ReplaySegment(absl::string_view data, const std::string& path,
       return absl::OkStatus();
     }
     if (!status.ok()) {
-      return absl::Status(status.code(), absl::StrCat(path, ": record at byte ",
-                                                      offset, ": ", status.message()));
+      return absl::Status(status.code(),
+                          absl::StrCat(path, ": record at byte ", offset, ": ",
+                                       status.message()));
     }
     ++report->records;
     offset += *size;
@@ -271,9 +281,10 @@ absl::Status Quarantine(const std::string& dir,
 }
 
 absl::Status CorruptionError(absl::string_view message) {
-  return absl::DataLossError(absl::StrCat(
-      message, "; refusing to start from a log with a hole (replay with "
-               "skip_corruption to set the log aside from that point on)"));
+  return absl::DataLossError(
+      absl::StrCat(message,
+                   "; refusing to start from a log with a hole (replay with "
+                   "skip_corruption to set the log aside from that point on)"));
 }
 
 // Where whole records resume after `bad`, or npos: a torn tail has none.
@@ -295,8 +306,8 @@ size_t NextRecordAfter(absl::string_view data, const BadRecord& bad,
 // Handles damage at `bad` in segments[index]: trims a torn tail, else
 // reports corruption (or skips it, per options). Fills *report.
 absl::Status HandleBadRecord(const std::string& dir,
-                             const std::vector<int64_t>& segments,
-                             size_t index, std::unique_ptr<MappedFile> mapped,
+                             const std::vector<int64_t>& segments, size_t index,
+                             std::unique_ptr<MappedFile> mapped,
                              const BadRecord& bad, const ReplayOptions& options,
                              ReplayReport* report) {
   const absl::string_view data = mapped->contents();
@@ -312,8 +323,8 @@ absl::Status HandleBadRecord(const std::string& dir,
        bad.kind == BadRecord::kBadPayload) &&
       next == absl::string_view::npos) {
     report->trimmed = absl::StrCat(path, ": torn record at byte ", bad.offset,
-                                   " (", data.size() - bad.offset, " bytes: ",
-                                   bad.reason, ") trimmed");
+                                   " (", data.size() - bad.offset,
+                                   " bytes: ", bad.reason, ") trimmed");
     mapped.reset();  // Unmap before the file shrinks.
     return TrimSegment(path, bad.offset);
   }
@@ -360,9 +371,9 @@ absl::StatusOr<ReplayReport> ReplayWriteAheadLog(
   ReplayReport report;
   if (from_checkpoint_sequence > 0 && !segments->empty() &&
       segments->front() != from_checkpoint_sequence) {
-    const std::string message = absl::StrCat(
-        JoinPath(dir, WalSegmentName(from_checkpoint_sequence)),
-        " is missing but later segments exist");
+    const std::string message =
+        absl::StrCat(JoinPath(dir, WalSegmentName(from_checkpoint_sequence)),
+                     " is missing but later segments exist");
     if (!options.skip_corruption) return CorruptionError(message);
     report.skipped_corruption = message;
     for (int64_t sequence : *segments) {

@@ -12,9 +12,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/variable_spec.h"
 #include "server/change_log.h"
 #include "server/durability/log_format.h"
-#include "common/variable_spec.h"
 
 namespace paramserver {
 
@@ -61,10 +61,10 @@ struct ReplayReport {
 // to `visitor`, in log order, including each segment's kCheckpoint record.
 // A visitor's DATA_LOSS (the record does not fit the state before it) is
 // damage at that record's offset, handled as below; any other visitor error
-// stops replay and is returned with the file and offset prepended. A torn final record of the
-// newest segment (bad length or CRC with no valid record after it) is
-// expected after a crash: it is truncated away and noted in the report. Any
-// other damage is DATA_LOSS naming the file and byte offset, unless
+// stops replay and is returned with the file and offset prepended. A torn final
+// record of the newest segment (bad length or CRC with no valid record after
+// it) is expected after a crash: it is truncated away and noted in the report.
+// Any other damage is DATA_LOSS naming the file and byte offset, unless
 // options.skip_corruption. A directory without segments replays nothing.
 absl::StatusOr<ReplayReport> ReplayWriteAheadLog(
     const std::string& dir, int64_t from_checkpoint_sequence,

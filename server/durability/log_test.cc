@@ -1,7 +1,3 @@
-#include "common/file_size_limit_for_test.h"
-#include "server/durability/log_reader.h"
-#include "server/durability/log_writer.h"
-
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -19,8 +15,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/file_size_limit_for_test.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/durability/log_reader.h"
+#include "server/durability/log_writer.h"
 
 namespace paramserver {
 namespace {
@@ -36,9 +35,9 @@ std::string NewTestDir(const std::string& name) {
   return dir;
 }
 
-std::unique_ptr<WriteAheadLog> OpenLog(const std::string& dir,
-                                       FsyncPolicy policy = FsyncPolicy::kAlways,
-                                       int64_t sequence = 0) {
+std::unique_ptr<WriteAheadLog> OpenLog(
+    const std::string& dir, FsyncPolicy policy = FsyncPolicy::kAlways,
+    int64_t sequence = 0) {
   absl::StatusOr<std::unique_ptr<WriteAheadLog>> log =
       WriteAheadLog::Open({dir, policy, absl::Seconds(1)}, sequence);
   EXPECT_TRUE(log.ok()) << log.status();
@@ -76,7 +75,8 @@ absl::StatusOr<ReplayReport> Replay(const std::string& dir, int64_t from,
         if (r.type == WalRecordType::kPush) {  // The tests push one value.
           EXPECT_EQ(r.values.size(), 1u);
           seen->push_back({r.type, std::string(r.values[0].name),
-                           r.values[0].version, std::string(r.values[0].value)});
+                           r.values[0].version,
+                           std::string(r.values[0].value)});
           return absl::OkStatus();
         }
         seen->push_back({r.type, r.info.name,
@@ -101,7 +101,8 @@ std::vector<uint64_t> WriteThreeRecords(const std::string& dir) {
   offsets.push_back(ReadFile(path)->size());
   EXPECT_TRUE(log->LogCreate(Info("a", {2}), false, Floats({1, 2})).ok());
   offsets.push_back(ReadFile(path)->size());
-  EXPECT_TRUE(log->LogSetValue("a", 2, Floats({3, 4}), ChangeSource::kAssign).ok());
+  EXPECT_TRUE(
+      log->LogSetValue("a", 2, Floats({3, 4}), ChangeSource::kAssign).ok());
   offsets.push_back(ReadFile(path)->size());
   EXPECT_TRUE(log->LogDelete("a").ok());
   EXPECT_TRUE(log->Close().ok());
@@ -117,7 +118,8 @@ TEST(WriteAheadLogTest, RoundTrip) {
     ASSERT_TRUE(log->LogCreate(info, true, Floats({1, 2, 3, 4})).ok());
     ASSERT_TRUE(log->LogCreate(Info("empty", {0}), false, "").ok());
     ASSERT_TRUE(log->LogSetValue("scope/w", 2, Floats({5, 6, 7, 8}),
-                                 ChangeSource::kGradient).ok());
+                                 ChangeSource::kGradient)
+                    .ok());
     ASSERT_TRUE(log->LogDelete("scope/w").ok());
   }
   std::vector<WalRecord> records;
@@ -128,12 +130,13 @@ TEST(WriteAheadLogTest, RoundTrip) {
     std::string value;
   };
   std::vector<Pushed> pushed;
-  absl::StatusOr<ReplayReport> report = ReplayWriteAheadLog(
-      dir, 0, [&](const WalRecord& r) {
+  absl::StatusOr<ReplayReport> report =
+      ReplayWriteAheadLog(dir, 0, [&](const WalRecord& r) {
         records.push_back(r);
         values.emplace_back(r.value);
         for (const LoggedValue& v : r.values) {
-          pushed.push_back({std::string(v.name), v.version, std::string(v.value)});
+          pushed.push_back(
+              {std::string(v.name), v.version, std::string(v.value)});
         }
         return absl::OkStatus();
       });
@@ -188,8 +191,8 @@ TEST(WriteAheadLogTest, TornTailIsTrimmedAndTheLogStaysAppendable) {
   absl::StatusOr<ReplayReport> report = Replay(dir, 0, &seen);
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(seen.size(), 3u);  // Marker, create, set; the delete was torn.
-  EXPECT_THAT(report->trimmed, HasSubstr(absl::StrCat("torn record at byte ",
-                                                      offsets[2])));
+  EXPECT_THAT(report->trimmed,
+              HasSubstr(absl::StrCat("torn record at byte ", offsets[2])));
   EXPECT_EQ(ReadFile(path)->size(), offsets[2]);
 
   std::unique_ptr<WriteAheadLog> log = OpenLog(dir);
@@ -256,7 +259,8 @@ TEST(WriteAheadLogTest, TornLargeRecordIsRecognisedWithoutReadingItsBytes) {
   auto start = std::chrono::steady_clock::now();
   absl::StatusOr<ReplayReport> clean = ReplayWriteAheadLog(
       clean_dir, 0, [](const WalRecord&) { return absl::OkStatus(); });
-  const double clean_seconds = Seconds(std::chrono::steady_clock::now() - start);
+  const double clean_seconds =
+      Seconds(std::chrono::steady_clock::now() - start);
   ASSERT_TRUE(clean.ok()) << clean.status();
   ASSERT_EQ(unlink(SegmentPath(clean_dir, 0).c_str()), 0);
 
@@ -268,7 +272,8 @@ TEST(WriteAheadLogTest, TornLargeRecordIsRecognisedWithoutReadingItsBytes) {
   const double torn_seconds = Seconds(std::chrono::steady_clock::now() - start);
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(seen.size(), 2u);  // Marker and a.
-  EXPECT_THAT(report->trimmed, HasSubstr(absl::StrCat("torn record at byte ", before)));
+  EXPECT_THAT(report->trimmed,
+              HasSubstr(absl::StrCat("torn record at byte ", before)));
   EXPECT_EQ(ReadFile(path)->size(), before);
   // The torn bytes were never CRCed (only headers, 13 bytes a record, are
   // counted beyond the records before); the clean log's were, once.
@@ -324,23 +329,26 @@ TEST(WriteAheadLogTest, DamagedFirstRecordIsRefusedNotTrimmed) {
 // took for one still being created, and start-up then waited for it forever.
 TEST(WriteAheadLogTest, VersionBelowOneIsMalformed) {
   for (const bool push : {false, true}) {
-    const std::string dir = NewTestDir(push ? "version_push" : "version_create");
+    const std::string dir =
+        NewTestDir(push ? "version_push" : "version_create");
     std::unique_ptr<WriteAheadLog> log = OpenLog(dir);
     VariableInfo info = Info("a", {1});
     info.version = push ? 1 : 0;
     ASSERT_TRUE(log->LogCreate(info, false, Floats({1})).ok());
     const uint64_t push_offset = ReadFile(SegmentPath(dir, 0))->size();
     if (push) {
-      ASSERT_TRUE(log->LogSetValue("a", -3, Floats({2}), ChangeSource::kAssign).ok());
+      ASSERT_TRUE(
+          log->LogSetValue("a", -3, Floats({2}), ChangeSource::kAssign).ok());
     }
     ASSERT_TRUE(log->Close().ok());
     std::vector<Seen> seen;
     absl::StatusOr<ReplayReport> report = Replay(dir, 0, &seen);
     EXPECT_EQ(report.status().code(), absl::StatusCode::kDataLoss);
-    EXPECT_THAT(report.status().message(),
-                HasSubstr(push ? absl::StrCat("corrupt record at byte ", push_offset,
-                                              " (malformed push record)")
-                               : "(malformed create record)"));
+    EXPECT_THAT(
+        report.status().message(),
+        HasSubstr(push ? absl::StrCat("corrupt record at byte ", push_offset,
+                                      " (malformed push record)")
+                       : "(malformed create record)"));
   }
 }
 
@@ -358,8 +366,9 @@ TEST(WriteAheadLogTest, CorruptionInTheMiddleIsDataLossWithOffset) {
   EXPECT_THAT(report.status().message(),
               HasSubstr(absl::StrCat(path, ": corrupt record at byte ",
                                      offsets[1], " (payload CRC mismatch)")));
-  EXPECT_THAT(report.status().message(),
-              HasSubstr(absl::StrCat("valid records follow at byte ", offsets[2])));
+  EXPECT_THAT(
+      report.status().message(),
+      HasSubstr(absl::StrCat("valid records follow at byte ", offsets[2])));
   EXPECT_EQ(ReadFile(path)->size(), contents.size());  // Nothing trimmed.
 }
 
@@ -377,8 +386,8 @@ TEST(WriteAheadLogTest, SkipCorruptionStopsThereAndSetsTheRestAside) {
   EXPECT_EQ(seen.size(), 2u);  // Marker and create only.
   EXPECT_THAT(report->skipped_corruption,
               HasSubstr(absl::StrCat("corrupt record at byte ", offsets[1])));
-  EXPECT_TRUE(PathExists(
-      absl::StrCat(SegmentPath(dir, 0), ".corrupt-", offsets[1])));
+  EXPECT_TRUE(
+      PathExists(absl::StrCat(SegmentPath(dir, 0), ".corrupt-", offsets[1])));
   seen.clear();
   report = Replay(dir, 0, &seen);  // Clean now.
   ASSERT_TRUE(report.ok()) << report.status();
@@ -391,9 +400,11 @@ TEST(WriteAheadLogTest, RotationReplaysFromTheCheckpointAndRemovesOldSegments) {
   ASSERT_TRUE(log->LogCreate(Info("a", {1}), false, Floats({1})).ok());
   ASSERT_TRUE(log->StartSegment(5).ok());
   EXPECT_EQ(log->StartSegment(5).code(), absl::StatusCode::kInvalidArgument);
-  ASSERT_TRUE(log->LogSetValue("a", 2, Floats({2}), ChangeSource::kAssign).ok());
+  ASSERT_TRUE(
+      log->LogSetValue("a", 2, Floats({2}), ChangeSource::kAssign).ok());
   ASSERT_TRUE(log->StartSegment(9).ok());
-  ASSERT_TRUE(log->LogSetValue("a", 3, Floats({3}), ChangeSource::kAssign).ok());
+  ASSERT_TRUE(
+      log->LogSetValue("a", 3, Floats({3}), ChangeSource::kAssign).ok());
 
   std::vector<Seen> seen;
   ASSERT_TRUE(Replay(dir, 5, &seen).ok());
@@ -436,7 +447,8 @@ TEST(WriteAheadLogTest, CorruptNonFinalSegmentIsDataLoss) {
   std::vector<Seen> seen;
   absl::StatusOr<ReplayReport> report = Replay(dir, 0, &seen);
   EXPECT_EQ(report.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(report.status().message(), HasSubstr("1 later segment(s) follow"));
+  EXPECT_THAT(report.status().message(),
+              HasSubstr("1 later segment(s) follow"));
 }
 
 TEST(WriteAheadLogTest, VisitorErrorStopsReplay) {
@@ -460,12 +472,13 @@ TEST(WriteAheadLogTest, DiskFullIsResourceExhaustedAndLosesNothingLogged) {
   absl::Status status;
   {
     FileSizeLimit limit(size + 20);
-    status = log->LogSetValue("a", 2, std::string(4000, 'x'),
-                              ChangeSource::kAssign);
+    status =
+        log->LogSetValue("a", 2, std::string(4000, 'x'), ChangeSource::kAssign);
   }
   EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
   EXPECT_EQ(ReadFile(SegmentPath(dir, 0))->size(), size);  // Cut off again.
-  ASSERT_TRUE(log->LogSetValue("a", 2, Floats({2}), ChangeSource::kAssign).ok());
+  ASSERT_TRUE(
+      log->LogSetValue("a", 2, Floats({2}), ChangeSource::kAssign).ok());
   ASSERT_TRUE(log->Close().ok());
 
   std::vector<Seen> seen;
@@ -510,7 +523,8 @@ TEST(WriteAheadLogTest, ConcurrentAppendsAreAllReplayedInOrderPerThread) {
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(report->records, 1 + kThreads * kPerThread);
   EXPECT_EQ(last_version.size(), size_t{kThreads});
-  for (const auto& [name, version] : last_version) EXPECT_EQ(version, kPerThread);
+  for (const auto& [name, version] : last_version)
+    EXPECT_EQ(version, kPerThread);
 }
 
 TEST(WriteAheadLogTest, EverySecondFlusherSyncsAndStopsCleanly) {
@@ -541,8 +555,10 @@ TEST(WriteAheadLogTest, CheckpointOnlyPolicyLogsAssignmentsButNotGradients) {
   {
     std::unique_ptr<WriteAheadLog> log =
         OpenLog(dir, FsyncPolicy::kCheckpointOnly);
-    ASSERT_TRUE(log->LogSetValue("a", 2, Floats({2}), ChangeSource::kGradient).ok());
-    ASSERT_TRUE(log->LogSetValue("a", 3, Floats({3}), ChangeSource::kAssign).ok());
+    ASSERT_TRUE(
+        log->LogSetValue("a", 2, Floats({2}), ChangeSource::kGradient).ok());
+    ASSERT_TRUE(
+        log->LogSetValue("a", 3, Floats({3}), ChangeSource::kAssign).ok());
     EXPECT_EQ(log->sync_count(), 0);
   }
   std::vector<Seen> seen;

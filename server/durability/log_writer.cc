@@ -44,8 +44,9 @@ absl::StatusOr<FsyncPolicy> ParseFsyncPolicy(absl::string_view name) {
   if (name == "always") return FsyncPolicy::kAlways;
   if (name == "everysec") return FsyncPolicy::kEverySecond;
   if (name == "checkpoint") return FsyncPolicy::kCheckpointOnly;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown fsync policy \"", name, "\"; expected always, everysec or checkpoint"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown fsync policy \"", name,
+                   "\"; expected always, everysec or checkpoint"));
 }
 
 // ---- The flusher thread (kEverySecond) ----
@@ -85,7 +86,7 @@ class WriteAheadLog::Flusher {
   const std::chrono::microseconds interval_;
   std::mutex mu_;
   std::condition_variable wake_;
-  bool stop_ = false;  // Guarded by mu_.
+  bool stop_ = false;   // Guarded by mu_.
   std::thread thread_;  // Last: starts once the fields above exist.
 };
 
@@ -105,12 +106,14 @@ absl::StatusOr<std::unique_ptr<WriteAheadLog>> WriteAheadLog::Open(
   absl::StatusOr<std::vector<int64_t>> segments = ListSegments(options.dir);
   if (!segments.ok()) return segments.status();
   std::unique_ptr<WriteAheadLog> log(new WriteAheadLog(options));
-  const bool reuse = !segments->empty() && segments->back() >= checkpoint_sequence;
+  const bool reuse =
+      !segments->empty() && segments->back() >= checkpoint_sequence;
   const int64_t sequence = reuse ? segments->back() : checkpoint_sequence;
   absl::StatusOr<std::unique_ptr<WritableFile>> file =
-      reuse ? WritableFile::Open(JoinPath(options.dir, WalSegmentName(sequence)),
-                                 WritableFile::Mode::kAppend)
-            : log->CreateSegment(sequence);
+      reuse
+          ? WritableFile::Open(JoinPath(options.dir, WalSegmentName(sequence)),
+                               WritableFile::Mode::kAppend)
+          : log->CreateSegment(sequence);
   // A segment trimmed to nothing has lost its checkpoint record: rewrite.
   if (file.ok() && (*file)->size() == 0) {
     (*file)->Close().IgnoreError();
@@ -123,7 +126,8 @@ absl::StatusOr<std::unique_ptr<WriteAheadLog>> WriteAheadLog::Open(
     log->segment_sequence_ = sequence;
   }
   if (options.fsync_policy == FsyncPolicy::kEverySecond) {
-    log->flusher_ = std::make_unique<Flusher>(log.get(), options.flush_interval);
+    log->flusher_ =
+        std::make_unique<Flusher>(log.get(), options.flush_interval);
   }
   return log;
 }
@@ -141,8 +145,8 @@ absl::StatusOr<std::unique_ptr<WritableFile>> WriteAheadLog::CreateSegment(
 }
 
 absl::StatusOr<uint64_t> WriteAheadLog::AppendCreate(const VariableInfo& info,
-                                                      bool is_slot,
-                                                      absl::string_view value) {
+                                                     bool is_slot,
+                                                     absl::string_view value) {
   absl::Status status = CheckValue(info, value);
   if (!status.ok()) return status;
   return Append(WalRecordType::kCreateVariable,
@@ -236,9 +240,10 @@ absl::Status WriteAheadLog::AppendLocked(
     // Cut off the partial record so the log stays readable and usable.
     absl::Status undo = file_->Truncate(before);
     if (!undo.ok()) {
-      broken_ = absl::Status(undo.code(), absl::StrCat(
-          "write-ahead log is broken: ", undo.message(), " after ",
-          status.message()));
+      broken_ = absl::Status(
+          undo.code(),
+          absl::StrCat("write-ahead log is broken: ", undo.message(), " after ",
+                       status.message()));
     }
     return status;
   }
@@ -278,8 +283,9 @@ absl::Status WriteAheadLog::EndSync(uint64_t upto, absl::Status status,
   if (!status.ok()) {
     // After a failed fsync the kernel may have dropped the dirty pages:
     // what is on disk is unknown, so stop accepting changes.
-    broken_ = absl::Status(status.code(), absl::StrCat(
-        "write-ahead log is broken: ", status.message()));
+    broken_ = absl::Status(
+        status.code(),
+        absl::StrCat("write-ahead log is broken: ", status.message()));
     return broken_;
   }
   synced_ = std::max(synced_, upto);
@@ -317,9 +323,11 @@ absl::Status WriteAheadLog::StartSegment(int64_t checkpoint_sequence) {
     current = segment_sequence_;
   }
   if (checkpoint_sequence <= current) {
-    return EndSync(0, absl::InvalidArgumentError(absl::StrCat(
-        "checkpoint sequence ", checkpoint_sequence,
-        " is not above the current segment's ", current)), /*breaks=*/false);
+    return EndSync(0,
+                   absl::InvalidArgumentError(absl::StrCat(
+                       "checkpoint sequence ", checkpoint_sequence,
+                       " is not above the current segment's ", current)),
+                   /*breaks=*/false);
   }
   // The new segment is written and fsynced without mu_, so appends (which
   // the store makes under its ordering lock) go on into the old one.

@@ -29,11 +29,11 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "common/mutex.h"
+#include "common/variable_spec.h"
 #include "server/change_log.h"
 #include "server/durability/env.h"
 #include "server/durability/log_format.h"
-#include "common/mutex.h"
-#include "common/variable_spec.h"
 
 namespace paramserver {
 
