@@ -128,11 +128,17 @@ for i in 0 1; do
   code=$(timeout 900 "${ENGINE[@]}" wait "${workers[$i]}" | tail -n 1) ||
     fail "worker $i did not finish within 900s"
   output=$(E logs "${workers[$i]}" 2>&1)
-  echo "$output" | grep -E "^worker $i" | sed 's/^/   /'
-  [[ "$code" == 0 ]] || fail "worker $i exited with status $code"
+  if [[ "$code" != 0 ]]; then
+    echo "$output" | tail -n 40 | sed 's/^/   | /' >&2
+    fail "worker $i exited with status $code (its last lines above)"
+  fi
+  echo "$output" | grep -E "^worker $i" | sed 's/^/   /' || true
   before=$(echo "$output" | sed -n "s/^worker $i: evaluation loss before training //p")
   after=$(echo "$output" | sed -n "s/^worker $i: evaluation loss after training //p")
-  [[ -n "$before" && -n "$after" ]] || fail "worker $i printed no evaluation losses"
+  if [[ -z "$before" || -z "$after" ]]; then
+    echo "$output" | tail -n 40 | sed 's/^/   | /' >&2
+    fail "worker $i printed no evaluation losses (its last lines above)"
+  fi
   awk -v b="$before" -v a="$after" 'BEGIN { exit !(a < b) }' ||
     fail "worker $i: the loss did not fall ($before -> $after)"
   pass "worker $i: evaluation loss $before -> $after"
