@@ -21,24 +21,8 @@ grpc::ByteBuffer Bytes(const std::string& bytes) {
   return grpc::ByteBuffer(&slice, 1);
 }
 
-// A server holding v, 300000 random floats (over one 1 MiB chunk).
-class GrpcServiceTest : public ::testing::Test {
+class GrpcServiceTest : public ServerWithVariableTest {
  protected:
-  void SetUp() override {
-    server_ = StartTestServer();
-    ASSERT_NE(server_, nullptr);
-    channel_ = TestChannel(*server_);
-    stub_ = rpc::ParameterServer::NewStub(channel_);
-    rpc::GetVariableRequest request;
-    request.set_name("v");
-    request.mutable_shape()->add_dims(300000);
-    request.mutable_initializer()->set_kind(rpc::Initializer::RANDOM_UNIFORM);
-    request.mutable_initializer()->set_seed(7);
-    request.set_return_value(true);
-    grpc::ClientContext context;
-    ASSERT_TRUE(stub_->GetVariable(&context, request, &created_).ok());
-  }
-
   // A raw call with arbitrary request bytes.
   grpc::Status RawUnary(const std::string& method, const std::string& bytes) {
     grpc::internal::RpcMethod rpc_method(method.c_str(),
@@ -49,11 +33,6 @@ class GrpcServiceTest : public ::testing::Test {
                                              grpc::ByteBuffer>(
         channel_.get(), rpc_method, &context, Bytes(bytes), &response);
   }
-
-  std::unique_ptr<GrpcServer> server_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<rpc::ParameterServer::Stub> stub_;
-  rpc::GetVariableResponse created_;
 };
 
 TEST_F(GrpcServiceTest, GeneratedClientParsesPull) {

@@ -12,29 +12,7 @@
 namespace paramserver {
 namespace {
 
-// A server holding v, 300000 random floats (over one 1 MiB chunk).
-class SessionTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    server_ = StartTestServer();
-    ASSERT_NE(server_, nullptr);
-    channel_ = TestChannel(*server_);
-    stub_ = rpc::ParameterServer::NewStub(channel_);
-    rpc::GetVariableRequest request;
-    request.set_name("v");
-    request.mutable_shape()->add_dims(300000);
-    request.mutable_initializer()->set_kind(rpc::Initializer::RANDOM_UNIFORM);
-    request.mutable_initializer()->set_seed(7);
-    request.set_return_value(true);
-    grpc::ClientContext context;
-    ASSERT_TRUE(stub_->GetVariable(&context, request, &created_).ok());
-  }
-
-  std::unique_ptr<GrpcServer> server_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<rpc::ParameterServer::Stub> stub_;
-  rpc::GetVariableResponse created_;
-};
+using SessionTest = ServerWithVariableTest;
 
 TEST_F(SessionTest, SessionAnswersEachCallInOrderWithItsStatus) {
   auto sessions = rpc::ParameterServerSessions::NewStub(channel_);

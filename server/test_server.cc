@@ -19,4 +19,19 @@ std::shared_ptr<grpc::Channel> TestChannel(const GrpcServer& server) {
                              grpc::InsecureChannelCredentials());
 }
 
+void ServerWithVariableTest::SetUp() {
+  server_ = StartTestServer();
+  ASSERT_NE(server_, nullptr);
+  channel_ = TestChannel(*server_);
+  stub_ = rpc::ParameterServer::NewStub(channel_);
+  rpc::GetVariableRequest request;
+  request.set_name("v");
+  request.mutable_shape()->add_dims(300000);
+  request.mutable_initializer()->set_kind(rpc::Initializer::RANDOM_UNIFORM);
+  request.mutable_initializer()->set_seed(7);
+  request.set_return_value(true);
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->GetVariable(&context, request, &created_).ok());
+}
+
 }  // namespace paramserver

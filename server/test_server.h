@@ -9,6 +9,8 @@
 
 #include <memory>
 
+#include "gtest/gtest.h"
+#include "proto/parameter_server.grpc.pb.h"
 #include "server/grpc_server.h"
 
 namespace paramserver {
@@ -20,6 +22,18 @@ std::unique_ptr<GrpcServer> StartTestServer(ServerOptions options = {});
 
 // A plaintext channel to `server`.
 std::shared_ptr<grpc::Channel> TestChannel(const GrpcServer& server);
+
+// A fixture: a test server holding "v", 300000 random floats (seed 7, so
+// more than one 1 MiB chunk), with a channel and a generated stub to it.
+class ServerWithVariableTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+
+  std::unique_ptr<GrpcServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<rpc::ParameterServer::Stub> stub_;
+  rpc::GetVariableResponse created_;  // What creating v answered.
+};
 
 }  // namespace paramserver
 
