@@ -7,14 +7,13 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "client/variable_scope.h"
+#include "examples/image_filter_testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "kernels/reference_conv.h"
 #include "server/local_variable_client.h"
 
 namespace paramserver {
@@ -33,33 +32,6 @@ ImageFilterOptions SmallFilter() {
   options.channels = kChannels;
   options.weights_stddev = 0.1;
   return options;
-}
-
-std::vector<float> RandomImage(unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
-  std::vector<float> image(kElements);
-  for (float& x : image) x = uniform(rng);
-  return image;
-}
-
-std::vector<float> Floats(const FetchedVariable& v) {
-  absl::Span<const float> span = FloatsOf(v);
-  return std::vector<float>(span.begin(), span.end());
-}
-
-// conv -> +bias -> relu twice, with the test-only reference convolution.
-std::vector<float> ReferenceFilter(const ImageFilterVariables& v,
-                                   const std::vector<float>& image) {
-  kernels::Conv2DParams params;
-  params.in_h = params.in_w = kSize;
-  params.in_c = params.out_c = kChannels;
-  params.kernel_h = params.kernel_w = 3;
-  params.fuse_relu = true;
-  std::vector<float> relu1 = kernels::ReferenceConv2D<float>(
-      params, image, Floats(v.conv1_weights), Floats(v.conv1_biases));
-  return kernels::ReferenceConv2D<float>(params, relu1, Floats(v.conv2_weights),
-                                         Floats(v.conv2_biases));
 }
 
 std::vector<std::string> Names(LocalVariableClient& client) {
@@ -108,11 +80,13 @@ TEST(ImageFilterTest, TwoImagesOneSetOfWeights) {
     EXPECT_EQ(first->all()[i]->value, second->all()[i]->value) << i;
   }
 
-  const std::vector<float> images[2] = {RandomImage(1), RandomImage(2)};
+  const std::vector<float> images[2] = {RandomImage(kElements, 1),
+                                        RandomImage(kElements, 2)};
   const ImageFilterVariables* used[2] = {&*first, &*second};
   for (int i = 0; i < 2; ++i) {
     const std::vector<float> result = Apply(*used[i], images[i]);
-    const std::vector<float> expected = ReferenceFilter(*first, images[i]);
+    const std::vector<float> expected =
+        ReferenceImageFilter(*first, images[i], kSize, kChannels, 3);
     float largest = 0;
     for (float x : expected) largest = std::max(largest, std::abs(x));
     ASSERT_GT(largest, 0.0f);

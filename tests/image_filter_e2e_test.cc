@@ -3,16 +3,15 @@
 // both images locally, with a plain reference convolution, from the weights
 // the server holds.
 #include <cmath>
-#include <random>
 #include <thread>
 #include <vector>
 
 #include "client/client.h"
 #include "client/variable_scope.h"
 #include "examples/image_filter.h"
+#include "examples/image_filter_testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "kernels/reference_conv.h"
 #include "tests/server_process.h"
 
 namespace paramserver {
@@ -21,37 +20,11 @@ namespace {
 constexpr int kSize = 20;
 constexpr int64_t kElements = int64_t{kSize} * kSize * 32;
 
-std::vector<float> RandomImage(unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
-  std::vector<float> image(kElements);
-  for (float& x : image) x = uniform(rng);
-  return image;
-}
-
-std::vector<float> Floats(const FetchedVariable& v) {
-  absl::Span<const float> span = FloatsOf(v);
-  return std::vector<float>(span.begin(), span.end());
-}
-
-// conv -> +bias -> relu twice, with the test-only reference convolution.
-std::vector<float> ReferenceFilter(const ImageFilterVariables& v,
-                                   const std::vector<float>& image) {
-  kernels::Conv2DParams params;
-  params.in_h = params.in_w = kSize;
-  params.in_c = params.out_c = 32;
-  params.kernel_h = params.kernel_w = 5;
-  params.fuse_relu = true;
-  std::vector<float> relu1 = kernels::ReferenceConv2D<float>(
-      params, image, Floats(v.conv1_weights), Floats(v.conv1_biases));
-  return kernels::ReferenceConv2D<float>(params, relu1, Floats(v.conv2_weights),
-                                         Floats(v.conv2_biases));
-}
-
 TEST(ImageFilterE2ETest, TwoImagesOneSetOfWeights) {
   auto server = ServerProcess::Start();
   ASSERT_TRUE(server.ok()) << server.status();
-  const std::vector<float> images[2] = {RandomImage(1), RandomImage(2)};
+  const std::vector<float> images[2] = {RandomImage(kElements, 1),
+                                        RandomImage(kElements, 2)};
   std::vector<float> results[2] = {std::vector<float>(kElements),
                                    std::vector<float>(kElements)};
   ImageFilterOptions options;
@@ -89,7 +62,8 @@ TEST(ImageFilterE2ETest, TwoImagesOneSetOfWeights) {
   auto held = GetImageFilterVariables(**client, options);
   ASSERT_TRUE(held.ok()) << held.status();
   for (int i = 0; i < 2; ++i) {
-    const std::vector<float> expected = ReferenceFilter(*held, images[i]);
+    const std::vector<float> expected =
+        ReferenceImageFilter(*held, images[i], kSize, 32, 5);
     float largest = 0;
     for (float x : expected) largest = std::max(largest, std::abs(x));
     ASSERT_GT(largest, 0.0f);
