@@ -1,5 +1,7 @@
 #include "examples/image_filter.h"
 
+#include <random>
+
 #include "absl/strings/str_cat.h"
 #include "client/get_variable.h"
 #include "client/variable_scope.h"
@@ -124,6 +126,14 @@ absl::Status ImageFilter::Apply(const ImageFilterVariables& variables,
     return s;
   }
   return net_->Forward(images, output);
+}
+
+std::vector<float> RandomImage(int64_t elements, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+  std::vector<float> image(elements);
+  for (float& x : image) x = uniform(rng);
+  return image;
 }
 
 }  // namespace paramserver

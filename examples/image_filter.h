@@ -84,6 +84,10 @@ class ImageFilter {
 // The values of a float32 variable.
 absl::Span<const float> FloatsOf(const FetchedVariable& variable);
 
+// An image of `elements` floats uniform in [0, 1), the same for the same
+// seed: the demo's and the tests' input.
+std::vector<float> RandomImage(int64_t elements, unsigned seed);
+
 }  // namespace paramserver
 
 #endif  // PARAM_SERVER_EXAMPLES_IMAGE_FILTER_H_

@@ -10,7 +10,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -26,14 +25,6 @@ ABSL_FLAG(int, size, 64, "Image height and width (32 channels, batch 1).");
 
 namespace paramserver {
 namespace {
-
-std::vector<float> RandomImage(int64_t elements, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
-  std::vector<float> image(elements);
-  for (float& x : image) x = uniform(rng);
-  return image;
-}
 
 double Checksum(const std::vector<float>& values) {
   double sum = 0;

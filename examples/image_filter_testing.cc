@@ -1,19 +1,9 @@
 #include "examples/image_filter_testing.h"
 
-#include <random>
-
 #include "absl/types/span.h"
 #include "kernels/reference_conv.h"
 
 namespace paramserver {
-
-std::vector<float> RandomImage(int64_t elements, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
-  std::vector<float> image(elements);
-  for (float& x : image) x = uniform(rng);
-  return image;
-}
 
 std::vector<float> Floats(const FetchedVariable& variable) {
   absl::Span<const float> span = FloatsOf(variable);

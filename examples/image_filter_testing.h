@@ -1,8 +1,9 @@
 #ifndef PARAM_SERVER_EXAMPLES_IMAGE_FILTER_TESTING_H_
 #define PARAM_SERVER_EXAMPLES_IMAGE_FILTER_TESTING_H_
 
-// What tests of the image filter share: random images and the filter
-// computed with the plain reference convolution (kernels/reference_conv.h).
+// What tests of the image filter share: the floats of a variable and the
+// filter computed with the plain reference convolution
+// (kernels/reference_conv.h).
 
 #include <cstdint>
 #include <vector>
@@ -10,9 +11,6 @@
 #include "examples/image_filter.h"
 
 namespace paramserver {
-
-// `elements` floats uniform in [0, 1), the same for the same seed.
-std::vector<float> RandomImage(int64_t elements, unsigned seed);
 
 // The floats a float32 variable holds.
 std::vector<float> Floats(const FetchedVariable& variable);
