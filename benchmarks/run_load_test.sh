@@ -14,7 +14,7 @@ bin=$($BAZEL info bazel-bin 2>/dev/null)
 work=$(mktemp -d)
 source deploy/ps_server_lib.sh
 trap 'kill ${PS_PID:-} 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
-start_ps_server "$bin"/server/ps_server "$work/ps" --data_dir="$work/data" --wal_fsync=everysec
+start_ps_server "$bin"/server/ps_server "$work/ps" --data_dir="$work/data" --initialize_data_dir --wal_fsync=everysec
 ps_pid=$PS_PID
 server=$PS_TARGET
 status=0

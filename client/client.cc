@@ -13,7 +13,7 @@
 #include "client/generic_call.h"
 #include "client/session_stream.h"
 #include "proto/parameter_server.grpc.pb.h"
-#include "wire/bearer_token.h"
+#include "wire/call_metadata.h"
 #include "wire/channel_settings.h"
 #include "wire/grpc_status.h"
 #include "wire/proto_convert.h"
@@ -35,10 +35,11 @@ class ParameterServerStub {
       "/paramserver.rpc.ParameterServer/PushChunks";
 
   ParameterServerStub(std::shared_ptr<grpc::Channel> channel,
-                      const std::string& token)
+                      CallMetadata metadata)
       : stub(rpc::ParameterServer::NewStub(channel)),
         generic(channel),
-        sessions(channel, token) {}
+        sessions(channel, metadata),
+        metadata(std::move(metadata)) {}
 
   const std::unique_ptr<rpc::ParameterServer::Stub> stub;
   grpc::GenericStub generic;
@@ -46,6 +47,7 @@ class ParameterServerStub {
   // server answers UNIMPLEMENTED); then they stay unary.
   SessionPool sessions;
   std::atomic<bool> sessions_unsupported{false};
+  const CallMetadata metadata;  // Every call's: token, expected place.
 };
 
 namespace {
@@ -125,10 +127,11 @@ ParameterServerClient::Connect(absl::string_view target,
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   auto channel = grpc::CreateCustomChannel(
       std::string(target), MakeChannelCredentials(options), args);
-  return std::unique_ptr<ParameterServerClient>(
-      new ParameterServerClient(std::string(target), options,
-                                std::make_unique<ParameterServerStub>(
-                                    std::move(channel), options.token)));
+  return std::unique_ptr<ParameterServerClient>(new ParameterServerClient(
+      std::string(target), options,
+      std::make_unique<ParameterServerStub>(
+          std::move(channel),
+          MakeCallMetadata(options.token, options.expected_place))));
 }
 
 ParameterServerClient::ParameterServerClient(
@@ -142,10 +145,11 @@ ParameterServerClient::~ParameterServerClient() = default;
 
 namespace {
 
-// Every call gets the client's deadline and token.
-void Prepare(grpc::ClientContext* context, const ClientOptions& options) {
+// Every call gets the client's deadline, token and expected place.
+void Prepare(grpc::ClientContext* context, const ClientOptions& options,
+             const CallMetadata& metadata) {
   context->set_deadline(absl::ToChronoTime(absl::Now() + options.timeout));
-  AddBearerToken(context, options.token);
+  AddCallMetadata(context, metadata);
 }
 
 }  // namespace
@@ -177,7 +181,7 @@ absl::StatusOr<FetchedVariable> ParameterServerClient::GetVariable(
   }
   if (stub_->sessions_unsupported.load(std::memory_order_relaxed)) {
     grpc::ClientContext context;
-    Prepare(&context, options_);
+    Prepare(&context, options_, stub_->metadata);
     status = FromGrpcStatus(
         stub_->stub->GetVariable(&context, proto, &unary_response));
     response = &unary_response;
@@ -195,7 +199,7 @@ absl::StatusOr<FetchedVariable> ParameterServerClient::ReadVariable(
   proto.set_name(std::string(full_name));
   rpc::ReadVariableResponse response;
   grpc::ClientContext context;
-  Prepare(&context, options_);
+  Prepare(&context, options_, stub_->metadata);
   absl::Status status =
       FromGrpcStatus(stub_->stub->ReadVariable(&context, proto, &response));
   if (!status.ok()) return status;
@@ -205,13 +209,27 @@ absl::StatusOr<FetchedVariable> ParameterServerClient::ReadVariable(
                          std::move(*response.mutable_value())};
 }
 
+absl::StatusOr<ServerInfo> ParameterServerClient::GetServerInfo() {
+  rpc::ServerInfoResponse response;
+  grpc::ClientContext context;
+  Prepare(&context, options_, stub_->metadata);
+  absl::Status status = FromGrpcStatus(stub_->stub->GetServerInfo(
+      &context, rpc::ServerInfoRequest(), &response));
+  if (!status.ok()) return status;
+  ServerInfo info;
+  info.place = {response.job(), response.shard_index(), response.shard_count()};
+  info.incarnation = response.incarnation();
+  info.num_variables = response.num_variables();
+  return info;
+}
+
 absl::StatusOr<std::vector<VariableInfo>> ParameterServerClient::ListVariables(
     absl::string_view prefix) {
   rpc::ListVariablesRequest proto;
   proto.set_prefix(std::string(prefix));
   rpc::ListVariablesResponse response;
   grpc::ClientContext context;
-  Prepare(&context, options_);
+  Prepare(&context, options_, stub_->metadata);
   absl::Status status =
       FromGrpcStatus(stub_->stub->ListVariables(&context, proto, &response));
   if (!status.ok()) return status;
@@ -221,13 +239,13 @@ absl::StatusOr<std::vector<VariableInfo>> ParameterServerClient::ListVariables(
 namespace {
 
 absl::StatusOr<std::vector<std::string>> Delete(
-    rpc::ParameterServer::Stub& stub, const rpc::DeleteVariablesRequest& proto,
+    ParameterServerStub& stub, const rpc::DeleteVariablesRequest& proto,
     const ClientOptions& options) {
   rpc::DeleteVariablesResponse response;
   grpc::ClientContext context;
-  Prepare(&context, options);
+  Prepare(&context, options, stub.metadata);
   absl::Status status =
-      FromGrpcStatus(stub.DeleteVariables(&context, proto, &response));
+      FromGrpcStatus(stub.stub->DeleteVariables(&context, proto, &response));
   if (!status.ok()) return status;
   return std::vector<std::string>(response.deleted().begin(),
                                   response.deleted().end());
@@ -239,14 +257,14 @@ absl::StatusOr<std::vector<std::string>> ParameterServerClient::DeleteVariable(
     absl::string_view full_name) {
   rpc::DeleteVariablesRequest proto;
   proto.set_name(std::string(full_name));
-  return Delete(*stub_->stub, proto, options_);
+  return Delete(*stub_, proto, options_);
 }
 
 absl::StatusOr<std::vector<std::string>> ParameterServerClient::DeleteScope(
     absl::string_view scope) {
   rpc::DeleteVariablesRequest proto;
   proto.set_scope(std::string(scope));
-  return Delete(*stub_->stub, proto, options_);
+  return Delete(*stub_, proto, options_);
 }
 
 namespace {
@@ -282,7 +300,7 @@ absl::StatusOr<std::vector<PulledValue>> ParameterServerClient::Pull(
   }
   grpc::ByteBuffer response;
   grpc::ClientContext context;
-  Prepare(&context, options_);
+  Prepare(&context, options_, stub_->metadata);
   absl::Status status = FromGrpcStatus(
       GenericUnaryCall(stub_->generic, &context, ParameterServerStub::kPull,
                        request_buffer, &response));
@@ -348,7 +366,7 @@ absl::Status ParameterServerClient::PullStreamed(PulledValue& pulled) {
     return s;
   }
   grpc::ClientContext context;
-  Prepare(&context, options_);
+  Prepare(&context, options_, stub_->metadata);
   // PullChunks streams from the server: one request, then chunks.
   GenericStreamCall call(stub_->generic, &context,
                          ParameterServerStub::kPullChunks);
@@ -398,7 +416,7 @@ absl::StatusOr<std::vector<VariableInfo>> ParameterServerClient::Push(
   ToProto(push, &request);
   rpc::PushResponse response;
   grpc::ClientContext context;
-  Prepare(&context, options_);
+  Prepare(&context, options_, stub_->metadata);
   absl::Status status =
       FromGrpcStatus(stub_->stub->Push(&context, request, &response));
   if (!status.ok()) return status;
@@ -408,7 +426,7 @@ absl::StatusOr<std::vector<VariableInfo>> ParameterServerClient::Push(
 absl::StatusOr<std::vector<VariableInfo>> ParameterServerClient::PushStreamed(
     const PushSpec& push) {
   grpc::ClientContext context;
-  Prepare(&context, options_);
+  Prepare(&context, options_, stub_->metadata);
   // PushChunks streams to the server: chunks, then one response.
   GenericStreamCall call(stub_->generic, &context,
                          ParameterServerStub::kPushChunks);

@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "client/variable_client.h"
+#include "common/shard_place.h"
 #include "common/update_spec.h"
 #include "common/variable_spec.h"
 #include "wire/channel_settings.h"
@@ -53,6 +54,13 @@ struct ClientOptions {
   // Sent as "authorization: Bearer <token>" on every call when non-empty.
   // A server with tokens answers UNAUTHENTICATED without one.
   std::string token;
+  // The place in its job the server must hold (common/shard_place.h), sent
+  // with every call; a server elsewhere answers FAILED_PRECONDITION and does
+  // nothing. ShardedClient sets it for each of its servers.
+  std::optional<ShardPlace> expected_place;
+  // ShardedClient: the job its servers must belong to; empty does not check
+  // the job (only each server's index and the count).
+  std::string job;
 };
 
 // TLS and token as the command-line tools take them (psctl, the training
@@ -93,6 +101,8 @@ class ParameterServerClient final : public VariableClient {
   // All or nothing (see VariableStore::Push for the errors). Requests whose
   // values exceed kInlineBytes in total are streamed in chunks.
   absl::StatusOr<std::vector<VariableInfo>> Push(const PushSpec& push) override;
+
+  absl::StatusOr<ServerInfo> GetServerInfo() override;
 
   static constexpr int64_t kInlineBytes = kClientInlineBytes;
   static constexpr int64_t kChunkBytes = kDefaultChunkBytes;

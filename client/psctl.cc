@@ -9,6 +9,7 @@
 //   psctl --server=... delete --scope=conv1
 //   psctl --server=... save             # write a checkpoint now
 //   psctl --server=... health           # exit 0 when SERVING (probes, scripts)
+//   psctl --server=... info             # job, shard, incarnation, variables
 //   psctl --server=host:2222 --tls_ca=ca.crt --token=... list
 //   psctl --servers=ps-0.ps:2222,ps-1.ps:2222 list   # across shards
 //
@@ -106,6 +107,7 @@ constexpr char kUsage[] =
     "  list    [PREFIX]\n"
     "  delete  FULL_NAME | --scope=S\n"
     "  save    (write a checkpoint now)\n"
+    "  info    (the server's job, shard index and count, incarnation)\n"
     "  health  (grpc.health.v1 Check: exit 0 when SERVING, 1 otherwise)";
 
 int Fail(const absl::Status& status) {
@@ -300,6 +302,26 @@ int Health(const ClientOptions& options) {
   return PrintJson(json.text());
 }
 
+// Where one server stands in its job, and the incarnation of its data.
+int Info(VariableClient& client) {
+  absl::StatusOr<ServerInfo> info = client.GetServerInfo();
+  if (!info.ok()) return Fail(info.status());
+  JsonWriter json;
+  json.BeginObject()
+      .Key("job")
+      .String(info->place.job)
+      .Key("shard_index")
+      .Int(info->place.index)
+      .Key("shard_count")
+      .Int(info->place.count)
+      .Key("incarnation")
+      .String(info->incarnation)
+      .Key("variables")
+      .Int(info->num_variables)
+      .EndObject();
+  return PrintJson(json.text());
+}
+
 // Timeout, TLS and token from the flags.
 absl::StatusOr<ClientOptions> OptionsFromFlags() {
   ClientOptions options;
@@ -324,7 +346,8 @@ int Dispatch(const std::vector<char*>& args) {
   absl::StatusOr<ClientOptions> options = OptionsFromFlags();
   if (!options.ok()) return Fail(options.status());
   const std::string servers = absl::GetFlag(FLAGS_servers);
-  if ((command == "health" || command == "save") && !servers.empty()) {
+  if ((command == "health" || command == "save" || command == "info") &&
+      !servers.empty()) {
     return Fail(absl::InvalidArgumentError(
         command + " talks to one server: give it --server, not --servers."));
   }
@@ -343,6 +366,7 @@ int Dispatch(const std::vector<char*>& args) {
   if (command == "list") return List(**client, operand);
   if (command == "delete") return Delete(**client, operand);
   if (command == "save" && operand.empty()) return Save(*options);
+  if (command == "info" && operand.empty()) return Info(**client);
   std::fprintf(stderr, "usage: %s\n", kUsage);
   return 2;
 }

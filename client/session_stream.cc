@@ -2,7 +2,6 @@
 
 #include <utility>
 
-#include "wire/bearer_token.h"
 #include "wire/grpc_status.h"
 
 namespace paramserver {
@@ -14,8 +13,8 @@ constexpr absl::Duration kCatchUpAfter = absl::Milliseconds(10);
 }  // namespace
 
 SessionStream::SessionStream(rpc::ParameterServerSessions::Stub& stub,
-                             const std::string& token) {
-  AddBearerToken(&context_, token);
+                             const CallMetadata& metadata) {
+  AddCallMetadata(&context_, metadata);
   // Corked, the call's headers go out with the first request: one write,
   // and no start operation to wait for (its tag never completes).
   context_.set_initial_metadata_corked(true);
@@ -113,7 +112,7 @@ absl::Status SessionPool::Call(const rpc::SessionRequest& request,
   }
   const bool reused = session != nullptr;
   if (!reused) {
-    session = std::make_unique<SessionStream>(*stub_, token_);
+    session = std::make_unique<SessionStream>(*stub_, metadata_);
   } else if (absl::Now() - session->last_used() > kCatchUpAfter) {
     // An idle client reads its sockets only every few seconds (gRPC's
     // backup poller), so a reset that came meanwhile may not be known yet.
@@ -124,7 +123,7 @@ absl::Status SessionPool::Call(const rpc::SessionRequest& request,
       absl::IsUnavailable(status) || absl::IsCancelled(status);
   if (reused && stream_ended && (session->request_unsent() || idempotent) &&
       absl::Now() < deadline) {
-    session = std::make_unique<SessionStream>(*stub_, token_);
+    session = std::make_unique<SessionStream>(*stub_, metadata_);
     status = session->Call(request, response, deadline);
   }
   if (!session->broken()) {

@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "common/mutex.h"
 #include "proto/parameter_server.grpc.pb.h"
+#include "wire/call_metadata.h"
 
 namespace paramserver {
 
@@ -21,9 +22,9 @@ namespace paramserver {
 // wait. Not thread-safe; see SessionPool.
 class SessionStream {
  public:
-  // `token`, when non-empty, goes with the stream as a bearer token.
+  // `metadata` (token, expected place) goes with the stream.
   SessionStream(rpc::ParameterServerSessions::Stub& stub,
-                const std::string& token);
+                const CallMetadata& metadata);
   ~SessionStream();  // Cancels the stream and waits for its operations.
 
   // Sends `request` and waits for its response until `deadline`. A non-OK
@@ -68,9 +69,9 @@ class SessionStream {
 // opened. Thread-safe.
 class SessionPool {
  public:
-  SessionPool(std::shared_ptr<grpc::Channel> channel, std::string token)
+  SessionPool(std::shared_ptr<grpc::Channel> channel, CallMetadata metadata)
       : stub_(rpc::ParameterServerSessions::NewStub(std::move(channel))),
-        token_(std::move(token)) {}
+        metadata_(std::move(metadata)) {}
 
   // Runs one call on an idle session (opening one when none is idle). An
   // idle session whose stream ended meanwhile (the server restarted, or
@@ -83,7 +84,7 @@ class SessionPool {
 
  private:
   const std::unique_ptr<rpc::ParameterServerSessions::Stub> stub_;
-  const std::string token_;
+  const CallMetadata metadata_;  // Each stream's.
   Mutex mu_;
   std::vector<std::unique_ptr<SessionStream>> idle_ ABSL_GUARDED_BY(mu_);
 };

@@ -55,9 +55,16 @@ absl::StatusOr<std::unique_ptr<ShardedClient>> ShardedClient::Connect(
         "A sharded client needs at least one server.");
   }
   std::vector<std::unique_ptr<VariableClient>> shards;
-  for (const std::string& target : targets) {
+  const int count = static_cast<int>(targets.size());
+  for (int i = 0; i < count; ++i) {
+    ClientOptions shard_options = options;
+    shard_options.expected_place = ShardPlace{options.job, i, count};
+    if (absl::Status s = ValidateShardPlace(*shard_options.expected_place);
+        !s.ok()) {
+      return s;
+    }
     absl::StatusOr<std::unique_ptr<ParameterServerClient>> client =
-        ParameterServerClient::Connect(target, options);
+        ParameterServerClient::Connect(targets[i], shard_options);
     if (!client.ok()) return client.status();
     shards.push_back(*std::move(client));
   }
@@ -85,16 +92,63 @@ int ShardedClient::ShardOf(absl::string_view full_name) const {
   return ShardForVariable(full_name, num_shards());
 }
 
-absl::Status ShardedClient::ShardError(int shard,
-                                       const absl::Status& status) const {
-  if (status.code() != absl::StatusCode::kUnavailable &&
-      status.code() != absl::StatusCode::kDeadlineExceeded) {
-    return status;
+absl::Status ShardedClient::CheckCluster() {
+  std::vector<absl::StatusOr<ServerInfo>> infos(
+      num_shards(), absl::UnknownError("not asked"));
+  workers_->Run(AllShards(num_shards()), [&](int shard) {
+    infos[shard] = shards_[shard]->GetServerInfo();
+  });
+  for (int shard = 0; shard < num_shards(); ++shard) {
+    if (!infos[shard].ok()) return ShardError(shard, infos[shard].status());
   }
+  MutexLock lock(&mu_);
+  incarnations_.resize(num_shards());
+  for (int shard = 0; shard < num_shards(); ++shard) {
+    incarnations_[shard] = infos[shard]->incarnation;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ShardedClient::NamedShardError(int shard,
+                                            const absl::Status& status) const {
   return absl::Status(
       status.code(),
       absl::StrCat("Parameter server shard ", shard, " of ", num_shards(), " (",
                    target(shard), "): ", status.message()));
+}
+
+absl::Status ShardedClient::ShardError(int shard,
+                                       const absl::Status& status) const {
+  switch (status.code()) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kFailedPrecondition:
+      return NamedShardError(shard, status);
+    case absl::StatusCode::kNotFound:
+      break;
+    default:
+      return status;
+  }
+  std::string seen;
+  {
+    MutexLock lock(&mu_);
+    if (static_cast<size_t>(shard) < incarnations_.size()) {
+      seen = incarnations_[shard];
+    }
+  }
+  if (seen.empty()) return status;
+  // Only on this error path: is the shard still the one CheckCluster saw?
+  absl::StatusOr<ServerInfo> now = shards_[shard]->GetServerInfo();
+  if (!now.ok() || now->incarnation == seen) return status;
+  return NamedShardError(
+      shard,
+      absl::DataLossError(absl::StrCat(
+          "The shard lost its data: it started anew (incarnation ",
+          now->incarnation, ", holding ", now->num_variables,
+          " variables) since this worker first saw it (incarnation ", seen,
+          "), so: ", status.message(),
+          " Restore the shard's data directory and restart it, or restart "
+          "the job.")));
 }
 
 std::optional<ShardedClient::Layout> ShardedClient::FindLayout(

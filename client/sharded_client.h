@@ -8,9 +8,17 @@
 // partitioner=tf.fixed_size_partitioner(k)) does, and is reassembled on pull
 // and split on push without the caller noticing.
 //
-// Errors from an unreachable shard (UNAVAILABLE, DEADLINE_EXCEEDED) name it:
-// "Parameter server shard 1 of 3 (host:port): <transport error>". A server's
-// own errors (ALREADY_EXISTS, NOT_FOUND, ...) keep their TensorFlow wording.
+// Every call states the place it expects of its server (shard i of N, and
+// ClientOptions::job when set); a server at another place refuses it
+// (FAILED_PRECONDITION), so a list in another order, or one server longer or
+// shorter than the job, changes nothing. CheckCluster asks every shard at
+// once and remembers each one's incarnation: a shard that later answers
+// NOT_FOUND with another incarnation lost its data, and the error says so.
+//
+// Errors from an unreachable shard (UNAVAILABLE, DEADLINE_EXCEEDED) or one
+// at another place (FAILED_PRECONDITION) name it: "Parameter server shard 1
+// of 3 (host:port): <error>". A server's other errors (ALREADY_EXISTS,
+// NOT_FOUND, ...) keep their TensorFlow wording.
 //
 // A batched Push is all-or-nothing on each shard, not across shards: when one
 // shard refuses, the updates bound for the others may have been applied (as
@@ -47,7 +55,9 @@ class ShardedClient final : public VariableClient {
  public:
   // `targets` are the shards' "host:port" in shard order (shard i first at
   // index i; with a StatefulSet, shard i is pod ps-i). Every worker must list
-  // the same servers in the same order. Does not wait for them.
+  // the same servers in the same order: each call tells its server the place
+  // it expects (shard i of targets.size(), of options.job when set). Does
+  // not wait for them.
   static absl::StatusOr<std::unique_ptr<ShardedClient>> Connect(
       absl::Span<const std::string> targets, const ClientOptions& options = {});
 
@@ -59,6 +69,13 @@ class ShardedClient final : public VariableClient {
       std::vector<std::string> names);
 
   int num_shards() const { return static_cast<int>(shards_.size()); }
+
+  // Asks every shard, concurrently, for its ServerInfo: OK when each is at
+  // the place this client lists it (the first error otherwise, naming the
+  // shard), and remembers their incarnations for lost-data errors. A worker
+  // calls it once before its first step, so a wrong --servers list fails
+  // at once.
+  absl::Status CheckCluster();
   const std::string& target(int shard) const;
   // The shard holding the variable `full_name` (ShardForVariable: slots and
   // partitions live with their variable).
@@ -114,8 +131,11 @@ class ShardedClient final : public VariableClient {
         workers_(std::make_unique<ShardWorkers>(
             static_cast<int>(shards_.size()) - 1)) {}
 
-  // Names the shard in transport errors; other errors pass unchanged.
+  // Names the shard in transport and placement errors. NOT_FOUND from a
+  // shard whose incarnation changed since CheckCluster becomes DATA_LOSS
+  // naming the shard; other errors pass unchanged.
   absl::Status ShardError(int shard, const absl::Status& status) const;
+  absl::Status NamedShardError(int shard, const absl::Status& status) const;
   std::optional<Layout> FindLayout(absl::string_view full_name) const;
   // One batched Pull per shard with requests, concurrently; `replies` gets
   // one vector per shard, in request order.
@@ -141,6 +161,8 @@ class ShardedClient final : public VariableClient {
   const std::unique_ptr<ShardWorkers> workers_;
   mutable Mutex mu_;
   absl::flat_hash_map<std::string, Layout> layouts_ ABSL_GUARDED_BY(mu_);
+  // Per shard, its incarnation as CheckCluster found it ("" before).
+  std::vector<std::string> incarnations_ ABSL_GUARDED_BY(mu_);
   // Per partitioned variable: its parts' versions as last pulled, pushed or
   // fetched here, which turn a whole's known_version (their sum) back into
   // exact per-part versions for a conditional pull.

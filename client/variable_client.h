@@ -5,12 +5,14 @@
 // (ParameterServerClient) or several sharded ones (ShardedClient). Code
 // written against VariableClient runs unchanged on either.
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "common/shard_place.h"
 #include "common/update_spec.h"
 #include "common/variable_spec.h"
 
@@ -28,6 +30,14 @@ struct PulledValue {
   VariableInfo info;
   bool unchanged = false;  // The caller's known_version is current: no value.
   std::string value;       // Raw little-endian bytes otherwise.
+};
+
+// A server's place in its job and the incarnation of its data (which
+// changes when the server starts anew without what it held).
+struct ServerInfo {
+  ShardPlace place;
+  std::string incarnation;
+  int64_t num_variables = 0;
 };
 
 // Implementations are thread-safe. Every error is a server's status (code and
@@ -67,6 +77,12 @@ class VariableClient {
   // updates' order.
   virtual absl::StatusOr<std::vector<VariableInfo>> Push(
       const PushSpec& push) = 0;
+
+  // The one server's ServerInfo; UNIMPLEMENTED for a client of several.
+  virtual absl::StatusOr<ServerInfo> GetServerInfo() {
+    return absl::UnimplementedError(
+        "GetServerInfo asks one server; ask each shard's client.");
+  }
 };
 
 }  // namespace paramserver

@@ -10,14 +10,16 @@ bin=$(bazel info bazel-bin 2>/dev/null)
 work=$(mktemp -d)
 log=$work/ps_server.log
 source deploy/ps_server_lib.sh
+# Extra flags go to ps_server: the first start passes --initialize_data_dir,
+# restarts find the data the first one left.
 start_server() {
-  start_ps_server "$bin/server/ps_server" "$work/ps_server" --data_dir="$work/data"
+  start_ps_server "$bin/server/ps_server" "$work/ps_server" --data_dir="$work/data" "$@"
   server_pid=$PS_PID
   server=$PS_TARGET
   echo "== ps_server listening on $server (data in $work/data)"
 }
 trap 'kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null || true' EXIT
-start_server
+start_server --initialize_data_dir
 psctl() { "$bin/client/psctl" --server="$server" "$@"; }
 
 echo "== Four workers run the seed's sharing example at once"
@@ -68,7 +70,9 @@ shard_pids=()
 shards=()
 trap 'kill "${shard_pids[@]}" 2>/dev/null; wait 2>/dev/null || true' EXIT
 for shard in 0 1 2; do
-  start_ps_server "$bin/server/ps_server" "$work/shard$shard" --data_dir="$work/shard$shard"
+  start_ps_server "$bin/server/ps_server" "$work/shard$shard" --job=demo \
+    --shard_index=$shard --shard_count=3 --data_dir="$work/shard$shard" \
+    --initialize_data_dir
   shard_pids+=("$PS_PID")
   shards+=("$PS_TARGET")
 done
@@ -76,8 +80,8 @@ servers=$(IFS=,; echo "${shards[*]}")
 echo "   --servers=$servers"
 worker_pids=()
 for worker in 0 1; do
-  "$bin/examples/train_image_filter" --servers="$servers" --worker=$worker \
-    --steps=100 --log_every=50 &
+  "$bin/examples/train_image_filter" --servers="$servers" --job=demo \
+    --worker=$worker --steps=100 --log_every=50 &
   worker_pids+=($!)
 done
 for pid in "${worker_pids[@]}"; do wait "$pid"; done
@@ -86,6 +90,10 @@ for shard in 0 1 2; do
     $("$bin/client/psctl" --server="${shards[shard]}" list student |
       sed 's/.*"name":"\([^"]*\)".*/\1/')
 done
+echo "== A worker listing the shards in another order is refused, and creates nothing"
+reversed="${shards[2]},${shards[1]},${shards[0]}"
+"$bin/examples/train_image_filter" --servers="$reversed" --job=demo \
+  --worker=2 --steps=1 2>&1 | tail -n 1 | sed 's/^/   /' || true
 kill -TERM "${shard_pids[@]}"
 wait "${shard_pids[@]}"
 trap - EXIT

@@ -33,6 +33,9 @@ ABSL_FLAG(std::string, server, "127.0.0.1:2222", "Parameter server HOST:PORT.");
 ABSL_FLAG(std::string, servers, "",
           "Sharded parameter servers HOST:PORT,HOST:PORT,... in shard order "
           "(overrides --server).");
+ABSL_FLAG(std::string, job, "",
+          "The job the servers must belong to (their --job); empty checks "
+          "only each server's place in the list.");
 ABSL_FLAG(std::string, tls_ca, "",
           "PEM CA certificate(s) the servers' certificates must chain to; "
           "turns on TLS.");
@@ -193,30 +196,6 @@ absl::StatusOr<double> EvaluationLoss(VariableClient& client,
                                   images, targets, &unused);
 }
 
-absl::StatusOr<ClientOptions> ClientOptionsFromFlags() {
-  ClientOptions options;
-  if (absl::Status s = SetTlsAndToken(
-          absl::GetFlag(FLAGS_tls_ca), absl::GetFlag(FLAGS_tls_cert),
-          absl::GetFlag(FLAGS_tls_key), absl::GetFlag(FLAGS_token), options);
-      !s.ok()) {
-    return s;
-  }
-  return options;
-}
-
-absl::StatusOr<std::unique_ptr<VariableClient>> ConnectFromFlags() {
-  absl::StatusOr<ClientOptions> options = ClientOptionsFromFlags();
-  if (!options.ok()) return options.status();
-  const std::string servers = absl::GetFlag(FLAGS_servers);
-  if (servers.empty()) {
-    return ParameterServerClient::Connect(absl::GetFlag(FLAGS_server),
-                                          *options);
-  }
-  const std::vector<std::string> targets =
-      absl::StrSplit(servers, ',', absl::SkipEmpty());
-  return ShardedClient::Connect(targets, *options);
-}
-
 // Runs `op` until it succeeds, fails with anything but UNAVAILABLE, or the
 // servers have been unreachable for --retry_seconds.
 template <typename Op>
@@ -235,8 +214,46 @@ absl::Status RetryWhileUnavailable(int worker, Op op) {
   }
 }
 
+absl::StatusOr<ClientOptions> ClientOptionsFromFlags() {
+  ClientOptions options;
+  if (absl::Status s = SetTlsAndToken(
+          absl::GetFlag(FLAGS_tls_ca), absl::GetFlag(FLAGS_tls_cert),
+          absl::GetFlag(FLAGS_tls_key), absl::GetFlag(FLAGS_token), options);
+      !s.ok()) {
+    return s;
+  }
+  return options;
+}
+
+// Every call states the place it expects of its server: shard 0 of 1 with
+// --server, shard i of N with --servers (of --job when given). A sharded
+// worker asks every shard at once, so a list in another order, longer or
+// shorter than the job's, fails here, before anything is created.
+absl::StatusOr<std::unique_ptr<VariableClient>> ConnectFromFlags(int worker) {
+  absl::StatusOr<ClientOptions> options = ClientOptionsFromFlags();
+  if (!options.ok()) return options.status();
+  options->job = absl::GetFlag(FLAGS_job);
+  const std::string servers = absl::GetFlag(FLAGS_servers);
+  if (servers.empty()) {
+    options->expected_place = ShardPlace{options->job, 0, 1};
+    return ParameterServerClient::Connect(absl::GetFlag(FLAGS_server),
+                                          *options);
+  }
+  const std::vector<std::string> targets =
+      absl::StrSplit(servers, ',', absl::SkipEmpty());
+  absl::StatusOr<std::unique_ptr<ShardedClient>> sharded =
+      ShardedClient::Connect(targets, *options);
+  if (!sharded.ok()) return sharded.status();
+  if (absl::Status s = RetryWhileUnavailable(
+          worker, [&] { return (*sharded)->CheckCluster(); });
+      !s.ok()) {
+    return s;
+  }
+  return std::unique_ptr<VariableClient>(*std::move(sharded));
+}
+
 absl::Status Train() {
-  auto client = ConnectFromFlags();
+  auto client = ConnectFromFlags(absl::GetFlag(FLAGS_worker));
   if (!client.ok()) return client.status();
   absl::StatusOr<OptimizerSpec> optimizer = OptimizerFromFlags();
   if (!optimizer.ok()) return optimizer.status();

@@ -5,11 +5,13 @@
 // types): the adapter authenticates a call once (server/grpc_auth.h) and the
 // handlers (server/variable_service.h) check each action against the result.
 
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "common/shard_place.h"
 #include "server/auth.h"
 
 namespace paramserver {
@@ -35,10 +37,21 @@ class Caller {
   absl::Status Authorize(Action action,
                          absl::Span<const std::string> names) const;
 
+  // The place the caller expects of this server (wire/shard_metadata.h):
+  // null when it states none, an error when what it sent does not parse.
+  // VariableService checks it after Authorize.
+  const absl::StatusOr<std::optional<ShardPlace>>& expected_place() const {
+    return expected_place_;
+  }
+  void set_expected_place(absl::StatusOr<std::optional<ShardPlace>> place) {
+    expected_place_ = std::move(place);
+  }
+
  private:
   const TokenTable* tokens_ = nullptr;  // Null: authentication off.
   absl::StatusOr<std::string> token_;
   std::string peer_;
+  absl::StatusOr<std::optional<ShardPlace>> expected_place_ = std::nullopt;
 };
 
 }  // namespace paramserver

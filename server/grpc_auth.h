@@ -20,9 +20,10 @@ namespace paramserver {
 // honours differs, so none is.
 absl::StatusOr<std::string> BearerToken(const grpc::ServerContextBase& context);
 
-// The call's Caller: authentication off when `tokens` is null (the metadata
-// is not read then); otherwise its BearerToken, checked against `tokens`
-// (which must outlive the Caller), with the peer for logs.
+// The call's Caller: authentication off when `tokens` is null (the token is
+// not read then); otherwise its BearerToken, checked against `tokens`
+// (which must outlive the Caller), with the peer for logs. Either way, with
+// the place the call expects of this server (wire/shard_metadata.h).
 Caller AuthenticateCall(const TokenTable* tokens,
                         const grpc::ServerContextBase& context);
 

@@ -35,7 +35,7 @@ class PullChunksReactor final
     // The token before parsing; the name once decoded.
     const Caller caller = AuthenticateCall(tokens, *context);
     rpc::PullChunksRequest request;
-    absl::Status s = caller.Authorize(Action::kRead, {});
+    absl::Status s = service->Admit(caller, Action::kRead, {});
     if (s.ok()) s = ParseRequest(raw_request, &request);
     absl::StatusOr<VariableStore::PullResult> pulled =
         s.ok() ? service->PullChunks(caller, request) : s;
@@ -106,7 +106,8 @@ class PushChunksReactor final
         context_(context),
         response_(response) {
     // A caller without a writer token is refused before any chunk is read.
-    if (absl::Status s = caller_.Authorize(Action::kWrite, {}); !s.ok()) {
+    if (absl::Status s = service_->Admit(caller_, Action::kWrite, {});
+        !s.ok()) {
       Finish(ToGrpcStatus(s));
       return;
     }

@@ -17,18 +17,19 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "server/durability/data_dir_identity.h"
 #include "wire/channel_settings.h"
 
 namespace paramserver {
 
-GrpcServer::GrpcServer(ServerOptions options,
+GrpcServer::GrpcServer(ServerOptions options, ServerIdentity identity,
                        std::unique_ptr<Durability> durability,
                        std::unique_ptr<VariableStore> store)
     : options_(std::move(options)),
       durability_(std::move(durability)),
       store_(std::move(store)),
       service_(store_.get(), tokens(), options_.stream_idle_limit,
-               options_.stream_min_bytes_per_second) {}
+               options_.stream_min_bytes_per_second, std::move(identity)) {}
 
 bool IsLoopbackAddress(absl::string_view address) {
   if (address == "localhost") return true;
@@ -121,9 +122,16 @@ class ReflectionOption final : public grpc::ServerBuilderOption {
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
     const ServerOptions& options) {
   if (absl::Status s = CheckTransportPolicy(options); !s.ok()) return s;
+  if (absl::Status s = ValidateShardPlace(options.place); !s.ok()) return s;
+  ServerIdentity identity{options.place, NewIncarnation()};
   std::unique_ptr<Durability> durability;
   std::unique_ptr<VariableStore> store;
   if (options.durability.has_value()) {
+    absl::StatusOr<DataDirIdentity> claimed =
+        ClaimDataDir(options.durability->data_dir, options.place,
+                     options.initialize_data_dir);
+    if (!claimed.ok()) return claimed.status();
+    identity.incarnation = claimed->incarnation;
     absl::StatusOr<std::unique_ptr<Durability>> opened =
         Durability::Open(*options.durability, options.store, &store);
     if (!opened.ok()) return opened.status();
@@ -134,8 +142,8 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
     if (!created.ok()) return created.status();
     store = *std::move(created);
   }
-  std::unique_ptr<GrpcServer> server(
-      new GrpcServer(options, std::move(durability), std::move(store)));
+  std::unique_ptr<GrpcServer> server(new GrpcServer(
+      options, std::move(identity), std::move(durability), std::move(store)));
   server->admin_ = std::make_unique<AdminService>(server->durability_.get(),
                                                   server->tokens());
 

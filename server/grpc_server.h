@@ -41,8 +41,15 @@ struct ServerOptions {
   std::string address = "127.0.0.1";
   int port = 2222;  // 0 picks a free port; port() tells which.
   StoreOptions store;
+  // Where this server stands in its job (common/shard_place.h). With a data
+  // directory it must be the place the directory was made for.
+  ShardPlace place;
   // Without it the variables live in memory only.
   std::optional<DurabilityOptions> durability;
+  // Lets Start begin with a data directory that holds no data (missing or
+  // empty), as on a shard's first start; without it Start refuses one
+  // (ClaimDataDir), since a shard that served before has then lost its data.
+  bool initialize_data_dir = false;
   // Without it connections are plaintext, which Start only allows on a
   // loopback address unless allow_insecure_remote is set.
   std::optional<ServerTlsOptions> tls;
@@ -75,7 +82,10 @@ bool IsLoopbackAddress(absl::string_view address);
 class GrpcServer {
  public:
   // Restores the variables first when durability is configured (its errors
-  // are returned: DATA_LOSS for damage the options do not allow skipping).
+  // are returned: DATA_LOSS for damage the options do not allow skipping;
+  // FAILED_PRECONDITION for a data directory of another place, or one that
+  // holds no data without initialize_data_dir). INVALID_ARGUMENT for an
+  // impossible place.
   // FAILED_PRECONDITION for plaintext on a non-loopback address without
   // allow_insecure_remote. UNAVAILABLE when the address cannot be bound (or
   // the TLS key and certificate are unusable).
@@ -87,6 +97,7 @@ class GrpcServer {
   // "address:port", what clients connect to.
   std::string target() const;
   VariableStore& store() { return *store_; }
+  const ServerIdentity& identity() const { return service_.identity(); }
 
   // Idempotent; returns once every call has finished.
   void Shutdown(absl::Duration grace);
@@ -96,7 +107,8 @@ class GrpcServer {
   absl::StatusOr<int64_t> Checkpoint();
 
  private:
-  GrpcServer(ServerOptions options, std::unique_ptr<Durability> durability,
+  GrpcServer(ServerOptions options, ServerIdentity identity,
+             std::unique_ptr<Durability> durability,
              std::unique_ptr<VariableStore> store);
   // Null when authentication is off.
   const TokenTable* tokens() const {

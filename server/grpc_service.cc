@@ -48,7 +48,8 @@ grpc::ServerUnaryReactor* ServeUnary(
 absl::Status ServePull(VariableService& service, const Caller& caller,
                        const grpc::ByteBuffer& raw_request,
                        grpc::ByteBuffer* raw_response) {
-  if (absl::Status s = caller.Authorize(Action::kRead, {}); !s.ok()) return s;
+  if (absl::Status s = service.Admit(caller, Action::kRead, {}); !s.ok())
+    return s;
   rpc::PullRequest request;
   if (absl::Status s = ParseRequest(raw_request, &request); !s.ok()) return s;
   absl::StatusOr<VariableService::PullReply> reply =
@@ -59,6 +60,13 @@ absl::Status ServePull(VariableService& service, const Caller& caller,
 }
 
 }  // namespace
+
+grpc::ServerUnaryReactor* ParameterServerService::GetServerInfo(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(&service_, tokens_, context, "GetServerInfo", *request,
+                    response, &VariableService::GetServerInfo);
+}
 
 grpc::ServerUnaryReactor* ParameterServerService::GetVariable(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,

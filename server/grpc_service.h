@@ -19,16 +19,20 @@ namespace paramserver {
 // copy; PushChunks copies chunk bytes from gRPC's slices straight into the
 // update's value.
 using ParameterServerBase =
-    rpc::ParameterServer::WithRawCallbackMethod_GetVariable<
-        rpc::ParameterServer::WithRawCallbackMethod_ReadVariable<
-            rpc::ParameterServer::WithRawCallbackMethod_ListVariables<
-                rpc::ParameterServer::WithRawCallbackMethod_DeleteVariables<
-                    rpc::ParameterServer::WithRawCallbackMethod_Pull<
-                        rpc::ParameterServer::WithRawCallbackMethod_PullChunks<
-                            rpc::ParameterServer::WithRawCallbackMethod_Push<
-                                rpc::ParameterServer::
-                                    WithRawCallbackMethod_PushChunks<
-                                        rpc::ParameterServer::Service>>>>>>>>;
+    rpc::ParameterServer::WithRawCallbackMethod_GetServerInfo<
+        rpc::ParameterServer::WithRawCallbackMethod_GetVariable<
+            rpc::ParameterServer::WithRawCallbackMethod_ReadVariable<
+                rpc::ParameterServer::WithRawCallbackMethod_ListVariables<
+                    rpc::ParameterServer::WithRawCallbackMethod_DeleteVariables<
+                        rpc::ParameterServer::WithRawCallbackMethod_Pull<
+                            rpc::ParameterServer::
+                                WithRawCallbackMethod_PullChunks<
+                                    rpc::ParameterServer::
+                                        WithRawCallbackMethod_Push<
+                                            rpc::ParameterServer::
+                                                WithRawCallbackMethod_PushChunks<
+                                                    rpc::ParameterServer::
+                                                        Service>>>>>>>>>;
 
 // The gRPC face of a VariableStore: converts messages and statuses, nothing
 // more. Each method authenticates its call against `tokens`
@@ -44,17 +48,22 @@ class ParameterServerService final : public ParameterServerBase {
   explicit ParameterServerService(
       VariableStore* store, const TokenTable* tokens = nullptr,
       absl::Duration stream_idle_limit = absl::InfiniteDuration(),
-      int64_t stream_min_bytes_per_second = 0)
-      : service_(store),
+      int64_t stream_min_bytes_per_second = 0, ServerIdentity identity = {})
+      : service_(store, std::move(identity)),
         tokens_(tokens),
         sessions_(&service_, tokens),
         watchdog_(stream_idle_limit, stream_min_bytes_per_second) {}
+
+  const ServerIdentity& identity() const { return service_.identity(); }
 
   // The companion service, to be registered on the same server.
   SessionService* sessions() { return &sessions_; }
 
   // Each request and response below is the message the method's name says,
   // serialized.
+  grpc::ServerUnaryReactor* GetServerInfo(grpc::CallbackServerContext* context,
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetVariable(grpc::CallbackServerContext* context,
                                         const grpc::ByteBuffer* request,
                                         grpc::ByteBuffer* response) override;

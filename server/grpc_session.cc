@@ -23,7 +23,7 @@ class SessionReactor final
         registry_(registry),
         context_(context) {
     // Any known token may open a session; each call's role is checked later.
-    if (absl::Status s = caller_.Authorize(Action::kRead, {}); !s.ok()) {
+    if (absl::Status s = service_->Admit(caller_, Action::kRead, {}); !s.ok()) {
       Finish(ToGrpcStatus(s));
       return;
     }

@@ -40,6 +40,21 @@ ABSL_FLAG(uint64_t, max_total_bytes, uint64_t{16} << 30,
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 ABSL_FLAG(double, shutdown_grace_seconds, 10,
           "On SIGINT/SIGTERM, how long calls in flight may take to finish.");
+ABSL_FLAG(std::string, job, "",
+          "Name of the job this server is a shard of (letters, digits, '.', "
+          "'_', '-'); clients that name a job are refused by another's.");
+ABSL_FLAG(int, shard_index, 0,
+          "This server's index among its job's shards (in a Kubernetes "
+          "StatefulSet, the pod's ordinal). Clients list the job's servers "
+          "in this order and are refused when they list this one elsewhere.");
+ABSL_FLAG(int, shard_count, 1, "How many shards the job has.");
+ABSL_FLAG(bool, initialize_data_dir, false,
+          "Allow a --data_dir that holds no data (missing or empty): begin "
+          "this shard with no variables, as on its first start. Without it "
+          "such a directory is refused, because a shard that served before "
+          "has then lost its data (a volume not mounted, a directory "
+          "removed). --data_dir records --job, --shard_index and "
+          "--shard_count on first start and refuses others later.");
 ABSL_FLAG(std::string, data_dir, "",
           "Directory for checkpoints and the write-ahead log. Empty keeps the "
           "variables in memory only.");
@@ -251,6 +266,14 @@ int Run() {
     return 2;
   }
   options.reflection = absl::GetFlag(FLAGS_reflection);
+  options.place = {absl::GetFlag(FLAGS_job), absl::GetFlag(FLAGS_shard_index),
+                   absl::GetFlag(FLAGS_shard_count)};
+  if (absl::Status s = ValidateShardPlace(options.place); !s.ok()) {
+    Log(LogLevel::kError, "Cannot start: ", s.message(),
+        " (--job, --shard_index, --shard_count)");
+    return 2;
+  }
+  options.initialize_data_dir = absl::GetFlag(FLAGS_initialize_data_dir);
   absl::StatusOr<std::optional<DurabilityOptions>> durability =
       DurabilityFromFlags();
   if (!durability.ok()) {
@@ -270,7 +293,9 @@ int Run() {
   }
   std::printf("ps_server listening on %s\n", (*server)->target().c_str());
   std::fflush(stdout);
-  Log(LogLevel::kInfo, "Serving on ", (*server)->target(),
+  Log(LogLevel::kInfo, "Serving on ", (*server)->target(), " as ",
+      (*server)->identity().place.ToString(), ", incarnation ",
+      (*server)->identity().incarnation,
       " (max_variable_bytes=", options.store.max_variable_bytes,
       ", max_total_bytes=", options.store.max_total_bytes, "; ",
       SecuritySummary(options), ")");

@@ -32,7 +32,8 @@ std::string DeleteTarget(const rpc::DeleteVariablesRequest& request) {
 
 // The count first, so that nothing is done per update of an oversized push;
 // then writing every variable the updates name.
-absl::Status CheckPush(const Caller& caller, const rpc::PushRequest& request) {
+absl::Status CheckPush(const VariableService& service, const Caller& caller,
+                       const rpc::PushRequest& request) {
   if (absl::Status s = CheckPushUpdateCount(request.updates_size()); !s.ok()) {
     return s;
   }
@@ -41,18 +42,40 @@ absl::Status CheckPush(const Caller& caller, const rpc::PushRequest& request) {
   for (const rpc::Update& update : request.updates()) {
     names.push_back(update.name());
   }
-  return caller.Authorize(Action::kWrite, names);
+  return service.Admit(caller, Action::kWrite, names);
 }
 
 }  // namespace
+
+absl::Status VariableService::Admit(const Caller& caller, Action action,
+                                    absl::Span<const std::string> names) const {
+  if (absl::Status s = caller.Authorize(action, names); !s.ok()) return s;
+  const absl::StatusOr<std::optional<ShardPlace>>& expected =
+      caller.expected_place();
+  if (!expected.ok()) return expected.status();
+  if (!expected->has_value()) return absl::OkStatus();
+  return CheckShardPlace(identity_.place, **expected);
+}
+
+absl::Status VariableService::GetServerInfo(
+    const Caller& caller, const rpc::ServerInfoRequest& /*request*/,
+    rpc::ServerInfoResponse* response) {
+  if (absl::Status s = Admit(caller, Action::kRead, {}); !s.ok()) return s;
+  response->set_job(identity_.place.job);
+  response->set_shard_index(identity_.place.index);
+  response->set_shard_count(identity_.place.count);
+  response->set_incarnation(identity_.incarnation);
+  response->set_num_variables(static_cast<int64_t>(store_->num_variables()));
+  return absl::OkStatus();
+}
 
 absl::Status VariableService::GetVariable(
     const Caller& caller, const rpc::GetVariableRequest& request,
     rpc::GetVariableResponse* response) {
   const Action action =
       request.reuse() == rpc::REUSE ? Action::kRead : Action::kCreate;
-  if (absl::Status s = caller.Authorize(
-          action, {JoinScope(request.scope(), request.name())});
+  if (absl::Status s =
+          Admit(caller, action, {JoinScope(request.scope(), request.name())});
       !s.ok()) {
     return s;
   }
@@ -75,7 +98,7 @@ absl::Status VariableService::GetVariable(
 absl::Status VariableService::ReadVariable(
     const Caller& caller, const rpc::ReadVariableRequest& request,
     rpc::ReadVariableResponse* response) {
-  if (absl::Status s = caller.Authorize(Action::kRead, {request.name()});
+  if (absl::Status s = Admit(caller, Action::kRead, {request.name()});
       !s.ok()) {
     return s;
   }
@@ -90,7 +113,7 @@ absl::Status VariableService::ReadVariable(
 absl::Status VariableService::ListVariables(
     const Caller& caller, const rpc::ListVariablesRequest& request,
     rpc::ListVariablesResponse* response) {
-  if (absl::Status s = caller.Authorize(Action::kRead, {request.prefix()});
+  if (absl::Status s = Admit(caller, Action::kRead, {request.prefix()});
       !s.ok()) {
     return s;
   }
@@ -106,8 +129,7 @@ absl::Status VariableService::ListVariables(
 absl::Status VariableService::DeleteVariables(
     const Caller& caller, const rpc::DeleteVariablesRequest& request,
     rpc::DeleteVariablesResponse* response) {
-  if (absl::Status s =
-          caller.Authorize(Action::kDelete, {DeleteTarget(request)});
+  if (absl::Status s = Admit(caller, Action::kDelete, {DeleteTarget(request)});
       !s.ok()) {
     return s;
   }
@@ -137,7 +159,7 @@ absl::StatusOr<VariableService::PullReply> VariableService::Pull(
   names.reserve(request.items_size());
   for (const rpc::PullItem& item : request.items())
     names.push_back(item.name());
-  if (absl::Status s = caller.Authorize(Action::kRead, names); !s.ok()) {
+  if (absl::Status s = Admit(caller, Action::kRead, names); !s.ok()) {
     return s;
   }
   std::vector<PullItemSpec> items;
@@ -158,7 +180,7 @@ absl::StatusOr<VariableService::PullReply> VariableService::Pull(
 
 absl::StatusOr<VariableStore::PullResult> VariableService::PullChunks(
     const Caller& caller, const rpc::PullChunksRequest& request) {
-  if (absl::Status s = caller.Authorize(Action::kRead, {request.name()});
+  if (absl::Status s = Admit(caller, Action::kRead, {request.name()});
       !s.ok()) {
     return s;
   }
@@ -171,7 +193,7 @@ absl::StatusOr<VariableStore::PullResult> VariableService::PullChunks(
 absl::Status VariableService::Push(const Caller& caller,
                                    const rpc::PushRequest& request,
                                    rpc::PushResponse* response) {
-  if (absl::Status s = CheckPush(caller, request); !s.ok()) return s;
+  if (absl::Status s = CheckPush(*this, caller, request); !s.ok()) return s;
   absl::StatusOr<PushSpec> push = FromProto(request);
   if (!push.ok()) return push.status();
   absl::StatusOr<std::vector<VariableInfo>> infos = store_->Push(*push);
@@ -184,7 +206,7 @@ absl::Status VariableService::Push(const Caller& caller,
 
 absl::StatusOr<VariableService::ChunkedPush> VariableService::StartChunkedPush(
     const Caller& caller, const rpc::PushRequest& request) {
-  if (absl::Status s = CheckPush(caller, request); !s.ok()) return s;
+  if (absl::Status s = CheckPush(*this, caller, request); !s.ok()) return s;
   absl::StatusOr<PushSpec> header = FromProto(request);
   if (!header.ok()) return header.status();
   absl::StatusOr<std::vector<size_t>> sizes = store_->CheckPushHeader(*header);

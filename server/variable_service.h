@@ -15,18 +15,45 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "common/shard_place.h"
 #include "proto/parameter_server.pb.h"
 #include "server/caller.h"
 #include "server/variable_store.h"
 
 namespace paramserver {
 
+// Who this server is: its place in its job and the incarnation of its data
+// (server/durability/data_dir_identity.h; without a data directory, one per
+// process).
+struct ServerIdentity {
+  ShardPlace place;
+  std::string incarnation;
+};
+
 // Every method returns the first error: the caller's (UNAUTHENTICATED,
-// PERMISSION_DENIED; see Caller::Authorize), then the request's and the
-// store's (see VariableStore). Thread-safe; the store must outlive it.
+// PERMISSION_DENIED; see Caller::Authorize; FAILED_PRECONDITION when the
+// caller expects this server at another place in its job), then the
+// request's and the store's (see VariableStore). Thread-safe; the store must
+// outlive it.
 class VariableService {
  public:
-  explicit VariableService(VariableStore* store) : store_(store) {}
+  explicit VariableService(VariableStore* store, ServerIdentity identity = {})
+      : store_(store), identity_(std::move(identity)) {}
+
+  const ServerIdentity& identity() const { return identity_; }
+
+  // Caller::Authorize, then the place the caller expects of this server
+  // (CheckShardPlace; INVALID_ARGUMENT when its metadata did not parse).
+  // Every method below starts with it; the adapters call it before parsing.
+  absl::Status Admit(const Caller& caller, Action action,
+                     absl::Span<const std::string> names) const;
+
+  // This server's place, incarnation and variable count; any valid caller
+  // may ask (Action::kRead of nothing).
+  absl::Status GetServerInfo(const Caller& caller,
+                             const rpc::ServerInfoRequest& request,
+                             rpc::ServerInfoResponse* response);
 
   // tf.get_variable. Reads (Action::kRead) when it only reuses
   // (reuse=REUSE), may create (Action::kCreate) otherwise; the name it
@@ -92,6 +119,7 @@ class VariableService {
 
  private:
   VariableStore* const store_;
+  const ServerIdentity identity_;
 };
 
 // INVALID_ARGUMENT, naming the update, unless update `index` of `request`,

@@ -229,3 +229,51 @@ TEST_F(VariableServiceTest, WithoutTokensEveryCallIsAllowed) {
 
 }  // namespace
 }  // namespace paramserver
+
+namespace paramserver {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Every handler refuses a caller that expects this server elsewhere, before
+// touching the store; the place is checked after the token.
+TEST(VariableServicePlaceTest, RefusesACallerThatExpectsAnotherPlace) {
+  absl::StatusOr<std::unique_ptr<VariableStore>> store =
+      VariableStore::Create(StoreOptions());
+  ASSERT_TRUE(store.ok()) << store.status();
+  VariableService service(store->get(), {{"demo", 1, 3}, "inc"});
+  rpc::GetVariableRequest create;
+  create.set_name("v");
+  create.set_reuse(rpc::AUTO_REUSE);
+  create.mutable_shape()->add_dims(2);
+  rpc::GetVariableResponse response;
+
+  Caller misplaced;
+  misplaced.set_expected_place(ShardPlace{"demo", 0, 3});
+  absl::Status s = service.GetVariable(misplaced, create, &response);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.message(), HasSubstr("lists it as shard 0 of 3"));
+  Caller broken;
+  broken.set_expected_place(absl::InvalidArgumentError("bad metadata"));
+  EXPECT_EQ(service.GetVariable(broken, create, &response).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*store)->num_variables(), 0u);
+
+  Caller placed;
+  placed.set_expected_place(ShardPlace{"", 1, 3});  // Any job.
+  EXPECT_TRUE(service.GetVariable(placed, create, &response).ok());
+  EXPECT_TRUE(service.GetVariable(Caller(), create, &response).ok());
+
+  rpc::ServerInfoResponse info;
+  ASSERT_TRUE(service.GetServerInfo(placed, {}, &info).ok());
+  EXPECT_EQ(info.job(), "demo");
+  EXPECT_EQ(info.shard_index(), 1);
+  EXPECT_EQ(info.shard_count(), 3);
+  EXPECT_EQ(info.incarnation(), "inc");
+  EXPECT_EQ(info.num_variables(), 1);
+  EXPECT_EQ(service.GetServerInfo(misplaced, {}, &info).code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace paramserver

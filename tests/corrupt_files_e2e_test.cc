@@ -32,9 +32,9 @@ class CorruptFilesTest : public ::testing::Test {
 
   absl::StatusOr<std::unique_ptr<ServerProcess>> Start(
       std::vector<std::string> extra = {}) {
-    std::vector<std::string> flags = {"--data_dir=" + dir_,
-                                      "--wal_fsync=always",
-                                      "--checkpoint_interval_seconds=0"};
+    std::vector<std::string> flags = {
+        "--data_dir=" + dir_, "--initialize_data_dir", "--wal_fsync=always",
+        "--checkpoint_interval_seconds=0"};
     flags.insert(flags.end(), extra.begin(), extra.end());
     return ServerProcess::Start(flags);
   }

@@ -37,7 +37,7 @@ std::string Bytes(float x) {
 }
 
 std::vector<std::string> ServerFlags(const std::string& dir) {
-  return {"--data_dir=" + dir, "--wal_fsync=always",
+  return {"--data_dir=" + dir, "--initialize_data_dir", "--wal_fsync=always",
           "--checkpoint_interval_seconds=0.15"};
 }
 
@@ -230,7 +230,8 @@ TEST(CrashRecoveryE2ETest, RacingDeletesAndMultiVariablePushesRestartWhole) {
   for (int round = 0; round < kRounds; ++round) {
     // No checkpoints: start-up must replay everything from the log.
     auto server = ServerProcess::Start(
-        {"--data_dir=" + dir, "--checkpoint_interval_seconds=0",
+        {"--data_dir=" + dir, "--initialize_data_dir",
+         "--checkpoint_interval_seconds=0",
          round % 2 == 0 ? "--wal_fsync=always" : "--wal_fsync=everysec"});
     ASSERT_TRUE(server.ok()) << "round " << round << ": " << server.status();
     auto client = ParameterServerClient::Connect((*server)->target());
@@ -265,7 +266,8 @@ TEST(CrashRecoveryE2ETest, RacingDeletesAndMultiVariablePushesRestartWhole) {
   }
   EXPECT_GT(total_acknowledged, kRounds)
       << "the clients did too little to mean much";
-  auto server = ServerProcess::Start({"--data_dir=" + dir});
+  auto server =
+      ServerProcess::Start({"--data_dir=" + dir, "--initialize_data_dir"});
   ASSERT_TRUE(server.ok()) << server.status();
   auto client = ParameterServerClient::Connect((*server)->target());
   ASSERT_TRUE(client.ok());

@@ -41,9 +41,9 @@ class DiskFullTest : public ::testing::Test {
   }
 
   void StartServer() {
-    auto server = ServerProcess::Start({"--data_dir=" + mount_point_ + "/data",
-                                        "--wal_fsync=always",
-                                        "--checkpoint_interval_seconds=0"});
+    auto server = ServerProcess::Start(
+        {"--data_dir=" + mount_point_ + "/data", "--initialize_data_dir",
+         "--wal_fsync=always", "--checkpoint_interval_seconds=0"});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     auto client = ParameterServerClient::Connect(server_->target());

@@ -275,8 +275,8 @@ class ServerRestartE2ETest : public ::testing::TestWithParam<int> {};
 TEST_P(ServerRestartE2ETest, ClientCarriesOnAfterTheServerRestarts) {
   const std::string dir = std::string(std::getenv("TEST_TMPDIR")) +
                           "/restart_" + std::to_string(GetParam());
-  const std::vector<std::string> flags = {"--data_dir=" + dir,
-                                          "--wal_fsync=always"};
+  const std::vector<std::string> flags = {
+      "--data_dir=" + dir, "--initialize_data_dir", "--wal_fsync=always"};
   auto server = ServerProcess::Start(flags);
   ASSERT_TRUE(server.ok()) << server.status();
   const std::string target = (*server)->target();

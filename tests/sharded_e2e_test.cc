@@ -21,56 +21,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server_process.h"
+#include "tests/sharded_cluster.h"
 
 namespace paramserver {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-constexpr int kShards = 3;
-
-std::vector<std::string> ShardFlags(const std::string& dir,
-                                    const std::string& port) {
-  return {"--port=" + port, "--data_dir=" + dir, "--wal_fsync=always"};
-}
-
-class ShardedE2ETest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    for (int s = 0; s < kShards; ++s) {
-      const char* tmp = std::getenv("TEST_TMPDIR");
-      dirs_.push_back(absl::StrCat(
-          tmp != nullptr ? tmp : "/tmp", "/",
-          ::testing::UnitTest::GetInstance()->current_test_info()->name(),
-          "_shard", s));
-      auto server = ServerProcess::Start(ShardFlags(dirs_[s], "0"));
-      ASSERT_TRUE(server.ok()) << server.status();
-      targets_.push_back((*server)->target());
-      servers_.push_back(*std::move(server));
-      auto direct = ParameterServerClient::Connect(targets_[s]);
-      ASSERT_TRUE(direct.ok());
-      direct_.push_back(*std::move(direct));
-    }
-    auto client = ShardedClient::Connect(targets_);
-    ASSERT_TRUE(client.ok()) << client.status();
-    client_ = *std::move(client);
-  }
-
-  // Restarts shard `s` on its port from its data directory.
-  void Restart(int s) {
-    const std::string port = targets_[s].substr(targets_[s].rfind(':') + 1);
-    auto server = ServerProcess::Start(ShardFlags(dirs_[s], port));
-    ASSERT_TRUE(server.ok()) << server.status();
-    ASSERT_EQ((*server)->target(), targets_[s]);
-    servers_[s] = *std::move(server);
-  }
-
-  std::vector<std::string> dirs_, targets_;
-  std::vector<std::unique_ptr<ServerProcess>> servers_;
-  std::vector<std::unique_ptr<ParameterServerClient>> direct_;
-  std::unique_ptr<ShardedClient> client_;
-};
 
 VariableRequest Zeros(const std::string& scope, const std::string& name,
                       TensorShape shape) {
@@ -359,10 +316,10 @@ TEST_F(ShardedE2ETest, TrainingSurvivesAShardKilledAndRestarted) {
   } joiner{workers};
   for (int w = 0; w < 2; ++w) {
     workers.emplace_back([&, w] {
-      results[w] =
-          RunCommand({"examples/train_image_filter", "--servers=" + servers,
-                      "--worker=" + std::to_string(w), "--steps=150",
-                      "--size=16", "--log_every=50", "--retry_seconds=60"});
+      results[w] = RunCommand(
+          {"examples/train_image_filter", "--servers=" + servers,
+           "--job=" + std::string(kJob), "--worker=" + std::to_string(w),
+           "--steps=150", "--size=16", "--log_every=50", "--retry_seconds=60"});
     });
   }
   // Once training is under way, kill the shard holding conv1's weights.
@@ -407,7 +364,7 @@ TEST_F(ShardedE2ETest, TrainingSurvivesAShardKilledAndRestarted) {
   // The restarted shard kept every acknowledged update (--wal_fsync=always)
   // and the job went on past them. (A fresh client: client_'s channel to the
   // killed shard may still be in gRPC's reconnect backoff.)
-  auto fresh = ShardedClient::Connect(targets_);
+  auto fresh = ShardedClient::Connect(targets_, JobOptions());
   ASSERT_TRUE(fresh.ok());
   client_ = *std::move(fresh);
   auto after = client_->Pull({{watched, 0}});
