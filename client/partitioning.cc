@@ -1,10 +1,12 @@
 #include "client/partitioning.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "client/shard_placement.h"
 
 namespace paramserver {
@@ -113,6 +115,84 @@ absl::StatusOr<PulledValue> AssembleParts(absl::string_view full_name,
     whole.value += parts[p].value;
   }
   return whole;
+}
+
+std::string DescriptorName(absl::string_view full_name) {
+  return absl::StrCat(full_name, "/.partitions");
+}
+
+std::vector<int64_t> EncodeDescriptor(const PartitionLayout& layout) {
+  std::vector<int64_t> values = {
+      kDescriptorFormat, static_cast<int64_t>(layout.rows.size()),
+      static_cast<int64_t>(layout.dtype), layout.trainable ? 1 : 0,
+      static_cast<int64_t>(layout.shape.size())};
+  values.insert(values.end(), layout.shape.begin(), layout.shape.end());
+  return values;
+}
+
+absl::StatusOr<PartitionLayout> DecodeDescriptor(absl::string_view value,
+                                                 absl::string_view full_name) {
+  std::vector<int64_t> v(value.size() / sizeof(int64_t));
+  if (!v.empty()) std::memcpy(v.data(), value.data(), v.size() * 8);
+  const auto damaged = [&] {
+    return absl::DataLossError(
+        absl::StrCat("The layout of partitioned variable ", full_name, " (",
+                     DescriptorName(full_name),
+                     ") does not decode; delete the variable "
+                     "and create it again."));
+  };
+  if (value.size() % sizeof(int64_t) != 0 || v.size() < 5 ||
+      v[0] != kDescriptorFormat || v[1] < 1 || v[1] > (int64_t{1} << 20) ||
+      v[2] < 0 || v[2] > std::numeric_limits<int>::max() ||
+      !IsValidDType(static_cast<int>(v[2])) || v[4] < 1 ||
+      static_cast<int64_t>(v.size()) != 5 + v[4]) {
+    return damaged();
+  }
+  VariableRequest request;
+  request.shape = TensorShape(v.begin() + 5, v.end());
+  request.dtype = static_cast<DType>(v[2]);
+  request.trainable = v[3] != 0;
+  absl::StatusOr<PartitionLayout> layout =
+      MakePartitionLayout(request, static_cast<int>(v[1]), full_name);
+  if (!layout.ok() || static_cast<int64_t>(layout->rows.size()) != v[1]) {
+    return damaged();
+  }
+  return layout;
+}
+
+namespace {
+
+// TensorFlow's partitions list: [parts, 1, 1, ...], one entry per axis.
+std::string PartitionsString(const PartitionLayout& layout) {
+  std::vector<int64_t> partitions(layout.shape.size(), 1);
+  partitions[0] = static_cast<int64_t>(layout.rows.size());
+  return absl::StrCat("[", absl::StrJoin(partitions, ", "), "]");
+}
+
+}  // namespace
+
+absl::Status CheckReusedLayout(const PartitionLayout& requested,
+                               const PartitionLayout& found,
+                               absl::string_view full_name) {
+  if (requested.shape != found.shape) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Trying to reuse partitioned variable ", full_name,
+                     ", but specified shape ", ShapeToString(requested.shape),
+                     " and found shape ", ShapeToString(found.shape), "."));
+  }
+  if (requested.dtype != found.dtype) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Trying to reuse partitioned variable ", full_name,
+                     ", but specified dtype ", DTypeName(requested.dtype),
+                     " and found dtype ", DTypeName(found.dtype), "."));
+  }
+  if (requested.rows.size() != found.rows.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Trying to reuse partitioned variable ", full_name,
+                     ", but specified partitions ", PartitionsString(requested),
+                     " and found partitions ", PartitionsString(found), "."));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace paramserver

@@ -6,6 +6,7 @@
 // the parts live): pure functions, no RPC.
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -45,6 +46,36 @@ absl::StatusOr<InitializerSpec> PartInitializer(const InitializerSpec& spec,
                                                 int part, int64_t first_row,
                                                 int64_t rows,
                                                 absl::string_view full_name);
+
+// ---- The committed layout ----
+//
+// A partitioned variable exists once its descriptor does: the int64 variable
+// DescriptorName(full_name) on the shard that holds full_name, created (with
+// CREATE, so exactly once) only after every part exists. Its value is
+// [kDescriptorFormat, parts, dtype, trainable, rank, dims...]. Readers see
+// a partitioned variable only through its descriptor, so a creation that
+// failed half-way is invisible (its parts are adopted by the next creation
+// or removed by deleting the whole name).
+
+inline constexpr int64_t kDescriptorFormat = 1;
+
+// "full_name/.partitions".
+std::string DescriptorName(absl::string_view full_name);
+
+// The descriptor's values.
+std::vector<int64_t> EncodeDescriptor(const PartitionLayout& layout);
+
+// The layout a descriptor's raw value (little-endian int64s) records;
+// DATA_LOSS naming `full_name` when it does not decode.
+absl::StatusOr<PartitionLayout> DecodeDescriptor(absl::string_view value,
+                                                 absl::string_view full_name);
+
+// TensorFlow's checks when `requested` (num_partitions parts) reuses the
+// committed `found`: shape, dtype, then the number of parts, each
+// INVALID_ARGUMENT with TF 1.x's wording.
+absl::Status CheckReusedLayout(const PartitionLayout& requested,
+                               const PartitionLayout& found,
+                               absl::string_view full_name);
 
 // Joins the parts' pulled values into the whole, whose version is the sum
 // of the parts'; FAILED_PRECONDITION when a part's size or dtype no longer

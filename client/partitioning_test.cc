@@ -11,6 +11,7 @@ namespace paramserver {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 
 VariableRequest Request(TensorShape shape) {
   VariableRequest request;
@@ -93,6 +94,71 @@ TEST(AssemblePartsTest, JoinsValuesAndSumsVersions) {
   parts[1].value = std::string(8, 'b');  // A part that changed its shape.
   EXPECT_EQ(AssembleParts("emb", layout, parts).status().code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+std::string RawInt64s(const std::vector<int64_t>& values) {
+  return std::string(reinterpret_cast<const char*>(values.data()),
+                     values.size() * sizeof(int64_t));
+}
+
+TEST(DescriptorTest, RecordsTheLayout) {
+  VariableRequest request = Request({10, 4});
+  request.dtype = DType::kDouble;
+  request.trainable = false;
+  const PartitionLayout layout = *MakePartitionLayout(request, 3, "emb");
+  EXPECT_EQ(DescriptorName("s/emb"), "s/emb/.partitions");
+  const std::vector<int64_t> values = EncodeDescriptor(layout);
+  EXPECT_THAT(values, ElementsAre(kDescriptorFormat, 3, 2, 0, 2, 10, 4));
+  absl::StatusOr<PartitionLayout> decoded =
+      DecodeDescriptor(RawInt64s(values), "emb");
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->shape, layout.shape);
+  EXPECT_EQ(decoded->dtype, DType::kDouble);
+  EXPECT_FALSE(decoded->trainable);
+  EXPECT_EQ(decoded->rows, layout.rows);
+  EXPECT_EQ(decoded->total_bytes, layout.total_bytes);
+}
+
+TEST(DescriptorTest, RefusesWhatDoesNotDecode) {
+  const std::vector<std::vector<int64_t>> broken = {
+      {},
+      {2, 3, 1, 1, 1, 10},  // Another format.
+      {1, 0, 1, 1, 1, 10},  // No parts.
+      {1, 3, 7, 1, 1, 10},  // No such dtype.
+      {1, 3, 1, 1, 2, 10},  // Rank 2, one dim.
+      {1, 3, 1, 1, 1, -5},  // A negative dim.
+      {1, 3, 1, 1, 0},      // Rank 0.
+      {1, 4, 1, 1, 1, 2},   // 4 parts of 2 rows is 2 parts.
+  };
+  for (const std::vector<int64_t>& values : broken) {
+    absl::Status s = DecodeDescriptor(RawInt64s(values), "emb").status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << values.size();
+    EXPECT_THAT(s.message(), HasSubstr("emb/.partitions"));
+  }
+  EXPECT_EQ(DecodeDescriptor("abc", "emb").status().code(),
+            absl::StatusCode::kDataLoss);
+}
+
+TEST(DescriptorTest, ReuseChecksShapeDtypeAndPartsAsTensorFlow) {
+  const PartitionLayout found = *MakePartitionLayout(Request({10, 4}), 3, "x");
+  EXPECT_TRUE(CheckReusedLayout(found, found, "x").ok());
+  absl::Status shape = CheckReusedLayout(
+      *MakePartitionLayout(Request({7, 4}), 2, "x"), found, "x");
+  EXPECT_EQ(shape.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(shape.message(),
+              HasSubstr("Trying to reuse partitioned variable x, but "
+                        "specified shape (7, 4) and found shape (10, 4)."));
+  VariableRequest doubles = Request({10, 4});
+  doubles.dtype = DType::kDouble;
+  EXPECT_THAT(
+      CheckReusedLayout(*MakePartitionLayout(doubles, 3, "x"), found, "x")
+          .message(),
+      HasSubstr("specified dtype float64 and found dtype float32"));
+  EXPECT_THAT(
+      CheckReusedLayout(*MakePartitionLayout(Request({10, 4}), 2, "x"), found,
+                        "x")
+          .message(),
+      HasSubstr("specified partitions [2, 1] and found partitions [3, 1]."));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "client/partitioning.h"
 #include "client/shard_placement.h"
 #include "common/dtype.h"
@@ -37,6 +38,18 @@ absl::Status FirstError(const std::vector<absl::Status>& statuses) {
     if (!status.ok()) return status;
   }
   return absl::OkStatus();
+}
+
+// The names of `items` without a layout: unpartitioned as far as this
+// client knows.
+template <typename Item, typename Layouts>
+std::vector<std::string> UnpartitionedNames(const Item& items,
+                                            const Layouts& layouts) {
+  std::vector<std::string> names;
+  for (size_t i = 0; i < layouts.size(); ++i) {
+    if (!layouts[i]) names.push_back(items[i].name);
+  }
+  return names;
 }
 
 // Where one result of a shard's batched call belongs: an item of the
@@ -159,6 +172,44 @@ std::optional<ShardedClient::Layout> ShardedClient::FindLayout(
   return it->second;
 }
 
+absl::StatusOr<std::optional<ShardedClient::Layout>>
+ShardedClient::ReadCommittedLayout(absl::string_view full_name) {
+  const int shard = ShardOf(full_name);
+  absl::StatusOr<FetchedVariable> descriptor =
+      shards_[shard]->ReadVariable(DescriptorName(full_name));
+  if (!descriptor.ok()) {
+    // DATA_LOSS when the shard lost it; NOT_FOUND: not committed.
+    absl::Status status = ShardError(shard, descriptor.status());
+    if (absl::IsNotFound(status)) return std::nullopt;
+    return status;
+  }
+  if (descriptor->info.dtype != DType::kInt64) {
+    return DecodeDescriptor("", full_name).status();
+  }
+  absl::StatusOr<Layout> layout =
+      DecodeDescriptor(descriptor->value, full_name);
+  if (!layout.ok()) return layout.status();
+  return *std::move(layout);
+}
+
+absl::Status ShardedClient::CommitLayout(absl::string_view full_name,
+                                         const Layout& layout) {
+  const std::vector<int64_t> values = EncodeDescriptor(layout);
+  VariableRequest request;
+  request.name = DescriptorName(full_name);
+  request.reuse = ReuseMode::kCreate;
+  request.shape = TensorShape{static_cast<int64_t>(values.size())};
+  request.dtype = DType::kInt64;
+  request.trainable = false;
+  request.initializer.kind = InitializerKind::kConstant;
+  request.initializer.values.assign(values.begin(), values.end());
+  const int shard = ShardOf(full_name);
+  absl::StatusOr<FetchedVariable> made =
+      shards_[shard]->GetVariable(request, /*return_value=*/false);
+  if (!made.ok()) return ShardError(shard, made.status());
+  return absl::OkStatus();
+}
+
 absl::StatusOr<PartitionedVariable> ShardedClient::GetPartitionedVariable(
     const VariableRequest& request, int num_partitions, bool return_value) {
   const std::string full_name = JoinScope(request.scope, request.name);
@@ -166,6 +217,18 @@ absl::StatusOr<PartitionedVariable> ShardedClient::GetPartitionedVariable(
       MakePartitionLayout(request, num_partitions, full_name);
   if (!made.ok()) return made.status();
   const Layout& layout = *made;
+
+  // Committed already: reuse it, with TensorFlow's checks.
+  absl::StatusOr<std::optional<Layout>> committed =
+      ReadCommittedLayout(full_name);
+  if (!committed.ok()) return committed.status();
+  bool reuse_parts = committed->has_value();
+  if (!reuse_parts && request.reuse == ReuseMode::kReuse) {
+    return absl::NotFoundError(absl::StrCat(
+        "PartitionedVariable ", full_name,
+        " does not exist, or was not created with tf.get_variable(). Did you "
+        "mean to set reuse=False or reuse=tf.AUTO_REUSE in VarScope?"));
+  }
 
   const int parts = static_cast<int>(layout.rows.size());
   std::vector<std::vector<int>> parts_of_shard(num_shards());
@@ -186,83 +249,89 @@ absl::StatusOr<PartitionedVariable> ShardedClient::GetPartitionedVariable(
     parts_of_shard[ShardForPartition(full_name, p, num_shards())].push_back(p);
   }
 
+  bool created = false;
   std::vector<absl::StatusOr<FetchedVariable>> fetched(
       parts, absl::UnknownError("not fetched"));
-  workers_->Run(NonEmpty(parts_of_shard), [&](int shard) {
-    for (int p : parts_of_shard[shard]) {
-      fetched[p] = shards_[shard]->GetVariable(part_requests[p], return_value);
-      if (!fetched[p].ok()) fetched[p] = ShardError(shard, fetched[p].status());
+  // Two rounds at most: creating parts and committing them can find that
+  // another worker committed first, and then reuses what it committed.
+  for (int round = 0; round < 2; ++round) {
+    if (reuse_parts) {
+      if (request.reuse == ReuseMode::kCreate) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("Partitioned variable with name ", full_name,
+                         " already exists. Did you mean to set reuse=True or "
+                         "reuse=tf.AUTO_REUSE in VarScope?"));
+      }
+      if (absl::Status s = CheckReusedLayout(layout, **committed, full_name);
+          !s.ok()) {
+        return s;
+      }
     }
-  });
+    // A part left by a creation that failed half-way is adopted under
+    // auto-reuse (created with CREATE it is "already exists", as in
+    // TensorFlow); no part is ever deleted here, since another worker may
+    // be adopting it.
+    for (VariableRequest& part : part_requests) {
+      part.reuse = reuse_parts ? ReuseMode::kReuse : request.reuse;
+    }
+    workers_->Run(NonEmpty(parts_of_shard), [&](int shard) {
+      for (int p : parts_of_shard[shard]) {
+        fetched[p] =
+            shards_[shard]->GetVariable(part_requests[p], return_value);
+        if (!fetched[p].ok())
+          fetched[p] = ShardError(shard, fetched[p].status());
+      }
+    });
+    for (int p = 0; p < parts; ++p) {
+      if (!fetched[p].ok()) return fetched[p].status();
+    }
+    if (reuse_parts) break;
+    // Every part exists: commit. The descriptor is created once, so of two
+    // workers creating the variable at once exactly one commits.
+    absl::Status commit = CommitLayout(full_name, layout);
+    if (commit.ok()) {
+      created = true;
+      break;
+    }
+    if (!absl::IsAlreadyExists(commit)) return commit;
+    committed = ReadCommittedLayout(full_name);
+    if (!committed.ok()) return committed.status();
+    if (!committed->has_value()) {
+      return absl::AbortedError(absl::StrCat(
+          "Partitioned variable ", full_name,
+          " was committed and deleted again while this call created it; "
+          "retry."));
+    }
+    reuse_parts = true;
+  }
+
   PartitionedVariable result;
-  std::vector<std::pair<int, std::string>> created;  // (shard, part name)
-  absl::Status status;
-  for (int p = 0; p < parts; ++p) {
-    if (!fetched[p].ok()) {
-      if (status.ok()) status = fetched[p].status();
-      continue;
-    }
-    if (fetched[p]->created) {
-      created.emplace_back(ShardForPartition(full_name, p, num_shards()),
-                           fetched[p]->info.name);
-    }
-  }
-  if (status.ok() && !fetched[0]->created) {
-    status = CheckNoExtraPart(request, parts);
-  }
-  if (!status.ok()) {
-    DeleteCreatedParts(created);
-    return status;
-  }
-  result.created = !created.empty();
+  result.created = created;
   result.info = {full_name, layout.shape, layout.dtype, 0, layout.trainable};
+  std::vector<int64_t> versions;
   for (int p = 0; p < parts; ++p) {
     result.info.version += fetched[p]->info.version;
     result.parts.push_back(fetched[p]->info);
+    versions.push_back(fetched[p]->info.version);
     if (return_value) result.value += fetched[p]->value;
   }
-  std::vector<int64_t> versions;
-  for (const VariableInfo& part : result.parts)
-    versions.push_back(part.version);
   MutexLock lock(&mu_);
-  layouts_[full_name] = std::move(layout);
+  layouts_[full_name] = layout;
   part_versions_[full_name] = std::move(versions);
   return result;
 }
 
-absl::Status ShardedClient::CheckNoExtraPart(const VariableRequest& request,
-                                             int parts) {
-  // Reusing [10, 4] in 3 parts as [7, 4] in 2 would otherwise match parts 0
-  // and 1 and leave part 2 unseen. Parts 0..parts-1 matched their shapes, so
-  // with no part after them the whole shape matches too.
-  const std::string full_name = JoinScope(request.scope, request.name);
-  VariableRequest probe;
-  probe.scope = request.scope;
-  probe.name = absl::StrCat(request.name, "/part_", parts);
-  probe.reuse = ReuseMode::kReuse;
-  probe.dtype = request.dtype;
-  const int shard = ShardForPartition(full_name, parts, num_shards());
-  absl::StatusOr<FetchedVariable> extra =
-      shards_[shard]->GetVariable(probe, /*return_value=*/false);
-  // INVALID_ARGUMENT: it exists with another dtype.
-  if (extra.ok() || absl::IsInvalidArgument(extra.status())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Partitioner returned a different partitioning than what was already "
-        "found.  Partitioner returned ",
-        parts, " shards, and shard ", full_name,
-        "/part_0 was found, but so was the extra shard ", full_name, "/part_",
-        parts, "."));
+bool ShardedClient::LearnLayouts(absl::Span<const std::string> names) {
+  bool learned = false;
+  for (const std::string& name : names) {
+    if (FindLayout(name)) continue;
+    absl::StatusOr<std::optional<Layout>> committed = ReadCommittedLayout(name);
+    if (!committed.ok() || !committed->has_value()) continue;
+    MutexLock lock(&mu_);
+    layouts_[name] = **committed;
+    learned = true;
   }
-  if (absl::IsNotFound(extra.status())) return absl::OkStatus();
-  return ShardError(shard, extra.status());
-}
-
-void ShardedClient::DeleteCreatedParts(
-    const std::vector<std::pair<int, std::string>>& parts) {
-  for (const auto& [shard, name] : parts) {
-    // Best effort: the caller already has the error that matters.
-    (void)shards_[shard]->DeleteVariable(name);
-  }
+  return learned;
 }
 
 absl::StatusOr<FetchedVariable> ShardedClient::GetVariable(
@@ -288,8 +357,13 @@ absl::StatusOr<FetchedVariable> ShardedClient::ReadVariable(
   const int shard = ShardOf(full_name);
   absl::StatusOr<FetchedVariable> fetched =
       shards_[shard]->ReadVariable(full_name);
-  if (!fetched.ok()) return ShardError(shard, fetched.status());
-  return fetched;
+  if (fetched.ok()) return fetched;
+  absl::Status status = ShardError(shard, fetched.status());
+  // Maybe partitioned by another client: read it whole.
+  if (absl::IsNotFound(status) && LearnLayouts({std::string(full_name)})) {
+    return ReadVariable(full_name);
+  }
+  return status;
 }
 
 absl::StatusOr<std::vector<VariableInfo>> ShardedClient::ListVariables(
@@ -319,14 +393,76 @@ absl::StatusOr<std::vector<std::string>> ShardedClient::DeleteVariable(
   const int shard = ShardOf(full_name);
   absl::StatusOr<std::vector<std::string>> deleted =
       shards_[shard]->DeleteVariable(full_name);
-  if (!deleted.ok()) return ShardError(shard, deleted.status());
-  return deleted;
+  if (deleted.ok()) return deleted;
+  absl::Status status = ShardError(shard, deleted.status());
+  if (!absl::IsNotFound(status)) return status;
+  // Partitioned by another client, or the remains of a creation that never
+  // committed.
+  if (LearnLayouts({std::string(full_name)})) {
+    if (std::optional<Layout> layout = FindLayout(full_name)) {
+      return DeletePartitioned(full_name, *layout);
+    }
+  }
+  absl::StatusOr<std::vector<std::string>> remains =
+      DeleteUncommittedParts(full_name);
+  if (!remains.ok()) return remains.status();
+  if (remains->empty()) return status;
+  return remains;
+}
+
+absl::StatusOr<std::vector<std::string>> ShardedClient::DeleteUncommittedParts(
+    absl::string_view full_name) {
+  const std::string part_prefix = absl::StrCat(full_name, "/part_");
+  const std::string descriptor = DescriptorName(full_name);
+  const auto is_remain = [&](absl::string_view name) {
+    if (name == descriptor) return true;
+    if (!absl::ConsumePrefix(&name, part_prefix) || name.empty()) return false;
+    return std::all_of(name.begin(), name.end(),
+                       [](char c) { return c >= '0' && c <= '9'; });
+  };
+  std::vector<absl::Status> statuses(num_shards());
+  std::vector<std::vector<std::string>> deleted(num_shards());
+  workers_->Run(AllShards(num_shards()), [&](int shard) {
+    absl::StatusOr<std::vector<VariableInfo>> listed =
+        shards_[shard]->ListVariables(full_name);
+    if (!listed.ok()) {
+      statuses[shard] = ShardError(shard, listed.status());
+      return;
+    }
+    for (const VariableInfo& info : *listed) {
+      if (!is_remain(info.name)) continue;
+      absl::StatusOr<std::vector<std::string>> names =
+          shards_[shard]->DeleteVariable(info.name);
+      if (names.ok()) {
+        for (std::string& name : *names)
+          deleted[shard].push_back(std::move(name));
+      } else if (!absl::IsNotFound(names.status())) {
+        statuses[shard] = ShardError(shard, names.status());
+        return;
+      }
+    }
+  });
+  if (absl::Status s = FirstError(statuses); !s.ok()) return s;
+  std::vector<std::string> merged;
+  for (auto& names : deleted) {
+    for (std::string& name : names) merged.push_back(std::move(name));
+  }
+  std::sort(merged.begin(), merged.end());
+  return merged;
 }
 
 absl::StatusOr<std::vector<std::string>> ShardedClient::DeletePartitioned(
     absl::string_view full_name, const Layout& layout) {
-  // Each part on its shard (its slots go with it); a part already gone counts
-  // as deleted, so a retry after a partial failure finishes the job.
+  // The descriptor first, so that readers stop seeing the variable before
+  // its parts go. Then each part on its shard (its slots go with it); a part
+  // already gone counts as deleted, so a retry after a partial failure
+  // finishes the job.
+  const int home = ShardOf(full_name);
+  absl::StatusOr<std::vector<std::string>> uncommitted =
+      shards_[home]->DeleteVariable(DescriptorName(full_name));
+  if (!uncommitted.ok() && !absl::IsNotFound(uncommitted.status())) {
+    return ShardError(home, uncommitted.status());
+  }
   const int parts = static_cast<int>(layout.rows.size());
   std::vector<std::vector<int>> parts_of_shard(num_shards());
   for (int p = 0; p < parts; ++p) {
@@ -449,7 +585,14 @@ absl::StatusOr<std::vector<PulledValue>> ShardedClient::Pull(
     }
   }
   std::vector<std::vector<PulledValue>> replies;
-  if (absl::Status s = PullRound(requests, replies); !s.ok()) return s;
+  if (absl::Status s = PullRound(requests, replies); !s.ok()) {
+    // Some name may be a variable another client partitioned.
+    if (absl::IsNotFound(s) &&
+        LearnLayouts(UnpartitionedNames(items, layouts))) {
+      return Pull(items);
+    }
+    return s;
+  }
   for (int shard = 0; shard < num_shards(); ++shard) {
     for (size_t k = 0; k < slots[shard].size(); ++k) {
       const Slot& slot = slots[shard][k];
@@ -578,7 +721,18 @@ absl::StatusOr<std::vector<VariableInfo>> ShardedClient::Push(
       replies[shard] = *std::move(pushed);
     }
   });
-  if (absl::Status s = FirstError(statuses); !s.ok()) return s;
+  if (absl::Status s = FirstError(statuses); !s.ok()) {
+    // A name another client partitioned is learned and the push redone, but
+    // only when no shard applied its part (each refused all of it).
+    const bool none_applied =
+        std::all_of(replies.begin(), replies.end(),
+                    [](const auto& reply) { return reply.empty(); });
+    if (absl::IsNotFound(s) && none_applied &&
+        LearnLayouts(UnpartitionedNames(push.updates, layouts))) {
+      return Push(push);
+    }
+    return s;
+  }
   std::vector<VariableInfo> results(push.updates.size());
   std::vector<std::vector<int64_t>> part_versions(push.updates.size());
   for (size_t i = 0; i < push.updates.size(); ++i) {

@@ -148,12 +148,20 @@ class ShardedClient final : public VariableClient {
                             std::vector<int64_t> versions);
   absl::StatusOr<std::vector<std::string>> DeletePartitioned(
       absl::string_view full_name, const Layout& layout);
-  // As tf.get_variable, for a partitioned variable found existing: OK when
-  // `name/part_<parts>` does not exist, INVALID_ARGUMENT when it does.
-  absl::Status CheckNoExtraPart(const VariableRequest& request, int parts);
-  // Removes parts a failed GetPartitionedVariable made: (shard, name) pairs.
-  void DeleteCreatedParts(
-      const std::vector<std::pair<int, std::string>>& parts);
+  // The layout committed for `full_name` (client/partitioning.h), nullopt
+  // when none is.
+  absl::StatusOr<std::optional<Layout>> ReadCommittedLayout(
+      absl::string_view full_name);
+  // Creates the descriptor: OK, or ALREADY_EXISTS when another call
+  // committed first.
+  absl::Status CommitLayout(absl::string_view full_name, const Layout& layout);
+  // Looks up the committed layouts of those `names` this client does not
+  // know; true when it learned any (a variable another client partitioned).
+  bool LearnLayouts(absl::Span<const std::string> names);
+  // Parts of `full_name` ("full_name/part_N") on any shard, and its
+  // descriptor, deleted: the remains of a creation that never committed.
+  absl::StatusOr<std::vector<std::string>> DeleteUncommittedParts(
+      absl::string_view full_name);
 
   const std::vector<std::unique_ptr<VariableClient>> shards_;
   const std::vector<std::string> targets_;  // Per shard.

@@ -169,10 +169,13 @@ TEST_F(ShardedE2ETest, PartitionedVariableIsSplitOverShardsAndReassembled) {
   EXPECT_THAT(std::string(wrong.status().message()),
               HasSubstr("it holds 160 bytes"));
 
+  // Listing shows the parts and the committed layout.
   auto listed = client_->ListVariables("emb");
   ASSERT_TRUE(listed.ok());
-  ASSERT_EQ(listed->size(), 3);
-  EXPECT_EQ((*listed)[0].name, "emb/table/part_0");
+  std::vector<std::string> names;
+  for (const VariableInfo& info : *listed) names.push_back(info.name);
+  EXPECT_THAT(names, ElementsAre("emb/table/.partitions", "emb/table/part_0",
+                                 "emb/table/part_1", "emb/table/part_2"));
   auto deleted = client_->DeleteVariable("emb/table");
   ASSERT_TRUE(deleted.ok()) << deleted.status();
   EXPECT_THAT(*deleted, ElementsAre("emb/table/part_0", "emb/table/part_1",
@@ -200,31 +203,37 @@ TEST_F(ShardedE2ETest, PartitionedGlorotUsesTheWholeShapesFans) {
             std::vector<float>(all.begin() + 1000, all.begin() + 2000));
 }
 
-TEST_F(ShardedE2ETest, FailedPartitionedCreateLeavesNoParts) {
-  // part_1 already exists, so creating the partitioned variable fails; the
-  // parts the call did create are removed again.
+TEST_F(ShardedE2ETest, FailedPartitionedCreateIsInvisibleUntilDeleted) {
+  // part_1 already exists, so creating the partitioned variable fails, as in
+  // TensorFlow. The parts it made are never committed: nobody sees x, and
+  // deleting x removes them (never the call itself, since another worker
+  // might be adopting them).
   const int shard = ShardForPartition("x", 1, kShards);
   ASSERT_TRUE(direct_[shard]->GetVariable(Zeros("x", "part_1", {2, 2})).ok());
   auto created =
       client_->GetPartitionedVariable(Zeros("", "x", {6, 2}), kShards);
   EXPECT_EQ(created.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(client_->ReadVariable("x").status().code(),
+            absl::StatusCode::kNotFound);
+  auto deleted = client_->DeleteVariable("x");
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_THAT(*deleted, ElementsAre("x/part_0", "x/part_1", "x/part_2"));
   auto listed = client_->ListVariables("");
   ASSERT_TRUE(listed.ok());
-  ASSERT_EQ(listed->size(), 1);
-  EXPECT_EQ((*listed)[0].name, "x/part_1");
+  EXPECT_TRUE(listed->empty());
 }
 
 TEST_F(ShardedE2ETest, ReusingWithFewerPartsThanExistIsAnError) {
   ASSERT_TRUE(client_->GetPartitionedVariable(Zeros("", "x", {10, 4}), 3).ok());
   // [7, 4] in 2 parts is rows 4 + 3, the same shapes as parts 0 and 1 of
-  // [10, 4] in 3 parts (4 + 3 + 3); part 2 gives it away.
+  // [10, 4] in 3 parts (4 + 3 + 3); the committed layout gives it away.
   VariableRequest smaller = Zeros("", "x", {7, 4});
   smaller.reuse = ReuseMode::kAutoReuse;
   auto reused = client_->GetPartitionedVariable(smaller, 2);
   EXPECT_EQ(reused.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(reused.status().message(),
-              HasSubstr("Partitioner returned 2 shards, and shard x/part_0 was "
-                        "found, but so was the extra shard x/part_2."));
+              HasSubstr("Trying to reuse partitioned variable x, but specified "
+                        "shape (7, 4) and found shape (10, 4)."));
   // Reused as it was made, it is found.
   VariableRequest same = Zeros("", "x", {10, 4});
   same.reuse = ReuseMode::kReuse;
