@@ -27,6 +27,9 @@ inline constexpr size_t kMaxPushIdBytes = 64;
 // Bounded: at most `max_entries` answered ids and about `max_bytes` of them
 // (ids, names and shapes of the answers; see EntryBytes), the oldest
 // answered first evicted. An id in progress is not counted until answered.
+// One gap: an answered id evicted before its claimant Ends (the bound
+// overrun by other pushes within one push's log commit) is forgotten at End,
+// so a repeat waiting for it applies again.
 // Thread-safe.
 class PushIdTable {
  public:
