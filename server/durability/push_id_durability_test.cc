@@ -3,7 +3,9 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -135,6 +137,43 @@ TEST(PushIdDurabilityTest, IdsSurviveCheckpointsThatDropTheirLog) {
   ExpectSameAnswer(*repeat, first);
   ASSERT_TRUE(server.store->Push(Step("new")).ok());
   EXPECT_THAT(Read(*server.store, "a"), ElementsAre(2, 2));
+}
+
+// Checkpoints racing pushes: every id acknowledged before the restart is
+// remembered after it, whichever segment its push was logged in.
+TEST(PushIdDurabilityTest, NoIdIsLostToACheckpointRacingThePush) {
+  const std::string dir = FreshDir("ids_racing_checkpoints");
+  std::set<std::string> acknowledged;
+  {
+    Server server(dir, FsyncPolicy::kEverySecond);
+    Create(*server.store, "a");
+    Create(*server.store, "w");
+    std::vector<std::vector<std::string>> done(2);
+    std::vector<std::thread> pushers;
+    for (int t = 0; t < 2; ++t) {
+      pushers.emplace_back([&, t] {
+        for (int i = 0; i < 150; ++i) {
+          const std::string id =
+              "t" + std::to_string(t) + "-" + std::to_string(i);
+          if (server.store->Push(Step(id)).ok()) done[t].push_back(id);
+        }
+      });
+    }
+    for (int i = 0; i < 6; ++i) {
+      ASSERT_TRUE(server.durability->Checkpoint().ok());
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    for (std::thread& pusher : pushers) pusher.join();
+    for (const auto& ids : done) acknowledged.insert(ids.begin(), ids.end());
+  }
+  EXPECT_EQ(acknowledged.size(), 300u);
+  Server server(dir);
+  std::set<std::string> remembered;
+  for (const RememberedPush& push : server.store->RememberedPushes()) {
+    remembered.insert(push.id);
+  }
+  EXPECT_EQ(remembered, acknowledged);
+  EXPECT_THAT(Read(*server.store, "a"), ElementsAre(300, 300));
 }
 
 TEST(PushIdDurabilityTest, FailedPushLeavesNoIdBehind) {
