@@ -8,7 +8,9 @@
 #include <limits>
 #include <utility>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "client/credentials.h"
 #include "client/generic_call.h"
 #include "client/session_stream.h"
@@ -406,8 +408,21 @@ absl::Status ParameterServerClient::PullStreamed(PulledValue& pulled) {
   return status;
 }
 
+std::string NewPushId() {
+  // Seeded from the OS per thread: ids from different processes and threads
+  // do not collide (2^-64 for 2^32 ids).
+  thread_local absl::BitGen gen;
+  return absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(gen),
+                         absl::Uniform<uint64_t>(gen));
+}
+
 absl::StatusOr<std::vector<VariableInfo>> ParameterServerClient::Push(
     const PushSpec& push) {
+  if (push.push_id.empty()) {
+    PushSpec named = push;
+    named.push_id = NewPushId();
+    return Push(named);
+  }
   int64_t total = 0;
   for (const VariableUpdate& update : push.updates)
     total += update.value.size();

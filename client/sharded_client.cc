@@ -668,9 +668,13 @@ absl::StatusOr<std::vector<VariableInfo>> ShardedClient::Push(
   std::vector<PushSpec> requests(num_shards());
   std::vector<std::vector<Slot>> slots(num_shards());
   std::vector<std::optional<Layout>> layouts(push.updates.size());
+  // One id for every shard's part (each shard remembers its own), so that
+  // a retry of the whole push applies only on shards that did not apply it.
+  const std::string push_id = push.push_id.empty() ? NewPushId() : push.push_id;
   for (PushSpec& request : requests) {
     request.optimizer = push.optimizer;
     request.max_staleness = push.max_staleness;
+    request.push_id = push_id;
   }
   for (size_t i = 0; i < push.updates.size(); ++i) {
     const VariableUpdate& update = push.updates[i];

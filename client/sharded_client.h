@@ -22,7 +22,11 @@
 //
 // A batched Push is all-or-nothing on each shard, not across shards: when one
 // shard refuses, the updates bound for the others may have been applied (as
-// with TensorFlow's separate parameter-server tasks).
+// with TensorFlow's separate parameter-server tasks). Every shard's part
+// carries the push's one push_id (a random one when the spec has none), so
+// repeating the same PushSpec, id included, applies only the parts that
+// were not applied: shards that did answer the repeat with their first
+// answer.
 
 #include <memory>
 #include <optional>

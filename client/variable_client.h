@@ -42,6 +42,9 @@ struct ServerInfo {
 
 // Implementations are thread-safe. Every error is a server's status (code and
 // TensorFlow-worded message) or the transport's (UNAVAILABLE, ...).
+// A fresh push id: 128 random bits as 32 hex digits.
+std::string NewPushId();
+
 class VariableClient {
  public:
   virtual ~VariableClient() = default;
@@ -74,7 +77,12 @@ class VariableClient {
       absl::Span<const PullItemSpec> items) = 0;
 
   // Batched assign / assign-add / apply-gradient. Results are in the
-  // updates' order.
+  // updates' order. push.push_id names the push: a server that applied a
+  // push with that id answers a repeat with the first answer and applies
+  // nothing again, so a retry after UNAVAILABLE or DEADLINE_EXCEEDED (the
+  // push may or may not have been applied) should reuse the id. When it is
+  // empty, the client makes a random one for this call (NewPushId), which
+  // protects nothing across calls.
   virtual absl::StatusOr<std::vector<VariableInfo>> Push(
       const PushSpec& push) = 0;
 

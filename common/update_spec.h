@@ -40,6 +40,10 @@ struct PushSpec {
   std::vector<VariableUpdate> updates;
   OptimizerSpec optimizer;
   int64_t max_staleness = 0;  // 0: unbounded.
+  // At most 64 bytes; empty: none. A server that applied a push with this id
+  // answers a repeat of it with the first answer instead of applying it
+  // again (see PushRequest.push_id). The client makes one when empty.
+  std::string push_id;
 };
 
 struct PullItemSpec {

@@ -148,10 +148,13 @@ absl::Status PullWeights(VariableClient& client, WorkerState& state) {
   return absl::OkStatus();
 }
 
+// `push_id` names the step's push; every retry of the step reuses it.
 absl::Status PushGradients(VariableClient& client, const WorkerState& state,
                            const FilterTensors& gradients,
-                           const OptimizerSpec& optimizer) {
+                           const OptimizerSpec& optimizer,
+                           const std::string& push_id) {
   PushSpec push;
+  push.push_id = push_id;
   push.optimizer = optimizer;
   push.max_staleness = absl::GetFlag(FLAGS_max_staleness);
   for (int t = 0; t < kTensors; ++t) {
@@ -287,6 +290,8 @@ absl::Status Train() {
               initial);
   int stale = 0;
   double window_loss = 0;
+  // This run's own: a restarted worker's steps get new ids.
+  const std::string run_id = NewPushId().substr(0, 16);
   for (int step = 1; step <= steps; ++step) {
     const std::vector<float> images = RandomImages(
         (*trainer)->image_elements(), uint64_t(worker) << 32 | step);
@@ -294,9 +299,13 @@ absl::Status Train() {
                                              absl::MakeSpan(targets));
         !s.ok())
       return s;
-    // A step whose pull or push found a server unreachable is redone. (Its
-    // push may have reached the other shards: those gradients then count
-    // twice, as with TensorFlow's independent parameter-server tasks.)
+    // A step whose pull or push found a server unreachable is redone, its
+    // push under the same id: shards that applied the step's push (before
+    // the failure, or a shard that logged it and lost the reply when it was
+    // killed) answer the repeat without applying it again, so each shard
+    // applies the step's gradient once.
+    const std::string push_id =
+        absl::StrCat("w", worker, "-", run_id, "-s", step);
     double loss = 0;
     absl::Status status = RetryWhileUnavailable(worker, [&]() -> absl::Status {
       if (absl::Status s = PullWeights(**client, state); !s.ok()) return s;
@@ -305,7 +314,7 @@ absl::Status Train() {
           &gradients);
       if (!step_loss.ok()) return step_loss.status();
       loss = *step_loss;
-      return PushGradients(**client, state, gradients, *optimizer);
+      return PushGradients(**client, state, gradients, *optimizer, push_id);
     });
     if (status.code() == absl::StatusCode::kAborted)
       ++stale;

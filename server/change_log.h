@@ -2,6 +2,8 @@
 #define PARAM_SERVER_SERVER_CHANGE_LOG_H_
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -21,6 +23,21 @@ struct LoggedValue {
   absl::string_view name;
   int64_t version = 0;
   absl::string_view value;
+};
+
+// The id a push carried (PushSpec::push_id) as its log record keeps it, so
+// that replay remembers the id with its answer: `answer` indexes the logged
+// values that are the pushed variables, in the push's request order (the
+// other values are their optimizer slots).
+struct LoggedPushId {
+  absl::string_view id;  // Empty: the push carried none.
+  std::vector<uint32_t> answer;
+};
+
+// A push id a store remembers, with the answer the push got.
+struct RememberedPush {
+  std::string id;
+  std::vector<VariableInfo> answer;
 };
 
 // A place in the log: every change appended before it lies before it.
@@ -49,8 +66,15 @@ class ChangeLog {
   // One record for a whole push: every variable's (and slot's) value and
   // version after it, so that replay applies all of them or none. `source`
   // is kGradient when every update of the push was an optimizer step.
+  // `push_id` is the push's id (empty id: none).
   virtual absl::StatusOr<LogPosition> AppendPush(
-      absl::Span<const LoggedValue> values, ChangeSource source) = 0;
+      absl::Span<const LoggedValue> values, ChangeSource source,
+      const LoggedPushId& push_id) = 0;
+  // The push ids the store remembers, oldest first, as one record: appended
+  // at a checkpoint, so that the ids logged before it survive the log
+  // segments it lets go. Not appended when empty.
+  virtual absl::StatusOr<LogPosition> AppendPushIds(
+      absl::Span<const RememberedPush> remembered) = 0;
   // Returns once everything appended up to `position` is durable per the
   // policy, or the error that makes it not so.
   virtual absl::Status Commit(LogPosition position) = 0;

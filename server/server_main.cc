@@ -37,6 +37,10 @@ ABSL_FLAG(uint64_t, max_variable_bytes, uint64_t{1} << 30,
           "Largest value one variable may have, in bytes.");
 ABSL_FLAG(uint64_t, max_total_bytes, uint64_t{16} << 30,
           "Limit on the sum of all variables' values, in bytes.");
+ABSL_FLAG(uint64_t, push_ids_to_remember, uint64_t{1} << 16,
+          "How many push ids (of applied pushes) the server remembers, so "
+          "that a repeat of one is answered without applying it again; the "
+          "oldest are forgotten first (and past 64 MiB of ids and answers).");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 ABSL_FLAG(double, shutdown_grace_seconds, 10,
           "On SIGINT/SIGTERM, how long calls in flight may take to finish.");
@@ -251,6 +255,8 @@ int Run() {
   options.port = absl::GetFlag(FLAGS_port);
   options.store.max_variable_bytes = absl::GetFlag(FLAGS_max_variable_bytes);
   options.store.max_total_bytes = absl::GetFlag(FLAGS_max_total_bytes);
+  options.store.push_ids_to_remember =
+      absl::GetFlag(FLAGS_push_ids_to_remember);
   const double idle_seconds = absl::GetFlag(FLAGS_stream_idle_seconds);
   if (idle_seconds < 0) {
     Log(LogLevel::kError, "Cannot start: --stream_idle_seconds must be >= 0.");

@@ -19,6 +19,7 @@
 #include "common/variable_spec.h"
 #include "server/change_log.h"
 #include "server/optimizer.h"
+#include "server/push_ids.h"
 #include "server/variable.h"
 
 namespace paramserver {
@@ -39,6 +40,11 @@ struct StoreOptions {
   size_t max_variable_bytes = size_t{1} << 30;
   // Sum over all variables, plus what pushes being received hold (Reserve).
   size_t max_total_bytes = size_t{16} << 30;
+  // Push ids remembered (see Push): at most this many, the oldest evicted
+  // first, and at most push_id_bytes of them (ids plus the answers' names
+  // and shapes, PushIdTable::EntryBytes; not counted in max_total_bytes).
+  size_t push_ids_to_remember = size_t{1} << 16;
+  size_t push_id_bytes = size_t{64} << 20;
 };
 
 // The registry of named variables: tf.get_variable's semantics, resolved
@@ -116,6 +122,14 @@ class VariableStore {
   // no slot it created behind (a concurrent push that found such a slot in
   // the meantime steps a slot that is then gone). Returns the variables'
   // metadata after the update, in request order.
+  //
+  // A push with a push_id (INVALID_ARGUMENT beyond kMaxPushIdBytes) is
+  // applied at most once while its id is remembered (the last
+  // push_ids_to_remember applied ids; with a change log also across
+  // restarts): a repeat gets the first push's answer, whatever it carries,
+  // and changes nothing; a repeat concurrent with the first waits for it. A
+  // push that fails is not remembered, so its repeat applies. The answer
+  // stands even if its variables are deleted or re-created since.
   absl::StatusOr<std::vector<VariableInfo>> Push(const PushSpec& push)
       ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -161,8 +175,21 @@ class VariableStore {
   // Log replay of a push: sets every value and version, or none of them.
   // DATA_LOSS naming the first variable that is missing or of another size:
   // the log does not match the state it continues.
-  absl::Status ReplayPush(absl::Span<const LoggedValue> values)
+  // A logged push id is remembered with its answer (the pushed variables'
+  // infos as the record leaves them).
+  absl::Status ReplayPush(absl::Span<const LoggedValue> values,
+                          const LoggedPushId& push_id = {})
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Log replay of the push ids a checkpoint kept (ChangeLog::AppendPushIds).
+  void ReplayPushIds(absl::Span<const RememberedPush> remembered);
+  // Appends the remembered push ids to the change log as one record, after
+  // every push logged so far, and commits it; for a checkpoint, after the
+  // log's new segment started. Nothing without a change log or ids.
+  absl::Status LogPushIds() ABSL_LOCKS_EXCLUDED(log_mu_, mu_);
+  // The remembered push ids, oldest first.
+  std::vector<RememberedPush> RememberedPushes() const {
+    return push_ids_.Snapshot();
+  }
   // Log replay of a deletion; a missing name is not an error.
   void ReplayDelete(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -184,7 +211,13 @@ class VariableStore {
 
  private:
   VariableStore(const StoreOptions& options, ChangeLog* change_log)
-      : options_(options), change_log_(change_log) {}
+      : options_(options),
+        change_log_(change_log),
+        push_ids_(options.push_ids_to_remember, options.push_id_bytes) {}
+
+  // Push without the push id's bookkeeping.
+  absl::StatusOr<std::vector<VariableInfo>> PushOnce(const PushSpec& push)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Finds the existing variable for `request` or registers a pending one.
   // Sets *created when the caller must run the initializer.
@@ -259,6 +292,10 @@ class VariableStore {
   // Constant after construction.
   const StoreOptions options_;
   ChangeLog* const change_log_;  // Null: nothing is logged.
+  // Thread-safe itself. An applied push's id is answered there while its log
+  // record is appended (under log_mu_), so that LogPushIds, under log_mu_,
+  // sees every id logged before it.
+  PushIdTable push_ids_;
 
   // Held while a change is appended to change_log_, together with the check
   // that the names it changes still mean what they meant when it took

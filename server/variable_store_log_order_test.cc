@@ -40,8 +40,13 @@ class RecordingLog final : public ChangeLog {
     entry.info.name = std::string(name);
     return Add(std::move(entry));
   }
+  absl::StatusOr<LogPosition> AppendPushIds(
+      absl::Span<const RememberedPush>) override {
+    return 0;
+  }
   absl::StatusOr<LogPosition> AppendPush(absl::Span<const LoggedValue> values,
-                                         ChangeSource) override {
+                                         ChangeSource,
+                                         const LoggedPushId&) override {
     Entry entry{Entry::kPush, {}, false, ""};
     for (const LoggedValue& value : values) {
       entry.pushed.push_back(

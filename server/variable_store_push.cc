@@ -210,12 +210,15 @@ void RestoreValues(std::vector<SavedValue>& saved)
 }
 
 // The push's new values (each variable's, then its slots'), for its one log
-// record; read with the locks of the push held.
-std::vector<LoggedValue> AppliedValues(const std::vector<Target>& targets)
+// record; read with the locks of the push held. Sets *answer to the indices
+// of the pushed variables (not their slots) among them.
+std::vector<LoggedValue> AppliedValues(const std::vector<Target>& targets,
+                                       std::vector<uint32_t>* answer)
     ABSL_NO_THREAD_SAFETY_ANALYSIS {
   std::vector<LoggedValue> values;
   for (const Target& target : targets) {
     const Variable& variable = *target.variable;
+    answer->push_back(static_cast<uint32_t>(values.size()));
     values.push_back({variable.name(), variable.InfoLocked().version,
                       variable.ValueLocked()});
     for (const auto& slot : target.slots) {
@@ -250,6 +253,11 @@ absl::Status ValidatePushSpec(const PushSpec& push) {
   }
   if (push.max_staleness < 0) {
     return absl::InvalidArgumentError("max_staleness must be >= 0.");
+  }
+  if (push.push_id.size() > kMaxPushIdBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("push_id has ", push.push_id.size(), " bytes; at most ",
+                     kMaxPushIdBytes, " are allowed."));
   }
   return has_gradient ? ValidateOptimizer(push.optimizer) : absl::OkStatus();
 }
@@ -294,6 +302,19 @@ absl::StatusOr<std::vector<size_t>> VariableStore::CheckPushHeader(
 absl::StatusOr<std::vector<VariableInfo>> VariableStore::Push(
     const PushSpec& push) {
   if (absl::Status s = ValidatePushSpec(push); !s.ok()) return s;
+  if (push.push_id.empty()) return PushOnce(push);
+  PushIdTable::Begun begun = push_ids_.Begin(push.push_id);
+  if (!begun.claimed) return std::move(begun.answer);
+  absl::StatusOr<std::vector<VariableInfo>> infos = PushOnce(push);
+  // Logged pushes were answered while their record was appended.
+  if (infos.ok() && change_log_ == nullptr)
+    push_ids_.Answer(push.push_id, *infos);
+  push_ids_.End(push.push_id, /*forget=*/!infos.ok());
+  return infos;
+}
+
+absl::StatusOr<std::vector<VariableInfo>> VariableStore::PushOnce(
+    const PushSpec& push) {
   // Nothing to apply, and nothing to log: the log refuses an empty record.
   if (push.updates.empty()) return std::vector<VariableInfo>();
   // Every update is resolved and checked before any slot is created.
@@ -359,9 +380,15 @@ absl::StatusOr<std::vector<VariableInfo>> VariableStore::ApplyPush(
     bool gone = false;
     status = AppendInOrder(
         locks.variables(),
-        [&] {
-          return change_log_->AppendPush(AppliedValues(targets),
-                                         SourceOf(targets));
+        [&]() -> absl::StatusOr<LogPosition> {
+          LoggedPushId id{push.push_id, {}};
+          std::vector<LoggedValue> values = AppliedValues(targets, &id.answer);
+          absl::StatusOr<LogPosition> end =
+              change_log_->AppendPush(values, SourceOf(targets), id);
+          if (end.ok() && !push.push_id.empty()) {
+            push_ids_.Answer(push.push_id, infos);
+          }
+          return end;
         },
         &gone);
   }

@@ -33,7 +33,8 @@ absl::Status VariableStore::Install(const VariableInfo& info, bool is_slot,
   return absl::OkStatus();
 }
 
-absl::Status VariableStore::ReplayPush(absl::Span<const LoggedValue> values) {
+absl::Status VariableStore::ReplayPush(absl::Span<const LoggedValue> values,
+                                       const LoggedPushId& push_id) {
   std::vector<std::shared_ptr<Variable>> targets;
   std::vector<std::shared_ptr<TensorBuffer>> buffers;
   for (const LoggedValue& value : values) {
@@ -63,7 +64,38 @@ absl::Status VariableStore::ReplayPush(absl::Span<const LoggedValue> values) {
     target.Unlock();
     if (!settled.ok()) return settled;
   }
+  if (push_id.id.empty()) return absl::OkStatus();
+  std::vector<VariableInfo> answer;
+  for (uint32_t index : push_id.answer) {
+    if (index >= targets.size()) {
+      return absl::DataLossError("The log's push answer has a bad index.");
+    }
+    absl::StatusOr<VariableInfo> info = targets[index]->Info();
+    if (!info.ok()) return info.status();
+    info->version = values[index].version;
+    answer.push_back(*std::move(info));
+  }
+  push_ids_.Remember(push_id.id, std::move(answer));
   return absl::OkStatus();
+}
+
+void VariableStore::ReplayPushIds(absl::Span<const RememberedPush> remembered) {
+  for (const RememberedPush& push : remembered) {
+    push_ids_.Remember(push.id, push.answer);
+  }
+}
+
+absl::Status VariableStore::LogPushIds() {
+  if (change_log_ == nullptr) return absl::OkStatus();
+  absl::StatusOr<LogPosition> end;
+  {
+    MutexLock order(&log_mu_);
+    std::vector<RememberedPush> remembered = push_ids_.Snapshot();
+    if (remembered.empty()) return absl::OkStatus();
+    end = change_log_->AppendPushIds(remembered);
+  }
+  if (!end.ok()) return end.status();
+  return change_log_->Commit(*end);
 }
 
 void VariableStore::ReplayDelete(absl::string_view name) {

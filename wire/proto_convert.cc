@@ -229,6 +229,7 @@ void ToProto(const OptimizerSpec& spec, rpc::Optimizer* proto) {
 void ToProto(const PushSpec& push, rpc::PushRequest* proto) {
   ToProto(push.optimizer, proto->mutable_optimizer());
   proto->set_max_staleness(push.max_staleness);
+  proto->set_push_id(push.push_id);
   for (const VariableUpdate& update : push.updates) {
     rpc::Update* out = proto->add_updates();
     out->set_name(update.name);
@@ -244,6 +245,7 @@ absl::StatusOr<PushSpec> FromProto(const rpc::PushRequest& proto) {
   if (!optimizer.ok()) return optimizer.status();
   push.optimizer = *optimizer;
   push.max_staleness = proto.max_staleness();
+  push.push_id = proto.push_id();
   push.updates.reserve(proto.updates_size());
   for (const rpc::Update& update : proto.updates()) {
     if (!rpc::Update::Kind_IsValid(update.kind())) {

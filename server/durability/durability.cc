@@ -123,8 +123,13 @@ absl::Status Durability::ApplyRecord(const WalRecord& record) {
       store_->ReplayDelete(record.info.name);
       return absl::OkStatus();
     case WalRecordType::kPush:
+    case WalRecordType::kPushWithId:
+      // Salvage drops values, so the answer may not hold: no id then.
       return salvage_ ? ApplySalvagedPush(record.values)
-                      : store_->ReplayPush(record.values);
+                      : store_->ReplayPush(record.values, record.push_id);
+    case WalRecordType::kPushIds:
+      store_->ReplayPushIds(record.remembered);
+      return absl::OkStatus();
   }
   return absl::DataLossError("Unknown log record type.");
 }
@@ -182,6 +187,11 @@ absl::StatusOr<int64_t> Durability::Checkpoint() {
   // carry resulting values, not deltas).
   if (absl::Status s = log_->StartSegment(sequence); !s.ok()) return s;
   last_sequence_ = sequence;
+  // The push ids remembered so far (every one logged in older segments,
+  // which the checkpoint lets go) go first into the new segment, fsynced
+  // before any older segment is removed.
+  if (absl::Status s = store_->LogPushIds(); !s.ok()) return s;
+  if (absl::Status s = log_->Sync(); !s.ok()) return s;
   std::vector<CheckpointEntry> entries;
   for (VariableStore::SnapshotEntry& entry : store_->SnapshotAll()) {
     entries.push_back({std::move(entry.snapshot.info), entry.is_slot,
@@ -217,8 +227,14 @@ absl::StatusOr<LogPosition> Durability::AppendDelete(absl::string_view name) {
 }
 
 absl::StatusOr<LogPosition> Durability::AppendPush(
-    absl::Span<const LoggedValue> values, ChangeSource source) {
-  return log_->AppendPush(values, source);
+    absl::Span<const LoggedValue> values, ChangeSource source,
+    const LoggedPushId& push_id) {
+  return log_->AppendPush(values, source, push_id);
+}
+
+absl::StatusOr<LogPosition> Durability::AppendPushIds(
+    absl::Span<const RememberedPush> remembered) {
+  return log_->AppendPushIds(remembered);
 }
 
 absl::Status Durability::Commit(LogPosition position) {

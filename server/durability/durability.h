@@ -55,7 +55,8 @@ class Durability final : public ChangeLog {
       std::unique_ptr<VariableStore>* store);
   ~Durability() override;
 
-  // Writes a checkpoint of every variable, keeps the newest
+  // Writes a checkpoint of every variable (and, first in the log's new
+  // segment, the push ids the store remembers), keeps the newest
   // checkpoints_to_keep and drops the log before the oldest kept. Returns
   // its sequence number. RESOURCE_EXHAUSTED when the disk is full (earlier
   // checkpoints and the log are untouched).
@@ -70,7 +71,10 @@ class Durability final : public ChangeLog {
                                            absl::string_view value) override;
   absl::StatusOr<LogPosition> AppendDelete(absl::string_view name) override;
   absl::StatusOr<LogPosition> AppendPush(absl::Span<const LoggedValue> values,
-                                         ChangeSource source) override;
+                                         ChangeSource source,
+                                         const LoggedPushId& push_id) override;
+  absl::StatusOr<LogPosition> AppendPushIds(
+      absl::Span<const RememberedPush> remembered) override;
   absl::Status Commit(LogPosition position) override;
 
  private:

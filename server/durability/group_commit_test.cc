@@ -45,8 +45,13 @@ class CheckedLog final : public ChangeLog {
     return Note(log_->AppendDelete(name));
   }
   absl::StatusOr<LogPosition> AppendPush(absl::Span<const LoggedValue> values,
-                                         ChangeSource source) override {
-    return Note(log_->AppendPush(values, source));
+                                         ChangeSource source,
+                                         const LoggedPushId& push_id) override {
+    return Note(log_->AppendPush(values, source, push_id));
+  }
+  absl::StatusOr<LogPosition> AppendPushIds(
+      absl::Span<const RememberedPush> remembered) override {
+    return Note(log_->AppendPushIds(remembered));
   }
   absl::Status Commit(LogPosition position) override {
     return log_->Commit(position);

@@ -25,6 +25,20 @@
 //                    changed: name, i64 version, u64 value size, value
 //                    bytes -- one record per push, so replay applies a
 //                    push whole or not at all
+//   kPushWithId      a push that carried a push id: the id (as a name),
+//                    u32 n, n x u32 indices of the pushed variables among
+//                    the values (the push's answer, in request order), then
+//                    kPush's payload
+//   kPushIds         the push ids the store remembered when a checkpoint
+//                    began (written right after its segment's kCheckpoint
+//                    record, so that the ids survive the older segments):
+//                    u32 count, then per id: the id, u32 n, n x (name, u32
+//                    dtype, u32 rank, rank x i64 dims, u8 flags (1
+//                    trainable), i64 version) -- the answer
+//
+// kPushWithId and kPushIds came later than the others: logs written before
+// them read unchanged; a reader older than them stops at such a record
+// (unknown type).
 //
 // This file is what the writer (log_writer.h) and the reader (log_reader.h)
 // share, as leveldb's db/log_format.h.
@@ -48,6 +62,8 @@ enum class WalRecordType : uint8_t {
   kCreateVariable = 2,
   kDeleteVariable = 3,
   kPush = 4,
+  kPushWithId = 5,
+  kPushIds = 6,
 };
 
 namespace wal {

@@ -76,6 +76,66 @@ absl::Status DecodePush(ByteReader* reader, WalRecord* record) {
   return absl::OkStatus();
 }
 
+absl::Status DecodePushWithId(ByteReader* reader, WalRecord* record) {
+  uint32_t count;
+  if (!reader->ReadLengthPrefixed(&record->push_id.id) ||
+      record->push_id.id.empty() || !reader->ReadFixed32(&count) ||
+      count > reader->remaining() / 4) {
+    return Malformed("push with id");
+  }
+  for (uint32_t i = 0; i < count; ++i) {
+    uint32_t index;
+    if (!reader->ReadFixed32(&index)) return Malformed("push with id");
+    record->push_id.answer.push_back(index);
+  }
+  if (absl::Status s = DecodePush(reader, record); !s.ok()) return s;
+  for (uint32_t index : record->push_id.answer) {
+    if (index >= record->values.size()) return Malformed("push with id");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DecodePushIds(ByteReader* reader, WalRecord* record) {
+  uint32_t count;
+  if (!reader->ReadFixed32(&count)) return Malformed("push ids");
+  for (uint32_t i = 0; i < count; ++i) {
+    absl::string_view id;
+    uint32_t n;
+    if (!reader->ReadLengthPrefixed(&id) || !reader->ReadFixed32(&n) ||
+        n > reader->remaining()) {
+      return Malformed("push ids");
+    }
+    RememberedPush push{std::string(id), {}};
+    for (uint32_t j = 0; j < n; ++j) {
+      absl::string_view name;
+      uint32_t dtype, rank;
+      if (!reader->ReadLengthPrefixed(&name) || !reader->ReadFixed32(&dtype) ||
+          !reader->ReadFixed32(&rank) || rank > kMaxRank) {
+        return Malformed("push ids");
+      }
+      VariableInfo info;
+      info.name = std::string(name);
+      info.dtype = static_cast<DType>(dtype);
+      for (uint32_t k = 0; k < rank; ++k) {
+        uint64_t dim;
+        if (!reader->ReadFixed64(&dim)) return Malformed("push ids");
+        info.shape.push_back(static_cast<int64_t>(dim));
+      }
+      uint8_t flags;
+      uint64_t version;
+      if (!reader->ReadFixed8(&flags) || !reader->ReadFixed64(&version)) {
+        return Malformed("push ids");
+      }
+      info.trainable = (flags & kFlagTrainable) != 0;
+      info.version = static_cast<int64_t>(version);
+      push.answer.push_back(std::move(info));
+    }
+    record->remembered.push_back(std::move(push));
+  }
+  if (reader->remaining() != 0) return Malformed("push ids");
+  return absl::OkStatus();
+}
+
 absl::Status DecodePayload(WalRecordType type, absl::string_view payload,
                            WalRecord* record) {
   ByteReader reader(payload);
@@ -99,6 +159,10 @@ absl::Status DecodePayload(WalRecordType type, absl::string_view payload,
       return absl::OkStatus();
     case WalRecordType::kPush:
       return DecodePush(&reader, record);
+    case WalRecordType::kPushWithId:
+      return DecodePushWithId(&reader, record);
+    case WalRecordType::kPushIds:
+      return DecodePushIds(&reader, record);
   }
   return Malformed("unknown");
 }

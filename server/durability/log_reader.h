@@ -31,6 +31,10 @@ struct WalRecord {
   // kPush: the values in the order logged; their views are valid only
   // during the visitor call.
   std::vector<LoggedValue> values;
+  // kPushWithId: the push's id (a view, as the values) and answer indices.
+  LoggedPushId push_id;
+  // kPushIds: the remembered ids with their answers.
+  std::vector<RememberedPush> remembered;
 };
 
 struct ReplayOptions {

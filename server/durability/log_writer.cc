@@ -160,8 +160,14 @@ absl::StatusOr<uint64_t> WriteAheadLog::AppendDelete(absl::string_view name) {
 }
 
 absl::StatusOr<uint64_t> WriteAheadLog::AppendPush(
-    absl::Span<const LoggedValue> values, ChangeSource source) {
+    absl::Span<const LoggedValue> values, ChangeSource source,
+    const LoggedPushId& push_id) {
   if (values.empty()) return absl::InvalidArgumentError("empty push");
+  for (uint32_t index : push_id.answer) {
+    if (index >= values.size()) {
+      return absl::InvalidArgumentError("push answer index out of range");
+    }
+  }
   if (source == ChangeSource::kGradient &&
       options_.fsync_policy == FsyncPolicy::kCheckpointOnly) {
     MutexLock lock(&mu_);
@@ -179,7 +185,34 @@ absl::StatusOr<uint64_t> WriteAheadLog::AppendPush(
     pieces.push_back(metas[i]);
     pieces.push_back(values[i].value);
   }
-  return Append(WalRecordType::kPush, pieces);
+  if (push_id.id.empty()) return Append(WalRecordType::kPush, pieces);
+  std::string id_meta;
+  PutLengthPrefixed(&id_meta, push_id.id);
+  PutFixed32(&id_meta, static_cast<uint32_t>(push_id.answer.size()));
+  for (uint32_t index : push_id.answer) PutFixed32(&id_meta, index);
+  pieces.insert(pieces.begin(), id_meta);
+  return Append(WalRecordType::kPushWithId, pieces);
+}
+
+absl::StatusOr<uint64_t> WriteAheadLog::AppendPushIds(
+    absl::Span<const RememberedPush> remembered) {
+  std::string payload;
+  PutFixed32(&payload, static_cast<uint32_t>(remembered.size()));
+  for (const RememberedPush& push : remembered) {
+    PutLengthPrefixed(&payload, push.id);
+    PutFixed32(&payload, static_cast<uint32_t>(push.answer.size()));
+    for (const VariableInfo& info : push.answer) {
+      PutLengthPrefixed(&payload, info.name);
+      PutFixed32(&payload, static_cast<uint32_t>(info.dtype));
+      PutFixed32(&payload, static_cast<uint32_t>(info.shape.size()));
+      for (int64_t dim : info.shape) {
+        PutFixed64(&payload, static_cast<uint64_t>(dim));
+      }
+      payload.push_back(static_cast<char>(info.trainable ? kFlagTrainable : 0));
+      PutFixed64(&payload, static_cast<uint64_t>(info.version));
+    }
+  }
+  return Append(WalRecordType::kPushIds, {payload});
 }
 
 absl::Status WriteAheadLog::Commit(uint64_t position) {

@@ -112,10 +112,14 @@ class WriteAheadLog {
   // The values and versions the variables (and slots) of one push have
   // after it, as one record. Under kCheckpointOnly a kGradient push is not
   // logged (the current position is returned). INVALID_ARGUMENT for no
-  // values.
+  // values. A push with an id is a kPushWithId record.
   absl::StatusOr<uint64_t> AppendPush(absl::Span<const LoggedValue> values,
-                                      ChangeSource source)
+                                      ChangeSource source,
+                                      const LoggedPushId& push_id = {})
       ABSL_LOCKS_EXCLUDED(mu_);
+  // The store's remembered push ids, as one kPushIds record.
+  absl::StatusOr<uint64_t> AppendPushIds(
+      absl::Span<const RememberedPush> remembered) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status Commit(uint64_t position) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Append* followed by Commit.

@@ -1,0 +1,163 @@
+// Push ids: a repeated push applies once and gets the first answer.
+
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/variable_store.h"
+
+namespace paramserver {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+class PushIdTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Reset({}); }
+
+  void Reset(const StoreOptions& options) {
+    store_ = *VariableStore::Create(options);
+    VariableRequest request;
+    request.name = "v";
+    request.shape = TensorShape{2};
+    request.initializer.kind = InitializerKind::kConstant;
+    request.initializer.values = {0};
+    ASSERT_TRUE(store_->GetVariable(request).ok());
+  }
+
+  static PushSpec AddOne(const std::string& id) {
+    static const float ones[2] = {1,
+                                  1};  // Static: an update's value is a view.
+    PushSpec push;
+    push.push_id = id;
+    push.updates.push_back(
+        {"v", UpdateKind::kAssignAdd,
+         absl::string_view(reinterpret_cast<const char*>(ones), sizeof(ones)),
+         std::nullopt});
+    return push;
+  }
+
+  std::vector<float> Value() {
+    auto snapshot = store_->ReadVariable("v");
+    EXPECT_TRUE(snapshot.ok()) << snapshot.status();
+    std::vector<float> values(2);
+    std::memcpy(values.data(), snapshot->value->data(), 2 * sizeof(float));
+    return values;
+  }
+  int64_t Version() { return store_->ReadVariable("v")->info.version; }
+
+  std::unique_ptr<VariableStore> store_;
+};
+
+TEST_F(PushIdTest, RepeatAppliesOnceAndGetsTheFirstAnswer) {
+  auto first = store_->Push(AddOne("step-1"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ((*first)[0].version, 2);
+  // Another push moves the variable on; the repeat still gets version 2.
+  ASSERT_TRUE(store_->Push(AddOne("step-2")).ok());
+  auto repeat = store_->Push(AddOne("step-1"));
+  ASSERT_TRUE(repeat.ok()) << repeat.status();
+  ASSERT_EQ(repeat->size(), 1u);
+  EXPECT_EQ((*repeat)[0].name, "v");
+  EXPECT_EQ((*repeat)[0].version, 2);
+  EXPECT_EQ((*repeat)[0].shape, (TensorShape{2}));
+  EXPECT_EQ(Version(), 3);
+  EXPECT_THAT(Value(), ElementsAre(2, 2));
+}
+
+TEST_F(PushIdTest, WithoutIdEveryPushApplies) {
+  ASSERT_TRUE(store_->Push(AddOne("")).ok());
+  ASSERT_TRUE(store_->Push(AddOne("")).ok());
+  EXPECT_THAT(Value(), ElementsAre(2, 2));
+  EXPECT_EQ(store_->RememberedPushes().size(), 0u);
+}
+
+TEST_F(PushIdTest, ConcurrentRepeatsApplyExactlyOnce) {
+  for (int round = 0; round < 20; ++round) {
+    const std::string id = absl::StrCat("round-", round);
+    constexpr int kThreads = 8;
+    std::vector<int64_t> versions(kThreads);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        auto infos = store_->Push(AddOne(id));
+        versions[t] = infos.ok() ? (*infos)[0].version : -1;
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+    const int64_t expected = round + 2;
+    for (int64_t version : versions) EXPECT_EQ(version, expected);
+    EXPECT_EQ(Version(), expected);
+  }
+  EXPECT_THAT(Value(), ElementsAre(20, 20));
+}
+
+TEST_F(PushIdTest, FailedPushIsNotRemembered) {
+  PushSpec bad = AddOne("retry-me");
+  bad.updates[0].value = "short";
+  EXPECT_EQ(store_->Push(bad).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  PushSpec stale = AddOne("retry-me");
+  stale.max_staleness = 1;
+  stale.updates[0].base_version = -5;
+  EXPECT_EQ(store_->Push(stale).status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(Version(), 1);
+  ASSERT_TRUE(store_->Push(AddOne("retry-me")).ok());
+  EXPECT_THAT(Value(), ElementsAre(1, 1));
+  ASSERT_TRUE(store_->Push(AddOne("retry-me")).ok());
+  EXPECT_THAT(Value(), ElementsAre(1, 1));
+}
+
+TEST_F(PushIdTest, TooLongIdIsRefused) {
+  EXPECT_TRUE(store_->Push(AddOne(std::string(64, 'x'))).ok());
+  absl::Status status = store_->Push(AddOne(std::string(65, 'x'))).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(),
+              HasSubstr("push_id has 65 bytes; at most 64 are allowed."));
+  EXPECT_EQ(
+      store_->CheckPushHeader(AddOne(std::string(65, 'x'))).status().code(),
+      absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(PushIdTest, OldestIdIsEvictedPastTheBound) {
+  StoreOptions options;
+  options.push_ids_to_remember = 2;
+  Reset(options);
+  for (const char* id : {"a", "b", "c"})
+    ASSERT_TRUE(store_->Push(AddOne(id)).ok());
+  EXPECT_EQ(store_->RememberedPushes().size(), 2u);
+  ASSERT_TRUE(store_->Push(AddOne("c")).ok());  // Remembered: not applied.
+  EXPECT_THAT(Value(), ElementsAre(3, 3));
+  ASSERT_TRUE(store_->Push(AddOne("a")).ok());  // Evicted: applies again.
+  EXPECT_THAT(Value(), ElementsAre(4, 4));
+}
+
+TEST_F(PushIdTest, ByteBoundEvictsToo) {
+  StoreOptions options;
+  options.push_id_bytes =
+      2 * PushIdTable::EntryBytes(
+              "a", {VariableInfo{"v", {2}, DType::kFloat, 1, true}});
+  Reset(options);
+  for (const char* id : {"a", "b", "c"})
+    ASSERT_TRUE(store_->Push(AddOne(id)).ok());
+  std::vector<RememberedPush> remembered = store_->RememberedPushes();
+  ASSERT_EQ(remembered.size(), 2u);
+  EXPECT_EQ(remembered[0].id, "b");
+  EXPECT_EQ(remembered[1].id, "c");
+}
+
+TEST_F(PushIdTest, AnswerStandsAfterTheVariableIsDeleted) {
+  ASSERT_TRUE(store_->Push(AddOne("p")).ok());
+  ASSERT_TRUE(store_->DeleteVariable("v").ok());
+  auto repeat = store_->Push(AddOne("p"));
+  ASSERT_TRUE(repeat.ok()) << repeat.status();
+  EXPECT_EQ((*repeat)[0].version, 2);
+}
+
+}  // namespace
+}  // namespace paramserver
