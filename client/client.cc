@@ -222,7 +222,21 @@ absl::StatusOr<ServerInfo> ParameterServerClient::GetServerInfo() {
   info.place = {response.job(), response.shard_index(), response.shard_count()};
   info.incarnation = response.incarnation();
   info.num_variables = response.num_variables();
+  info.cluster = response.cluster();
   return info;
+}
+
+absl::StatusOr<std::string> ParameterServerClient::JoinCluster(
+    absl::string_view cluster) {
+  rpc::JoinClusterRequest request;
+  request.set_cluster(std::string(cluster));
+  rpc::JoinClusterResponse response;
+  grpc::ClientContext context;
+  Prepare(&context, options_, stub_->metadata);
+  absl::Status status =
+      FromGrpcStatus(stub_->stub->JoinCluster(&context, request, &response));
+  if (!status.ok()) return status;
+  return response.cluster();
 }
 
 absl::StatusOr<std::vector<VariableInfo>> ParameterServerClient::ListVariables(

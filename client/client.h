@@ -103,6 +103,7 @@ class ParameterServerClient final : public VariableClient {
   absl::StatusOr<std::vector<VariableInfo>> Push(const PushSpec& push) override;
 
   absl::StatusOr<ServerInfo> GetServerInfo() override;
+  absl::StatusOr<std::string> JoinCluster(absl::string_view cluster) override;
 
   static constexpr int64_t kInlineBytes = kClientInlineBytes;
   static constexpr int64_t kChunkBytes = kDefaultChunkBytes;

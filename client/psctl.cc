@@ -9,7 +9,8 @@
 //   psctl --server=... delete --scope=conv1
 //   psctl --server=... save             # write a checkpoint now
 //   psctl --server=... health           # exit 0 when SERVING (probes, scripts)
-//   psctl --server=... info             # job, shard, incarnation, variables
+//   psctl --server=... info             # job, shard, cluster, incarnation
+//   psctl --servers=... join            # accept shards that lost their data
 //   psctl --server=host:2222 --tls_ca=ca.crt --token=... list
 //   psctl --servers=ps-0.ps:2222,ps-1.ps:2222 list   # across shards
 //
@@ -52,6 +53,8 @@ ABSL_FLAG(std::string, server, "127.0.0.1:2222", "Parameter server HOST:PORT.");
 ABSL_FLAG(std::string, servers, "",
           "Sharded servers HOST:PORT,HOST:PORT,... in shard order: get, read, "
           "list and delete then work across them (overrides --server).");
+ABSL_FLAG(std::string, job, "",
+          "With --servers: the job they must belong to (their --job).");
 ABSL_FLAG(double, timeout_seconds, 30, "Deadline of each call.");
 ABSL_FLAG(std::string, tls_ca, "",
           "PEM CA certificate(s) of the server; set, the connection uses TLS.");
@@ -107,7 +110,10 @@ constexpr char kUsage[] =
     "  list    [PREFIX]\n"
     "  delete  FULL_NAME | --scope=S\n"
     "  save    (write a checkpoint now)\n"
-    "  info    (the server's job, shard index and count, incarnation)\n"
+    "  info    (job, shard index and count, cluster, incarnation; with\n"
+    "          --servers, of each shard, after checking the cluster)\n"
+    "  join    (--servers: let shards that lost their data join the\n"
+    "          cluster as they are)\n"
     "  health  (grpc.health.v1 Check: exit 0 when SERVING, 1 otherwise)";
 
 int Fail(const absl::Status& status) {
@@ -302,30 +308,48 @@ int Health(const ClientOptions& options) {
   return PrintJson(json.text());
 }
 
+int PrintInfo(const ServerInfo& info) {
+  JsonWriter json;
+  json.BeginObject()
+      .Key("job")
+      .String(info.place.job)
+      .Key("shard_index")
+      .Int(info.place.index)
+      .Key("shard_count")
+      .Int(info.place.count)
+      .Key("cluster")
+      .String(info.cluster)
+      .Key("incarnation")
+      .String(info.incarnation)
+      .Key("variables")
+      .Int(info.num_variables)
+      .EndObject();
+  return PrintJson(json.text());
+}
+
 // Where one server stands in its job, and the incarnation of its data.
 int Info(VariableClient& client) {
   absl::StatusOr<ServerInfo> info = client.GetServerInfo();
   if (!info.ok()) return Fail(info.status());
-  JsonWriter json;
-  json.BeginObject()
-      .Key("job")
-      .String(info->place.job)
-      .Key("shard_index")
-      .Int(info->place.index)
-      .Key("shard_count")
-      .Int(info->place.count)
-      .Key("incarnation")
-      .String(info->incarnation)
-      .Key("variables")
-      .Int(info->num_variables)
-      .EndObject();
-  return PrintJson(json.text());
+  return PrintInfo(*info);
+}
+
+// Each shard's info after ShardedClient::CheckCluster, one line each.
+int CheckCluster(ShardedClient& client, bool accept_empty_shards) {
+  absl::StatusOr<std::vector<ServerInfo>> infos =
+      client.CheckCluster(accept_empty_shards);
+  if (!infos.ok()) return Fail(infos.status());
+  for (const ServerInfo& info : *infos) {
+    if (int rc = PrintInfo(info); rc != 0) return rc;
+  }
+  return 0;
 }
 
 // Timeout, TLS and token from the flags.
 absl::StatusOr<ClientOptions> OptionsFromFlags() {
   ClientOptions options;
   options.timeout = absl::Seconds(absl::GetFlag(FLAGS_timeout_seconds));
+  options.job = absl::GetFlag(FLAGS_job);
   if (absl::Status s = SetTlsAndToken(
           absl::GetFlag(FLAGS_tls_ca), absl::GetFlag(FLAGS_tls_cert),
           absl::GetFlag(FLAGS_tls_key), absl::GetFlag(FLAGS_token), options);
@@ -346,8 +370,7 @@ int Dispatch(const std::vector<char*>& args) {
   absl::StatusOr<ClientOptions> options = OptionsFromFlags();
   if (!options.ok()) return Fail(options.status());
   const std::string servers = absl::GetFlag(FLAGS_servers);
-  if ((command == "health" || command == "save" || command == "info") &&
-      !servers.empty()) {
+  if ((command == "health" || command == "save") && !servers.empty()) {
     return Fail(absl::InvalidArgumentError(
         command + " talks to one server: give it --server, not --servers."));
   }
@@ -361,6 +384,15 @@ int Dispatch(const std::vector<char*>& args) {
                       : absl::StatusOr<std::unique_ptr<VariableClient>>(
                             ShardedClient::Connect(shards, *options));
   if (!client.ok()) return Fail(client.status());
+  if ((command == "info" || command == "join") && operand.empty() &&
+      !servers.empty()) {
+    return CheckCluster(static_cast<ShardedClient&>(**client),
+                        command == "join");
+  }
+  if (command == "join") {
+    return Fail(absl::InvalidArgumentError(
+        "join checks a whole job: give it --servers, in shard order."));
+  }
   if (command == "get" && operand.empty()) return Get(**client);
   if (command == "read" && !operand.empty()) return Read(**client, operand);
   if (command == "list") return List(**client, operand);

@@ -105,21 +105,75 @@ int ShardedClient::ShardOf(absl::string_view full_name) const {
   return ShardForVariable(full_name, num_shards());
 }
 
-absl::Status ShardedClient::CheckCluster() {
-  std::vector<absl::StatusOr<ServerInfo>> infos(
+absl::StatusOr<std::vector<ServerInfo>> ShardedClient::CheckCluster(
+    bool accept_empty_shards) {
+  std::vector<absl::StatusOr<ServerInfo>> asked(
       num_shards(), absl::UnknownError("not asked"));
   workers_->Run(AllShards(num_shards()), [&](int shard) {
-    infos[shard] = shards_[shard]->GetServerInfo();
+    asked[shard] = shards_[shard]->GetServerInfo();
   });
+  std::vector<ServerInfo> infos;
   for (int shard = 0; shard < num_shards(); ++shard) {
-    if (!infos[shard].ok()) return ShardError(shard, infos[shard].status());
+    if (!asked[shard].ok()) return ShardError(shard, asked[shard].status());
+    infos.push_back(*std::move(asked[shard]));
+  }
+  // The cluster the shards belong to, and who is outside it.
+  int member = -1;
+  int64_t held = 0;
+  std::vector<int> outside;
+  for (int shard = 0; shard < num_shards(); ++shard) {
+    const ServerInfo& info = infos[shard];
+    if (info.cluster.empty()) {
+      outside.push_back(shard);
+      continue;
+    }
+    if (member >= 0 && info.cluster != infos[member].cluster) {
+      return NamedShardError(
+          shard, absl::FailedPreconditionError(absl::StrCat(
+                     "This server belongs to cluster ", info.cluster,
+                     ", but shard ", member, " (", target(member),
+                     ") to cluster ", infos[member].cluster,
+                     ": the list mixes the shards of two deployments.")));
+    }
+    member = shard;
+    held += info.num_variables;
+  }
+  if (!outside.empty()) {
+    if (member >= 0 && held > 0 && !accept_empty_shards) {
+      const int lost = outside[0];
+      return NamedShardError(
+          lost,
+          absl::DataLossError(absl::StrCat(
+              "The shard lost its data: it holds ", infos[lost].num_variables,
+              " variables and is not part of cluster ", infos[member].cluster,
+              ", whose other shards hold ", held,
+              " variables (its data directory was lost or replaced, and it "
+              "was started with --initialize_data_dir). Restore its data and "
+              "restart it, or accept it as it is with `psctl --servers=... "
+              "join`.")));
+    }
+    std::string cluster = member >= 0 ? infos[member].cluster : "";
+    if (cluster.empty()) {
+      // A new job: shard 0 decides, so workers starting together agree.
+      absl::StatusOr<std::string> joined = shards_[0]->JoinCluster(NewPushId());
+      if (absl::IsFailedPrecondition(joined.status())) {
+        joined = shards_[0]->JoinCluster("");  // Another worker won.
+      }
+      if (!joined.ok()) return ShardError(0, joined.status());
+      cluster = *joined;
+    }
+    for (int shard : outside) {
+      absl::StatusOr<std::string> joined = shards_[shard]->JoinCluster(cluster);
+      if (!joined.ok()) return ShardError(shard, joined.status());
+      infos[shard].cluster = *joined;
+    }
   }
   MutexLock lock(&mu_);
   incarnations_.resize(num_shards());
   for (int shard = 0; shard < num_shards(); ++shard) {
-    incarnations_[shard] = infos[shard]->incarnation;
+    incarnations_[shard] = infos[shard].incarnation;
   }
-  return absl::OkStatus();
+  return infos;
 }
 
 absl::Status ShardedClient::NamedShardError(int shard,

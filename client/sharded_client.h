@@ -74,12 +74,20 @@ class ShardedClient final : public VariableClient {
 
   int num_shards() const { return static_cast<int>(shards_.size()); }
 
-  // Asks every shard, concurrently, for its ServerInfo: OK when each is at
-  // the place this client lists it (the first error otherwise, naming the
-  // shard), and remembers their incarnations for lost-data errors. A worker
-  // calls it once before its first step, so a wrong --servers list fails
-  // at once.
-  absl::Status CheckCluster();
+  // Asks every shard, concurrently, for its ServerInfo and checks the
+  // cluster, naming the first shard at fault:
+  // - each is at the place this client lists it (FAILED_PRECONDITION);
+  // - all belong to one cluster (FAILED_PRECONDITION when the list mixes
+  //   deployments). The first worker to see a new job's shards makes them a
+  //   cluster: a random id, given to shard 0 first so that workers starting
+  //   together agree, then to the others;
+  // - a shard outside the cluster while its other shards hold variables has
+  //   lost its data: DATA_LOSS, unless `accept_empty_shards` (psctl join),
+  //   which lets it join as it is.
+  // Remembers the shards' incarnations for lost-data errors later. A worker
+  // calls it once before its first step. Returns each shard's info.
+  absl::StatusOr<std::vector<ServerInfo>> CheckCluster(
+      bool accept_empty_shards = false);
   const std::string& target(int shard) const;
   // The shard holding the variable `full_name` (ShardForVariable: slots and
   // partitions live with their variable).

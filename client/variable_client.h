@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "common/shard_place.h"
@@ -38,6 +39,7 @@ struct ServerInfo {
   ShardPlace place;
   std::string incarnation;
   int64_t num_variables = 0;
+  std::string cluster;  // The cluster it joined; "" before.
 };
 
 // Implementations are thread-safe. Every error is a server's status (code and
@@ -90,6 +92,11 @@ class VariableClient {
   virtual absl::StatusOr<ServerInfo> GetServerInfo() {
     return absl::UnimplementedError(
         "GetServerInfo asks one server; ask each shard's client.");
+  }
+  // The one server joins `cluster` (JoinCluster): returns its cluster after.
+  virtual absl::StatusOr<std::string> JoinCluster(absl::string_view cluster) {
+    return absl::UnimplementedError(
+        absl::StrCat("JoinCluster(", cluster, ") asks one server."));
   }
 };
 

@@ -248,7 +248,7 @@ absl::StatusOr<std::unique_ptr<VariableClient>> ConnectFromFlags(int worker) {
       ShardedClient::Connect(targets, *options);
   if (!sharded.ok()) return sharded.status();
   if (absl::Status s = RetryWhileUnavailable(
-          worker, [&] { return (*sharded)->CheckCluster(); });
+          worker, [&] { return (*sharded)->CheckCluster().status(); });
       !s.ok()) {
     return s;
   }

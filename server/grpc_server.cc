@@ -132,6 +132,8 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
                      options.initialize_data_dir);
     if (!claimed.ok()) return claimed.status();
     identity.incarnation = claimed->incarnation;
+    identity.cluster = claimed->cluster;
+    identity.data_dir = options.durability->data_dir;
     absl::StatusOr<std::unique_ptr<Durability>> opened =
         Durability::Open(*options.durability, options.store, &store);
     if (!opened.ok()) return opened.status();

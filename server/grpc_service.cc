@@ -68,6 +68,13 @@ grpc::ServerUnaryReactor* ParameterServerService::GetServerInfo(
                     response, &VariableService::GetServerInfo);
 }
 
+grpc::ServerUnaryReactor* ParameterServerService::JoinCluster(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(&service_, tokens_, context, "JoinCluster", *request,
+                    response, &VariableService::JoinCluster);
+}
+
 grpc::ServerUnaryReactor* ParameterServerService::GetVariable(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {

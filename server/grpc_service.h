@@ -18,7 +18,7 @@ namespace paramserver {
 // by hand (server/grpc_zero_copy.h) so tensor bytes go to gRPC without a
 // copy; PushChunks copies chunk bytes from gRPC's slices straight into the
 // update's value.
-using ParameterServerBase =
+using ParameterServerBase = rpc::ParameterServer::WithRawCallbackMethod_JoinCluster<
     rpc::ParameterServer::WithRawCallbackMethod_GetServerInfo<
         rpc::ParameterServer::WithRawCallbackMethod_GetVariable<
             rpc::ParameterServer::WithRawCallbackMethod_ReadVariable<
@@ -32,7 +32,7 @@ using ParameterServerBase =
                                             rpc::ParameterServer::
                                                 WithRawCallbackMethod_PushChunks<
                                                     rpc::ParameterServer::
-                                                        Service>>>>>>>>>;
+                                                        Service>>>>>>>>>>;
 
 // The gRPC face of a VariableStore: converts messages and statuses, nothing
 // more. Each method authenticates its call against `tokens`
@@ -64,6 +64,9 @@ class ParameterServerService final : public ParameterServerBase {
   grpc::ServerUnaryReactor* GetServerInfo(grpc::CallbackServerContext* context,
                                           const grpc::ByteBuffer* request,
                                           grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* JoinCluster(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetVariable(grpc::CallbackServerContext* context,
                                         const grpc::ByteBuffer* request,
                                         grpc::ByteBuffer* response) override;

@@ -66,6 +66,20 @@ absl::Status VariableService::GetServerInfo(
   response->set_shard_count(identity_.place.count);
   response->set_incarnation(identity_.incarnation);
   response->set_num_variables(static_cast<int64_t>(store_->num_variables()));
+  response->set_cluster(membership_.cluster());
+  return absl::OkStatus();
+}
+
+absl::Status VariableService::JoinCluster(
+    const Caller& caller, const rpc::JoinClusterRequest& request,
+    rpc::JoinClusterResponse* response) {
+  if (absl::Status s = Admit(caller, Action::kCreate, {}); !s.ok()) return s;
+  absl::StatusOr<std::string> joined = membership_.Join(request.cluster());
+  if (!joined.ok()) return joined.status();
+  if (*joined != identity_.cluster) {
+    Log(LogLevel::kInfo, "Joined cluster ", *joined);
+  }
+  response->set_cluster(*joined);
   return absl::OkStatus();
 }
 

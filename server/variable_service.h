@@ -19,6 +19,7 @@
 #include "common/shard_place.h"
 #include "proto/parameter_server.pb.h"
 #include "server/caller.h"
+#include "server/cluster_membership.h"
 #include "server/variable_store.h"
 
 namespace paramserver {
@@ -29,6 +30,8 @@ namespace paramserver {
 struct ServerIdentity {
   ShardPlace place;
   std::string incarnation;
+  std::string cluster;   // Joined; "" before (server/cluster_membership.h).
+  std::string data_dir;  // Where IDENTITY lives; "" in memory only.
 };
 
 // Every method returns the first error: the caller's (UNAUTHENTICATED,
@@ -39,7 +42,10 @@ struct ServerIdentity {
 class VariableService {
  public:
   explicit VariableService(VariableStore* store, ServerIdentity identity = {})
-      : store_(store), identity_(std::move(identity)) {}
+      : store_(store),
+        identity_(identity),
+        membership_(identity.data_dir,
+                    {identity.place, identity.incarnation, identity.cluster}) {}
 
   const ServerIdentity& identity() const { return identity_; }
 
@@ -49,11 +55,16 @@ class VariableService {
   absl::Status Admit(const Caller& caller, Action action,
                      absl::Span<const std::string> names) const;
 
-  // This server's place, incarnation and variable count; any valid caller
-  // may ask (Action::kRead of nothing).
+  // This server's place, incarnation, cluster and variable count; any valid
+  // caller may ask (Action::kRead of nothing).
   absl::Status GetServerInfo(const Caller& caller,
                              const rpc::ServerInfoRequest& request,
                              rpc::ServerInfoResponse* response);
+
+  // ClusterMembership::Join; a writer may ask (Action::kCreate of nothing).
+  absl::Status JoinCluster(const Caller& caller,
+                           const rpc::JoinClusterRequest& request,
+                           rpc::JoinClusterResponse* response);
 
   // tf.get_variable. Reads (Action::kRead) when it only reuses
   // (reuse=REUSE), may create (Action::kCreate) otherwise; the name it
@@ -119,7 +130,8 @@ class VariableService {
 
  private:
   VariableStore* const store_;
-  const ServerIdentity identity_;
+  const ServerIdentity identity_;  // Its cluster as at start.
+  ClusterMembership membership_;
 };
 
 // INVALID_ARGUMENT, naming the update, unless update `index` of `request`,

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "client/client.h"
 #include "client/sharded_client.h"
 #include "gmock/gmock.h"
@@ -77,7 +78,7 @@ TEST_F(ClusterIdentityE2ETest, AListInAnotherOrderIsRefusedAndSplitsNothing) {
                                              targets_[0]};
   auto worker = ShardedClient::Connect(reversed, JobOptions());
   ASSERT_TRUE(worker.ok());
-  absl::Status checked = (*worker)->CheckCluster();
+  absl::Status checked = (*worker)->CheckCluster().status();
   EXPECT_EQ(checked.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(checked.message()),
               HasSubstr(absl::StrCat(
@@ -101,7 +102,7 @@ TEST_F(ClusterIdentityE2ETest, ALongerOrShorterListOrAnotherJobCreatesNothing) {
   for (size_t i = 0; i < lists.size(); ++i) {
     auto worker = ShardedClient::Connect(lists[i], JobOptions());
     ASSERT_TRUE(worker.ok());
-    absl::Status checked = (*worker)->CheckCluster();
+    absl::Status checked = (*worker)->CheckCluster().status();
     EXPECT_EQ(checked.code(), absl::StatusCode::kFailedPrecondition);
     EXPECT_THAT(std::string(checked.message()), HasSubstr(expected[i]));
     EXPECT_EQ(CreateThrough(**worker, Names()), Names().size());
@@ -110,7 +111,7 @@ TEST_F(ClusterIdentityE2ETest, ALongerOrShorterListOrAnotherJobCreatesNothing) {
   other_job.job = "other";
   auto worker = ShardedClient::Connect(targets_, other_job);
   ASSERT_TRUE(worker.ok());
-  EXPECT_THAT(std::string((*worker)->CheckCluster().message()),
+  EXPECT_THAT(std::string((*worker)->CheckCluster().status().message()),
               HasSubstr("not a server of job 'other'"));
   EXPECT_EQ(CreateThrough(**worker, Names()), Names().size());
   // A single-server worker (shard 0 of 1) is refused by every shard too.
@@ -128,6 +129,8 @@ TEST_F(ClusterIdentityE2ETest, TheRightListWorksAndIsPlacedByName) {
 }
 
 TEST_F(ClusterIdentityE2ETest, AShardThatLostItsDataIsLoud) {
+  // A job's variables, on every shard.
+  ASSERT_EQ(CreateThrough(*client_, Names()), 0);
   const std::string name = "w/weights";
   ASSERT_TRUE(client_->GetVariable(Ones(name), false).ok());
   const int victim = client_->ShardOf(name);
@@ -163,6 +166,51 @@ TEST_F(ClusterIdentityE2ETest, AShardThatLostItsDataIsLoud) {
                              targets_[victim], "): The shard lost its data")));
   EXPECT_THAT(std::string(pulled.status().message()),
               HasSubstr("Variable w/weights does not exist"));
+
+  // A worker that starts now never saw the shard, but the cluster has: the
+  // shard came back outside the cluster the others belong to.
+  auto late = ShardedClient::Connect(targets_, JobOptions());
+  ASSERT_TRUE(late.ok());
+  absl::Status checked = (*late)->CheckCluster().status();
+  EXPECT_EQ(checked.code(), absl::StatusCode::kDataLoss) << checked;
+  EXPECT_THAT(
+      std::string(checked.message()),
+      HasSubstr(absl::StrCat("Parameter server shard ", victim, " of 3 (",
+                             targets_[victim], "): The shard lost its data")));
+  EXPECT_THAT(std::string(checked.message()), HasSubstr("psctl --servers"));
+  // The operator accepts it; then workers start again.
+  CommandResult joined = RunCommand(
+      {PsctlBinary(), "--servers=" + absl::StrJoin(targets_, ","), "join"});
+  ASSERT_EQ(joined.exit_code, 0) << joined.err;
+  EXPECT_TRUE((*late)->CheckCluster().ok());
+}
+
+TEST_F(ClusterIdentityE2ETest, ShardsShareOneClusterAndAMixIsRefused) {
+  std::string cluster;
+  for (int s = 0; s < kShards; ++s) {
+    auto info = direct_[s]->GetServerInfo();
+    ASSERT_TRUE(info.ok()) << info.status();
+    EXPECT_FALSE(info->cluster.empty());
+    if (s == 0) cluster = info->cluster;
+    EXPECT_EQ(info->cluster, cluster);
+  }
+  // Shard 1 of another deployment of the same job.
+  const std::string dir = dirs_[1] + "_other";
+  auto stranger = ServerProcess::Start(ShardFlags(dir, "0", 1, true));
+  ASSERT_TRUE(stranger.ok()) << stranger.status();
+  auto other = ParameterServerClient::Connect((*stranger)->target());
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE((*other)->JoinCluster("another-deployment").ok());
+  auto mixed = ShardedClient::Connect(
+      {targets_[0], (*stranger)->target(), targets_[2]}, JobOptions());
+  ASSERT_TRUE(mixed.ok());
+  absl::Status checked = (*mixed)->CheckCluster().status();
+  EXPECT_EQ(checked.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(checked.message()),
+              HasSubstr("the list mixes the shards of two deployments"));
+  // A shard never leaves its cluster for another.
+  EXPECT_EQ((*other)->JoinCluster(cluster).status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(ClusterIdentityE2ETest, ADataDirectoryKeepsItsShard) {
@@ -184,14 +232,17 @@ TEST_F(ClusterIdentityE2ETest, ADataDirectoryKeepsItsShard) {
   auto after = (*fresh)->GetServerInfo();
   ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_EQ(after->incarnation, before->incarnation);
+  EXPECT_EQ(after->cluster, before->cluster);
   EXPECT_EQ(after->place, (ShardPlace{kJob, 1, kShards}));
   // Operators read the same with psctl.
   CommandResult info =
       RunCommand({PsctlBinary(), "--server=" + targets_[1], "info"});
   ASSERT_EQ(info.exit_code, 0) << info.err;
-  EXPECT_THAT(info.out, HasSubstr(absl::StrCat(
-                            R"("job":"e2e","shard_index":1,"shard_count":3,)",
-                            R"("incarnation":")", after->incarnation, R"(")")));
+  EXPECT_THAT(
+      info.out,
+      HasSubstr(absl::StrCat(
+          R"("job":"e2e","shard_index":1,"shard_count":3,"cluster":")",
+          after->cluster, R"(","incarnation":")", after->incarnation, R"(")")));
 }
 
 }  // namespace

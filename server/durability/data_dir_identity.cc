@@ -26,7 +26,8 @@ std::string FormatIdentity(const DataDirIdentity& identity) {
       "# Whose data this directory holds; checked at every start.\n", "job ",
       identity.place.job, "\n", "shard_index ", identity.place.index, "\n",
       "shard_count ", identity.place.count, "\n", "incarnation ",
-      identity.incarnation, "\n", "created ",
+      identity.incarnation, "\n", "cluster ", identity.cluster, "\n",
+      "written ",
       absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone()),
       "\n");
 }
@@ -50,6 +51,8 @@ absl::StatusOr<DataDirIdentity> ParseIdentity(absl::string_view text,
       ok = has_count = absl::SimpleAtoi(value, &identity.place.count);
     } else if (field.first == "incarnation") {
       identity.incarnation = std::string(value);
+    } else if (field.first == "cluster") {
+      identity.cluster = std::string(value);
     }
     if (!ok) {
       return absl::InvalidArgumentError(
@@ -71,16 +74,20 @@ absl::StatusOr<DataDirIdentity> ParseIdentity(absl::string_view text,
 absl::StatusOr<DataDirIdentity> WriteIdentity(const std::string& data_dir,
                                               const ShardPlace& place) {
   if (absl::Status s = CreateDirectories(data_dir); !s.ok()) return s;
-  DataDirIdentity identity{place, NewIncarnation()};
-  if (absl::Status s = WriteFileAtomically(data_dir, kIdentityFileName,
-                                           FormatIdentity(identity));
-      !s.ok()) {
+  DataDirIdentity identity{place, NewIncarnation(), ""};
+  if (absl::Status s = WriteDataDirIdentity(data_dir, identity); !s.ok()) {
     return s;
   }
   return identity;
 }
 
 }  // namespace
+
+absl::Status WriteDataDirIdentity(const std::string& data_dir,
+                                  const DataDirIdentity& identity) {
+  return WriteFileAtomically(data_dir, kIdentityFileName,
+                             FormatIdentity(identity));
+}
 
 std::string NewIncarnation() {
   std::random_device device;

@@ -21,7 +21,13 @@ struct DataDirIdentity {
   // Random, made when the directory's data began; a shard whose incarnation
   // changed has lost what it held (clients compare it: ServerInfo).
   std::string incarnation;
+  // The cluster the shard joined (server/cluster_membership.h); "" before.
+  std::string cluster;
 };
+
+// Rewrites <data_dir>/IDENTITY atomically (to record a joined cluster).
+absl::Status WriteDataDirIdentity(const std::string& data_dir,
+                                  const DataDirIdentity& identity);
 
 // 128 random bits in hex.
 std::string NewIncarnation();
