@@ -28,7 +28,7 @@ using ::testing::HasSubstr;
 constexpr int64_t kBigElements = ParameterServerClient::kInlineBytes / 4 + 1;
 
 std::vector<std::string> ServerFlags(const std::string& dir) {
-  return {"--data_dir=" + dir, "--wal_fsync=always"};
+  return {"--data_dir=" + dir, "--initialize_data_dir", "--wal_fsync=always"};
 }
 
 std::string Floats(int64_t n, float x) {

@@ -23,7 +23,9 @@ class ShardedPushIdTest : public ::testing::Test {
   void SetUp() override {
     std::vector<std::string> targets;
     for (int i = 0; i < 2; ++i) {
-      servers_.push_back(StartTestServer());
+      ServerOptions options;
+      options.place = {"", i, 2};  // Shard i of the two.
+      servers_.push_back(StartTestServer(options));
       ASSERT_NE(servers_.back(), nullptr);
       targets.push_back(servers_.back()->target());
     }
