@@ -94,6 +94,8 @@ echo "== A worker listing the shards in another order is refused, and creates no
 reversed="${shards[2]},${shards[1]},${shards[0]}"
 "$bin/examples/train_image_filter" --servers="$reversed" --job=demo \
   --worker=2 --steps=1 2>&1 | tail -n 1 | sed 's/^/   /' || true
+echo "== Each shard's place, cluster and incarnation (psctl info)"
+"$bin/client/psctl" --servers="$servers" --job=demo info | sed 's/^/   /'
 kill -TERM "${shard_pids[@]}"
 wait "${shard_pids[@]}"
 trap - EXIT

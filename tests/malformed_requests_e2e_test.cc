@@ -275,6 +275,8 @@ TEST_F(MalformedRequestsTest,
        "DeleteVariablesRequest"},
       {"/paramserver.rpc.ParameterServer/Pull", "PullRequest"},
       {"/paramserver.rpc.ParameterServer/Push", "PushRequest"},
+      {"/paramserver.rpc.ParameterServer/GetServerInfo", "ServerInfoRequest"},
+      {"/paramserver.rpc.ParameterServer/JoinCluster", "JoinClusterRequest"},
       {"/paramserver.rpc.ParameterServerAdmin/Save", "SaveRequest"},
   };
   for (const std::string& bytes : {kGarbage, Truncated()}) {
@@ -363,6 +365,40 @@ TEST_F(MalformedRequestsTest, DeleteWithoutTargetAndBadPrefixes) {
   rpc::ReadVariableResponse value;
   EXPECT_EQ(stub_->ReadVariable(&read_context, read, &value).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(MalformedRequestsTest, ABrokenExpectedPlaceOrClusterIdIsInvalid) {
+  const std::pair<const char*, const char*> kBroken[] = {
+      {"ps-expected-shard", "x/3"},
+      {"ps-expected-shard", "3/3"},
+      {"ps-expected-job", "demo"},  // A job without a shard.
+  };
+  for (const auto& [key, value] : kBroken) {
+    SCOPED_TRACE(std::string(key) + ": " + value);
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    context.AddMetadata(key, value);
+    rpc::GetVariableResponse response;
+    const grpc::Status status =
+        stub_->GetVariable(&context, ValidRequest(), &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  for (const std::string& id :
+       {std::string("has space"), std::string(65, 'c')}) {
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    rpc::JoinClusterRequest request;
+    request.set_cluster(id);
+    rpc::JoinClusterResponse response;
+    const grpc::Status status =
+        stub_->JoinCluster(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(status.error_message(),
+              "A cluster id is at most 64 of [A-Za-z0-9_-].");
+  }
+  // The server keeps serving.
+  rpc::GetVariableResponse created;
+  EXPECT_TRUE(Call(ValidRequest(), &created).ok());
 }
 
 }  // namespace
