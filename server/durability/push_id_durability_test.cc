@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/durability/durability.h"
+#include "server/durability/durable_store_testing.h"
 #include "server/durability/env.h"
 #include "server/durability/log_reader.h"
 #include "server/durability/log_writer.h"
@@ -19,26 +20,6 @@ namespace paramserver {
 namespace {
 
 using ::testing::ElementsAre;
-
-std::string FreshDir(const std::string& name) {
-  const std::string dir = JoinPath(std::getenv("TEST_TMPDIR"), name);
-  (void)RemoveAll(dir);
-  return dir;
-}
-
-struct Server {
-  explicit Server(const std::string& dir,
-                  FsyncPolicy policy = FsyncPolicy::kAlways) {
-    DurabilityOptions options;
-    options.data_dir = dir;
-    options.fsync_policy = policy;
-    auto opened = Durability::Open(options, {}, &store);
-    EXPECT_TRUE(opened.ok()) << opened.status();
-    if (opened.ok()) durability = *std::move(opened);
-  }
-  std::unique_ptr<Durability> durability;  // Outlives the store.
-  std::unique_ptr<VariableStore> store;
-};
 
 void Create(VariableStore& store, const std::string& name) {
   VariableRequest request;
