@@ -383,6 +383,14 @@ TEST_F(ShardedE2ETest, TrainingSurvivesAShardKilledAndRestarted) {
   ASSERT_TRUE(listed.ok()) << listed.status();
   EXPECT_EQ(listed->size(),
             12);  // Four variables and their two Adam slots each.
+  // Every step's push applied exactly once on every shard, however often
+  // the step was retried around the kill (push ids; the retried steps
+  // re-sent their gradients to the shards that had taken them): version 1 at
+  // creation and one per step of each worker.
+  for (const VariableInfo& info : *listed) {
+    if (info.name.find("/Adam") != std::string::npos) continue;
+    EXPECT_EQ(info.version, 1 + 2 * 150) << info.name;
+  }
 }
 
 }  // namespace
