@@ -1,0 +1,183 @@
+// Model sync: each worker, every step, pulls every variable of a model and
+// pushes one gradient per variable, applied with SGD on the server. The
+// gradients are made once, so a step is the synchronisation alone, as in
+// benchmarks/torch_rpc_model_sync.py (PyTorch's parameter-server pattern),
+// which benchmarks/run_model_sync_benchmark.sh runs in the same run.
+//
+//   model_sync_benchmark --server=HOST:PORT --workers=2 --model=resnet50
+//
+// Workers are processes (forked before any gRPC call), each with its own
+// connection. Prints one JSON line: steps per second, summed over workers.
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "benchmarks/model_shapes.h"
+#include "client/client.h"
+
+ABSL_FLAG(std::string, server, "127.0.0.1:2222", "Parameter server.");
+ABSL_FLAG(int, workers, 1, "Worker processes.");
+ABSL_FLAG(std::string, model, "resnet50",
+          "resnet50 (161 variables, 102 MB) or single64mb (one variable).");
+ABSL_FLAG(int, warmup, 2, "Untimed steps per worker first.");
+ABSL_FLAG(int, min_steps, 5, "Timed steps per worker, at least.");
+ABSL_FLAG(double, min_seconds, 5, "Timed seconds per worker, at least.");
+
+namespace paramserver {
+namespace {
+
+std::vector<TensorShape> ModelShapes() {
+  if (absl::GetFlag(FLAGS_model) == "single64mb") {
+    return {TensorShape{int64_t{16} << 20}};
+  }
+  return ResNet50Shapes();
+}
+
+std::string VariableName(size_t i) { return absl::StrCat("model_sync/v", i); }
+
+int64_t Elements(const TensorShape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+// Creates the model's variables (once; later runs reuse them).
+int CreateModel(const std::vector<TensorShape>& shapes) {
+  auto client = ParameterServerClient::Connect(absl::GetFlag(FLAGS_server));
+  if (!client.ok()) return 1;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    VariableRequest request;
+    request.name = VariableName(i);
+    request.shape = shapes[i];
+    request.reuse = ReuseMode::kAutoReuse;
+    request.initializer.kind = InitializerKind::kZeros;
+    auto got = (*client)->GetVariable(request, /*return_value=*/false);
+    if (!got.ok()) {
+      std::fprintf(stderr, "create %s: %s\n", request.name.c_str(),
+                   got.status().ToString().c_str());
+      return 1;
+    }
+  }
+  return 0;
+}
+
+// One worker: steps and seconds, written to `fd` as text.
+int Work(const std::vector<TensorShape>& shapes, int fd) {
+  auto client = ParameterServerClient::Connect(absl::GetFlag(FLAGS_server));
+  if (!client.ok()) return 1;
+  std::vector<PullItemSpec> items;
+  std::vector<std::string> gradients;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    items.push_back({VariableName(i), 0});
+    gradients.emplace_back(Elements(shapes[i]) * sizeof(float), '\0');
+    std::vector<float> values(Elements(shapes[i]), 1e-3f);
+    gradients.back().assign(reinterpret_cast<const char*>(values.data()),
+                            values.size() * sizeof(float));
+  }
+  PushSpec push;
+  push.optimizer.kind = OptimizerKind::kSgd;
+  push.optimizer.learning_rate = 0.01;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    push.updates.push_back({VariableName(i), UpdateKind::kApplyGradient,
+                            gradients[i], std::nullopt});
+  }
+  const auto step = [&]() -> absl::Status {
+    auto pulled = (*client)->Pull(items);
+    if (!pulled.ok()) return pulled.status();
+    push.push_id.clear();  // A new id each step.
+    return (*client)->Push(push).status();
+  };
+  for (int i = 0; i < absl::GetFlag(FLAGS_warmup); ++i) {
+    if (absl::Status s = step(); !s.ok()) {
+      std::fprintf(stderr, "step: %s\n", s.ToString().c_str());
+      return 1;
+    }
+  }
+  const absl::Time start = absl::Now();
+  int steps = 0;
+  double seconds = 0;
+  do {
+    if (absl::Status s = step(); !s.ok()) {
+      std::fprintf(stderr, "step: %s\n", s.ToString().c_str());
+      return 1;
+    }
+    ++steps;
+    seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  } while (steps < absl::GetFlag(FLAGS_min_steps) ||
+           seconds < absl::GetFlag(FLAGS_min_seconds));
+  const std::string line = absl::StrFormat("%d %.6f\n", steps, seconds);
+  return write(fd, line.data(), line.size()) == ssize_t(line.size()) ? 0 : 1;
+}
+
+// Runs `fn` in a child process; returns its exit code.
+template <typename Fn>
+pid_t Spawn(Fn fn) {
+  const pid_t pid = fork();
+  if (pid == 0) _exit(fn());
+  return pid;
+}
+
+int Run() {
+  const std::vector<TensorShape> shapes = ModelShapes();
+  int64_t bytes = 0;
+  for (const TensorShape& shape : shapes) bytes += Elements(shape) * 4;
+  int status = 0;
+  waitpid(Spawn([&] { return CreateModel(shapes); }), &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return 1;
+
+  const int workers = absl::GetFlag(FLAGS_workers);
+  std::vector<int> fds;
+  std::vector<pid_t> pids;
+  for (int w = 0; w < workers; ++w) {
+    int pipe_fds[2];
+    if (pipe(pipe_fds) != 0) return 1;
+    pids.push_back(Spawn([&] {
+      close(pipe_fds[0]);
+      return Work(shapes, pipe_fds[1]);
+    }));
+    close(pipe_fds[1]);
+    fds.push_back(pipe_fds[0]);
+  }
+  double total = 0;
+  std::string per_worker;
+  for (int w = 0; w < workers; ++w) {
+    char buffer[64] = {};
+    const ssize_t n = read(fds[w], buffer, sizeof(buffer) - 1);
+    close(fds[w]);
+    waitpid(pids[w], &status, 0);
+    int steps = 0;
+    double seconds = 0;
+    if (n <= 0 || std::sscanf(buffer, "%d %lf", &steps, &seconds) != 2 ||
+        !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      std::fprintf(stderr, "worker %d failed\n", w);
+      return 1;
+    }
+    total += steps / seconds;
+    absl::StrAppend(&per_worker, per_worker.empty() ? "" : ", ",
+                    absl::StrFormat("%.3f", steps / seconds));
+  }
+  std::printf(
+      "{\"peer\": \"paramserver (C++ client, one Pull and one Push per "
+      "step)\", \"model\": \"%s\", \"variables\": %zu, \"bytes\": %lld, "
+      "\"workers\": %d, \"steps_per_second\": %.3f, \"per_worker\": [%s]}\n",
+      absl::GetFlag(FLAGS_model).c_str(), shapes.size(),
+      static_cast<long long>(bytes), workers, total, per_worker.c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace paramserver
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  return paramserver::Run();
+}
