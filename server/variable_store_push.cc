@@ -304,7 +304,24 @@ absl::StatusOr<std::vector<VariableInfo>> VariableStore::Push(
   if (absl::Status s = ValidatePushSpec(push); !s.ok()) return s;
   if (push.push_id.empty()) return PushOnce(push);
   PushIdTable::Begun begun = push_ids_.Begin(push.push_id);
-  if (!begun.claimed) return std::move(begun.answer);
+  if (!begun.claimed) {
+    // A repeat names the same variables in the same order; an id reused for
+    // another push would otherwise get an answer that does not fit it.
+    const bool same =
+        begun.answer.size() == push.updates.size() &&
+        std::equal(begun.answer.begin(), begun.answer.end(),
+                   push.updates.begin(),
+                   [](const VariableInfo& a, const VariableUpdate& u) {
+                     return a.name == u.name;
+                   });
+    if (!same) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "push_id ", push.push_id,
+          " was already used for a push of other variables; each push "
+          "needs its own id (a retry repeats the same variables)."));
+    }
+    return std::move(begun.answer);
+  }
   absl::StatusOr<std::vector<VariableInfo>> infos = PushOnce(push);
   // Logged pushes were answered while their record was appended.
   if (infos.ok() && change_log_ == nullptr)

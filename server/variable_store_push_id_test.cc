@@ -70,6 +70,26 @@ TEST_F(PushIdTest, RepeatAppliesOnceAndGetsTheFirstAnswer) {
   EXPECT_THAT(Value(), ElementsAre(2, 2));
 }
 
+TEST_F(PushIdTest, AnIdReusedForOtherVariablesIsRefused) {
+  ASSERT_TRUE(store_->Push(AddOne("step-1")).ok());
+  // The same id on a push of nothing, or of two updates, does not fit the
+  // first answer: refused, and nothing applied. (The store fuzzer found the
+  // answer of the first push coming back for a push of other variables.)
+  PushSpec empty;
+  empty.push_id = "step-1";
+  PushSpec twice = AddOne("step-1");
+  twice.updates.push_back(twice.updates[0]);
+  twice.updates[1].name = "w";
+  for (const PushSpec& other : {empty, twice}) {
+    absl::Status s = store_->Push(other).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+    EXPECT_THAT(std::string(s.message()),
+                ::testing::HasSubstr("push_id step-1 was already used"));
+  }
+  EXPECT_EQ(Version(), 2);
+  EXPECT_THAT(Value(), ElementsAre(1, 1));
+}
+
 TEST_F(PushIdTest, WithoutIdEveryPushApplies) {
   ASSERT_TRUE(store_->Push(AddOne("")).ok());
   ASSERT_TRUE(store_->Push(AddOne("")).ok());
