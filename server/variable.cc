@@ -67,7 +67,9 @@ absl::StatusOr<char*> Variable::MutableValueLocked() {
     absl::StatusOr<std::shared_ptr<TensorBuffer>> copy =
         TensorBuffer::Allocate(value_->size());
     if (!copy.ok()) return copy.status();
-    std::memcpy((*copy)->data(), value_->data(), value_->size());
+    if (value_->size() > 0) {
+      std::memcpy((*copy)->data(), value_->data(), value_->size());
+    }
     value_ = *std::move(copy);
   }
   return value_->data();

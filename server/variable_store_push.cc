@@ -143,8 +143,11 @@ absl::Status StepOptimizer(const OptimizerSpec& optimizer, Target& target,
   }
   // Gradients arrive in a protobuf string with no alignment promise.
   std::vector<T> grad(target.variable->byte_size() / sizeof(T));
-  std::memcpy(grad.data(), target.update->value.data(),
-              target.update->value.size());
+  // (An empty variable has no buffer: memcpy may not see a null pointer.)
+  if (!grad.empty()) {
+    std::memcpy(grad.data(), target.update->value.data(),
+                target.update->value.size());
+  }
   // Each step bumps every slot's version and a slot starts at 1, so the
   // first slot's version numbers this step from 1. Slot versions are saved
   // and restored with the slots, so Adam's bias correction carries on across
@@ -168,7 +171,9 @@ absl::Status ApplyOne(const OptimizerSpec& optimizer,
   const VariableUpdate& update = *target.update;
   switch (update.kind) {
     case UpdateKind::kAssign:
-      std::memcpy(*var, update.value.data(), update.value.size());
+      if (!update.value.empty()) {  // An empty variable has no buffer.
+        std::memcpy(*var, update.value.data(), update.value.size());
+      }
       break;
     case UpdateKind::kAssignAdd:
       AssignAdd(variable.dtype(), *var, update.value);
