@@ -8,7 +8,6 @@
 #include <limits>
 #include <utility>
 
-#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/credentials.h"
@@ -420,14 +419,6 @@ absl::Status ParameterServerClient::PullStreamed(PulledValue& pulled) {
     return absl::DataLossError("The stream ended before the whole value came.");
   }
   return status;
-}
-
-std::string NewPushId() {
-  // Seeded from the OS per thread: ids from different processes and threads
-  // do not collide (2^-64 for 2^32 ids).
-  thread_local absl::BitGen gen;
-  return absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(gen),
-                         absl::Uniform<uint64_t>(gen));
 }
 
 absl::StatusOr<std::vector<VariableInfo>> ParameterServerClient::Push(

@@ -155,7 +155,8 @@ absl::StatusOr<std::vector<ServerInfo>> ShardedClient::CheckCluster(
     std::string cluster = member >= 0 ? infos[member].cluster : "";
     if (cluster.empty()) {
       // A new job: shard 0 decides, so workers starting together agree.
-      absl::StatusOr<std::string> joined = shards_[0]->JoinCluster(NewPushId());
+      absl::StatusOr<std::string> joined =
+          shards_[0]->JoinCluster(NewRandomId());
       if (absl::IsFailedPrecondition(joined.status())) {
         joined = shards_[0]->JoinCluster("");  // Another worker won.
       }

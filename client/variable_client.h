@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "common/random_id.h"
 #include "common/shard_place.h"
 #include "common/update_spec.h"
 #include "common/variable_spec.h"
@@ -42,11 +43,11 @@ struct ServerInfo {
   std::string cluster;  // The cluster it joined; "" before.
 };
 
+// A fresh push id: 128 random bits as 32 hex digits.
+inline std::string NewPushId() { return NewRandomId(); }
+
 // Implementations are thread-safe. Every error is a server's status (code and
 // TensorFlow-worded message) or the transport's (UNAVAILABLE, ...).
-// A fresh push id: 128 random bits as 32 hex digits.
-std::string NewPushId();
-
 class VariableClient {
  public:
   virtual ~VariableClient() = default;

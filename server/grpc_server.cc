@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/random_id.h"
 #include "server/durability/data_dir_identity.h"
 #include "wire/channel_settings.h"
 
@@ -123,7 +124,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
     const ServerOptions& options) {
   if (absl::Status s = CheckTransportPolicy(options); !s.ok()) return s;
   if (absl::Status s = ValidateShardPlace(options.place); !s.ok()) return s;
-  ServerIdentity identity{options.place, NewIncarnation()};
+  ServerIdentity identity{options.place, NewRandomId()};
   std::unique_ptr<Durability> durability;
   std::unique_ptr<VariableStore> store;
   if (options.durability.has_value()) {

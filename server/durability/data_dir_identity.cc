@@ -1,6 +1,5 @@
 #include "server/durability/data_dir_identity.h"
 
-#include <random>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -10,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/file_util.h"
+#include "common/random_id.h"
 #include "server/durability/env.h"
 
 namespace paramserver {
@@ -74,7 +74,7 @@ absl::StatusOr<DataDirIdentity> ParseIdentity(absl::string_view text,
 absl::StatusOr<DataDirIdentity> WriteIdentity(const std::string& data_dir,
                                               const ShardPlace& place) {
   if (absl::Status s = CreateDirectories(data_dir); !s.ok()) return s;
-  DataDirIdentity identity{place, NewIncarnation(), ""};
+  DataDirIdentity identity{place, NewRandomId(), ""};
   if (absl::Status s = WriteDataDirIdentity(data_dir, identity); !s.ok()) {
     return s;
   }
@@ -87,16 +87,6 @@ absl::Status WriteDataDirIdentity(const std::string& data_dir,
                                   const DataDirIdentity& identity) {
   return WriteFileAtomically(data_dir, kIdentityFileName,
                              FormatIdentity(identity));
-}
-
-std::string NewIncarnation() {
-  std::random_device device;
-  std::string hex;
-  for (int i = 0; i < 4; ++i) {
-    absl::StrAppend(
-        &hex, absl::Hex(static_cast<uint32_t>(device()), absl::kZeroPad8));
-  }
-  return hex;
 }
 
 absl::StatusOr<DataDirIdentity> ClaimDataDir(const std::string& data_dir,

@@ -29,9 +29,6 @@ struct DataDirIdentity {
 absl::Status WriteDataDirIdentity(const std::string& data_dir,
                                   const DataDirIdentity& identity);
 
-// 128 random bits in hex.
-std::string NewIncarnation();
-
 // The identity of `data_dir` for a server started at `place`:
 // - IDENTITY present: returned when its place equals `place`, otherwise
 //   FAILED_PRECONDITION naming both;

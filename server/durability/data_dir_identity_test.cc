@@ -90,9 +90,5 @@ TEST(DataDirIdentityTest, ADamagedIdentityIsAnError) {
               HasSubstr("lacks"));
 }
 
-TEST(DataDirIdentityTest, IncarnationsDiffer) {
-  EXPECT_NE(NewIncarnation(), NewIncarnation());
-}
-
 }  // namespace
 }  // namespace paramserver
