@@ -44,11 +44,8 @@ std::vector<TensorShape> ModelShapes() {
 
 std::string VariableName(size_t i) { return absl::StrCat("model_sync/v", i); }
 
-int64_t Elements(const TensorShape& shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return n;
-}
+// The shapes above are valid, so their element counts are.
+int64_t Elements(const TensorShape& shape) { return *NumElements(shape); }
 
 // Creates the model's variables (once; later runs reuse them).
 int CreateModel(const std::vector<TensorShape>& shapes) {
@@ -78,10 +75,9 @@ int Work(const std::vector<TensorShape>& shapes, int fd) {
   std::vector<std::string> gradients;
   for (size_t i = 0; i < shapes.size(); ++i) {
     items.push_back({VariableName(i), 0});
-    gradients.emplace_back(Elements(shapes[i]) * sizeof(float), '\0');
-    std::vector<float> values(Elements(shapes[i]), 1e-3f);
-    gradients.back().assign(reinterpret_cast<const char*>(values.data()),
-                            values.size() * sizeof(float));
+    const std::vector<float> values(Elements(shapes[i]), 1e-3f);
+    gradients.emplace_back(reinterpret_cast<const char*>(values.data()),
+                           values.size() * sizeof(float));
   }
   PushSpec push;
   push.optimizer.kind = OptimizerKind::kSgd;
