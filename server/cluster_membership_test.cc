@@ -2,7 +2,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/durability/env.h"
+#include "server/durability/durable_store_testing.h"
 
 namespace paramserver {
 namespace {
@@ -10,8 +10,7 @@ namespace {
 using ::testing::HasSubstr;
 
 TEST(ClusterMembershipTest, JoinsOnceAndKeepsItInTheDataDirectory) {
-  const std::string dir = JoinPath(::testing::TempDir(), "membership");
-  ASSERT_TRUE(RemoveAll(dir).ok());
+  const std::string dir = FreshDir("membership");
   absl::StatusOr<DataDirIdentity> made = ClaimDataDir(dir, {"j", 0, 2}, true);
   ASSERT_TRUE(made.ok()) << made.status();
   ClusterMembership membership(dir, *made);

@@ -5,18 +5,13 @@
 #include "common/file_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/durability/durable_store_testing.h"
 #include "server/durability/env.h"
 
 namespace paramserver {
 namespace {
 
 using ::testing::HasSubstr;
-
-std::string FreshDir(absl::string_view name) {
-  const std::string dir = JoinPath(::testing::TempDir(), name);
-  EXPECT_TRUE(RemoveAll(dir).ok());
-  return dir;
-}
 
 TEST(DataDirIdentityTest, FirstStartNeedsInitialize) {
   const std::string dir = FreshDir("first_start");
