@@ -28,6 +28,11 @@ ABSL_FLAG(std::string, server, "127.0.0.1:2222", "Parameter server.");
 ABSL_FLAG(int, workers, 1, "Worker processes.");
 ABSL_FLAG(std::string, model, "resnet50",
           "resnet50 (161 variables, 102 MB) or single64mb (one variable).");
+ABSL_FLAG(std::string, pull, "into",
+          "into: PullInto buffers the worker reuses every step; strings: "
+          "Pull, which returns fresh strings.");
+ABSL_FLAG(std::string, mode, "sync",
+          "sync: a pull and a push each step; pull or push: only that.");
 ABSL_FLAG(int, warmup, 2, "Untimed steps per worker first.");
 ABSL_FLAG(int, min_steps, 5, "Timed steps per worker, at least.");
 ABSL_FLAG(double, min_seconds, 5, "Timed seconds per worker, at least.");
@@ -42,7 +47,9 @@ std::vector<TensorShape> ModelShapes() {
   return ResNet50Shapes();
 }
 
-std::string VariableName(size_t i) { return absl::StrCat("model_sync/v", i); }
+std::string VariableName(size_t i) {
+  return absl::StrCat("model_sync/", absl::GetFlag(FLAGS_model), "/v", i);
+}
 
 // The shapes above are valid, so their element counts are.
 int64_t Elements(const TensorShape& shape) { return *NumElements(shape); }
@@ -72,9 +79,14 @@ int Work(const std::vector<TensorShape>& shapes, int fd) {
   auto client = ParameterServerClient::Connect(absl::GetFlag(FLAGS_server));
   if (!client.ok()) return 1;
   std::vector<PullItemSpec> items;
+  std::vector<PullIntoItem> into_items;
+  std::vector<std::vector<char>> weights;  // The worker's copy of the model.
   std::vector<std::string> gradients;
+  weights.reserve(shapes.size());  // The spans point into its elements.
   for (size_t i = 0; i < shapes.size(); ++i) {
     items.push_back({VariableName(i), 0});
+    weights.emplace_back(Elements(shapes[i]) * sizeof(float));
+    into_items.push_back({VariableName(i), 0, absl::MakeSpan(weights.back())});
     const std::vector<float> values(Elements(shapes[i]), 1e-3f);
     gradients.emplace_back(reinterpret_cast<const char*>(values.data()),
                            values.size() * sizeof(float));
@@ -86,9 +98,19 @@ int Work(const std::vector<TensorShape>& shapes, int fd) {
     push.updates.push_back({VariableName(i), UpdateKind::kApplyGradient,
                             gradients[i], std::nullopt});
   }
+  const bool pull_into = absl::GetFlag(FLAGS_pull) == "into";
+  const std::string mode = absl::GetFlag(FLAGS_mode);
   const auto step = [&]() -> absl::Status {
-    auto pulled = (*client)->Pull(items);
-    if (!pulled.ok()) return pulled.status();
+    if (mode == "push") {
+      // Skips the pull.
+    } else if (pull_into) {
+      auto pulled = (*client)->PullInto(into_items);
+      if (!pulled.ok()) return pulled.status();
+    } else {
+      auto pulled = (*client)->Pull(items);
+      if (!pulled.ok()) return pulled.status();
+    }
+    if (mode == "pull") return absl::OkStatus();
     push.push_id.clear();  // A new id each step.
     return (*client)->Push(push).status();
   };
@@ -161,12 +183,23 @@ int Run() {
     absl::StrAppend(&per_worker, per_worker.empty() ? "" : ", ",
                     absl::StrFormat("%.3f", steps / seconds));
   }
+  const std::string mode = absl::GetFlag(FLAGS_mode);
+  const std::string pull =
+      absl::GetFlag(FLAGS_pull) == "into" ? "PullInto" : "Pull";
+  const std::string calls = mode == "pull"   ? "one " + pull
+                            : mode == "push" ? "one Push"
+                                             : "one " + pull + " and one Push";
+  // Bytes moved per second: each step moves the model once each way asked.
+  const double gb_per_second =
+      total * static_cast<double>(bytes) * (mode == "sync" ? 2 : 1) / 1e9;
   std::printf(
-      "{\"peer\": \"paramserver (C++ client, one Pull and one Push per "
-      "step)\", \"model\": \"%s\", \"variables\": %zu, \"bytes\": %lld, "
-      "\"workers\": %d, \"steps_per_second\": %.3f, \"per_worker\": [%s]}\n",
-      absl::GetFlag(FLAGS_model).c_str(), shapes.size(),
-      static_cast<long long>(bytes), workers, total, per_worker.c_str());
+      "{\"peer\": \"paramserver (C++ client, %s per step)\", \"mode\": "
+      "\"%s\", \"model\": \"%s\", \"variables\": %zu, \"bytes\": %lld, "
+      "\"workers\": %d, \"steps_per_second\": %.3f, \"gb_per_second\": "
+      "%.3f, \"per_worker\": [%s]}\n",
+      calls.c_str(), mode.c_str(), absl::GetFlag(FLAGS_model).c_str(),
+      shapes.size(), static_cast<long long>(bytes), workers, total,
+      gb_per_second, per_worker.c_str());
   return 0;
 }
 

@@ -13,10 +13,12 @@
 #include "client/credentials.h"
 #include "client/generic_call.h"
 #include "client/session_stream.h"
+#include "client/value_sink.h"
 #include "proto/parameter_server.grpc.pb.h"
 #include "wire/call_metadata.h"
 #include "wire/channel_settings.h"
 #include "wire/grpc_status.h"
+#include "wire/lent_bytes.h"
 #include "wire/proto_convert.h"
 #include "wire/zero_copy_reader.h"
 #include "wire/zero_copy_writer.h"
@@ -26,7 +28,8 @@ namespace paramserver {
 // The generated stub, plus the generic one for Pull, PullChunks and
 // PushChunks: their messages travel raw (client/generic_call.h), replies
 // decoded from gRPC's slices (wire/zero_copy_reader.h) and chunks encoded by
-// hand (EncodePushChunk), so tensor bytes are copied once.
+// hand (EncodePushChunkSharing) over the caller's own memory, so tensor bytes
+// are copied once, between the socket and their place.
 class ParameterServerStub {
  public:
   static constexpr char kPull[] = "/paramserver.rpc.ParameterServer/Pull";
@@ -282,26 +285,33 @@ absl::StatusOr<std::vector<std::string>> ParameterServerClient::DeleteScope(
   return Delete(*stub_, proto, options_);
 }
 
-namespace {
-
-// The bytes a value of `info` has. DATA_LOSS when the server described a
-// value no machine could hold (its size would not fit in 63 bits).
-absl::StatusOr<size_t> ValueBytes(const VariableInfo& info) {
-  absl::StatusOr<uint64_t> bytes = ValueByteSize(info.shape, info.dtype);
-  if (!bytes.ok() && !absl::IsOutOfRange(bytes.status())) return bytes.status();
-  if (!bytes.ok() ||
-      *bytes > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-    return absl::DataLossError(absl::StrCat(
-        "The server described ", info.name, " as ", ShapeToString(info.shape),
-        " ", DTypeName(info.dtype), ": too large for any value."));
-  }
-  return static_cast<size_t>(*bytes);
-}
-
-}  // namespace
-
 absl::StatusOr<std::vector<PulledValue>> ParameterServerClient::Pull(
     absl::Span<const PullItemSpec> items) {
+  std::vector<PulledValue> pulled(items.size());
+  absl::StatusOr<std::vector<PulledInto>> infos = PullToSinks(
+      items, [&](size_t i) { return ValueSink::IntoString(&pulled[i].value); });
+  if (!infos.ok()) return infos.status();
+  for (size_t i = 0; i < items.size(); ++i) {
+    pulled[i].info = std::move((*infos)[i].info);
+    pulled[i].unchanged = (*infos)[i].unchanged;
+  }
+  return pulled;
+}
+
+absl::StatusOr<std::vector<PulledInto>> ParameterServerClient::PullInto(
+    absl::Span<const PullIntoItem> items) {
+  std::vector<PullItemSpec> specs;
+  specs.reserve(items.size());
+  for (const PullIntoItem& item : items) {
+    specs.push_back({item.name, item.known_version});
+  }
+  return PullToSinks(
+      specs, [&](size_t i) { return ValueSink::IntoBuffer(items[i].buffer); });
+}
+
+absl::StatusOr<std::vector<PulledInto>> ParameterServerClient::PullToSinks(
+    absl::Span<const PullItemSpec> items,
+    absl::FunctionRef<ValueSink(size_t)> sink_for) {
   rpc::PullRequest request;
   for (const PullItemSpec& item : items) {
     rpc::PullItem* out = request.add_items();
@@ -325,56 +335,43 @@ absl::StatusOr<std::vector<PulledValue>> ParameterServerClient::Pull(
   absl::StatusOr<std::vector<PulledVariableView>> views =
       DecodePullResponse(*reader);
   if (!views.ok()) return views.status();
-  std::vector<PulledValue> pulled;
+  if (views->size() != items.size()) {
+    return absl::DataLossError(
+        absl::StrCat("The server answered ", views->size(), " values for ",
+                     items.size(), " pulled variables."));
+  }
+  std::vector<PulledInto> pulled;
   pulled.reserve(views->size());
-  for (const PulledVariableView& view : *views) {
+  for (size_t i = 0; i < views->size(); ++i) {
+    const PulledVariableView& view = (*views)[i];
     absl::StatusOr<VariableInfo> info = FromProto(view.variable);
     if (!info.ok()) return info.status();
-    PulledValue& value = pulled.emplace_back();
-    value.info = *std::move(info);
-    value.unchanged = view.unchanged;
-    reader->AppendSpan(view.value, &value.value);
+    PulledInto& out = pulled.emplace_back();
+    out.info = *std::move(info);
+    out.unchanged = view.unchanged;
     if (view.streamed) {
-      if (absl::Status s = PullStreamed(value); !s.ok()) return s;
+      ValueSink sink = sink_for(i);
+      if (absl::Status s = PullStreamed(out.info, sink); !s.ok()) return s;
     } else if (!view.unchanged) {
-      absl::StatusOr<size_t> expected = ValueBytes(value.info);
-      if (!expected.ok()) return expected.status();
-      if (value.value.size() != *expected) {
+      ValueSink sink = sink_for(i);
+      if (absl::Status s = sink.Begin(out.info); !s.ok()) return s;
+      if (view.value.length != sink.size()) {
         return absl::DataLossError(absl::StrCat(
-            "Value of ", value.info.name, " has ", value.value.size(),
-            " bytes; its shape and dtype need ", *expected, "."));
+            "Value of ", out.info.name, " has ", view.value.length,
+            " bytes; its shape and dtype need ", sink.size(), "."));
+      }
+      if (absl::Status s = sink.Place(*reader, view.value, 0); !s.ok()) {
+        return s;
       }
     }
   }
   return pulled;
 }
 
-namespace {
-
-// Places one chunk's bytes into `value`. Chunks normally arrive in order and
-// are appended (no zero-filling first); any other order is also accepted.
-absl::Status PlaceChunk(const WireReader& reader, const ValueChunkView& chunk,
-                        size_t value_size, std::string* value) {
-  const WireSpan& data = chunk.data;
-  if (chunk.offset < 0 || static_cast<uint64_t>(chunk.offset) > value_size ||
-      data.length > value_size - static_cast<size_t>(chunk.offset)) {
-    return absl::DataLossError("Chunk outside the value's bounds.");
-  }
-  const size_t offset = static_cast<size_t>(chunk.offset);
-  if (offset == value->size()) {
-    reader.AppendSpan(data, value);
-    return absl::OkStatus();
-  }
-  if (offset + data.length > value->size()) value->resize(offset + data.length);
-  reader.CopySpan(data, value->data() + offset);
-  return absl::OkStatus();
-}
-
-}  // namespace
-
-absl::Status ParameterServerClient::PullStreamed(PulledValue& pulled) {
+absl::Status ParameterServerClient::PullStreamed(VariableInfo& info,
+                                                 ValueSink& sink) {
   rpc::PullChunksRequest request;
-  request.set_name(pulled.info.name);
+  request.set_name(info.name);
   request.set_chunk_bytes(kChunkBytes);
   grpc::ByteBuffer request_buffer;
   if (absl::Status s = SerializeMessage(request, &request_buffer); !s.ok()) {
@@ -382,40 +379,38 @@ absl::Status ParameterServerClient::PullStreamed(PulledValue& pulled) {
   }
   grpc::ClientContext context;
   Prepare(&context, options_, stub_->metadata);
-  // PullChunks streams from the server: one request, then chunks.
+  // PullChunks streams from the server: one request, then chunks; the first
+  // describes the value.
   GenericStreamCall call(stub_->generic, &context,
                          ParameterServerStub::kPullChunks);
   call.WriteLast(request_buffer);  // A failure shows in Read and Finish.
   grpc::ByteBuffer buffer;
-  size_t value_size = 0;
-  pulled.value.clear();
+  bool described = false;
   while (call.Read(&buffer)) {
     absl::StatusOr<WireReader> wire = WireReader::Create(buffer);
     absl::StatusOr<ValueChunkView> chunk =
         wire.ok() ? DecodeValueChunk(*wire) : wire.status();
     absl::Status status = chunk.status();
     if (status.ok() && chunk->has_variable) {
-      absl::StatusOr<VariableInfo> info = FromProto(chunk->variable);
-      status = info.status();
+      absl::StatusOr<VariableInfo> described_info = FromProto(chunk->variable);
+      status = described_info.status();
       if (status.ok()) {
-        pulled.info = *std::move(info);
-        absl::StatusOr<size_t> bytes = ValueBytes(pulled.info);
-        status = bytes.status();
-        if (status.ok()) {
-          value_size = *bytes;
-          pulled.value.reserve(value_size);
-        }
+        info = *std::move(described_info);
+        status = sink.Begin(info);
+        described = true;
       }
+    } else if (status.ok() && !described) {
+      status = absl::DataLossError(
+          "The first chunk of a PullChunks stream did not describe the value.");
     }
-    if (status.ok())
-      status = PlaceChunk(*wire, *chunk, value_size, &pulled.value);
+    if (status.ok()) status = sink.Place(*wire, chunk->data, chunk->offset);
     if (!status.ok()) {
       context.TryCancel();
       return status;
     }
   }
   absl::Status status = FromGrpcStatus(call.Finish());
-  if (status.ok() && pulled.value.size() != value_size) {
+  if (status.ok() && (!described || sink.received() != sink.size())) {
     return absl::DataLossError("The stream ended before the whole value came.");
   }
   return status;
@@ -445,6 +440,10 @@ absl::StatusOr<std::vector<VariableInfo>> ParameterServerClient::Push(
 
 absl::StatusOr<std::vector<VariableInfo>> ParameterServerClient::PushStreamed(
     const PushSpec& push) {
+  // Declared first, so destroyed last: its destructor waits until gRPC has
+  // let go of every slice over the caller's values, which can be after the
+  // call and its context are gone.
+  LentBytes lent;
   grpc::ClientContext context;
   Prepare(&context, options_, stub_->metadata);
   // PushChunks streams to the server: chunks, then one response.
@@ -460,9 +459,9 @@ absl::StatusOr<std::vector<VariableInfo>> ParameterServerClient::PushStreamed(
     const absl::string_view value = push.updates[i].value;
     for (size_t offset = 0; open && offset < value.size();
          offset += kChunkBytes) {
-      open = call.Write(EncodePushChunk(nullptr, static_cast<int>(i),
-                                        static_cast<int64_t>(offset),
-                                        value.substr(offset, kChunkBytes)));
+      open = call.Write(EncodePushChunkSharing(
+          nullptr, static_cast<int>(i), static_cast<int64_t>(offset),
+          lent.Lend(value.substr(offset, kChunkBytes))));
     }
   }
   call.WritesDone();

@@ -6,10 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "client/value_sink.h"
 #include "client/variable_client.h"
 #include "common/shard_place.h"
 #include "common/update_spec.h"
@@ -97,6 +99,9 @@ class ParameterServerClient final : public VariableClient {
   // chunks, each from one version.
   absl::StatusOr<std::vector<PulledValue>> Pull(
       absl::Span<const PullItemSpec> items) override;
+  // Receives each value straight from gRPC's buffers into the caller's.
+  absl::StatusOr<std::vector<PulledInto>> PullInto(
+      absl::Span<const PullIntoItem> items) override;
 
   // All or nothing (see VariableStore::Push for the errors). Requests whose
   // values exceed kInlineBytes in total are streamed in chunks.
@@ -111,7 +116,12 @@ class ParameterServerClient final : public VariableClient {
   const std::string& target() const { return target_; }
 
  private:
-  absl::Status PullStreamed(PulledValue& pulled);
+  // Pull and PullInto: each changed value's bytes go to sink_for(its index).
+  absl::StatusOr<std::vector<PulledInto>> PullToSinks(
+      absl::Span<const PullItemSpec> items,
+      absl::FunctionRef<ValueSink(size_t)> sink_for);
+  // One value too large to come inline; `info` becomes the stream's.
+  absl::Status PullStreamed(VariableInfo& info, ValueSink& sink);
   absl::StatusOr<std::vector<VariableInfo>> PushStreamed(const PushSpec& push);
 
   ParameterServerClient(std::string target, ClientOptions options,

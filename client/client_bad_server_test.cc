@@ -91,6 +91,15 @@ TEST(ClientBadServerTest, AValueOfTheWrongSizeIsDataLoss) {
   EXPECT_TRUE(PullFrom(OneValue(4, std::string(16, '\0'))).ok());
 }
 
+TEST(ClientBadServerTest, MoreValuesThanVariablesPulledIsDataLoss) {
+  rpc::PullResponse two = OneValue(4, std::string(16, '\0'));
+  *two.add_variables() = two.variables(0);
+  const absl::Status status = PullFrom(two);
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  EXPECT_EQ(status.message(),
+            "The server answered 2 values for 1 pulled variables.");
+}
+
 TEST(ClientBadServerTest, AShapeWhoseSizeWrapsAroundIsDataLoss) {
   // 2^62 floats "need" 0 bytes when multiplied in 64 bits.
   const absl::Status status = PullFrom(OneValue(int64_t{1} << 62, ""));

@@ -34,6 +34,21 @@ struct PulledValue {
   std::string value;       // Raw little-endian bytes otherwise.
 };
 
+// One variable for PullInto: its value goes into `buffer`, memory the
+// caller owns (and can reuse every step), which must have exactly the
+// value's byte size.
+struct PullIntoItem {
+  std::string name;
+  int64_t known_version = 0;  // 0: always fill the buffer.
+  absl::Span<char> buffer;
+};
+
+// One variable from PullInto; its value went into the item's buffer.
+struct PulledInto {
+  VariableInfo info;
+  bool unchanged = false;  // known_version is current: buffer not touched.
+};
+
 // A server's place in its job and the incarnation of its data (which
 // changes when the server starts anew without what it held).
 struct ServerInfo {
@@ -78,6 +93,15 @@ class VariableClient {
   // back `unchanged`, without a value. Results are in the items' order.
   virtual absl::StatusOr<std::vector<PulledValue>> Pull(
       absl::Span<const PullItemSpec> items) = 0;
+
+  // Pull into the caller's memory: each value is written straight into its
+  // item's buffer, so a steady-state pull allocates no value and faults no
+  // fresh page in. INVALID_ARGUMENT, naming the variable, when a buffer does
+  // not have its value's size. On any error the buffers' contents are
+  // unspecified. This implementation pulls strings and copies them; clients
+  // over the wire receive into the buffers directly.
+  virtual absl::StatusOr<std::vector<PulledInto>> PullInto(
+      absl::Span<const PullIntoItem> items);
 
   // Batched assign / assign-add / apply-gradient. Results are in the
   // updates' order. push.push_id names the push: a server that applied a

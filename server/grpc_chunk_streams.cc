@@ -97,12 +97,13 @@ class PushChunksReactor final
     : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
   PushChunksReactor(VariableService* service, const TokenTable* tokens,
-                    StreamWatchdog* watchdog,
+                    StreamWatchdog* watchdog, PushBufferPool* buffers,
                     grpc::CallbackServerContext* context,
                     grpc::ByteBuffer* response)
       : service_(service),
         caller_(AuthenticateCall(tokens, *context)),
         watchdog_(watchdog),
+        buffers_(buffers),
         context_(context),
         response_(response) {
     // A caller without a writer token is refused before any chunk is read.
@@ -142,6 +143,9 @@ class PushChunksReactor final
   // Frees what the push held before the client learns its outcome, so the
   // memory counts as free once the call is over.
   void End(const absl::Status& status) {
+    for (rpc::Update& update : *request_.mutable_updates()) {
+      buffers_->Give(std::move(*update.mutable_value()));
+    }
     rpc::PushRequest().Swap(&request_);
     reservation_.reset();
     if (!status.ok()) {
@@ -187,7 +191,11 @@ class PushChunksReactor final
     reservation_.emplace(std::move(push->reservation));
     expected_bytes_ = std::move(push->value_bytes);
     for (int i = 0; i < request_.updates_size(); ++i) {
-      request_.mutable_updates(i)->mutable_value()->reserve(expected_bytes_[i]);
+      // Whatever the request carried of the value is kept, in front.
+      std::string* value = request_.mutable_updates(i)->mutable_value();
+      std::string buffer = buffers_->Take(expected_bytes_[i]);
+      buffer.append(*value);
+      *value = std::move(buffer);
     }
     return absl::OkStatus();
   }
@@ -250,6 +258,7 @@ class PushChunksReactor final
   VariableService* const service_;
   const Caller caller_;
   StreamWatchdog* const watchdog_;
+  PushBufferPool* const buffers_;
   grpc::CallbackServerContext* const context_;
   grpc::ByteBuffer* const response_;
   grpc::ByteBuffer chunk_;
@@ -271,9 +280,10 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* NewPullChunksReactor(
 
 grpc::ServerReadReactor<grpc::ByteBuffer>* NewPushChunksReactor(
     VariableService* service, const TokenTable* tokens,
-    StreamWatchdog* watchdog, grpc::CallbackServerContext* context,
-    grpc::ByteBuffer* response) {
-  return new PushChunksReactor(service, tokens, watchdog, context, response);
+    StreamWatchdog* watchdog, PushBufferPool* buffers,
+    grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
+  return new PushChunksReactor(service, tokens, watchdog, buffers, context,
+                               response);
 }
 
 }  // namespace paramserver

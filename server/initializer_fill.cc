@@ -5,12 +5,11 @@
 #include <cstring>
 #include <limits>
 #include <optional>
-#include <system_error>
-#include <thread>
 #include <type_traits>
 #include <vector>
 
 #include "absl/random/random.h"
+#include "common/parallel_for.h"
 
 // Seeded values must be bit-identical on every platform. Every floating point
 // operation below is one IEEE 754 rounds exactly (+, -, *, /, sqrt,
@@ -281,36 +280,10 @@ void CopyValues(const std::vector<Number>& values, int64_t count, char* out) {
   FillValue(last, count - n, out + n * sizeof(T));
 }
 
-// Large variables are filled by several threads. Blocks are independent, so
-// the values do not depend on how many; below this many blocks per thread,
-// starting a thread costs more than it saves.
+// Large variables are filled by several threads (common/parallel_for.h).
+// Blocks are independent, so the values do not depend on how many; below
+// this many blocks per thread, starting a thread costs more than it saves.
 constexpr int64_t kMinBlocksPerThread = 8;
-constexpr int64_t kMaxFillThreads = 16;
-
-int64_t FillThreads(int64_t blocks) {
-  const int64_t cores = std::max(1u, std::thread::hardware_concurrency());
-  return std::max<int64_t>(
-      1, std::min({cores, kMaxFillThreads, blocks / kMinBlocksPerThread}));
-}
-
-// Calls fill(first, last) on disjoint block ranges covering [0, blocks). A
-// thread that cannot be started has its share done by the caller instead.
-template <typename Fn>
-void ForEachBlockRange(int64_t blocks, const Fn& fill) {
-  const int64_t threads = FillThreads(blocks);
-  std::vector<std::thread> workers;
-  for (int64_t t = 1; t < threads; ++t) {
-    const int64_t first = blocks * t / threads;
-    const int64_t last = blocks * (t + 1) / threads;
-    try {
-      workers.emplace_back(fill, first, last);
-    } catch (const std::system_error&) {
-      fill(first, last);
-    }
-  }
-  fill(0, blocks / threads);
-  for (std::thread& worker : workers) worker.join();
-}
 
 // Each block gets a fresh copy of `prototype`, so no state (such as a batch
 // of normals) leaks from one block into the next.
@@ -329,7 +302,8 @@ void FillRandom(const Sampler& prototype, uint64_t key, int64_t count,
       }
     }
   };
-  ForEachBlockRange((count + kBlockElements - 1) / kBlockElements, fill);
+  ParallelFor((count + kBlockElements - 1) / kBlockElements,
+              kMinBlocksPerThread, fill);
 }
 
 template <typename T>

@@ -2,6 +2,7 @@
 // them: sharding and partitioning without processes or sockets.
 #include "server/local_variable_client.h"
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -119,6 +120,40 @@ TEST_F(ShardedOverLocalTest, PartitionsOverConsecutiveShardsAndReassembles) {
   absl::StatusOr<std::vector<PulledValue>> pulled = client_->Pull(known);
   ASSERT_TRUE(pulled.ok()) << pulled.status();
   EXPECT_TRUE((*pulled)[0].unchanged);
+}
+
+TEST_F(ShardedOverLocalTest, PullIntoAssemblesPartsInTheCallersBuffer) {
+  std::vector<float> values(10);
+  for (int i = 0; i < 10; ++i) values[i] = static_cast<float>(i);
+  ASSERT_TRUE(client_
+                  ->GetPartitionedVariable(
+                      ConstantRequest("emb", {5, 2}, values), 3, false)
+                  .ok());
+  ASSERT_TRUE(client_->GetVariable(ConstantRequest("b", {2}, {7, 8})).ok());
+  std::vector<float> emb(10, -1), b(2, -1);
+  const auto bytes = [](std::vector<float>& v) {
+    return absl::MakeSpan(reinterpret_cast<char*>(v.data()),
+                          v.size() * sizeof(float));
+  };
+  const PullIntoItem items[] = {{"emb", 0, bytes(emb)}, {"b", 0, bytes(b)}};
+  absl::StatusOr<std::vector<PulledInto>> pulled = client_->PullInto(items);
+  ASSERT_TRUE(pulled.ok()) << pulled.status();
+  EXPECT_EQ(emb, values);
+  EXPECT_THAT(b, ElementsAre(7, 8));
+  EXPECT_EQ((*pulled)[0].info.shape, (TensorShape{5, 2}));
+
+  // Known versions: nothing is written.
+  std::fill(emb.begin(), emb.end(), -1.0f);
+  const PullIntoItem known[] = {{"emb", (*pulled)[0].info.version, bytes(emb)}};
+  pulled = client_->PullInto(known);
+  ASSERT_TRUE(pulled.ok()) << pulled.status();
+  EXPECT_TRUE((*pulled)[0].unchanged);
+  EXPECT_EQ(emb[0], -1.0f);
+
+  std::vector<float> short_buffer(9);
+  const PullIntoItem wrong[] = {{"emb", 0, bytes(short_buffer)}};
+  EXPECT_EQ(client_->PullInto(wrong).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(ShardedOverLocalTest, ListsAndDeletesOverAllShards) {

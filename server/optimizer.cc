@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "common/parallel_for.h"
 
 namespace paramserver {
 namespace {
@@ -106,19 +107,40 @@ absl::Status ValidateOptimizer(const OptimizerSpec& o) {
   return absl::InvalidArgumentError("Unknown optimizer.");
 }
 
+namespace {
+
+// Elements [first, last) of one step.
 template <typename T>
-void ApplyOptimizer(const OptimizerSpec& optimizer, int64_t step, int64_t n,
-                    const T* grad, T* var, const std::vector<T*>& slots) {
+void ApplyRange(const OptimizerSpec& optimizer, int64_t step, int64_t first,
+                int64_t last, const T* grad, T* var,
+                const std::vector<T*>& slots) {
+  const int64_t n = last - first;
+  grad += first;
+  var += first;
   switch (optimizer.kind) {
     case OptimizerKind::kSgd:
       return Sgd(optimizer.learning_rate, n, grad, var);
     case OptimizerKind::kMomentum:
-      return Momentum(optimizer, n, grad, var, slots[0]);
+      return Momentum(optimizer, n, grad, var, slots[0] + first);
     case OptimizerKind::kAdagrad:
-      return Adagrad(optimizer.learning_rate, n, grad, var, slots[0]);
+      return Adagrad(optimizer.learning_rate, n, grad, var, slots[0] + first);
     case OptimizerKind::kAdam:
-      return Adam(optimizer, step, n, grad, var, slots[0], slots[1]);
+      return Adam(optimizer, step, n, grad, var, slots[0] + first,
+                  slots[1] + first);
   }
+}
+
+}  // namespace
+
+template <typename T>
+void ApplyOptimizer(const OptimizerSpec& optimizer, int64_t step, int64_t n,
+                    const T* grad, T* var, const std::vector<T*>& slots) {
+  // Every element's update depends on that element alone, so the result is
+  // the same on any number of threads.
+  ParallelFor(n, kMinOptimizerElementsPerThread,
+              [&](int64_t first, int64_t last) {
+                ApplyRange(optimizer, step, first, last, grad, var, slots);
+              });
 }
 
 template void ApplyOptimizer<float>(const OptimizerSpec&, int64_t, int64_t,

@@ -1,6 +1,7 @@
 // VariableStore's data plane: Pull, Push and optimizer slots.
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "absl/container/flat_hash_set.h"
@@ -141,12 +142,16 @@ absl::Status StepOptimizer(const OptimizerSpec& optimizer, Target& target,
     if (!data.ok()) return data.status();
     slots.push_back(reinterpret_cast<T*>(*data));
   }
-  // Gradients arrive in a protobuf string with no alignment promise.
-  std::vector<T> grad(target.variable->byte_size() / sizeof(T));
-  // (An empty variable has no buffer: memcpy may not see a null pointer.)
-  if (!grad.empty()) {
-    std::memcpy(grad.data(), target.update->value.data(),
-                target.update->value.size());
+  // Gradients arrive in a protobuf string with no alignment promise. Heap
+  // strings are aligned for T and are read in place; any other is copied.
+  const absl::string_view value = target.update->value;
+  const int64_t n = static_cast<int64_t>(value.size() / sizeof(T));
+  const T* grad = reinterpret_cast<const T*>(value.data());
+  std::vector<T> aligned;
+  if (reinterpret_cast<uintptr_t>(value.data()) % alignof(T) != 0) {
+    aligned.resize(n);
+    std::memcpy(aligned.data(), value.data(), value.size());
+    grad = aligned.data();
   }
   // Each step bumps every slot's version and a slot starts at 1, so the
   // first slot's version numbers this step from 1. Slot versions are saved
@@ -157,8 +162,7 @@ absl::Status StepOptimizer(const OptimizerSpec& optimizer, Target& target,
       slots.empty()
           ? 0
           : std::max<int64_t>(1, target.slots[0]->InfoLocked().version);
-  ApplyOptimizer<T>(optimizer, step, static_cast<int64_t>(grad.size()),
-                    grad.data(), reinterpret_cast<T*>(var), slots);
+  ApplyOptimizer<T>(optimizer, step, n, grad, reinterpret_cast<T*>(var), slots);
   for (const auto& slot : target.slots) slot->BumpVersionLocked();
   return absl::OkStatus();
 }

@@ -2,7 +2,10 @@
 // its status codes and messages, and the value bytes.
 #include "client/client.h"
 
+#include <algorithm>
 #include <cstring>
+#include <memory>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -152,6 +155,104 @@ TEST_F(ClientTest, PullAndPushSmallAndStreamedValues) {
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE((*again)[0].unchanged && (*again)[1].unchanged);
   EXPECT_TRUE((*again)[1].value.empty());
+}
+
+TEST_F(ClientTest, PullIntoFillsTheCallersBuffersAndLeavesCurrentOnesAlone) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "too slow under ThreadSanitizer (see above)";
+#endif
+  constexpr int64_t kBig = (5 << 20) / sizeof(float) + 3;  // Streamed.
+  std::vector<float> big(kBig);
+  for (int64_t i = 0; i < kBig; ++i) big[i] = static_cast<float>(i % 997);
+  for (auto [name, elements] :
+       {std::pair<const char*, int64_t>{"small", 3}, {"big", kBig}}) {
+    VariableRequest request = Request("", name, ReuseMode::kCreate, {elements});
+    request.initializer.kind = InitializerKind::kConstant;
+    request.initializer.values = {2.5};
+    ASSERT_TRUE(client_->GetVariable(request).ok());
+  }
+  PushSpec push;
+  push.updates = {{"big", UpdateKind::kAssign,
+                   absl::string_view(reinterpret_cast<const char*>(big.data()),
+                                     kBig * sizeof(float)),
+                   std::nullopt}};
+  ASSERT_TRUE(client_->Push(push).ok());
+
+  // The worker's own copy of the model, reused from step to step.
+  std::vector<float> small_copy(3, -1), big_copy(kBig, -1);
+  const auto items = [&](int64_t small_known, int64_t big_known) {
+    return std::vector<PullIntoItem>{
+        {"small", small_known,
+         absl::MakeSpan(reinterpret_cast<char*>(small_copy.data()),
+                        small_copy.size() * sizeof(float))},
+        {"big", big_known,
+         absl::MakeSpan(reinterpret_cast<char*>(big_copy.data()),
+                        big_copy.size() * sizeof(float))}};
+  };
+  absl::StatusOr<std::vector<PulledInto>> pulled =
+      client_->PullInto(items(0, 0));
+  ASSERT_TRUE(pulled.ok()) << pulled.status();
+  ASSERT_EQ(pulled->size(), 2u);
+  EXPECT_EQ((*pulled)[0].info.name, "small");
+  EXPECT_EQ((*pulled)[1].info.version, 2);
+  EXPECT_FALSE((*pulled)[1].unchanged);
+  EXPECT_THAT(small_copy, ElementsAre(2.5, 2.5, 2.5));
+  EXPECT_EQ(big_copy, big);
+
+  // Current versions: nothing travels and the buffers are not touched.
+  std::fill(big_copy.begin(), big_copy.end(), -7.0f);
+  pulled = client_->PullInto(items(1, 2));
+  ASSERT_TRUE(pulled.ok()) << pulled.status();
+  EXPECT_TRUE((*pulled)[0].unchanged && (*pulled)[1].unchanged);
+  EXPECT_EQ(big_copy[0], -7.0f);
+  EXPECT_EQ(big_copy[kBig - 1], -7.0f);
+}
+
+TEST_F(ClientTest, PullIntoABufferOfAnotherSizeIsInvalidArgument) {
+  ASSERT_TRUE(
+      client_->GetVariable(Request("", "v", ReuseMode::kCreate, {4})).ok());
+  std::vector<char> short_buffer(12, 'x');
+  const PullIntoItem item{"v", 0, absl::MakeSpan(short_buffer)};
+  absl::Status status = client_->PullInto({&item, 1}).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(),
+            "The buffer for v has 12 bytes; its value (shape (4,), float32) "
+            "has 16.");
+  EXPECT_EQ(std::string(short_buffer.begin(), short_buffer.end()),
+            std::string(12, 'x'));
+  const PullIntoItem missing{"nope", 0, absl::MakeSpan(short_buffer)};
+  EXPECT_EQ(client_->PullInto({&missing, 1}).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(ClientTest, AStreamedPushIsDoneWithTheCallersMemoryWhenItReturns) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "too slow under ThreadSanitizer (see above)";
+#endif
+  // The values are lent to gRPC, not copied: once Push returns, success or
+  // not, the caller may free them (ASan would see gRPC touch freed memory).
+  constexpr int64_t kBig = (6 << 20) / sizeof(float);
+  VariableRequest request = Request("", "big", ReuseMode::kCreate, {kBig});
+  request.initializer.kind = InitializerKind::kZeros;
+  ASSERT_TRUE(client_->GetVariable(request).ok());
+  for (const char* target : {"big", "missing"}) {
+    auto value = std::make_unique<std::vector<float>>(kBig, 1.0f);
+    PushSpec push;
+    push.updates = {
+        {target, UpdateKind::kAssignAdd,
+         absl::string_view(reinterpret_cast<const char*>(value->data()),
+                           kBig * sizeof(float)),
+         std::nullopt}};
+    absl::StatusOr<std::vector<VariableInfo>> pushed = client_->Push(push);
+    value.reset();
+    EXPECT_EQ(pushed.ok(), std::string(target) == "big") << pushed.status();
+  }
+  absl::StatusOr<FetchedVariable> read = client_->ReadVariable("big");
+  ASSERT_TRUE(read.ok());
+  float last;
+  std::memcpy(&last, read->value.data() + read->value.size() - sizeof(float),
+              sizeof(float));
+  EXPECT_EQ(last, 1.0f);
 }
 
 TEST_F(ClientTest, PushErrorsKeepTheirCodes) {

@@ -102,15 +102,23 @@ absl::Status SerializeMessage(const google::protobuf::MessageLite& message,
 
 grpc::ByteBuffer EncodePushChunk(const rpc::PushRequest* request, int index,
                                  int64_t offset, absl::string_view data) {
+  return EncodePushChunkSharing(
+      request, index, offset,
+      data.empty() ? grpc::Slice() : grpc::Slice(data.data(), data.size()));
+}
+
+grpc::ByteBuffer EncodePushChunkSharing(const rpc::PushRequest* request,
+                                        int index, int64_t offset,
+                                        grpc::Slice data) {
   rpc::PushChunk head;
   if (request != nullptr) *head.mutable_request() = *request;
   head.set_index(index);
   head.set_offset(offset);
   WireWriter writer;
   writer.AppendRaw(head.SerializeAsString());
-  if (!data.empty()) {
+  if (data.size() > 0) {
     writer.AppendLengthPrefix(rpc::PushChunk::kDataFieldNumber, data.size());
-    writer.AppendSlice(grpc::Slice(data.data(), data.size()));
+    writer.AppendSlice(std::move(data));
   }
   return writer.Finish();
 }

@@ -76,6 +76,11 @@ absl::Status SerializeMessage(const google::protobuf::MessageLite& message,
 // memory need not outlive the call's buffers.
 grpc::ByteBuffer EncodePushChunk(const rpc::PushRequest* request, int index,
                                  int64_t offset, absl::string_view data);
+// The same with `data` sent as it is: a slice over memory lent to gRPC
+// (wire/lent_bytes.h) goes to the socket without being copied.
+grpc::ByteBuffer EncodePushChunkSharing(const rpc::PushRequest* request,
+                                        int index, int64_t offset,
+                                        grpc::Slice data);
 
 }  // namespace paramserver
 
