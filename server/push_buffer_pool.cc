@@ -1,5 +1,6 @@
 #include "server/push_buffer_pool.h"
 
+#include <iterator>
 #include <utility>
 
 namespace paramserver {
@@ -8,11 +9,18 @@ std::string PushBufferPool::Take(size_t bytes) {
   std::string buffer;
   if (bytes >= kMinPooledBytes) {
     MutexLock lock(&mu_);
-    auto it = kept_.lower_bound(bytes);
-    if (it != kept_.end() && it->first / 2 <= bytes) {
-      buffer = std::move(it->second);
-      kept_bytes_ -= static_cast<int64_t>(it->first);
-      kept_.erase(it);
+    auto best = kept_.end();
+    for (auto it = kept_.begin(); it != kept_.end(); ++it) {
+      const size_t room = it->capacity();
+      if (room >= bytes && room / 2 <= bytes &&
+          (best == kept_.end() || room < best->capacity())) {
+        best = it;
+      }
+    }
+    if (best != kept_.end()) {
+      kept_bytes_ -= static_cast<int64_t>(best->capacity());
+      buffer = std::move(*best);
+      kept_.erase(best);
     }
   }
   buffer.clear();
@@ -21,12 +29,16 @@ std::string PushBufferPool::Take(size_t bytes) {
 }
 
 void PushBufferPool::Give(std::string buffer) {
-  const size_t room = buffer.capacity();
-  if (room < kMinPooledBytes) return;
+  const int64_t room = static_cast<int64_t>(buffer.capacity());
+  if (buffer.capacity() < kMinPooledBytes || room > max_bytes_) return;
+  std::list<std::string> freed;  // Freed after the lock is released.
   MutexLock lock(&mu_);
-  if (kept_bytes_ + static_cast<int64_t>(room) > max_bytes_) return;
-  kept_bytes_ += static_cast<int64_t>(room);
-  kept_.emplace(room, std::move(buffer));
+  while (kept_bytes_ + room > max_bytes_) {
+    kept_bytes_ -= static_cast<int64_t>(kept_.back().capacity());
+    freed.splice(freed.begin(), kept_, std::prev(kept_.end()));
+  }
+  kept_bytes_ += room;
+  kept_.push_front(std::move(buffer));
 }
 
 int64_t PushBufferPool::kept_bytes() {

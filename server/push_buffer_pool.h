@@ -11,7 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <map>
+#include <list>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -30,11 +30,12 @@ class PushBufferPool {
 
   explicit PushBufferPool(int64_t max_bytes) : max_bytes_(max_bytes) {}
 
-  // An empty string with room for `bytes`: a kept one when one fits (and is
-  // not more than twice as large), a new one otherwise.
+  // An empty string with room for `bytes`: the smallest kept one that fits
+  // (and is not more than twice as large), a new one otherwise.
   std::string Take(size_t bytes);
-  // Keeps `buffer` for a later Take when it is large enough and fits under
-  // the limit; frees it otherwise.
+  // Keeps `buffer` for a later Take when it is large enough, first freeing
+  // the buffers given back longest ago until it fits under the limit: what
+  // the last pushes used is what the next ones will ask for.
   void Give(std::string buffer);
 
   int64_t kept_bytes();
@@ -42,7 +43,9 @@ class PushBufferPool {
  private:
   const int64_t max_bytes_;
   Mutex mu_;
-  std::multimap<size_t, std::string> kept_ ABSL_GUARDED_BY(mu_);  // By room.
+  // Newest first. Takes scan it: a push holds at most kMaxUpdatesPerPush
+  // values, and the scan costs nothing next to moving their bytes.
+  std::list<std::string> kept_ ABSL_GUARDED_BY(mu_);
   int64_t kept_bytes_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -23,14 +23,27 @@ TEST(PushBufferPoolTest, ABufferGivenBackServesTheNextTakeOfItsSize) {
   EXPECT_EQ(pool.kept_bytes(), 0);
 }
 
-TEST(PushBufferPoolTest, KeepsNoMoreThanItsLimit) {
-  PushBufferPool pool(6 * kMiB);
+TEST(PushBufferPoolTest, KeepsNoMoreThanItsLimitByFreeingTheOldest) {
+  PushBufferPool pool(10 * kMiB);
   std::string a = pool.Take(4 * kMiB);
   std::string b = pool.Take(4 * kMiB);
-  const int64_t room_of_a = static_cast<int64_t>(a.capacity());
+  std::string big = pool.Take(6 * kMiB);
+  const char* memory_of_b = b.data();
+  const char* memory_of_big = big.data();
   pool.Give(std::move(a));
-  pool.Give(std::move(b));  // Over the limit: freed.
-  EXPECT_EQ(pool.kept_bytes(), room_of_a);
+  pool.Give(std::move(b));
+  const int64_t both = pool.kept_bytes();
+  EXPECT_GE(both, static_cast<int64_t>(8 * kMiB));
+  // The 6 MiB one fits only without a, the oldest.
+  pool.Give(std::move(big));
+  EXPECT_LE(pool.kept_bytes(), static_cast<int64_t>(10 * kMiB));
+  EXPECT_EQ(pool.Take(6 * kMiB).data(), memory_of_big);
+  EXPECT_EQ(pool.Take(4 * kMiB).data(), memory_of_b);
+  EXPECT_EQ(pool.kept_bytes(), 0);
+  // A buffer larger than the whole limit is not kept at all.
+  PushBufferPool small_pool(1 * kMiB);
+  small_pool.Give(small_pool.Take(2 * kMiB));
+  EXPECT_EQ(small_pool.kept_bytes(), 0);
 }
 
 TEST(PushBufferPoolTest, DoesNotHandOutAFarLargerBufferOrKeepSmallOnes) {
