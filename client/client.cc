@@ -352,7 +352,10 @@ absl::StatusOr<std::vector<PulledInto>> ParameterServerClient::PullToSinks(
     if (view.streamed) {
       ValueSink sink = sink_for(i);
       if (absl::Status s = PullStreamed(out.info, sink); !s.ok()) return s;
-    } else if (!view.unchanged) {
+    } else if (view.unchanged) {
+      // Nothing to write, but a buffer of the wrong size is still an error.
+      if (absl::Status s = sink_for(i).Check(out.info); !s.ok()) return s;
+    } else {
       ValueSink sink = sink_for(i);
       if (absl::Status s = sink.Begin(out.info); !s.ok()) return s;
       if (view.value.length != sink.size()) {

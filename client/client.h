@@ -104,7 +104,10 @@ class ParameterServerClient final : public VariableClient {
       absl::Span<const PullIntoItem> items) override;
 
   // All or nothing (see VariableStore::Push for the errors). Requests whose
-  // values exceed kInlineBytes in total are streamed in chunks.
+  // values exceed kInlineBytes in total are streamed in chunks sent from the
+  // caller's memory, lent to gRPC: Push returns once gRPC has let go of it,
+  // which after a connection breaks can be up to keepalive_timeout after the
+  // call has failed.
   absl::StatusOr<std::vector<VariableInfo>> Push(const PushSpec& push) override;
 
   absl::StatusOr<ServerInfo> GetServerInfo() override;

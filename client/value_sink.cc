@@ -18,7 +18,7 @@ absl::StatusOr<size_t> ValueBytes(const VariableInfo& info) {
   return static_cast<size_t>(*bytes);
 }
 
-absl::Status ValueSink::Begin(const VariableInfo& info) {
+absl::Status ValueSink::Check(const VariableInfo& info) const {
   absl::StatusOr<size_t> bytes = ValueBytes(info);
   if (!bytes.ok()) return bytes.status();
   if (into_buffer_ && buffer_.size() != *bytes) {
@@ -27,7 +27,12 @@ absl::Status ValueSink::Begin(const VariableInfo& info) {
                      " bytes; its value (shape ", ShapeToString(info.shape),
                      ", ", DTypeName(info.dtype), ") has ", *bytes, "."));
   }
-  size_ = *bytes;
+  return absl::OkStatus();
+}
+
+absl::Status ValueSink::Begin(const VariableInfo& info) {
+  if (absl::Status s = Check(info); !s.ok()) return s;
+  size_ = *ValueBytes(info);
   received_ = 0;
   if (!into_buffer_) {
     value_->clear();

@@ -37,6 +37,9 @@ class ValueSink {
   // the caller's buffer does not have the value's size (nothing is written),
   // DATA_LOSS for a size no machine could hold.
   absl::Status Begin(const VariableInfo& info);
+  // Begin's checks alone, for a value that will not come (unchanged): the
+  // sink is left as it was.
+  absl::Status Check(const VariableInfo& info) const;
   // Bytes [offset, offset + data.length) of the value. DATA_LOSS when they
   // lie outside it, or (into a buffer) are not the next bytes.
   absl::Status Place(const WireReader& reader, const WireSpan& data,

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "absl/strings/str_cat.h"
 #include "client/value_sink.h"
 
 namespace paramserver {
@@ -25,10 +26,14 @@ absl::StatusOr<std::vector<PulledInto>> VariableClient::PullInto(
   for (size_t i = 0; i < items.size(); ++i) {
     PulledValue& value = (*pulled)[i];
     if (!value.unchanged) {
-      // Begin checks the buffer against the value's description, which the
-      // client has checked against the value.
+      // Begin checks the buffer against the value's description.
       ValueSink sink = ValueSink::IntoBuffer(items[i].buffer);
       if (absl::Status s = sink.Begin(value.info); !s.ok()) return s;
+      if (value.value.size() != sink.size()) {
+        return absl::DataLossError(absl::StrCat(
+            "Value of ", value.info.name, " has ", value.value.size(),
+            " bytes; its shape and dtype need ", sink.size(), "."));
+      }
       if (!value.value.empty()) {
         std::memcpy(items[i].buffer.data(), value.value.data(),
                     value.value.size());

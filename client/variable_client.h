@@ -97,9 +97,11 @@ class VariableClient {
   // Pull into the caller's memory: each value is written straight into its
   // item's buffer, so a steady-state pull allocates no value and faults no
   // fresh page in. INVALID_ARGUMENT, naming the variable, when a buffer does
-  // not have its value's size. On any error the buffers' contents are
-  // unspecified. This implementation pulls strings and copies them; clients
-  // over the wire receive into the buffers directly.
+  // not have its value's size (an unchanged value's buffer is checked too,
+  // but not written). On any error the buffers' contents are unspecified.
+  // This implementation pulls strings and copies them (ShardedClient and
+  // LocalVariableClient use it); ParameterServerClient receives into the
+  // buffers directly.
   virtual absl::StatusOr<std::vector<PulledInto>> PullInto(
       absl::Span<const PullIntoItem> items);
 

@@ -7,6 +7,8 @@
 // threads ran. Threads are started per call: worth it only when each gets
 // at least a few milliseconds of work, which `min_per_thread` says.
 
+#include <sched.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <system_error>
@@ -18,10 +20,20 @@ namespace paramserver {
 // At most this many threads for one call.
 inline constexpr int64_t kMaxParallelForThreads = 16;
 
+// The cores this process may run on (its affinity mask, as a container's
+// cpuset sets it), at least 1.
+inline int64_t UsableCores() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    return std::max(1, CPU_COUNT(&set));
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 // How many threads ParallelFor uses for `n` items of which each thread must
-// get at least `min_per_thread`: at least 1, at most the cores.
+// get at least `min_per_thread`: at least 1, at most the usable cores.
 inline int64_t ParallelForThreads(int64_t n, int64_t min_per_thread) {
-  const int64_t cores = std::max(1u, std::thread::hardware_concurrency());
+  const int64_t cores = UsableCores();
   return std::max<int64_t>(
       1, std::min({cores, kMaxParallelForThreads,
                    n / std::max<int64_t>(1, min_per_thread)}));

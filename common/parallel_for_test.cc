@@ -22,7 +22,9 @@ TEST(ParallelForTest, CoversEveryItemExactlyOnce) {
 TEST(ParallelForTest, UsesOneThreadBelowTheMinimumAndNoMoreThanTheCores) {
   EXPECT_EQ(ParallelForThreads(99, 100), 1);
   EXPECT_EQ(ParallelForThreads(0, 100), 1);
-  const int64_t cores = std::max(1u, std::thread::hardware_concurrency());
+  const int64_t cores = UsableCores();
+  EXPECT_GE(cores, 1);
+  EXPECT_LE(cores, std::max<int64_t>(1, std::thread::hardware_concurrency()));
   EXPECT_EQ(ParallelForThreads(int64_t{1} << 40, 1),
             std::min(cores, kMaxParallelForThreads));
 }

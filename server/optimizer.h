@@ -27,15 +27,15 @@ std::vector<SlotSpec> SlotsFor(const OptimizerSpec& optimizer);
 // hyper-parameters (momentum < 0, betas outside [0, 1), epsilon <= 0, ...).
 absl::Status ValidateOptimizer(const OptimizerSpec& optimizer);
 
-// One step of `optimizer` on `var` with gradient `grad`. `slots` holds one
-// array per SlotsFor(optimizer) entry, in that order. `step` counts this
-// variable's steps with this optimizer, from 1 (Adam's bias correction); the
-// store derives it from the slots' version, so it survives restarts.
 // Variables of at least twice this many elements (8 MB of float32) are
 // updated on several threads; below it, starting one costs more than the
 // update it takes over.
 inline constexpr int64_t kMinOptimizerElementsPerThread = int64_t{1} << 20;
 
+// One step of `optimizer` on `var` with gradient `grad`. `slots` holds one
+// array per SlotsFor(optimizer) entry, in that order. `step` counts this
+// variable's steps with this optimizer, from 1 (Adam's bias correction); the
+// store derives it from the slots' version, so it survives restarts.
 template <typename T>
 void ApplyOptimizer(const OptimizerSpec& optimizer, int64_t step, int64_t n,
                     const T* grad, T* var, const std::vector<T*>& slots);

@@ -12,7 +12,7 @@ std::string PushBufferPool::Take(size_t bytes) {
     auto best = kept_.end();
     for (auto it = kept_.begin(); it != kept_.end(); ++it) {
       const size_t room = it->capacity();
-      if (room >= bytes && room / 2 <= bytes &&
+      if (room >= bytes && room - bytes <= bytes / 4 &&
           (best == kept_.end() || room < best->capacity())) {
         best = it;
       }

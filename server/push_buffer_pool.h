@@ -31,7 +31,7 @@ class PushBufferPool {
   explicit PushBufferPool(int64_t max_bytes) : max_bytes_(max_bytes) {}
 
   // An empty string with room for `bytes`: the smallest kept one that fits
-  // (and is not more than twice as large), a new one otherwise.
+  // (and is at most a quarter larger), a new one otherwise.
   std::string Take(size_t bytes);
   // Keeps `buffer` for a later Take when it is large enough, first freeing
   // the buffers given back longest ago until it fits under the limit: what

@@ -220,6 +220,10 @@ TEST_F(ClientTest, PullIntoABufferOfAnotherSizeIsInvalidArgument) {
             "has 16.");
   EXPECT_EQ(std::string(short_buffer.begin(), short_buffer.end()),
             std::string(12, 'x'));
+  // Also when the value is current and nothing would be written.
+  const PullIntoItem current{"v", 1, absl::MakeSpan(short_buffer)};
+  EXPECT_EQ(client_->PullInto({&current, 1}).status().code(),
+            absl::StatusCode::kInvalidArgument);
   const PullIntoItem missing{"nope", 0, absl::MakeSpan(short_buffer)};
   EXPECT_EQ(client_->PullInto({&missing, 1}).status().code(),
             absl::StatusCode::kNotFound);
