@@ -704,6 +704,148 @@ absl::StatusOr<std::vector<PulledValue>> ShardedClient::Pull(
   return results;
 }
 
+absl::Status ShardedClient::PullIntoRound(
+    const std::vector<std::vector<PullIntoItem>>& requests,
+    std::vector<std::vector<PulledInto>>& replies) {
+  std::vector<absl::Status> statuses(num_shards());
+  replies.assign(num_shards(), {});
+  workers_->Run(NonEmpty(requests), [&](int shard) {
+    absl::StatusOr<std::vector<PulledInto>> pulled =
+        shards_[shard]->PullInto(requests[shard]);
+    if (!pulled.ok()) {
+      statuses[shard] = ShardError(shard, pulled.status());
+    } else if (pulled->size() != requests[shard].size()) {
+      statuses[shard] = absl::DataLossError(
+          absl::StrCat("Shard ", shard, " answered ", pulled->size(), " of ",
+                       requests[shard].size(), " pulled variables."));
+    } else {
+      replies[shard] = *std::move(pulled);
+    }
+  });
+  return FirstError(statuses);
+}
+
+absl::StatusOr<std::vector<PulledInto>> ShardedClient::PullInto(
+    absl::Span<const PullIntoItem> items) {
+  std::vector<std::vector<PullIntoItem>> requests(num_shards());
+  std::vector<std::vector<Slot>> slots(num_shards());
+  std::vector<PulledInto> results(items.size());
+  std::vector<std::optional<Layout>> layouts(items.size());
+  std::vector<std::vector<PulledInto>> parts(items.size());
+  std::vector<bool> conditional(items.size(), false);
+  // Part p's rows of item i's buffer.
+  const auto part_buffer = [&](size_t i, int p) {
+    const Layout& layout = *layouts[i];
+    int64_t offset = 0;
+    for (int q = 0; q < p; ++q) offset += layout.rows[q] * layout.row_bytes;
+    return items[i].buffer.subspan(offset, layout.rows[p] * layout.row_bytes);
+  };
+  for (size_t i = 0; i < items.size(); ++i) {
+    const std::string& name = items[i].name;
+    layouts[i] = FindLayout(name);
+    if (!layouts[i]) {
+      const int shard = ShardOf(name);
+      requests[shard].push_back(items[i]);
+      slots[shard].push_back({i, -1});
+      continue;
+    }
+    const Layout& layout = *layouts[i];
+    if (static_cast<int64_t>(items[i].buffer.size()) != layout.total_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "The buffer for ", name, " has ", items[i].buffer.size(),
+          " bytes; its value (shape ", ShapeToString(layout.shape), ", ",
+          DTypeName(layout.dtype), ") has ", layout.total_bytes, "."));
+    }
+    const int num_parts = static_cast<int>(layout.rows.size());
+    std::vector<int64_t> known(num_parts, 0);
+    if (items[i].known_version > 0) {
+      std::optional<std::vector<int64_t>> seen = PartVersions(name);
+      if (seen && seen->size() == known.size() &&
+          std::accumulate(seen->begin(), seen->end(), int64_t{0}) ==
+              items[i].known_version) {
+        known = *seen;
+        conditional[i] = true;
+      }
+    }
+    parts[i].resize(num_parts);
+    for (int p = 0; p < num_parts; ++p) {
+      const int shard = ShardForPartition(name, p, num_shards());
+      requests[shard].push_back(
+          {PartitionName(name, p), known[p], part_buffer(i, p)});
+      slots[shard].push_back({i, p});
+    }
+  }
+  std::vector<std::vector<PulledInto>> replies;
+  if (absl::Status s = PullIntoRound(requests, replies); !s.ok()) {
+    // Some name may be a variable another client partitioned.
+    if (absl::IsNotFound(s) &&
+        LearnLayouts(UnpartitionedNames(items, layouts))) {
+      return PullInto(items);
+    }
+    return s;
+  }
+  for (int shard = 0; shard < num_shards(); ++shard) {
+    for (size_t k = 0; k < slots[shard].size(); ++k) {
+      const Slot& slot = slots[shard][k];
+      PulledInto& reply = replies[shard][k];
+      if (slot.part < 0)
+        results[slot.item] = std::move(reply);
+      else
+        parts[slot.item][slot.part] = std::move(reply);
+    }
+  }
+  // A conditional item with some parts changed: the unchanged parts' rows
+  // of the buffer may not hold their values (it need not be the buffer of
+  // the last pull), so they are pulled too, as Pull does.
+  std::vector<std::vector<PullIntoItem>> again(num_shards());
+  std::vector<std::vector<Slot>> again_slots(num_shards());
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!layouts[i] || !conditional[i]) continue;
+    const bool all_unchanged =
+        std::all_of(parts[i].begin(), parts[i].end(),
+                    [](const PulledInto& part) { return part.unchanged; });
+    if (all_unchanged) continue;
+    for (int p = 0; p < static_cast<int>(parts[i].size()); ++p) {
+      if (!parts[i][p].unchanged) continue;
+      const int shard = ShardForPartition(items[i].name, p, num_shards());
+      again[shard].push_back(
+          {PartitionName(items[i].name, p), 0, part_buffer(i, p)});
+      again_slots[shard].push_back({i, p});
+    }
+  }
+  if (!NonEmpty(again).empty()) {
+    if (absl::Status s = PullIntoRound(again, replies); !s.ok()) return s;
+    for (int shard = 0; shard < num_shards(); ++shard) {
+      for (size_t k = 0; k < again_slots[shard].size(); ++k) {
+        const Slot& slot = again_slots[shard][k];
+        parts[slot.item][slot.part] = std::move(replies[shard][k]);
+      }
+    }
+  }
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!layouts[i]) continue;
+    const Layout& layout = *layouts[i];
+    PulledInto& whole = results[i];
+    whole.info = {items[i].name, layout.shape, layout.dtype, 0,
+                  layout.trainable};
+    whole.unchanged = true;
+    std::vector<int64_t> versions;
+    for (const PulledInto& part : parts[i]) {
+      if (part.info.dtype != layout.dtype) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "Partition ", part.info.name, " of ", items[i].name, " has dtype ",
+            DTypeName(part.info.dtype), ", which no longer ",
+            "fits the variable's ", DTypeName(layout.dtype), "."));
+      }
+      whole.info.version += part.info.version;
+      whole.unchanged = whole.unchanged && part.unchanged;
+      versions.push_back(part.info.version);
+    }
+    RememberPartVersions(items[i].name, std::move(versions));
+  }
+  return results;
+}
+
 std::optional<std::vector<int64_t>> ShardedClient::PartVersions(
     absl::string_view full_name) const {
   MutexLock lock(&mu_);

@@ -128,6 +128,12 @@ class ShardedClient final : public VariableClient {
   // part that moved (even backwards, after a restore) is always sent.
   absl::StatusOr<std::vector<PulledValue>> Pull(
       absl::Span<const PullItemSpec> items) override;
+  // Pull's calls and versions, each shard receiving straight into the
+  // caller's buffers: a partitioned variable's parts go into their rows of
+  // its buffer. A part whose shape no longer fits the variable's layout is
+  // INVALID_ARGUMENT naming the part.
+  absl::StatusOr<std::vector<PulledInto>> PullInto(
+      absl::Span<const PullIntoItem> items) override;
   // One call per shard involved, concurrently. A partitioned variable's value
   // is split by rows; bounded staleness (base_version) needs an unpartitioned
   // variable.
@@ -153,6 +159,9 @@ class ShardedClient final : public VariableClient {
   // one vector per shard, in request order.
   absl::Status PullRound(const std::vector<std::vector<PullItemSpec>>& requests,
                          std::vector<std::vector<PulledValue>>& replies);
+  absl::Status PullIntoRound(
+      const std::vector<std::vector<PullIntoItem>>& requests,
+      std::vector<std::vector<PulledInto>>& replies);
   // The parts' versions this client last saw for a partitioned variable.
   std::optional<std::vector<int64_t>> PartVersions(
       absl::string_view full_name) const;

@@ -99,8 +99,8 @@ class VariableClient {
   // fresh page in. INVALID_ARGUMENT, naming the variable, when a buffer does
   // not have its value's size (an unchanged value's buffer is checked too,
   // but not written). On any error the buffers' contents are unspecified.
-  // This implementation pulls strings and copies them (ShardedClient and
-  // LocalVariableClient use it); ParameterServerClient receives into the
+  // This implementation pulls strings and copies them (LocalVariableClient
+  // uses it); ParameterServerClient and ShardedClient receive into the
   // buffers directly.
   virtual absl::StatusOr<std::vector<PulledInto>> PullInto(
       absl::Span<const PullIntoItem> items);

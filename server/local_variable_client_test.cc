@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "client/shard_placement.h"
 #include "client/sharded_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -154,6 +155,22 @@ TEST_F(ShardedOverLocalTest, PullIntoAssemblesPartsInTheCallersBuffer) {
   const PullIntoItem wrong[] = {{"emb", 0, bytes(short_buffer)}};
   EXPECT_EQ(client_->PullInto(wrong).status().code(),
             absl::StatusCode::kInvalidArgument);
+
+  // One part changes behind the whole's back: a conditional pull into a
+  // buffer that holds nothing useful still comes back whole.
+  const int64_t known_version = (*pulled)[0].info.version;
+  const std::string twos = FloatBytes({2, 2, 2, 2});  // Part 1: rows 2-3.
+  PushSpec one_part;
+  one_part.updates.push_back(
+      {"emb/part_1", UpdateKind::kAssign, twos, std::nullopt});
+  ASSERT_TRUE(locals_[ShardForPartition("emb", 1, 3)]->Push(one_part).ok());
+  std::fill(emb.begin(), emb.end(), -1.0f);
+  const PullIntoItem after[] = {{"emb", known_version, bytes(emb)}};
+  pulled = client_->PullInto(after);
+  ASSERT_TRUE(pulled.ok()) << pulled.status();
+  EXPECT_FALSE((*pulled)[0].unchanged);
+  EXPECT_EQ((*pulled)[0].info.version, known_version + 1);
+  EXPECT_THAT(emb, ElementsAre(0, 1, 2, 3, 2, 2, 2, 2, 8, 9));
 }
 
 TEST_F(ShardedOverLocalTest, ListsAndDeletesOverAllShards) {

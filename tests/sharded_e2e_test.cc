@@ -162,6 +162,22 @@ TEST_F(ShardedE2ETest, PartitionedVariableIsSplitOverShardsAndReassembled) {
   EXPECT_FALSE((*moved)[0].unchanged);
   EXPECT_EQ((*moved)[0].info.version, 7);
   EXPECT_EQ(Floats((*moved)[0].value).back(), 2.0f);
+  // PullInto from a worker that has not seen the layout yet: each shard
+  // writes its part's rows straight into the worker's buffer.
+  auto reader = ShardedClient::Connect(targets_);
+  ASSERT_TRUE(reader.ok());
+  std::vector<float> into(40, -1.0f);
+  const absl::Span<char> buffer(reinterpret_cast<char*>(into.data()),
+                                into.size() * sizeof(float));
+  const PullIntoItem whole[] = {{"emb/table", 0, buffer}};
+  auto filled = (*reader)->PullInto(whole);
+  ASSERT_TRUE(filled.ok()) << filled.status();
+  EXPECT_EQ((*filled)[0].info.version, 7);
+  EXPECT_EQ(into, Floats((*moved)[0].value));
+  const PullIntoItem known[] = {{"emb/table", 7, buffer}};
+  auto again = (*reader)->PullInto(known);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE((*again)[0].unchanged);
   // A value of the wrong size is refused before anything is sent.
   push.updates[0].value = absl::string_view(ones).substr(4);
   auto wrong = (*worker)->Push(push);
