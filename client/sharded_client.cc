@@ -622,16 +622,11 @@ absl::StatusOr<std::vector<PulledValue>> ShardedClient::Pull(
       continue;
     }
     const int num_parts = static_cast<int>(layouts[i]->rows.size());
-    std::vector<int64_t> known(num_parts, 0);
-    if (items[i].known_version > 0) {
-      std::optional<std::vector<int64_t>> seen = PartVersions(name);
-      if (seen && seen->size() == known.size() &&
-          std::accumulate(seen->begin(), seen->end(), int64_t{0}) ==
-              items[i].known_version) {
-        known = *seen;
-        conditional[i] = true;
-      }
-    }
+    std::optional<std::vector<int64_t>> seen =
+        KnownPartVersions(name, num_parts, items[i].known_version);
+    conditional[i] = seen.has_value();
+    const std::vector<int64_t> known =
+        seen ? *std::move(seen) : std::vector<int64_t>(num_parts, 0);
     parts[i].resize(num_parts);
     for (int p = 0; p < num_parts; ++p) {
       const int shard = ShardForPartition(name, p, num_shards());
@@ -757,16 +752,11 @@ absl::StatusOr<std::vector<PulledInto>> ShardedClient::PullInto(
           DTypeName(layout.dtype), ") has ", layout.total_bytes, "."));
     }
     const int num_parts = static_cast<int>(layout.rows.size());
-    std::vector<int64_t> known(num_parts, 0);
-    if (items[i].known_version > 0) {
-      std::optional<std::vector<int64_t>> seen = PartVersions(name);
-      if (seen && seen->size() == known.size() &&
-          std::accumulate(seen->begin(), seen->end(), int64_t{0}) ==
-              items[i].known_version) {
-        known = *seen;
-        conditional[i] = true;
-      }
-    }
+    std::optional<std::vector<int64_t>> seen =
+        KnownPartVersions(name, num_parts, items[i].known_version);
+    conditional[i] = seen.has_value();
+    const std::vector<int64_t> known =
+        seen ? *std::move(seen) : std::vector<int64_t>(num_parts, 0);
     parts[i].resize(num_parts);
     for (int p = 0; p < num_parts; ++p) {
       const int shard = ShardForPartition(name, p, num_shards());
@@ -844,6 +834,18 @@ absl::StatusOr<std::vector<PulledInto>> ShardedClient::PullInto(
     RememberPartVersions(items[i].name, std::move(versions));
   }
   return results;
+}
+
+std::optional<std::vector<int64_t>> ShardedClient::KnownPartVersions(
+    absl::string_view full_name, int num_parts, int64_t known_version) const {
+  if (known_version <= 0) return std::nullopt;
+  std::optional<std::vector<int64_t>> seen = PartVersions(full_name);
+  if (!seen || seen->size() != static_cast<size_t>(num_parts) ||
+      std::accumulate(seen->begin(), seen->end(), int64_t{0}) !=
+          known_version) {
+    return std::nullopt;
+  }
+  return seen;
 }
 
 std::optional<std::vector<int64_t>> ShardedClient::PartVersions(

@@ -167,6 +167,12 @@ class ShardedClient final : public VariableClient {
       absl::string_view full_name) const;
   void RememberPartVersions(absl::string_view full_name,
                             std::vector<int64_t> versions);
+  // For a pull of a partitioned variable with `known_version` (the sum of
+  // its parts' versions): the parts' versions this client last saw, when
+  // there are `num_parts` of them and they add up to it, so each part can be
+  // pulled conditionally; nullopt when the pull is not conditional.
+  std::optional<std::vector<int64_t>> KnownPartVersions(
+      absl::string_view full_name, int num_parts, int64_t known_version) const;
   absl::StatusOr<std::vector<std::string>> DeletePartitioned(
       absl::string_view full_name, const Layout& layout);
   // The layout committed for `full_name` (client/partitioning.h), nullopt

@@ -18,7 +18,7 @@ absl::StatusOr<size_t> ValueBytes(const VariableInfo& info) {
   return static_cast<size_t>(*bytes);
 }
 
-absl::Status ValueSink::Check(const VariableInfo& info) const {
+absl::StatusOr<size_t> ValueSink::CheckedSize(const VariableInfo& info) const {
   absl::StatusOr<size_t> bytes = ValueBytes(info);
   if (!bytes.ok()) return bytes.status();
   if (into_buffer_ && buffer_.size() != *bytes) {
@@ -27,12 +27,17 @@ absl::Status ValueSink::Check(const VariableInfo& info) const {
                      " bytes; its value (shape ", ShapeToString(info.shape),
                      ", ", DTypeName(info.dtype), ") has ", *bytes, "."));
   }
-  return absl::OkStatus();
+  return bytes;
+}
+
+absl::Status ValueSink::Check(const VariableInfo& info) const {
+  return CheckedSize(info).status();
 }
 
 absl::Status ValueSink::Begin(const VariableInfo& info) {
-  if (absl::Status s = Check(info); !s.ok()) return s;
-  size_ = *ValueBytes(info);
+  absl::StatusOr<size_t> bytes = CheckedSize(info);
+  if (!bytes.ok()) return bytes.status();
+  size_ = *bytes;
   received_ = 0;
   if (!into_buffer_) {
     value_->clear();

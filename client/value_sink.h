@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "common/variable_spec.h"
 #include "wire/zero_copy_reader.h"
@@ -49,6 +50,9 @@ class ValueSink {
   size_t received() const { return received_; }
 
  private:
+  // The value's size, after Check's checks.
+  absl::StatusOr<size_t> CheckedSize(const VariableInfo& info) const;
+
   explicit ValueSink(std::string* value) : value_(value) {}
   explicit ValueSink(absl::Span<char> buffer)
       : buffer_(buffer), into_buffer_(true) {}
