@@ -3,10 +3,14 @@
 
 #include "server/grpc_chunk_streams.h"
 
+#include <algorithm>
+#include <cstring>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "server/grpc_server.h"
@@ -161,6 +165,59 @@ TEST_F(PushChunksTest, AnEmptyDataChunkIsRefused) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(status.error_message(), "Chunk for update 0 carries no data.");
   EXPECT_EQ(Version(), 1);
+  EXPECT_EQ(server_->store().reserved_bytes(), 0);
+}
+
+// Chunks may cut a value anywhere: inside an element, at odd addresses, after
+// part of it came in the request. The server applies the value from the
+// slices it arrived in, so every cut must give the same result as one
+// contiguous value.
+TEST_F(PushChunksTest, ValuesCutInsideElementsAreAppliedExactly) {
+  constexpr int kElements = 300000;
+  std::vector<float> value(kElements);
+  for (int i = 0; i < kElements; ++i) value[i] = 0.25f * (i % 1001) - 100.0f;
+  const absl::string_view bytes(reinterpret_cast<const char*>(value.data()),
+                                value.size() * sizeof(float));
+  const size_t cuts[] = {1, 3, 7, 4093, 2, 65537, 6, 100003, 5};
+  for (const rpc::Update::Kind kind :
+       {rpc::Update::ASSIGN, rpc::Update::ASSIGN_ADD,
+        rpc::Update::APPLY_GRADIENT}) {
+    absl::StatusOr<VariableSnapshot> before =
+        server_->store().ReadVariable("v");
+    ASSERT_TRUE(before.ok()) << before.status();
+    std::vector<float> expected(kElements);
+    std::memcpy(expected.data(), before->value->data(), bytes.size());
+    for (int i = 0; i < kElements; ++i) {
+      if (kind == rpc::Update::ASSIGN) expected[i] = value[i];
+      if (kind == rpc::Update::ASSIGN_ADD) expected[i] += value[i];
+      if (kind == rpc::Update::APPLY_GRADIENT) expected[i] -= 0.5f * value[i];
+    }
+    rpc::PushRequest request;
+    rpc::Update* update = request.add_updates();
+    update->set_name("v");
+    update->set_kind(kind);
+    update->set_value(std::string(bytes.substr(0, 5)));  // Part of a float.
+    request.mutable_optimizer()->set_learning_rate(0.5);
+    auto stream = Open();
+    ASSERT_TRUE(stream->writer->Write(EncodePushChunk(&request, 0, 0, {})));
+    size_t offset = 5;
+    for (int i = 0; offset < bytes.size(); ++i) {
+      const size_t length =
+          std::min(cuts[i % std::size(cuts)], bytes.size() - offset);
+      ASSERT_TRUE(stream->writer->Write(
+          EncodePushChunk(nullptr, 0, offset, bytes.substr(offset, length))));
+      offset += length;
+    }
+    stream->writer->WritesDone();
+    const grpc::Status status = stream->writer->Finish();
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    absl::StatusOr<VariableSnapshot> after = server_->store().ReadVariable("v");
+    ASSERT_TRUE(after.ok()) << after.status();
+    EXPECT_EQ(after->info.version, before->info.version + 1);
+    ASSERT_EQ(std::memcmp(after->value->data(), expected.data(), bytes.size()),
+              0)
+        << "kind " << kind;
+  }
   EXPECT_EQ(server_->store().reserved_bytes(), 0);
 }
 

@@ -109,13 +109,12 @@ absl::Status ValidateOptimizer(const OptimizerSpec& o) {
 
 namespace {
 
-// Elements [first, last) of one step.
+// Elements [first, last) of one step; grad[0] is element first's gradient.
 template <typename T>
 void ApplyRange(const OptimizerSpec& optimizer, int64_t step, int64_t first,
                 int64_t last, const T* grad, T* var,
                 const std::vector<T*>& slots) {
   const int64_t n = last - first;
-  grad += first;
   var += first;
   switch (optimizer.kind) {
     case OptimizerKind::kSgd:
@@ -133,14 +132,28 @@ void ApplyRange(const OptimizerSpec& optimizer, int64_t step, int64_t first,
 }  // namespace
 
 template <typename T>
+void ApplyOptimizer(const OptimizerSpec& optimizer, int64_t step,
+                    const ValuePieces& grad, T* var,
+                    const std::vector<T*>& slots) {
+  // Every element's update depends on that element alone, so the result is
+  // the same on any number of threads and however the pieces cut it.
+  const int64_t n = static_cast<int64_t>(grad.size() / sizeof(T));
+  ParallelFor(
+      n, kMinOptimizerElementsPerThread, [&](int64_t first, int64_t last) {
+        grad.ForEachRun<T>(
+            first, last, [&](int64_t at, int64_t count, const T* run) {
+              ApplyRange(optimizer, step, at, at + count, run, var, slots);
+            });
+      });
+}
+
+template <typename T>
 void ApplyOptimizer(const OptimizerSpec& optimizer, int64_t step, int64_t n,
                     const T* grad, T* var, const std::vector<T*>& slots) {
-  // Every element's update depends on that element alone, so the result is
-  // the same on any number of threads.
-  ParallelFor(n, kMinOptimizerElementsPerThread,
-              [&](int64_t first, int64_t last) {
-                ApplyRange(optimizer, step, first, last, grad, var, slots);
-              });
+  ApplyOptimizer(optimizer, step,
+                 ValuePieces(absl::string_view(
+                     reinterpret_cast<const char*>(grad), n * sizeof(T))),
+                 var, slots);
 }
 
 template void ApplyOptimizer<float>(const OptimizerSpec&, int64_t, int64_t,
@@ -148,6 +161,12 @@ template void ApplyOptimizer<float>(const OptimizerSpec&, int64_t, int64_t,
                                     const std::vector<float*>&);
 template void ApplyOptimizer<double>(const OptimizerSpec&, int64_t, int64_t,
                                      const double*, double*,
+                                     const std::vector<double*>&);
+template void ApplyOptimizer<float>(const OptimizerSpec&, int64_t,
+                                    const ValuePieces&, float*,
+                                    const std::vector<float*>&);
+template void ApplyOptimizer<double>(const OptimizerSpec&, int64_t,
+                                     const ValuePieces&, double*,
                                      const std::vector<double*>&);
 
 }  // namespace paramserver

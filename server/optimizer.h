@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "common/slot_names.h"
 #include "common/update_spec.h"
+#include "common/value_pieces.h"
 
 namespace paramserver {
 
@@ -39,6 +40,14 @@ inline constexpr int64_t kMinOptimizerElementsPerThread = int64_t{1} << 20;
 template <typename T>
 void ApplyOptimizer(const OptimizerSpec& optimizer, int64_t step, int64_t n,
                     const T* grad, T* var, const std::vector<T*>& slots);
+
+// The same with the gradient in pieces (n = grad.size() / sizeof(T)), read
+// where the pieces lie; only elements split between pieces or unaligned are
+// copied, a few KB at a time.
+template <typename T>
+void ApplyOptimizer(const OptimizerSpec& optimizer, int64_t step,
+                    const ValuePieces& grad, T* var,
+                    const std::vector<T*>& slots);
 
 }  // namespace paramserver
 

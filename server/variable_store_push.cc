@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/value_pieces.h"
 #include "server/initializer.h"
 #include "server/variable_store.h"
 
@@ -63,12 +64,18 @@ namespace {
 
 using Target = PushTarget;
 
+ValuePieces ValueOf(const VariableUpdate& update) {
+  return update.value_pieces.empty() ? ValuePieces(update.value)
+                                     : ValuePieces(update.value_pieces);
+}
+
 absl::Status CheckUpdateSize(const VariableUpdate& update,
                              const Variable& variable) {
-  if (update.value.size() != variable.byte_size()) {
+  const size_t size = ValueOf(update).size();
+  if (size != variable.byte_size()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "Value for ", variable.name(), " has ", update.value.size(),
-        " bytes; shape ", ShapeToString(variable.shape()), " and dtype ",
+        "Value for ", variable.name(), " has ", size, " bytes; shape ",
+        ShapeToString(variable.shape()), " and dtype ",
         DTypeName(variable.dtype()), " need ", variable.byte_size(), "."));
   }
   return absl::OkStatus();
@@ -108,26 +115,26 @@ absl::Status CheckStaleness(const VariableUpdate& update,
 }
 
 template <typename T>
-void AddInPlace(char* var, absl::string_view delta, size_t bytes) {
-  const size_t n = bytes / sizeof(T);
+void AddInPlace(const ValuePieces& delta, char* var) {
   T* out = reinterpret_cast<T*>(var);
-  for (size_t i = 0; i < n; ++i) {
-    T value;
-    std::memcpy(&value, delta.data() + i * sizeof(T), sizeof(T));
-    out[i] += value;
-  }
+  delta.ForEachRun<T>(0, static_cast<int64_t>(delta.size() / sizeof(T)),
+                      [out](int64_t first, int64_t count, const T* run) {
+                        for (int64_t i = 0; i < count; ++i) {
+                          out[first + i] += run[i];
+                        }
+                      });
 }
 
-void AssignAdd(DType dtype, char* var, absl::string_view delta) {
+void AssignAdd(DType dtype, const ValuePieces& delta, char* var) {
   switch (dtype) {
     case DType::kFloat:
-      return AddInPlace<float>(var, delta, delta.size());
+      return AddInPlace<float>(delta, var);
     case DType::kDouble:
-      return AddInPlace<double>(var, delta, delta.size());
+      return AddInPlace<double>(delta, var);
     case DType::kInt32:
-      return AddInPlace<int32_t>(var, delta, delta.size());
+      return AddInPlace<int32_t>(delta, var);
     case DType::kInt64:
-      return AddInPlace<int64_t>(var, delta, delta.size());
+      return AddInPlace<int64_t>(delta, var);
     case DType::kBool:
       return;
   }
@@ -135,23 +142,13 @@ void AssignAdd(DType dtype, char* var, absl::string_view delta) {
 
 template <typename T>
 absl::Status StepOptimizer(const OptimizerSpec& optimizer, Target& target,
+                           const ValuePieces& gradient,
                            char* var) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   std::vector<T*> slots;
   for (const auto& slot : target.slots) {
     absl::StatusOr<char*> data = slot->MutableValueLocked();
     if (!data.ok()) return data.status();
     slots.push_back(reinterpret_cast<T*>(*data));
-  }
-  // Gradients arrive in a protobuf string with no alignment promise. Heap
-  // strings are aligned for T and are read in place; any other is copied.
-  const absl::string_view value = target.update->value;
-  const int64_t n = static_cast<int64_t>(value.size() / sizeof(T));
-  const T* grad = reinterpret_cast<const T*>(value.data());
-  std::vector<T> aligned;
-  if (reinterpret_cast<uintptr_t>(value.data()) % alignof(T) != 0) {
-    aligned.resize(n);
-    std::memcpy(aligned.data(), value.data(), value.size());
-    grad = aligned.data();
   }
   // Each step bumps every slot's version and a slot starts at 1, so the
   // first slot's version numbers this step from 1. Slot versions are saved
@@ -162,7 +159,11 @@ absl::Status StepOptimizer(const OptimizerSpec& optimizer, Target& target,
       slots.empty()
           ? 0
           : std::max<int64_t>(1, target.slots[0]->InfoLocked().version);
-  ApplyOptimizer<T>(optimizer, step, n, grad, reinterpret_cast<T*>(var), slots);
+  // Gradients are read where they arrived (a protobuf string, or gRPC's
+  // receive buffers), with no alignment promise; ValuePieces copies only
+  // what is unaligned.
+  ApplyOptimizer<T>(optimizer, step, gradient, reinterpret_cast<T*>(var),
+                    slots);
   for (const auto& slot : target.slots) slot->BumpVersionLocked();
   return absl::OkStatus();
 }
@@ -173,19 +174,21 @@ absl::Status ApplyOne(const OptimizerSpec& optimizer,
   absl::StatusOr<char*> var = variable.MutableValueLocked();
   if (!var.ok()) return var.status();
   const VariableUpdate& update = *target.update;
+  const ValuePieces value = ValueOf(update);
   switch (update.kind) {
     case UpdateKind::kAssign:
-      if (!update.value.empty()) {  // An empty variable has no buffer.
-        std::memcpy(*var, update.value.data(), update.value.size());
+      if (value.size() > 0) {  // An empty variable has no buffer.
+        value.CopyTo(*var);
       }
       break;
     case UpdateKind::kAssignAdd:
-      AssignAdd(variable.dtype(), *var, update.value);
+      AssignAdd(variable.dtype(), value, *var);
       break;
     case UpdateKind::kApplyGradient: {
-      absl::Status s = variable.dtype() == DType::kFloat
-                           ? StepOptimizer<float>(optimizer, target, *var)
-                           : StepOptimizer<double>(optimizer, target, *var);
+      absl::Status s =
+          variable.dtype() == DType::kFloat
+              ? StepOptimizer<float>(optimizer, target, value, *var)
+              : StepOptimizer<double>(optimizer, target, value, *var);
       if (!s.ok()) return s;
       break;
     }
