@@ -8,13 +8,18 @@
 namespace paramserver {
 namespace {
 
+// The update loops below are elementwise over arrays that never overlap
+// (__restrict says so), so the compiler turns them into SIMD code: this file
+// is built with -O3 (server/BUILD). Each lane computes exactly what the
+// scalar loop would, so results do not change.
+
 absl::Status Invalid(absl::string_view what, double value) {
   return absl::InvalidArgumentError(
       absl::StrCat("Invalid optimizer ", what, ": ", value, "."));
 }
 
 template <typename T>
-void Sgd(double lr, int64_t n, const T* grad, T* var) {
+void Sgd(double lr, int64_t n, const T* __restrict grad, T* __restrict var) {
   const T rate = static_cast<T>(lr);
   for (int64_t i = 0; i < n; ++i) var[i] -= rate * grad[i];
 }
@@ -22,8 +27,8 @@ void Sgd(double lr, int64_t n, const T* grad, T* var) {
 // accum = accum * momentum + grad; var -= lr * accum, or with Nesterov
 // var -= lr * grad + lr * momentum * accum.
 template <typename T>
-void Momentum(const OptimizerSpec& o, int64_t n, const T* grad, T* var,
-              T* accum) {
+void Momentum(const OptimizerSpec& o, int64_t n, const T* __restrict grad,
+              T* __restrict var, T* __restrict accum) {
   const T lr = static_cast<T>(o.learning_rate);
   const T momentum = static_cast<T>(o.momentum);
   for (int64_t i = 0; i < n; ++i) {
@@ -35,7 +40,8 @@ void Momentum(const OptimizerSpec& o, int64_t n, const T* grad, T* var,
 
 // accum += grad^2; var -= lr * grad / sqrt(accum).
 template <typename T>
-void Adagrad(double lr, int64_t n, const T* grad, T* var, T* accum) {
+void Adagrad(double lr, int64_t n, const T* __restrict grad, T* __restrict var,
+             T* __restrict accum) {
   const T rate = static_cast<T>(lr);
   for (int64_t i = 0; i < n; ++i) {
     accum[i] += grad[i] * grad[i];
@@ -46,8 +52,9 @@ void Adagrad(double lr, int64_t n, const T* grad, T* var, T* accum) {
 // lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t); m and v are the moving
 // averages of the gradient and its square; var -= lr_t * m / (sqrt(v) + eps).
 template <typename T>
-void Adam(const OptimizerSpec& o, int64_t step, int64_t n, const T* grad,
-          T* var, T* m, T* v) {
+void Adam(const OptimizerSpec& o, int64_t step, int64_t n,
+          const T* __restrict grad, T* __restrict var, T* __restrict m,
+          T* __restrict v) {
   const double t = static_cast<double>(step);
   const T lr_t =
       static_cast<T>(o.learning_rate * std::sqrt(1 - std::pow(o.beta2, t)) /

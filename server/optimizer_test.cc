@@ -3,7 +3,10 @@
 // element, and its slots, updated once.
 #include "server/optimizer.h"
 
+#include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <string>
 #include <vector>
 
 #include "absl/random/random.h"
@@ -59,6 +62,93 @@ TEST(OptimizerTest, LargeVariablesOnSeveralThreadsMatchOneWindowAtATime) {
     ASSERT_EQ(whole.var, windows.var) << "optimizer " << kind;
     ASSERT_EQ(whole.slots, windows.slots) << "optimizer " << kind;
     EXPECT_NE(whole.var[n - 1], 0.5f) << "optimizer " << kind;
+  }
+}
+
+// TensorFlow's update formulas, one element at a time, in the order of
+// operations optimizer.cc uses.
+void ReferenceStep(const OptimizerSpec& o, int64_t step, int64_t n,
+                   const float* grad, float* var, std::vector<float*> slots) {
+  const float lr = static_cast<float>(o.learning_rate);
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = grad[i];
+    switch (o.kind) {
+      case OptimizerKind::kSgd:
+        var[i] -= lr * g;
+        break;
+      case OptimizerKind::kMomentum: {
+        const float momentum = static_cast<float>(o.momentum);
+        float& accum = slots[0][i];
+        accum = accum * momentum + g;
+        var[i] -= o.use_nesterov ? g * lr + accum * momentum * lr : lr * accum;
+        break;
+      }
+      case OptimizerKind::kAdagrad: {
+        float& accum = slots[0][i];
+        accum += g * g;
+        var[i] -= lr * g / std::sqrt(accum);
+        break;
+      }
+      case OptimizerKind::kAdam: {
+        const double t = static_cast<double>(step);
+        const float lr_t = static_cast<float>(
+            o.learning_rate * std::sqrt(1 - std::pow(o.beta2, t)) /
+            (1 - std::pow(o.beta1, t)));
+        const float beta1 = static_cast<float>(o.beta1);
+        const float beta2 = static_cast<float>(o.beta2);
+        float& m = slots[0][i];
+        float& v = slots[1][i];
+        m += (g - m) * (1 - beta1);
+        v += (g * g - v) * (1 - beta2);
+        var[i] -= lr_t * m / (std::sqrt(v) + static_cast<float>(o.epsilon));
+        break;
+      }
+    }
+  }
+}
+
+// The update loops are compiled to SIMD code and the gradient may come in
+// unaligned pieces cut inside elements; neither may change a single bit.
+TEST(OptimizerTest, PiecesAndSimdGiveExactlyTheScalarFormulas) {
+  const int64_t n = 1037;  // Vector bodies and a scalar tail.
+  absl::BitGen gen;
+  std::vector<float> grad(n);
+  for (float& g : grad) g = absl::Uniform(gen, -1.0f, 1.0f);
+  // The gradient's bytes at an odd address, cut at 1, 6, 4001 bytes.
+  std::string received(n * sizeof(float) + 1, '\0');
+  std::memcpy(received.data() + 1, grad.data(), n * sizeof(float));
+  const absl::string_view bytes = absl::string_view(received).substr(1);
+  const ValuePieces pieces({bytes.substr(0, 1), bytes.substr(1, 5),
+                            bytes.substr(6, 3995), bytes.substr(4001)});
+  OptimizerSpec momentum;
+  momentum.kind = OptimizerKind::kMomentum;
+  OptimizerSpec nesterov = momentum;
+  nesterov.use_nesterov = true;
+  OptimizerSpec adagrad;
+  adagrad.kind = OptimizerKind::kAdagrad;
+  OptimizerSpec adam;
+  adam.kind = OptimizerKind::kAdam;
+  for (const OptimizerSpec& optimizer :
+       {OptimizerSpec(), momentum, nesterov, adagrad, adam}) {
+    State ours, reference;
+    ours.var.resize(n);
+    for (float& v : ours.var) v = absl::Uniform(gen, -1.0f, 1.0f);
+    for (const SlotSpec& slot : SlotsFor(optimizer)) {
+      ours.slots.emplace_back(n, static_cast<float>(slot.initial_value));
+    }
+    reference = ours;
+    for (int64_t step = 1; step <= 3; ++step) {
+      ApplyOptimizer<float>(optimizer, step, pieces, ours.var.data(),
+                            ours.SlotPointers(0));
+      ReferenceStep(optimizer, step, n, grad.data(), reference.var.data(),
+                    reference.SlotPointers(0));
+    }
+    const int kind = static_cast<int>(optimizer.kind);
+    ASSERT_EQ(
+        std::memcmp(ours.var.data(), reference.var.data(), n * sizeof(float)),
+        0)
+        << "optimizer " << kind;
+    ASSERT_EQ(ours.slots, reference.slots) << "optimizer " << kind;
   }
 }
 
