@@ -4,8 +4,11 @@
 # (161 variables, 102 MB) pulled whole and pushed whole (SGD on the server)
 # every step, with 1 and 2 workers. Ours pulls with PullInto (into buffers the
 # worker reuses) and, in a row of its own, with Pull (fresh strings). PyTorch
-# runs with the TCP transport (as between machines) and with its default
-# transports (shared memory on one host). Then one 64 MB variable pulled and
+# runs with the TCP transport (as between machines), the same with glibc
+# keeping freed memory for reuse as ps_server does (without it every received
+# tensor faults fresh pages in, and PyTorch's figures swing by 10x from run to
+# run), and with its default transports (shared memory on one host). Then one
+# 64 MB variable pulled and
 # pushed (SGD) alone, against plain loopback TCP moving 64 MB messages
 # between two processes in the same run. Prints medians and ratios.
 #
@@ -22,7 +25,7 @@ python=/usr/bin/python3  # Debian's python3-torch lives in Debian's interpreter.
 }
 BAZEL=${BAZEL:-bazel}
 $BAZEL build //server:ps_server //benchmarks:model_sync_benchmark \
-  //benchmarks:loopback_tcp_benchmark
+  //benchmarks:loopback_tcp_benchmark //benchmarks:optimizer_benchmark
 bin=$($BAZEL info bazel-bin 2>/dev/null)
 
 work=$(mktemp -d)
@@ -35,9 +38,11 @@ for round in $(seq "$rounds"); do
   for workers in 1 2; do
     echo "== round $round, $workers worker(s)" >&2
     $sync --workers="$workers" >>"$results"
-    for transport in tcp default; do
+    for peer in "tcp default" "tcp tuned" "default default"; do
+      set -- $peer
       "$python" benchmarks/torch_rpc_model_sync.py --workers="$workers" \
-        --transport="$transport" --min_seconds="$seconds" 2>/dev/null >>"$results"
+        --transport="$1" --malloc="$2" --min_seconds="$seconds" \
+        2>/dev/null >>"$results"
     done
     $sync --workers="$workers" --pull=strings >>"$results"
   done
@@ -50,7 +55,8 @@ for round in $(seq "$rounds"); do
       --min_seconds="$seconds" >>"$results"
   done
 done
-"$python" - "$results" <<'PY'
+"$bin"/benchmarks/optimizer_benchmark >"$work/optimizer.jsonl"
+"$python" - "$results" "$work/optimizer.jsonl" <<'PY'
 import json, statistics, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
 def median(peer, **match):
@@ -65,16 +71,20 @@ mb = ours_rows[0]["bytes"] / 1e6
 rounds = len([r for r in ours_rows if r["workers"] == 1 and "PullInto" in r["peer"]])
 print(f"Model sync, ResNet-50 shape ({ours_rows[0]['variables']} variables, "
       f"{mb:.0f} MB), median steps/s of {rounds} rounds")
-print(f"{'workers':>8} {'ours':>8} {'ours Pull':>10} {'rpc tcp':>8} {'rpc dflt':>8} "
-      f"{'ours/tcp':>9} {'ours/dflt':>10} {'ours GB/s':>10}")
+print("(rpc tcp+: the TCP transport with glibc keeping freed memory, as "
+      "ps_server does)")
+print(f"{'workers':>8} {'ours':>8} {'ours Pull':>10} {'rpc tcp':>8} {'rpc tcp+':>9} "
+      f"{'rpc dflt':>8} {'ours/tcp':>9} {'ours/tcp+':>10} {'ours/dflt':>10} "
+      f"{'ours GB/s':>10}")
 for workers in (1, 2):
     ours = median("paramserver (C++ client, one PullInto", workers=workers, model="resnet50")
     strings = median("paramserver (C++ client, one Pull and", workers=workers, model="resnet50")
     tcp = median("torch.distributed.rpc (tcp)", workers=workers)
+    tuned = median("torch.distributed.rpc (tcp, malloc tuned)", workers=workers)
     default = median("torch.distributed.rpc (default)", workers=workers)
-    print(f"{workers:>8} {ours:8.2f} {strings:10.2f} {tcp:8.2f} {default:8.2f} "
-          f"{ours / tcp:9.2f} {ours / default:10.2f} "
-          f"{2 * ours * mb / 1e3:10.2f}")
+    print(f"{workers:>8} {ours:8.2f} {strings:10.2f} {tcp:8.2f} {tuned:9.2f} "
+          f"{default:8.2f} {ours / tcp:9.2f} {ours / tuned:10.2f} "
+          f"{ours / default:10.2f} {2 * ours * mb / 1e3:10.2f}")
 tcp_1m = median("loopback TCP", write_bytes=1048576)
 tcp_128k = median("loopback TCP", write_bytes=131072)
 print()
@@ -84,4 +94,10 @@ print(f"{'case':>16} {'GB/s':>8} {'of TCP 1 MB':>12} {'of TCP 128 KB':>14}")
 for mode, name in (("pull", "pull (PullInto)"), ("push", "push (SGD)")):
     ours = median("paramserver", mode=mode, model="single64mb")
     print(f"{name:>16} {ours:8.2f} {ours / tcp_1m:12.2f} {ours / tcp_128k:14.2f}")
+print()
+print("The server's optimizer step alone, 64 MB of gradient in unaligned "
+      "1 MB pieces (GB/s of gradient):")
+for line in open(sys.argv[2]):
+    r = json.loads(line)
+    print(f"{r['optimizer']:>16} {r['gb_per_second']:8.2f}  ({r['threads']} threads)")
 PY

@@ -46,13 +46,14 @@ def apply_sgd(grads, lr):
 
 
 def _options(transport, threads):
-    options = rpc.TensorPipeRpcBackendOptions(num_worker_threads=threads,
-                                              rpc_timeout=600)
-    if transport == "tcp":
-        # Sockets only, as between machines: no shared memory or CMA.
-        options._transports = ["uv"]
-        options._channels = ["basic"]
-    return options
+    # Sockets only, as between machines: no shared memory or CMA. The choice
+    # must go to the constructor: the options object has no such properties,
+    # and setting options._transports afterwards only adds a Python attribute
+    # that TensorPipe never reads (the shared-memory transports stay on).
+    sockets_only = ({"_transports": ["uv"], "_channels": ["basic"]}
+                    if transport == "tcp" else {})
+    return rpc.TensorPipeRpcBackendOptions(num_worker_threads=threads,
+                                           rpc_timeout=600, **sockets_only)
 
 
 def _run(rank, world, port, args, shapes, results):
@@ -99,6 +100,12 @@ def main():
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--transport", choices=["tcp", "default"],
                         default="tcp")
+    parser.add_argument(
+        "--malloc", choices=["default", "tuned"], default="default",
+        help="tuned: glibc keeps freed memory for reuse in the spawned "
+        "processes, with the settings ps_server applies to itself (mmap "
+        "threshold 32 MiB, trim threshold 256 MiB), so received tensors "
+        "do not fault fresh pages in on every step")
     parser.add_argument("--model", choices=["resnet50", "single64mb"],
                         default="resnet50")
     parser.add_argument("--warmup", type=int, default=2)
@@ -107,6 +114,11 @@ def main():
     args = parser.parse_args()
     shapes = (resnet50_shapes() if args.model == "resnet50" else
               [[16 * 1024 * 1024]])
+    if args.malloc == "tuned":
+        # Read by glibc when each spawned process starts.
+        os.environ["GLIBC_TUNABLES"] = (
+            "glibc.malloc.mmap_threshold=33554432:"
+            "glibc.malloc.trim_threshold=268435456")
     world = args.workers + 1
     manager = mp.Manager()
     results = manager.dict()
@@ -116,7 +128,8 @@ def main():
     per_worker = [results[r][0] / results[r][1] for r in range(1, world)]
     num_bytes = sum(4 * torch.Size(s).numel() for s in shapes)
     print(json.dumps({
-        "peer": f"torch.distributed.rpc ({args.transport})",
+        "peer": f"torch.distributed.rpc ({args.transport}"
+                + (", malloc tuned)" if args.malloc == "tuned" else ")"),
         "model": args.model,
         "variables": len(shapes),
         "bytes": num_bytes,
