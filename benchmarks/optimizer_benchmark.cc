@@ -1,16 +1,13 @@
-// The server's optimizer step on one large variable, as a push applies it:
-// gradient bytes in 1 MB pieces at an odd offset (as gRPC's receive buffers
-// hold them), every optimizer, on the cores the process may use. Prints one
-// JSON line per optimizer with the bytes of gradient applied per second.
+// The server's optimizer step on one large variable, as a push applies it
+// (the gradient gathered in one buffer), every optimizer, on the cores the
+// process may use. Prints one JSON line per optimizer with the bytes of
+// gradient applied per second.
 //
 //   bazel run //benchmarks:optimizer_benchmark -- --elements=16777216
 
-#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
-#include <string>
 #include <utility>
 #include <vector>
 
@@ -30,16 +27,9 @@ namespace {
 void Run(const char* name, const OptimizerSpec& optimizer, int64_t n,
          double min_seconds) {
   const size_t bytes = n * sizeof(float);
-  // One byte of offset, so no piece is aligned, as after a chunk's header.
-  std::string received(bytes + 1, '\0');
-  std::vector<float> gradient(n, 1e-3f);
-  std::memcpy(received.data() + 1, gradient.data(), bytes);
-  std::vector<absl::string_view> pieces;
-  for (size_t at = 0; at < bytes; at += 1 << 20) {
-    pieces.push_back(absl::string_view(received).substr(
-        1 + at, std::min<size_t>(1 << 20, bytes - at)));
-  }
-  const ValuePieces grad(pieces);
+  const std::vector<float> gradient(n, 1e-3f);
+  const ValuePieces grad(
+      absl::string_view(reinterpret_cast<const char*>(gradient.data()), bytes));
   std::vector<float> var(n, 0.5f);
   std::vector<std::vector<float>> slot_storage;
   std::vector<float*> slots;

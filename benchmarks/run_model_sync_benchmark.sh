@@ -95,8 +95,8 @@ for mode, name in (("pull", "pull (PullInto)"), ("push", "push (SGD)")):
     ours = median("paramserver", mode=mode, model="single64mb")
     print(f"{name:>16} {ours:8.2f} {ours / tcp_1m:12.2f} {ours / tcp_128k:14.2f}")
 print()
-print("The server's optimizer step alone, 64 MB of gradient in unaligned "
-      "1 MB pieces (GB/s of gradient):")
+print("The server's optimizer step alone on a 64 MB variable (GB/s of "
+      "gradient):")
 for line in open(sys.argv[2]):
     r = json.loads(line)
     print(f"{r['optimizer']:>16} {r['gb_per_second']:8.2f}  ({r['threads']} threads)")

@@ -27,17 +27,13 @@ struct OptimizerSpec {
 
 enum class UpdateKind { kAssign, kAssignAdd, kApplyGradient };
 
-// One variable's part of a push. Its value is `value`, or, when
-// `value_pieces` is not empty, those pieces joined in order (then `value` is
-// not read): a server applies a value received in many messages from the
-// buffers it arrived in (common/value_pieces.h). Neither is owned: they point
-// into the caller's request and must outlive the Push call.
+// One variable's part of a push. `value` is not owned: it points into the
+// caller's request and must outlive the Push call.
 struct VariableUpdate {
   std::string name;
   UpdateKind kind = UpdateKind::kAssign;
   absl::string_view value;
   std::optional<int64_t> base_version;
-  std::vector<absl::string_view> value_pieces;
 };
 
 struct PushSpec {

@@ -97,12 +97,13 @@ class PushChunksReactor final
     : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
   PushChunksReactor(VariableService* service, const TokenTable* tokens,
-                    StreamWatchdog* watchdog,
+                    StreamWatchdog* watchdog, PushBufferPool* buffers,
                     grpc::CallbackServerContext* context,
                     grpc::ByteBuffer* response)
       : service_(service),
         caller_(AuthenticateCall(tokens, *context)),
         watchdog_(watchdog),
+        buffers_(buffers),
         context_(context),
         response_(response) {
     // A caller without a writer token is refused before any chunk is read.
@@ -142,10 +143,9 @@ class PushChunksReactor final
   // Frees what the push held before the client learns its outcome, so the
   // memory counts as free once the call is over.
   void End(const absl::Status& status) {
-    received_.clear();
-    received_.shrink_to_fit();
-    chunks_.clear();
-    chunks_.shrink_to_fit();
+    for (rpc::Update& update : *request_.mutable_updates()) {
+      buffers_->Give(std::move(*update.mutable_value()));
+    }
     rpc::PushRequest().Swap(&request_);
     reservation_.reset();
     if (!status.ok()) {
@@ -164,7 +164,7 @@ class PushChunksReactor final
           absl::StrCat("PushChunk: ", chunk.status().message()));
     }
     if (chunk->has_request) return TakeRequest(chunk->request);
-    return TakeData(*std::move(reader), *chunk);
+    return TakeData(*reader, *chunk);
   }
 
   // The first chunk: the whole request is checked, then memory for every
@@ -190,18 +190,19 @@ class PushChunksReactor final
     if (!push.ok()) return push.status();
     reservation_.emplace(std::move(push->reservation));
     expected_bytes_ = std::move(push->value_bytes);
-    // Whatever the request carried of a value comes first.
-    received_.resize(request_.updates_size());
     for (int i = 0; i < request_.updates_size(); ++i) {
-      value_bytes_.push_back(request_.updates(i).value().size());
+      // Whatever the request carried of the value is kept, in front.
+      std::string* value = request_.mutable_updates(i)->mutable_value();
+      std::string buffer = buffers_->Take(expected_bytes_[i]);
+      buffer.append(*value);
+      *value = std::move(buffer);
     }
     return absl::OkStatus();
   }
 
-  // Keeps the chunk's slices and notes where its bytes lie in them, as the
-  // next piece of its update's value: nothing is copied. Chunks of one
-  // update must come in order.
-  absl::Status TakeData(WireReader reader, const PushChunkView& chunk) {
+  // Appends the chunk's bytes to its update's value, straight from gRPC's
+  // slices; chunks of one update must come in order.
+  absl::Status TakeData(const WireReader& reader, const PushChunkView& chunk) {
     if (!started_) {
       return absl::InvalidArgumentError(
           "The first chunk must carry the request.");
@@ -217,21 +218,19 @@ class PushChunksReactor final
       return absl::InvalidArgumentError(
           absl::StrCat("Chunk for update ", chunk.index, " carries no data."));
     }
-    size_t& value_bytes = value_bytes_[chunk.index];
-    if (chunk.offset != static_cast<int64_t>(value_bytes)) {
+    std::string* value = request_.mutable_updates(chunk.index)->mutable_value();
+    if (chunk.offset != static_cast<int64_t>(value->size())) {
       return absl::InvalidArgumentError(
           absl::StrCat("Chunk at offset ", chunk.offset, " for update ",
-                       chunk.index, " expected at ", value_bytes, "."));
+                       chunk.index, " expected at ", value->size(), "."));
     }
     if (absl::Status s =
             CheckValueRoom(request_, chunk.index, expected_bytes_[chunk.index],
-                           value_bytes + chunk.data.length);
+                           chunk.data.length);
         !s.ok()) {
       return s;
     }
-    reader.SpanPieces(chunk.data, &received_[chunk.index]);
-    value_bytes += chunk.data.length;
-    chunks_.push_back(std::move(reader));
+    reader.AppendSpan(chunk.data, value);
     return absl::OkStatus();
   }
 
@@ -249,8 +248,7 @@ class PushChunksReactor final
     // Push checks the count and access again; they hold, as they did at the
     // first chunk.
     rpc::PushResponse response;
-    if (absl::Status s =
-            service_->PushReceived(caller_, request_, received_, &response);
+    if (absl::Status s = service_->Push(caller_, request_, &response);
         !s.ok()) {
       return s;
     }
@@ -260,6 +258,7 @@ class PushChunksReactor final
   VariableService* const service_;
   const Caller caller_;
   StreamWatchdog* const watchdog_;
+  PushBufferPool* const buffers_;
   grpc::CallbackServerContext* const context_;
   grpc::ByteBuffer* const response_;
   grpc::ByteBuffer chunk_;
@@ -268,12 +267,6 @@ class PushChunksReactor final
   // Set by the first chunk: each update's size, and memory held for them.
   std::vector<size_t> expected_bytes_;
   std::optional<VariableStore::Reservation> reservation_;
-  // Each update's value after what the request carried: pieces of gRPC's
-  // receive buffers, which the readers in chunks_ keep alive, and the bytes
-  // so far (the request's part included).
-  std::vector<std::vector<absl::string_view>> received_;
-  std::vector<size_t> value_bytes_;
-  std::vector<WireReader> chunks_;
 };
 
 }  // namespace
@@ -287,9 +280,10 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* NewPullChunksReactor(
 
 grpc::ServerReadReactor<grpc::ByteBuffer>* NewPushChunksReactor(
     VariableService* service, const TokenTable* tokens,
-    StreamWatchdog* watchdog, grpc::CallbackServerContext* context,
-    grpc::ByteBuffer* response) {
-  return new PushChunksReactor(service, tokens, watchdog, context, response);
+    StreamWatchdog* watchdog, PushBufferPool* buffers,
+    grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
+  return new PushChunksReactor(service, tokens, watchdog, buffers, context,
+                               response);
 }
 
 }  // namespace paramserver

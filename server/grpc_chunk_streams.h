@@ -9,6 +9,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "server/auth.h"
+#include "server/push_buffer_pool.h"
 #include "server/stream_watchdog.h"
 #include "server/variable_service.h"
 
@@ -35,12 +36,12 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* NewPullChunksReactor(
 // then memory for every value is reserved). Data may not run past its
 // variable's size. The push is applied only when the client half-closes the
 // stream; a stream that ends otherwise (cancel, deadline, lost connection,
-// idle watchdog) applies nothing. Values are not gathered: the stream keeps
-// the slices gRPC received them in and the push is applied from there.
+// idle watchdog) applies nothing. Values are gathered in buffers from
+// `buffers`, which get them back when the stream ends.
 grpc::ServerReadReactor<grpc::ByteBuffer>* NewPushChunksReactor(
     VariableService* service, const TokenTable* tokens,
-    StreamWatchdog* watchdog, grpc::CallbackServerContext* context,
-    grpc::ByteBuffer* response);
+    StreamWatchdog* watchdog, PushBufferPool* buffers,
+    grpc::CallbackServerContext* context, grpc::ByteBuffer* response);
 
 }  // namespace paramserver
 

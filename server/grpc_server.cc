@@ -30,7 +30,8 @@ GrpcServer::GrpcServer(ServerOptions options, ServerIdentity identity,
       durability_(std::move(durability)),
       store_(std::move(store)),
       service_(store_.get(), tokens(), options_.stream_idle_limit,
-               options_.stream_min_bytes_per_second, std::move(identity)) {}
+               options_.stream_min_bytes_per_second, std::move(identity),
+               options_.push_buffer_pool_bytes) {}
 
 bool IsLoopbackAddress(absl::string_view address) {
   if (address == "localhost") return true;

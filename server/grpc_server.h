@@ -63,6 +63,9 @@ struct ServerOptions {
   // ... and those that, past their first stream_idle_limit, average fewer
   // bytes per second than this over their life (0: no floor).
   int64_t stream_min_bytes_per_second = int64_t{1} << 20;
+  // Bytes of PushChunks buffers kept from one push for the next
+  // (server/push_buffer_pool.h); 0 keeps none.
+  int64_t push_buffer_pool_bytes = kDefaultPushBufferPoolBytes;
   // gRPC server reflection (grpc.reflection.v1alpha), for grpcurl without
   // the .proto. Off unless asked for: it cannot check tokens, and it hands
   // anyone who connects the whole schema, admin methods included.

@@ -125,8 +125,8 @@ grpc::ServerUnaryReactor* ParameterServerService::Push(
 
 grpc::ServerReadReactor<grpc::ByteBuffer>* ParameterServerService::PushChunks(
     grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
-  return NewPushChunksReactor(&service_, tokens_, &watchdog_, context,
-                              response);
+  return NewPushChunksReactor(&service_, tokens_, &watchdog_, &push_buffers_,
+                              context, response);
 }
 
 }  // namespace paramserver

@@ -6,6 +6,7 @@
 #include "proto/parameter_server.grpc.pb.h"
 #include "server/auth.h"
 #include "server/grpc_session.h"
+#include "server/push_buffer_pool.h"
 #include "server/stream_watchdog.h"
 #include "server/variable_service.h"
 #include "server/variable_store.h"
@@ -16,7 +17,8 @@ namespace paramserver {
 // answers bytes that do not parse with INVALID_ARGUMENT
 // (server/grpc_raw_call.h). Pull and PullChunks also encode their responses
 // by hand (server/grpc_zero_copy.h) so tensor bytes go to gRPC without a
-// copy; PushChunks applies values from the slices gRPC received them in.
+// copy; PushChunks copies chunk bytes from gRPC's slices straight into the
+// update's value.
 using ParameterServerBase = rpc::ParameterServer::WithRawCallbackMethod_JoinCluster<
     rpc::ParameterServer::WithRawCallbackMethod_GetServerInfo<
         rpc::ParameterServer::WithRawCallbackMethod_GetVariable<
@@ -40,18 +42,22 @@ using ParameterServerBase = rpc::ParameterServer::WithRawCallbackMethod_JoinClus
 // VariableService (server/variable_service.h), which checks access and
 // holds the semantics with the store. Chunk streams that make no progress for
 // `stream_idle_limit`, or move fewer than `stream_min_bytes_per_second` past
-// it, are cancelled (StreamWatchdog). Thread-safe; `store` and `tokens` must
-// outlive the service.
+// it, are cancelled (StreamWatchdog). PushChunks streams gather values in
+// buffers kept between pushes, up to `push_buffer_pool_bytes`
+// (server/push_buffer_pool.h). Thread-safe; `store`
+// and `tokens` must outlive the service.
 class ParameterServerService final : public ParameterServerBase {
  public:
   explicit ParameterServerService(
       VariableStore* store, const TokenTable* tokens = nullptr,
       absl::Duration stream_idle_limit = absl::InfiniteDuration(),
-      int64_t stream_min_bytes_per_second = 0, ServerIdentity identity = {})
+      int64_t stream_min_bytes_per_second = 0, ServerIdentity identity = {},
+      int64_t push_buffer_pool_bytes = kDefaultPushBufferPoolBytes)
       : service_(store, std::move(identity)),
         tokens_(tokens),
         sessions_(&service_, tokens),
-        watchdog_(stream_idle_limit, stream_min_bytes_per_second) {}
+        watchdog_(stream_idle_limit, stream_min_bytes_per_second),
+        push_buffers_(push_buffer_pool_bytes) {}
 
   const ServerIdentity& identity() const { return service_.identity(); }
 
@@ -98,6 +104,7 @@ class ParameterServerService final : public ParameterServerBase {
   const TokenTable* const tokens_;
   SessionService sessions_;
   StreamWatchdog watchdog_;
+  PushBufferPool push_buffers_;
 };
 
 }  // namespace paramserver

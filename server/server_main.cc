@@ -102,6 +102,11 @@ ABSL_FLAG(int64_t, stream_min_bytes_per_second, int64_t{1} << 20,
           "--stream_idle_seconds, has moved fewer bytes per second of its "
           "life than this, so a client trickling bytes cannot hold a push's "
           "reservation (0: no floor).");
+ABSL_FLAG(int64_t, push_buffer_pool_bytes,
+          paramserver::kDefaultPushBufferPoolBytes,
+          "Memory kept from one streamed push for the next to gather its "
+          "values in, so that steady pushes fault no fresh pages in; held "
+          "by the process outside --max_total_bytes (0: keep none).");
 ABSL_FLAG(bool, reflection, false,
           "Serve gRPC server reflection (for grpcurl without the .proto). It "
           "answers without a token and hands out the whole schema.");
@@ -271,6 +276,12 @@ int Run() {
   if (options.stream_min_bytes_per_second < 0) {
     Log(LogLevel::kError,
         "Cannot start: --stream_min_bytes_per_second must be >= 0.");
+    return 2;
+  }
+  options.push_buffer_pool_bytes = absl::GetFlag(FLAGS_push_buffer_pool_bytes);
+  if (options.push_buffer_pool_bytes < 0) {
+    Log(LogLevel::kError,
+        "Cannot start: --push_buffer_pool_bytes must be >= 0.");
     return 2;
   }
   options.reflection = absl::GetFlag(FLAGS_reflection);

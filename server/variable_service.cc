@@ -207,23 +207,9 @@ absl::StatusOr<VariableStore::PullResult> VariableService::PullChunks(
 absl::Status VariableService::Push(const Caller& caller,
                                    const rpc::PushRequest& request,
                                    rpc::PushResponse* response) {
-  return PushReceived(caller, request, {}, response);
-}
-
-absl::Status VariableService::PushReceived(
-    const Caller& caller, const rpc::PushRequest& request,
-    absl::Span<const std::vector<absl::string_view>> received,
-    rpc::PushResponse* response) {
   if (absl::Status s = CheckPush(*this, caller, request); !s.ok()) return s;
   absl::StatusOr<PushSpec> push = FromProto(request);
   if (!push.ok()) return push.status();
-  for (size_t i = 0; i < received.size() && i < push->updates.size(); ++i) {
-    if (received[i].empty()) continue;
-    VariableUpdate& update = push->updates[i];
-    if (!update.value.empty()) update.value_pieces.push_back(update.value);
-    update.value_pieces.insert(update.value_pieces.end(), received[i].begin(),
-                               received[i].end());
-  }
   absl::StatusOr<std::vector<VariableInfo>> infos = store_->Push(*push);
   if (!infos.ok()) return infos.status();
   for (const VariableInfo& info : *infos) {
@@ -242,9 +228,7 @@ absl::StatusOr<VariableService::ChunkedPush> VariableService::StartChunkedPush(
   // The names are distinct variables, so the sum stays below the total limit.
   size_t total = 0;
   for (int i = 0; i < request.updates_size(); ++i) {
-    if (absl::Status s = CheckValueRoom(request, i, (*sizes)[i],
-                                        request.updates(i).value().size());
-        !s.ok()) {
+    if (absl::Status s = CheckValueRoom(request, i, (*sizes)[i], 0); !s.ok()) {
       return s;
     }
     total += (*sizes)[i];
@@ -256,12 +240,13 @@ absl::StatusOr<VariableService::ChunkedPush> VariableService::StartChunkedPush(
 }
 
 absl::Status CheckValueRoom(const rpc::PushRequest& request, int index,
-                            size_t expected, size_t would_hold) {
-  if (would_hold <= expected) return absl::OkStatus();
+                            size_t expected, size_t more) {
   const rpc::Update& update = request.updates(index);
+  if (update.value().size() + more <= expected) return absl::OkStatus();
   return absl::InvalidArgumentError(
       absl::StrCat("Update ", index, " (", update.name(), ") would hold ",
-                   would_hold, " bytes; the variable has ", expected, "."));
+                   update.value().size() + more, " bytes; the variable has ",
+                   expected, "."));
 }
 
 }  // namespace paramserver

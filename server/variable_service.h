@@ -107,16 +107,10 @@ class VariableService {
 
   // Applies a push (see VariableStore::Push). The update count is checked
   // before anything is done per update, then writing (Action::kWrite) every
-  // variable the updates name.
+  // variable the updates name. PushChunks applies its gathered request
+  // through here too.
   absl::Status Push(const Caller& caller, const rpc::PushRequest& request,
                     rpc::PushResponse* response);
-  // Push for a PushChunks stream: update i's value is its value in
-  // `request` followed by the pieces received[i] (one entry per update),
-  // read where they lie (gRPC's receive buffers).
-  absl::Status PushReceived(
-      const Caller& caller, const rpc::PushRequest& request,
-      absl::Span<const std::vector<absl::string_view>> received,
-      rpc::PushResponse* response);
 
   // What a PushChunks stream holds once its first chunk is taken.
   struct ChunkedPush {
@@ -140,10 +134,11 @@ class VariableService {
   ClusterMembership membership_;
 };
 
-// INVALID_ARGUMENT, naming the update, when update `index` of `request`
-// would hold `would_hold` bytes of a value of `expected` bytes.
+// INVALID_ARGUMENT, naming the update, unless update `index` of `request`,
+// holding what it holds, has room for `more` bytes of a value of `expected`
+// bytes.
 absl::Status CheckValueRoom(const rpc::PushRequest& request, int index,
-                            size_t expected, size_t would_hold);
+                            size_t expected, size_t more);
 
 }  // namespace paramserver
 

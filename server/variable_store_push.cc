@@ -64,14 +64,9 @@ namespace {
 
 using Target = PushTarget;
 
-ValuePieces ValueOf(const VariableUpdate& update) {
-  return update.value_pieces.empty() ? ValuePieces(update.value)
-                                     : ValuePieces(update.value_pieces);
-}
-
 absl::Status CheckUpdateSize(const VariableUpdate& update,
                              const Variable& variable) {
-  const size_t size = ValueOf(update).size();
+  const size_t size = update.value.size();
   if (size != variable.byte_size()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "Value for ", variable.name(), " has ", size, " bytes; shape ",
@@ -159,9 +154,9 @@ absl::Status StepOptimizer(const OptimizerSpec& optimizer, Target& target,
       slots.empty()
           ? 0
           : std::max<int64_t>(1, target.slots[0]->InfoLocked().version);
-  // Gradients are read where they arrived (a protobuf string, or gRPC's
-  // receive buffers), with no alignment promise; ValuePieces copies only
-  // what is unaligned.
+  // Gradients are read where they arrived (a protobuf string, or a push
+  // buffer), with no alignment promise; ValuePieces copies only what is
+  // unaligned, a few KB at a time.
   ApplyOptimizer<T>(optimizer, step, gradient, reinterpret_cast<T*>(var),
                     slots);
   for (const auto& slot : target.slots) slot->BumpVersionLocked();
@@ -174,7 +169,7 @@ absl::Status ApplyOne(const OptimizerSpec& optimizer,
   absl::StatusOr<char*> var = variable.MutableValueLocked();
   if (!var.ok()) return var.status();
   const VariableUpdate& update = *target.update;
-  const ValuePieces value = ValueOf(update);
+  const ValuePieces value(update.value);
   switch (update.kind) {
     case UpdateKind::kAssign:
       if (value.size() > 0) {  // An empty variable has no buffer.

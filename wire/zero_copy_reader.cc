@@ -263,21 +263,6 @@ void WireReader::AppendSpan(const WireSpan& span, std::string* out) const {
   }
 }
 
-void WireReader::SpanPieces(const WireSpan& span,
-                            std::vector<absl::string_view>* out) const {
-  size_t slice = span.slice;
-  size_t offset = span.offset;
-  size_t left = span.length;
-  while (left > 0) {
-    const size_t step = std::min(left, slices_[slice].size() - offset);
-    out->emplace_back(
-        reinterpret_cast<const char*>(slices_[slice].begin()) + offset, step);
-    left -= step;
-    ++slice;
-    offset = 0;
-  }
-}
-
 std::string WireReader::SpanToString(const WireSpan& span) const {
   std::string out(span.length, '\0');
   CopySpan(span, out.data());

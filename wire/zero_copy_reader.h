@@ -16,7 +16,6 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
 #include "proto/parameter_server.pb.h"
 
 namespace paramserver {
@@ -35,13 +34,6 @@ class WireReader {
   // Takes references to the buffer's slices; copies no bytes.
   static absl::StatusOr<WireReader> Create(const grpc::ByteBuffer& buffer);
 
-  // Move-only: a small slice holds its bytes inline, so a copy's views
-  // would point into the copy.
-  WireReader(WireReader&&) = default;
-  WireReader& operator=(WireReader&&) = default;
-  WireReader(const WireReader&) = delete;
-  WireReader& operator=(const WireReader&) = delete;
-
   // Bytes not read yet.
   size_t remaining() const { return remaining_; }
   absl::Status ReadVarint(uint64_t* value);
@@ -53,11 +45,6 @@ class WireReader {
   void CopySpan(const WireSpan& span, char* out) const;
   // Appends the bytes of `span` to `out` (no zero-filling first).
   void AppendSpan(const WireSpan& span, std::string* out) const;
-  // Appends to `out` views of the bytes of `span` where they lie, one per
-  // slice they touch. The views stay valid while this reader (moved or not)
-  // lives.
-  void SpanPieces(const WireSpan& span,
-                  std::vector<absl::string_view>* out) const;
   // Like CopySpan, into a new string; for small metadata fields.
   std::string SpanToString(const WireSpan& span) const;
 
