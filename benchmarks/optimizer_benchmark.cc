@@ -14,7 +14,6 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "common/parallel_for.h"
-#include "common/value_pieces.h"
 #include "server/optimizer.h"
 
 ABSL_FLAG(int64_t, elements, int64_t{16} << 20,
@@ -28,8 +27,8 @@ void Run(const char* name, const OptimizerSpec& optimizer, int64_t n,
          double min_seconds) {
   const size_t bytes = n * sizeof(float);
   const std::vector<float> gradient(n, 1e-3f);
-  const ValuePieces grad(
-      absl::string_view(reinterpret_cast<const char*>(gradient.data()), bytes));
+  const absl::string_view grad(reinterpret_cast<const char*>(gradient.data()),
+                               bytes);
   std::vector<float> var(n, 0.5f);
   std::vector<std::vector<float>> slot_storage;
   std::vector<float*> slots;

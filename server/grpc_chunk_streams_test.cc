@@ -169,8 +169,7 @@ TEST_F(PushChunksTest, AnEmptyDataChunkIsRefused) {
 }
 
 // Chunks may cut a value anywhere: inside an element, at odd addresses, after
-// part of it came in the request. The server applies the value from the
-// slices it arrived in, so every cut must give the same result as one
+// part of it came in the request. Every cut must give the same result as one
 // contiguous value.
 TEST_F(PushChunksTest, ValuesCutInsideElementsAreAppliedExactly) {
   constexpr int kElements = 300000;

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "common/aligned_runs.h"
 #include "common/parallel_for.h"
 
 namespace paramserver {
@@ -140,15 +141,15 @@ void ApplyRange(const OptimizerSpec& optimizer, int64_t step, int64_t first,
 
 template <typename T>
 void ApplyOptimizer(const OptimizerSpec& optimizer, int64_t step,
-                    const ValuePieces& grad, T* var,
+                    absl::string_view grad, T* var,
                     const std::vector<T*>& slots) {
   // Every element's update depends on that element alone, so the result is
-  // the same on any number of threads and however the pieces cut it.
+  // the same on any number of threads and however the runs cut it.
   const int64_t n = static_cast<int64_t>(grad.size() / sizeof(T));
   ParallelFor(
       n, kMinOptimizerElementsPerThread, [&](int64_t first, int64_t last) {
-        grad.ForEachRun<T>(
-            first, last, [&](int64_t at, int64_t count, const T* run) {
+        ForEachAlignedRun<T>(
+            grad, first, last, [&](int64_t at, int64_t count, const T* run) {
               ApplyRange(optimizer, step, at, at + count, run, var, slots);
             });
       });
@@ -157,10 +158,10 @@ void ApplyOptimizer(const OptimizerSpec& optimizer, int64_t step,
 template <typename T>
 void ApplyOptimizer(const OptimizerSpec& optimizer, int64_t step, int64_t n,
                     const T* grad, T* var, const std::vector<T*>& slots) {
-  ApplyOptimizer(optimizer, step,
-                 ValuePieces(absl::string_view(
-                     reinterpret_cast<const char*>(grad), n * sizeof(T))),
-                 var, slots);
+  ApplyOptimizer(
+      optimizer, step,
+      absl::string_view(reinterpret_cast<const char*>(grad), n * sizeof(T)),
+      var, slots);
 }
 
 template void ApplyOptimizer<float>(const OptimizerSpec&, int64_t, int64_t,
@@ -170,10 +171,10 @@ template void ApplyOptimizer<double>(const OptimizerSpec&, int64_t, int64_t,
                                      const double*, double*,
                                      const std::vector<double*>&);
 template void ApplyOptimizer<float>(const OptimizerSpec&, int64_t,
-                                    const ValuePieces&, float*,
+                                    absl::string_view, float*,
                                     const std::vector<float*>&);
 template void ApplyOptimizer<double>(const OptimizerSpec&, int64_t,
-                                     const ValuePieces&, double*,
+                                     absl::string_view, double*,
                                      const std::vector<double*>&);
 
 }  // namespace paramserver

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "common/slot_names.h"
 #include "common/update_spec.h"
-#include "common/value_pieces.h"
 
 namespace paramserver {
 
@@ -41,12 +41,12 @@ template <typename T>
 void ApplyOptimizer(const OptimizerSpec& optimizer, int64_t step, int64_t n,
                     const T* grad, T* var, const std::vector<T*>& slots);
 
-// The same with the gradient in pieces (n = grad.size() / sizeof(T)), read
-// where the pieces lie; only elements split between pieces or unaligned are
-// copied, a few KB at a time.
+// The same with the gradient's bytes (n = grad.size() / sizeof(T)), which
+// need not be aligned for T: they are read in place when they are, a few KB
+// at a time through an aligned copy when not.
 template <typename T>
 void ApplyOptimizer(const OptimizerSpec& optimizer, int64_t step,
-                    const ValuePieces& grad, T* var,
+                    absl::string_view grad, T* var,
                     const std::vector<T*>& slots);
 
 }  // namespace paramserver

@@ -26,21 +26,26 @@ struct State {
   }
 };
 
+// Every optimizer, Momentum with and without Nesterov.
+std::vector<OptimizerSpec> AllOptimizers() {
+  OptimizerSpec momentum;
+  momentum.kind = OptimizerKind::kMomentum;
+  OptimizerSpec nesterov = momentum;
+  nesterov.use_nesterov = true;
+  OptimizerSpec adagrad;
+  adagrad.kind = OptimizerKind::kAdagrad;
+  OptimizerSpec adam;
+  adam.kind = OptimizerKind::kAdam;
+  return {OptimizerSpec(), momentum, nesterov, adagrad, adam};
+}
+
 TEST(OptimizerTest, LargeVariablesOnSeveralThreadsMatchOneWindowAtATime) {
   // Three threads' worth, and an odd tail.
   const int64_t n = 3 * kMinOptimizerElementsPerThread + 5;
   absl::BitGen gen;
   std::vector<float> grad(n);
   for (float& g : grad) g = absl::Uniform(gen, -1.0f, 1.0f);
-  OptimizerSpec momentum;
-  momentum.kind = OptimizerKind::kMomentum;
-  momentum.use_nesterov = true;
-  OptimizerSpec adagrad;
-  adagrad.kind = OptimizerKind::kAdagrad;
-  OptimizerSpec adam;
-  adam.kind = OptimizerKind::kAdam;
-  for (const OptimizerSpec& optimizer :
-       {OptimizerSpec(), momentum, adagrad, adam}) {
+  for (const OptimizerSpec& optimizer : AllOptimizers()) {
     State whole, windows;
     whole.var.assign(n, 0.5f);
     for (const SlotSpec& slot : SlotsFor(optimizer)) {
@@ -107,29 +112,18 @@ void ReferenceStep(const OptimizerSpec& o, int64_t step, int64_t n,
   }
 }
 
-// The update loops are compiled to SIMD code and the gradient may come in
-// unaligned pieces cut inside elements; neither may change a single bit.
-TEST(OptimizerTest, PiecesAndSimdGiveExactlyTheScalarFormulas) {
+// The update loops are compiled to SIMD code and the gradient's bytes may be
+// unaligned; neither may change a single bit.
+TEST(OptimizerTest, UnalignedGradientsAndSimdGiveExactlyTheScalarFormulas) {
   const int64_t n = 1037;  // Vector bodies and a scalar tail.
   absl::BitGen gen;
   std::vector<float> grad(n);
   for (float& g : grad) g = absl::Uniform(gen, -1.0f, 1.0f);
-  // The gradient's bytes at an odd address, cut at 1, 6, 4001 bytes.
+  // The gradient's bytes at an odd address.
   std::string received(n * sizeof(float) + 1, '\0');
   std::memcpy(received.data() + 1, grad.data(), n * sizeof(float));
   const absl::string_view bytes = absl::string_view(received).substr(1);
-  const ValuePieces pieces({bytes.substr(0, 1), bytes.substr(1, 5),
-                            bytes.substr(6, 3995), bytes.substr(4001)});
-  OptimizerSpec momentum;
-  momentum.kind = OptimizerKind::kMomentum;
-  OptimizerSpec nesterov = momentum;
-  nesterov.use_nesterov = true;
-  OptimizerSpec adagrad;
-  adagrad.kind = OptimizerKind::kAdagrad;
-  OptimizerSpec adam;
-  adam.kind = OptimizerKind::kAdam;
-  for (const OptimizerSpec& optimizer :
-       {OptimizerSpec(), momentum, nesterov, adagrad, adam}) {
+  for (const OptimizerSpec& optimizer : AllOptimizers()) {
     State ours, reference;
     ours.var.resize(n);
     for (float& v : ours.var) v = absl::Uniform(gen, -1.0f, 1.0f);
@@ -138,7 +132,7 @@ TEST(OptimizerTest, PiecesAndSimdGiveExactlyTheScalarFormulas) {
     }
     reference = ours;
     for (int64_t step = 1; step <= 3; ++step) {
-      ApplyOptimizer<float>(optimizer, step, pieces, ours.var.data(),
+      ApplyOptimizer<float>(optimizer, step, bytes, ours.var.data(),
                             ours.SlotPointers(0));
       ReferenceStep(optimizer, step, n, grad.data(), reference.var.data(),
                     reference.SlotPointers(0));

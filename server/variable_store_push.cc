@@ -7,7 +7,6 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "common/value_pieces.h"
 #include "server/initializer.h"
 #include "server/variable_store.h"
 
@@ -66,11 +65,10 @@ using Target = PushTarget;
 
 absl::Status CheckUpdateSize(const VariableUpdate& update,
                              const Variable& variable) {
-  const size_t size = update.value.size();
-  if (size != variable.byte_size()) {
+  if (update.value.size() != variable.byte_size()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "Value for ", variable.name(), " has ", size, " bytes; shape ",
-        ShapeToString(variable.shape()), " and dtype ",
+        "Value for ", variable.name(), " has ", update.value.size(),
+        " bytes; shape ", ShapeToString(variable.shape()), " and dtype ",
         DTypeName(variable.dtype()), " need ", variable.byte_size(), "."));
   }
   return absl::OkStatus();
@@ -110,26 +108,26 @@ absl::Status CheckStaleness(const VariableUpdate& update,
 }
 
 template <typename T>
-void AddInPlace(const ValuePieces& delta, char* var) {
+void AddInPlace(char* var, absl::string_view delta, size_t bytes) {
+  const size_t n = bytes / sizeof(T);
   T* out = reinterpret_cast<T*>(var);
-  delta.ForEachRun<T>(0, static_cast<int64_t>(delta.size() / sizeof(T)),
-                      [out](int64_t first, int64_t count, const T* run) {
-                        for (int64_t i = 0; i < count; ++i) {
-                          out[first + i] += run[i];
-                        }
-                      });
+  for (size_t i = 0; i < n; ++i) {
+    T value;
+    std::memcpy(&value, delta.data() + i * sizeof(T), sizeof(T));
+    out[i] += value;
+  }
 }
 
-void AssignAdd(DType dtype, const ValuePieces& delta, char* var) {
+void AssignAdd(DType dtype, char* var, absl::string_view delta) {
   switch (dtype) {
     case DType::kFloat:
-      return AddInPlace<float>(delta, var);
+      return AddInPlace<float>(var, delta, delta.size());
     case DType::kDouble:
-      return AddInPlace<double>(delta, var);
+      return AddInPlace<double>(var, delta, delta.size());
     case DType::kInt32:
-      return AddInPlace<int32_t>(delta, var);
+      return AddInPlace<int32_t>(var, delta, delta.size());
     case DType::kInt64:
-      return AddInPlace<int64_t>(delta, var);
+      return AddInPlace<int64_t>(var, delta, delta.size());
     case DType::kBool:
       return;
   }
@@ -137,7 +135,6 @@ void AssignAdd(DType dtype, const ValuePieces& delta, char* var) {
 
 template <typename T>
 absl::Status StepOptimizer(const OptimizerSpec& optimizer, Target& target,
-                           const ValuePieces& gradient,
                            char* var) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   std::vector<T*> slots;
   for (const auto& slot : target.slots) {
@@ -154,11 +151,11 @@ absl::Status StepOptimizer(const OptimizerSpec& optimizer, Target& target,
       slots.empty()
           ? 0
           : std::max<int64_t>(1, target.slots[0]->InfoLocked().version);
-  // Gradients are read where they arrived (a protobuf string, or a push
-  // buffer), with no alignment promise; ValuePieces copies only what is
-  // unaligned, a few KB at a time.
-  ApplyOptimizer<T>(optimizer, step, gradient, reinterpret_cast<T*>(var),
-                    slots);
+  // Gradients arrive in a protobuf string or a push buffer, with no
+  // alignment promise: ApplyOptimizer reads them in place when aligned and
+  // copies unaligned ones a few KB at a time.
+  ApplyOptimizer<T>(optimizer, step, target.update->value,
+                    reinterpret_cast<T*>(var), slots);
   for (const auto& slot : target.slots) slot->BumpVersionLocked();
   return absl::OkStatus();
 }
@@ -169,21 +166,19 @@ absl::Status ApplyOne(const OptimizerSpec& optimizer,
   absl::StatusOr<char*> var = variable.MutableValueLocked();
   if (!var.ok()) return var.status();
   const VariableUpdate& update = *target.update;
-  const ValuePieces value(update.value);
   switch (update.kind) {
     case UpdateKind::kAssign:
-      if (value.size() > 0) {  // An empty variable has no buffer.
-        value.CopyTo(*var);
+      if (!update.value.empty()) {  // An empty variable has no buffer.
+        std::memcpy(*var, update.value.data(), update.value.size());
       }
       break;
     case UpdateKind::kAssignAdd:
-      AssignAdd(variable.dtype(), value, *var);
+      AssignAdd(variable.dtype(), *var, update.value);
       break;
     case UpdateKind::kApplyGradient: {
-      absl::Status s =
-          variable.dtype() == DType::kFloat
-              ? StepOptimizer<float>(optimizer, target, value, *var)
-              : StepOptimizer<double>(optimizer, target, value, *var);
+      absl::Status s = variable.dtype() == DType::kFloat
+                           ? StepOptimizer<float>(optimizer, target, *var)
+                           : StepOptimizer<double>(optimizer, target, *var);
       if (!s.ok()) return s;
       break;
     }
