@@ -65,7 +65,8 @@ int main(int argc, char** argv) {
        {std::pair{"sgd", OptimizerKind::kSgd},
         std::pair{"momentum", OptimizerKind::kMomentum},
         std::pair{"adagrad", OptimizerKind::kAdagrad},
-        std::pair{"adam", OptimizerKind::kAdam}}) {
+        std::pair{"adam", OptimizerKind::kAdam},
+        std::pair{"ftrl", OptimizerKind::kFtrl}}) {
     paramserver::OptimizerSpec optimizer;
     optimizer.kind = kind;
     paramserver::Run(name, optimizer, n, seconds);

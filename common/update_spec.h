@@ -11,18 +11,23 @@
 
 namespace paramserver {
 
-enum class OptimizerKind { kSgd, kMomentum, kAdagrad, kAdam };
+// Numbered as rpc::Optimizer::Kind.
+enum class OptimizerKind { kSgd, kMomentum, kAdagrad, kAdam, kFtrl, kLazyAdam };
 
 // TensorFlow 1.x's optimizers with their defaults.
 struct OptimizerSpec {
   OptimizerKind kind = OptimizerKind::kSgd;
   double learning_rate = 0.01;
-  double momentum = 0.9;                   // kMomentum.
-  bool use_nesterov = false;               // kMomentum.
-  double initial_accumulator_value = 0.1;  // kAdagrad.
-  double beta1 = 0.9;                      // kAdam.
-  double beta2 = 0.999;                    // kAdam.
-  double epsilon = 1e-8;                   // kAdam.
+  double momentum = 0.9;                              // kMomentum.
+  bool use_nesterov = false;                          // kMomentum.
+  double initial_accumulator_value = 0.1;             // kAdagrad, kFtrl.
+  double beta1 = 0.9;                                 // kAdam, kLazyAdam.
+  double beta2 = 0.999;                               // kAdam, kLazyAdam.
+  double epsilon = 1e-8;                              // kAdam, kLazyAdam.
+  double learning_rate_power = -0.5;                  // kFtrl.
+  double l1_regularization_strength = 0.0;            // kFtrl.
+  double l2_regularization_strength = 0.0;            // kFtrl.
+  double l2_shrinkage_regularization_strength = 0.0;  // kFtrl.
 };
 
 enum class UpdateKind { kAssign, kAssignAdd, kApplyGradient };

@@ -49,7 +49,8 @@ ABSL_FLAG(int, worker, 0, "This worker's index (seeds its data).");
 ABSL_FLAG(int, steps, 100, "Training steps.");
 ABSL_FLAG(int, batch, 4, "Images per step.");
 ABSL_FLAG(int, size, 32, "Image height and width; 32 channels.");
-ABSL_FLAG(std::string, optimizer, "adam", "sgd, momentum, adagrad or adam.");
+ABSL_FLAG(std::string, optimizer, "adam",
+          "sgd, momentum, adagrad, adam, lazy_adam or ftrl.");
 ABSL_FLAG(double, learning_rate, 0.001, "Learning rate.");
 ABSL_FLAG(int, max_staleness, 0,
           "Reject gradients this many versions stale (0: off).");
@@ -74,6 +75,10 @@ absl::StatusOr<OptimizerSpec> OptimizerFromFlags() {
     spec.kind = OptimizerKind::kAdagrad;
   else if (name == "adam")
     spec.kind = OptimizerKind::kAdam;
+  else if (name == "lazy_adam")
+    spec.kind = OptimizerKind::kLazyAdam;
+  else if (name == "ftrl")
+    spec.kind = OptimizerKind::kFtrl;
   else
     return absl::InvalidArgumentError("Unknown --optimizer " + name);
   spec.learning_rate = absl::GetFlag(FLAGS_learning_rate);

@@ -1,72 +1,59 @@
 #include "server/optimizer.h"
 
 #include <cmath>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/aligned_runs.h"
 #include "common/parallel_for.h"
+#include "server/optimizer_kernels.h"
 
 namespace paramserver {
 namespace {
 
-// The update loops below are elementwise over arrays that never overlap
-// (__restrict says so), so the compiler turns them into SIMD code: this file
-// is built with -O3 (server/BUILD). Each lane computes exactly what the
-// scalar loop would, so results do not change.
+using optimizer_kernels::ApplyRange;
 
-absl::Status Invalid(absl::string_view what, double value) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("Invalid optimizer ", what, ": ", value, "."));
+absl::Status Invalid(absl::string_view what, double value,
+                     absl::string_view requirement = "") {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "Invalid optimizer ", what, ": ", value, requirement.empty() ? "" : " (",
+      requirement, requirement.empty() ? "" : ")", "."));
 }
 
-template <typename T>
-void Sgd(double lr, int64_t n, const T* __restrict grad, T* __restrict var) {
-  const T rate = static_cast<T>(lr);
-  for (int64_t i = 0; i < n; ++i) var[i] -= rate * grad[i];
-}
-
-// accum = accum * momentum + grad; var -= lr * accum, or with Nesterov
-// var -= lr * grad + lr * momentum * accum.
-template <typename T>
-void Momentum(const OptimizerSpec& o, int64_t n, const T* __restrict grad,
-              T* __restrict var, T* __restrict accum) {
-  const T lr = static_cast<T>(o.learning_rate);
-  const T momentum = static_cast<T>(o.momentum);
-  for (int64_t i = 0; i < n; ++i) {
-    accum[i] = accum[i] * momentum + grad[i];
-    var[i] -= o.use_nesterov ? grad[i] * lr + accum[i] * momentum * lr
-                             : lr * accum[i];
+absl::Status ValidateAdam(const OptimizerSpec& o) {
+  if (!(o.beta1 >= 0 && o.beta1 < 1)) return Invalid("beta1", o.beta1);
+  if (!(o.beta2 >= 0 && o.beta2 < 1)) return Invalid("beta2", o.beta2);
+  if (!(o.epsilon > 0) || !std::isfinite(o.epsilon)) {
+    return Invalid("epsilon", o.epsilon);
   }
+  return absl::OkStatus();
 }
 
-// accum += grad^2; var -= lr * grad / sqrt(accum).
-template <typename T>
-void Adagrad(double lr, int64_t n, const T* __restrict grad, T* __restrict var,
-             T* __restrict accum) {
-  const T rate = static_cast<T>(lr);
-  for (int64_t i = 0; i < n; ++i) {
-    accum[i] += grad[i] * grad[i];
-    var[i] -= rate * grad[i] / std::sqrt(accum[i]);
+// TensorFlow's FtrlOptimizer and ApplyFtrl checks.
+absl::Status ValidateFtrl(const OptimizerSpec& o) {
+  if (!(o.learning_rate > 0)) {
+    return Invalid("learning_rate", o.learning_rate, "FTRL needs it positive");
   }
-}
-
-// lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t); m and v are the moving
-// averages of the gradient and its square; var -= lr_t * m / (sqrt(v) + eps).
-template <typename T>
-void Adam(const OptimizerSpec& o, int64_t step, int64_t n,
-          const T* __restrict grad, T* __restrict var, T* __restrict m,
-          T* __restrict v) {
-  const double t = static_cast<double>(step);
-  const T lr_t =
-      static_cast<T>(o.learning_rate * std::sqrt(1 - std::pow(o.beta2, t)) /
-                     (1 - std::pow(o.beta1, t)));
-  const T beta1 = static_cast<T>(o.beta1), beta2 = static_cast<T>(o.beta2);
-  const T epsilon = static_cast<T>(o.epsilon);
-  for (int64_t i = 0; i < n; ++i) {
-    m[i] += (grad[i] - m[i]) * (1 - beta1);
-    v[i] += (grad[i] * grad[i] - v[i]) * (1 - beta2);
-    var[i] -= lr_t * m[i] / (std::sqrt(v[i]) + epsilon);
+  if (!std::isfinite(o.learning_rate_power) || o.learning_rate_power > 0) {
+    return Invalid("learning_rate_power", o.learning_rate_power,
+                   "needs to be negative or zero");
   }
+  if (!std::isfinite(o.initial_accumulator_value) ||
+      o.initial_accumulator_value < 0) {
+    return Invalid("initial_accumulator_value", o.initial_accumulator_value,
+                   "needs to be positive or zero");
+  }
+  const std::pair<const char*, double> strengths[] = {
+      {"l1_regularization_strength", o.l1_regularization_strength},
+      {"l2_regularization_strength", o.l2_regularization_strength},
+      {"l2_shrinkage_regularization_strength",
+       o.l2_shrinkage_regularization_strength}};
+  for (const auto& [name, value] : strengths) {
+    if (!std::isfinite(value) || value < 0) {
+      return Invalid(name, value, "needs to be positive or zero");
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -80,7 +67,11 @@ std::vector<SlotSpec> SlotsFor(const OptimizerSpec& optimizer) {
     case OptimizerKind::kAdagrad:
       return {{kAdagradSlot, optimizer.initial_accumulator_value}};
     case OptimizerKind::kAdam:
+    case OptimizerKind::kLazyAdam:
       return {{kAdamMSlot, 0.0}, {kAdamVSlot, 0.0}};
+    case OptimizerKind::kFtrl:
+      return {{kFtrlAccumulatorSlot, optimizer.initial_accumulator_value},
+              {kFtrlLinearSlot, 0.0}};
   }
   return {};
 }
@@ -105,39 +96,13 @@ absl::Status ValidateOptimizer(const OptimizerSpec& o) {
       }
       return absl::OkStatus();
     case OptimizerKind::kAdam:
-      if (!(o.beta1 >= 0 && o.beta1 < 1)) return Invalid("beta1", o.beta1);
-      if (!(o.beta2 >= 0 && o.beta2 < 1)) return Invalid("beta2", o.beta2);
-      if (!(o.epsilon > 0) || !std::isfinite(o.epsilon)) {
-        return Invalid("epsilon", o.epsilon);
-      }
-      return absl::OkStatus();
+    case OptimizerKind::kLazyAdam:
+      return ValidateAdam(o);
+    case OptimizerKind::kFtrl:
+      return ValidateFtrl(o);
   }
   return absl::InvalidArgumentError("Unknown optimizer.");
 }
-
-namespace {
-
-// Elements [first, last) of one step; grad[0] is element first's gradient.
-template <typename T>
-void ApplyRange(const OptimizerSpec& optimizer, int64_t step, int64_t first,
-                int64_t last, const T* grad, T* var,
-                const std::vector<T*>& slots) {
-  const int64_t n = last - first;
-  var += first;
-  switch (optimizer.kind) {
-    case OptimizerKind::kSgd:
-      return Sgd(optimizer.learning_rate, n, grad, var);
-    case OptimizerKind::kMomentum:
-      return Momentum(optimizer, n, grad, var, slots[0] + first);
-    case OptimizerKind::kAdagrad:
-      return Adagrad(optimizer.learning_rate, n, grad, var, slots[0] + first);
-    case OptimizerKind::kAdam:
-      return Adam(optimizer, step, n, grad, var, slots[0] + first,
-                  slots[1] + first);
-  }
-}
-
-}  // namespace
 
 template <typename T>
 void ApplyOptimizer(const OptimizerSpec& optimizer, int64_t step,

@@ -146,5 +146,46 @@ TEST(OptimizerTest, UnalignedGradientsAndSimdGiveExactlyTheScalarFormulas) {
   }
 }
 
+// FTRL's and LazyAdam's settings are checked as TensorFlow checks them; a
+// bad one names itself and the rule.
+TEST(OptimizerTest, FtrlAndLazyAdamSettingsAreChecked) {
+  OptimizerSpec ftrl;
+  ftrl.kind = OptimizerKind::kFtrl;
+  EXPECT_TRUE(ValidateOptimizer(ftrl).ok());
+  ftrl.initial_accumulator_value = 0;  // Zero is allowed for FTRL.
+  EXPECT_TRUE(ValidateOptimizer(ftrl).ok());
+  const auto message = [](const OptimizerSpec& o) {
+    absl::Status status = ValidateOptimizer(o);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    return std::string(status.message());
+  };
+  OptimizerSpec bad = ftrl;
+  bad.learning_rate_power = 0.5;
+  EXPECT_EQ(message(bad),
+            "Invalid optimizer learning_rate_power: 0.5 (needs to be negative "
+            "or zero).");
+  bad = ftrl;
+  bad.l1_regularization_strength = -1;
+  EXPECT_EQ(message(bad),
+            "Invalid optimizer l1_regularization_strength: -1 (needs to be "
+            "positive or zero).");
+  bad = ftrl;
+  bad.l2_shrinkage_regularization_strength = NAN;
+  EXPECT_NE(message(bad).find("l2_shrinkage_regularization_strength"),
+            std::string::npos);
+  bad = ftrl;
+  bad.initial_accumulator_value = -0.1;
+  EXPECT_NE(message(bad).find("initial_accumulator_value"), std::string::npos);
+  bad = ftrl;
+  bad.learning_rate = 0;  // FTRL divides by it.
+  EXPECT_NE(message(bad).find("learning_rate"), std::string::npos);
+
+  OptimizerSpec lazy_adam;
+  lazy_adam.kind = OptimizerKind::kLazyAdam;
+  EXPECT_TRUE(ValidateOptimizer(lazy_adam).ok());
+  lazy_adam.beta1 = 1;
+  EXPECT_EQ(message(lazy_adam), "Invalid optimizer beta1: 1.");
+}
+
 }  // namespace
 }  // namespace paramserver

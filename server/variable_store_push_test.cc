@@ -129,6 +129,22 @@ TEST_F(PushTest, SgdMomentumNesterovAdagradAdamFollowTensorFlow) {
   EXPECT_THAT(Read("adam/Adam_1"), Pointwise(FloatNear(1e-6), {0.009f}));
 }
 
+TEST_F(PushTest, FtrlKeepsTensorFlowsSlots) {
+  Create("f", {1.0f});
+  OptimizerSpec ftrl;
+  ftrl.kind = OptimizerKind::kFtrl;
+  ftrl.learning_rate = 3.0;
+  ASSERT_TRUE(
+      PushOne("f", UpdateKind::kApplyGradient, Bytes({0.1f}), ftrl).ok());
+  // accum: 0.1 -> 0.11; linear = 0.1 - (sqrt(0.11) - sqrt(0.1)) / 3 * 1;
+  // var = -linear / (sqrt(0.11) / 3).
+  const float linear = 0.1f - (std::sqrt(0.11f) - std::sqrt(0.1f)) / 3;
+  EXPECT_THAT(Read("f/Ftrl"), Pointwise(FloatNear(1e-6), {0.11f}));
+  EXPECT_THAT(Read("f/Ftrl_1"), Pointwise(FloatNear(1e-6), {linear}));
+  EXPECT_THAT(Read("f"),
+              Pointwise(FloatNear(1e-6), {-linear / (std::sqrt(0.11f) / 3)}));
+}
+
 TEST_F(PushTest, SlotsAreListedNotTrainableAndDeletedWithTheirVariable) {
   Create("w", {0, 0});
   OptimizerSpec adam;

@@ -212,6 +212,19 @@ absl::StatusOr<OptimizerSpec> FromProto(const rpc::Optimizer& proto) {
   if (proto.has_beta1()) spec.beta1 = proto.beta1();
   if (proto.has_beta2()) spec.beta2 = proto.beta2();
   if (proto.has_epsilon()) spec.epsilon = proto.epsilon();
+  if (proto.has_learning_rate_power()) {
+    spec.learning_rate_power = proto.learning_rate_power();
+  }
+  if (proto.has_l1_regularization_strength()) {
+    spec.l1_regularization_strength = proto.l1_regularization_strength();
+  }
+  if (proto.has_l2_regularization_strength()) {
+    spec.l2_regularization_strength = proto.l2_regularization_strength();
+  }
+  if (proto.has_l2_shrinkage_regularization_strength()) {
+    spec.l2_shrinkage_regularization_strength =
+        proto.l2_shrinkage_regularization_strength();
+  }
   return spec;
 }
 
@@ -224,6 +237,11 @@ void ToProto(const OptimizerSpec& spec, rpc::Optimizer* proto) {
   proto->set_beta1(spec.beta1);
   proto->set_beta2(spec.beta2);
   proto->set_epsilon(spec.epsilon);
+  proto->set_learning_rate_power(spec.learning_rate_power);
+  proto->set_l1_regularization_strength(spec.l1_regularization_strength);
+  proto->set_l2_regularization_strength(spec.l2_regularization_strength);
+  proto->set_l2_shrinkage_regularization_strength(
+      spec.l2_shrinkage_regularization_strength);
 }
 
 void ToProto(const PushSpec& push, rpc::PushRequest* proto) {
@@ -266,6 +284,9 @@ absl::StatusOr<PushSpec> FromProto(const rpc::PushRequest& proto) {
 namespace paramserver {
 
 static_assert(static_cast<int>(OptimizerKind::kAdam) == rpc::Optimizer::ADAM);
+static_assert(static_cast<int>(OptimizerKind::kFtrl) == rpc::Optimizer::FTRL);
+static_assert(static_cast<int>(OptimizerKind::kLazyAdam) ==
+              rpc::Optimizer::LAZY_ADAM);
 static_assert(static_cast<int>(UpdateKind::kApplyGradient) ==
               rpc::Update::APPLY_GRADIENT);
 

@@ -118,5 +118,38 @@ TEST(ProtoConvertTest, UnknownEnumValuesAreInvalidArgument) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(ProtoConvertTest, FtrlSettingsTravelAndDefaultAsTensorFlows) {
+  rpc::Optimizer proto;
+  proto.set_kind(rpc::Optimizer::FTRL);
+  proto.set_learning_rate(3.0);
+  absl::StatusOr<OptimizerSpec> defaults = FromProto(proto);
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->kind, OptimizerKind::kFtrl);
+  EXPECT_EQ(defaults->learning_rate, 3.0);
+  EXPECT_EQ(defaults->learning_rate_power, -0.5);
+  EXPECT_EQ(defaults->initial_accumulator_value, 0.1);
+  EXPECT_EQ(defaults->l1_regularization_strength, 0.0);
+  EXPECT_EQ(defaults->l2_regularization_strength, 0.0);
+  EXPECT_EQ(defaults->l2_shrinkage_regularization_strength, 0.0);
+
+  OptimizerSpec spec = *defaults;
+  spec.learning_rate_power = -0.7;
+  spec.l1_regularization_strength = 0.001;
+  spec.l2_regularization_strength = 2.0;
+  spec.l2_shrinkage_regularization_strength = 0.1;
+  ToProto(spec, &proto);
+  absl::StatusOr<OptimizerSpec> back = FromProto(proto);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->learning_rate_power, -0.7);
+  EXPECT_EQ(back->l1_regularization_strength, 0.001);
+  EXPECT_EQ(back->l2_regularization_strength, 2.0);
+  EXPECT_EQ(back->l2_shrinkage_regularization_strength, 0.1);
+
+  proto.set_kind(rpc::Optimizer::LAZY_ADAM);
+  back = FromProto(proto);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->kind, OptimizerKind::kLazyAdam);
+}
+
 }  // namespace
 }  // namespace paramserver
