@@ -110,6 +110,19 @@ class VariableStore {
   absl::StatusOr<std::vector<PullResult>> Pull(
       absl::Span<const PullItemSpec> items) ABSL_LOCKS_EXCLUDED(mu_);
 
+  struct GatherResult {
+    VariableInfo info;  // The version the rows were read at.
+    std::string rows;   // ids.size() rows, in the order of the ids.
+  };
+  // tf.gather on the first dimension: the rows `ids` of the variable
+  // `full_name` (rank 1 or more), in the order asked, repeats allowed, all
+  // from one version. NOT_FOUND for a missing variable; INVALID_ARGUMENT for
+  // a scalar, an id outside [0, rows) (the first one, in TensorFlow's
+  // words), or a result larger than max_variable_bytes.
+  absl::StatusOr<GatherResult> GatherRows(absl::string_view full_name,
+                                          absl::Span<const int64_t> ids)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   // Applies every update of `push` or none: every update is checked first,
   // then the slots the optimizer needs are created on first use, the
   // variables and slots are locked in name order, staleness is checked, and

@@ -1,0 +1,138 @@
+// Row operations on the store: gather by id.
+#include <atomic>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/variable_store.h"
+
+namespace paramserver {
+namespace {
+
+using ::testing::ElementsAreArray;
+
+class RowsTest : public ::testing::Test {
+ protected:
+  void SetUp() override { store_ = *VariableStore::Create({}); }
+
+  // A float variable of `shape` whose element k holds k.
+  void Create(const std::string& name, TensorShape shape) {
+    VariableRequest request;
+    request.name = name;
+    request.shape = shape;
+    request.initializer.kind = InitializerKind::kConstant;
+    const int64_t n = *NumElements(shape);
+    for (int64_t k = 0; k < n; ++k) request.initializer.values.push_back(k);
+    ASSERT_TRUE(store_->GetVariable(request).ok());
+  }
+
+  static std::vector<float> Floats(const std::string& bytes) {
+    std::vector<float> values(bytes.size() / sizeof(float));
+    std::memcpy(values.data(), bytes.data(), bytes.size());
+    return values;
+  }
+
+  std::unique_ptr<VariableStore> store_;
+};
+
+TEST_F(RowsTest, GatherReturnsRowsInTheOrderAskedWithRepeats) {
+  Create("table", {6, 3});
+  auto gathered = store_->GatherRows("table", {4, 0, 4, 5});
+  ASSERT_TRUE(gathered.ok()) << gathered.status();
+  EXPECT_EQ(gathered->info.name, "table");
+  EXPECT_EQ(gathered->info.version, 1);
+  EXPECT_EQ(gathered->info.shape, (TensorShape{6, 3}));
+  EXPECT_THAT(Floats(gathered->rows),
+              ElementsAreArray({12, 13, 14, 0, 1, 2, 12, 13, 14, 15, 16, 17}));
+}
+
+TEST_F(RowsTest, RowsOfHigherRankVariablesAreTheirInnerBlocks) {
+  Create("blocks", {4, 2, 3});
+  auto gathered = store_->GatherRows("blocks", {3, 1});
+  ASSERT_TRUE(gathered.ok()) << gathered.status();
+  EXPECT_THAT(Floats(gathered->rows),
+              ElementsAreArray({18, 19, 20, 21, 22, 23, 6, 7, 8, 9, 10, 11}));
+}
+
+TEST_F(RowsTest, AnEmptyIdListIsAValidNoOp) {
+  Create("table", {6, 3});
+  auto gathered = store_->GatherRows("table", {});
+  ASSERT_TRUE(gathered.ok()) << gathered.status();
+  EXPECT_TRUE(gathered->rows.empty());
+  EXPECT_EQ(gathered->info.version, 1);
+}
+
+TEST_F(RowsTest, BadIdsAndVariablesGetPreciseErrors) {
+  Create("table", {6, 3});
+  Create("scalar", {});
+  absl::Status status = store_->GatherRows("table", {1, 5, 6, 9}).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(),
+            "indices[2] = 6 is not in [0, 6): table has 6 rows.");
+  status = store_->GatherRows("table", {-1}).status();
+  EXPECT_EQ(status.message(),
+            "indices[0] = -1 is not in [0, 6): table has 6 rows.");
+  status = store_->GatherRows("scalar", {0}).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(),
+            "Row operations need a variable of rank 1 or more; scalar is a "
+            "scalar.");
+  EXPECT_EQ(store_->GatherRows("missing", {0}).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->GatherRows("bad//name", {0}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(RowsTest, AGatherLargerThanTheLargestVariableIsRefused) {
+  StoreOptions options;
+  options.max_variable_bytes = 1024;
+  store_ = *VariableStore::Create(options);
+  Create("table", {8, 4});  // 16-byte rows.
+  EXPECT_TRUE(store_->GatherRows("table", std::vector<int64_t>(64, 7)).ok());
+  absl::Status status =
+      store_->GatherRows("table", std::vector<int64_t>(65, 7)).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()),
+              ::testing::HasSubstr("gather fewer rows per call"));
+}
+
+// Pushes assign the whole table to the value of the version they make;
+// every gather must see one version only, and the one its info names.
+TEST_F(RowsTest, EveryGatherSeesOneVersion) {
+  Create("table", {64, 16});
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int k = 2; !stop.load(); ++k) {
+      const std::vector<float> value(64 * 16, static_cast<float>(k));
+      PushSpec push;
+      push.updates.push_back(
+          {"table", UpdateKind::kAssign,
+           absl::string_view(reinterpret_cast<const char*>(value.data()),
+                             value.size() * sizeof(float)),
+           std::nullopt});
+      ASSERT_TRUE(store_->Push(push).ok());
+    }
+  });
+  const std::vector<int64_t> ids = {0, 63, 17, 0, 40};
+  int checked = 0;
+  for (int i = 0; i < 2000; ++i) {
+    auto gathered = store_->GatherRows("table", ids);
+    ASSERT_TRUE(gathered.ok()) << gathered.status();
+    if (gathered->info.version == 1) continue;  // The initial values.
+    const std::vector<float> rows = Floats(gathered->rows);
+    ASSERT_EQ(rows.size(), ids.size() * 16);
+    for (const float x : rows) {
+      ASSERT_EQ(x, static_cast<float>(gathered->info.version));
+    }
+    ++checked;
+  }
+  stop = true;
+  writer.join();
+  EXPECT_GT(checked, 0);
+}
+
+}  // namespace
+}  // namespace paramserver
