@@ -213,6 +213,22 @@ absl::StatusOr<FetchedVariable> ParameterServerClient::ReadVariable(
                          std::move(*response.mutable_value())};
 }
 
+absl::StatusOr<GatheredRows> ParameterServerClient::GatherRows(
+    absl::string_view full_name, absl::Span<const int64_t> ids) {
+  rpc::GatherRowsRequest proto;
+  proto.set_name(std::string(full_name));
+  proto.mutable_ids()->Add(ids.begin(), ids.end());
+  rpc::GatherRowsResponse response;
+  grpc::ClientContext context;
+  Prepare(&context, options_, stub_->metadata);
+  absl::Status status =
+      FromGrpcStatus(stub_->stub->GatherRows(&context, proto, &response));
+  if (!status.ok()) return status;
+  absl::StatusOr<VariableInfo> info = FromProto(response.variable());
+  if (!info.ok()) return info.status();
+  return GatheredRows{*std::move(info), std::move(*response.mutable_rows())};
+}
+
 absl::StatusOr<ServerInfo> ParameterServerClient::GetServerInfo() {
   rpc::ServerInfoResponse response;
   grpc::ClientContext context;

@@ -88,6 +88,8 @@ class ParameterServerClient final : public VariableClient {
                                               bool return_value) override;
   absl::StatusOr<FetchedVariable> ReadVariable(
       absl::string_view full_name) override;
+  absl::StatusOr<GatheredRows> GatherRows(
+      absl::string_view full_name, absl::Span<const int64_t> ids) override;
   absl::StatusOr<std::vector<VariableInfo>> ListVariables(
       absl::string_view prefix) override;
   absl::StatusOr<std::vector<std::string>> DeleteVariable(

@@ -421,6 +421,21 @@ absl::StatusOr<FetchedVariable> ShardedClient::ReadVariable(
   return status;
 }
 
+absl::StatusOr<GatheredRows> ShardedClient::GatherRows(
+    absl::string_view full_name, absl::Span<const int64_t> ids) {
+  if (FindLayout(full_name)) {
+    return absl::UnimplementedError(absl::StrCat(
+        full_name,
+        " is partitioned; gathering its rows by global id "
+        "(embedding_lookup) is not offered yet. Gather from its parts."));
+  }
+  const int shard = ShardOf(full_name);
+  absl::StatusOr<GatheredRows> gathered =
+      shards_[shard]->GatherRows(full_name, ids);
+  if (!gathered.ok()) return ShardError(shard, gathered.status());
+  return gathered;
+}
+
 absl::StatusOr<std::vector<VariableInfo>> ShardedClient::ListVariables(
     absl::string_view prefix) {
   std::vector<absl::StatusOr<std::vector<VariableInfo>>> listed(

@@ -114,6 +114,11 @@ class ShardedClient final : public VariableClient {
                                               bool return_value) override;
   absl::StatusOr<FetchedVariable> ReadVariable(
       absl::string_view full_name) override;
+  // From the shard that holds the variable. Rows of a partitioned variable
+  // by global id (embedding_lookup's partition strategies) are not offered
+  // yet: UNIMPLEMENTED.
+  absl::StatusOr<GatheredRows> GatherRows(
+      absl::string_view full_name, absl::Span<const int64_t> ids) override;
   // Every shard's variables, merged in name order.
   absl::StatusOr<std::vector<VariableInfo>> ListVariables(
       absl::string_view prefix) override;

@@ -27,6 +27,12 @@ struct FetchedVariable {
   std::string value;     // Raw little-endian bytes, when asked for.
 };
 
+// Rows of one variable from GatherRows.
+struct GatheredRows {
+  VariableInfo info;  // The version every row was read at.
+  std::string rows;   // One row per id, in the ids' order; raw bytes.
+};
+
 // One variable's value from Pull.
 struct PulledValue {
   VariableInfo info;
@@ -77,6 +83,13 @@ class VariableClient {
   // NOT_FOUND when no variable has this full name.
   virtual absl::StatusOr<FetchedVariable> ReadVariable(
       absl::string_view full_name) = 0;
+
+  // tf.gather on the first dimension: the rows `ids` of the variable
+  // `full_name` (rank 1 or more; a row of a [d0, d1, d2] variable is a
+  // d1 x d2 block), in the order asked, repeats allowed, all from one
+  // version. INVALID_ARGUMENT names the first id outside [0, d0).
+  virtual absl::StatusOr<GatheredRows> GatherRows(
+      absl::string_view full_name, absl::Span<const int64_t> ids) = 0;
 
   // Sorted by name; `prefix` matches whole path components ("" for all).
   virtual absl::StatusOr<std::vector<VariableInfo>> ListVariables(

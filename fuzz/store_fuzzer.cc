@@ -5,8 +5,8 @@
 // only ever produce a status.
 //
 // Input: requests separated by "<REQ>"; in each, the first byte picks the
-// kind (GetVariable, Push, List, Delete, Pull, CheckPushHeader), the rest is
-// its serialized message (List and Delete: a name or prefix).
+// kind (GetVariable, Push, List, Delete, Pull, CheckPushHeader, GatherRows),
+// the rest is its serialized message (List and Delete: a name or prefix).
 
 #include <cstdint>
 #include <memory>
@@ -38,7 +38,7 @@ class Session {
   Session() { store_ = *VariableStore::Create(SmallStoreOptions()); }
 
   void Run(char kind, absl::string_view bytes) {
-    switch (static_cast<uint8_t>(kind) % 6) {
+    switch (static_cast<uint8_t>(kind) % 7) {
       case 0:
         return GetVariable(bytes);
       case 1:
@@ -51,6 +51,8 @@ class Session {
         return Pull(bytes);
       case 5:
         return Push(bytes, /*header_only=*/true);
+      case 6:
+        return Gather(bytes);
     }
   }
 
@@ -115,6 +117,24 @@ class Session {
     for (const VariableStore::PullResult& result : *pulled) {
       if (!result.unchanged) CheckSnapshot(result.info, result.value.get());
     }
+  }
+
+  // A gather returns one row of the variable's row size per id.
+  void Gather(absl::string_view bytes) {
+    rpc::GatherRowsRequest proto;
+    if (!proto.ParseFromArray(bytes.data(), bytes.size())) return;
+    absl::StatusOr<VariableStore::GatherResult> gathered =
+        store_->GatherRows(proto.name(), proto.ids());
+    if (!gathered.ok()) return;
+    const VariableInfo& info = gathered->info;
+    Check(!info.shape.empty());
+    absl::StatusOr<int64_t> elements = NumElements(info.shape);
+    Check(elements.ok());
+    const size_t row_bytes =
+        info.shape[0] == 0 ? 0
+                           : static_cast<size_t>(*elements / info.shape[0]) *
+                                 DTypeSize(info.dtype);
+    Check(gathered->rows.size() == proto.ids_size() * row_bytes);
   }
 
   std::unique_ptr<VariableStore> store_;

@@ -82,6 +82,13 @@ grpc::ServerUnaryReactor* ParameterServerService::GetVariable(
                     response, &VariableService::GetVariable);
 }
 
+grpc::ServerUnaryReactor* ParameterServerService::GatherRows(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(&service_, tokens_, context, "GatherRows", *request,
+                    response, &VariableService::GatherRows);
+}
+
 grpc::ServerUnaryReactor* ParameterServerService::ReadVariable(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {

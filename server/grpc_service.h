@@ -19,21 +19,22 @@ namespace paramserver {
 // by hand (server/grpc_zero_copy.h) so tensor bytes go to gRPC without a
 // copy; PushChunks copies chunk bytes from gRPC's slices straight into the
 // update's value.
-using ParameterServerBase = rpc::ParameterServer::WithRawCallbackMethod_JoinCluster<
-    rpc::ParameterServer::WithRawCallbackMethod_GetServerInfo<
-        rpc::ParameterServer::WithRawCallbackMethod_GetVariable<
-            rpc::ParameterServer::WithRawCallbackMethod_ReadVariable<
-                rpc::ParameterServer::WithRawCallbackMethod_ListVariables<
-                    rpc::ParameterServer::WithRawCallbackMethod_DeleteVariables<
-                        rpc::ParameterServer::WithRawCallbackMethod_Pull<
-                            rpc::ParameterServer::
-                                WithRawCallbackMethod_PullChunks<
-                                    rpc::ParameterServer::
-                                        WithRawCallbackMethod_Push<
-                                            rpc::ParameterServer::
-                                                WithRawCallbackMethod_PushChunks<
-                                                    rpc::ParameterServer::
-                                                        Service>>>>>>>>>>;
+using ParameterServerBase = rpc::ParameterServer::WithRawCallbackMethod_GatherRows<
+    rpc::ParameterServer::WithRawCallbackMethod_JoinCluster<
+        rpc::ParameterServer::WithRawCallbackMethod_GetServerInfo<
+            rpc::ParameterServer::WithRawCallbackMethod_GetVariable<
+                rpc::ParameterServer::WithRawCallbackMethod_ReadVariable<
+                    rpc::ParameterServer::WithRawCallbackMethod_ListVariables<
+                        rpc::ParameterServer::WithRawCallbackMethod_DeleteVariables<
+                            rpc::ParameterServer::WithRawCallbackMethod_Pull<
+                                rpc::ParameterServer::
+                                    WithRawCallbackMethod_PullChunks<
+                                        rpc::ParameterServer::
+                                            WithRawCallbackMethod_Push<
+                                                rpc::ParameterServer::
+                                                    WithRawCallbackMethod_PushChunks<
+                                                        rpc::ParameterServer::
+                                                            Service>>>>>>>>>>>;
 
 // The gRPC face of a VariableStore: converts messages and statuses, nothing
 // more. Each method authenticates its call against `tokens`
@@ -87,6 +88,9 @@ class ParameterServerService final : public ParameterServerBase {
   grpc::ServerUnaryReactor* Pull(grpc::CallbackServerContext* context,
                                  const grpc::ByteBuffer* request,
                                  grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* GatherRows(grpc::CallbackServerContext* context,
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
   // Request: PullChunksRequest; responses: ValueChunk.
   grpc::ServerWriteReactor<grpc::ByteBuffer>* PullChunks(
       grpc::CallbackServerContext* context,

@@ -38,6 +38,14 @@ absl::StatusOr<FetchedVariable> LocalVariableClient::ReadVariable(
   return FetchedVariable{snapshot->info, false, Bytes(snapshot->value)};
 }
 
+absl::StatusOr<GatheredRows> LocalVariableClient::GatherRows(
+    absl::string_view full_name, absl::Span<const int64_t> ids) {
+  absl::StatusOr<VariableStore::GatherResult> gathered =
+      store_->GatherRows(full_name, ids);
+  if (!gathered.ok()) return gathered.status();
+  return GatheredRows{std::move(gathered->info), std::move(gathered->rows)};
+}
+
 absl::StatusOr<std::vector<VariableInfo>> LocalVariableClient::ListVariables(
     absl::string_view prefix) {
   return store_->ListVariables(prefix);

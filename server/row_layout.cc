@@ -11,9 +11,18 @@ absl::StatusOr<RowLayout> RowLayoutOf(const VariableInfo& info) {
         absl::StrCat("Row operations need a variable of rank 1 or more; ",
                      info.name, " is a scalar."));
   }
-  absl::StatusOr<int64_t> width =
-      NumElements(absl::Span<const int64_t>(info.shape).subspan(1));
+  const absl::Span<const int64_t> row_shape =
+      absl::Span<const int64_t>(info.shape).subspan(1);
+  absl::StatusOr<int64_t> width = NumElements(row_shape);
   if (!width.ok()) return width.status();
+  // A table of no rows may have rows too large to address (shape
+  // [0, 2^62]); its row size must not wrap around.
+  if (absl::StatusOr<uint64_t> bytes = ValueByteSize(row_shape, info.dtype);
+      !bytes.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("The rows of ", info.name,
+                     " are too large to address: ", bytes.status().message()));
+  }
   RowLayout layout;
   layout.rows = info.shape[0];
   layout.width = *width;

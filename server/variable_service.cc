@@ -124,6 +124,27 @@ absl::Status VariableService::ReadVariable(
   return absl::OkStatus();
 }
 
+absl::Status VariableService::GatherRows(const Caller& caller,
+                                         const rpc::GatherRowsRequest& request,
+                                         rpc::GatherRowsResponse* response) {
+  if (absl::Status s = Admit(caller, Action::kRead, {request.name()});
+      !s.ok()) {
+    return s;
+  }
+  if (request.ids_size() > kMaxGatherIds) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("A gather may ask for at most ", kMaxGatherIds,
+                     " ids; this one asks for ", request.ids_size(),
+                     ". Split it into several calls."));
+  }
+  absl::StatusOr<VariableStore::GatherResult> gathered =
+      store_->GatherRows(request.name(), request.ids());
+  if (!gathered.ok()) return gathered.status();
+  ToProto(gathered->info, response->mutable_variable());
+  *response->mutable_rows() = std::move(gathered->rows);
+  return absl::OkStatus();
+}
+
 absl::Status VariableService::ListVariables(
     const Caller& caller, const rpc::ListVariablesRequest& request,
     rpc::ListVariablesResponse* response) {

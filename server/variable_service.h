@@ -39,6 +39,9 @@ struct ServerIdentity {
 // caller expects this server at another place in its job), then the
 // request's and the store's (see VariableStore). Thread-safe; the store must
 // outlive it.
+// Most ids one GatherRows call may ask for (32 MB of ids).
+inline constexpr int kMaxGatherIds = 1 << 22;
+
 class VariableService {
  public:
   explicit VariableService(VariableStore* store, ServerIdentity identity = {})
@@ -89,6 +92,11 @@ class VariableService {
                                const rpc::DeleteVariablesRequest& request,
                                rpc::DeleteVariablesResponse* response);
 
+  // VariableStore::GatherRows, reading (Action::kRead) the variable; more
+  // than kMaxGatherIds ids are INVALID_ARGUMENT before anything is read.
+  absl::Status GatherRows(const Caller& caller,
+                          const rpc::GatherRowsRequest& request,
+                          rpc::GatherRowsResponse* response);
   // What a Pull answers; the adapter encodes it (server/grpc_zero_copy.h).
   struct PullReply {
     std::vector<VariableStore::PullResult> results;

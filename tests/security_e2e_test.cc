@@ -231,6 +231,7 @@ TEST_F(SecurityE2ETest, PrefixTokenStaysInsideItsScope) {
   EXPECT_TRUE(tower0->Push(AddTo("tower0/w")).ok());
   EXPECT_TRUE(tower0->Pull({{"tower0/w", 0}}).ok());
   EXPECT_TRUE(tower0->ListVariables("tower0").ok());
+  EXPECT_TRUE(tower0->GatherRows("tower0/w", {3, 0}).ok());
 
   for (const absl::Status& status :
        {tower0->GetVariable(Zeros("tower1", "v")).status(),
@@ -238,6 +239,7 @@ TEST_F(SecurityE2ETest, PrefixTokenStaysInsideItsScope) {
         tower0->Push(AddTo("tower1/w")).status(),
         tower0->Pull({{"tower0/w", 0}, {"tower1/w", 0}}).status(),
         tower0->ReadVariable("tower1/w").status(),
+        tower0->GatherRows("tower1/w", {0}).status(),
         tower0->ListVariables("").status()}) {
     EXPECT_TRUE(absl::IsPermissionDenied(status)) << status;
     EXPECT_THAT(status.message(), HasSubstr("tower0"));
