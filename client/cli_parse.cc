@@ -25,18 +25,34 @@ absl::string_view Unbracket(absl::string_view text) {
 
 }  // namespace
 
-absl::StatusOr<TensorShape> ParseShape(absl::string_view text) {
-  TensorShape shape;
+namespace {
+
+// "1,2" or "[1, 2]" as integers; INVALID_ARGUMENT naming `what` otherwise.
+absl::StatusOr<std::vector<int64_t>> ParseIntegerList(
+    absl::string_view text, absl::string_view what, absl::string_view example) {
+  std::vector<int64_t> integers;
   absl::string_view inner = Unbracket(text);
-  if (inner.empty()) return shape;
+  if (inner.empty()) return integers;
   for (absl::string_view part : absl::StrSplit(inner, ',')) {
-    int64_t dim;
-    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(part), &dim)) {
-      return Invalid("shape", text, "comma-separated integers such as 5,5,32");
+    int64_t integer;
+    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(part), &integer)) {
+      return Invalid(
+          what, text,
+          absl::StrCat("comma-separated integers such as ", example));
     }
-    shape.push_back(dim);
+    integers.push_back(integer);
   }
-  return shape;
+  return integers;
+}
+
+}  // namespace
+
+absl::StatusOr<TensorShape> ParseShape(absl::string_view text) {
+  return ParseIntegerList(text, "shape", "5,5,32");
+}
+
+absl::StatusOr<std::vector<int64_t>> ParseIds(absl::string_view text) {
+  return ParseIntegerList(text, "ids", "3,0,3");
 }
 
 absl::StatusOr<Number> ParseNumber(absl::string_view text) {

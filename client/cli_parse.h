@@ -4,6 +4,7 @@
 // Parsing of psctl's textual arguments. Every function returns
 // INVALID_ARGUMENT with the offending text on bad input.
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,6 +17,9 @@ namespace paramserver {
 
 // "2,3" or "[2, 3]" -> {2, 3}; "" or "[]" -> {} (a scalar).
 absl::StatusOr<TensorShape> ParseShape(absl::string_view text);
+
+// Row ids, "3,0,3" or "[3, 0, 3]"; "" or "[]" -> none.
+absl::StatusOr<std::vector<int64_t>> ParseIds(absl::string_view text);
 
 // One number as Python reads a literal: "7" and "-9223372036854775808" are
 // integers (exact over all of int64), "2.5", "1e3" and "7.0" doubles.

@@ -25,6 +25,15 @@ TEST(CliParseTest, Shapes) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(CliParseTest, Ids) {
+  EXPECT_THAT(*ParseIds("3,0,3"), ElementsAre(3, 0, 3));
+  EXPECT_THAT(*ParseIds("[7, -1]"), ElementsAre(7, -1));
+  EXPECT_TRUE(ParseIds("")->empty());
+  absl::Status bad = ParseIds("1,two").status();
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.message()), ::testing::HasSubstr("ids"));
+}
+
 TEST(CliParseTest, Numbers) {
   EXPECT_THAT(*ParseNumberList("1, 2.5,-3"), ElementsAre(1, 2.5, -3));
   // Integers are exact over all of int64 and stay integers; "7.0" does not.

@@ -72,6 +72,40 @@ absl::StatusOr<std::string> ValuesToJson(const VariableInfo& info,
   return json.text();
 }
 
+absl::StatusOr<std::string> RowsToJson(const VariableInfo& info,
+                                       absl::Span<const int64_t> ids,
+                                       absl::string_view rows) {
+  VariableInfo row = info;
+  if (!row.shape.empty()) row.shape.erase(row.shape.begin());
+  const size_t row_bytes = ids.empty() ? 0 : rows.size() / ids.size();
+  if (info.shape.empty() || row_bytes * ids.size() != rows.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(rows.size(), " bytes of rows of ", info.name,
+                     " do not make ", ids.size(), " rows."));
+  }
+  JsonWriter json;
+  json.BeginObject().Key("name").String(info.name).Key("shape").BeginArray();
+  for (int64_t dim : info.shape) json.Int(dim);
+  json.EndArray()
+      .Key("dtype")
+      .String(DTypeName(info.dtype))
+      .Key("version")
+      .Int(info.version)
+      .Key("ids")
+      .BeginArray();
+  for (int64_t id : ids) json.Int(id);
+  json.EndArray().Key("rows").BeginArray();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (absl::Status s =
+            WriteValues(row, rows.substr(i * row_bytes, row_bytes), json);
+        !s.ok()) {
+      return s;
+    }
+  }
+  json.EndArray().EndObject();
+  return json.text();
+}
+
 absl::StatusOr<std::string> VariableToJson(const VariableInfo& info,
                                            const bool* created,
                                            const absl::string_view* values) {

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "common/variable_spec.h"
 
 namespace paramserver {
@@ -25,6 +26,13 @@ absl::StatusOr<std::string> ValuesToJson(const VariableInfo& info,
 absl::StatusOr<std::string> VariableToJson(const VariableInfo& info,
                                            const bool* created,
                                            const absl::string_view* values);
+
+// {"name":..,"shape":[..],"dtype":..,"version":..,"ids":[..],"rows":[[..],..]}:
+// a gather's rows, one array per id (the variable's shape is the whole
+// table's). INVALID_ARGUMENT when `rows` does not hold one row per id.
+absl::StatusOr<std::string> RowsToJson(const VariableInfo& info,
+                                       absl::Span<const int64_t> ids,
+                                       absl::string_view rows);
 
 }  // namespace paramserver
 

@@ -52,7 +52,7 @@
 ABSL_FLAG(std::string, server, "127.0.0.1:2222", "Parameter server HOST:PORT.");
 ABSL_FLAG(std::string, servers, "",
           "Sharded servers HOST:PORT,HOST:PORT,... in shard order: get, read, "
-          "list and delete then work across them (overrides --server).");
+          "rows, list and delete then work across them (overrides --server).");
 ABSL_FLAG(std::string, job, "",
           "With --servers: the job they must belong to (their --job).");
 ABSL_FLAG(double, timeout_seconds, 30, "Deadline of each call.");
@@ -98,6 +98,7 @@ ABSL_FLAG(std::string, seed, "",
           "Seed making a random initializer deterministic.");
 ABSL_FLAG(bool, trainable, true, "get: whether the variable is trainable.");
 ABSL_FLAG(bool, values, false, "get, read: include the values in the output.");
+ABSL_FLAG(std::string, ids, "", "rows: the row ids, e.g. 3,0,3.");
 
 namespace paramserver {
 namespace {
@@ -107,6 +108,7 @@ constexpr char kUsage[] =
     "  get     --scope=S --name=N [--shape=..] [--dtype=..] [--reuse=..]\n"
     "          [--initializer=.. and its parameters] [--seed=..] [--values]\n"
     "  read    FULL_NAME [--values]\n"
+    "  rows    FULL_NAME --ids=3,0,3 (rows of a table by id)\n"
     "  list    [PREFIX]\n"
     "  delete  FULL_NAME | --scope=S\n"
     "  save    (write a checkpoint now)\n"
@@ -227,6 +229,14 @@ int Read(VariableClient& client, const std::string& name) {
   return PrintJson(
       VariableToJson(variable->info, nullptr,
                      absl::GetFlag(FLAGS_values) ? &values : nullptr));
+}
+
+int Rows(VariableClient& client, const std::string& name) {
+  absl::StatusOr<std::vector<int64_t>> ids = ParseIds(absl::GetFlag(FLAGS_ids));
+  if (!ids.ok()) return Fail(ids.status());
+  absl::StatusOr<GatheredRows> gathered = client.GatherRows(name, *ids);
+  if (!gathered.ok()) return Fail(gathered.status());
+  return PrintJson(RowsToJson(gathered->info, *ids, gathered->rows));
 }
 
 int List(VariableClient& client, const std::string& prefix) {
@@ -395,6 +405,7 @@ int Dispatch(const std::vector<char*>& args) {
   }
   if (command == "get" && operand.empty()) return Get(**client);
   if (command == "read" && !operand.empty()) return Read(**client, operand);
+  if (command == "rows" && !operand.empty()) return Rows(**client, operand);
   if (command == "list") return List(**client, operand);
   if (command == "delete") return Delete(**client, operand);
   if (command == "save" && operand.empty()) return Save(*options);

@@ -143,6 +143,25 @@ TEST_F(PsctlTest, ReadListAndDelete) {
   EXPECT_EQ(Psctl({"list"}).out.find("a/x"), std::string::npos);
 }
 
+TEST_F(PsctlTest, RowsPrintsTheRowsOfATableById) {
+  ASSERT_EQ(Psctl({"get", "--name=emb", "--shape=4,2", "--dtype=int32",
+                   "--initializer=constant", "--value=0,1,10,11,20,21,30,31",
+                   "--value_shape=4,2"})
+                .exit_code,
+            0);
+  CommandResult rows = Psctl({"rows", "emb", "--ids=3,0,3"});
+  ASSERT_EQ(rows.exit_code, 0) << rows.err;
+  EXPECT_EQ(
+      rows.out,
+      "{\"name\":\"emb\",\"shape\":[4,2],\"dtype\":\"int32\",\"version\":1,"
+      "\"ids\":[3,0,3],\"rows\":[[30,31],[0,1],[30,31]]}\n");
+  CommandResult bad = Psctl({"rows", "emb", "--ids=1,4"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.err,
+            "INVALID_ARGUMENT: indices[1] = 4 is not in [0, 4): emb has 4 "
+            "rows.\n");
+}
+
 TEST_F(PsctlTest, ErrorsGoToStderrWithTheirCode) {
   ASSERT_EQ(Psctl({"get", "--scope=foo", "--name=v", "--shape=1"}).exit_code,
             0);
