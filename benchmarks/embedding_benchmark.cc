@@ -1,0 +1,258 @@
+// Gathering embedding rows from a running ps_server against Redis with one
+// key per row, in the same run: 4,096 Zipf-distributed ids (s = 1.05) per
+// call from a 1,000,000 x 64 float32 table, GatherRows against MGET of the
+// same 4,096 keys, with 1 and with 8 concurrent clients (threads, each with
+// its own connection). Prints rows per second and the ratio.
+//
+//   embedding_benchmark --server=127.0.0.1:PORT --redis_port=PORT
+// (benchmarks/run_embedding_benchmark.sh starts both.)
+
+#include <hiredis/hiredis.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <numeric>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "client/client.h"
+
+ABSL_FLAG(std::string, server, "127.0.0.1:2222", "ps_server HOST:PORT.");
+ABSL_FLAG(int, redis_port, 6379, "Redis port on 127.0.0.1.");
+ABSL_FLAG(int64_t, rows, 1000000, "Rows of the table.");
+ABSL_FLAG(int64_t, dim, 64, "float32 elements per row.");
+ABSL_FLAG(int64_t, ids_per_call, 4096, "Ids per gather.");
+ABSL_FLAG(double, zipf_s, 1.05, "Zipf exponent of the ids.");
+ABSL_FLAG(double, seconds, 3, "Measuring time per case.");
+ABSL_FLAG(int, repeats, 3, "Alternating repeats of each case; medians.");
+
+namespace paramserver {
+namespace {
+
+constexpr char kTable[] = "bench/embedding";
+constexpr int kBatches = 64;  // Distinct id lists, cycled through.
+
+[[noreturn]] void Die(const std::string& what) {
+  std::fprintf(stderr, "%s\n", what.c_str());
+  std::exit(1);
+}
+
+redisContext* ConnectRedis() {
+  redisContext* redis =
+      redisConnect("127.0.0.1", absl::GetFlag(FLAGS_redis_port));
+  if (redis == nullptr || redis->err) Die("cannot connect to redis");
+  return redis;
+}
+
+std::unique_ptr<ParameterServerClient> ConnectPs() {
+  ClientOptions options;
+  options.timeout = absl::Seconds(120);
+  auto client =
+      ParameterServerClient::Connect(absl::GetFlag(FLAGS_server), options);
+  if (!client.ok()) Die(client.status().ToString());
+  return *std::move(client);
+}
+
+std::string RedisKey(int64_t id) { return absl::StrCat("emb:", id); }
+
+// The same table in both: the server initializes its own; Redis gets each
+// row under its key, 1,000 keys per MSET.
+void Load(int64_t rows, int64_t dim) {
+  VariableRequest request;
+  request.name = kTable;
+  request.shape = TensorShape{rows, dim};
+  request.reuse = ReuseMode::kAutoReuse;
+  request.initializer.kind = InitializerKind::kRandomUniform;
+  request.initializer.seed = 1;
+  auto ps = ConnectPs();
+  if (absl::Status s = ps->GetVariable(request).status(); !s.ok()) {
+    Die(s.ToString());
+  }
+  redisContext* redis = ConnectRedis();
+  std::mt19937 random(1);
+  std::uniform_real_distribution<float> uniform(0, 1);
+  std::vector<float> row(dim);
+  constexpr int64_t kPerCommand = 1000;
+  for (int64_t first = 0; first < rows; first += kPerCommand) {
+    const int64_t count = std::min(kPerCommand, rows - first);
+    std::vector<std::string> keys;
+    std::vector<std::string> values;
+    std::vector<const char*> argv = {"MSET"};
+    std::vector<size_t> lengths = {4};
+    keys.reserve(count);
+    values.reserve(count);
+    for (int64_t id = first; id < first + count; ++id) {
+      for (float& x : row) x = uniform(random);
+      keys.push_back(RedisKey(id));
+      values.emplace_back(reinterpret_cast<const char*>(row.data()),
+                          row.size() * sizeof(float));
+    }
+    for (int64_t i = 0; i < count; ++i) {
+      argv.push_back(keys[i].data());
+      lengths.push_back(keys[i].size());
+      argv.push_back(values[i].data());
+      lengths.push_back(values[i].size());
+    }
+    auto* reply = static_cast<redisReply*>(redisCommandArgv(
+        redis, static_cast<int>(argv.size()), argv.data(), lengths.data()));
+    if (reply == nullptr || reply->type == REDIS_REPLY_ERROR) {
+      Die("MSET failed");
+    }
+    freeReplyObject(reply);
+  }
+  redisFree(redis);
+}
+
+// kBatches lists of ids, Zipf(s) over the table's rows; rank r (0 the most
+// frequent) is spread over the table by a fixed permutation.
+std::vector<std::vector<int64_t>> ZipfBatches(int64_t rows, int64_t per_call,
+                                              double s) {
+  std::vector<double> cumulative(rows);
+  double sum = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    sum += 1.0 / std::pow(static_cast<double>(r + 1), s);
+    cumulative[r] = sum;
+  }
+  std::vector<int64_t> permutation(rows);
+  std::iota(permutation.begin(), permutation.end(), 0);
+  std::mt19937_64 random(7);
+  std::shuffle(permutation.begin(), permutation.end(), random);
+  std::uniform_real_distribution<double> uniform(0, sum);
+  std::vector<std::vector<int64_t>> batches(kBatches);
+  for (std::vector<int64_t>& batch : batches) {
+    batch.resize(per_call);
+    for (int64_t& id : batch) {
+      const int64_t rank = std::lower_bound(cumulative.begin(),
+                                            cumulative.end(), uniform(random)) -
+                           cumulative.begin();
+      id = permutation[std::min(rank, rows - 1)];
+    }
+  }
+  return batches;
+}
+
+// Runs `clients` threads, each calling `call(client_index, batch_index)` in
+// a loop for the measuring time; returns calls per second.
+template <typename MakeCall>
+double Measure(int clients, MakeCall make_call) {
+  const double seconds = absl::GetFlag(FLAGS_seconds);
+  std::atomic<int64_t> calls{0};
+  std::atomic<int> ready{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      auto call = make_call();
+      call(c);  // Warm up the connection.
+      ++ready;
+      while (!go.load()) std::this_thread::yield();
+      const absl::Time end = absl::Now() + absl::Seconds(seconds);
+      int64_t n = 0;
+      for (int i = c; absl::Now() < end; ++i) {
+        call(i);
+        ++n;
+      }
+      calls += n;
+    });
+  }
+  while (ready.load() < clients) absl::SleepFor(absl::Milliseconds(1));
+  go = true;
+  for (std::thread& t : threads) t.join();
+  return calls.load() / seconds;
+}
+
+double Median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+void Run() {
+  const int64_t rows = absl::GetFlag(FLAGS_rows);
+  const int64_t dim = absl::GetFlag(FLAGS_dim);
+  const int64_t per_call = absl::GetFlag(FLAGS_ids_per_call);
+  const size_t row_bytes = dim * sizeof(float);
+  Load(rows, dim);
+  const std::vector<std::vector<int64_t>> batches =
+      ZipfBatches(rows, per_call, absl::GetFlag(FLAGS_zipf_s));
+  std::vector<std::vector<std::string>> keys(kBatches);
+  for (int b = 0; b < kBatches; ++b) {
+    for (int64_t id : batches[b]) keys[b].push_back(RedisKey(id));
+  }
+  int64_t distinct = 0;
+  for (const auto& batch : batches) {
+    std::vector<int64_t> sorted = batch;
+    std::sort(sorted.begin(), sorted.end());
+    distinct += std::unique(sorted.begin(), sorted.end()) - sorted.begin();
+  }
+  std::printf(
+      "table %lld x %lld float32, %lld Zipf(%.2f) ids per call (%.0f distinct "
+      "on average), %d repeats of %.0f s, medians\n",
+      static_cast<long long>(rows), static_cast<long long>(dim),
+      static_cast<long long>(per_call), absl::GetFlag(FLAGS_zipf_s),
+      static_cast<double>(distinct) / kBatches, absl::GetFlag(FLAGS_repeats),
+      absl::GetFlag(FLAGS_seconds));
+  std::printf("%-28s %14s %14s %8s\n", "case (rows/s)", "ps_server", "redis",
+              "ratio");
+  const auto ours = [&] {
+    return [&, client =
+                   std::shared_ptr<ParameterServerClient>(ConnectPs())](int i) {
+      const std::vector<int64_t>& ids = batches[i % kBatches];
+      auto gathered = client->GatherRows(kTable, ids);
+      if (!gathered.ok()) Die(gathered.status().ToString());
+      if (gathered->rows.size() != ids.size() * row_bytes) Die("short gather");
+    };
+  };
+  const auto redis = [&] {
+    auto context = std::shared_ptr<redisContext>(ConnectRedis(), redisFree);
+    return [&, context](int i) {
+      const std::vector<std::string>& batch = keys[i % kBatches];
+      std::vector<const char*> argv = {"MGET"};
+      std::vector<size_t> lengths = {4};
+      for (const std::string& key : batch) {
+        argv.push_back(key.data());
+        lengths.push_back(key.size());
+      }
+      auto* reply = static_cast<redisReply*>(
+          redisCommandArgv(context.get(), static_cast<int>(argv.size()),
+                           argv.data(), lengths.data()));
+      if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY ||
+          reply->elements != batch.size() ||
+          reply->element[0]->len != row_bytes) {
+        Die("MGET failed");
+      }
+      freeReplyObject(reply);
+    };
+  };
+  for (const int clients : {1, 8}) {
+    std::vector<double> ps_rates, redis_rates;
+    for (int r = 0; r < absl::GetFlag(FLAGS_repeats); ++r) {
+      ps_rates.push_back(Measure(clients, ours) * per_call);
+      redis_rates.push_back(Measure(clients, redis) * per_call);
+    }
+    const double ps_rate = Median(ps_rates), redis_rate = Median(redis_rates);
+    std::printf(
+        "%-28s %14.0f %14.0f %7.2fx\n",
+        absl::StrCat("gather, ", clients, " client", clients > 1 ? "s" : "")
+            .c_str(),
+        ps_rate, redis_rate, ps_rate / redis_rate);
+  }
+}
+
+}  // namespace
+}  // namespace paramserver
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  paramserver::Run();
+  return 0;
+}
