@@ -134,7 +134,8 @@ class Session {
         info.shape[0] == 0 ? 0
                            : static_cast<size_t>(*elements / info.shape[0]) *
                                  DTypeSize(info.dtype);
-    Check(gathered->rows.size() == proto.ids_size() * row_bytes);
+    Check(gathered->rows != nullptr &&
+          gathered->rows->size() == proto.ids_size() * row_bytes);
   }
 
   std::unique_ptr<VariableStore> store_;

@@ -59,6 +59,21 @@ absl::Status ServePull(VariableService& service, const Caller& caller,
   return absl::OkStatus();
 }
 
+// GatherRows, its rows sent from the store's result without a copy.
+absl::Status ServeGatherRows(VariableService& service, const Caller& caller,
+                             const grpc::ByteBuffer& raw_request,
+                             grpc::ByteBuffer* raw_response) {
+  if (absl::Status s = service.Admit(caller, Action::kRead, {}); !s.ok())
+    return s;
+  rpc::GatherRowsRequest request;
+  if (absl::Status s = ParseRequest(raw_request, &request); !s.ok()) return s;
+  absl::StatusOr<VariableStore::GatherResult> gathered =
+      service.GatherRows(caller, request);
+  if (!gathered.ok()) return gathered.status();
+  *raw_response = EncodeGatherRowsResponse(*gathered);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* ParameterServerService::GetServerInfo(
@@ -85,8 +100,9 @@ grpc::ServerUnaryReactor* ParameterServerService::GetVariable(
 grpc::ServerUnaryReactor* ParameterServerService::GatherRows(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  return ServeUnary(&service_, tokens_, context, "GatherRows", *request,
-                    response, &VariableService::GatherRows);
+  return Finish(context, "GatherRows",
+                ServeGatherRows(service_, AuthenticateCall(tokens_, *context),
+                                *request, response));
 }
 
 grpc::ServerUnaryReactor* ParameterServerService::ReadVariable(

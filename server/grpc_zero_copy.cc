@@ -63,6 +63,20 @@ grpc::ByteBuffer EncodePullResponse(
   return writer.Finish();
 }
 
+grpc::ByteBuffer EncodeGatherRowsResponse(
+    const VariableStore::GatherResult& gathered) {
+  rpc::VariableInfo info;
+  ToProto(gathered.info, &info);
+  const std::string head = info.SerializeAsString();
+  WireWriter writer;
+  writer.AppendLengthPrefix(rpc::GatherRowsResponse::kVariableFieldNumber,
+                            head.size());
+  writer.AppendRaw(head);
+  AppendSharedBytesField(rpc::GatherRowsResponse::kRowsFieldNumber,
+                         gathered.rows, 0, gathered.rows->size(), &writer);
+  return writer.Finish();
+}
+
 grpc::ByteBuffer EncodeValueChunk(
     const rpc::VariableInfo* variable, bool unchanged,
     const std::shared_ptr<const TensorBuffer>& value, size_t offset,

@@ -48,6 +48,10 @@ grpc::ByteBuffer EncodePullResponse(
     const std::vector<VariableStore::PullResult>& results,
     int64_t max_inline_bytes);
 
+// GatherRowsResponse for `gathered`, the rows shared rather than copied.
+grpc::ByteBuffer EncodeGatherRowsResponse(
+    const VariableStore::GatherResult& gathered);
+
 // One ValueChunk carrying bytes [offset, offset + length) of `value`, which
 // may be null when length is 0. `first` chunks carry the metadata.
 grpc::ByteBuffer EncodeValueChunk(

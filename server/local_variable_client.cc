@@ -43,7 +43,9 @@ absl::StatusOr<GatheredRows> LocalVariableClient::GatherRows(
   absl::StatusOr<VariableStore::GatherResult> gathered =
       store_->GatherRows(full_name, ids);
   if (!gathered.ok()) return gathered.status();
-  return GatheredRows{std::move(gathered->info), std::move(gathered->rows)};
+  return GatheredRows{
+      std::move(gathered->info),
+      std::string(gathered->rows->data(), gathered->rows->size())};
 }
 
 absl::StatusOr<std::vector<VariableInfo>> LocalVariableClient::ListVariables(

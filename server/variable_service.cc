@@ -124,9 +124,8 @@ absl::Status VariableService::ReadVariable(
   return absl::OkStatus();
 }
 
-absl::Status VariableService::GatherRows(const Caller& caller,
-                                         const rpc::GatherRowsRequest& request,
-                                         rpc::GatherRowsResponse* response) {
+absl::StatusOr<VariableStore::GatherResult> VariableService::GatherRows(
+    const Caller& caller, const rpc::GatherRowsRequest& request) {
   if (absl::Status s = Admit(caller, Action::kRead, {request.name()});
       !s.ok()) {
     return s;
@@ -137,12 +136,7 @@ absl::Status VariableService::GatherRows(const Caller& caller,
                      " ids; this one asks for ", request.ids_size(),
                      ". Split it into several calls."));
   }
-  absl::StatusOr<VariableStore::GatherResult> gathered =
-      store_->GatherRows(request.name(), request.ids());
-  if (!gathered.ok()) return gathered.status();
-  ToProto(gathered->info, response->mutable_variable());
-  *response->mutable_rows() = std::move(gathered->rows);
-  return absl::OkStatus();
+  return store_->GatherRows(request.name(), request.ids());
 }
 
 absl::Status VariableService::ListVariables(

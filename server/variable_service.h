@@ -93,10 +93,10 @@ class VariableService {
                                rpc::DeleteVariablesResponse* response);
 
   // VariableStore::GatherRows, reading (Action::kRead) the variable; more
-  // than kMaxGatherIds ids are INVALID_ARGUMENT before anything is read.
-  absl::Status GatherRows(const Caller& caller,
-                          const rpc::GatherRowsRequest& request,
-                          rpc::GatherRowsResponse* response);
+  // than kMaxGatherIds ids are INVALID_ARGUMENT before anything is read. The
+  // adapter encodes the rows (server/grpc_zero_copy.h).
+  absl::StatusOr<VariableStore::GatherResult> GatherRows(
+      const Caller& caller, const rpc::GatherRowsRequest& request);
   // What a Pull answers; the adapter encodes it (server/grpc_zero_copy.h).
   struct PullReply {
     std::vector<VariableStore::PullResult> results;

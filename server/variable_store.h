@@ -112,13 +112,16 @@ class VariableStore {
 
   struct GatherResult {
     VariableInfo info;  // The version the rows were read at.
-    std::string rows;   // ids.size() rows, in the order of the ids.
+    // ids.size() rows, in the order of the ids; never null. Its own buffer,
+    // so gRPC can send it without another copy.
+    std::shared_ptr<const TensorBuffer> rows;
   };
   // tf.gather on the first dimension: the rows `ids` of the variable
   // `full_name` (rank 1 or more), in the order asked, repeats allowed, all
   // from one version. NOT_FOUND for a missing variable; INVALID_ARGUMENT for
   // a scalar, an id outside [0, rows) (the first one, in TensorFlow's
-  // words), or a result larger than max_variable_bytes.
+  // words), or a result larger than max_variable_bytes; RESOURCE_EXHAUSTED
+  // when the result cannot be allocated.
   absl::StatusOr<GatherResult> GatherRows(absl::string_view full_name,
                                           absl::Span<const int64_t> ids)
       ABSL_LOCKS_EXCLUDED(mu_);

@@ -29,15 +29,17 @@ absl::StatusOr<VariableStore::GatherResult> VariableStore::GatherRows(
         options_.max_variable_bytes, " bytes; gather fewer rows per call."));
   }
   if (absl::Status s = CheckRowIds(full_name, *layout, ids); !s.ok()) return s;
+  absl::StatusOr<std::shared_ptr<TensorBuffer>> rows =
+      TensorBuffer::Allocate(ids.size() * row_bytes);
+  if (!rows.ok()) return rows.status();
   GatherResult result;
-  result.rows.resize(ids.size() * row_bytes);
   // Under the variable's lock rather than from a snapshot: a snapshot held
   // while rows are copied would make a concurrent push copy the whole table.
   absl::Status status = variable.LockForUpdate();
   if (status.ok()) {
     result.info = variable.InfoLocked();
     const char* table = variable.ValueLocked().data();
-    char* out = result.rows.data();
+    char* out = (*rows)->data();
     for (const int64_t id : ids) {
       std::memcpy(out, table + id * row_bytes, row_bytes);
       out += row_bytes;
@@ -45,6 +47,7 @@ absl::StatusOr<VariableStore::GatherResult> VariableStore::GatherRows(
   }
   variable.Unlock();
   if (!status.ok()) return status;
+  result.rows = *std::move(rows);
   return result;
 }
 

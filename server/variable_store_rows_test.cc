@@ -30,9 +30,10 @@ class RowsTest : public ::testing::Test {
     ASSERT_TRUE(store_->GetVariable(request).ok());
   }
 
-  static std::vector<float> Floats(const std::string& bytes) {
-    std::vector<float> values(bytes.size() / sizeof(float));
-    std::memcpy(values.data(), bytes.data(), bytes.size());
+  static std::vector<float> Floats(
+      const std::shared_ptr<const TensorBuffer>& bytes) {
+    std::vector<float> values(bytes->size() / sizeof(float));
+    std::memcpy(values.data(), bytes->data(), bytes->size());
     return values;
   }
 
@@ -62,7 +63,7 @@ TEST_F(RowsTest, AnEmptyIdListIsAValidNoOp) {
   Create("table", {6, 3});
   auto gathered = store_->GatherRows("table", {});
   ASSERT_TRUE(gathered.ok()) << gathered.status();
-  EXPECT_TRUE(gathered->rows.empty());
+  EXPECT_EQ(gathered->rows->size(), 0u);
   EXPECT_EQ(gathered->info.version, 1);
 }
 
