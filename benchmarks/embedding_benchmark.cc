@@ -65,8 +65,9 @@ std::unique_ptr<ParameterServerClient> ConnectPs() {
 
 std::string RedisKey(int64_t id) { return absl::StrCat("emb:", id); }
 
-// The same table in both: the server initializes its own; Redis gets each
-// row under its key, 1,000 keys per MSET.
+// Tables of the same shape in both (random values, not the same ones): the
+// server initializes its own; Redis gets each row under its key, 1,000 keys
+// per MSET.
 void Load(int64_t rows, int64_t dim) {
   VariableRequest request;
   request.name = kTable;

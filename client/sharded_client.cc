@@ -432,8 +432,13 @@ absl::StatusOr<GatheredRows> ShardedClient::GatherRows(
   const int shard = ShardOf(full_name);
   absl::StatusOr<GatheredRows> gathered =
       shards_[shard]->GatherRows(full_name, ids);
-  if (!gathered.ok()) return ShardError(shard, gathered.status());
-  return gathered;
+  if (gathered.ok()) return gathered;
+  absl::Status status = ShardError(shard, gathered.status());
+  // Maybe partitioned by another client: say so rather than NOT_FOUND.
+  if (absl::IsNotFound(status) && LearnLayouts({std::string(full_name)})) {
+    return GatherRows(full_name, ids);
+  }
+  return status;
 }
 
 absl::StatusOr<std::vector<VariableInfo>> ShardedClient::ListVariables(

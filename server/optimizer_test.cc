@@ -26,7 +26,8 @@ struct State {
   }
 };
 
-// Every optimizer, Momentum with and without Nesterov.
+// Every optimizer: Momentum with and without Nesterov, FTRL plain and with
+// every regularisation and a power other than -0.5 (pow() for sqrt()).
 std::vector<OptimizerSpec> AllOptimizers() {
   OptimizerSpec momentum;
   momentum.kind = OptimizerKind::kMomentum;
@@ -36,7 +37,17 @@ std::vector<OptimizerSpec> AllOptimizers() {
   adagrad.kind = OptimizerKind::kAdagrad;
   OptimizerSpec adam;
   adam.kind = OptimizerKind::kAdam;
-  return {OptimizerSpec(), momentum, nesterov, adagrad, adam};
+  OptimizerSpec lazy_adam;
+  lazy_adam.kind = OptimizerKind::kLazyAdam;
+  OptimizerSpec ftrl;
+  ftrl.kind = OptimizerKind::kFtrl;
+  OptimizerSpec regularized_ftrl = ftrl;
+  regularized_ftrl.l1_regularization_strength = 0.001;
+  regularized_ftrl.l2_regularization_strength = 0.5;
+  regularized_ftrl.l2_shrinkage_regularization_strength = 0.1;
+  regularized_ftrl.learning_rate_power = -0.7;
+  return {OptimizerSpec(), momentum, nesterov,        adagrad, adam,
+          lazy_adam,       ftrl,     regularized_ftrl};
 }
 
 TEST(OptimizerTest, LargeVariablesOnSeveralThreadsMatchOneWindowAtATime) {
@@ -94,7 +105,8 @@ void ReferenceStep(const OptimizerSpec& o, int64_t step, int64_t n,
         var[i] -= lr * g / std::sqrt(accum);
         break;
       }
-      case OptimizerKind::kAdam: {
+      case OptimizerKind::kAdam:
+      case OptimizerKind::kLazyAdam: {
         const double t = static_cast<double>(step);
         const float lr_t = static_cast<float>(
             o.learning_rate * std::sqrt(1 - std::pow(o.beta2, t)) /
@@ -106,6 +118,29 @@ void ReferenceStep(const OptimizerSpec& o, int64_t step, int64_t n,
         m += (g - m) * (1 - beta1);
         v += (g * g - v) * (1 - beta2);
         var[i] -= lr_t * m / (std::sqrt(v) + static_cast<float>(o.epsilon));
+        break;
+      }
+      case OptimizerKind::kFtrl: {
+        float& accum = slots[0][i];
+        float& linear = slots[1][i];
+        const float l1 = static_cast<float>(o.l1_regularization_strength);
+        const float l2 = static_cast<float>(o.l2_regularization_strength);
+        const float shrinkage =
+            static_cast<float>(o.l2_shrinkage_regularization_strength);
+        const float power = static_cast<float>(o.learning_rate_power);
+        const float shrunk = shrinkage > 0 ? g + 2.0f * shrinkage * var[i] : g;
+        const float new_accum = accum + g * g;
+        const bool root = power == -0.5f;
+        const float new_term =
+            root ? std::sqrt(new_accum) : std::pow(new_accum, -power);
+        const float old_term =
+            root ? std::sqrt(accum) : std::pow(accum, -power);
+        linear += shrunk - (new_term - old_term) / lr * var[i];
+        const float quadratic = new_term / lr + 2.0f * l2;
+        const float sign = linear > 0 ? 1.0f : -1.0f;
+        var[i] =
+            std::abs(linear) > l1 ? (sign * l1 - linear) / quadratic : 0.0f;
+        accum = new_accum;
         break;
       }
     }

@@ -11,9 +11,12 @@
 //   (GradientDescentOptimizer's scatter_sub).
 // - Every other optimizer first sums the rows of repeated ids, in the order
 //   they came, keeping each id's first place (Optimizer's
-//   _deduplicate_indexed_slices), then updates each touched row once:
-//   Momentum, Adagrad and FTRL as the SparseApply* kernels, LazyAdam as
-//   tf.contrib.opt.LazyAdamOptimizer.
+//   _deduplicate_indexed_slices), then updates each touched row once with
+//   the dense step's per-element formulas: Momentum, Adagrad and FTRL as the
+//   SparseApply* kernels do, LazyAdam as tf.contrib.opt.LazyAdamOptimizer.
+//   TensorFlow's sparse kernels group some products differently (Nesterov's
+//   lr * momentum, Adagrad's rsqrt, LazyAdam's beta1 * m + (1 - beta1) * g),
+//   so a result can differ from TensorFlow's in the last bit.
 // - Adam decays both moments of EVERY row and moves every row of the
 //   variable, touched or not (AdamOptimizer._apply_sparse_shared): a sparse
 //   Adam step costs as much as a dense one. LazyAdam is the optimizer for

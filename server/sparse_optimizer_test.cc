@@ -69,8 +69,10 @@ void ReferenceDeduplicate(const std::vector<int64_t>& ids,
   }
 }
 
-// One element of a touched row (Momentum, Adagrad, FTRL, LazyAdam), as
-// training_ops.cc's kernels and LazyAdamOptimizer write it.
+// One element of a touched row (Momentum, Adagrad, FTRL, LazyAdam): the
+// formulas of training_ops.cc's dense kernels, which sparse rows use too
+// (TensorFlow's sparse kernels group a few products differently; see
+// sparse_optimizer.h).
 void ReferenceElement(const OptimizerSpec& o, int64_t step, float g, float& var,
                       std::vector<float*> slot) {
   const float lr = static_cast<float>(o.learning_rate);

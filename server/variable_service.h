@@ -34,14 +34,14 @@ struct ServerIdentity {
   std::string data_dir;  // Where IDENTITY lives; "" in memory only.
 };
 
+// Most ids one GatherRows call may ask for (32 MB of ids in memory).
+inline constexpr int kMaxGatherIds = 1 << 22;
+
 // Every method returns the first error: the caller's (UNAUTHENTICATED,
 // PERMISSION_DENIED; see Caller::Authorize; FAILED_PRECONDITION when the
 // caller expects this server at another place in its job), then the
 // request's and the store's (see VariableStore). Thread-safe; the store must
 // outlive it.
-// Most ids one GatherRows call may ask for (32 MB of ids).
-inline constexpr int kMaxGatherIds = 1 << 22;
-
 class VariableService {
  public:
   explicit VariableService(VariableStore* store, ServerIdentity identity = {})

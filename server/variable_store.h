@@ -33,6 +33,11 @@ inline constexpr size_t kMaxUpdatesPerPush = size_t{1} << 16;
 // run it on a request before doing anything per update.
 absl::Status CheckPushUpdateCount(size_t updates);
 
+// Largest result of one GatherRows call. A gather's rows are a buffer of
+// their own until sent, outside max_total_bytes like gRPC's buffers, so the
+// cap keeps what a reader can make the server hold per call small.
+inline constexpr size_t kMaxGatherBytes = size_t{64} << 20;
+
 struct PushTarget;  // One update of a push, resolved (variable_store_push.cc).
 
 struct StoreOptions {
@@ -120,7 +125,7 @@ class VariableStore {
   // `full_name` (rank 1 or more), in the order asked, repeats allowed, all
   // from one version. NOT_FOUND for a missing variable; INVALID_ARGUMENT for
   // a scalar, an id outside [0, rows) (the first one, in TensorFlow's
-  // words), or a result larger than max_variable_bytes; RESOURCE_EXHAUSTED
+  // words), or a result larger than kMaxGatherBytes; RESOURCE_EXHAUSTED
   // when the result cannot be allocated.
   absl::StatusOr<GatherResult> GatherRows(absl::string_view full_name,
                                           absl::Span<const int64_t> ids)

@@ -22,11 +22,11 @@ absl::StatusOr<VariableStore::GatherResult> VariableStore::GatherRows(
   absl::StatusOr<RowLayout> layout = RowLayoutOf(fixed);
   if (!layout.ok()) return layout.status();
   const size_t row_bytes = layout->row_bytes();
-  if (row_bytes > 0 && ids.size() > options_.max_variable_bytes / row_bytes) {
+  if (row_bytes > 0 && ids.size() > kMaxGatherBytes / row_bytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         "Gathering ", ids.size(), " rows of ", full_name, " (", row_bytes,
-        " bytes each) would return more than the largest variable, ",
-        options_.max_variable_bytes, " bytes; gather fewer rows per call."));
+        " bytes each) would return more than ", kMaxGatherBytes,
+        " bytes, the most one call returns; gather fewer rows per call."));
   }
   if (absl::Status s = CheckRowIds(full_name, *layout, ids); !s.ok()) return s;
   absl::StatusOr<std::shared_ptr<TensorBuffer>> rows =
