@@ -63,6 +63,17 @@ absl::Status WriteValues(const VariableInfo& info, absl::string_view bytes,
   return absl::OkStatus();
 }
 
+// Opens the object and writes "name", "shape", "dtype" and "version".
+void WriteInfoHead(const VariableInfo& info, JsonWriter& json) {
+  json.BeginObject().Key("name").String(info.name).Key("shape").BeginArray();
+  for (int64_t dim : info.shape) json.Int(dim);
+  json.EndArray()
+      .Key("dtype")
+      .String(DTypeName(info.dtype))
+      .Key("version")
+      .Int(info.version);
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> ValuesToJson(const VariableInfo& info,
@@ -84,15 +95,8 @@ absl::StatusOr<std::string> RowsToJson(const VariableInfo& info,
                      " do not make ", ids.size(), " rows."));
   }
   JsonWriter json;
-  json.BeginObject().Key("name").String(info.name).Key("shape").BeginArray();
-  for (int64_t dim : info.shape) json.Int(dim);
-  json.EndArray()
-      .Key("dtype")
-      .String(DTypeName(info.dtype))
-      .Key("version")
-      .Int(info.version)
-      .Key("ids")
-      .BeginArray();
+  WriteInfoHead(info, json);
+  json.Key("ids").BeginArray();
   for (int64_t id : ids) json.Int(id);
   json.EndArray().Key("rows").BeginArray();
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -110,15 +114,8 @@ absl::StatusOr<std::string> VariableToJson(const VariableInfo& info,
                                            const bool* created,
                                            const absl::string_view* values) {
   JsonWriter json;
-  json.BeginObject().Key("name").String(info.name).Key("shape").BeginArray();
-  for (int64_t dim : info.shape) json.Int(dim);
-  json.EndArray()
-      .Key("dtype")
-      .String(DTypeName(info.dtype))
-      .Key("version")
-      .Int(info.version)
-      .Key("trainable")
-      .Bool(info.trainable);
+  WriteInfoHead(info, json);
+  json.Key("trainable").Bool(info.trainable);
   if (created != nullptr) json.Key("created").Bool(*created);
   if (values != nullptr) {
     json.Key("values");
