@@ -3,28 +3,7 @@
 # runs the data-plane benchmark against both in one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-deploy/install_deps.sh
-for package in redis-server libhiredis-dev; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || {
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server libhiredis-dev >/dev/null
-    break
-  }
-done
-# BAZEL may carry startup options, e.g. BAZEL="bazel --output_base=DIR".
-BAZEL=${BAZEL:-bazel}
-$BAZEL build //server:ps_server //benchmarks:data_plane_benchmark
-bin=$($BAZEL info bazel-bin 2>/dev/null)
-
-work=$(mktemp -d)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-redis_port=$(free_port)
-redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
-  --daemonize no --dir "$work" >"$work/redis.log" 2>&1 &
-redis_pid=$!
-source deploy/ps_server_lib.sh
-trap 'kill ${PS_PID:-} $redis_pid 2>/dev/null; wait 2>/dev/null || true' EXIT
-start_ps_server "$bin"/server/ps_server "$work/ps" --max_total_bytes=$((8 << 30))
-server=$PS_TARGET
-"$bin"/benchmarks/data_plane_benchmark --server="$server" --redis_port="$redis_port" \
-  --server_pid="$PS_PID" --redis_pid="$redis_pid" "$@"
+source benchmarks/redis_peer_lib.sh
+start_ps_and_redis //benchmarks:data_plane_benchmark
+"$BIN"/benchmarks/data_plane_benchmark --server="$PS_TARGET" --redis_port="$REDIS_PORT" \
+  --server_pid="$PS_PID" --redis_pid="$REDIS_PID" "$@"

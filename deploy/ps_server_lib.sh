@@ -1,5 +1,6 @@
 # Sourced by the scripts that run ps_server in the background (deploy/demo.sh,
-# benchmarks/run_data_plane_benchmark.sh, benchmarks/run_load_test.sh).
+# benchmarks/redis_peer_lib.sh, benchmarks/run_load_test.sh,
+# benchmarks/run_model_sync_benchmark.sh).
 #
 #   start_ps_server BINARY OUT_PREFIX [FLAGS...]
 #
