@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "common/variable_spec.h"
 
 namespace paramserver {
@@ -49,6 +50,22 @@ struct PushSpec {
   // answers a repeat of it with the first answer instead of applying it
   // again (see PushRequest.push_id). The client makes one when empty.
   std::string push_id;
+};
+
+// A sparse push: rows of one variable of rank 1 or more, by id. kAssign is
+// tf.scatter_update (a repeated id: its last row wins), kAssignAdd
+// tf.scatter_add (repeats add up), kApplyGradient the optimizer's step on a
+// sparse gradient (tf.IndexedSlices; see server/sparse_optimizer.h).
+struct RowUpdateSpec {
+  std::string name;
+  UpdateKind kind = UpdateKind::kAssign;
+  // Not owned; must outlive the PushRows call. rows: ids.size() rows of the
+  // variable's row size, in the ids' order.
+  absl::Span<const int64_t> ids;
+  absl::string_view rows;
+  std::optional<int64_t> base_version;
+  OptimizerSpec optimizer;    // kApplyGradient.
+  int64_t max_staleness = 0;  // As PushSpec's.
 };
 
 struct PullItemSpec {

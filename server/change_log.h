@@ -34,6 +34,15 @@ struct LoggedPushId {
   std::vector<uint32_t> answer;
 };
 
+// The rows a sparse push changed (VariableStore::PushRows): for the variable
+// and each of its optimizer slots, all of one shape, the new bytes of the
+// rows `ids` and the version after the push. Views, not owned.
+struct LoggedRows {
+  absl::Span<const int64_t> ids;  // Each once.
+  // value: ids.size() rows, in the order of `ids`.
+  std::vector<LoggedValue> values;
+};
+
 // A push id a store remembers, with the answer the push got.
 struct RememberedPush {
   std::string id;
@@ -70,6 +79,10 @@ class ChangeLog {
   virtual absl::StatusOr<LogPosition> AppendPush(
       absl::Span<const LoggedValue> values, ChangeSource source,
       const LoggedPushId& push_id) = 0;
+  // One record for a sparse push: only the rows it changed, so that a step
+  // touching a few rows of a large table logs those rows and not the table.
+  virtual absl::StatusOr<LogPosition> AppendRows(const LoggedRows& rows,
+                                                 ChangeSource source) = 0;
   // The push ids the store remembers, oldest first, as one record: appended
   // at a checkpoint, so that the ids logged before it survive the log
   // segments it lets go. Not appended when empty.

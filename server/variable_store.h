@@ -20,6 +20,7 @@
 #include "server/change_log.h"
 #include "server/optimizer.h"
 #include "server/push_ids.h"
+#include "server/row_layout.h"
 #include "server/variable.h"
 
 namespace paramserver {
@@ -154,6 +155,22 @@ class VariableStore {
   absl::StatusOr<std::vector<VariableInfo>> Push(const PushSpec& push)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Most ids one PushRows (or GatherRows) call may carry.
+  static constexpr size_t kMaxRowIds = size_t{1} << 22;
+
+  // A sparse push of one variable's rows (RowUpdateSpec), applied whole or
+  // not at all; the variable's version goes up by one, as do its slots' for
+  // a gradient. Only the rows named change (and, for a gradient, their slot
+  // rows), except under Adam, which as TensorFlow 1.x's AdamOptimizer moves
+  // every row. With a change log only the changed rows are logged (Adam:
+  // the whole variable and slots). Errors as Push's, and INVALID_ARGUMENT
+  // for a scalar, an id outside [0, rows) (TensorFlow's words), more than
+  // kMaxRowIds ids, or rows whose size is not ids.size() rows. No ids: a
+  // no-op that returns the variable's metadata. Returns the metadata after
+  // the update.
+  absl::StatusOr<VariableInfo> PushRows(const RowUpdateSpec& push)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   // What Push would check before touching anything, without the values
   // (which `push` need not hold): the update count, repeated names, that
   // each variable exists, kinds against dtypes, the optimizer. Changes
@@ -200,6 +217,17 @@ class VariableStore {
   // infos as the record leaves them).
   absl::Status ReplayPush(absl::Span<const LoggedValue> values,
                           const LoggedPushId& push_id = {})
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Log replay of a sparse push (ChangeLog::AppendRows): sets the rows `ids`
+  // of every value's variable and its version, or nothing. DATA_LOSS naming
+  // the first value that does not fit (CheckReplayRows).
+  absl::Status ReplayRows(absl::Span<const int64_t> ids,
+                          absl::Span<const LoggedValue> values)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // DATA_LOSS unless `value`'s variable exists, has rows, every id is one
+  // of them and `value` holds ids.size() of its rows.
+  absl::Status CheckReplayRows(absl::Span<const int64_t> ids,
+                               const LoggedValue& value)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Log replay of the push ids a checkpoint kept (ChangeLog::AppendPushIds).
   void ReplayPushIds(absl::Span<const RememberedPush> remembered);
@@ -304,6 +332,12 @@ class VariableStore {
       const PushSpec& push, std::vector<PushTarget>& targets,
       std::vector<std::shared_ptr<Variable>>* created_slots)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // The part of PushRows after its arguments were checked and its slots
+  // found: locks, apply, log (variable_store_rows.cc).
+  absl::StatusOr<VariableInfo> ApplyRows(
+      const RowUpdateSpec& push, const RowLayout& layout,
+      std::shared_ptr<Variable> variable,
+      std::vector<std::shared_ptr<Variable>> slots) ABSL_LOCKS_EXCLUDED(mu_);
   void Release(size_t bytes) ABSL_LOCKS_EXCLUDED(mu_);
   // Accounts `bytes` against the limits; RESOURCE_EXHAUSTED when over.
   absl::Status ReserveLocked(const std::string& full_name,

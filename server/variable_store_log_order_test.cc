@@ -18,7 +18,7 @@ constexpr int kElements = 4;
 class RecordingLog final : public ChangeLog {
  public:
   struct Entry {
-    enum Kind { kCreate, kDelete, kPush } kind;
+    enum Kind { kCreate, kDelete, kPush, kRows } kind;
     VariableInfo info;  // kCreate: all; kDelete: name.
     bool is_slot = false;
     std::string value;  // kCreate.
@@ -27,7 +27,8 @@ class RecordingLog final : public ChangeLog {
       int64_t version;
       std::string value;
     };
-    std::vector<Pushed> pushed;  // kPush.
+    std::vector<Pushed> pushed;    // kPush, kRows.
+    std::vector<int64_t> row_ids;  // kRows.
   };
 
   absl::StatusOr<LogPosition> AppendCreate(const VariableInfo& info,
@@ -49,6 +50,16 @@ class RecordingLog final : public ChangeLog {
                                          const LoggedPushId&) override {
     Entry entry{Entry::kPush, {}, false, ""};
     for (const LoggedValue& value : values) {
+      entry.pushed.push_back(
+          {std::string(value.name), value.version, std::string(value.value)});
+    }
+    return Add(std::move(entry));
+  }
+  absl::StatusOr<LogPosition> AppendRows(const LoggedRows& rows,
+                                         ChangeSource) override {
+    Entry entry{Entry::kRows, {}, false, ""};
+    entry.row_ids.assign(rows.ids.begin(), rows.ids.end());
+    for (const LoggedValue& value : rows.values) {
       entry.pushed.push_back(
           {std::string(value.name), value.version, std::string(value.value)});
     }
@@ -94,6 +105,13 @@ absl::StatusOr<std::unique_ptr<VariableStore>> Replay(
         for (const auto& p : entry.pushed)
           values.push_back({p.name, p.version, p.value});
         status = store->ReplayPush(values);
+        break;
+      }
+      case RecordingLog::Entry::kRows: {
+        std::vector<LoggedValue> values;
+        for (const auto& p : entry.pushed)
+          values.push_back({p.name, p.version, p.value});
+        status = store->ReplayRows(entry.row_ids, values);
         break;
       }
     }

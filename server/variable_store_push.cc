@@ -9,42 +9,10 @@
 #include "absl/strings/str_cat.h"
 #include "server/initializer.h"
 #include "server/variable_store.h"
+#include "server/variable_store_updates.h"
 
 namespace paramserver {
-namespace {
-
-// Holds the locks of a set of variables, taken in name order so that two
-// pushes over overlapping sets cannot deadlock.
-class UpdateLocks {
- public:
-  explicit UpdateLocks(std::vector<std::shared_ptr<Variable>> variables)
-      ABSL_NO_THREAD_SAFETY_ANALYSIS : variables_(std::move(variables)) {
-    std::sort(
-        variables_.begin(), variables_.end(),
-        [](const auto& a, const auto& b) { return a->name() < b->name(); });
-    variables_.erase(std::unique(variables_.begin(), variables_.end()),
-                     variables_.end());
-    for (const auto& variable : variables_) {
-      absl::Status status = variable->LockForUpdate();
-      if (!status.ok() && status_.ok()) status_ = status;
-    }
-  }
-  ~UpdateLocks() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    for (const auto& variable : variables_) variable->Unlock();
-  }
-  // The first initialization failure among the variables, if any.
-  const absl::Status& status() const { return status_; }
-  // The locked variables, in lock order.
-  const std::vector<std::shared_ptr<Variable>>& variables() const {
-    return variables_;
-  }
-
- private:
-  std::vector<std::shared_ptr<Variable>> variables_;
-  absl::Status status_;
-};
-
-}  // namespace
+using store_internal::UpdateLocks;
 
 absl::Status CheckPushUpdateCount(size_t updates) {
   if (updates <= kMaxUpdatesPerPush) return absl::OkStatus();
@@ -59,49 +27,34 @@ struct PushTarget {
   std::vector<std::shared_ptr<Variable>> slots;
 };
 
-namespace {
+namespace store_internal {
 
-using Target = PushTarget;
-
-absl::Status CheckUpdateSize(const VariableUpdate& update,
-                             const Variable& variable) {
-  if (update.value.size() != variable.byte_size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Value for ", variable.name(), " has ", update.value.size(),
-        " bytes; shape ", ShapeToString(variable.shape()), " and dtype ",
-        DTypeName(variable.dtype()), " need ", variable.byte_size(), "."));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckUpdateKind(const VariableUpdate& update,
-                             const Variable& variable) {
-  if (update.kind == UpdateKind::kApplyGradient &&
+absl::Status CheckUpdateKind(UpdateKind kind, const Variable& variable) {
+  if (kind == UpdateKind::kApplyGradient &&
       !IsFloatingDType(variable.dtype())) {
     return absl::InvalidArgumentError(absl::StrCat(
         "Cannot apply a gradient to ", variable.name(), " of dtype ",
         DTypeName(variable.dtype()), ": gradients need a floating dtype."));
   }
-  if (update.kind == UpdateKind::kAssignAdd &&
-      variable.dtype() == DType::kBool) {
+  if (kind == UpdateKind::kAssignAdd && variable.dtype() == DType::kBool) {
     return absl::InvalidArgumentError(absl::StrCat(
         "Cannot assign_add to ", variable.name(), " of dtype bool."));
   }
   return absl::OkStatus();
 }
 
-absl::Status CheckStaleness(const VariableUpdate& update,
+absl::Status CheckStaleness(std::optional<int64_t> base_version,
                             const Variable& variable, int64_t version,
                             int64_t max_staleness) {
-  if (max_staleness <= 0 || !update.base_version.has_value()) {
+  if (max_staleness <= 0 || !base_version.has_value()) {
     return absl::OkStatus();
   }
-  const int64_t behind = version - *update.base_version;
+  const int64_t behind = version - *base_version;
   if (behind > max_staleness) {
     return absl::AbortedError(absl::StrCat(
         "Update of ", variable.name(), " was computed at version ",
-        *update.base_version, ", ", behind, " versions behind the current ",
-        version, "; max_staleness is ", max_staleness,
+        *base_version, ", ", behind, " versions behind the current ", version,
+        "; max_staleness is ", max_staleness,
         ". Pull the variable and recompute."));
   }
   return absl::OkStatus();
@@ -131,6 +84,47 @@ void AssignAdd(DType dtype, char* var, absl::string_view delta) {
     case DType::kBool:
       return;
   }
+}
+
+std::vector<SavedValue> SaveValues(
+    const std::vector<std::shared_ptr<Variable>>& variables)
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  std::vector<SavedValue> saved;
+  for (const auto& variable : variables) {
+    saved.push_back({variable.get(), variable->ValueRefLocked(),
+                     variable->InfoLocked().version});
+  }
+  return saved;
+}
+
+void RestoreValues(std::vector<SavedValue>& saved)
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  for (SavedValue& entry : saved) {
+    entry.variable->ReplaceLocked(std::move(entry.value), entry.version);
+  }
+}
+
+}  // namespace store_internal
+
+namespace {
+
+using store_internal::AssignAdd;
+using store_internal::CheckStaleness;
+using store_internal::CheckUpdateKind;
+using store_internal::RestoreValues;
+using store_internal::SavedValue;
+using store_internal::SaveValues;
+using Target = PushTarget;
+
+absl::Status CheckUpdateSize(const VariableUpdate& update,
+                             const Variable& variable) {
+  if (update.value.size() != variable.byte_size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Value for ", variable.name(), " has ", update.value.size(),
+        " bytes; shape ", ShapeToString(variable.shape()), " and dtype ",
+        DTypeName(variable.dtype()), " need ", variable.byte_size(), "."));
+  }
+  return absl::OkStatus();
 }
 
 template <typename T>
@@ -185,30 +179,6 @@ absl::Status ApplyOne(const OptimizerSpec& optimizer,
   }
   variable.BumpVersionLocked();
   return absl::OkStatus();
-}
-
-struct SavedValue {
-  Variable* variable;
-  std::shared_ptr<TensorBuffer> value;
-  int64_t version;
-};
-
-std::vector<SavedValue> SaveValues(
-    const std::vector<std::shared_ptr<Variable>>& variables)
-    ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  std::vector<SavedValue> saved;
-  for (const auto& variable : variables) {
-    saved.push_back({variable.get(), variable->ValueRefLocked(),
-                     variable->InfoLocked().version});
-  }
-  return saved;
-}
-
-void RestoreValues(std::vector<SavedValue>& saved)
-    ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  for (SavedValue& entry : saved) {
-    entry.variable->ReplaceLocked(std::move(entry.value), entry.version);
-  }
 }
 
 // The push's new values (each variable's, then its slots'), for its one log
@@ -295,7 +265,8 @@ absl::StatusOr<std::vector<size_t>> VariableStore::CheckPushHeader(
   for (const VariableUpdate& update : push.updates) {
     absl::StatusOr<std::shared_ptr<Variable>> variable = Find(update.name);
     if (!variable.ok()) return variable.status();
-    if (absl::Status s = CheckUpdateKind(update, **variable); !s.ok()) return s;
+    if (absl::Status s = CheckUpdateKind(update.kind, **variable); !s.ok())
+      return s;
     sizes.push_back((*variable)->byte_size());
   }
   return sizes;
@@ -342,7 +313,8 @@ absl::StatusOr<std::vector<VariableInfo>> VariableStore::PushOnce(
   for (const VariableUpdate& update : push.updates) {
     absl::StatusOr<std::shared_ptr<Variable>> variable = Find(update.name);
     if (!variable.ok()) return variable.status();
-    if (absl::Status s = CheckUpdateKind(update, **variable); !s.ok()) return s;
+    if (absl::Status s = CheckUpdateKind(update.kind, **variable); !s.ok())
+      return s;
     if (absl::Status s = CheckUpdateSize(update, **variable); !s.ok()) return s;
     targets.push_back({&update, *std::move(variable), {}});
   }
@@ -374,9 +346,9 @@ absl::StatusOr<std::vector<VariableInfo>> VariableStore::ApplyPush(
   UpdateLocks locks(std::move(to_lock));
   if (!locks.status().ok()) return locks.status();
   for (const Target& target : targets) {
-    if (absl::Status s = CheckStaleness(*target.update, *target.variable,
-                                        target.variable->InfoLocked().version,
-                                        push.max_staleness);
+    if (absl::Status s = CheckStaleness(
+            target.update->base_version, *target.variable,
+            target.variable->InfoLocked().version, push.max_staleness);
         !s.ok()) {
       return s;
     }

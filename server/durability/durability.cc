@@ -127,6 +127,9 @@ absl::Status Durability::ApplyRecord(const WalRecord& record) {
       // Salvage drops values, so the answer may not hold: no id then.
       return salvage_ ? ApplySalvagedPush(record.values)
                       : store_->ReplayPush(record.values, record.push_id);
+    case WalRecordType::kPushRows:
+      return salvage_ ? ApplySalvagedRows(record.row_ids, record.values)
+                      : store_->ReplayRows(record.row_ids, record.values);
     case WalRecordType::kPushIds:
       store_->ReplayPushIds(record.remembered);
       return absl::OkStatus();
@@ -145,6 +148,19 @@ absl::Status Durability::ApplySalvagedPush(absl::Span<const LoggedValue> push) {
     }
   }
   return present.empty() ? absl::OkStatus() : store_->ReplayPush(present);
+}
+
+absl::Status Durability::ApplySalvagedRows(absl::Span<const int64_t> ids,
+                                           absl::Span<const LoggedValue> push) {
+  std::vector<LoggedValue> present;
+  for (const LoggedValue& value : push) {
+    if (store_->CheckReplayRows(ids, value).ok()) {
+      present.push_back(value);
+    } else {
+      lost_.insert(std::string(value.name));
+    }
+  }
+  return present.empty() ? absl::OkStatus() : store_->ReplayRows(ids, present);
 }
 
 absl::Status Durability::ReplayLog(int64_t from_sequence) {
@@ -230,6 +246,11 @@ absl::StatusOr<LogPosition> Durability::AppendPush(
     absl::Span<const LoggedValue> values, ChangeSource source,
     const LoggedPushId& push_id) {
   return log_->AppendPush(values, source, push_id);
+}
+
+absl::StatusOr<LogPosition> Durability::AppendRows(const LoggedRows& rows,
+                                                   ChangeSource source) {
+  return log_->AppendRows(rows, source);
 }
 
 absl::StatusOr<LogPosition> Durability::AppendPushIds(

@@ -73,6 +73,8 @@ class Durability final : public ChangeLog {
   absl::StatusOr<LogPosition> AppendPush(absl::Span<const LoggedValue> values,
                                          ChangeSource source,
                                          const LoggedPushId& push_id) override;
+  absl::StatusOr<LogPosition> AppendRows(const LoggedRows& rows,
+                                         ChangeSource source) override;
   absl::StatusOr<LogPosition> AppendPushIds(
       absl::Span<const RememberedPush> remembered) override;
   absl::Status Commit(LogPosition position) override;
@@ -85,6 +87,9 @@ class Durability final : public ChangeLog {
   // Salvage replay (see ignore_corrupt_checkpoints): the values of `push`
   // for variables the store lacks are dropped and their names remembered.
   absl::Status ApplySalvagedPush(absl::Span<const LoggedValue> push);
+  // The same for a sparse push's rows.
+  absl::Status ApplySalvagedRows(absl::Span<const int64_t> ids,
+                                 absl::Span<const LoggedValue> push);
 
   const DurabilityOptions options_;
   // Set in Open, before the store is handed out. The store is the caller's

@@ -49,6 +49,10 @@ class CheckedLog final : public ChangeLog {
                                          const LoggedPushId& push_id) override {
     return Note(log_->AppendPush(values, source, push_id));
   }
+  absl::StatusOr<LogPosition> AppendRows(const LoggedRows& rows,
+                                         ChangeSource source) override {
+    return Note(log_->AppendRows(rows, source));
+  }
   absl::StatusOr<LogPosition> AppendPushIds(
       absl::Span<const RememberedPush> remembered) override {
     return Note(log_->AppendPushIds(remembered));

@@ -35,10 +35,14 @@
 //                    u32 count, then per id: the id, u32 n, n x (name, u32
 //                    dtype, u32 rank, rank x i64 dims, u8 flags (1
 //                    trainable), i64 version) -- the answer
+//   kPushRows        a sparse push (VariableStore::PushRows): u64 n, n x
+//                    i64 row ids (distinct), then kPush's payload where
+//                    each value holds only those rows, n x row bytes in the
+//                    ids' order, of the variable and of each slot
 //
-// kPushWithId and kPushIds came later than the others: logs written before
-// them read unchanged; a reader older than them stops at such a record
-// (unknown type).
+// kPushWithId, kPushIds and kPushRows came later than the others: logs
+// written before them read unchanged; a reader older than them stops at such
+// a record (unknown type).
 //
 // This file is what the writer (log_writer.h) and the reader (log_reader.h)
 // share, as leveldb's db/log_format.h.
@@ -64,6 +68,7 @@ enum class WalRecordType : uint8_t {
   kPush = 4,
   kPushWithId = 5,
   kPushIds = 6,
+  kPushRows = 7,
 };
 
 namespace wal {

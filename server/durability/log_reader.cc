@@ -95,6 +95,25 @@ absl::Status DecodePushWithId(ByteReader* reader, WalRecord* record) {
   return absl::OkStatus();
 }
 
+absl::Status DecodePushRows(ByteReader* reader, WalRecord* record) {
+  uint64_t count;
+  if (!reader->ReadFixed64(&count) || count == 0 ||
+      count > reader->remaining() / 8) {
+    return Malformed("row push");
+  }
+  record->row_ids.reserve(count);
+  for (uint64_t i = 0; i < count; ++i) {
+    uint64_t id;
+    if (!reader->ReadFixed64(&id)) return Malformed("row push");
+    record->row_ids.push_back(static_cast<int64_t>(id));
+  }
+  if (absl::Status s = DecodePush(reader, record); !s.ok()) return s;
+  for (const LoggedValue& value : record->values) {
+    if (value.value.size() % count != 0) return Malformed("row push");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status DecodePushIds(ByteReader* reader, WalRecord* record) {
   uint32_t count;
   if (!reader->ReadFixed32(&count)) return Malformed("push ids");
@@ -163,6 +182,8 @@ absl::Status DecodePayload(WalRecordType type, absl::string_view payload,
       return DecodePushWithId(&reader, record);
     case WalRecordType::kPushIds:
       return DecodePushIds(&reader, record);
+    case WalRecordType::kPushRows:
+      return DecodePushRows(&reader, record);
   }
   return Malformed("unknown");
 }

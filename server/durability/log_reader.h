@@ -33,6 +33,8 @@ struct WalRecord {
   std::vector<LoggedValue> values;
   // kPushWithId: the push's id (a view, as the values) and answer indices.
   LoggedPushId push_id;
+  // kPushRows: the rows' ids; `values` then hold ids.size() rows each.
+  std::vector<int64_t> row_ids;
   // kPushIds: the remembered ids with their answers.
   std::vector<RememberedPush> remembered;
 };

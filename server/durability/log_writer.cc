@@ -194,6 +194,40 @@ absl::StatusOr<uint64_t> WriteAheadLog::AppendPush(
   return Append(WalRecordType::kPushWithId, pieces);
 }
 
+absl::StatusOr<uint64_t> WriteAheadLog::AppendRows(const LoggedRows& rows,
+                                                   ChangeSource source) {
+  if (rows.values.empty() || rows.ids.empty()) {
+    return absl::InvalidArgumentError("empty row push");
+  }
+  if (source == ChangeSource::kGradient &&
+      options_.fsync_policy == FsyncPolicy::kCheckpointOnly) {
+    MutexLock lock(&mu_);
+    return appended_;
+  }
+  std::string ids;
+  ids.reserve(8 + 8 * rows.ids.size());
+  PutFixed64(&ids, rows.ids.size());
+  for (int64_t id : rows.ids) PutFixed64(&ids, static_cast<uint64_t>(id));
+  std::vector<std::string> metas(rows.values.size());
+  std::vector<absl::string_view> pieces;
+  pieces.reserve(1 + 2 * rows.values.size());
+  pieces.push_back(ids);
+  for (size_t i = 0; i < rows.values.size(); ++i) {
+    const LoggedValue& value = rows.values[i];
+    if (value.value.size() % rows.ids.size() != 0) {
+      return absl::InvalidArgumentError("row push value is not whole rows");
+    }
+    if (i == 0)
+      PutFixed32(&metas[0], static_cast<uint32_t>(rows.values.size()));
+    PutLengthPrefixed(&metas[i], value.name);
+    PutFixed64(&metas[i], static_cast<uint64_t>(value.version));
+    PutFixed64(&metas[i], value.value.size());
+    pieces.push_back(metas[i]);
+    pieces.push_back(value.value);
+  }
+  return Append(WalRecordType::kPushRows, pieces);
+}
+
 absl::StatusOr<uint64_t> WriteAheadLog::AppendPushIds(
     absl::Span<const RememberedPush> remembered) {
   std::string payload;

@@ -117,6 +117,12 @@ class WriteAheadLog {
                                       ChangeSource source,
                                       const LoggedPushId& push_id = {})
       ABSL_LOCKS_EXCLUDED(mu_);
+  // The rows a sparse push changed, as one kPushRows record; skipped as
+  // AppendPush skips under kCheckpointOnly. INVALID_ARGUMENT for no values
+  // or no ids.
+  absl::StatusOr<uint64_t> AppendRows(const LoggedRows& rows,
+                                      ChangeSource source)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // The store's remembered push ids, as one kPushIds record.
   absl::StatusOr<uint64_t> AppendPushIds(
       absl::Span<const RememberedPush> remembered) ABSL_LOCKS_EXCLUDED(mu_);
