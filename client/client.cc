@@ -229,6 +229,19 @@ absl::StatusOr<GatheredRows> ParameterServerClient::GatherRows(
   return GatheredRows{*std::move(info), std::move(*response.mutable_rows())};
 }
 
+absl::StatusOr<VariableInfo> ParameterServerClient::PushRows(
+    const RowUpdateSpec& push) {
+  rpc::PushRowsRequest request;
+  ToProto(push, &request);
+  rpc::PushRowsResponse response;
+  grpc::ClientContext context;
+  Prepare(&context, options_, stub_->metadata);
+  absl::Status status =
+      FromGrpcStatus(stub_->stub->PushRows(&context, request, &response));
+  if (!status.ok()) return status;
+  return FromProto(response.variable());
+}
+
 absl::StatusOr<ServerInfo> ParameterServerClient::GetServerInfo() {
   rpc::ServerInfoResponse response;
   grpc::ClientContext context;

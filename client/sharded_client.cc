@@ -441,6 +441,25 @@ absl::StatusOr<GatheredRows> ShardedClient::GatherRows(
   return status;
 }
 
+absl::StatusOr<VariableInfo> ShardedClient::PushRows(
+    const RowUpdateSpec& push) {
+  if (FindLayout(push.name)) {
+    return absl::UnimplementedError(absl::StrCat(
+        push.name,
+        " is partitioned; pushing its rows by global id is not offered yet. "
+        "Push to its parts."));
+  }
+  const int shard = ShardOf(push.name);
+  absl::StatusOr<VariableInfo> pushed = shards_[shard]->PushRows(push);
+  if (pushed.ok()) return pushed;
+  absl::Status status = ShardError(shard, pushed.status());
+  // Maybe partitioned by another client: say so rather than NOT_FOUND.
+  if (absl::IsNotFound(status) && LearnLayouts({push.name})) {
+    return PushRows(push);
+  }
+  return status;
+}
+
 absl::StatusOr<std::vector<VariableInfo>> ShardedClient::ListVariables(
     absl::string_view prefix) {
   std::vector<absl::StatusOr<std::vector<VariableInfo>>> listed(

@@ -119,6 +119,9 @@ class ShardedClient final : public VariableClient {
   // yet: UNIMPLEMENTED.
   absl::StatusOr<GatheredRows> GatherRows(
       absl::string_view full_name, absl::Span<const int64_t> ids) override;
+  // To the shard that holds the variable, as GatherRows; UNIMPLEMENTED for a
+  // partitioned variable (push to its parts).
+  absl::StatusOr<VariableInfo> PushRows(const RowUpdateSpec& push) override;
   // Every shard's variables, merged in name order.
   absl::StatusOr<std::vector<VariableInfo>> ListVariables(
       absl::string_view prefix) override;

@@ -128,6 +128,17 @@ class VariableClient {
   virtual absl::StatusOr<std::vector<VariableInfo>> Push(
       const PushSpec& push) = 0;
 
+  // Rows of one variable by id on its first dimension (rank 1 or more), as
+  // TensorFlow 1.x applies IndexedSlices: kAssign writes each row in order
+  // (tf.scatter_update), kAssignAdd adds each (tf.scatter_add),
+  // kApplyGradient sums a repeated id's rows and steps push.optimizer on the
+  // touched rows and their slots only (kAdam, as TF 1.x, decays every row's
+  // moments; kLazyAdam only the touched rows'). push.rows holds
+  // push.ids.size() rows in the ids' order. All or nothing; returns the
+  // variable after the update. Not deduplicated across calls: a retry after
+  // UNAVAILABLE or DEADLINE_EXCEEDED may apply twice.
+  virtual absl::StatusOr<VariableInfo> PushRows(const RowUpdateSpec& push) = 0;
+
   // The one server's ServerInfo; UNIMPLEMENTED for a client of several.
   virtual absl::StatusOr<ServerInfo> GetServerInfo() {
     return absl::UnimplementedError(

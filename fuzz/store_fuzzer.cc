@@ -5,7 +5,8 @@
 // only ever produce a status.
 //
 // Input: requests separated by "<REQ>"; in each, the first byte picks the
-// kind (GetVariable, Push, List, Delete, Pull, CheckPushHeader, GatherRows),
+// kind (GetVariable, Push, List, Delete, Pull, CheckPushHeader, GatherRows,
+// PushRows),
 // the rest is its serialized message (List and Delete: a name or prefix).
 
 #include <cstdint>
@@ -38,7 +39,7 @@ class Session {
   Session() { store_ = *VariableStore::Create(SmallStoreOptions()); }
 
   void Run(char kind, absl::string_view bytes) {
-    switch (static_cast<uint8_t>(kind) % 7) {
+    switch (static_cast<uint8_t>(kind) % 8) {
       case 0:
         return GetVariable(bytes);
       case 1:
@@ -53,6 +54,8 @@ class Session {
         return Push(bytes, /*header_only=*/true);
       case 6:
         return Gather(bytes);
+      case 7:
+        return PushRows(bytes);
     }
   }
 
@@ -116,6 +119,35 @@ class Session {
     Check(pulled->size() == items.size());
     for (const VariableStore::PullResult& result : *pulled) {
       if (!result.unchanged) CheckSnapshot(result.info, result.value.get());
+    }
+  }
+
+  // A row push that succeeds moves the version by one; one that fails
+  // leaves the variable's bytes and version as they were.
+  void PushRows(absl::string_view bytes) {
+    rpc::PushRowsRequest proto;
+    if (!proto.ParseFromArray(bytes.data(), bytes.size())) return;
+    absl::StatusOr<RowUpdateSpec> push = FromProto(proto);
+    if (!push.ok()) return;
+    absl::StatusOr<VariableSnapshot> before = store_->ReadVariable(push->name);
+    std::string before_bytes;
+    if (before.ok()) {
+      before_bytes.assign(before->value->data(), before->value->size());
+    }
+    absl::StatusOr<VariableInfo> pushed = store_->PushRows(*push);
+    absl::StatusOr<VariableSnapshot> after = store_->ReadVariable(push->name);
+    Check(before.ok() == after.ok());
+    if (!after.ok()) return;
+    CheckSnapshot(after->info, after->value.get());
+    if (pushed.ok()) {
+      Check(pushed->name == push->name);
+      Check(pushed->version == after->info.version);
+      Check(after->info.version ==
+            before->info.version + (push->ids.empty() ? 0 : 1));
+    } else {
+      Check(after->info.version == before->info.version);
+      Check(absl::string_view(after->value->data(), after->value->size()) ==
+            before_bytes);
     }
   }
 

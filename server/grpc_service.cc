@@ -146,6 +146,13 @@ grpc::ServerUnaryReactor* ParameterServerService::Push(
                     &VariableService::Push);
 }
 
+grpc::ServerUnaryReactor* ParameterServerService::PushRows(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(&service_, tokens_, context, "PushRows", *request, response,
+                    &VariableService::PushRows);
+}
+
 grpc::ServerReadReactor<grpc::ByteBuffer>* ParameterServerService::PushChunks(
     grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
   return NewPushChunksReactor(&service_, tokens_, &watchdog_, &push_buffers_,

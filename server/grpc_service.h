@@ -27,14 +27,14 @@ using ParameterServerBase = rpc::ParameterServer::WithRawCallbackMethod_GatherRo
                     rpc::ParameterServer::WithRawCallbackMethod_ListVariables<
                         rpc::ParameterServer::WithRawCallbackMethod_DeleteVariables<
                             rpc::ParameterServer::WithRawCallbackMethod_Pull<
-                                rpc::ParameterServer::
-                                    WithRawCallbackMethod_PullChunks<
+                                rpc::ParameterServer::WithRawCallbackMethod_PullChunks<
+                                    rpc::ParameterServer::WithRawCallbackMethod_Push<
                                         rpc::ParameterServer::
-                                            WithRawCallbackMethod_Push<
+                                            WithRawCallbackMethod_PushChunks<
                                                 rpc::ParameterServer::
-                                                    WithRawCallbackMethod_PushChunks<
+                                                    WithRawCallbackMethod_PushRows<
                                                         rpc::ParameterServer::
-                                                            Service>>>>>>>>>>>;
+                                                            Service>>>>>>>>>>>>;
 
 // The gRPC face of a VariableStore: converts messages and statuses, nothing
 // more. Each method authenticates its call against `tokens`
@@ -98,6 +98,9 @@ class ParameterServerService final : public ParameterServerBase {
   grpc::ServerUnaryReactor* Push(grpc::CallbackServerContext* context,
                                  const grpc::ByteBuffer* request,
                                  grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* PushRows(grpc::CallbackServerContext* context,
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
   // Requests: PushChunk; response: PushResponse.
   grpc::ServerReadReactor<grpc::ByteBuffer>* PushChunks(
       grpc::CallbackServerContext* context,

@@ -48,6 +48,11 @@ absl::StatusOr<GatheredRows> LocalVariableClient::GatherRows(
       std::string(gathered->rows->data(), gathered->rows->size())};
 }
 
+absl::StatusOr<VariableInfo> LocalVariableClient::PushRows(
+    const RowUpdateSpec& push) {
+  return store_->PushRows(push);
+}
+
 absl::StatusOr<std::vector<VariableInfo>> LocalVariableClient::ListVariables(
     absl::string_view prefix) {
   return store_->ListVariables(prefix);

@@ -38,6 +38,7 @@ class LocalVariableClient final : public VariableClient {
       absl::string_view full_name) override;
   absl::StatusOr<GatheredRows> GatherRows(
       absl::string_view full_name, absl::Span<const int64_t> ids) override;
+  absl::StatusOr<VariableInfo> PushRows(const RowUpdateSpec& push) override;
   absl::StatusOr<std::vector<VariableInfo>> ListVariables(
       absl::string_view prefix) override;
   absl::StatusOr<std::vector<std::string>> DeleteVariable(

@@ -233,6 +233,27 @@ absl::Status VariableService::Push(const Caller& caller,
   return absl::OkStatus();
 }
 
+absl::Status VariableService::PushRows(const Caller& caller,
+                                       const rpc::PushRowsRequest& request,
+                                       rpc::PushRowsResponse* response) {
+  if (absl::Status s = Admit(caller, Action::kWrite, {request.name()});
+      !s.ok()) {
+    return s;
+  }
+  if (request.ids_size() > kMaxGatherIds) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("A row push may carry at most ", kMaxGatherIds,
+                     " ids; this one carries ", request.ids_size(),
+                     ". Split it into several calls."));
+  }
+  absl::StatusOr<RowUpdateSpec> push = FromProto(request);
+  if (!push.ok()) return push.status();
+  absl::StatusOr<VariableInfo> info = store_->PushRows(*push);
+  if (!info.ok()) return info.status();
+  ToProto(*info, response->mutable_variable());
+  return absl::OkStatus();
+}
+
 absl::StatusOr<VariableService::ChunkedPush> VariableService::StartChunkedPush(
     const Caller& caller, const rpc::PushRequest& request) {
   if (absl::Status s = CheckPush(*this, caller, request); !s.ok()) return s;

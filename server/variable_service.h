@@ -120,6 +120,12 @@ class VariableService {
   absl::Status Push(const Caller& caller, const rpc::PushRequest& request,
                     rpc::PushResponse* response);
 
+  // VariableStore::PushRows, writing (Action::kWrite) the variable; more
+  // than kMaxGatherIds ids are INVALID_ARGUMENT before anything is done.
+  absl::Status PushRows(const Caller& caller,
+                        const rpc::PushRowsRequest& request,
+                        rpc::PushRowsResponse* response);
+
   // What a PushChunks stream holds once its first chunk is taken.
   struct ChunkedPush {
     std::vector<size_t> value_bytes;  // Each update's size, in request order.

@@ -1,7 +1,12 @@
 // Row operations against the real server over gRPC: gathers return the rows
-// asked for, in order, from one version; bad requests get precise errors and
-// the server keeps serving.
+// asked for, in order, from one version; sparse pushes apply to the touched
+// rows only, all or nothing, and survive kill -9; bad requests get precise
+// errors and the server keeps serving.
+#include <signal.h>
+
 #include <atomic>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <thread>
@@ -48,6 +53,12 @@ class RowsE2ETest : public ::testing::Test {
     auto client = ParameterServerClient::Connect(server_->target());
     EXPECT_TRUE(client.ok()) << client.status();
     return *std::move(client);
+  }
+
+  template <typename T>
+  static std::string Bytes(const std::vector<T>& values) {
+    return std::string(reinterpret_cast<const char*>(values.data()),
+                       values.size() * sizeof(T));
   }
 
   static std::vector<float> Floats(const std::string& bytes) {
@@ -176,6 +187,230 @@ TEST_F(RowsE2ETest, ConcurrentGathersEachSeeOneVersion) {
   stop = true;
   writer.join();
   EXPECT_EQ(checked.load(), 200);
+}
+
+// Adagrad on a few rows, with a repeated id, over gRPC: the touched rows and
+// their accumulator rows follow TF's SparseApplyAdagrad; every other row
+// keeps its bytes.
+TEST_F(RowsE2ETest, SparseAdagradPushChangesTheTouchedRowsOnly) {
+  const std::vector<int64_t> ids = {7, 3, 7};
+  std::vector<float> gradients;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    for (int64_t j = 0; j < kDim; ++j) gradients.push_back(0.5f * (i + 1) + j);
+  }
+  const std::string rows = Bytes(gradients);
+  RowUpdateSpec push;
+  push.name = "emb/table";
+  push.kind = UpdateKind::kApplyGradient;
+  push.ids = ids;
+  push.rows = rows;
+  push.optimizer.kind = OptimizerKind::kAdagrad;
+  push.optimizer.learning_rate = 0.1;
+  auto pushed = client_->PushRows(push);
+  ASSERT_TRUE(pushed.ok()) << pushed.status();
+  EXPECT_EQ(pushed->version, 2);
+  EXPECT_EQ(pushed->shape, (TensorShape{kRows, kDim}));
+
+  auto table = client_->GatherRows("emb/table", {3, 7, 4, 8});
+  auto slot = client_->GatherRows("emb/table/Adagrad", {3, 7, 4});
+  ASSERT_TRUE(table.ok()) << table.status();
+  ASSERT_TRUE(slot.ok()) << slot.status();
+  const std::vector<float> t = Floats(table->rows), a = Floats(slot->rows);
+  for (int64_t j = 0; j < kDim; ++j) {
+    // Row 3: one gradient. Row 7: the first and third, summed first.
+    const double g3 = 1.0 + j, g7 = (0.5 + j) + (1.5 + j);
+    const double a3 = 0.1 + g3 * g3, a7 = 0.1 + g7 * g7;
+    EXPECT_NEAR(a[j], a3, 1e-4 * a3);
+    EXPECT_NEAR(a[kDim + j], a7, 1e-4 * a7);
+    EXPECT_NEAR(t[j], 3000 + j - 0.1 * g3 / std::sqrt(a3), 1e-3);
+    EXPECT_NEAR(t[kDim + j], 7000 + j - 0.1 * g7 / std::sqrt(a7), 1e-3);
+    EXPECT_EQ(t[2 * kDim + j], 4000 + j);  // Untouched rows keep their bytes.
+    EXPECT_EQ(t[3 * kDim + j], 8000 + j);
+    EXPECT_EQ(a[2 * kDim + j], 0.1f);
+  }
+}
+
+TEST_F(RowsE2ETest, BadRowPushesGetPreciseErrorsAndChangeNothing) {
+  VariableRequest counts;
+  counts.name = "counts";
+  counts.shape = TensorShape{4};
+  counts.dtype = DType::kInt64;
+  ASSERT_TRUE(client_->GetVariable(counts).ok());
+  const std::vector<float> one_row(kDim, 1.0f);
+  const std::string row = Bytes(one_row);
+  const std::string two_rows = row + row;
+  const std::string int_row = Bytes(std::vector<int64_t>{1});
+  struct Case {
+    std::string what;
+    std::string name;
+    UpdateKind kind;
+    std::vector<int64_t> ids;
+    std::string rows;
+    absl::StatusCode code;
+    std::string message;
+  };
+  const Case cases[] = {
+      {"id past the end",
+       "emb/table",
+       UpdateKind::kAssignAdd,
+       {2, kRows},
+       two_rows,
+       absl::StatusCode::kInvalidArgument,
+       "indices[1] = 10000 is not in [0, 10000)"},
+      {"negative id",
+       "emb/table",
+       UpdateKind::kApplyGradient,
+       {-1},
+       row,
+       absl::StatusCode::kInvalidArgument,
+       "indices[0] = -1"},
+      {"rows short of the ids",
+       "emb/table",
+       UpdateKind::kAssign,
+       {1, 2},
+       row,
+       absl::StatusCode::kInvalidArgument,
+       "Rows for emb/table have 64 bytes"},
+      {"missing variable",
+       "emb/nope",
+       UpdateKind::kAssign,
+       {0},
+       row,
+       absl::StatusCode::kNotFound,
+       "emb/nope"},
+      {"gradient on an int64 variable",
+       "counts",
+       UpdateKind::kApplyGradient,
+       {0},
+       int_row,
+       absl::StatusCode::kInvalidArgument,
+       "counts"},
+      {"unknown kind",
+       "emb/table",
+       static_cast<UpdateKind>(7),
+       {0},
+       row,
+       absl::StatusCode::kInvalidArgument,
+       "Unknown value 7 for field 'kind'"},
+      {"too many ids", "emb/table", UpdateKind::kAssignAdd,
+       std::vector<int64_t>((1 << 22) + 1, 0), "",
+       absl::StatusCode::kInvalidArgument,
+       "A row push may carry at most 4194304 ids; this one carries 4194305."},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    RowUpdateSpec push;
+    push.name = c.name;
+    push.kind = c.kind;
+    push.ids = c.ids;
+    push.rows = c.rows;
+    push.optimizer.kind = OptimizerKind::kAdagrad;  // No slot may be left.
+    absl::Status status = client_->PushRows(push).status();
+    EXPECT_EQ(status.code(), c.code) << status;
+    EXPECT_THAT(std::string(status.message()), HasSubstr(c.message));
+  }
+  // A stale gradient: ABORTED once the table moved on past max_staleness.
+  RowUpdateSpec stale;
+  stale.name = "emb/table";
+  stale.kind = UpdateKind::kApplyGradient;
+  const std::vector<int64_t> id = {0};
+  stale.ids = id;
+  stale.rows = row;
+  stale.base_version = 1;
+  stale.max_staleness = 1;
+  ASSERT_TRUE(client_->PushRows(stale).ok());  // Version 1 -> 2.
+  ASSERT_TRUE(client_->PushRows(stale).ok());  // Based on 1, 1 behind.
+  const absl::Status aborted = client_->PushRows(stale).status();
+  EXPECT_TRUE(absl::IsAborted(aborted)) << aborted;
+  auto table = client_->GatherRows("emb/table", {0, 1, 2});
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_EQ(table->info.version, 3);
+  const std::vector<float> t = Floats(table->rows);
+  EXPECT_EQ(t[kDim], 1000);  // Rows 1 and 2 never changed.
+  EXPECT_EQ(t[2 * kDim], 2000);
+  EXPECT_FALSE(client_->GatherRows("emb/table/Adagrad", {0}).ok());
+}
+
+// Two workers scatter-add into the same rows at once: every add counts.
+TEST_F(RowsE2ETest, ConcurrentScatterAddsAllCount) {
+  VariableRequest counts;
+  counts.name = "hits";
+  counts.shape = TensorShape{100, 2};
+  counts.dtype = DType::kInt64;
+  ASSERT_TRUE(client_->GetVariable(counts).ok());
+  constexpr int kPushes = 300;
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 2; ++w) {
+    workers.emplace_back([&] {
+      auto client = Connect();
+      const std::vector<int64_t> ids = {5, 50, 5};
+      const std::string rows = Bytes(std::vector<int64_t>{1, 2, 1, 2, 1, 2});
+      RowUpdateSpec push;
+      push.name = "hits";
+      push.kind = UpdateKind::kAssignAdd;
+      push.ids = ids;
+      push.rows = rows;
+      for (int i = 0; i < kPushes; ++i)
+        ASSERT_TRUE(client->PushRows(push).ok());
+    });
+  }
+  for (std::thread& worker : workers) worker.join();
+  auto hits = client_->GatherRows("hits", {5, 50, 6});
+  ASSERT_TRUE(hits.ok()) << hits.status();
+  std::vector<int64_t> got(6);
+  std::memcpy(got.data(), hits->rows.data(), 6 * sizeof(int64_t));
+  EXPECT_EQ(got, (std::vector<int64_t>{4 * kPushes, 8 * kPushes, 2 * kPushes,
+                                       4 * kPushes, 0, 0}));
+  EXPECT_EQ(hits->info.version, 1 + 2 * kPushes);
+}
+
+// An acknowledged sparse push outlives kill -9: the restarted server
+// replays it from the write-ahead log.
+TEST(RowsDurabilityE2ETest, AcknowledgedRowPushSurvivesKill9) {
+  const std::string dir =
+      std::string(std::getenv("TEST_TMPDIR")) + "/rows_kill9";
+  const std::vector<std::string> flags = {"--data_dir=" + dir};
+  const std::vector<int64_t> ids = {9, 2, 9};
+  std::string before;
+  {
+    std::vector<std::string> first_start = flags;
+    first_start.push_back("--initialize_data_dir");
+    auto server = ServerProcess::Start(first_start);
+    ASSERT_TRUE(server.ok()) << server.status();
+    auto client = ParameterServerClient::Connect((*server)->target());
+    ASSERT_TRUE(client.ok()) << client.status();
+    VariableRequest request;
+    request.name = "emb";
+    request.shape = TensorShape{1000, 4};
+    request.initializer.kind = InitializerKind::kRandomUniform;
+    request.initializer.seed = 3;
+    ASSERT_TRUE((*client)->GetVariable(request).ok());
+    const std::vector<float> gradient(12, 0.25f);
+    RowUpdateSpec push;
+    push.name = "emb";
+    push.kind = UpdateKind::kApplyGradient;
+    push.ids = ids;
+    push.rows = std::string(reinterpret_cast<const char*>(gradient.data()),
+                            gradient.size() * sizeof(float));
+    push.optimizer.kind = OptimizerKind::kFtrl;
+    for (int step = 0; step < 3; ++step) {
+      ASSERT_TRUE((*client)->PushRows(push).ok());
+    }
+    auto gathered = (*client)->GatherRows("emb", {2, 9, 5});
+    ASSERT_TRUE(gathered.ok()) << gathered.status();
+    before = gathered->rows;
+    EXPECT_EQ(gathered->info.version, 4);
+    (*server)->StopWith(SIGKILL);
+  }
+  auto restarted = ServerProcess::Start(flags);
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  auto client = ParameterServerClient::Connect((*restarted)->target());
+  ASSERT_TRUE(client.ok()) << client.status();
+  auto gathered = (*client)->GatherRows("emb", {2, 9, 5});
+  ASSERT_TRUE(gathered.ok()) << gathered.status();
+  EXPECT_EQ(gathered->info.version, 4);
+  EXPECT_EQ(gathered->rows, before);
+  EXPECT_TRUE((*client)->GatherRows("emb/Ftrl_1", {9}).ok());
 }
 
 }  // namespace

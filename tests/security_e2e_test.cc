@@ -118,6 +118,18 @@ PushSpec AddTo(const std::string& name, absl::string_view value = kFourFloats) {
   return push;
 }
 
+// Adds 1 to element 2 of `name` (a row of a rank-1 variable), by PushRows.
+RowUpdateSpec AddToRow(const std::string& name) {
+  static const int64_t kIds[] = {2};
+  static const float kOne = 1;
+  RowUpdateSpec push;
+  push.name = name;
+  push.kind = UpdateKind::kAssignAdd;
+  push.ids = kIds;
+  push.rows = absl::string_view(reinterpret_cast<const char*>(&kOne), 4);
+  return push;
+}
+
 TEST_F(SecurityE2ETest, TlsClientTalksToTlsServer) {
   auto server = ServerProcess::Start(TlsFlags());
   ASSERT_TRUE(server.ok()) << server.status();
@@ -196,6 +208,9 @@ TEST_F(SecurityE2ETest, ReaderReadsButCannotCreateOrPush) {
   const std::string big(ParameterServerClient::kInlineBytes + 16, '\0');
   auto streamed = reader->Push(AddTo("m/w", big)).status();
   EXPECT_TRUE(absl::IsPermissionDenied(streamed)) << streamed;
+  auto rows = reader->PushRows(AddToRow("m/w")).status();
+  EXPECT_TRUE(absl::IsPermissionDenied(rows)) << rows;
+  EXPECT_THAT(rows.message(), HasSubstr("writer"));
 }
 
 TEST_F(SecurityE2ETest, WriterPushesButCannotDeleteOrSave) {
@@ -232,6 +247,7 @@ TEST_F(SecurityE2ETest, PrefixTokenStaysInsideItsScope) {
   EXPECT_TRUE(tower0->Pull({{"tower0/w", 0}}).ok());
   EXPECT_TRUE(tower0->ListVariables("tower0").ok());
   EXPECT_TRUE(tower0->GatherRows("tower0/w", {3, 0}).ok());
+  EXPECT_TRUE(tower0->PushRows(AddToRow("tower0/w")).ok());
 
   for (const absl::Status& status :
        {tower0->GetVariable(Zeros("tower1", "v")).status(),
@@ -240,6 +256,7 @@ TEST_F(SecurityE2ETest, PrefixTokenStaysInsideItsScope) {
         tower0->Pull({{"tower0/w", 0}, {"tower1/w", 0}}).status(),
         tower0->ReadVariable("tower1/w").status(),
         tower0->GatherRows("tower1/w", {0}).status(),
+        tower0->PushRows(AddToRow("tower1/w")).status(),
         tower0->ListVariables("").status()}) {
     EXPECT_TRUE(absl::IsPermissionDenied(status)) << status;
     EXPECT_THAT(status.message(), HasSubstr("tower0"));

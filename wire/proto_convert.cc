@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 
 namespace paramserver {
 namespace {
@@ -277,6 +278,33 @@ absl::StatusOr<PushSpec> FromProto(const rpc::PushRequest& proto) {
     push.updates.push_back(std::move(spec));
   }
   return push;
+}
+
+absl::StatusOr<RowUpdateSpec> FromProto(const rpc::PushRowsRequest& proto) {
+  if (!rpc::Update::Kind_IsValid(proto.kind())) {
+    return InvalidEnum("kind", proto.kind());
+  }
+  absl::StatusOr<OptimizerSpec> optimizer = FromProto(proto.optimizer());
+  if (!optimizer.ok()) return optimizer.status();
+  RowUpdateSpec push;
+  push.name = proto.name();
+  push.kind = static_cast<UpdateKind>(proto.kind());
+  push.ids = absl::MakeConstSpan(proto.ids().data(), proto.ids_size());
+  push.rows = proto.rows();
+  push.optimizer = *optimizer;
+  if (proto.has_base_version()) push.base_version = proto.base_version();
+  push.max_staleness = proto.max_staleness();
+  return push;
+}
+
+void ToProto(const RowUpdateSpec& push, rpc::PushRowsRequest* proto) {
+  proto->set_name(push.name);
+  proto->set_kind(static_cast<rpc::Update::Kind>(push.kind));
+  proto->mutable_ids()->Add(push.ids.begin(), push.ids.end());
+  proto->set_rows(push.rows.data(), push.rows.size());
+  ToProto(push.optimizer, proto->mutable_optimizer());
+  if (push.base_version) proto->set_base_version(*push.base_version);
+  proto->set_max_staleness(push.max_staleness);
 }
 
 }  // namespace paramserver
