@@ -270,7 +270,8 @@ TEST_F(RowsE2ETest, BadRowPushesGetPreciseErrorsAndChangeNothing) {
        {1, 2},
        row,
        absl::StatusCode::kInvalidArgument,
-       "Rows for emb/table have 64 bytes"},
+       "Rows for emb/table have 64 bytes; 2 ids of rows of 64 bytes (shape "
+       "(10000, 16), dtype float32) need 128."},
       {"missing variable",
        "emb/nope",
        UpdateKind::kAssign,
