@@ -195,4 +195,45 @@ absl::Status CheckReusedLayout(const PartitionLayout& requested,
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::vector<PartRow>> PlaceIds(const PartitionLayout& layout,
+                                              absl::Span<const int64_t> ids,
+                                              PartitionStrategy strategy,
+                                              absl::string_view full_name) {
+  const int64_t n = layout.shape.empty() ? 0 : layout.shape[0];
+  const int64_t p = static_cast<int64_t>(layout.rows.size());
+  // TF's div arithmetic (embedding_ops.py): the first `extras` parts hold
+  // ids_per_part + 1 rows, the others ids_per_part.
+  const int64_t ids_per_part = p > 0 ? n / p : 0;
+  const int64_t extras = p > 0 ? n % p : 0;
+  const int64_t long_ids = extras * (ids_per_part + 1);
+  std::vector<PartRow> placed(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const int64_t id = ids[i];
+    if (id < 0 || id >= n) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("indices[", i, "] = ", id, " is not in [0, ", n,
+                       "): ", full_name, " has ", n, " rows."));
+    }
+    PartRow& where = placed[i];
+    if (strategy == PartitionStrategy::kMod) {
+      where = {static_cast<int>(id % p), id / p};
+    } else if (id < long_ids) {
+      where = {static_cast<int>(id / (ids_per_part + 1)),
+               id % (ids_per_part + 1)};
+    } else {
+      where = {static_cast<int>(extras + (id - long_ids) / ids_per_part),
+               (id - long_ids) % ids_per_part};
+    }
+    if (where.row >= layout.rows[where.part]) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(full_name,
+                       "'s parts are not split as tf.fixed_size_partitioner "
+                       "splits: part ",
+                       where.part, " has ", layout.rows[where.part],
+                       " rows, not row ", where.row, "."));
+    }
+  }
+  return placed;
+}
+
 }  // namespace paramserver

@@ -11,10 +11,12 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "client/variable_client.h"
 #include "common/dtype.h"
 #include "common/initializer_spec.h"
 #include "common/tensor_shape.h"
+#include "common/update_spec.h"
 #include "common/variable_spec.h"
 
 namespace paramserver {
@@ -76,6 +78,19 @@ absl::StatusOr<PartitionLayout> DecodeDescriptor(absl::string_view value,
 absl::Status CheckReusedLayout(const PartitionLayout& requested,
                                const PartitionLayout& found,
                                absl::string_view full_name);
+
+// Where embedding_lookup finds global row `ids[i]` of a variable split as
+// `layout`: part and row within it, by `strategy` (PartitionStrategy).
+// INVALID_ARGUMENT in TensorFlow's words, naming `full_name`, for an id
+// outside [0, shape[0]).
+struct PartRow {
+  int part = 0;
+  int64_t row = 0;
+};
+absl::StatusOr<std::vector<PartRow>> PlaceIds(const PartitionLayout& layout,
+                                              absl::Span<const int64_t> ids,
+                                              PartitionStrategy strategy,
+                                              absl::string_view full_name);
 
 // Joins the parts' pulled values into the whole, whose version is the sum
 // of the parts'; FAILED_PRECONDITION when a part's size or dtype no longer

@@ -32,6 +32,37 @@ TEST(MakePartitionLayoutTest, SplitsRowsAsTheFixedSizePartitioner) {
   EXPECT_EQ(MakePartitionLayout(Request({2}), 4, "emb")->rows.size(), 2u);
 }
 
+// Each id's (part, row) as TF 1.x's embedding_lookup computes it, for 11
+// rows over 3 parts of 4, 4 and 3 rows.
+TEST(PlaceIdsTest, ModAndDivAsTensorFlowAssignsIds) {
+  const PartitionLayout layout = *MakePartitionLayout(Request({11, 2}), 3, "t");
+  std::vector<int64_t> ids(11);
+  for (int64_t i = 0; i < 11; ++i) ids[i] = i;
+  const auto pairs = [](const std::vector<PartRow>& placed) {
+    std::vector<std::pair<int, int64_t>> out;
+    for (const PartRow& where : placed) out.emplace_back(where.part, where.row);
+    return out;
+  };
+  auto mod = PlaceIds(layout, ids, PartitionStrategy::kMod, "t");
+  ASSERT_TRUE(mod.ok()) << mod.status();
+  EXPECT_THAT(pairs(*mod),
+              ElementsAre(std::pair(0, 0), std::pair(1, 0), std::pair(2, 0),
+                          std::pair(0, 1), std::pair(1, 1), std::pair(2, 1),
+                          std::pair(0, 2), std::pair(1, 2), std::pair(2, 2),
+                          std::pair(0, 3), std::pair(1, 3)));
+  auto div = PlaceIds(layout, ids, PartitionStrategy::kDiv, "t");
+  ASSERT_TRUE(div.ok()) << div.status();
+  EXPECT_THAT(pairs(*div),
+              ElementsAre(std::pair(0, 0), std::pair(0, 1), std::pair(0, 2),
+                          std::pair(0, 3), std::pair(1, 0), std::pair(1, 1),
+                          std::pair(1, 2), std::pair(1, 3), std::pair(2, 0),
+                          std::pair(2, 1), std::pair(2, 2)));
+  const std::vector<int64_t> bad = {3, 11};
+  EXPECT_EQ(
+      PlaceIds(layout, bad, PartitionStrategy::kDiv, "t").status().message(),
+      "indices[1] = 11 is not in [0, 11): t has 11 rows.");
+}
+
 TEST(MakePartitionLayoutTest, RefusesWhatCannotBeSplit) {
   EXPECT_EQ(MakePartitionLayout(Request({4}), 0, "emb").status().code(),
             absl::StatusCode::kInvalidArgument);

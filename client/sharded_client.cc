@@ -426,8 +426,8 @@ absl::StatusOr<GatheredRows> ShardedClient::GatherRows(
   if (FindLayout(full_name)) {
     return absl::UnimplementedError(absl::StrCat(
         full_name,
-        " is partitioned; gathering its rows by global id "
-        "(embedding_lookup) is not offered yet. Gather from its parts."));
+        " is partitioned; gather its rows by global id with EmbeddingLookup, "
+        "which takes the partition strategy."));
   }
   const int shard = ShardOf(full_name);
   absl::StatusOr<GatheredRows> gathered =
@@ -437,25 +437,6 @@ absl::StatusOr<GatheredRows> ShardedClient::GatherRows(
   // Maybe partitioned by another client: say so rather than NOT_FOUND.
   if (absl::IsNotFound(status) && LearnLayouts({std::string(full_name)})) {
     return GatherRows(full_name, ids);
-  }
-  return status;
-}
-
-absl::StatusOr<VariableInfo> ShardedClient::PushRows(
-    const RowUpdateSpec& push) {
-  if (FindLayout(push.name)) {
-    return absl::UnimplementedError(absl::StrCat(
-        push.name,
-        " is partitioned; pushing its rows by global id is not offered yet. "
-        "Push to its parts."));
-  }
-  const int shard = ShardOf(push.name);
-  absl::StatusOr<VariableInfo> pushed = shards_[shard]->PushRows(push);
-  if (pushed.ok()) return pushed;
-  absl::Status status = ShardError(shard, pushed.status());
-  // Maybe partitioned by another client: say so rather than NOT_FOUND.
-  if (absl::IsNotFound(status) && LearnLayouts({push.name})) {
-    return PushRows(push);
   }
   return status;
 }

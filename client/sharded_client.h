@@ -114,14 +114,27 @@ class ShardedClient final : public VariableClient {
                                               bool return_value) override;
   absl::StatusOr<FetchedVariable> ReadVariable(
       absl::string_view full_name) override;
-  // From the shard that holds the variable. Rows of a partitioned variable
-  // by global id (embedding_lookup's partition strategies) are not offered
-  // yet: UNIMPLEMENTED.
+  // From the shard that holds the variable. A partitioned variable is
+  // UNIMPLEMENTED here, which has no partition strategy: EmbeddingLookup
+  // gathers its rows by global id.
   absl::StatusOr<GatheredRows> GatherRows(
       absl::string_view full_name, absl::Span<const int64_t> ids) override;
-  // To the shard that holds the variable, as GatherRows; UNIMPLEMENTED for a
-  // partitioned variable (push to its parts).
+  // To the shard that holds the variable, as GatherRows. For a partitioned
+  // variable the ids are global: push.partition_strategy routes each id's
+  // row to the part that owns it (as the gradient of embedding_lookup
+  // flows), one push per part, the shards concurrently; each part's push
+  // is all or nothing, the whole is not (a part may fail after another
+  // applied). Every argument is checked before anything is sent: ids in
+  // range, rows of the right size, no bounded staleness (it needs an
+  // unpartitioned variable). The version returned is the sum of the parts'.
   absl::StatusOr<VariableInfo> PushRows(const RowUpdateSpec& push) override;
+  // Over a partitioned variable: every part is asked (one whose rows are
+  // not needed only for its version), one shard's parts in turn, the shards
+  // concurrently.
+  absl::StatusOr<GatheredRows> EmbeddingLookup(
+      absl::string_view full_name, absl::Span<const int64_t> ids,
+      PartitionStrategy strategy = PartitionStrategy::kMod,
+      std::optional<double> max_norm = std::nullopt) override;
   // Every shard's variables, merged in name order.
   absl::StatusOr<std::vector<VariableInfo>> ListVariables(
       absl::string_view prefix) override;
@@ -181,6 +194,18 @@ class ShardedClient final : public VariableClient {
   // pulled conditionally; nullopt when the pull is not conditional.
   std::optional<std::vector<int64_t>> KnownPartVersions(
       absl::string_view full_name, int num_parts, int64_t known_version) const;
+  // EmbeddingLookup and PushRows on a partitioned variable
+  // (client/sharded_rows.cc).
+  absl::StatusOr<GatheredRows> LookupPartitioned(absl::string_view full_name,
+                                                 const Layout& layout,
+                                                 absl::Span<const int64_t> ids,
+                                                 PartitionStrategy strategy);
+  absl::StatusOr<VariableInfo> PushPartitionedRows(const RowUpdateSpec& push,
+                                                   const Layout& layout);
+  // The parts of a variable with `num_parts` parts, by the shard that holds
+  // each.
+  std::vector<std::vector<int>> PartsByShard(absl::string_view full_name,
+                                             int num_parts) const;
   absl::StatusOr<std::vector<std::string>> DeletePartitioned(
       absl::string_view full_name, const Layout& layout);
   // The layout committed for `full_name` (client/partitioning.h), nullopt

@@ -3,9 +3,24 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "client/embedding_rows.h"
 #include "client/value_sink.h"
 
 namespace paramserver {
+
+absl::StatusOr<GatheredRows> VariableClient::EmbeddingLookup(
+    absl::string_view full_name, absl::Span<const int64_t> ids,
+    PartitionStrategy /*strategy*/, std::optional<double> max_norm) {
+  absl::StatusOr<GatheredRows> gathered = GatherRows(full_name, ids);
+  if (!gathered.ok() || !max_norm || ids.empty()) return gathered;
+  const size_t row_bytes = gathered->rows.size() / ids.size();
+  if (absl::Status s = ClipRowsByNorm(gathered->info.dtype, row_bytes,
+                                      *max_norm, full_name, gathered->rows);
+      !s.ok()) {
+    return s;
+  }
+  return gathered;
+}
 
 absl::StatusOr<std::vector<PulledInto>> VariableClient::PullInto(
     absl::Span<const PullIntoItem> items) {

@@ -6,6 +6,7 @@
 // written against VariableClient runs unchanged on either.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,19 @@ class VariableClient {
   // version. INVALID_ARGUMENT names the first id outside [0, d0).
   virtual absl::StatusOr<GatheredRows> GatherRows(
       absl::string_view full_name, absl::Span<const int64_t> ids) = 0;
+
+  // tf.nn.embedding_lookup(params, ids, partition_strategy, max_norm): the
+  // rows of `full_name` by id, in the order asked, repeats allowed. For a
+  // partitioned variable (ShardedClient) the ids are global and `strategy`
+  // says which part holds each (PartitionStrategy); the result's version is
+  // then the sum of the parts' versions, as Pull's, each part read at one
+  // version. With max_norm, each row is clipped to that L2 norm on the
+  // worker (ClipRowsByNorm). This implementation gathers from one variable,
+  // ignoring `strategy`.
+  virtual absl::StatusOr<GatheredRows> EmbeddingLookup(
+      absl::string_view full_name, absl::Span<const int64_t> ids,
+      PartitionStrategy strategy = PartitionStrategy::kMod,
+      std::optional<double> max_norm = std::nullopt);
 
   // Sorted by name; `prefix` matches whole path components ("" for all).
   virtual absl::StatusOr<std::vector<VariableInfo>> ListVariables(

@@ -56,6 +56,12 @@ struct PushSpec {
 // tf.scatter_update (a repeated id: its last row wins), kAssignAdd
 // tf.scatter_add (repeats add up), kApplyGradient the optimizer's step on a
 // sparse gradient (tf.IndexedSlices; see server/sparse_optimizer.h).
+// How tf.nn.embedding_lookup assigns the global ids of a variable
+// partitioned along its first axis to its parts (p parts of n rows):
+// kMod, TF 1.x's default: part id % p, row id / p; kDiv: contiguous, the
+// first n % p parts one row longer, as tf.fixed_size_partitioner splits.
+enum class PartitionStrategy { kMod, kDiv };
+
 struct RowUpdateSpec {
   std::string name;
   UpdateKind kind = UpdateKind::kAssign;
@@ -66,6 +72,8 @@ struct RowUpdateSpec {
   std::optional<int64_t> base_version;
   OptimizerSpec optimizer;    // kApplyGradient.
   int64_t max_staleness = 0;  // As PushSpec's.
+  // Only for a partitioned variable (ShardedClient): how ids map to parts.
+  PartitionStrategy partition_strategy = PartitionStrategy::kMod;
 };
 
 struct PullItemSpec {

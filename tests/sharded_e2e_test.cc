@@ -326,6 +326,63 @@ TEST_F(ShardedE2ETest, SlotsAndPartsAreFoundOnTheShardsThatHoldThem) {
             absl::StatusCode::kNotFound);
 }
 
+// embedding_lookup and its gradient over a table partitioned across the
+// three servers: two workers at once scatter-add rows by global id (TF's mod
+// strategy), and the table then reads, id for id, as an unpartitioned table
+// given the same rows. The rows are multiples of 1/8, so every sum is exact
+// in any order.
+TEST_F(ShardedE2ETest, EmbeddingGradientsByGlobalIdReachThePartsThatOwnThem) {
+  constexpr int64_t kRows = 1000, kDim = 8;
+  VariableRequest ones = Zeros("emb", "users", {kRows, kDim});
+  ones.initializer.kind = InitializerKind::kOnes;
+  ASSERT_TRUE(client_->GetPartitionedVariable(ones, kShards).ok());
+  ones.name = "users_flat";
+  ASSERT_TRUE(client_->GetVariable(ones).ok());
+  auto run_worker = [&](int worker) {
+    auto client = ShardedClient::Connect(targets_);  // Learns the layout.
+    ASSERT_TRUE(client.ok()) << client.status();
+    for (int step = 0; step < 20; ++step) {
+      // Ids repeat within a step and across the workers' steps.
+      std::vector<int64_t> ids;
+      std::vector<float> gradient;
+      for (int i = 0; i < 64; ++i) {
+        ids.push_back((step * 97 + i * 31 + worker * 7) % kRows);
+        for (int j = 0; j < kDim; ++j) {
+          gradient.push_back(0.125f * ((i + j + worker) % 5 - 2));
+        }
+      }
+      RowUpdateSpec push;
+      push.kind = UpdateKind::kAssignAdd;
+      push.ids = ids;
+      const std::string rows = Bytes(gradient);
+      push.rows = rows;
+      for (const char* name : {"emb/users", "emb/users_flat"}) {
+        push.name = name;
+        auto pushed = (*client)->PushRows(push);
+        ASSERT_TRUE(pushed.ok()) << name << ": " << pushed.status();
+      }
+    }
+  };
+  std::thread first(run_worker, 0), second(run_worker, 1);
+  first.join();
+  second.join();
+  std::vector<int64_t> all(kRows);
+  for (int64_t i = 0; i < kRows; ++i) all[i] = i;
+  auto partitioned = client_->EmbeddingLookup("emb/users", all);
+  auto flat = client_->GatherRows("emb/users_flat", all);
+  ASSERT_TRUE(partitioned.ok()) << partitioned.status();
+  ASSERT_TRUE(flat.ok()) << flat.status();
+  EXPECT_EQ(Floats(partitioned->rows), Floats(flat->rows));
+  EXPECT_EQ(flat->info.version, 1 + 2 * 20);
+  // The ids of the mod strategy: row 5 is part 2's row 1.
+  auto part = direct_[ShardForPartition("emb/users", 2, kShards)]->GatherRows(
+      "emb/users/part_2", {1});
+  ASSERT_TRUE(part.ok()) << part.status();
+  auto row5 = client_->GatherRows("emb/users_flat", {5});
+  ASSERT_TRUE(row5.ok()) << row5.status();
+  EXPECT_EQ(part->rows, row5->rows);
+}
+
 TEST_F(ShardedE2ETest, TrainingSurvivesAShardKilledAndRestarted) {
   const std::string servers = absl::StrJoin(targets_, ",");
   CommandResult results[2];

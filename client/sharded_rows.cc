@@ -1,0 +1,174 @@
+// ShardedClient's row operations: gathers and sparse pushes by global id
+// over partitioned variables, as tf.nn.embedding_lookup and its gradient.
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "client/embedding_rows.h"
+#include "client/partitioning.h"
+#include "client/shard_placement.h"
+#include "client/sharded_client.h"
+
+namespace paramserver {
+namespace {
+
+std::vector<int> ShardsWithParts(const std::vector<std::vector<int>>& parts) {
+  std::vector<int> shards;
+  for (size_t s = 0; s < parts.size(); ++s) {
+    if (!parts[s].empty()) shards.push_back(static_cast<int>(s));
+  }
+  return shards;
+}
+
+}  // namespace
+
+std::vector<std::vector<int>> ShardedClient::PartsByShard(
+    absl::string_view full_name, int num_parts) const {
+  std::vector<std::vector<int>> parts(num_shards());
+  for (int p = 0; p < num_parts; ++p) {
+    parts[ShardForPartition(full_name, p, num_shards())].push_back(p);
+  }
+  return parts;
+}
+
+absl::StatusOr<GatheredRows> ShardedClient::EmbeddingLookup(
+    absl::string_view full_name, absl::Span<const int64_t> ids,
+    PartitionStrategy strategy, std::optional<double> max_norm) {
+  std::optional<Layout> layout = FindLayout(full_name);
+  if (!layout) {
+    absl::StatusOr<GatheredRows> gathered =
+        VariableClient::EmbeddingLookup(full_name, ids, strategy, max_norm);
+    // GatherRows learns a layout another client committed.
+    layout = FindLayout(full_name);
+    if (!layout) return gathered;
+  }
+  absl::StatusOr<GatheredRows> gathered =
+      LookupPartitioned(full_name, *layout, ids, strategy);
+  if (!gathered.ok() || !max_norm) return gathered;
+  if (absl::Status s =
+          ClipRowsByNorm(layout->dtype, static_cast<size_t>(layout->row_bytes),
+                         *max_norm, full_name, gathered->rows);
+      !s.ok()) {
+    return s;
+  }
+  return gathered;
+}
+
+absl::StatusOr<GatheredRows> ShardedClient::LookupPartitioned(
+    absl::string_view full_name, const Layout& layout,
+    absl::Span<const int64_t> ids, PartitionStrategy strategy) {
+  absl::StatusOr<std::vector<PartRow>> placed =
+      PlaceIds(layout, ids, strategy, full_name);
+  if (!placed.ok()) return placed.status();
+  const int num_parts = static_cast<int>(layout.rows.size());
+  std::vector<std::vector<int64_t>> part_ids(num_parts);
+  for (const PartRow& where : *placed) {
+    part_ids[where.part].push_back(where.row);
+  }
+  const std::vector<std::vector<int>> parts_of_shard =
+      PartsByShard(full_name, num_parts);
+  std::vector<absl::StatusOr<GatheredRows>> gathered(
+      num_parts, absl::UnknownError("not gathered"));
+  workers_->Run(ShardsWithParts(parts_of_shard), [&](int shard) {
+    for (int p : parts_of_shard[shard]) {
+      gathered[p] =
+          shards_[shard]->GatherRows(PartitionName(full_name, p), part_ids[p]);
+      if (!gathered[p].ok()) {
+        gathered[p] = ShardError(shard, gathered[p].status());
+        return;
+      }
+    }
+  });
+  const size_t row_bytes = static_cast<size_t>(layout.row_bytes);
+  GatheredRows result;
+  result.info = {std::string(full_name), layout.shape, layout.dtype, 0,
+                 layout.trainable};
+  for (int p = 0; p < num_parts; ++p) {
+    if (!gathered[p].ok()) return gathered[p].status();
+    if (gathered[p]->rows.size() != part_ids[p].size() * row_bytes) {
+      return absl::DataLossError(
+          absl::StrCat(PartitionName(full_name, p), " answered ",
+                       gathered[p]->rows.size(), " bytes for ",
+                       part_ids[p].size(), " rows of ", row_bytes, " bytes."));
+    }
+    result.info.version += gathered[p]->info.version;
+  }
+  // Each part answered its rows in the order of the ids placed on it.
+  result.rows.resize(ids.size() * row_bytes);
+  std::vector<size_t> next(num_parts, 0);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const int p = (*placed)[i].part;
+    std::memcpy(result.rows.data() + i * row_bytes,
+                gathered[p]->rows.data() + next[p]++ * row_bytes, row_bytes);
+  }
+  return result;
+}
+
+absl::StatusOr<VariableInfo> ShardedClient::PushRows(
+    const RowUpdateSpec& push) {
+  if (std::optional<Layout> layout = FindLayout(push.name)) {
+    return PushPartitionedRows(push, *layout);
+  }
+  const int shard = ShardOf(push.name);
+  absl::StatusOr<VariableInfo> pushed = shards_[shard]->PushRows(push);
+  if (pushed.ok()) return pushed;
+  absl::Status status = ShardError(shard, pushed.status());
+  // Maybe partitioned by another client: push to its parts.
+  if (absl::IsNotFound(status) && LearnLayouts({push.name})) {
+    return PushRows(push);
+  }
+  return status;
+}
+
+absl::StatusOr<VariableInfo> ShardedClient::PushPartitionedRows(
+    const RowUpdateSpec& push, const Layout& layout) {
+  if (push.base_version) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Bounded staleness needs an unpartitioned variable; ",
+                     push.name, " is partitioned."));
+  }
+  const size_t row_bytes = static_cast<size_t>(layout.row_bytes);
+  if (push.rows.size() != push.ids.size() * row_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Rows for ", push.name, " have ", push.rows.size(), " bytes; ",
+        push.ids.size(), " ids of rows of ", row_bytes, " bytes (shape ",
+        ShapeToString(layout.shape), ", dtype ", DTypeName(layout.dtype),
+        ") need ", push.ids.size() * row_bytes, "."));
+  }
+  absl::StatusOr<std::vector<PartRow>> placed =
+      PlaceIds(layout, push.ids, push.partition_strategy, push.name);
+  if (!placed.ok()) return placed.status();
+  const int num_parts = static_cast<int>(layout.rows.size());
+  std::vector<std::vector<int64_t>> part_ids(num_parts);
+  std::vector<std::string> part_rows(num_parts);
+  for (size_t i = 0; i < placed->size(); ++i) {
+    const PartRow& where = (*placed)[i];
+    part_ids[where.part].push_back(where.row);
+    part_rows[where.part].append(push.rows.data() + i * row_bytes, row_bytes);
+  }
+  const std::vector<std::vector<int>> parts_of_shard =
+      PartsByShard(push.name, num_parts);
+  std::vector<absl::StatusOr<VariableInfo>> pushed(
+      num_parts, absl::UnknownError("not pushed"));
+  // A part with no rows is pushed nothing, which only reads its version.
+  workers_->Run(ShardsWithParts(parts_of_shard), [&](int shard) {
+    for (int p : parts_of_shard[shard]) {
+      RowUpdateSpec part = push;
+      part.name = PartitionName(push.name, p);
+      part.ids = part_ids[p];
+      part.rows = part_rows[p];
+      pushed[p] = shards_[shard]->PushRows(part);
+      if (!pushed[p].ok()) pushed[p] = ShardError(shard, pushed[p].status());
+    }
+  });
+  VariableInfo info{push.name, layout.shape, layout.dtype, 0, layout.trainable};
+  for (int p = 0; p < num_parts; ++p) {
+    if (!pushed[p].ok()) return pushed[p].status();
+    info.version += pushed[p]->version;
+  }
+  return info;
+}
+
+}  // namespace paramserver
