@@ -2,7 +2,10 @@
 // key per row, in the same run: 4,096 Zipf-distributed ids (s = 1.05) per
 // call from a 1,000,000 x 64 float32 table, GatherRows against MGET of the
 // same 4,096 keys, with 1 and with 8 concurrent clients (threads, each with
-// its own connection). Prints rows per second and the ratio.
+// its own connection). Prints rows per second and the ratio. Then the same
+// ids as bags of --bag_size (embedding_lookup_sparse, mean): pooled on the
+// server by LookupSparse, against gathering the rows and pooling them on the
+// worker, from ps_server and from Redis.
 //
 //   embedding_benchmark --server=127.0.0.1:PORT --redis_port=PORT
 // (benchmarks/run_embedding_benchmark.sh starts both.)
@@ -14,6 +17,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <numeric>
 #include <random>
 #include <string>
@@ -33,6 +37,7 @@ ABSL_FLAG(int64_t, rows, 1000000, "Rows of the table.");
 ABSL_FLAG(int64_t, dim, 64, "float32 elements per row.");
 ABSL_FLAG(int64_t, ids_per_call, 4096, "Ids per gather.");
 ABSL_FLAG(double, zipf_s, 1.05, "Zipf exponent of the ids.");
+ABSL_FLAG(int64_t, bag_size, 16, "Ids per bag in the pooled cases.");
 ABSL_FLAG(double, seconds, 3, "Measuring time per case.");
 ABSL_FLAG(int, repeats, 3, "Alternating repeats of each case; medians.");
 
@@ -64,6 +69,28 @@ std::unique_ptr<ParameterServerClient> ConnectPs() {
 }
 
 std::string RedisKey(int64_t id) { return absl::StrCat("emb:", id); }
+
+// MGET of `keys`; dies unless every key has a value of `row_bytes`. The
+// caller frees the reply.
+redisReply* Mget(redisContext* context, const std::vector<std::string>& keys,
+                 size_t row_bytes) {
+  std::vector<const char*> argv = {"MGET"};
+  std::vector<size_t> lengths = {4};
+  for (const std::string& key : keys) {
+    argv.push_back(key.data());
+    lengths.push_back(key.size());
+  }
+  auto* reply = static_cast<redisReply*>(redisCommandArgv(
+      context, static_cast<int>(argv.size()), argv.data(), lengths.data()));
+  if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY ||
+      reply->elements != keys.size()) {
+    Die("MGET failed");
+  }
+  for (size_t k = 0; k < reply->elements; ++k) {
+    if (reply->element[k]->len != row_bytes) Die("MGET: short row");
+  }
+  return reply;
+}
 
 // Tables of the same shape in both (random values, not the same ones): the
 // server initializes its own; Redis gets each row under its key, 1,000 keys
@@ -172,6 +199,23 @@ double Measure(int clients, MakeCall make_call) {
   return calls.load() / seconds;
 }
 
+// The mean of each bag of `bag_size` consecutive rows (row k's bytes at
+// row_at(k); as LookupSparse's kMean with no weights), as a worker pools
+// the rows it gathered.
+template <typename RowAt>
+std::vector<float> PoolOnWorker(RowAt row_at, size_t num_rows, int64_t dim,
+                                int64_t bag_size) {
+  std::vector<float> pooled(num_rows / bag_size * dim, 0.0f);
+  std::vector<float> row(dim);
+  for (size_t k = 0; k < num_rows; ++k) {
+    std::memcpy(row.data(), row_at(k), dim * sizeof(float));
+    float* out = pooled.data() + (k / bag_size) * dim;
+    for (int64_t j = 0; j < dim; ++j) out[j] += row[j];
+  }
+  for (float& x : pooled) x /= static_cast<float>(bag_size);
+  return pooled;
+}
+
 double Median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   return values[values.size() / 2];
@@ -216,22 +260,7 @@ void Run() {
   const auto redis = [&] {
     auto context = std::shared_ptr<redisContext>(ConnectRedis(), redisFree);
     return [&, context](int i) {
-      const std::vector<std::string>& batch = keys[i % kBatches];
-      std::vector<const char*> argv = {"MGET"};
-      std::vector<size_t> lengths = {4};
-      for (const std::string& key : batch) {
-        argv.push_back(key.data());
-        lengths.push_back(key.size());
-      }
-      auto* reply = static_cast<redisReply*>(
-          redisCommandArgv(context.get(), static_cast<int>(argv.size()),
-                           argv.data(), lengths.data()));
-      if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY ||
-          reply->elements != batch.size() ||
-          reply->element[0]->len != row_bytes) {
-        Die("MGET failed");
-      }
-      freeReplyObject(reply);
+      freeReplyObject(Mget(context.get(), keys[i % kBatches], row_bytes));
     };
   };
   for (const int clients : {1, 8}) {
@@ -246,6 +275,72 @@ void Run() {
         absl::StrCat("gather, ", clients, " client", clients > 1 ? "s" : "")
             .c_str(),
         ps_rate, redis_rate, ps_rate / redis_rate);
+  }
+
+  // Pooled: the same ids as bags, one row per bag back from the server.
+  const int64_t bag_size = absl::GetFlag(FLAGS_bag_size);
+  if (bag_size <= 0 || per_call % bag_size != 0) {
+    Die("--ids_per_call must be a multiple of --bag_size");
+  }
+  std::vector<int64_t> offsets;
+  for (int64_t k = 0; k < per_call; k += bag_size) offsets.push_back(k);
+  const BagSpec bags{offsets, {}, Combiner::kMean};
+  std::printf(
+      "bags of %lld ids (mean), %lld bags per call: %lld bytes back pooled, "
+      "%lld gathered\n",
+      static_cast<long long>(bag_size), static_cast<long long>(offsets.size()),
+      static_cast<long long>(offsets.size() * row_bytes),
+      static_cast<long long>(per_call * row_bytes));
+  std::printf("%-28s %14s %14s %14s %8s %8s\n", "case (ids/s)", "pooled",
+              "gather+pool", "redis+pool", "vs ours", "vs redis");
+  const auto pooled = [&] {
+    return [&, client =
+                   std::shared_ptr<ParameterServerClient>(ConnectPs())](int i) {
+      const std::vector<int64_t>& ids = batches[i % kBatches];
+      auto rows = client->LookupSparse(kTable, ids, bags);
+      if (!rows.ok()) Die(rows.status().ToString());
+      if (rows->rows.size() != offsets.size() * row_bytes) Die("short pool");
+    };
+  };
+  const auto gather_and_pool = [&] {
+    return [&, client =
+                   std::shared_ptr<ParameterServerClient>(ConnectPs())](int i) {
+      const std::vector<int64_t>& ids = batches[i % kBatches];
+      auto gathered = client->GatherRows(kTable, ids);
+      if (!gathered.ok()) Die(gathered.status().ToString());
+      const char* rows = gathered->rows.data();
+      const std::vector<float> out =
+          PoolOnWorker([&](size_t k) { return rows + k * row_bytes; },
+                       ids.size(), dim, bag_size);
+      if (out.size() != offsets.size() * dim) Die("short pool");
+    };
+  };
+  const auto redis_and_pool = [&] {
+    auto context = std::shared_ptr<redisContext>(ConnectRedis(), redisFree);
+    return [&, context](int i) {
+      const std::vector<std::string>& batch = keys[i % kBatches];
+      redisReply* reply = Mget(context.get(), batch, row_bytes);
+      const std::vector<float> out =
+          PoolOnWorker([&](size_t k) { return reply->element[k]->str; },
+                       batch.size(), dim, bag_size);
+      freeReplyObject(reply);
+      if (out.size() != offsets.size() * dim) Die("short pool");
+    };
+  };
+  for (const int clients : {1, 8}) {
+    std::vector<double> pooled_rates, gather_rates, redis_rates;
+    for (int r = 0; r < absl::GetFlag(FLAGS_repeats); ++r) {
+      pooled_rates.push_back(Measure(clients, pooled) * per_call);
+      gather_rates.push_back(Measure(clients, gather_and_pool) * per_call);
+      redis_rates.push_back(Measure(clients, redis_and_pool) * per_call);
+    }
+    const double p = Median(pooled_rates), g = Median(gather_rates),
+                 r = Median(redis_rates);
+    std::printf(
+        "%-28s %14.0f %14.0f %14.0f %7.2fx %7.2fx\n",
+        absl::StrCat("pooled, ", clients, " client", clients > 1 ? "s" : "")
+            .c_str(),
+        p, g, r, p / g, p / r);
   }
 }
 

@@ -229,6 +229,24 @@ absl::StatusOr<GatheredRows> ParameterServerClient::GatherRows(
   return GatheredRows{*std::move(info), std::move(*response.mutable_rows())};
 }
 
+absl::StatusOr<GatheredRows> ParameterServerClient::LookupSparse(
+    absl::string_view full_name, absl::Span<const int64_t> ids,
+    const BagSpec& bags) {
+  rpc::LookupSparseRequest proto;
+  proto.set_name(std::string(full_name));
+  proto.mutable_ids()->Add(ids.begin(), ids.end());
+  ToProto(bags, proto.mutable_bags());
+  rpc::GatherRowsResponse response;
+  grpc::ClientContext context;
+  Prepare(&context, options_, stub_->metadata);
+  absl::Status status =
+      FromGrpcStatus(stub_->stub->LookupSparse(&context, proto, &response));
+  if (!status.ok()) return status;
+  absl::StatusOr<VariableInfo> info = FromProto(response.variable());
+  if (!info.ok()) return info.status();
+  return GatheredRows{*std::move(info), std::move(*response.mutable_rows())};
+}
+
 absl::StatusOr<VariableInfo> ParameterServerClient::PushRows(
     const RowUpdateSpec& push) {
   rpc::PushRowsRequest request;

@@ -128,6 +128,11 @@ class ShardedClient final : public VariableClient {
   // range, rows of the right size, no bounded staleness (it needs an
   // unpartitioned variable). The version returned is the sum of the parts'.
   absl::StatusOr<VariableInfo> PushRows(const RowUpdateSpec& push) override;
+  // From the shard that holds the variable; UNIMPLEMENTED for a partitioned
+  // one (pooling across parts is not offered yet).
+  absl::StatusOr<GatheredRows> LookupSparse(absl::string_view full_name,
+                                            absl::Span<const int64_t> ids,
+                                            const BagSpec& bags) override;
   // Over a partitioned variable: every part is asked (one whose rows are
   // not needed only for its version), one shard's parts in turn, the shards
   // concurrently.

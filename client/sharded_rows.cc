@@ -22,6 +22,14 @@ std::vector<int> ShardsWithParts(const std::vector<std::vector<int>>& parts) {
   return shards;
 }
 
+absl::Status PooledPartitionedError(absl::string_view full_name) {
+  return absl::UnimplementedError(absl::StrCat(
+      full_name,
+      " is partitioned; pooled lookups and their gradients over a partitioned "
+      "variable are not offered yet. Pool on the worker from "
+      "EmbeddingLookup."));
+}
+
 }  // namespace
 
 std::vector<std::vector<int>> ShardedClient::PartsByShard(
@@ -106,6 +114,21 @@ absl::StatusOr<GatheredRows> ShardedClient::LookupPartitioned(
   return result;
 }
 
+absl::StatusOr<GatheredRows> ShardedClient::LookupSparse(
+    absl::string_view full_name, absl::Span<const int64_t> ids,
+    const BagSpec& bags) {
+  if (FindLayout(full_name)) return PooledPartitionedError(full_name);
+  const int shard = ShardOf(full_name);
+  absl::StatusOr<GatheredRows> pooled =
+      shards_[shard]->LookupSparse(full_name, ids, bags);
+  if (pooled.ok()) return pooled;
+  absl::Status status = ShardError(shard, pooled.status());
+  if (absl::IsNotFound(status) && LearnLayouts({std::string(full_name)})) {
+    return PooledPartitionedError(full_name);
+  }
+  return status;
+}
+
 absl::StatusOr<VariableInfo> ShardedClient::PushRows(
     const RowUpdateSpec& push) {
   if (std::optional<Layout> layout = FindLayout(push.name)) {
@@ -124,6 +147,7 @@ absl::StatusOr<VariableInfo> ShardedClient::PushRows(
 
 absl::StatusOr<VariableInfo> ShardedClient::PushPartitionedRows(
     const RowUpdateSpec& push, const Layout& layout) {
+  if (push.bags) return PooledPartitionedError(push.name);
   if (push.base_version) {
     return absl::InvalidArgumentError(
         absl::StrCat("Bounded staleness needs an unpartitioned variable; ",

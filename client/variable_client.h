@@ -92,6 +92,15 @@ class VariableClient {
   virtual absl::StatusOr<GatheredRows> GatherRows(
       absl::string_view full_name, absl::Span<const int64_t> ids) = 0;
 
+  // tf.nn.embedding_lookup_sparse(params, sp_ids, sp_weights, combiner)
+  // pooled on the server: one row per bag of `bags` (BagSpec) of the
+  // float32 variable `full_name`, all from one version, so the bytes that
+  // travel shrink by the bag size. Its gradient: PushRows with
+  // RowUpdateSpec::bags.
+  virtual absl::StatusOr<GatheredRows> LookupSparse(
+      absl::string_view full_name, absl::Span<const int64_t> ids,
+      const BagSpec& bags) = 0;
+
   // tf.nn.embedding_lookup(params, ids, partition_strategy, max_norm): the
   // rows of `full_name` by id, in the order asked, repeats allowed. For a
   // partitioned variable (ShardedClient) the ids are global and `strategy`

@@ -62,6 +62,21 @@ struct PushSpec {
 // first n % p parts one row longer, as tf.fixed_size_partitioner splits.
 enum class PartitionStrategy { kMod, kDiv };
 
+// tf.nn.embedding_lookup_sparse's combiners: the weighted sum of a bag's
+// rows, divided by the sum of its weights (kMean, TF 1.x's default) or by
+// the square root of the sum of their squares (kSqrtn), or not (kSum).
+enum class Combiner { kMean, kSum, kSqrtn };
+
+// Bags of ids, as embedding_lookup_sparse's sp_ids and sp_weights: bag b
+// holds ids [offsets[b], offsets[b + 1]) (the last to the end of the ids),
+// id k weighted by weights[k] (1 when weights is empty). Offsets start at 0
+// and never decrease; a bag may be empty (its row is zeros). Not owned.
+struct BagSpec {
+  absl::Span<const int64_t> offsets;
+  absl::Span<const float> weights;
+  Combiner combiner = Combiner::kMean;
+};
+
 struct RowUpdateSpec {
   std::string name;
   UpdateKind kind = UpdateKind::kAssign;
@@ -74,6 +89,10 @@ struct RowUpdateSpec {
   int64_t max_staleness = 0;  // As PushSpec's.
   // Only for a partitioned variable (ShardedClient): how ids map to parts.
   PartitionStrategy partition_strategy = PartitionStrategy::kMod;
+  // The gradient of a pooled lookup (kApplyGradient only): `rows` holds one
+  // row per bag, and each id of bag b receives that row times its weight,
+  // divided as the combiner divided (the gradient of LookupSparse).
+  std::optional<BagSpec> bags;
 };
 
 struct PullItemSpec {

@@ -6,7 +6,7 @@
 //
 // Input: requests separated by "<REQ>"; in each, the first byte picks the
 // kind (GetVariable, Push, List, Delete, Pull, CheckPushHeader, GatherRows,
-// PushRows),
+// PushRows, LookupSparse),
 // the rest is its serialized message (List and Delete: a name or prefix).
 
 #include <cstdint>
@@ -39,7 +39,7 @@ class Session {
   Session() { store_ = *VariableStore::Create(SmallStoreOptions()); }
 
   void Run(char kind, absl::string_view bytes) {
-    switch (static_cast<uint8_t>(kind) % 8) {
+    switch (static_cast<uint8_t>(kind) % 9) {
       case 0:
         return GetVariable(bytes);
       case 1:
@@ -56,6 +56,8 @@ class Session {
         return Gather(bytes);
       case 7:
         return PushRows(bytes);
+      case 8:
+        return LookupSparse(bytes);
     }
   }
 
@@ -149,6 +151,26 @@ class Session {
       Check(absl::string_view(after->value->data(), after->value->size()) ==
             before_bytes);
     }
+  }
+
+  // A pooled lookup returns one row of the variable's row size per bag.
+  void LookupSparse(absl::string_view bytes) {
+    rpc::LookupSparseRequest proto;
+    if (!proto.ParseFromArray(bytes.data(), bytes.size())) return;
+    absl::StatusOr<BagSpec> bags = FromProto(proto.bags());
+    if (!bags.ok()) return;
+    absl::StatusOr<VariableStore::GatherResult> pooled =
+        store_->LookupSparse(proto.name(), proto.ids(), *bags);
+    if (!pooled.ok()) return;
+    const VariableInfo& info = pooled->info;
+    Check(!info.shape.empty() && info.dtype == DType::kFloat);
+    absl::StatusOr<int64_t> elements = NumElements(info.shape);
+    Check(elements.ok());
+    const size_t row_bytes =
+        info.shape[0] == 0 ? 0
+                           : static_cast<size_t>(*elements / info.shape[0]) * 4;
+    Check(pooled->rows != nullptr &&
+          pooled->rows->size() == bags->offsets.size() * row_bytes);
   }
 
   // A gather returns one row of the variable's row size per id.

@@ -74,7 +74,30 @@ absl::Status ServeGatherRows(VariableService& service, const Caller& caller,
   return absl::OkStatus();
 }
 
+// LookupSparse, its pooled rows sent as a gather's are.
+absl::Status ServeLookupSparse(VariableService& service, const Caller& caller,
+                               const grpc::ByteBuffer& raw_request,
+                               grpc::ByteBuffer* raw_response) {
+  if (absl::Status s = service.Admit(caller, Action::kRead, {}); !s.ok())
+    return s;
+  rpc::LookupSparseRequest request;
+  if (absl::Status s = ParseRequest(raw_request, &request); !s.ok()) return s;
+  absl::StatusOr<VariableStore::GatherResult> pooled =
+      service.LookupSparse(caller, request);
+  if (!pooled.ok()) return pooled.status();
+  *raw_response = EncodeGatherRowsResponse(*pooled);
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+grpc::ServerUnaryReactor* ParameterServerService::LookupSparse(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Finish(context, "LookupSparse",
+                ServeLookupSparse(service_, AuthenticateCall(tokens_, *context),
+                                  *request, response));
+}
 
 grpc::ServerUnaryReactor* ParameterServerService::GetServerInfo(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,

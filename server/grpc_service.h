@@ -29,12 +29,13 @@ using ParameterServerBase = rpc::ParameterServer::WithRawCallbackMethod_GatherRo
                             rpc::ParameterServer::WithRawCallbackMethod_Pull<
                                 rpc::ParameterServer::WithRawCallbackMethod_PullChunks<
                                     rpc::ParameterServer::WithRawCallbackMethod_Push<
-                                        rpc::ParameterServer::
-                                            WithRawCallbackMethod_PushChunks<
-                                                rpc::ParameterServer::
-                                                    WithRawCallbackMethod_PushRows<
-                                                        rpc::ParameterServer::
-                                                            Service>>>>>>>>>>>>;
+                                        rpc::ParameterServer::WithRawCallbackMethod_PushChunks<
+                                            rpc::ParameterServer::
+                                                WithRawCallbackMethod_PushRows<
+                                                    rpc::ParameterServer::
+                                                        WithRawCallbackMethod_LookupSparse<
+                                                            rpc::ParameterServer::
+                                                                Service>>>>>>>>>>>>>;
 
 // The gRPC face of a VariableStore: converts messages and statuses, nothing
 // more. Each method authenticates its call against `tokens`
@@ -98,6 +99,10 @@ class ParameterServerService final : public ParameterServerBase {
   grpc::ServerUnaryReactor* Push(grpc::CallbackServerContext* context,
                                  const grpc::ByteBuffer* request,
                                  grpc::ByteBuffer* response) override;
+  // Response: GatherRowsResponse, encoded as GatherRows's.
+  grpc::ServerUnaryReactor* LookupSparse(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* PushRows(grpc::CallbackServerContext* context,
                                      const grpc::ByteBuffer* request,
                                      grpc::ByteBuffer* response) override;

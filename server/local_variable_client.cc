@@ -48,6 +48,16 @@ absl::StatusOr<GatheredRows> LocalVariableClient::GatherRows(
       std::string(gathered->rows->data(), gathered->rows->size())};
 }
 
+absl::StatusOr<GatheredRows> LocalVariableClient::LookupSparse(
+    absl::string_view full_name, absl::Span<const int64_t> ids,
+    const BagSpec& bags) {
+  absl::StatusOr<VariableStore::GatherResult> pooled =
+      store_->LookupSparse(full_name, ids, bags);
+  if (!pooled.ok()) return pooled.status();
+  return GatheredRows{std::move(pooled->info),
+                      std::string(pooled->rows->data(), pooled->rows->size())};
+}
+
 absl::StatusOr<VariableInfo> LocalVariableClient::PushRows(
     const RowUpdateSpec& push) {
   return store_->PushRows(push);

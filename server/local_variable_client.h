@@ -39,6 +39,9 @@ class LocalVariableClient final : public VariableClient {
   absl::StatusOr<GatheredRows> GatherRows(
       absl::string_view full_name, absl::Span<const int64_t> ids) override;
   absl::StatusOr<VariableInfo> PushRows(const RowUpdateSpec& push) override;
+  absl::StatusOr<GatheredRows> LookupSparse(absl::string_view full_name,
+                                            absl::Span<const int64_t> ids,
+                                            const BagSpec& bags) override;
   absl::StatusOr<std::vector<VariableInfo>> ListVariables(
       absl::string_view prefix) override;
   absl::StatusOr<std::vector<std::string>> DeleteVariable(

@@ -139,6 +139,22 @@ absl::StatusOr<VariableStore::GatherResult> VariableService::GatherRows(
   return store_->GatherRows(request.name(), request.ids());
 }
 
+absl::StatusOr<VariableStore::GatherResult> VariableService::LookupSparse(
+    const Caller& caller, const rpc::LookupSparseRequest& request) {
+  if (absl::Status s = Admit(caller, Action::kRead, {request.name()});
+      !s.ok()) {
+    return s;
+  }
+  if (request.ids_size() > kMaxGatherIds) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "A lookup may carry at most ", kMaxGatherIds, " ids; this one carries ",
+        request.ids_size(), ". Split it into several calls."));
+  }
+  absl::StatusOr<BagSpec> bags = FromProto(request.bags());
+  if (!bags.ok()) return bags.status();
+  return store_->LookupSparse(request.name(), request.ids(), *bags);
+}
+
 absl::Status VariableService::ListVariables(
     const Caller& caller, const rpc::ListVariablesRequest& request,
     rpc::ListVariablesResponse* response) {

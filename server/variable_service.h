@@ -120,6 +120,11 @@ class VariableService {
   absl::Status Push(const Caller& caller, const rpc::PushRequest& request,
                     rpc::PushResponse* response);
 
+  // VariableStore::LookupSparse, reading (Action::kRead) the variable; more
+  // than kMaxGatherIds ids are INVALID_ARGUMENT before anything is read.
+  absl::StatusOr<VariableStore::GatherResult> LookupSparse(
+      const Caller& caller, const rpc::LookupSparseRequest& request);
+
   // VariableStore::PushRows, writing (Action::kWrite) the variable; more
   // than kMaxGatherIds ids are INVALID_ARGUMENT before anything is done.
   absl::Status PushRows(const Caller& caller,

@@ -132,6 +132,16 @@ class VariableStore {
                                           absl::Span<const int64_t> ids)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // tf.nn.embedding_lookup_sparse pooled here (server/bags.h): one row per
+  // bag of `bags`, from a float32 variable of rank 1 or more, all read at
+  // one version. Errors as GatherRows's (the result counts bags), and
+  // INVALID_ARGUMENT for bags that do not describe the ids (CheckBags) or
+  // another dtype.
+  absl::StatusOr<GatherResult> LookupSparse(absl::string_view full_name,
+                                            absl::Span<const int64_t> ids,
+                                            const BagSpec& bags)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   // Applies every update of `push` or none: every update is checked first,
   // then the slots the optimizer needs are created on first use, the
   // variables and slots are locked in name order, staleness is checked, and
@@ -167,7 +177,9 @@ class VariableStore {
   // for a scalar, an id outside [0, rows) (TensorFlow's words), more than
   // kMaxRowIds ids, or rows whose size is not ids.size() rows. No ids: a
   // no-op that returns the variable's metadata. Returns the metadata after
-  // the update.
+  // the update. With push.bags (a float32 variable, kApplyGradient only),
+  // rows holds one row per bag, spread to the bag's ids as the gradient of
+  // LookupSparse (SpreadBagGradient) and then applied as above.
   absl::StatusOr<VariableInfo> PushRows(const RowUpdateSpec& push)
       ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -310,6 +322,9 @@ class VariableStore {
       ABSL_LOCKS_EXCLUDED(log_mu_, mu_);
 
   // The variable called `full_name`, or INVALID_ARGUMENT / NOT_FOUND.
+  // PushRows with bags: checks them and spreads the rows to the ids.
+  absl::StatusOr<VariableInfo> PushBagGradient(const RowUpdateSpec& push)
+      ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<std::shared_ptr<Variable>> Find(absl::string_view full_name)
       ABSL_LOCKS_EXCLUDED(mu_);
   // The slot variables `optimizer` keeps for `variable`, created (outside the

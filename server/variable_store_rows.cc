@@ -156,6 +156,7 @@ absl::StatusOr<VariableStore::GatherResult> VariableStore::GatherRows(
 absl::StatusOr<VariableInfo> VariableStore::PushRows(
     const RowUpdateSpec& push) {
   if (absl::Status s = ValidateRowUpdate(push); !s.ok()) return s;
+  if (push.bags) return PushBagGradient(push);
   absl::StatusOr<std::shared_ptr<Variable>> found = Find(push.name);
   if (!found.ok()) return found.status();
   std::shared_ptr<Variable> variable = *std::move(found);

@@ -332,6 +332,133 @@ TEST_F(RowsE2ETest, BadRowPushesGetPreciseErrorsAndChangeNothing) {
   EXPECT_FALSE(client_->GatherRows("emb/table/Adagrad", {0}).ok());
 }
 
+// embedding_lookup_sparse pooled on the server: 512 bags of 16 ids come back
+// as 512 rows, equal to pooling the gathered rows on the worker; the bags'
+// gradient lands on their ids as the spread rows pushed one by one would.
+TEST_F(RowsE2ETest, PooledLookupAndItsGradientOverGrpc) {
+  constexpr int kBags = 512, kBagSize = 16;
+  std::mt19937 random(4);
+  std::vector<int64_t> ids, offsets;
+  std::vector<float> weights;
+  for (int b = 0; b < kBags; ++b) {
+    offsets.push_back(ids.size());
+    for (int k = 0; k < kBagSize; ++k) {
+      ids.push_back(
+          std::uniform_int_distribution<int64_t>(0, kRows - 1)(random));
+      weights.push_back(
+          std::uniform_real_distribution<float>(0.5, 1.5)(random));
+    }
+  }
+  const BagSpec bags{offsets, weights, Combiner::kSqrtn};
+  auto pooled = client_->LookupSparse("emb/table", ids, bags);
+  ASSERT_TRUE(pooled.ok()) << pooled.status();
+  auto gathered = client_->GatherRows("emb/table", ids);
+  ASSERT_TRUE(gathered.ok()) << gathered.status();
+  ASSERT_EQ(pooled->rows.size(), kBags * kDim * sizeof(float));
+  EXPECT_EQ(gathered->rows.size(), kBagSize * pooled->rows.size());
+  const std::vector<float> rows = Floats(gathered->rows);
+  const std::vector<float> got = Floats(pooled->rows);
+  std::vector<float> divisors(kBags);
+  for (int b = 0; b < kBags; ++b) {
+    double squares = 0;
+    for (int k = b * kBagSize; k < (b + 1) * kBagSize; ++k) {
+      squares += double(weights[k]) * weights[k];
+    }
+    divisors[b] = std::sqrt(squares);
+    for (int j = 0; j < kDim; ++j) {
+      double sum = 0;
+      for (int k = b * kBagSize; k < (b + 1) * kBagSize; ++k) {
+        sum += double(weights[k]) * rows[k * kDim + j];
+      }
+      ASSERT_NEAR(got[b * kDim + j], sum / divisors[b],
+                  1e-5 * std::abs(sum / divisors[b]))
+          << "bag " << b << " column " << j;
+    }
+  }
+
+  // The gradient: one row per bag, pushed with the bags (Adagrad), against
+  // the same rows spread to the ids by hand and pushed to a copy.
+  VariableRequest copy;
+  copy.name = "copy";
+  copy.shape = TensorShape{kRows, kDim};
+  copy.initializer.kind = InitializerKind::kZeros;
+  ASSERT_TRUE(client_->GetVariable(copy).ok());
+  VariableRequest twin = copy;
+  twin.name = "twin";
+  ASSERT_TRUE(client_->GetVariable(twin).ok());
+  std::vector<float> bag_gradient(kBags * kDim);
+  for (float& g : bag_gradient) {
+    g = std::uniform_real_distribution<float>(-1, 1)(random);
+  }
+  std::vector<float> spread(ids.size() * kDim);
+  for (size_t k = 0; k < ids.size(); ++k) {
+    const int b = static_cast<int>(k / kBagSize);
+    for (int j = 0; j < kDim; ++j) {
+      spread[k * kDim + j] =
+          bag_gradient[b * kDim + j] * weights[k] / divisors[b];
+    }
+  }
+  RowUpdateSpec push;
+  push.kind = UpdateKind::kApplyGradient;
+  push.optimizer.kind = OptimizerKind::kAdagrad;
+  push.ids = ids;
+  const std::string bag_rows = Bytes(bag_gradient);
+  const std::string spread_rows = Bytes(spread);
+  push.name = "copy";
+  push.rows = bag_rows;
+  push.bags = bags;
+  ASSERT_TRUE(client_->PushRows(push).ok());
+  push.name = "twin";
+  push.rows = spread_rows;
+  push.bags.reset();
+  ASSERT_TRUE(client_->PushRows(push).ok());
+  auto pushed = client_->GatherRows("copy", ids);
+  auto by_hand = client_->GatherRows("twin", ids);
+  ASSERT_TRUE(pushed.ok() && by_hand.ok());
+  const std::vector<float> a = Floats(pushed->rows), b = Floats(by_hand->rows);
+  for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_NEAR(a[i], b[i], 1e-5) << i;
+  }
+  EXPECT_NE(a[0], 0);
+
+  // Bad bags, tables and kinds: precise errors, nothing applied.
+  const std::vector<int64_t> backwards = {0, 3, 2};
+  const std::vector<int64_t> three = {1, 2, 3};
+  absl::Status status =
+      client_->LookupSparse("emb/table", three, {backwards, {}, Combiner::kSum})
+          .status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("bag_offsets[2] = 2 is not in [3, 3]"));
+  VariableRequest counts;
+  counts.name = "counts";
+  counts.shape = TensorShape{4, 2};
+  counts.dtype = DType::kInt64;
+  ASSERT_TRUE(client_->GetVariable(counts).ok());
+  const std::vector<int64_t> one_bag = {0};
+  status = client_->LookupSparse("counts", three, {one_bag, {}, Combiner::kSum})
+               .status();
+  EXPECT_EQ(status.message(),
+            "Pooled lookups take float32 tables; counts is int64.");
+  push.name = "copy";
+  push.kind = UpdateKind::kAssignAdd;
+  push.ids = three;
+  const std::string one_row = Bytes(std::vector<float>(kDim, 1));
+  const std::string two_rows = Bytes(std::vector<float>(2 * kDim, 1));
+  push.rows = one_row;
+  push.bags = BagSpec{one_bag, {}, Combiner::kMean};
+  status = client_->PushRows(push).status();
+  EXPECT_THAT(std::string(status.message()), HasSubstr("APPLY_GRADIENT"));
+  push.kind = UpdateKind::kApplyGradient;
+  push.rows = two_rows;
+  status = client_->PushRows(push).status();
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("1 bags of rows of 64 bytes need 64."));
+  auto after = client_->GatherRows("copy", {0});
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->info.version, 2);
+}
+
 // Two workers scatter-add into the same rows at once: every add counts.
 TEST_F(RowsE2ETest, ConcurrentScatterAddsAllCount) {
   VariableRequest counts;

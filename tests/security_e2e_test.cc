@@ -248,6 +248,10 @@ TEST_F(SecurityE2ETest, PrefixTokenStaysInsideItsScope) {
   EXPECT_TRUE(tower0->ListVariables("tower0").ok());
   EXPECT_TRUE(tower0->GatherRows("tower0/w", {3, 0}).ok());
   EXPECT_TRUE(tower0->PushRows(AddToRow("tower0/w")).ok());
+  static const int64_t kIds[] = {1, 2};
+  static const int64_t kOneBag[] = {0};
+  const BagSpec one_bag{kOneBag, {}, Combiner::kSum};
+  EXPECT_TRUE(tower0->LookupSparse("tower0/w", kIds, one_bag).ok());
 
   for (const absl::Status& status :
        {tower0->GetVariable(Zeros("tower1", "v")).status(),
@@ -257,6 +261,7 @@ TEST_F(SecurityE2ETest, PrefixTokenStaysInsideItsScope) {
         tower0->ReadVariable("tower1/w").status(),
         tower0->GatherRows("tower1/w", {0}).status(),
         tower0->PushRows(AddToRow("tower1/w")).status(),
+        tower0->LookupSparse("tower1/w", kIds, one_bag).status(),
         tower0->ListVariables("").status()}) {
     EXPECT_TRUE(absl::IsPermissionDenied(status)) << status;
     EXPECT_THAT(status.message(), HasSubstr("tower0"));

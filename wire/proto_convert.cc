@@ -280,6 +280,25 @@ absl::StatusOr<PushSpec> FromProto(const rpc::PushRequest& proto) {
   return push;
 }
 
+absl::StatusOr<BagSpec> FromProto(const rpc::Bags& proto) {
+  if (!rpc::Bags::Combiner_IsValid(proto.combiner())) {
+    return InvalidEnum("bags.combiner", proto.combiner());
+  }
+  BagSpec bags;
+  bags.offsets =
+      absl::MakeConstSpan(proto.offsets().data(), proto.offsets_size());
+  bags.weights =
+      absl::MakeConstSpan(proto.weights().data(), proto.weights_size());
+  bags.combiner = static_cast<Combiner>(proto.combiner());
+  return bags;
+}
+
+void ToProto(const BagSpec& bags, rpc::Bags* proto) {
+  proto->mutable_offsets()->Add(bags.offsets.begin(), bags.offsets.end());
+  proto->mutable_weights()->Add(bags.weights.begin(), bags.weights.end());
+  proto->set_combiner(static_cast<rpc::Bags::Combiner>(bags.combiner));
+}
+
 absl::StatusOr<RowUpdateSpec> FromProto(const rpc::PushRowsRequest& proto) {
   if (!rpc::Update::Kind_IsValid(proto.kind())) {
     return InvalidEnum("kind", proto.kind());
@@ -294,6 +313,11 @@ absl::StatusOr<RowUpdateSpec> FromProto(const rpc::PushRowsRequest& proto) {
   push.optimizer = *optimizer;
   if (proto.has_base_version()) push.base_version = proto.base_version();
   push.max_staleness = proto.max_staleness();
+  if (proto.has_bags()) {
+    absl::StatusOr<BagSpec> bags = FromProto(proto.bags());
+    if (!bags.ok()) return bags.status();
+    push.bags = *bags;
+  }
   return push;
 }
 
@@ -305,6 +329,7 @@ void ToProto(const RowUpdateSpec& push, rpc::PushRowsRequest* proto) {
   ToProto(push.optimizer, proto->mutable_optimizer());
   if (push.base_version) proto->set_base_version(*push.base_version);
   proto->set_max_staleness(push.max_staleness);
+  if (push.bags) ToProto(*push.bags, proto->mutable_bags());
 }
 
 }  // namespace paramserver
@@ -315,6 +340,8 @@ static_assert(static_cast<int>(OptimizerKind::kAdam) == rpc::Optimizer::ADAM);
 static_assert(static_cast<int>(OptimizerKind::kFtrl) == rpc::Optimizer::FTRL);
 static_assert(static_cast<int>(OptimizerKind::kLazyAdam) ==
               rpc::Optimizer::LAZY_ADAM);
+static_assert(static_cast<int>(Combiner::kSqrtn) == rpc::Bags::SQRTN);
+static_assert(static_cast<int>(Combiner::kSum) == rpc::Bags::SUM);
 static_assert(static_cast<int>(UpdateKind::kApplyGradient) ==
               rpc::Update::APPLY_GRADIENT);
 

@@ -28,6 +28,10 @@ absl::StatusOr<OptimizerSpec> FromProto(const rpc::Optimizer& proto);
 void ToProto(const OptimizerSpec& spec, rpc::Optimizer* proto);
 void ToProto(const PushSpec& push, rpc::PushRequest* proto);
 
+// The offsets and weights point into `proto`, which must outlive the result.
+absl::StatusOr<BagSpec> FromProto(const rpc::Bags& proto);
+void ToProto(const BagSpec& bags, rpc::Bags* proto);
+
 // The ids and rows point into `proto`, which must outlive the result.
 absl::StatusOr<RowUpdateSpec> FromProto(const rpc::PushRowsRequest& proto);
 void ToProto(const RowUpdateSpec& push, rpc::PushRowsRequest* proto);

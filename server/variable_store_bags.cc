@@ -1,0 +1,99 @@
+// VariableStore's pooled lookups (embedding_lookup_sparse) and the pushes
+// of their gradients: server/bags.h does the arithmetic.
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "server/bags.h"
+#include "server/row_layout.h"
+#include "server/variable_store.h"
+
+namespace paramserver {
+namespace {
+
+// The row layout of a float32 variable; INVALID_ARGUMENT otherwise.
+absl::StatusOr<RowLayout> FloatRows(const Variable& variable) {
+  if (variable.dtype() != DType::kFloat) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Pooled lookups take float32 tables; ", variable.name(),
+                     " is ", DTypeName(variable.dtype()), "."));
+  }
+  // Name, shape and dtype never change, so no lock is needed.
+  return RowLayoutOf(VariableInfo{variable.name(), variable.shape(),
+                                  variable.dtype(), 0, true});
+}
+
+}  // namespace
+
+absl::StatusOr<VariableStore::GatherResult> VariableStore::LookupSparse(
+    absl::string_view full_name, absl::Span<const int64_t> ids,
+    const BagSpec& bags) {
+  if (ids.size() > kMaxRowIds) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("A lookup may carry at most ", kMaxRowIds,
+                     " ids; this one has ", ids.size(), "."));
+  }
+  if (absl::Status s = CheckBags(bags, ids.size()); !s.ok()) return s;
+  absl::StatusOr<std::shared_ptr<Variable>> found = Find(full_name);
+  if (!found.ok()) return found.status();
+  Variable& variable = **found;
+  absl::StatusOr<RowLayout> layout = FloatRows(variable);
+  if (!layout.ok()) return layout.status();
+  const size_t row_bytes = layout->row_bytes();
+  if (row_bytes > 0 && bags.offsets.size() > kMaxGatherBytes / row_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Pooling ", bags.offsets.size(), " bags of ", full_name, " (",
+        row_bytes, " bytes each) would return more than ", kMaxGatherBytes,
+        " bytes, the most one call returns; send fewer bags per call."));
+  }
+  if (absl::Status s = CheckRowIds(full_name, *layout, ids); !s.ok()) return s;
+  absl::StatusOr<std::shared_ptr<TensorBuffer>> rows =
+      TensorBuffer::Allocate(bags.offsets.size() * row_bytes);
+  if (!rows.ok()) return rows.status();
+  GatherResult result;
+  absl::Status status = variable.LockForUpdate();
+  if (status.ok()) {
+    result.info = variable.InfoLocked();
+    PoolRows(bags, ids,
+             reinterpret_cast<const float*>(variable.ValueLocked().data()),
+             layout->width, reinterpret_cast<float*>((*rows)->data()));
+  }
+  variable.Unlock();
+  if (!status.ok()) return status;
+  result.rows = *std::move(rows);
+  return result;
+}
+
+absl::StatusOr<VariableInfo> VariableStore::PushBagGradient(
+    const RowUpdateSpec& push) {
+  if (push.kind != UpdateKind::kApplyGradient) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Rows per bag are the gradient of a pooled lookup of ",
+                     push.name, ": push them with APPLY_GRADIENT."));
+  }
+  if (absl::Status s = CheckBags(*push.bags, push.ids.size()); !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<std::shared_ptr<Variable>> found = Find(push.name);
+  if (!found.ok()) return found.status();
+  absl::StatusOr<RowLayout> layout = FloatRows(**found);
+  if (!layout.ok()) return layout.status();
+  const size_t bags = push.bags->offsets.size();
+  if (push.rows.size() != bags * layout->row_bytes()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Rows for ", push.name, " have ", push.rows.size(),
+                     " bytes; ", bags, " bags of rows of ", layout->row_bytes(),
+                     " bytes need ", bags * layout->row_bytes(), "."));
+  }
+  if (absl::Status s = CheckRowIds(push.name, *layout, push.ids); !s.ok()) {
+    return s;
+  }
+  const std::string spread =
+      SpreadBagGradient(*push.bags, push.ids.size(), push.rows, layout->width);
+  RowUpdateSpec per_id = push;
+  per_id.bags.reset();
+  per_id.rows = spread;
+  return PushRows(per_id);
+}
+
+}  // namespace paramserver
