@@ -23,6 +23,20 @@ absl::StatusOr<RowLayout> FloatRows(const Variable& variable) {
                                   variable.dtype(), 0, true});
 }
 
+// Pooling reads, and a bag gradient is spread to, one row per id: at most
+// what one gather may return, so a small request cannot make the server
+// read or allocate without bound.
+absl::Status CheckPooledIds(absl::string_view name, size_t ids,
+                            size_t row_bytes) {
+  if (row_bytes == 0 || ids <= kMaxGatherBytes / row_bytes) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "Pooling ", ids, " ids of ", name, " (", row_bytes,
+      " bytes each) would touch more than ", kMaxGatherBytes,
+      " bytes of rows, the most one call may; send fewer ids per call."));
+}
+
 }  // namespace
 
 absl::StatusOr<VariableStore::GatherResult> VariableStore::LookupSparse(
@@ -45,6 +59,10 @@ absl::StatusOr<VariableStore::GatherResult> VariableStore::LookupSparse(
         "Pooling ", bags.offsets.size(), " bags of ", full_name, " (",
         row_bytes, " bytes each) would return more than ", kMaxGatherBytes,
         " bytes, the most one call returns; send fewer bags per call."));
+  }
+  if (absl::Status s = CheckPooledIds(full_name, ids.size(), row_bytes);
+      !s.ok()) {
+    return s;
   }
   if (absl::Status s = CheckRowIds(full_name, *layout, ids); !s.ok()) return s;
   absl::StatusOr<std::shared_ptr<TensorBuffer>> rows =
@@ -79,7 +97,17 @@ absl::StatusOr<VariableInfo> VariableStore::PushBagGradient(
   absl::StatusOr<RowLayout> layout = FloatRows(**found);
   if (!layout.ok()) return layout.status();
   const size_t bags = push.bags->offsets.size();
-  if (push.rows.size() != bags * layout->row_bytes()) {
+  const size_t row_bytes = layout->row_bytes();
+  if (absl::Status s = CheckPooledIds(push.name, push.ids.size(), row_bytes);
+      !s.ok()) {
+    return s;
+  }
+  // Divided rather than multiplied: bags * row_bytes may not fit.
+  const bool one_row_per_bag = row_bytes == 0
+                                   ? push.rows.empty()
+                                   : push.rows.size() % row_bytes == 0 &&
+                                         push.rows.size() / row_bytes == bags;
+  if (!one_row_per_bag) {
     return absl::InvalidArgumentError(
         absl::StrCat("Rows for ", push.name, " have ", push.rows.size(),
                      " bytes; ", bags, " bags of rows of ", layout->row_bytes(),

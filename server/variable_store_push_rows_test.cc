@@ -275,5 +275,39 @@ TEST_F(PushRowsTest, ConcurrentScatterAddsLoseNoIncrement) {
             1 + kThreads * kPushes);
 }
 
+// A pooled lookup reads, and a bag gradient is spread to, one row per id:
+// a small request naming one wide row millions of times is refused before
+// the server reads or allocates anything, and changes nothing.
+TEST_F(PushRowsTest, PooledCallsTouchAtMostOneGathersBytes) {
+  Create("wide", {10, 1024});  // Rows of 4 KiB: 16,385 ids pass 64 MiB.
+  const std::vector<int64_t> ids(16385, 3);
+  const std::vector<int64_t> one_bag = {0};
+  const BagSpec bags{one_bag, {}, Combiner::kSum};
+  absl::Status status = store_->LookupSparse("wide", ids, bags).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("Pooling 16385 ids of wide (4096 bytes each) would "
+                        "touch more than 67108864 bytes"));
+  const std::string one_row = Bytes(std::vector<float>(1024, 1));
+  RowUpdateSpec push;
+  push.name = "wide";
+  push.kind = UpdateKind::kApplyGradient;
+  push.ids = ids;
+  push.rows = one_row;
+  push.bags = bags;
+  push.optimizer.kind = OptimizerKind::kAdagrad;
+  status = store_->PushRows(push).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("Pooling 16385 ids"));
+  EXPECT_FALSE(store_->ReadVariable("wide/Adagrad").ok());
+  // One id fewer is a valid call.
+  const std::vector<int64_t> fewer(16384, 3);
+  push.ids = fewer;
+  auto pushed = store_->PushRows(push);
+  ASSERT_TRUE(pushed.ok()) << pushed.status();
+  EXPECT_EQ(pushed->version, 2);
+  EXPECT_TRUE(store_->LookupSparse("wide", fewer, bags).ok());
+}
+
 }  // namespace
 }  // namespace paramserver
