@@ -518,8 +518,10 @@ TEST(RowsDurabilityE2ETest, AcknowledgedRowPushSurvivesKill9) {
     push.name = "emb";
     push.kind = UpdateKind::kApplyGradient;
     push.ids = ids;
-    push.rows = std::string(reinterpret_cast<const char*>(gradient.data()),
-                            gradient.size() * sizeof(float));
+    // push.rows is a view of these bytes.
+    const std::string rows(reinterpret_cast<const char*>(gradient.data()),
+                           gradient.size() * sizeof(float));
+    push.rows = rows;
     push.optimizer.kind = OptimizerKind::kFtrl;
     for (int step = 0; step < 3; ++step) {
       ASSERT_TRUE((*client)->PushRows(push).ok());
