@@ -192,6 +192,32 @@ absl::StatusOr<VariableInfo> VariableStore::PushRows(
   return info;
 }
 
+namespace {
+
+// What a row push logs for each of `touched` (the variable, then its
+// slots): the whole value when `whole`, else the rows `distinct`, copied
+// into `new_rows` (which the result views). The caller holds every
+// target's lock (UpdateLocks), which the analysis cannot follow into the
+// log's callback.
+std::vector<LoggedValue> LoggedValues(
+    const std::vector<std::shared_ptr<Variable>>& touched, bool whole,
+    absl::Span<const int64_t> distinct, size_t row_bytes,
+    std::vector<std::string>& new_rows) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  std::vector<LoggedValue> values;
+  new_rows.reserve(touched.size());  // No reallocation: values view them.
+  for (const auto& target : touched) {
+    absl::string_view value = target->ValueLocked();
+    if (!whole) {
+      new_rows.push_back(CopyRows(value, distinct, row_bytes));
+      value = new_rows.back();
+    }
+    values.push_back({target->name(), target->InfoLocked().version, value});
+  }
+  return values;
+}
+
+}  // namespace
+
 absl::StatusOr<VariableInfo> VariableStore::ApplyRows(
     const RowUpdateSpec& push, const RowLayout& layout,
     std::shared_ptr<Variable> variable,
@@ -259,18 +285,9 @@ absl::StatusOr<VariableInfo> VariableStore::ApplyRows(
         const ChangeSource source = push.kind == UpdateKind::kApplyGradient
                                         ? ChangeSource::kGradient
                                         : ChangeSource::kAssign;
-        std::vector<LoggedValue> values;
         std::vector<std::string> new_rows;
-        new_rows.reserve(touched.size());
-        for (const auto& target : touched) {
-          absl::string_view value = target->ValueLocked();
-          if (!whole) {
-            new_rows.push_back(CopyRows(value, distinct, row_bytes));
-            value = new_rows.back();
-          }
-          values.push_back(
-              {target->name(), target->InfoLocked().version, value});
-        }
+        std::vector<LoggedValue> values =
+            LoggedValues(touched, whole, distinct, row_bytes, new_rows);
         if (whole) return change_log_->AppendPush(values, source, {});
         return change_log_->AppendRows({distinct, std::move(values)}, source);
       },
