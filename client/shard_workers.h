@@ -16,6 +16,16 @@
 
 namespace paramserver {
 
+// The shards that have work (a non-empty list), in shard order.
+template <typename T>
+std::vector<int> NonEmpty(const std::vector<std::vector<T>>& per_shard) {
+  std::vector<int> shards;
+  for (size_t s = 0; s < per_shard.size(); ++s) {
+    if (!per_shard[s].empty()) shards.push_back(static_cast<int>(s));
+  }
+  return shards;
+}
+
 class ShardWorkers {
  public:
   // Starts `threads` threads (none for 0 or less).

@@ -17,16 +17,6 @@
 namespace paramserver {
 namespace {
 
-// The shards that have work, in shard order.
-template <typename T>
-std::vector<int> NonEmpty(const std::vector<std::vector<T>>& per_shard) {
-  std::vector<int> shards;
-  for (size_t s = 0; s < per_shard.size(); ++s) {
-    if (!per_shard[s].empty()) shards.push_back(static_cast<int>(s));
-  }
-  return shards;
-}
-
 std::vector<int> AllShards(int n) {
   std::vector<int> shards(n);
   for (int s = 0; s < n; ++s) shards[s] = s;

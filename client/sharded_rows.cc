@@ -9,18 +9,11 @@
 #include "client/embedding_rows.h"
 #include "client/partitioning.h"
 #include "client/shard_placement.h"
+#include "client/shard_workers.h"
 #include "client/sharded_client.h"
 
 namespace paramserver {
 namespace {
-
-std::vector<int> ShardsWithParts(const std::vector<std::vector<int>>& parts) {
-  std::vector<int> shards;
-  for (size_t s = 0; s < parts.size(); ++s) {
-    if (!parts[s].empty()) shards.push_back(static_cast<int>(s));
-  }
-  return shards;
-}
 
 absl::Status PooledPartitionedError(absl::string_view full_name) {
   return absl::UnimplementedError(absl::StrCat(
@@ -79,7 +72,7 @@ absl::StatusOr<GatheredRows> ShardedClient::LookupPartitioned(
       PartsByShard(full_name, num_parts);
   std::vector<absl::StatusOr<GatheredRows>> gathered(
       num_parts, absl::UnknownError("not gathered"));
-  workers_->Run(ShardsWithParts(parts_of_shard), [&](int shard) {
+  workers_->Run(NonEmpty(parts_of_shard), [&](int shard) {
     for (int p : parts_of_shard[shard]) {
       gathered[p] =
           shards_[shard]->GatherRows(PartitionName(full_name, p), part_ids[p]);
@@ -177,7 +170,7 @@ absl::StatusOr<VariableInfo> ShardedClient::PushPartitionedRows(
   std::vector<absl::StatusOr<VariableInfo>> pushed(
       num_parts, absl::UnknownError("not pushed"));
   // A part with no rows is pushed nothing, which only reads its version.
-  workers_->Run(ShardsWithParts(parts_of_shard), [&](int shard) {
+  workers_->Run(NonEmpty(parts_of_shard), [&](int shard) {
     for (int p : parts_of_shard[shard]) {
       RowUpdateSpec part = push;
       part.name = PartitionName(push.name, p);

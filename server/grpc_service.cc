@@ -59,33 +59,24 @@ absl::Status ServePull(VariableService& service, const Caller& caller,
   return absl::OkStatus();
 }
 
-// GatherRows, its rows sent from the store's result without a copy.
-absl::Status ServeGatherRows(VariableService& service, const Caller& caller,
-                             const grpc::ByteBuffer& raw_request,
-                             grpc::ByteBuffer* raw_response) {
+// A method that answers rows (GatherRows; LookupSparse, whose pooled rows
+// go as a gather's do): `handler`'s rows are sent from the store's result
+// without a copy.
+template <typename Request>
+absl::Status ServeRows(VariableService& service, const Caller& caller,
+                       const grpc::ByteBuffer& raw_request,
+                       grpc::ByteBuffer* raw_response,
+                       absl::StatusOr<VariableStore::GatherResult> (
+                           VariableService::*handler)(const Caller&,
+                                                      const Request&)) {
   if (absl::Status s = service.Admit(caller, Action::kRead, {}); !s.ok())
     return s;
-  rpc::GatherRowsRequest request;
+  Request request;
   if (absl::Status s = ParseRequest(raw_request, &request); !s.ok()) return s;
-  absl::StatusOr<VariableStore::GatherResult> gathered =
-      service.GatherRows(caller, request);
-  if (!gathered.ok()) return gathered.status();
-  *raw_response = EncodeGatherRowsResponse(*gathered);
-  return absl::OkStatus();
-}
-
-// LookupSparse, its pooled rows sent as a gather's are.
-absl::Status ServeLookupSparse(VariableService& service, const Caller& caller,
-                               const grpc::ByteBuffer& raw_request,
-                               grpc::ByteBuffer* raw_response) {
-  if (absl::Status s = service.Admit(caller, Action::kRead, {}); !s.ok())
-    return s;
-  rpc::LookupSparseRequest request;
-  if (absl::Status s = ParseRequest(raw_request, &request); !s.ok()) return s;
-  absl::StatusOr<VariableStore::GatherResult> pooled =
-      service.LookupSparse(caller, request);
-  if (!pooled.ok()) return pooled.status();
-  *raw_response = EncodeGatherRowsResponse(*pooled);
+  absl::StatusOr<VariableStore::GatherResult> rows =
+      (service.*handler)(caller, request);
+  if (!rows.ok()) return rows.status();
+  *raw_response = EncodeGatherRowsResponse(*rows);
   return absl::OkStatus();
 }
 
@@ -95,8 +86,8 @@ grpc::ServerUnaryReactor* ParameterServerService::LookupSparse(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
   return Finish(context, "LookupSparse",
-                ServeLookupSparse(service_, AuthenticateCall(tokens_, *context),
-                                  *request, response));
+                ServeRows(service_, AuthenticateCall(tokens_, *context),
+                          *request, response, &VariableService::LookupSparse));
 }
 
 grpc::ServerUnaryReactor* ParameterServerService::GetServerInfo(
@@ -124,8 +115,8 @@ grpc::ServerUnaryReactor* ParameterServerService::GatherRows(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
   return Finish(context, "GatherRows",
-                ServeGatherRows(service_, AuthenticateCall(tokens_, *context),
-                                *request, response));
+                ServeRows(service_, AuthenticateCall(tokens_, *context),
+                          *request, response, &VariableService::GatherRows));
 }
 
 grpc::ServerUnaryReactor* ParameterServerService::ReadVariable(

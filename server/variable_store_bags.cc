@@ -7,6 +7,7 @@
 #include "server/bags.h"
 #include "server/row_layout.h"
 #include "server/variable_store.h"
+#include "server/variable_store_updates.h"
 
 namespace paramserver {
 namespace {
@@ -18,9 +19,7 @@ absl::StatusOr<RowLayout> FloatRows(const Variable& variable) {
         absl::StrCat("Pooled lookups take float32 tables; ", variable.name(),
                      " is ", DTypeName(variable.dtype()), "."));
   }
-  // Name, shape and dtype never change, so no lock is needed.
-  return RowLayoutOf(VariableInfo{variable.name(), variable.shape(),
-                                  variable.dtype(), 0, true});
+  return store_internal::LayoutOf(variable);
 }
 
 // Pooling reads, and a bag gradient is spread to, one row per id: at most
@@ -113,9 +112,7 @@ absl::StatusOr<VariableInfo> VariableStore::PushBagGradient(
                      " bytes; ", bags, " bags of rows of ", layout->row_bytes(),
                      " bytes need ", bags * layout->row_bytes(), "."));
   }
-  if (absl::Status s = CheckRowIds(push.name, *layout, push.ids); !s.ok()) {
-    return s;
-  }
+  // PushRows checks the ids, as for any row push.
   const std::string spread =
       SpreadBagGradient(*push.bags, push.ids.size(), push.rows, layout->width);
   RowUpdateSpec per_id = push;

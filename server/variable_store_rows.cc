@@ -15,18 +15,8 @@
 #include "server/variable_store_updates.h"
 
 namespace paramserver {
-namespace {
+namespace store_internal {
 
-using store_internal::AssignAdd;
-using store_internal::CheckStaleness;
-using store_internal::CheckUpdateKind;
-using store_internal::RestoreValues;
-using store_internal::SavedValue;
-using store_internal::SaveValues;
-using store_internal::UpdateLocks;
-
-// The layout of `variable`, whose name, shape and dtype never change (so no
-// lock is needed).
 absl::StatusOr<RowLayout> LayoutOf(const Variable& variable) {
   VariableInfo fixed;
   fixed.name = variable.name();
@@ -34,6 +24,19 @@ absl::StatusOr<RowLayout> LayoutOf(const Variable& variable) {
   fixed.dtype = variable.dtype();
   return RowLayoutOf(fixed);
 }
+
+}  // namespace store_internal
+
+namespace {
+
+using store_internal::AssignAdd;
+using store_internal::CheckStaleness;
+using store_internal::CheckUpdateKind;
+using store_internal::LayoutOf;
+using store_internal::RestoreValues;
+using store_internal::SavedValue;
+using store_internal::SaveValues;
+using store_internal::UpdateLocks;
 
 // Each id once, in order of first appearance.
 std::vector<int64_t> DistinctIds(absl::Span<const int64_t> ids) {

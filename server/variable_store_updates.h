@@ -13,14 +13,20 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/dtype.h"
 #include "common/update_spec.h"
+#include "server/row_layout.h"
 #include "server/tensor_buffer.h"
 #include "server/variable.h"
 
 namespace paramserver {
 namespace store_internal {
+
+// The row layout of `variable`, whose name, shape and dtype never change
+// (so no lock is needed); INVALID_ARGUMENT for a scalar.
+absl::StatusOr<RowLayout> LayoutOf(const Variable& variable);
 
 // Holds the locks of a set of variables, taken in name order so that two
 // pushes over overlapping sets cannot deadlock.
