@@ -90,6 +90,11 @@ for shard in 0 1 2; do
     $("$bin/client/psctl" --server="${shards[shard]}" list student |
       sed 's/.*"name":"\([^"]*\)".*/\1/')
 done
+echo "== A click model: its hashed-feature table partitioned over the three shards, sparse Adagrad pushes"
+"$bin/examples/train_click_model" --servers="$servers" --job=demo --workers=2 \
+  --steps=400 --log_every=200 --max_log_loss=0.55 | sed 's/^/   /'
+"$bin/client/psctl" --servers="$servers" --job=demo list click |
+  sed 's/.*"name":"\([^"]*\)".*/   \1/'
 echo "== A worker listing the shards in another order is refused, and creates nothing"
 reversed="${shards[2]},${shards[1]},${shards[0]}"
 "$bin/examples/train_image_filter" --servers="$reversed" --job=demo \

@@ -141,8 +141,12 @@ double NumberAfter(const std::string& out, absl::string_view label) {
   for (absl::string_view line : absl::StrSplit(out, '\n')) {
     const size_t at = line.find(label);
     if (at == absl::string_view::npos) continue;
+    // The number is what follows the label up to the first character that
+    // cannot be part of one ("0.51 (predicting ..." reads 0.51).
+    absl::string_view rest = line.substr(at + label.size());
+    rest = rest.substr(0, rest.find_first_not_of("0123456789.+-eE"));
     double value;
-    if (absl::SimpleAtod(line.substr(at + label.size()), &value)) return value;
+    if (absl::SimpleAtod(rest, &value)) return value;
   }
   return -1;
 }
