@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/shard_placement.h"
+#include "common/bag_check.h"
 
 namespace paramserver {
 
@@ -234,6 +235,39 @@ absl::StatusOr<std::vector<PartRow>> PlaceIds(const PartitionLayout& layout,
     }
   }
   return placed;
+}
+
+absl::StatusOr<std::vector<PartBags>> SplitBags(const PartitionLayout& layout,
+                                                absl::Span<const int64_t> ids,
+                                                const BagSpec& bags,
+                                                PartitionStrategy strategy,
+                                                absl::string_view full_name) {
+  if (layout.dtype != DType::kFloat) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Pooled lookups need a float32 table; ", full_name, " is ",
+                     DTypeName(layout.dtype), "."));
+  }
+  if (absl::Status s = CheckBags(bags, ids.size()); !s.ok()) return s;
+  absl::StatusOr<std::vector<PartRow>> placed =
+      PlaceIds(layout, ids, strategy, full_name);
+  if (!placed.ok()) return placed.status();
+  std::vector<PartBags> parts(layout.rows.size());
+  for (size_t b = 0; b < bags.offsets.size(); ++b) {
+    const size_t begin = static_cast<size_t>(bags.offsets[b]);
+    const size_t end = BagEnd(bags, b, ids.size());
+    const float divisor = BagDivisor(bags, begin, end);
+    for (size_t k = begin; k < end; ++k) {
+      const PartRow& where = (*placed)[k];
+      PartBags& part = parts[where.part];
+      if (part.bags.empty() || part.bags.back() != static_cast<int64_t>(b)) {
+        part.offsets.push_back(static_cast<int64_t>(part.rows.size()));
+        part.bags.push_back(static_cast<int64_t>(b));
+      }
+      part.rows.push_back(where.row);
+      part.weights.push_back(BagWeight(bags, k) / divisor);
+    }
+  }
+  return parts;
 }
 
 }  // namespace paramserver

@@ -92,6 +92,29 @@ absl::StatusOr<std::vector<PartRow>> PlaceIds(const PartitionLayout& layout,
                                               PartitionStrategy strategy,
                                               absl::string_view full_name);
 
+// A pooled lookup's bags (embedding_lookup_sparse) over a variable split as
+// `layout`, for one part: the sub-bags of the ids it holds, bag by bag. Each
+// id's weight is divided by its whole bag's divisor (BagDivisor over all of
+// the bag's ids), so pooling each part's sub-bags with the sum combiner and
+// adding the parts' rows gives every bag's row as the bag's own combiner
+// would (to rounding), and the same weights give each id its share of the
+// bag's gradient. A part that holds no id of a bag has no sub-bag for it.
+struct PartBags {
+  std::vector<int64_t> rows;     // Rows within the part, bag by bag.
+  std::vector<int64_t> offsets;  // Where each sub-bag starts in `rows`.
+  std::vector<float> weights;    // One per row: weight / bag divisor.
+  std::vector<int64_t> bags;     // The bag each sub-bag belongs to.
+};
+
+// One PartBags per part. INVALID_ARGUMENT (naming `full_name`) for bags that
+// do not describe the ids (CheckBags), an id out of range (PlaceIds) or a
+// variable that is not float32.
+absl::StatusOr<std::vector<PartBags>> SplitBags(const PartitionLayout& layout,
+                                                absl::Span<const int64_t> ids,
+                                                const BagSpec& bags,
+                                                PartitionStrategy strategy,
+                                                absl::string_view full_name);
+
 // Joins the parts' pulled values into the whole, whose version is the sum
 // of the parts'; FAILED_PRECONDITION when a part's size or dtype no longer
 // matches the layout.

@@ -63,6 +63,70 @@ TEST(PlaceIdsTest, ModAndDivAsTensorFlowAssignsIds) {
       "indices[1] = 11 is not in [0, 11): t has 11 rows.");
 }
 
+TEST(SplitBagsTest, EachPartGetsItsIdsBagByBagWithTheWholeBagsDivisor) {
+  const PartitionLayout layout = *MakePartitionLayout(Request({11, 2}), 3, "t");
+  // Bags {0, 3, 4} (weights 1, 2, 2), {} and {5, 2} (weights 3, 4); mod
+  // places 0 and 3 on part 0 (rows 0 and 1), 4 on part 1 (row 1), 5 and 2 on
+  // part 2 (rows 1 and 0).
+  const std::vector<int64_t> ids = {0, 3, 4, 5, 2};
+  const std::vector<int64_t> offsets = {0, 3, 3};
+  const std::vector<float> weights = {1, 2, 2, 3, 4};
+  auto split = SplitBags(layout, ids, {offsets, weights, Combiner::kMean},
+                         PartitionStrategy::kMod, "t");
+  ASSERT_TRUE(split.ok()) << split.status();
+  ASSERT_EQ(split->size(), 3u);
+  const PartBags& part0 = (*split)[0];
+  EXPECT_THAT(part0.rows, ElementsAre(0, 1));
+  EXPECT_THAT(part0.offsets, ElementsAre(0));
+  EXPECT_THAT(part0.bags, ElementsAre(0));
+  EXPECT_THAT(part0.weights, ElementsAre(0.2f, 0.4f));  // Bag 0 sums to 5.
+  const PartBags& part1 = (*split)[1];
+  EXPECT_THAT(part1.rows, ElementsAre(1));
+  EXPECT_THAT(part1.bags, ElementsAre(0));
+  EXPECT_THAT(part1.weights, ElementsAre(0.4f));
+  const PartBags& part2 = (*split)[2];
+  EXPECT_THAT(part2.rows, ElementsAre(1, 0));
+  EXPECT_THAT(part2.offsets, ElementsAre(0));
+  EXPECT_THAT(part2.bags, ElementsAre(2));
+  EXPECT_THAT(part2.weights, ElementsAre(3.0f / 7, 4.0f / 7));
+  // Two bags on one part: each its own sub-bag; sum divides by nothing.
+  const std::vector<int64_t> same_part = {0, 3, 6};
+  const std::vector<int64_t> two_bags = {0, 2};
+  auto summed = SplitBags(layout, same_part, {two_bags, {}, Combiner::kSum},
+                          PartitionStrategy::kMod, "t");
+  ASSERT_TRUE(summed.ok()) << summed.status();
+  EXPECT_THAT((*summed)[0].rows, ElementsAre(0, 1, 2));
+  EXPECT_THAT((*summed)[0].offsets, ElementsAre(0, 2));
+  EXPECT_THAT((*summed)[0].bags, ElementsAre(0, 1));
+  EXPECT_THAT((*summed)[0].weights, ElementsAre(1, 1, 1));
+  EXPECT_TRUE((*summed)[1].bags.empty());
+}
+
+TEST(SplitBagsTest, RefusesWhatOneServerWouldRefuse) {
+  const PartitionLayout layout = *MakePartitionLayout(Request({11, 2}), 3, "t");
+  const std::vector<int64_t> ids = {0, 11};
+  const std::vector<int64_t> offsets = {0};
+  auto out_of_range = SplitBags(layout, ids, {offsets, {}, Combiner::kSum},
+                                PartitionStrategy::kMod, "t");
+  EXPECT_EQ(out_of_range.status().message(),
+            "indices[1] = 11 is not in [0, 11): t has 11 rows.");
+  const std::vector<int64_t> late = {1};
+  EXPECT_THAT(std::string(SplitBags(layout, ids, {late, {}, Combiner::kSum},
+                                    PartitionStrategy::kMod, "t")
+                              .status()
+                              .message()),
+              HasSubstr("the first bag starts at 0"));
+  VariableRequest ints = Request({11, 2});
+  ints.dtype = DType::kInt64;
+  const PartitionLayout int_layout = *MakePartitionLayout(ints, 3, "t");
+  const std::vector<int64_t> one = {1};
+  auto not_float = SplitBags(int_layout, one, {offsets, {}, Combiner::kSum},
+                             PartitionStrategy::kMod, "t");
+  EXPECT_EQ(not_float.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(not_float.status().message()),
+              HasSubstr("need a float32 table; t is int64"));
+}
+
 TEST(MakePartitionLayoutTest, RefusesWhatCannotBeSplit) {
   EXPECT_EQ(MakePartitionLayout(Request({4}), 0, "emb").status().code(),
             absl::StatusCode::kInvalidArgument);

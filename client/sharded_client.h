@@ -127,12 +127,27 @@ class ShardedClient final : public VariableClient {
   // applied). Every argument is checked before anything is sent: ids in
   // range, rows of the right size, no bounded staleness (it needs an
   // unpartitioned variable). The version returned is the sum of the parts'.
+  // The gradient of a pooled lookup (push.bags) goes to each part as its
+  // sub-bags' rows with the weights LookupSparse gave them, so every id
+  // receives its bag's row times its weight over its bag's divisor.
   absl::StatusOr<VariableInfo> PushRows(const RowUpdateSpec& push) override;
-  // From the shard that holds the variable; UNIMPLEMENTED for a partitioned
-  // one (pooling across parts is not offered yet).
+  // From the shard that holds the variable. Over a partitioned variable the
+  // ids are global and placed by `strategy` (kMod, TF's default, through
+  // the VariableClient interface), as tf.nn.embedding_lookup_sparse places
+  // them: each part pools the sub-bags of the ids it holds on its server
+  // (SplitBags: weights divided by their whole bag's divisor, summed) and
+  // the parts' rows are added here, so a bag's row is what one server would
+  // pool, to rounding. The parts are read one after another on each shard,
+  // the shards concurrently, each at one version (not all at the same
+  // moment); the version is the sum of the parts'. Bags, ids and dtype are
+  // checked before anything is sent.
   absl::StatusOr<GatheredRows> LookupSparse(absl::string_view full_name,
                                             absl::Span<const int64_t> ids,
                                             const BagSpec& bags) override;
+  absl::StatusOr<GatheredRows> LookupSparse(absl::string_view full_name,
+                                            absl::Span<const int64_t> ids,
+                                            const BagSpec& bags,
+                                            PartitionStrategy strategy);
   // Over a partitioned variable: every part is asked (one whose rows are
   // not needed only for its version), one shard's parts in turn, the shards
   // concurrently.
@@ -199,7 +214,7 @@ class ShardedClient final : public VariableClient {
   // pulled conditionally; nullopt when the pull is not conditional.
   std::optional<std::vector<int64_t>> KnownPartVersions(
       absl::string_view full_name, int num_parts, int64_t known_version) const;
-  // EmbeddingLookup and PushRows on a partitioned variable
+  // EmbeddingLookup, LookupSparse and PushRows on a partitioned variable
   // (client/sharded_rows.cc).
   absl::StatusOr<GatheredRows> LookupPartitioned(absl::string_view full_name,
                                                  const Layout& layout,
@@ -207,6 +222,21 @@ class ShardedClient final : public VariableClient {
                                                  PartitionStrategy strategy);
   absl::StatusOr<VariableInfo> PushPartitionedRows(const RowUpdateSpec& push,
                                                    const Layout& layout);
+  // LookupSparse on a partitioned variable, and the push of its gradient
+  // (push.bags set): each part gets its sub-bags' rows.
+  absl::StatusOr<GatheredRows> PoolPartitioned(absl::string_view full_name,
+                                               const Layout& layout,
+                                               absl::Span<const int64_t> ids,
+                                               const BagSpec& bags,
+                                               PartitionStrategy strategy);
+  absl::StatusOr<VariableInfo> PushPartitionedBags(const RowUpdateSpec& push,
+                                                   const Layout& layout);
+  // Each of `parts` (one per part, named as the part) to the shard that
+  // holds its part, one shard's parts in turn, the shards concurrently.
+  // The version is the sum of the parts'.
+  absl::StatusOr<VariableInfo> PushParts(
+      absl::string_view full_name, const Layout& layout,
+      const std::vector<RowUpdateSpec>& parts);
   // The parts of a variable with `num_parts` parts, by the shard that holds
   // each.
   std::vector<std::vector<int>> PartsByShard(absl::string_view full_name,

@@ -1,5 +1,6 @@
-// ShardedClient's row operations: gathers and sparse pushes by global id
-// over partitioned variables, as tf.nn.embedding_lookup and its gradient.
+// ShardedClient's row operations: gathers, pooled lookups and sparse pushes
+// by global id over partitioned variables, as tf.nn.embedding_lookup,
+// tf.nn.embedding_lookup_sparse and their gradients.
 
 #include <cstring>
 #include <string>
@@ -13,17 +14,6 @@
 #include "client/sharded_client.h"
 
 namespace paramserver {
-namespace {
-
-absl::Status PooledPartitionedError(absl::string_view full_name) {
-  return absl::UnimplementedError(absl::StrCat(
-      full_name,
-      " is partitioned; pooled lookups and their gradients over a partitioned "
-      "variable are not offered yet. Pool on the worker from "
-      "EmbeddingLookup."));
-}
-
-}  // namespace
 
 std::vector<std::vector<int>> ShardedClient::PartsByShard(
     absl::string_view full_name, int num_parts) const {
@@ -110,16 +100,83 @@ absl::StatusOr<GatheredRows> ShardedClient::LookupPartitioned(
 absl::StatusOr<GatheredRows> ShardedClient::LookupSparse(
     absl::string_view full_name, absl::Span<const int64_t> ids,
     const BagSpec& bags) {
-  if (FindLayout(full_name)) return PooledPartitionedError(full_name);
+  return LookupSparse(full_name, ids, bags, PartitionStrategy::kMod);
+}
+
+absl::StatusOr<GatheredRows> ShardedClient::LookupSparse(
+    absl::string_view full_name, absl::Span<const int64_t> ids,
+    const BagSpec& bags, PartitionStrategy strategy) {
+  if (std::optional<Layout> layout = FindLayout(full_name)) {
+    return PoolPartitioned(full_name, *layout, ids, bags, strategy);
+  }
   const int shard = ShardOf(full_name);
   absl::StatusOr<GatheredRows> pooled =
       shards_[shard]->LookupSparse(full_name, ids, bags);
   if (pooled.ok()) return pooled;
   absl::Status status = ShardError(shard, pooled.status());
+  // Maybe partitioned by another client: pool over its parts.
   if (absl::IsNotFound(status) && LearnLayouts({std::string(full_name)})) {
-    return PooledPartitionedError(full_name);
+    return LookupSparse(full_name, ids, bags, strategy);
   }
   return status;
+}
+
+absl::StatusOr<GatheredRows> ShardedClient::PoolPartitioned(
+    absl::string_view full_name, const Layout& layout,
+    absl::Span<const int64_t> ids, const BagSpec& bags,
+    PartitionStrategy strategy) {
+  absl::StatusOr<std::vector<PartBags>> split =
+      SplitBags(layout, ids, bags, strategy, full_name);
+  if (!split.ok()) return split.status();
+  const int num_parts = static_cast<int>(layout.rows.size());
+  const std::vector<std::vector<int>> parts_of_shard =
+      PartsByShard(full_name, num_parts);
+  std::vector<absl::StatusOr<GatheredRows>> pooled(
+      num_parts, absl::UnknownError("not pooled"));
+  workers_->Run(NonEmpty(parts_of_shard), [&](int shard) {
+    for (int p : parts_of_shard[shard]) {
+      const PartBags& part = (*split)[p];
+      const std::string name = PartitionName(full_name, p);
+      // A part that holds no id is asked only for its version.
+      pooled[p] =
+          part.bags.empty()
+              ? shards_[shard]->GatherRows(name, {})
+              : shards_[shard]->LookupSparse(
+                    name, part.rows,
+                    BagSpec{part.offsets, part.weights, Combiner::kSum});
+      if (!pooled[p].ok()) {
+        pooled[p] = ShardError(shard, pooled[p].status());
+        return;
+      }
+    }
+  });
+  const size_t width = static_cast<size_t>(layout.row_bytes) / sizeof(float);
+  GatheredRows result;
+  result.info = {std::string(full_name), layout.shape, layout.dtype, 0,
+                 layout.trainable};
+  result.rows.assign(bags.offsets.size() * width * sizeof(float), '\0');
+  float* out = reinterpret_cast<float*>(result.rows.data());
+  for (int p = 0; p < num_parts; ++p) {
+    if (!pooled[p].ok()) return pooled[p].status();
+    const std::vector<int64_t>& part_bags = (*split)[p].bags;
+    if (pooled[p]->rows.size() != part_bags.size() * width * sizeof(float)) {
+      return absl::DataLossError(absl::StrCat(
+          PartitionName(full_name, p), " answered ", pooled[p]->rows.size(),
+          " bytes for ", part_bags.size(), " bags of ", width, " floats."));
+    }
+    result.info.version += pooled[p]->info.version;
+    // The rows may sit at any alignment in the answer: add them bytewise.
+    for (size_t j = 0; j < part_bags.size(); ++j) {
+      float* bag = out + part_bags[j] * width;
+      const char* row = pooled[p]->rows.data() + j * width * sizeof(float);
+      for (size_t c = 0; c < width; ++c) {
+        float value;
+        std::memcpy(&value, row + c * sizeof(float), sizeof(float));
+        bag[c] += value;
+      }
+    }
+  }
+  return result;
 }
 
 absl::StatusOr<VariableInfo> ShardedClient::PushRows(
@@ -140,12 +197,12 @@ absl::StatusOr<VariableInfo> ShardedClient::PushRows(
 
 absl::StatusOr<VariableInfo> ShardedClient::PushPartitionedRows(
     const RowUpdateSpec& push, const Layout& layout) {
-  if (push.bags) return PooledPartitionedError(push.name);
   if (push.base_version) {
     return absl::InvalidArgumentError(
         absl::StrCat("Bounded staleness needs an unpartitioned variable; ",
                      push.name, " is partitioned."));
   }
+  if (push.bags) return PushPartitionedBags(push, layout);
   const size_t row_bytes = static_cast<size_t>(layout.row_bytes);
   if (push.rows.size() != push.ids.size() * row_bytes) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -165,27 +222,78 @@ absl::StatusOr<VariableInfo> ShardedClient::PushPartitionedRows(
     part_ids[where.part].push_back(where.row);
     part_rows[where.part].append(push.rows.data() + i * row_bytes, row_bytes);
   }
+  // A part with no rows is pushed nothing, which only reads its version.
+  std::vector<RowUpdateSpec> parts(num_parts, push);
+  for (int p = 0; p < num_parts; ++p) {
+    parts[p].name = PartitionName(push.name, p);
+    parts[p].ids = part_ids[p];
+    parts[p].rows = part_rows[p];
+  }
+  return PushParts(push.name, layout, parts);
+}
+
+absl::StatusOr<VariableInfo> ShardedClient::PushParts(
+    absl::string_view full_name, const Layout& layout,
+    const std::vector<RowUpdateSpec>& parts) {
+  const int num_parts = static_cast<int>(parts.size());
   const std::vector<std::vector<int>> parts_of_shard =
-      PartsByShard(push.name, num_parts);
+      PartsByShard(full_name, num_parts);
   std::vector<absl::StatusOr<VariableInfo>> pushed(
       num_parts, absl::UnknownError("not pushed"));
-  // A part with no rows is pushed nothing, which only reads its version.
   workers_->Run(NonEmpty(parts_of_shard), [&](int shard) {
     for (int p : parts_of_shard[shard]) {
-      RowUpdateSpec part = push;
-      part.name = PartitionName(push.name, p);
-      part.ids = part_ids[p];
-      part.rows = part_rows[p];
-      pushed[p] = shards_[shard]->PushRows(part);
+      pushed[p] = shards_[shard]->PushRows(parts[p]);
       if (!pushed[p].ok()) pushed[p] = ShardError(shard, pushed[p].status());
     }
   });
-  VariableInfo info{push.name, layout.shape, layout.dtype, 0, layout.trainable};
+  VariableInfo info{std::string(full_name), layout.shape, layout.dtype, 0,
+                    layout.trainable};
   for (int p = 0; p < num_parts; ++p) {
     if (!pushed[p].ok()) return pushed[p].status();
     info.version += pushed[p]->version;
   }
   return info;
+}
+
+absl::StatusOr<VariableInfo> ShardedClient::PushPartitionedBags(
+    const RowUpdateSpec& push, const Layout& layout) {
+  if (push.kind != UpdateKind::kApplyGradient) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Rows per bag are the gradient of a pooled lookup of ",
+                     push.name, ": push them with APPLY_GRADIENT."));
+  }
+  absl::StatusOr<std::vector<PartBags>> split = SplitBags(
+      layout, push.ids, *push.bags, push.partition_strategy, push.name);
+  if (!split.ok()) return split.status();
+  const size_t row_bytes = static_cast<size_t>(layout.row_bytes);
+  const size_t num_bags = push.bags->offsets.size();
+  if (push.rows.size() != num_bags * row_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "The gradient of ", num_bags, " bags of ", push.name, " is ", num_bags,
+        " rows of ", row_bytes, " bytes (", num_bags * row_bytes, "); got ",
+        push.rows.size(), " bytes."));
+  }
+  const int num_parts = static_cast<int>(layout.rows.size());
+  std::vector<std::string> part_rows(num_parts);
+  for (int p = 0; p < num_parts; ++p) {
+    for (int64_t bag : (*split)[p].bags) {
+      part_rows[p].append(push.rows.data() + bag * row_bytes, row_bytes);
+    }
+  }
+  // A part that holds no id is pushed nothing, which only reads its version.
+  std::vector<RowUpdateSpec> parts(num_parts, push);
+  for (int p = 0; p < num_parts; ++p) {
+    const PartBags& split_part = (*split)[p];
+    parts[p].name = PartitionName(push.name, p);
+    parts[p].ids = split_part.rows;
+    parts[p].rows = part_rows[p];
+    parts[p].bags.reset();
+    if (!split_part.bags.empty()) {
+      parts[p].bags =
+          BagSpec{split_part.offsets, split_part.weights, Combiner::kSum};
+    }
+  }
+  return PushParts(push.name, layout, parts);
 }
 
 }  // namespace paramserver

@@ -8,20 +8,12 @@
 #include <cstdint>
 #include <string>
 
-#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "common/bag_check.h"
 #include "common/update_spec.h"
 
 namespace paramserver {
-
-// Most bags one call may carry (as ids).
-inline constexpr size_t kMaxBags = size_t{1} << 22;
-
-// INVALID_ARGUMENT unless `bags` describes bags of `num_ids` ids: at most
-// kMaxBags offsets, the first 0, none decreasing or past `num_ids`; no
-// offsets only for no ids; no weights or one per id; a known combiner.
-absl::Status CheckBags(const BagSpec& bags, size_t num_ids);
 
 // Each bag's pooled row into `out` (bags.offsets.size() rows of `width`
 // floats): sum_k weight_k * table[ids[k]] over the bag's ids, in order,

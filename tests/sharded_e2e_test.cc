@@ -383,6 +383,120 @@ TEST_F(ShardedE2ETest, EmbeddingGradientsByGlobalIdReachThePartsThatOwnThem) {
   EXPECT_EQ(part->rows, row5->rows);
 }
 
+// Each float of `actual` within `tolerance` of `expected`'s, sizes equal.
+void ExpectNear(const std::vector<float>& actual,
+                const std::vector<float>& expected, float tolerance,
+                const std::string& what) {
+  ASSERT_EQ(actual.size(), expected.size()) << what;
+  for (size_t i = 0; i < actual.size(); ++i) {
+    ASSERT_NEAR(actual[i], expected[i], tolerance) << what << " at " << i;
+  }
+}
+
+// embedding_lookup_sparse over a table partitioned over the three shards
+// pools each part's ids on its server and adds the parts' rows on the
+// worker; its gradient reaches each part's rows with their bag's weights.
+// Both must match one unpartitioned table given the same rows, for every
+// combiner and both strategies: ids repeated within a bag and across the
+// parts, weights, an empty bag. A malformed call changes nothing.
+TEST_F(ShardedE2ETest, PooledLookupsOverPartsMatchOneTable) {
+  constexpr int64_t kRows = 101, kDim = 4;
+  std::vector<int64_t> all(kRows);
+  std::vector<float> values;
+  for (int64_t i = 0; i < kRows; ++i) {
+    all[i] = i;
+    for (int j = 0; j < kDim; ++j)
+      values.push_back(0.125f * ((i * 7 + j) % 17 - 8));
+  }
+  const std::string value_bytes = Bytes(values);
+  // Bags: {3, 4, 5, 3}, {}, {100, 0, 50, 51, 52, 100}, {7}.
+  const std::vector<int64_t> ids = {3, 4, 5, 3, 100, 0, 50, 51, 52, 100, 7};
+  const std::vector<int64_t> offsets = {0, 4, 4, 10};
+  const std::vector<float> weights = {1.0f,  0.5f, 2.0f, 1.5f, 1.0f, 3.0f,
+                                      0.25f, 1.0f, 2.0f, 0.5f, 4.0f};
+  std::vector<float> bag_gradient;
+  for (size_t b = 0; b < offsets.size(); ++b) {
+    for (int j = 0; j < kDim; ++j)
+      bag_gradient.push_back(0.5f - 0.25f * (b + j));
+  }
+  const std::string gradient_bytes = Bytes(bag_gradient);
+  for (PartitionStrategy strategy :
+       {PartitionStrategy::kMod, PartitionStrategy::kDiv}) {
+    const std::string scope =
+        strategy == PartitionStrategy::kMod ? "mod" : "div";
+    const std::string parts = scope + "/items", flat = scope + "/flat";
+    ASSERT_TRUE(client_
+                    ->GetPartitionedVariable(
+                        Zeros(scope, "items", {kRows, kDim}), kShards)
+                    .ok());
+    ASSERT_TRUE(client_->GetVariable(Zeros(scope, "flat", {kRows, kDim})).ok());
+    RowUpdateSpec assign;
+    assign.kind = UpdateKind::kAssign;
+    assign.ids = all;
+    assign.rows = value_bytes;
+    assign.partition_strategy = strategy;
+    for (const std::string& name : {parts, flat}) {
+      assign.name = name;
+      ASSERT_TRUE(client_->PushRows(assign).ok()) << name;
+    }
+    for (Combiner combiner :
+         {Combiner::kSum, Combiner::kMean, Combiner::kSqrtn}) {
+      for (bool weighted : {false, true}) {
+        const BagSpec bags{offsets,
+                           weighted ? absl::Span<const float>(weights)
+                                    : absl::Span<const float>(),
+                           combiner};
+        const std::string what =
+            absl::StrCat(scope, " combiner ", static_cast<int>(combiner),
+                         weighted ? " weighted" : "");
+        auto pooled = client_->LookupSparse(parts, ids, bags, strategy);
+        auto expected = client_->LookupSparse(flat, ids, bags);
+        ASSERT_TRUE(pooled.ok()) << what << ": " << pooled.status();
+        ASSERT_TRUE(expected.ok()) << what << ": " << expected.status();
+        ExpectNear(Floats(pooled->rows), Floats(expected->rows), 1e-6f, what);
+        EXPECT_EQ(pooled->rows.size(), offsets.size() * kDim * sizeof(float));
+      }
+    }
+    // The gradient of a weighted sqrtn lookup, applied with Adagrad.
+    RowUpdateSpec push;
+    push.kind = UpdateKind::kApplyGradient;
+    push.ids = ids;
+    push.rows = gradient_bytes;
+    push.bags = BagSpec{offsets, weights, Combiner::kSqrtn};
+    push.optimizer.kind = OptimizerKind::kAdagrad;
+    push.optimizer.learning_rate = 0.5;
+    push.partition_strategy = strategy;
+    for (const std::string& name : {parts, flat}) {
+      push.name = name;
+      auto pushed = client_->PushRows(push);
+      ASSERT_TRUE(pushed.ok()) << name << ": " << pushed.status();
+    }
+    auto trained = client_->EmbeddingLookup(parts, all, strategy);
+    auto expected = client_->GatherRows(flat, all);
+    ASSERT_TRUE(trained.ok()) << trained.status();
+    ASSERT_TRUE(expected.ok()) << expected.status();
+    ExpectNear(Floats(trained->rows), Floats(expected->rows), 1e-5f,
+               scope + " after the push");
+    EXPECT_NE(Floats(trained->rows), values) << scope;
+    // Offsets past the ids: INVALID_ARGUMENT before anything is sent.
+    const std::vector<int64_t> bad_offsets = {0, 12};
+    push.name = parts;
+    push.bags = BagSpec{bad_offsets, {}, Combiner::kSum};
+    auto refused = client_->PushRows(push);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(refused.status().message()),
+                HasSubstr("bag_offsets[1] = 12"));
+    auto pooled_refused = client_->LookupSparse(
+        parts, ids, BagSpec{bad_offsets, {}, Combiner::kSum}, strategy);
+    EXPECT_EQ(pooled_refused.status().code(),
+              absl::StatusCode::kInvalidArgument);
+    auto unchanged = client_->EmbeddingLookup(parts, all, strategy);
+    ASSERT_TRUE(unchanged.ok()) << unchanged.status();
+    EXPECT_EQ(unchanged->rows, trained->rows);
+    EXPECT_EQ(unchanged->info.version, trained->info.version);
+  }
+}
+
 // The click model example: three workers train logistic regression over
 // hashed features, its weight table partitioned over the three shards and
 // updated only by sparse Adagrad pushes. The held-out log loss must close
