@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "client/shard_placement.h"
 #include "common/bag_check.h"
+#include "common/row_limits.h"
 
 namespace paramserver {
 
@@ -248,6 +249,20 @@ absl::StatusOr<std::vector<PartBags>> SplitBags(const PartitionLayout& layout,
                      DTypeName(layout.dtype), "."));
   }
   if (absl::Status s = CheckBags(bags, ids.size()); !s.ok()) return s;
+  // One server's limits, over the whole call: then no part can refuse its
+  // share after another applied its own.
+  const size_t row_bytes = static_cast<size_t>(layout.row_bytes);
+  if (ids.size() > kMaxRowIdsPerCall) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("A pooled call may carry at most ", kMaxRowIdsPerCall,
+                     " ids; this one has ", ids.size(), "."));
+  }
+  if (row_bytes > 0 && ids.size() > kMaxGatherBytes / row_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Pooling ", ids.size(), " ids of ", full_name, " (", row_bytes,
+        " bytes each) would touch more than ", kMaxGatherBytes,
+        " bytes of rows, the most one call may; send fewer ids per call."));
+  }
   absl::StatusOr<std::vector<PartRow>> placed =
       PlaceIds(layout, ids, strategy, full_name);
   if (!placed.ok()) return placed.status();

@@ -107,8 +107,11 @@ struct PartBags {
 };
 
 // One PartBags per part. INVALID_ARGUMENT (naming `full_name`) for bags that
-// do not describe the ids (CheckBags), an id out of range (PlaceIds) or a
-// variable that is not float32.
+// do not describe the ids (CheckBags), more ids or bytes of their rows than
+// one server takes in a call (common/row_limits.h), an id out of range
+// (PlaceIds) or a variable that is not float32. A bag whose weights sum to
+// zero (mean) divides by zero as TensorFlow does, but here each weight
+// first: where one server's row is +-inf, the parts' sum may be NaN.
 absl::StatusOr<std::vector<PartBags>> SplitBags(const PartitionLayout& layout,
                                                 absl::Span<const int64_t> ids,
                                                 const BagSpec& bags,

@@ -116,6 +116,16 @@ TEST(SplitBagsTest, RefusesWhatOneServerWouldRefuse) {
                               .status()
                               .message()),
               HasSubstr("the first bag starts at 0"));
+  // 17 rows of 4 MiB are more than one server pools in a call (64 MiB).
+  const PartitionLayout wide =
+      *MakePartitionLayout(Request({11, 1 << 20}), 3, "t");
+  const std::vector<int64_t> many(17, 1);
+  EXPECT_THAT(std::string(SplitBags(wide, many, {offsets, {}, Combiner::kSum},
+                                    PartitionStrategy::kMod, "t")
+                              .status()
+                              .message()),
+              HasSubstr("Pooling 17 ids of t (4194304 bytes each) would "
+                        "touch more than 67108864 bytes"));
   VariableRequest ints = Request({11, 2});
   ints.dtype = DType::kInt64;
   const PartitionLayout int_layout = *MakePartitionLayout(ints, 3, "t");

@@ -12,6 +12,7 @@
 #include "client/shard_placement.h"
 #include "client/shard_workers.h"
 #include "client/sharded_client.h"
+#include "common/row_limits.h"
 
 namespace paramserver {
 
@@ -128,6 +129,13 @@ absl::StatusOr<GatheredRows> ShardedClient::PoolPartitioned(
   absl::StatusOr<std::vector<PartBags>> split =
       SplitBags(layout, ids, bags, strategy, full_name);
   if (!split.ok()) return split.status();
+  const size_t row_bytes = static_cast<size_t>(layout.row_bytes);
+  if (row_bytes > 0 && bags.offsets.size() > kMaxGatherBytes / row_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Pooling ", bags.offsets.size(), " bags of ", full_name, " (",
+        row_bytes, " bytes each) would return more than ", kMaxGatherBytes,
+        " bytes, the most one call returns; send fewer bags per call."));
+  }
   const int num_parts = static_cast<int>(layout.rows.size());
   const std::vector<std::vector<int>> parts_of_shard =
       PartsByShard(full_name, num_parts);

@@ -37,6 +37,12 @@ absl::StatusOr<ClickData> ClickData::Create(const ClickModelOptions& options) {
                      options.fields, ", ", options.values_per_field, " and ",
                      options.buckets));
   }
+  if (!(options.hidden_stddev > 0) || !(options.zipf_s >= 0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "A click model needs a positive hidden_stddev and a zipf_s of at "
+        "least 0; got ",
+        options.hidden_stddev, " and ", options.zipf_s));
+  }
   return ClickData(options);
 }
 

@@ -46,8 +46,8 @@ struct ClickBatch {
 // worker and every run draws the same batch for the same seed.
 class ClickData {
  public:
-  // INVALID_ARGUMENT unless fields, values_per_field and buckets are
-  // positive.
+  // INVALID_ARGUMENT unless fields, values_per_field, buckets and
+  // hidden_stddev are positive and zipf_s is at least 0.
   static absl::StatusOr<ClickData> Create(const ClickModelOptions& options);
 
   int ids_per_example() const { return options_.fields + 1; }

@@ -46,9 +46,17 @@ TEST(ClickDataTest, LabelsCarrySignalTheHiddenModelSees) {
   EXPECT_LT(batch.hidden_log_loss, BaseRateLogLoss(batch) - 0.05);
 }
 
-TEST(ClickDataTest, RejectsEmptyShapes) {
+TEST(ClickDataTest, RejectsEmptyShapesAndDegenerateDistributions) {
   ClickModelOptions options;
   options.buckets = 0;
+  EXPECT_EQ(ClickData::Create(options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  options = ClickModelOptions();
+  options.hidden_stddev = 0;
+  EXPECT_EQ(ClickData::Create(options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  options = ClickModelOptions();
+  options.zipf_s = -1;
   EXPECT_EQ(ClickData::Create(options).status().code(),
             absl::StatusCode::kInvalidArgument);
 }

@@ -22,6 +22,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -198,6 +199,17 @@ absl::Status RunWorker(int worker, const ClickData& data,
 }
 
 absl::Status Train() {
+  for (const auto& [name, value] :
+       {std::pair("--workers", absl::GetFlag(FLAGS_workers)),
+        std::pair("--steps", absl::GetFlag(FLAGS_steps)),
+        std::pair("--batch", absl::GetFlag(FLAGS_batch)),
+        std::pair("--eval_examples", absl::GetFlag(FLAGS_eval_examples)),
+        std::pair("--log_every", absl::GetFlag(FLAGS_log_every))}) {
+    if (value <= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, " must be positive; got ", value));
+    }
+  }
   ClickModelOptions model;
   model.buckets = absl::GetFlag(FLAGS_buckets);
   absl::StatusOr<ClickData> data = ClickData::Create(model);
@@ -250,7 +262,7 @@ absl::Status Train() {
       *after, BaseRateLogLoss(held_out), held_out.hidden_log_loss,
       workers * absl::GetFlag(FLAGS_steps) / seconds);
   const double bound = absl::GetFlag(FLAGS_max_log_loss);
-  if (bound > 0 && *after > bound) {
+  if (bound > 0 && !(*after <= bound)) {  // A NaN loss fails too.
     return absl::FailedPreconditionError(
         absl::StrCat("The held-out log loss after training, ", *after,
                      ", is above --max_log_loss=", bound));

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "common/row_limits.h"
 #include "common/shard_place.h"
 #include "proto/parameter_server.pb.h"
 #include "server/caller.h"
@@ -35,7 +36,7 @@ struct ServerIdentity {
 };
 
 // Most ids one GatherRows call may ask for (32 MB of ids in memory).
-inline constexpr int kMaxGatherIds = 1 << 22;
+inline constexpr int kMaxGatherIds = static_cast<int>(kMaxRowIdsPerCall);
 
 // Every method returns the first error: the caller's (UNAUTHENTICATED,
 // PERMISSION_DENIED; see Caller::Authorize; FAILED_PRECONDITION when the

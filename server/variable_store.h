@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "common/mutex.h"
+#include "common/row_limits.h"
 #include "common/update_spec.h"
 #include "common/variable_spec.h"
 #include "server/change_log.h"
@@ -34,10 +35,8 @@ inline constexpr size_t kMaxUpdatesPerPush = size_t{1} << 16;
 // run it on a request before doing anything per update.
 absl::Status CheckPushUpdateCount(size_t updates);
 
-// Largest result of one GatherRows call. A gather's rows are a buffer of
-// their own until sent, outside max_total_bytes like gRPC's buffers, so the
-// cap keeps what a reader can make the server hold per call small.
-inline constexpr size_t kMaxGatherBytes = size_t{64} << 20;
+// The largest result of one GatherRows call is kMaxGatherBytes
+// (common/row_limits.h).
 
 struct PushTarget;  // One update of a push, resolved (variable_store_push.cc).
 
@@ -166,7 +165,7 @@ class VariableStore {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Most ids one PushRows (or GatherRows) call may carry.
-  static constexpr size_t kMaxRowIds = size_t{1} << 22;
+  static constexpr size_t kMaxRowIds = kMaxRowIdsPerCall;
 
   // A sparse push of one variable's rows (RowUpdateSpec), applied whole or
   // not at all; the variable's version goes up by one, as do its slots' for

@@ -1,13 +1,16 @@
-// Durability against real crashes: a client creates, assigns and deletes
-// variables while the server is killed with SIGKILL at random moments and
-// restarted on the same data directory, many times. Every operation the
-// client saw acknowledged must be there afterwards, with its value.
+// Durability against real crashes: a client creates, assigns (whole, or row
+// by row with sparse pushes) and deletes variables while the server is killed
+// with SIGKILL at random moments and restarted on the same data directory, many
+// times. Every operation the client saw acknowledged must be there afterwards,
+// with its value.
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <random>
@@ -62,6 +65,35 @@ void Work(ParameterServerClient& client,
     } else if (rng() % 5 == 0) {
       status = client.DeleteVariable(name).status();
       result = std::nullopt;
+    } else if (rng() % 2 == 0) {
+      // A sparse push of every row in a shuffled order: scatter assign,
+      // scatter add of the difference from the acknowledged value, or an
+      // SGD step (learning rate 1) whose gradient is minus that difference.
+      // Its log record holds rows, not the whole value.
+      int64_t ids[kElements] = {0, 1, 2, 3};
+      std::shuffle(std::begin(ids), std::end(ids), rng);
+      const float difference = value - *e.acknowledged;
+      RowUpdateSpec push;
+      push.name = name;
+      std::string bytes;
+      switch (rng() % 3) {
+        case 0:
+          push.kind = UpdateKind::kAssign;
+          bytes = Bytes(value);
+          break;
+        case 1:
+          push.kind = UpdateKind::kAssignAdd;
+          bytes = Bytes(difference);
+          break;
+        default:
+          push.kind = UpdateKind::kApplyGradient;
+          push.optimizer.kind = OptimizerKind::kSgd;
+          push.optimizer.learning_rate = 1.0;
+          bytes = Bytes(-difference);
+      }
+      push.ids = ids;
+      push.rows = bytes;
+      status = client.PushRows(push).status();
     } else {
       PushSpec push;
       const std::string bytes = Bytes(value);

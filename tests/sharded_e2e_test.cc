@@ -397,29 +397,33 @@ void ExpectNear(const std::vector<float>& actual,
 // pools each part's ids on its server and adds the parts' rows on the
 // worker; its gradient reaches each part's rows with their bag's weights.
 // Both must match one unpartitioned table given the same rows, for every
-// combiner and both strategies: ids repeated within a bag and across the
-// parts, weights, an empty bag. A malformed call changes nothing.
+// combiner, weighted or not, and both strategies: ids repeated within a bag,
+// across bags and across the parts, an empty bag, and a call whose ids no
+// part but one or two holds. A malformed call changes nothing.
 TEST_F(ShardedE2ETest, PooledLookupsOverPartsMatchOneTable) {
   constexpr int64_t kRows = 101, kDim = 4;
   std::vector<int64_t> all(kRows);
   std::vector<float> values;
   for (int64_t i = 0; i < kRows; ++i) {
     all[i] = i;
-    for (int j = 0; j < kDim; ++j)
+    for (int j = 0; j < kDim; ++j) {
       values.push_back(0.125f * ((i * 7 + j) % 17 - 8));
+    }
   }
   const std::string value_bytes = Bytes(values);
-  // Bags: {3, 4, 5, 3}, {}, {100, 0, 50, 51, 52, 100}, {7}.
-  const std::vector<int64_t> ids = {3, 4, 5, 3, 100, 0, 50, 51, 52, 100, 7};
-  const std::vector<int64_t> offsets = {0, 4, 4, 10};
-  const std::vector<float> weights = {1.0f,  0.5f, 2.0f, 1.5f, 1.0f, 3.0f,
-                                      0.25f, 1.0f, 2.0f, 0.5f, 4.0f};
-  std::vector<float> bag_gradient;
-  for (size_t b = 0; b < offsets.size(); ++b) {
-    for (int j = 0; j < kDim; ++j)
-      bag_gradient.push_back(0.5f - 0.25f * (b + j));
-  }
-  const std::string gradient_bytes = Bytes(bag_gradient);
+  struct Bags {
+    std::vector<int64_t> ids, offsets;
+    std::vector<float> weights;
+  };
+  const Bags calls[] = {
+      // {3, 4, 5, 3}, {}, {100, 0, 50, 51, 52, 100}, {7, 3}: every part.
+      {{3, 4, 5, 3, 100, 0, 50, 51, 52, 100, 7, 3},
+       {0, 4, 4, 10},
+       {1.0f, 0.5f, 2.0f, 1.5f, 1.0f, 3.0f, 0.25f, 1.0f, 2.0f, 0.5f, 4.0f,
+        0.75f}},
+      // {0, 3}, {1, 4, 3}: never part 2 (mod), only part 0 (div).
+      {{0, 3, 1, 4, 3}, {0, 2}, {2.0f, 1.0f, 0.5f, 1.0f, 3.0f}},
+  };
   for (PartitionStrategy strategy :
        {PartitionStrategy::kMod, PartitionStrategy::kDiv}) {
     const std::string scope =
@@ -439,55 +443,74 @@ TEST_F(ShardedE2ETest, PooledLookupsOverPartsMatchOneTable) {
       assign.name = name;
       ASSERT_TRUE(client_->PushRows(assign).ok()) << name;
     }
-    for (Combiner combiner :
-         {Combiner::kSum, Combiner::kMean, Combiner::kSqrtn}) {
-      for (bool weighted : {false, true}) {
-        const BagSpec bags{offsets,
-                           weighted ? absl::Span<const float>(weights)
-                                    : absl::Span<const float>(),
-                           combiner};
-        const std::string what =
-            absl::StrCat(scope, " combiner ", static_cast<int>(combiner),
-                         weighted ? " weighted" : "");
-        auto pooled = client_->LookupSparse(parts, ids, bags, strategy);
-        auto expected = client_->LookupSparse(flat, ids, bags);
-        ASSERT_TRUE(pooled.ok()) << what << ": " << pooled.status();
-        ASSERT_TRUE(expected.ok()) << what << ": " << expected.status();
-        ExpectNear(Floats(pooled->rows), Floats(expected->rows), 1e-6f, what);
-        EXPECT_EQ(pooled->rows.size(), offsets.size() * kDim * sizeof(float));
+    for (const Bags& call : calls) {
+      for (Combiner combiner :
+           {Combiner::kSum, Combiner::kMean, Combiner::kSqrtn}) {
+        for (bool weighted : {false, true}) {
+          const BagSpec bags{call.offsets,
+                             weighted ? absl::Span<const float>(call.weights)
+                                      : absl::Span<const float>(),
+                             combiner};
+          const std::string what = absl::StrCat(
+              scope, " ", call.ids.size(), " ids, combiner ",
+              static_cast<int>(combiner), weighted ? " weighted" : "");
+          auto pooled = client_->LookupSparse(parts, call.ids, bags, strategy);
+          auto expected = client_->LookupSparse(flat, call.ids, bags);
+          ASSERT_TRUE(pooled.ok()) << what << ": " << pooled.status();
+          ASSERT_TRUE(expected.ok()) << what << ": " << expected.status();
+          ExpectNear(Floats(pooled->rows), Floats(expected->rows), 1e-6f, what);
+          // Its gradient, applied with Adagrad to both.
+          std::vector<float> bag_gradient;
+          for (size_t b = 0; b < call.offsets.size(); ++b) {
+            for (int j = 0; j < kDim; ++j) {
+              bag_gradient.push_back(0.5f - 0.25f * (b + j));
+            }
+          }
+          const std::string gradient_bytes = Bytes(bag_gradient);
+          RowUpdateSpec push;
+          push.kind = UpdateKind::kApplyGradient;
+          push.ids = call.ids;
+          push.rows = gradient_bytes;
+          push.bags = bags;
+          push.optimizer.kind = OptimizerKind::kAdagrad;
+          push.optimizer.learning_rate = 0.5;
+          push.partition_strategy = strategy;
+          for (const std::string& name : {parts, flat}) {
+            push.name = name;
+            auto pushed = client_->PushRows(push);
+            ASSERT_TRUE(pushed.ok())
+                << what << " " << name << ": " << pushed.status();
+          }
+          auto trained = client_->EmbeddingLookup(parts, all, strategy);
+          auto flat_rows = client_->GatherRows(flat, all);
+          ASSERT_TRUE(trained.ok()) << trained.status();
+          ASSERT_TRUE(flat_rows.ok()) << flat_rows.status();
+          ExpectNear(Floats(trained->rows), Floats(flat_rows->rows), 1e-5f,
+                     what + " after its gradient");
+        }
       }
     }
-    // The gradient of a weighted sqrtn lookup, applied with Adagrad.
-    RowUpdateSpec push;
-    push.kind = UpdateKind::kApplyGradient;
-    push.ids = ids;
-    push.rows = gradient_bytes;
-    push.bags = BagSpec{offsets, weights, Combiner::kSqrtn};
-    push.optimizer.kind = OptimizerKind::kAdagrad;
-    push.optimizer.learning_rate = 0.5;
-    push.partition_strategy = strategy;
-    for (const std::string& name : {parts, flat}) {
-      push.name = name;
-      auto pushed = client_->PushRows(push);
-      ASSERT_TRUE(pushed.ok()) << name << ": " << pushed.status();
-    }
     auto trained = client_->EmbeddingLookup(parts, all, strategy);
-    auto expected = client_->GatherRows(flat, all);
     ASSERT_TRUE(trained.ok()) << trained.status();
-    ASSERT_TRUE(expected.ok()) << expected.status();
-    ExpectNear(Floats(trained->rows), Floats(expected->rows), 1e-5f,
-               scope + " after the push");
     EXPECT_NE(Floats(trained->rows), values) << scope;
     // Offsets past the ids: INVALID_ARGUMENT before anything is sent.
-    const std::vector<int64_t> bad_offsets = {0, 12};
+    const std::vector<int64_t> bad_offsets = {0, 13};
+    const std::vector<float> one_row(kDim * 2, 1.0f);
+    const std::string two_rows = Bytes(one_row);
+    RowUpdateSpec push;
     push.name = parts;
+    push.kind = UpdateKind::kApplyGradient;
+    push.ids = calls[0].ids;
+    push.rows = two_rows;
     push.bags = BagSpec{bad_offsets, {}, Combiner::kSum};
+    push.partition_strategy = strategy;
     auto refused = client_->PushRows(push);
     EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(std::string(refused.status().message()),
-                HasSubstr("bag_offsets[1] = 12"));
+                HasSubstr("bag_offsets[1] = 13"));
     auto pooled_refused = client_->LookupSparse(
-        parts, ids, BagSpec{bad_offsets, {}, Combiner::kSum}, strategy);
+        parts, calls[0].ids, BagSpec{bad_offsets, {}, Combiner::kSum},
+        strategy);
     EXPECT_EQ(pooled_refused.status().code(),
               absl::StatusCode::kInvalidArgument);
     auto unchanged = client_->EmbeddingLookup(parts, all, strategy);
@@ -515,7 +538,10 @@ TEST_F(ShardedE2ETest, ClickModelLearnsFromSparsePushesOverThreeShards) {
       NumberAfter(result.out, "held-out log loss after training ");
   const double base_rate = NumberAfter(result.out, "predicting the base rate ");
   const double hidden = NumberAfter(result.out, "the hidden model ");
+  // Each must have been printed as a number (a diverged loss prints nan).
   ASSERT_GT(hidden, 0) << result.out;
+  ASSERT_GT(base_rate, hidden) << result.out;
+  ASSERT_GT(after, 0) << result.out;
   EXPECT_NEAR(before, std::log(2.0), 1e-4) << result.out;  // All zeros.
   EXPECT_LT(after, hidden + 0.5 * (base_rate - hidden)) << result.out;
   // One part per shard, each with its Adagrad accumulators, and nothing else.
