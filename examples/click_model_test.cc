@@ -25,11 +25,12 @@ TEST(ClickDataTest, SamplesAreTheSameForTheSameSeedAndDifferOtherwise) {
   EXPECT_NE(a.ids, c.ids);
   ASSERT_EQ(a.ids.size(), 500u * data.ids_per_example());
   ASSERT_EQ(a.labels.size(), 500u);
+  const size_t per_example = data.ids_per_example();
   for (size_t k = 0; k < a.ids.size(); ++k) {
     ASSERT_GE(a.ids[k], 0);
     ASSERT_LT(a.ids[k], 1 << 12);
     // The last id of every example is the bias's, the same for all.
-    if (k % data.ids_per_example() == data.ids_per_example() - 1) {
+    if (k % per_example == per_example - 1) {
       EXPECT_EQ(a.ids[k], data.HashedId(-1, 0));
     }
   }
