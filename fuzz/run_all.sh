@@ -18,7 +18,10 @@ if (( ${#fuzzers[@]} == 0 )); then
 fi
 targets=()
 for name in "${fuzzers[@]}"; do targets+=("//fuzz:${name}_fuzzer"); done
-bazel --output_base="$output_base" build --config=fuzz "${targets[@]}"
+# No bazel-* symlinks: they would point the checkout's bazel-<name> at this
+# output base, and the next plain `bazel test //...` would then walk into it.
+bazel --output_base="$output_base" build --config=fuzz --symlink_prefix=/ \
+  "${targets[@]}"
 bin="$(bazel --output_base="$output_base" info --config=fuzz bazel-bin)/fuzz"
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
