@@ -17,8 +17,6 @@
 //   embedding_benchmark --server=127.0.0.1:PORT --redis_port=PORT
 // (benchmarks/run_embedding_benchmark.sh starts both.)
 
-#include <hiredis/hiredis.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -30,14 +28,17 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "benchmarks/redis_commands.h"
 #include "client/client.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:2222", "ps_server HOST:PORT.");
@@ -57,10 +58,7 @@ namespace {
 constexpr char kTable[] = "bench/embedding";
 constexpr int kBatches = 64;  // Distinct id lists, cycled through.
 
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "%s\n", what.c_str());
-  std::exit(1);
-}
+[[noreturn]] void Die(const std::string& what) { DieWith(what); }
 
 redisContext* ConnectRedis() {
   redisContext* redis =
@@ -99,18 +97,7 @@ int64_t LoopbackBytes() {
 // caller frees the reply.
 redisReply* Mget(redisContext* context, const std::vector<std::string>& keys,
                  size_t row_bytes) {
-  std::vector<const char*> argv = {"MGET"};
-  std::vector<size_t> lengths = {4};
-  for (const std::string& key : keys) {
-    argv.push_back(key.data());
-    lengths.push_back(key.size());
-  }
-  auto* reply = static_cast<redisReply*>(redisCommandArgv(
-      context, static_cast<int>(argv.size()), argv.data(), lengths.data()));
-  if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY ||
-      reply->elements != keys.size()) {
-    Die("MGET failed");
-  }
+  redisReply* reply = MgetOrNil(context, keys);
   for (size_t k = 0; k < reply->elements; ++k) {
     if (reply->element[k]->len != row_bytes) Die("MGET: short row");
   }
@@ -140,8 +127,6 @@ void Load(int64_t rows, int64_t dim) {
     const int64_t count = std::min(kPerCommand, rows - first);
     std::vector<std::string> keys;
     std::vector<std::string> values;
-    std::vector<const char*> argv = {"MSET"};
-    std::vector<size_t> lengths = {4};
     keys.reserve(count);
     values.reserve(count);
     for (int64_t id = first; id < first + count; ++id) {
@@ -150,18 +135,10 @@ void Load(int64_t rows, int64_t dim) {
       values.emplace_back(reinterpret_cast<const char*>(row.data()),
                           row.size() * sizeof(float));
     }
-    for (int64_t i = 0; i < count; ++i) {
-      argv.push_back(keys[i].data());
-      lengths.push_back(keys[i].size());
-      argv.push_back(values[i].data());
-      lengths.push_back(values[i].size());
-    }
-    auto* reply = static_cast<redisReply*>(redisCommandArgv(
-        redis, static_cast<int>(argv.size()), argv.data(), lengths.data()));
-    if (reply == nullptr || reply->type == REDIS_REPLY_ERROR) {
-      Die("MSET failed");
-    }
-    freeReplyObject(reply);
+    std::vector<std::pair<absl::string_view, absl::string_view>> pairs;
+    pairs.reserve(count);
+    for (int64_t i = 0; i < count; ++i) pairs.emplace_back(keys[i], values[i]);
+    Mset(redis, pairs);
   }
   redisFree(redis);
 }
@@ -281,18 +258,7 @@ void RedisAdagradStep(redisContext* context, absl::Span<const int64_t> ids,
   keys.reserve(2 * distinct.size());
   for (int64_t id : distinct) keys.push_back(RedisKey(id));
   for (int64_t id : distinct) keys.push_back(AccumulatorKey(id));
-  std::vector<const char*> argv = {"MGET"};
-  std::vector<size_t> lengths = {4};
-  for (const std::string& key : keys) {
-    argv.push_back(key.data());
-    lengths.push_back(key.size());
-  }
-  auto* reply = static_cast<redisReply*>(redisCommandArgv(
-      context, static_cast<int>(argv.size()), argv.data(), lengths.data()));
-  if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY ||
-      reply->elements != keys.size()) {
-    Die("MGET failed");
-  }
+  redisReply* reply = MgetOrNil(context, keys);
   std::vector<float> rows(distinct.size() * dim);
   std::vector<float> accumulators(distinct.size() * dim, 0.1f);
   for (size_t d = 0; d < distinct.size(); ++d) {
@@ -311,22 +277,19 @@ void RedisAdagradStep(redisContext* context, absl::Span<const int64_t> ids,
     accumulators[i] += g * g;
     rows[i] -= lr * g / std::sqrt(accumulators[i]);
   }
-  argv.assign({"MSET"});
-  lengths.assign({4});
+  std::vector<std::pair<absl::string_view, absl::string_view>> pairs;
+  pairs.reserve(2 * distinct.size());
   for (size_t d = 0; d < distinct.size(); ++d) {
-    for (const auto& [key, values] :
-         {std::pair(&keys[d], rows.data()),
-          std::pair(&keys[distinct.size() + d], accumulators.data())}) {
-      argv.push_back(key->data());
-      lengths.push_back(key->size());
-      argv.push_back(reinterpret_cast<const char*>(values + d * dim));
-      lengths.push_back(row_bytes);
-    }
+    pairs.emplace_back(
+        keys[d],
+        absl::string_view(reinterpret_cast<const char*>(rows.data() + d * dim),
+                          row_bytes));
+    pairs.emplace_back(keys[distinct.size() + d],
+                       absl::string_view(reinterpret_cast<const char*>(
+                                             accumulators.data() + d * dim),
+                                         row_bytes));
   }
-  reply = static_cast<redisReply*>(redisCommandArgv(
-      context, static_cast<int>(argv.size()), argv.data(), lengths.data()));
-  if (reply == nullptr || reply->type == REDIS_REPLY_ERROR) Die("MSET failed");
-  freeReplyObject(reply);
+  Mset(context, pairs);
 }
 
 double Median(std::vector<double> values) {

@@ -1,5 +1,6 @@
 # Sourced by the benchmarks that compare ps_server with Redis
-# (run_data_plane_benchmark.sh, run_embedding_benchmark.sh).
+# (run_data_plane_benchmark.sh, run_embedding_benchmark.sh) and Redis's
+# memory with the dynamic table's (run_dynamic_table_benchmark.sh).
 #
 #   start_ps_and_redis BENCHMARK_TARGET
 #
@@ -11,7 +12,17 @@
 # BAZEL="bazel --output_base=DIR".
 
 start_ps_and_redis() {
-  local target=$1
+  start_redis "$1" //server:ps_server
+  source deploy/ps_server_lib.sh
+  trap 'kill ${PS_PID:-} $REDIS_PID 2>/dev/null; wait 2>/dev/null || true; rm -rf "$PEER_WORK"' EXIT
+  start_ps_server "$BIN"/server/ps_server "$PEER_WORK/ps" --max_total_bytes=$((8 << 30))
+}
+
+#   start_redis TARGET...
+#
+# The Redis half of start_ps_and_redis: installs, builds TARGETs, starts
+# Redis; sets BIN, REDIS_PORT, REDIS_PID and PEER_WORK, all gone on exit.
+start_redis() {
   deploy/install_deps.sh
   local package
   for package in redis-server libhiredis-dev; do
@@ -22,14 +33,12 @@ start_ps_and_redis() {
     }
   done
   local bazel=${BAZEL:-bazel}
-  $bazel build //server:ps_server "$target"
+  $bazel build "$@"
   BIN=$($bazel info bazel-bin 2>/dev/null)
   PEER_WORK=$(mktemp -d)
   REDIS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
     --daemonize no --dir "$PEER_WORK" >"$PEER_WORK/redis.log" 2>&1 &
   REDIS_PID=$!
-  source deploy/ps_server_lib.sh
-  trap 'kill ${PS_PID:-} $REDIS_PID 2>/dev/null; wait 2>/dev/null || true; rm -rf "$PEER_WORK"' EXIT
-  start_ps_server "$BIN"/server/ps_server "$PEER_WORK/ps" --max_total_bytes=$((8 << 30))
+  trap 'kill $REDIS_PID 2>/dev/null; wait 2>/dev/null || true; rm -rf "$PEER_WORK"' EXIT
 }

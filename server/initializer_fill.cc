@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/random/random.h"
+#include "common/mix64.h"
 #include "common/parallel_for.h"
 
 // Seeded values must be bit-identical on every platform. Every floating point
@@ -26,12 +27,6 @@ namespace {
 // algorithms each standard library chooses; it passes BigCrush.
 
 constexpr uint64_t kGoldenGamma = 0x9e3779b97f4a7c15ULL;
-
-uint64_t Mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
 
 class SplitMix64 {
  public:
@@ -114,15 +109,24 @@ inline double Log(double x) {
 class UnitNormal {
  public:
   double operator()(SplitMix64& rng) {
-    if (next_ == 2 * kPairs) Refill(rng);
+    if (next_ == size_) Refill(rng);
     return normals_[next_++];
   }
+
+  // That about `n` more normals will be drawn: batches stop there, so a
+  // short fill (one row of a dynamic table) computes no normals it throws
+  // away. Draws past `n` (truncated_normal's redraws) come in small batches.
+  // The values drawn do not depend on it.
+  void Expect(int64_t n) { expected_pairs_ = (n + 1) / 2; }
 
  private:
   static constexpr int kPairs = 64;
 
   void Refill(SplitMix64& rng) {
-    for (int i = 0; i < kPairs; ++i) {
+    const int pairs = static_cast<int>(
+        std::clamp<int64_t>(expected_pairs_, kMinPairs, kPairs));
+    expected_pairs_ = std::max<int64_t>(0, expected_pairs_ - pairs);
+    for (int i = 0; i < pairs; ++i) {
       double x, y, s;
       do {
         x = 2.0 * Uniform01(rng) - 1.0;
@@ -133,17 +137,21 @@ class UnitNormal {
       normals_[2 * i + 1] = y;
       radius2_[i] = s;
     }
-    for (int i = 0; i < kPairs; ++i) {
+    for (int i = 0; i < pairs; ++i) {
       const double factor = std::sqrt(-2.0 * Log(radius2_[i]) / radius2_[i]);
       normals_[2 * i] *= factor;
       normals_[2 * i + 1] *= factor;
     }
     next_ = 0;
+    size_ = 2 * pairs;
   }
 
+  static constexpr int kMinPairs = 4;
   double normals_[2 * kPairs] = {};
   double radius2_[kPairs] = {};
-  int next_ = 2 * kPairs;
+  int next_ = 0;
+  int size_ = 0;  // Normals in the current batch.
+  int64_t expected_pairs_ = kPairs;
 };
 
 // ---------------------------------------------------------------------------
@@ -167,6 +175,7 @@ class UniformRealSampler {
     } while (!(value < hi_));
     return value;
   }
+  void Expect(int64_t) {}
 
  private:
   double lo_;
@@ -191,6 +200,7 @@ class UniformIntSampler {
     // Two's complement wrap-around: lo + offset always lands in [lo, hi).
     return static_cast<T>(static_cast<int64_t>(lo_ + bits % range_));
   }
+  void Expect(int64_t) {}
 
  private:
   uint64_t lo_;
@@ -205,6 +215,7 @@ class NormalSampler {
   T operator()(SplitMix64& rng) {
     return static_cast<T>(mean_ + stddev_ * unit_(rng));
   }
+  void Expect(int64_t n) { unit_.Expect(n); }
 
  private:
   double mean_;
@@ -225,6 +236,7 @@ class TruncatedNormalSampler {
     } while (!(std::fabs(z) < kTruncationBound));
     return static_cast<T>(mean_ + stddev_ * z);
   }
+  void Expect(int64_t n) { unit_.Expect(n); }
 
  private:
   double mean_;
@@ -297,6 +309,7 @@ void FillRandom(const Sampler& prototype, uint64_t key, int64_t count,
       const int64_t end = std::min(count, begin + kBlockElements);
       SplitMix64 rng = BlockStream(key, block);
       Sampler sampler = prototype;
+      sampler.Expect(end - begin);
       for (int64_t i = begin; i < end; ++i) {
         StoreLittleEndian(out + i * sizeof(T), sampler(rng));
       }

@@ -61,7 +61,8 @@ class ShardedE2ETest : public ::testing::Test {
     auto client = ShardedClient::Connect(targets_, JobOptions());
     ASSERT_TRUE(client.ok()) << client.status();
     client_ = *std::move(client);
-    ASSERT_TRUE(client_->CheckCluster().ok());
+    const auto cluster = client_->CheckCluster();
+    ASSERT_TRUE(cluster.ok()) << cluster.status();
   }
 
   // Restarts shard `s` on its port from its data directory (which must hold
