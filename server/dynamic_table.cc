@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <limits>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -17,9 +16,7 @@
 namespace paramserver {
 namespace {
 
-constexpr uint32_t kNil = std::numeric_limits<uint32_t>::max();
-// Rows and slots are kept in chunks of about this many bytes, so a growing
-// stripe never copies what it holds.
+// Rows and slots are kept in chunks of about this many bytes.
 constexpr size_t kChunkBytes = size_t{256} << 10;
 
 // The seed of one id's initial row: a pure function of (table seed, id).
@@ -47,98 +44,32 @@ const char* OptimizerKindName(OptimizerKind kind) {
   return "an unknown optimizer";
 }
 
-}  // namespace
-
-// One stripe's rows: an index from id to entry, entries in chunks, and a
-// doubly linked list of entries from most to least recently used.
-struct DynamicTable::Stripe {
-  explicit Stripe(size_t chunk_entries, int64_t entry_floats)
-      : chunk_entries(chunk_entries), entry_floats(entry_floats) {}
-
-  const size_t chunk_entries;
-  const int64_t entry_floats;
-
-  Mutex mu;
-  absl::flat_hash_map<int64_t, uint32_t> index ABSL_GUARDED_BY(mu);
-  std::vector<std::unique_ptr<float[]>> chunks ABSL_GUARDED_BY(mu);
-  // Per entry.
-  std::vector<int64_t> ids ABSL_GUARDED_BY(mu);
-  std::vector<int64_t> last_use ABSL_GUARDED_BY(mu);
-  std::vector<uint32_t> prev ABSL_GUARDED_BY(mu);
-  std::vector<uint32_t> next ABSL_GUARDED_BY(mu);
-  std::vector<uint32_t> free_entries ABSL_GUARDED_BY(mu);
-  uint32_t head ABSL_GUARDED_BY(mu) = kNil;  // Most recently used.
-  uint32_t tail ABSL_GUARDED_BY(mu) = kNil;  // Least recently used.
-
-  float* Entry(uint32_t e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    return chunks[e / chunk_entries].get() +
-           (e % chunk_entries) * static_cast<size_t>(entry_floats);
-  }
-
-  void Unlink(uint32_t e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    (prev[e] == kNil ? head : next[prev[e]]) = next[e];
-    (next[e] == kNil ? tail : prev[next[e]]) = prev[e];
-  }
-
-  void PushFront(uint32_t e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    prev[e] = kNil;
-    next[e] = head;
-    (head == kNil ? tail : prev[head]) = e;
-    head = e;
-  }
-
-  void Touch(uint32_t e, int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    last_use[e] = now;
-    if (head == e) return;
-    Unlink(e);
-    PushFront(e);
-  }
-
-  // A new entry for `id`, most recently used; its floats are uninitialised.
-  uint32_t Allocate(int64_t id, int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    uint32_t e;
-    if (!free_entries.empty()) {
-      e = free_entries.back();
-      free_entries.pop_back();
-      ids[e] = id;
-      last_use[e] = now;
-    } else {
-      e = static_cast<uint32_t>(ids.size());
-      if (e % chunk_entries == 0) {
-        chunks.emplace_back(new float[chunk_entries * entry_floats]);
-      }
-      ids.push_back(id);
-      last_use.push_back(now);
-      prev.push_back(kNil);
-      next.push_back(kNil);
+// The distinct values of `ids` in order of first appearance, and for each
+// id its place among them.
+struct DistinctIds {
+  explicit DistinctIds(absl::Span<const int64_t> ids) {
+    place.reserve(ids.size());
+    of.reserve(ids.size());
+    for (const int64_t id : ids) {
+      const auto [it, added] = place.try_emplace(id, values.size());
+      if (added) values.push_back(id);
+      of.push_back(it->second);
     }
-    index.emplace(id, e);
-    PushFront(e);
-    return e;
   }
-
-  void Remove(uint32_t e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    index.erase(ids[e]);
-    Unlink(e);
-    free_entries.push_back(e);
-  }
-
-  size_t Bytes() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    return chunks.size() * chunk_entries * entry_floats * sizeof(float) +
-           (ids.capacity() + last_use.capacity()) * sizeof(int64_t) +
-           (prev.capacity() + next.capacity() + free_entries.capacity()) *
-               sizeof(uint32_t) +
-           index.capacity() * (sizeof(std::pair<const int64_t, uint32_t>) + 1);
-  }
+  std::vector<int64_t> values;
+  absl::flat_hash_map<int64_t, size_t> place;
+  std::vector<size_t> of;  // Per id of the call.
 };
+
+}  // namespace
 
 // Holds the stripes of a mask, locked in ascending order (so two calls never
 // wait for each other in a cycle), until destroyed.
 class DynamicTable::StripeLocks {
  public:
-  StripeLocks(DynamicTable* table, uint64_t mask) ABSL_NO_THREAD_SAFETY_ANALYSIS
-      : table_(table),
-        mask_(mask) {
+  StripeLocks(const DynamicTable* table,
+              uint64_t mask) ABSL_NO_THREAD_SAFETY_ANALYSIS : table_(table),
+                                                              mask_(mask) {
     for (int i = 0; i < 64; ++i) {
       if (mask_ & (uint64_t{1} << i)) table_->stripes_[i]->mu.Lock();
     }
@@ -152,25 +83,22 @@ class DynamicTable::StripeLocks {
   StripeLocks& operator=(const StripeLocks&) = delete;
 
  private:
-  DynamicTable* const table_;
+  const DynamicTable* const table_;
   const uint64_t mask_;
 };
 
 struct DynamicTable::Located {
-  std::vector<uint32_t> entry;  // Per id; kNil where not stored.
-  // Distinct ids to store, in order of first appearance; they are stored by
-  // InsertMarked, which fills `inserted` (their entries).
-  std::vector<int64_t> to_insert;
-  absl::flat_hash_map<int64_t, uint32_t> inserted;
+  std::vector<uint32_t> entry;  // Per id of the call; kNoEntry: not stored.
   // Every distinct id of the call: eviction never picks one of them.
   absl::flat_hash_set<int64_t> call_ids;
+};
 
-  // The entry of ids[i] after InsertMarked, or kNil.
-  uint32_t EntryOf(size_t i, int64_t id) const {
-    if (entry[i] != kNil) return entry[i];
-    const auto it = inserted.find(id);
-    return it == inserted.end() ? kNil : it->second;
-  }
+struct DynamicTable::InsertPlan {
+  std::vector<int64_t> insert_ids;
+  std::vector<std::pair<TableStripe*, uint32_t>> victims;
+  std::vector<int64_t> victim_ids;
+  int64_t reserved = 0;  // Added to stored_ by the reservation.
+  int64_t overflow = 0;  // Inserts that found nothing to evict.
 };
 
 absl::StatusOr<std::unique_ptr<DynamicTable>> DynamicTable::Create(
@@ -235,7 +163,7 @@ absl::StatusOr<std::unique_ptr<DynamicTable>> DynamicTable::Create(
   const size_t chunk_entries = std::max<size_t>(1, kChunkBytes / entry_bytes);
   for (int i = 0; i < stripes; ++i) {
     table->stripes_.push_back(
-        std::make_unique<Stripe>(chunk_entries, table->entry_floats_));
+        std::make_unique<TableStripe>(chunk_entries, table->entry_floats_));
   }
   if (table->options_.sweep_interval_micros > 0) {
     table->sweeper_ = std::thread([t = table.get()] { t->SweepLoop(); });
@@ -272,39 +200,41 @@ void DynamicTable::SweepLoop() {
         return;
       }
     }
-    EvictIdle();
+    // Nothing to report to: a failed sweep leaves the rows, and the next
+    // sweep tries again.
+    EvictIdle().IgnoreError();
   }
 }
 
 int64_t DynamicTable::Now() const { return options_.now_micros(); }
 
-int DynamicTable::StripeOf(int64_t id) const {
-  return static_cast<int>(Mix64(static_cast<uint64_t>(id)) &
-                          (stripes_.size() - 1));
+TableStripe& DynamicTable::StripeOf(int64_t id) const {
+  return *stripes_[Mix64(static_cast<uint64_t>(id)) & (stripes_.size() - 1)];
 }
 
 uint64_t DynamicTable::StripeMask(absl::Span<const int64_t> ids) const {
-  uint64_t mask = 0;
   const uint64_t all = stripes_.size() == 64
                            ? ~uint64_t{0}
                            : (uint64_t{1} << stripes_.size()) - 1;
+  uint64_t mask = 0;
   for (const int64_t id : ids) {
-    mask |= uint64_t{1} << StripeOf(id);
+    mask |= uint64_t{1} << (Mix64(static_cast<uint64_t>(id)) &
+                            (stripes_.size() - 1));
     if (mask == all) break;
   }
   return mask;
 }
 
-DynamicTable::Located DynamicTable::Locate(absl::Span<const int64_t> ids) {
+DynamicTable::Located DynamicTable::Locate(
+    absl::Span<const int64_t> ids) const {
   Located located;
-  located.entry.resize(ids.size(), kNil);
+  located.entry.resize(ids.size(), kNoEntry);
   located.call_ids.reserve(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
     located.call_ids.insert(ids[i]);
-    Stripe& stripe = *stripes_[StripeOf(ids[i])];
+    TableStripe& stripe = StripeOf(ids[i]);
     stripe.mu.AssertHeld();
-    const auto it = stripe.index.find(ids[i]);
-    if (it != stripe.index.end()) located.entry[i] = it->second;
+    located.entry[i] = stripe.Find(ids[i]);
   }
   return located;
 }
@@ -321,62 +251,88 @@ void DynamicTable::InitialEntry(int64_t id, float* entry) const {
   }
 }
 
-absl::Status DynamicTable::ReserveRows(int64_t new_rows, int64_t* to_evict) {
-  *to_evict = 0;
-  if (new_rows == 0) return absl::OkStatus();
+absl::StatusOr<DynamicTable::InsertPlan> DynamicTable::PlanInserts(
+    const Located& located, std::vector<int64_t> insert_ids) {
+  InsertPlan plan;
+  plan.insert_ids = std::move(insert_ids);
+  const int64_t new_rows = static_cast<int64_t>(plan.insert_ids.size());
+  if (new_rows == 0) return plan;
+  int64_t to_evict = 0;
   if (options_.capacity == 0) {
     stored_.fetch_add(new_rows);
+    plan.reserved = new_rows;
+  } else {
+    int64_t stored = stored_.load();
+    while (true) {
+      const int64_t room = std::max<int64_t>(0, options_.capacity - stored);
+      const int64_t take = std::min(new_rows, room);
+      if (take < new_rows && !options_.evict_when_full) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat("Dynamic table '", options_.name,
+                         "' is full: it holds at most ", options_.capacity,
+                         " rows, ", stored, " are stored and this call adds ",
+                         new_rows, " (eviction when full is off)"));
+      }
+      if (stored_.compare_exchange_weak(stored, stored + take)) {
+        plan.reserved = take;
+        to_evict = new_rows - take;
+        break;
+      }
+    }
+  }
+  // Each of the first `to_evict` inserts takes the place of the least
+  // recently used row of its stripe that the call does not touch (walking
+  // from the tail past the call's ids and the victims already picked).
+  absl::flat_hash_map<TableStripe*, uint32_t> cursor;
+  for (int64_t k = 0; k < to_evict; ++k) {
+    TableStripe& stripe = StripeOf(plan.insert_ids[k]);
+    stripe.mu.AssertHeld();
+    const auto [it, first] = cursor.try_emplace(&stripe, stripe.tail);
+    uint32_t victim = it->second;
+    while (victim != kNoEntry &&
+           located.call_ids.contains(stripe.ids[victim])) {
+      victim = stripe.prev[victim];
+    }
+    if (victim == kNoEntry) {
+      // Nothing here may go: the table runs over its capacity until
+      // EvictIdle trims it.
+      ++plan.overflow;
+      it->second = kNoEntry;
+      continue;
+    }
+    plan.victims.emplace_back(&stripe, victim);
+    plan.victim_ids.push_back(stripe.ids[victim]);
+    it->second = stripe.prev[victim];
+  }
+  return plan;
+}
+
+void DynamicTable::CancelPlan(const InsertPlan& plan) {
+  stored_.fetch_sub(plan.reserved);
+}
+
+void DynamicTable::EvictPlanned(const InsertPlan& plan) {
+  for (const auto& [stripe, victim] : plan.victims) {
+    stripe->mu.AssertHeld();
+    stripe->Remove(victim);
+  }
+  evicted_capacity_.fetch_add(static_cast<int64_t>(plan.victims.size()),
+                              std::memory_order_relaxed);
+  stored_.fetch_add(plan.overflow);
+  admitted_.fetch_add(static_cast<int64_t>(plan.insert_ids.size()),
+                      std::memory_order_relaxed);
+}
+
+absl::StatusOr<uint64_t> DynamicTable::Log(const TableChange& change) {
+  if (options_.change_log == nullptr) return uint64_t{0};
+  return options_.change_log->Append(change);
+}
+
+absl::Status DynamicTable::Commit(uint64_t position) {
+  if (options_.change_log == nullptr || position == 0) {
     return absl::OkStatus();
   }
-  int64_t stored = stored_.load();
-  while (true) {
-    const int64_t room = std::max<int64_t>(0, options_.capacity - stored);
-    const int64_t take = std::min(new_rows, room);
-    if (take < new_rows && !options_.evict_when_full) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "Dynamic table '", options_.name, "' is full: it holds at most ",
-          options_.capacity, " rows, ", stored, " are stored and this call ",
-          "adds ", new_rows, " (eviction when full is off)"));
-    }
-    if (stored_.compare_exchange_weak(stored, stored + take)) {
-      *to_evict = new_rows - take;
-      return absl::OkStatus();
-    }
-  }
-}
-
-uint32_t DynamicTable::Insert(Stripe& stripe, int64_t id, int64_t now) {
-  stripe.mu.AssertHeld();
-  const uint32_t e = stripe.Allocate(id, now);
-  InitialEntry(id, stripe.Entry(e));
-  admitted_.fetch_add(1, std::memory_order_relaxed);
-  return e;
-}
-
-void DynamicTable::InsertMarked(Located& located, int64_t to_evict,
-                                int64_t now) {
-  // The first `to_evict` inserts each evict a row first (ReserveRows counted
-  // only the rest).
-  for (const int64_t id : located.to_insert) {
-    Stripe& stripe = *stripes_[StripeOf(id)];
-    stripe.mu.AssertHeld();
-    if (to_evict > 0) {
-      --to_evict;
-      uint32_t victim = stripe.tail;
-      while (victim != kNil && located.call_ids.contains(stripe.ids[victim])) {
-        victim = stripe.prev[victim];
-      }
-      if (victim != kNil) {
-        stripe.Remove(victim);
-        evicted_capacity_.fetch_add(1, std::memory_order_relaxed);
-      } else {
-        // Nothing here may go: the table runs over its capacity until
-        // EvictIdle trims it.
-        stored_.fetch_add(1);
-      }
-    }
-    located.inserted.emplace(id, Insert(stripe, id, now));
-  }
+  return options_.change_log->Commit(position);
 }
 
 absl::Status DynamicTable::Lookup(absl::Span<const int64_t> ids,
@@ -389,58 +345,84 @@ absl::Status DynamicTable::Lookup(absl::Span<const int64_t> ids,
                      " floats, got ", out.size()));
   }
   if (ids.empty()) return absl::OkStatus();
-  StripeLocks locks(this, StripeMask(ids));
-  const int64_t now = Now();
-  Located located = Locate(ids);
+  uint64_t position = 0;
+  {
+    StripeLocks locks(this, StripeMask(ids));
+    const int64_t now = Now();
+    const Located located = Locate(ids);
 
-  // Which missing ids this call admits, decided before anything changes.
-  absl::flat_hash_map<int64_t, uint32_t> sightings;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (located.entry[i] == kNil) ++sightings[ids[i]];
-  }
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (located.entry[i] != kNil) continue;
-    auto it = sightings.find(ids[i]);
-    if (it == sightings.end()) continue;  // Decided at its first sighting.
-    const uint32_t seen =
-        (options_.admit_after > 1 ? sketch_.Estimate(ids[i]) : 0) + it->second;
-    if (seen >= options_.admit_after) located.to_insert.push_back(ids[i]);
-    sightings.erase(it);
-  }
-  int64_t to_evict = 0;
-  const absl::Status reserved =
-      ReserveRows(static_cast<int64_t>(located.to_insert.size()), &to_evict);
-  if (!reserved.ok()) return reserved;
-
-  if (options_.admit_after > 1) {
+    // Which missing ids this call admits, decided before anything changes:
+    // an id's sightings so far plus its sightings in this call.
+    absl::flat_hash_map<int64_t, uint32_t> sightings;
     for (size_t i = 0; i < ids.size(); ++i) {
-      if (located.entry[i] == kNil) sketch_.Add(ids[i]);
+      if (located.entry[i] == kNoEntry) ++sightings[ids[i]];
     }
-  }
-  InsertMarked(located, to_evict, now);
-  int64_t hits = 0;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    float* row_out = out.data() + i * width;
-    if (located.entry[i] != kNil) ++hits;
-    const uint32_t e = located.EntryOf(i, ids[i]);
-    if (e == kNil) {
-      // Not admitted: its initial row, which is what it will be stored with.
-      InitializerSpec spec = options_.initializer;
-      spec.seed = RowSeed(*options_.initializer.seed, ids[i]);
-      RunInitializer(spec, DType::kFloat, {width},
-                     absl::Span<char>(reinterpret_cast<char*>(row_out),
-                                      width * sizeof(float)));
-      continue;
+    std::vector<int64_t> admit;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const auto it = sightings.find(ids[i]);
+      if (it == sightings.end()) continue;  // Stored, or decided already.
+      const uint32_t seen =
+          (options_.admit_after > 1 ? sketch_.Estimate(ids[i]) : 0) +
+          it->second;
+      if (seen >= options_.admit_after) admit.push_back(ids[i]);
+      sightings.erase(it);
     }
-    Stripe& stripe = *stripes_[StripeOf(ids[i])];
-    stripe.mu.AssertHeld();
-    std::memcpy(row_out, stripe.Entry(e), width * sizeof(float));
-    stripe.Touch(e, now);
+    absl::StatusOr<InsertPlan> plan = PlanInserts(located, std::move(admit));
+    if (!plan.ok()) return plan.status();
+    if (!plan->victim_ids.empty()) {
+      TableChange change;
+      change.time_micros = now;
+      change.evicted_ids = plan->victim_ids;
+      absl::StatusOr<uint64_t> logged = Log(change);
+      if (!logged.ok()) {
+        CancelPlan(*plan);
+        return logged.status();
+      }
+      position = *logged;
+    }
+
+    if (options_.admit_after > 1) {
+      for (size_t i = 0; i < ids.size(); ++i) {
+        if (located.entry[i] == kNoEntry) sketch_.Add(ids[i]);
+      }
+    }
+    EvictPlanned(*plan);
+    absl::flat_hash_map<int64_t, uint32_t> inserted;
+    for (const int64_t id : plan->insert_ids) {
+      TableStripe& stripe = StripeOf(id);
+      stripe.mu.AssertHeld();
+      const uint32_t e = stripe.Allocate(id, now);
+      InitialEntry(id, stripe.Entry(e));
+      inserted.emplace(id, e);
+    }
+    int64_t hits = 0;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      float* row_out = out.data() + i * width;
+      uint32_t e = located.entry[i];
+      if (e != kNoEntry) {
+        ++hits;
+      } else if (const auto it = inserted.find(ids[i]); it != inserted.end()) {
+        e = it->second;
+      }
+      if (e == kNoEntry) {
+        // Not admitted: its initial row, which it will be stored with.
+        InitializerSpec spec = options_.initializer;
+        spec.seed = RowSeed(*options_.initializer.seed, ids[i]);
+        RunInitializer(spec, DType::kFloat, {width},
+                       absl::Span<char>(reinterpret_cast<char*>(row_out),
+                                        width * sizeof(float)));
+        continue;
+      }
+      TableStripe& stripe = StripeOf(ids[i]);
+      stripe.mu.AssertHeld();
+      std::memcpy(row_out, stripe.Entry(e), width * sizeof(float));
+      stripe.Touch(e, now);
+    }
+    lookup_ids_.fetch_add(static_cast<int64_t>(ids.size()),
+                          std::memory_order_relaxed);
+    lookup_hits_.fetch_add(hits, std::memory_order_relaxed);
   }
-  lookup_ids_.fetch_add(static_cast<int64_t>(ids.size()),
-                        std::memory_order_relaxed);
-  lookup_hits_.fetch_add(hits, std::memory_order_relaxed);
-  return absl::OkStatus();
+  return Commit(position);
 }
 
 absl::Status DynamicTable::Assign(absl::Span<const int64_t> ids,
@@ -463,34 +445,69 @@ absl::Status DynamicTable::Write(absl::Span<const int64_t> ids,
                      ids.size() * width, "), got ", rows.size(), " floats"));
   }
   if (ids.empty()) return absl::OkStatus();
-  StripeLocks locks(this, StripeMask(ids));
-  const int64_t now = Now();
-  Located located = Locate(ids);
-  absl::flat_hash_set<int64_t> marked;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (located.entry[i] == kNil && marked.insert(ids[i]).second) {
-      located.to_insert.push_back(ids[i]);
+  const DistinctIds distinct(ids);
+  uint64_t position = 0;
+  {
+    StripeLocks locks(this, StripeMask(ids));
+    const int64_t now = Now();
+    const Located located = Locate(ids);
+    // The new entries, made aside so that nothing changes until logged.
+    std::vector<float> entries(distinct.values.size() * entry_floats_);
+    std::vector<uint32_t> stored(distinct.values.size(), kNoEntry);
+    std::vector<int64_t> missing;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (located.entry[i] != kNoEntry)
+        stored[distinct.of[i]] = located.entry[i];
+    }
+    for (size_t d = 0; d < distinct.values.size(); ++d) {
+      float* entry = entries.data() + d * entry_floats_;
+      const int64_t id = distinct.values[d];
+      if (stored[d] == kNoEntry) {
+        InitialEntry(id, entry);
+        missing.push_back(id);
+        continue;
+      }
+      TableStripe& stripe = StripeOf(id);
+      stripe.mu.AssertHeld();
+      std::memcpy(entry, stripe.Entry(stored[d]),
+                  entry_floats_ * sizeof(float));
+    }
+    for (size_t i = 0; i < ids.size(); ++i) {
+      float* row = entries.data() + distinct.of[i] * entry_floats_;
+      const float* value = rows.data() + i * width;
+      if (add) {
+        for (int64_t k = 0; k < width; ++k) row[k] += value[k];
+      } else {
+        std::memcpy(row, value, width * sizeof(float));
+      }
+    }
+    absl::StatusOr<InsertPlan> plan = PlanInserts(located, std::move(missing));
+    if (!plan.ok()) return plan.status();
+    TableChange change;
+    change.time_micros = now;
+    change.written_ids = distinct.values;
+    change.written_entries = entries;
+    change.evicted_ids = plan->victim_ids;
+    absl::StatusOr<uint64_t> logged = Log(change);
+    if (!logged.ok()) {
+      CancelPlan(*plan);
+      return logged.status();
+    }
+    position = *logged;
+
+    EvictPlanned(*plan);
+    for (size_t d = 0; d < distinct.values.size(); ++d) {
+      const int64_t id = distinct.values[d];
+      TableStripe& stripe = StripeOf(id);
+      stripe.mu.AssertHeld();
+      const uint32_t e =
+          stored[d] != kNoEntry ? stored[d] : stripe.Allocate(id, now);
+      std::memcpy(stripe.Entry(e), entries.data() + d * entry_floats_,
+                  entry_floats_ * sizeof(float));
+      stripe.Touch(e, now);
     }
   }
-  int64_t to_evict = 0;
-  const absl::Status reserved =
-      ReserveRows(static_cast<int64_t>(located.to_insert.size()), &to_evict);
-  if (!reserved.ok()) return reserved;
-  InsertMarked(located, to_evict, now);
-  for (size_t i = 0; i < ids.size(); ++i) {
-    Stripe& stripe = *stripes_[StripeOf(ids[i])];
-    stripe.mu.AssertHeld();
-    const uint32_t e = located.EntryOf(i, ids[i]);
-    float* row = stripe.Entry(e);
-    const float* value = rows.data() + i * width;
-    if (add) {
-      for (int64_t k = 0; k < width; ++k) row[k] += value[k];
-    } else {
-      std::memcpy(row, value, width * sizeof(float));
-    }
-    stripe.Touch(e, now);
-  }
-  return absl::OkStatus();
+  return Commit(position);
 }
 
 absl::Status DynamicTable::ApplyGradient(const OptimizerSpec& optimizer,
@@ -524,103 +541,202 @@ absl::Status DynamicTable::ApplyGradient(const OptimizerSpec& optimizer,
                      " floats, got ", grad.size()));
   }
   if (ids.empty()) return absl::OkStatus();
-  StripeLocks locks(this, StripeMask(ids));
-  const int64_t now = Now();
-  Located located = Locate(ids);
+  uint64_t position = 0;
+  {
+    StripeLocks locks(this, StripeMask(ids));
+    const int64_t now = Now();
+    const Located located = Locate(ids);
 
-  // The touched entries copied into local arrays the sparse kernels take:
-  // one local row per distinct id, the ids not stored sharing one scratch
-  // row whose result is thrown away.
-  absl::flat_hash_map<int64_t, int64_t> local_of;
-  std::vector<uint32_t> entry_of_local;
-  std::vector<int64_t> local_ids(ids.size());
-  int64_t dropped = 0;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (located.entry[i] == kNil) {
-      local_ids[i] = -1;  // Scratch, numbered below.
-      ++dropped;
-      continue;
+    // The touched entries copied into the arrays the sparse kernels take
+    // (the row, then each slot): one local row per distinct stored id, the
+    // ids not stored sharing one scratch row whose result is dropped.
+    absl::flat_hash_map<int64_t, int64_t> local_of;
+    std::vector<int64_t> stored_ids;
+    std::vector<uint32_t> entry_of_local;
+    std::vector<int64_t> local_ids(ids.size());
+    int64_t dropped = 0;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (located.entry[i] == kNoEntry) {
+        local_ids[i] = -1;  // The scratch row, numbered below.
+        ++dropped;
+        continue;
+      }
+      const auto [it, added] =
+          local_of.try_emplace(ids[i], static_cast<int64_t>(stored_ids.size()));
+      if (added) {
+        stored_ids.push_back(ids[i]);
+        entry_of_local.push_back(located.entry[i]);
+      }
+      local_ids[i] = it->second;
     }
-    const auto [it, inserted] = local_of.try_emplace(
-        ids[i], static_cast<int64_t>(entry_of_local.size()));
-    if (inserted) entry_of_local.push_back(located.entry[i]);
-    local_ids[i] = it->second;
-  }
-  const int64_t stored_rows = static_cast<int64_t>(entry_of_local.size());
-  const int64_t local_rows = stored_rows + (dropped > 0 ? 1 : 0);
-  for (int64_t& local : local_ids) {
-    if (local < 0) local = stored_rows;
-  }
-  const size_t slots = initial_slot_values_.size();
-  std::vector<std::vector<float>> arrays(1 + slots);
-  for (size_t a = 0; a <= slots; ++a) {
-    arrays[a].resize(local_rows * width,
-                     a == 0 ? 0.0f : initial_slot_values_[a - 1]);
-  }
-  // Entries are [row, slot 0, slot 1, ...], each `width` floats.
-  std::vector<Stripe*> stripe_of_local(stored_rows);
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (located.entry[i] != kNil) {
-      stripe_of_local[local_ids[i]] = stripes_[StripeOf(ids[i])].get();
+    const int64_t stored_rows = static_cast<int64_t>(stored_ids.size());
+    const int64_t local_rows = stored_rows + (dropped > 0 ? 1 : 0);
+    for (int64_t& local : local_ids) {
+      if (local < 0) local = stored_rows;
     }
-  }
-  for (int64_t local = 0; local < stored_rows; ++local) {
-    Stripe& stripe = *stripe_of_local[local];
-    stripe.mu.AssertHeld();
-    const float* entry = stripe.Entry(entry_of_local[local]);
+    const size_t slots = initial_slot_values_.size();
+    std::vector<std::vector<float>> arrays(1 + slots);
     for (size_t a = 0; a <= slots; ++a) {
-      std::memcpy(arrays[a].data() + local * width, entry + a * width,
-                  width * sizeof(float));
+      arrays[a].resize(local_rows * width,
+                       a == 0 ? 0.0f : initial_slot_values_[a - 1]);
     }
+    for (int64_t local = 0; local < stored_rows; ++local) {
+      TableStripe& stripe = StripeOf(stored_ids[local]);
+      stripe.mu.AssertHeld();
+      const float* entry = stripe.Entry(entry_of_local[local]);
+      for (size_t a = 0; a <= slots; ++a) {
+        std::memcpy(arrays[a].data() + local * width, entry + a * width,
+                    width * sizeof(float));
+      }
+    }
+    std::vector<float*> slot_arrays;
+    for (size_t a = 1; a <= slots; ++a) {
+      slot_arrays.push_back(arrays[a].data());
+    }
+    // Counted once the step is logged; concurrent steps on other stripes
+    // may share a number, as asynchronous workers' steps do in TensorFlow.
+    const int64_t step = steps_.load() + 1;
+    ApplySparseOptimizer<float>(optimizer, step, local_rows, width, local_ids,
+                                grad.data(), arrays[0].data(), slot_arrays);
+    std::vector<float> entries(stored_rows * entry_floats_);
+    for (int64_t local = 0; local < stored_rows; ++local) {
+      for (size_t a = 0; a <= slots; ++a) {
+        std::memcpy(entries.data() + local * entry_floats_ + a * width,
+                    arrays[a].data() + local * width, width * sizeof(float));
+      }
+    }
+    if (stored_rows > 0) {
+      TableChange change;
+      change.time_micros = now;
+      change.steps = step;
+      change.written_ids = stored_ids;
+      change.written_entries = entries;
+      absl::StatusOr<uint64_t> logged = Log(change);
+      if (!logged.ok()) return logged.status();
+      position = *logged;
+    }
+    for (int64_t local = 0; local < stored_rows; ++local) {
+      TableStripe& stripe = StripeOf(stored_ids[local]);
+      stripe.mu.AssertHeld();
+      std::memcpy(stripe.Entry(entry_of_local[local]),
+                  entries.data() + local * entry_floats_,
+                  entry_floats_ * sizeof(float));
+      stripe.Touch(entry_of_local[local], now);
+    }
+    int64_t steps = steps_.load();
+    while (steps < step && !steps_.compare_exchange_weak(steps, step)) {
+    }
+    dropped_gradient_rows_.fetch_add(dropped, std::memory_order_relaxed);
   }
-  std::vector<float*> slot_arrays;
-  for (size_t a = 1; a <= slots; ++a) slot_arrays.push_back(arrays[a].data());
-  const int64_t step = steps_.fetch_add(1) + 1;
-  ApplySparseOptimizer<float>(optimizer, step, local_rows, width, local_ids,
-                              grad.data(), arrays[0].data(), slot_arrays);
-  for (int64_t local = 0; local < stored_rows; ++local) {
-    Stripe& stripe = *stripe_of_local[local];
+  return Commit(position);
+}
+
+absl::StatusOr<int64_t> DynamicTable::EvictFromEachStripe(bool idle,
+                                                          uint64_t* position) {
+  int64_t evicted = 0;
+  const int64_t now = Now();
+  for (const auto& stripe_ptr : stripes_) {
+    TableStripe& stripe = *stripe_ptr;
+    MutexLock lock(&stripe.mu);
+    std::vector<uint32_t> victims;
+    std::vector<int64_t> victim_ids;
+    const int64_t over = stored_.load() - options_.capacity;
+    for (uint32_t e = stripe.tail; e != kNoEntry; e = stripe.prev[e]) {
+      if (idle ? now - stripe.last_use[e] <= options_.ttl_micros
+               : static_cast<int64_t>(victims.size()) >= over) {
+        break;
+      }
+      victims.push_back(e);
+      victim_ids.push_back(stripe.ids[e]);
+    }
+    if (victims.empty()) continue;
+    TableChange change;
+    change.time_micros = now;
+    change.evicted_ids = victim_ids;
+    absl::StatusOr<uint64_t> logged = Log(change);
+    if (!logged.ok()) return logged.status();
+    *position = std::max(*position, *logged);
+    for (const uint32_t e : victims) stripe.Remove(e);
+    const int64_t n = static_cast<int64_t>(victims.size());
+    stored_.fetch_sub(n);
+    (idle ? evicted_idle_ : evicted_capacity_)
+        .fetch_add(n, std::memory_order_relaxed);
+    evicted += n;
+  }
+  return evicted;
+}
+
+absl::StatusOr<int64_t> DynamicTable::EvictIdle() {
+  uint64_t position = 0;
+  int64_t evicted = 0;
+  if (options_.ttl_micros > 0) {
+    absl::StatusOr<int64_t> idle = EvictFromEachStripe(true, &position);
+    if (!idle.ok()) return idle.status();
+    evicted += *idle;
+  }
+  if (options_.capacity > 0 && stored_.load() > options_.capacity) {
+    absl::StatusOr<int64_t> over = EvictFromEachStripe(false, &position);
+    if (!over.ok()) return over.status();
+    evicted += *over;
+  }
+  const absl::Status committed = Commit(position);
+  if (!committed.ok()) return committed;
+  return evicted;
+}
+
+absl::Status DynamicTable::Replay(const TableChange& change) {
+  if (change.written_entries.size() !=
+      change.written_ids.size() * static_cast<size_t>(entry_floats_)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Dynamic table '", options_.name, "': a recorded change writes ",
+        change.written_ids.size(), " rows of ", entry_floats_,
+        " floats but holds ", change.written_entries.size(), " floats"));
+  }
+  std::vector<int64_t> all(change.written_ids.begin(),
+                           change.written_ids.end());
+  all.insert(all.end(), change.evicted_ids.begin(), change.evicted_ids.end());
+  StripeLocks locks(this, StripeMask(all));
+  for (const int64_t id : change.evicted_ids) {
+    TableStripe& stripe = StripeOf(id);
     stripe.mu.AssertHeld();
-    float* entry = stripe.Entry(entry_of_local[local]);
-    for (size_t a = 0; a <= slots; ++a) {
-      std::memcpy(entry + a * width, arrays[a].data() + local * width,
-                  width * sizeof(float));
-    }
-    stripe.Touch(entry_of_local[local], now);
+    const uint32_t e = stripe.Find(id);
+    if (e == kNoEntry) continue;
+    stripe.Remove(e);
+    stored_.fetch_sub(1);
   }
-  dropped_gradient_rows_.fetch_add(dropped, std::memory_order_relaxed);
+  for (size_t d = 0; d < change.written_ids.size(); ++d) {
+    const int64_t id = change.written_ids[d];
+    TableStripe& stripe = StripeOf(id);
+    stripe.mu.AssertHeld();
+    uint32_t e = stripe.Find(id);
+    if (e == kNoEntry) {
+      e = stripe.Allocate(id, change.time_micros);
+      stored_.fetch_add(1);
+    }
+    std::memcpy(stripe.Entry(e),
+                change.written_entries.data() + d * entry_floats_,
+                entry_floats_ * sizeof(float));
+    stripe.Touch(e, change.time_micros);
+  }
+  int64_t steps = steps_.load();
+  while (steps < change.steps &&
+         !steps_.compare_exchange_weak(steps, change.steps)) {
+  }
   return absl::OkStatus();
 }
 
-int64_t DynamicTable::EvictIdle() {
-  int64_t evicted = 0;
-  if (options_.ttl_micros > 0) {
-    const int64_t now = Now();
-    for (const auto& stripe_ptr : stripes_) {
-      Stripe& stripe = *stripe_ptr;
-      MutexLock lock(&stripe.mu);
-      while (stripe.tail != kNil &&
-             now - stripe.last_use[stripe.tail] > options_.ttl_micros) {
-        stripe.Remove(stripe.tail);
-        stored_.fetch_sub(1);
-        evicted_idle_.fetch_add(1, std::memory_order_relaxed);
-        ++evicted;
-      }
+void DynamicTable::ForEachRow(
+    const std::function<void(int64_t, int64_t, absl::Span<const float>)>& visit)
+    const {
+  for (const auto& stripe : stripes_) {
+    MutexLock lock(&stripe->mu);
+    // Least recently used first, so that replaying the rows in this order
+    // rebuilds the same recency list.
+    for (uint32_t e = stripe->tail; e != kNoEntry; e = stripe->prev[e]) {
+      visit(stripe->ids[e], stripe->last_use[e],
+            absl::Span<const float>(stripe->Entry(e), entry_floats_));
     }
   }
-  if (options_.capacity > 0) {
-    for (const auto& stripe_ptr : stripes_) {
-      Stripe& stripe = *stripe_ptr;
-      MutexLock lock(&stripe.mu);
-      while (stored_.load() > options_.capacity && stripe.tail != kNil) {
-        stripe.Remove(stripe.tail);
-        stored_.fetch_sub(1);
-        evicted_capacity_.fetch_add(1, std::memory_order_relaxed);
-        ++evicted;
-      }
-    }
-  }
-  return evicted;
 }
 
 DynamicTable::Stats DynamicTable::GetStats() const {

@@ -21,6 +21,8 @@
 //   row of the new id's stripe (an approximation of global LRU, as Redis's
 //   sampled LRU; exact with one stripe), or, with evict_when_full off, fails
 //   the whole call with RESOURCE_EXHAUSTED naming the table and its limit.
+// - Durability: with a change log, every write and eviction is recorded
+//   before it takes effect (TableChange says what is and is not).
 //
 // Every call is atomic: it locks the stripes its ids fall in, in order, and
 // holds them until it is done, so a lookup sees a push whole or not at all
@@ -45,8 +47,41 @@
 #include "common/mutex.h"
 #include "common/update_spec.h"
 #include "server/admission_sketch.h"
+#include "server/table_stripe.h"
 
 namespace paramserver {
+
+// What one call changed in a dynamic table, as its change log records it
+// (views, valid during TableChangeLog::Append). Replaying the records in
+// order over a snapshot (DynamicTable::Replay) gives a state the table was
+// in: written entries are whole (row and slots), not deltas.
+//
+// Not recorded: a lookup's admissions (an admitted row holds its initial
+// value, which a lookup after a restart returns and stores again once the
+// id is seen enough) and last-use times that only lookups moved (a restart
+// makes those rows look idle since their last write).
+struct TableChange {
+  int64_t time_micros = 0;  // The written rows' last use.
+  // The table's gradient steps after the change; 0: unchanged.
+  int64_t steps = 0;
+  absl::Span<const int64_t> written_ids;  // Each once.
+  // written_ids.size() entries of entry_floats() floats: row, then slots.
+  absl::Span<const float> written_entries;
+  absl::Span<const int64_t> evicted_ids;
+};
+
+// Where a dynamic table records its changes before they take effect, in two
+// steps as ChangeLog (server/change_log.h): Append is called with the
+// stripes the change touches locked, so records of one row come in the
+// order the changes took effect; a non-OK status cancels the change. Commit
+// is called after the locks are released; its error is the call's. Must be
+// thread-safe.
+class TableChangeLog {
+ public:
+  virtual ~TableChangeLog() = default;
+  virtual absl::StatusOr<uint64_t> Append(const TableChange& change) = 0;
+  virtual absl::Status Commit(uint64_t position) = 0;
+};
 
 struct DynamicTableOptions {
   std::string name;   // For messages.
@@ -75,6 +110,8 @@ struct DynamicTableOptions {
   int stripes = 64;
   // Microseconds since some epoch; tests give a fake clock.
   std::function<int64_t()> now_micros;
+  // Null: nothing is recorded. Must outlive the table.
+  TableChangeLog* change_log = nullptr;
 };
 
 class DynamicTable {
@@ -117,7 +154,22 @@ class DynamicTable {
   // then, while more rows than the capacity are stored (possible only when
   // an insert found nothing in its stripe it could evict), the least
   // recently used rows of each stripe in turn. Returns how many rows went.
-  int64_t EvictIdle();
+  // A failed Append evicts nothing more and is returned.
+  absl::StatusOr<int64_t> EvictIdle();
+
+  // Applies a recorded change (log replay, checkpoint restore): stores the
+  // written entries with their last use, removes the evicted ids that are
+  // stored, and raises the step count. Capacity and admission do not apply:
+  // the record says what the table held. INVALID_ARGUMENT (nothing applied)
+  // when the entries do not fit the ids.
+  absl::Status Replay(const TableChange& change);
+
+  // Calls `visit(id, last_use_micros, entry)` for every stored row, one
+  // stripe at a time (each stripe's rows as of one moment), for a
+  // checkpoint. `visit` must not call the table.
+  void ForEachRow(
+      const std::function<void(int64_t, int64_t, absl::Span<const float>)>&
+          visit) const;
 
   struct Stats {
     int64_t stored_rows = 0;
@@ -140,32 +192,37 @@ class DynamicTable {
   const DynamicTableOptions& options() const { return options_; }
 
  private:
-  struct Stripe;
   class StripeLocks;
-  // Where a call's ids live: per id, the stripe and the entry within it
-  // (kMissing for an id not stored).
   struct Located;
+  struct InsertPlan;
 
   explicit DynamicTable(DynamicTableOptions options);
 
-  int StripeOf(int64_t id) const;
+  TableStripe& StripeOf(int64_t id) const;
   uint64_t StripeMask(absl::Span<const int64_t> ids) const;
-  // Looks every id up (the stripes of `ids` held).
-  Located Locate(absl::Span<const int64_t> ids);
+  // Looks every id up; the stripes of `ids` must be held.
+  Located Locate(absl::Span<const int64_t> ids) const;
   // Writes id's initial row and slots into `entry` (entry_floats floats).
   void InitialEntry(int64_t id, float* entry) const;
-  // Makes room for `new_rows` rows, or RESOURCE_EXHAUSTED when the table is
-  // full and may not evict; *to_evict is how many must go to fit them.
-  absl::Status ReserveRows(int64_t new_rows, int64_t* to_evict);
-  // Stores `id` with its initial entry in `stripe` (held); returns the
-  // entry.
-  uint32_t Insert(Stripe& stripe, int64_t id, int64_t now);
-  // Stores located.to_insert, the first `to_evict` of them each in place of
-  // the least recently used row of its stripe that the call does not touch.
-  void InsertMarked(Located& located, int64_t to_evict, int64_t now);
-  // Assign and Add (`add`).
+  // Plans storing `insert_ids` (distinct, not stored): reserves their place
+  // against the capacity and picks the rows to evict for the ones that do
+  // not fit, never one of the call's ids. RESOURCE_EXHAUSTED when the table
+  // is full and may not evict.
+  absl::StatusOr<InsertPlan> PlanInserts(const Located& located,
+                                         std::vector<int64_t> insert_ids);
+  // A plan not carried out: gives its reservation back.
+  void CancelPlan(const InsertPlan& plan);
+  // Evicts the plan's victims; the caller then stores plan.insert_ids.
+  void EvictPlanned(const InsertPlan& plan);
+  // Appends `change` to the change log (position 0 without one).
+  absl::StatusOr<uint64_t> Log(const TableChange& change);
+  absl::Status Commit(uint64_t position);
+  // Assign and Add (`add`), logged.
   absl::Status Write(absl::Span<const int64_t> ids,
                      absl::Span<const float> rows, bool add);
+  // EvictIdle's two passes over the stripes: rows idle past the TTL, then
+  // rows over the capacity.
+  absl::StatusOr<int64_t> EvictFromEachStripe(bool idle, uint64_t* position);
   int64_t Now() const;
   void SweepLoop();
 
@@ -173,7 +230,7 @@ class DynamicTable {
   int64_t entry_floats_ = 0;
   std::vector<float> initial_slot_values_;  // One per slot.
   AdmissionSketch sketch_;
-  std::vector<std::unique_ptr<Stripe>> stripes_;
+  std::vector<std::unique_ptr<TableStripe>> stripes_;
 
   std::atomic<int64_t> stored_{0};
   std::atomic<int64_t> admitted_{0};

@@ -4,12 +4,14 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <random>
 #include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -173,7 +175,7 @@ TEST(DynamicTableTest, EvictionNeverTakesARowTheCallItselfTouches) {
   EXPECT_EQ(table->GetStats().stored_rows, 3);
   EXPECT_EQ(Lookup(*table, {1, 2, 3}), rows);
   // The sweep brings the table back to its capacity.
-  EXPECT_EQ(table->EvictIdle(), 1);
+  EXPECT_EQ(*table->EvictIdle(), 1);
   EXPECT_EQ(table->GetStats().stored_rows, 2);
 }
 
@@ -189,12 +191,12 @@ TEST(DynamicTableTest, IdleRowsAreEvictedAfterTheirTtl) {
   clock.Advance(600);
   Lookup(*table, {2});
   clock.Advance(600);  // 1 and 3 idle for 1,200 us, 2 for 600 us.
-  EXPECT_EQ(table->EvictIdle(), 2);
+  EXPECT_EQ(*table->EvictIdle(), 2);
   EXPECT_EQ(table->GetStats().stored_rows, 1);
   EXPECT_EQ(table->GetStats().evicted_idle, 2);
   EXPECT_EQ(Row(Lookup(*table, {2}), 0), std::vector<float>(kWidth, 1.0f));
   clock.Advance(2000);
-  EXPECT_EQ(table->EvictIdle(), 1);
+  EXPECT_EQ(*table->EvictIdle(), 1);
   EXPECT_EQ(table->GetStats().stored_rows, 0);
 }
 
@@ -377,12 +379,209 @@ TEST(DynamicTableTest, ConcurrentCallsKeepTheCountsConsistent) {
     });
   }
   for (std::thread& thread : threads) thread.join();
-  table->EvictIdle();
+  ASSERT_TRUE(table->EvictIdle().ok());
   const DynamicTable::Stats stats = table->GetStats();
   EXPECT_LE(stats.stored_rows, 200);
   EXPECT_EQ(stats.admitted - stats.evicted_idle - stats.evicted_capacity,
             stats.stored_rows);
   EXPECT_GT(stats.evicted_capacity + stats.evicted_idle, 0);
+}
+
+// A change log that keeps copies of its records, or fails on demand.
+class RecordingLog : public TableChangeLog {
+ public:
+  struct Record {
+    int64_t time_micros;
+    int64_t steps;
+    std::vector<int64_t> written_ids;
+    std::vector<float> written_entries;
+    std::vector<int64_t> evicted_ids;
+  };
+
+  absl::StatusOr<uint64_t> Append(const TableChange& change) override {
+    MutexLock lock(&mu_);
+    if (fail_appends_) return absl::DataLossError("disk on fire");
+    records_.push_back({change.time_micros, change.steps,
+                        std::vector<int64_t>(change.written_ids.begin(),
+                                             change.written_ids.end()),
+                        std::vector<float>(change.written_entries.begin(),
+                                           change.written_entries.end()),
+                        std::vector<int64_t>(change.evicted_ids.begin(),
+                                             change.evicted_ids.end())});
+    return records_.size();
+  }
+  absl::Status Commit(uint64_t position) override {
+    MutexLock lock(&mu_);
+    committed_ = std::max(committed_, position);
+    return fail_commits_ ? absl::UnavailableError("fsync failed")
+                         : absl::OkStatus();
+  }
+
+  void set_fail_appends(bool fail) {
+    MutexLock lock(&mu_);
+    fail_appends_ = fail;
+  }
+  void set_fail_commits(bool fail) {
+    MutexLock lock(&mu_);
+    fail_commits_ = fail;
+  }
+  std::vector<Record> records() {
+    MutexLock lock(&mu_);
+    return records_;
+  }
+  uint64_t committed() {
+    MutexLock lock(&mu_);
+    return committed_;
+  }
+
+ private:
+  Mutex mu_;
+  std::vector<Record> records_ ABSL_GUARDED_BY(mu_);
+  uint64_t committed_ ABSL_GUARDED_BY(mu_) = 0;
+  bool fail_appends_ ABSL_GUARDED_BY(mu_) = false;
+  bool fail_commits_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+struct StoredRow {
+  int64_t last_use;
+  std::vector<float> entry;
+  bool operator==(const StoredRow& other) const {
+    return last_use == other.last_use && entry == other.entry;
+  }
+};
+
+std::map<int64_t, StoredRow> Contents(const DynamicTable& table) {
+  std::map<int64_t, StoredRow> rows;
+  table.ForEachRow(
+      [&rows](int64_t id, int64_t last_use, absl::Span<const float> entry) {
+        rows[id] = {last_use, std::vector<float>(entry.begin(), entry.end())};
+      });
+  return rows;
+}
+
+// Replaying the records in order over an empty table rebuilds every row
+// that was written (values, slots, last use) and none that was evicted; the
+// only rows the log leaves out are ones a lookup admitted and nothing wrote,
+// which hold their initial entry.
+TEST(DynamicTableTest, ReplayingTheLogRebuildsTheWrittenRows) {
+  RecordingLog log;
+  FakeClock clock;
+  DynamicTableOptions options = Options();
+  options.optimizer = OptimizerKind::kAdagrad;
+  options.capacity = 6;
+  options.ttl_micros = 500;
+  options.stripes = 1;  // Exact LRU, so the test knows the victims.
+  options.now_micros = clock.Function();
+  options.change_log = &log;
+  auto table = Make(options);
+  OptimizerSpec adagrad;
+  adagrad.kind = OptimizerKind::kAdagrad;
+  ASSERT_TRUE(
+      table->Assign({1, 2, 3}, std::vector<float>(3 * kWidth, 1.0f)).ok());
+  clock.Advance(300);
+  Lookup(*table, {4, 5});  // Admitted, not logged.
+  ASSERT_TRUE(table
+                  ->ApplyGradient(adagrad, {2, 4, 2},
+                                  std::vector<float>(3 * kWidth, 0.5f))
+                  .ok());
+  clock.Advance(250);
+  ASSERT_TRUE(table->Add({3, 9}, std::vector<float>(2 * kWidth, 2.0f)).ok());
+  // Full: admitting three evicts 1, 5 and 2, and logs it.
+  Lookup(*table, {10, 11, 12});
+  clock.Advance(300);
+  ASSERT_TRUE(table->EvictIdle().ok());  // 4, idle since 300.
+  EXPECT_EQ(log.committed(), log.records().size());
+
+  DynamicTableOptions replica_options = Options();
+  replica_options.optimizer = OptimizerKind::kAdagrad;
+  auto replica = Make(replica_options);
+  for (const RecordingLog::Record& record : log.records()) {
+    TableChange change;
+    change.time_micros = record.time_micros;
+    change.steps = record.steps;
+    change.written_ids = record.written_ids;
+    change.written_entries = record.written_entries;
+    change.evicted_ids = record.evicted_ids;
+    ASSERT_TRUE(replica->Replay(change).ok());
+  }
+  const std::map<int64_t, StoredRow> original = Contents(*table);
+  const std::map<int64_t, StoredRow> rebuilt = Contents(*replica);
+  auto fresh = Make(replica_options);
+  for (const auto& [id, row] : original) {
+    const auto it = rebuilt.find(id);
+    if (it != rebuilt.end()) {
+      EXPECT_EQ(it->second, row) << id;
+      continue;
+    }
+    // Left out of the log: admitted by a lookup, never written.
+    std::vector<float> initial = Lookup(*fresh, {id});
+    initial.resize(row.entry.size(), 0.1f);  // Adagrad's accumulators.
+    EXPECT_EQ(row.entry, initial) << id;
+  }
+  for (const auto& [id, row] : rebuilt) {
+    EXPECT_TRUE(original.count(id)) << "id " << id << " should be evicted";
+  }
+  EXPECT_EQ(replica->GetStats().steps, table->GetStats().steps);
+  // The run covered what the log must carry: writes, a step, evictions by
+  // capacity and by idle time, and rows that survived them.
+  int64_t steps = 0, evicted = 0;
+  for (const RecordingLog::Record& record : log.records()) {
+    steps = std::max(steps, record.steps);
+    evicted += static_cast<int64_t>(record.evicted_ids.size());
+  }
+  EXPECT_EQ(steps, 1);
+  const DynamicTable::Stats stats = table->GetStats();
+  EXPECT_GT(stats.evicted_capacity, 0);
+  EXPECT_GT(stats.evicted_idle, 0);
+  EXPECT_EQ(evicted, stats.evicted_capacity + stats.evicted_idle);
+  EXPECT_EQ(rebuilt.size(), 2u);  // 3 and 9.
+}
+
+// A change the log refuses does not happen: rows, counts and steps stay.
+TEST(DynamicTableTest, AChangeTheLogRefusesChangesNothing) {
+  RecordingLog log;
+  DynamicTableOptions options = Options();
+  options.optimizer = OptimizerKind::kAdagrad;
+  options.capacity = 2;
+  options.change_log = &log;
+  auto table = Make(options);
+  ASSERT_TRUE(table->Assign({1, 2}, std::vector<float>(2 * kWidth, 1.0f)).ok());
+  const std::map<int64_t, StoredRow> before = Contents(*table);
+  const DynamicTable::Stats stats_before = table->GetStats();
+  log.set_fail_appends(true);
+  OptimizerSpec adagrad;
+  adagrad.kind = OptimizerKind::kAdagrad;
+  EXPECT_EQ(
+      table->ApplyGradient(adagrad, {1}, std::vector<float>(kWidth, 1)).code(),
+      absl::StatusCode::kDataLoss);
+  EXPECT_EQ(table->Assign({3}, std::vector<float>(kWidth, 5)).code(),
+            absl::StatusCode::kDataLoss);
+  std::vector<float> out(kWidth);
+  // A lookup that would evict to admit 7 must log the eviction first.
+  EXPECT_EQ(table->Lookup({7}, absl::MakeSpan(out)).code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(Contents(*table), before);
+  const DynamicTable::Stats stats_after = table->GetStats();
+  EXPECT_EQ(stats_after.stored_rows, stats_before.stored_rows);
+  EXPECT_EQ(stats_after.steps, stats_before.steps);
+  EXPECT_EQ(stats_after.evicted_capacity, 0);
+  log.set_fail_appends(false);
+  // A commit that fails is the call's error (the change took effect in
+  // memory, as the variable store's do).
+  log.set_fail_commits(true);
+  EXPECT_EQ(table->Assign({1}, std::vector<float>(kWidth, 5)).code(),
+            absl::StatusCode::kUnavailable);
+}
+
+TEST(DynamicTableTest, ReplayRefusesEntriesThatDoNotFitTheIds) {
+  auto table = Make(Options());
+  const std::vector<int64_t> ids = {1, 2};
+  const std::vector<float> entries(kWidth);  // One entry for two ids.
+  TableChange change;
+  change.written_ids = ids;
+  change.written_entries = entries;
+  EXPECT_EQ(table->Replay(change).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(table->GetStats().stored_rows, 0);
 }
 
 }  // namespace
