@@ -129,7 +129,11 @@ class ShardedClient final : public VariableClient {
   // unpartitioned variable). The version returned is the sum of the parts'.
   // The gradient of a pooled lookup (push.bags) goes to each part as its
   // sub-bags' rows with the weights LookupSparse gave them, so every id
-  // receives its bag's row times its weight over its bag's divisor.
+  // receives its bag's row times its weight over its bag's divisor. With a
+  // push_id, part p's push carries "<push_id>/<p>", so that a retry of the
+  // whole push with the same id applies only the parts that had not been
+  // applied (INVALID_ARGUMENT, before anything is sent, when such an id
+  // would pass kMaxPushIdBytes).
   absl::StatusOr<VariableInfo> PushRows(const RowUpdateSpec& push) override;
   // From the shard that holds the variable. Over a partitioned variable the
   // ids are global and placed by `strategy` (kMod, TF's default, through

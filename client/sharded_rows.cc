@@ -244,13 +244,30 @@ absl::StatusOr<VariableInfo> ShardedClient::PushParts(
     absl::string_view full_name, const Layout& layout,
     const std::vector<RowUpdateSpec>& parts) {
   const int num_parts = static_cast<int>(parts.size());
+  // Each part is its own push on its shard, so each gets its own id: part
+  // p's is "<push_id>/<p>", and a retry of the whole push applies only the
+  // parts that were not applied.
+  std::vector<std::string> part_ids(num_parts);
+  for (int p = 0; p < num_parts; ++p) {
+    if (parts[p].push_id.empty()) continue;
+    part_ids[p] = absl::StrCat(parts[p].push_id, "/", p);
+    if (part_ids[p].size() > kMaxPushIdBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "push_id ", parts[p].push_id, " is too long for a push to the ",
+          num_parts, " parts of ", full_name, ": part ", p, "'s id, ",
+          part_ids[p], ", has ", part_ids[p].size(), " bytes; at most ",
+          kMaxPushIdBytes, " are allowed."));
+    }
+  }
   const std::vector<std::vector<int>> parts_of_shard =
       PartsByShard(full_name, num_parts);
   std::vector<absl::StatusOr<VariableInfo>> pushed(
       num_parts, absl::UnknownError("not pushed"));
   workers_->Run(NonEmpty(parts_of_shard), [&](int shard) {
     for (int p : parts_of_shard[shard]) {
-      pushed[p] = shards_[shard]->PushRows(parts[p]);
+      RowUpdateSpec part = parts[p];
+      part.push_id = part_ids[p];
+      pushed[p] = shards_[shard]->PushRows(part);
       if (!pushed[p].ok()) pushed[p] = ShardError(shard, pushed[p].status());
     }
   });

@@ -158,8 +158,9 @@ class VariableClient {
   // touched rows and their slots only (kAdam, as TF 1.x, decays every row's
   // moments; kLazyAdam only the touched rows'). push.rows holds
   // push.ids.size() rows in the ids' order. All or nothing; returns the
-  // variable after the update. Not deduplicated across calls: a retry after
-  // UNAVAILABLE or DEADLINE_EXCEEDED may apply twice.
+  // variable after the update. push.push_id works as Push's: a retry after
+  // UNAVAILABLE or DEADLINE_EXCEEDED that reuses it applies nothing again.
+  // Empty (no id, unlike Push, which makes one): a retry may apply twice.
   virtual absl::StatusOr<VariableInfo> PushRows(const RowUpdateSpec& push) = 0;
 
   // The one server's ServerInfo; UNIMPLEMENTED for a client of several.

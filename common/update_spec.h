@@ -1,6 +1,7 @@
 #ifndef PARAM_SERVER_COMMON_UPDATE_SPEC_H_
 #define PARAM_SERVER_COMMON_UPDATE_SPEC_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -11,6 +12,9 @@
 #include "common/variable_spec.h"
 
 namespace paramserver {
+
+// Longest push id (PushSpec::push_id, RowUpdateSpec::push_id), in bytes.
+inline constexpr size_t kMaxPushIdBytes = 64;
 
 // Numbered as rpc::Optimizer::Kind.
 enum class OptimizerKind { kSgd, kMomentum, kAdagrad, kAdam, kFtrl, kLazyAdam };
@@ -93,6 +97,9 @@ struct RowUpdateSpec {
   // row per bag, and each id of bag b receives that row times its weight,
   // divided as the combiner divided (the gradient of LookupSparse).
   std::optional<BagSpec> bags;
+  // As PushSpec's: at most 64 bytes; a server that applied a row push with
+  // this id answers a repeat with the first answer and applies nothing.
+  std::string push_id;
 };
 
 struct PullItemSpec {

@@ -41,6 +41,8 @@ struct LoggedRows {
   absl::Span<const int64_t> ids;  // Each once.
   // value: ids.size() rows, in the order of `ids`.
   std::vector<LoggedValue> values;
+  // The push's id, if it carried one; its answer is the variable, values[0].
+  LoggedPushId push_id;
 };
 
 // A push id a store remembers, with the answer the push got.

@@ -16,13 +16,13 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "common/mutex.h"
+#include "common/update_spec.h"
 #include "common/variable_spec.h"
 #include "server/change_log.h"
 
 namespace paramserver {
 
-// Longest push id accepted, in bytes.
-inline constexpr size_t kMaxPushIdBytes = 64;
+// The longest push id accepted is kMaxPushIdBytes (common/update_spec.h).
 
 // Bounded: at most `max_entries` answered ids and about `max_bytes` of them
 // (ids, names and shapes of the answers; see EntryBytes), the oldest

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -180,6 +181,49 @@ TEST_F(ShardedRowsTest, BadRowPushesAreRefusedBeforeAnythingIsSent) {
   status = creator_->EmbeddingLookup("emb", {-1}).status();
   EXPECT_EQ(status.message(),
             "indices[0] = -1 is not in [0, 10): emb has 10 rows.");
+}
+
+// A retried push over the parts: each part's push carries "<id>/<part>"
+// (so two parts on one shard do not share an id), and the retry applies
+// nothing again on any part.
+TEST_F(ShardedRowsTest, ARetriedPartitionedPushWithAnIdAppliesOnce) {
+  // Ids 1, 5 and 8 fall in parts 0, 1 and 2 under div.
+  const std::vector<int64_t> ids = {1, 5, 8};
+  const std::string ones = Bytes(std::vector<float>(9, 1));
+  RowUpdateSpec push;
+  push.name = "emb";
+  push.kind = UpdateKind::kAssignAdd;
+  push.ids = ids;
+  push.rows = ones;
+  push.partition_strategy = PartitionStrategy::kDiv;
+  push.push_id = "step-41";
+  auto first = creator_->PushRows(push);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto retry = Connect()->PushRows(push);
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_EQ(retry->version, first->version);
+  auto read = creator_->EmbeddingLookup("emb", ids, PartitionStrategy::kDiv);
+  ASSERT_TRUE(read.ok()) << read.status();
+  std::vector<float> want = Rows({1, 5, 8});
+  for (float& x : want) x += 1;
+  EXPECT_EQ(Floats(read->rows), want);
+  std::set<std::string> remembered;
+  for (const auto& store : stores_) {
+    for (const RememberedPush& id : store->RememberedPushes()) {
+      remembered.insert(id.id);
+    }
+  }
+  EXPECT_THAT(remembered, ElementsAre("step-41/0", "step-41/1", "step-41/2"));
+
+  // An id with no room for the part suffix is refused before anything is
+  // sent.
+  push.push_id = std::string(kMaxPushIdBytes, 'x');
+  const absl::Status status = creator_->PushRows(push).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("too long"));
+  read = creator_->EmbeddingLookup("emb", ids, PartitionStrategy::kDiv);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(Floats(read->rows), want);
 }
 
 // max_norm clips each looked-up row to that L2 norm, as clip_by_norm.

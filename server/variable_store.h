@@ -178,7 +178,9 @@ class VariableStore {
   // no-op that returns the variable's metadata. Returns the metadata after
   // the update. With push.bags (a float32 variable, kApplyGradient only),
   // rows holds one row per bag, spread to the bag's ids as the gradient of
-  // LookupSparse (SpreadBagGradient) and then applied as above.
+  // LookupSparse (SpreadBagGradient) and then applied as above. A push_id
+  // works as Push's (FAILED_PRECONDITION for an id that a push of another
+  // variable used).
   absl::StatusOr<VariableInfo> PushRows(const RowUpdateSpec& push)
       ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -232,8 +234,11 @@ class VariableStore {
   // Log replay of a sparse push (ChangeLog::AppendRows): sets the rows `ids`
   // of every value's variable and its version, or nothing. DATA_LOSS naming
   // the first value that does not fit (CheckReplayRows).
+  // A logged push id is remembered with its answer (the variable's info as
+  // the record leaves it).
   absl::Status ReplayRows(absl::Span<const int64_t> ids,
-                          absl::Span<const LoggedValue> values)
+                          absl::Span<const LoggedValue> values,
+                          const LoggedPushId& push_id = {})
       ABSL_LOCKS_EXCLUDED(mu_);
   // DATA_LOSS unless `value`'s variable exists, has rows, every id is one
   // of them and `value` holds ids.size() of its rows.
@@ -321,6 +326,9 @@ class VariableStore {
       ABSL_LOCKS_EXCLUDED(log_mu_, mu_);
 
   // The variable called `full_name`, or INVALID_ARGUMENT / NOT_FOUND.
+  // PushRows without the push id's bookkeeping.
+  absl::StatusOr<VariableInfo> PushRowsOnce(const RowUpdateSpec& push)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // PushRows with bags: checks them and spreads the rows to the ids.
   absl::StatusOr<VariableInfo> PushBagGradient(const RowUpdateSpec& push)
       ABSL_LOCKS_EXCLUDED(mu_);

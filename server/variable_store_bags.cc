@@ -118,7 +118,7 @@ absl::StatusOr<VariableInfo> VariableStore::PushBagGradient(
   RowUpdateSpec per_id = push;
   per_id.bags.reset();
   per_id.rows = spread;
-  return PushRows(per_id);
+  return PushRowsOnce(per_id);
 }
 
 }  // namespace paramserver

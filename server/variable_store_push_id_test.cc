@@ -179,5 +179,95 @@ TEST_F(PushIdTest, AnswerStandsAfterTheVariableIsDeleted) {
   EXPECT_EQ((*repeat)[0].version, 2);
 }
 
+// Row pushes (PushRows) take push ids as whole pushes do.
+class RowPushIdTest : public PushIdTest {
+ protected:
+  // Adds 1 to row `id` of "v" (2 rows of 1 element) under `push_id`.
+  absl::StatusOr<VariableInfo> AddToRow(const std::string& push_id,
+                                        int64_t id) {
+    RowUpdateSpec push;
+    push.name = "v";
+    push.kind = UpdateKind::kAssignAdd;
+    ids_ = {id};
+    push.ids = ids_;
+    push.rows =
+        absl::string_view(reinterpret_cast<const char*>(&one_), sizeof(one_));
+    push.push_id = push_id;
+    return store_->PushRows(push);
+  }
+
+  std::vector<int64_t> ids_;
+  const float one_ = 1;
+};
+
+TEST_F(RowPushIdTest, RepeatAppliesOnceAndGetsTheFirstAnswer) {
+  auto first = AddToRow("rows-1", 0);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->version, 2);
+  ASSERT_TRUE(AddToRow("rows-2", 1).ok());
+  auto repeat = AddToRow("rows-1", 0);
+  ASSERT_TRUE(repeat.ok()) << repeat.status();
+  EXPECT_EQ(repeat->name, "v");
+  EXPECT_EQ(repeat->version, 2);
+  EXPECT_EQ(Version(), 3);
+  EXPECT_THAT(Value(), ElementsAre(1, 1));
+  // Without an id, every call applies.
+  ASSERT_TRUE(AddToRow("", 0).ok());
+  ASSERT_TRUE(AddToRow("", 0).ok());
+  EXPECT_THAT(Value(), ElementsAre(3, 1));
+}
+
+TEST_F(RowPushIdTest, AnIdOfAnotherPushIsRefusedAndAFailedOneForgotten) {
+  VariableRequest request;
+  request.name = "w";
+  request.shape = TensorShape{1};
+  ASSERT_TRUE(store_->GetVariable(request).ok());
+  const float one = 1;
+  PushSpec dense;
+  dense.push_id = "dense-1";
+  dense.updates.push_back(
+      {"w", UpdateKind::kAssign,
+       absl::string_view(reinterpret_cast<const char*>(&one), sizeof(one)),
+       std::nullopt});
+  ASSERT_TRUE(store_->Push(dense).ok());
+  auto reused = AddToRow("dense-1", 0);
+  EXPECT_EQ(reused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(reused.status().message(), HasSubstr("dense-1"));
+  EXPECT_THAT(Value(), ElementsAre(0, 0));
+
+  // Row 5 is out of range: the push fails, its id is not remembered, and
+  // the retry that fixes it applies.
+  EXPECT_EQ(AddToRow("rows-9", 5).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(AddToRow("rows-9", 1).ok());
+  EXPECT_THAT(Value(), ElementsAre(0, 1));
+
+  const std::string too_long(kMaxPushIdBytes + 1, 'x');
+  EXPECT_EQ(AddToRow(too_long, 0).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Value(), ElementsAre(0, 1));
+}
+
+// The gradient of a pooled lookup is spread to its ids and pushed as a row
+// push inside the store: the id is claimed once, not again for the spread.
+TEST_F(RowPushIdTest, APooledGradientWithAnIdAppliesOnce) {
+  const std::vector<int64_t> ids = {0, 1};
+  const std::vector<int64_t> offsets = {0};
+  const float bag_gradient = 2;
+  RowUpdateSpec push;
+  push.name = "v";
+  push.kind = UpdateKind::kApplyGradient;
+  push.optimizer.learning_rate = 1;
+  push.ids = ids;
+  push.rows = absl::string_view(reinterpret_cast<const char*>(&bag_gradient),
+                                sizeof(bag_gradient));
+  push.bags = BagSpec{offsets, {}, Combiner::kSum};
+  push.push_id = "bag-1";
+  ASSERT_TRUE(store_->PushRows(push).ok());
+  ASSERT_TRUE(store_->PushRows(push).ok());
+  EXPECT_THAT(Value(), ElementsAre(-2, -2));
+  EXPECT_EQ(Version(), 2);
+}
+
 }  // namespace
 }  // namespace paramserver

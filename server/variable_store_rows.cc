@@ -111,6 +111,11 @@ absl::Status ValidateRowUpdate(const RowUpdateSpec& push) {
   if (push.max_staleness < 0) {
     return absl::InvalidArgumentError("max_staleness must be >= 0.");
   }
+  if (push.push_id.size() > kMaxPushIdBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("push_id has ", push.push_id.size(), " bytes; at most ",
+                     kMaxPushIdBytes, " are allowed."));
+  }
   return push.kind == UpdateKind::kApplyGradient
              ? ValidateOptimizer(push.optimizer)
              : absl::OkStatus();
@@ -159,6 +164,30 @@ absl::StatusOr<VariableStore::GatherResult> VariableStore::GatherRows(
 absl::StatusOr<VariableInfo> VariableStore::PushRows(
     const RowUpdateSpec& push) {
   if (absl::Status s = ValidateRowUpdate(push); !s.ok()) return s;
+  if (push.push_id.empty()) return PushRowsOnce(push);
+  PushIdTable::Begun begun = push_ids_.Begin(push.push_id);
+  if (!begun.claimed) {
+    // A repeat names the same variable; an id reused for another push
+    // would otherwise get an answer that does not fit it.
+    if (begun.answer.size() != 1 || begun.answer[0].name != push.name) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "push_id ", push.push_id,
+          " was already used for a push of other variables; each push "
+          "needs its own id (a retry repeats the same variable)."));
+    }
+    return std::move(begun.answer[0]);
+  }
+  absl::StatusOr<VariableInfo> info = PushRowsOnce(push);
+  // Logged pushes were answered while their record was appended.
+  if (info.ok() && change_log_ == nullptr) {
+    push_ids_.Answer(push.push_id, {*info});
+  }
+  push_ids_.End(push.push_id, /*forget=*/!info.ok());
+  return info;
+}
+
+absl::StatusOr<VariableInfo> VariableStore::PushRowsOnce(
+    const RowUpdateSpec& push) {
   if (push.bags) return PushBagGradient(push);
   absl::StatusOr<std::shared_ptr<Variable>> found = Find(push.name);
   if (!found.ok()) return found.status();
@@ -291,8 +320,16 @@ absl::StatusOr<VariableInfo> VariableStore::ApplyRows(
         std::vector<std::string> new_rows;
         std::vector<LoggedValue> values =
             LoggedValues(touched, whole, distinct, row_bytes, new_rows);
-        if (whole) return change_log_->AppendPush(values, source, {});
-        return change_log_->AppendRows({distinct, std::move(values)}, source);
+        LoggedPushId id;
+        if (!push.push_id.empty()) id = {push.push_id, {0}};
+        absl::StatusOr<LogPosition> end =
+            whole ? change_log_->AppendPush(values, source, id)
+                  : change_log_->AppendRows(
+                        {distinct, std::move(values), std::move(id)}, source);
+        if (end.ok() && !push.push_id.empty()) {
+          push_ids_.Answer(push.push_id, {info});
+        }
+        return end;
       },
       &gone);
   if (status.ok()) return info;
@@ -331,7 +368,8 @@ absl::Status VariableStore::CheckReplayRows(absl::Span<const int64_t> ids,
 }
 
 absl::Status VariableStore::ReplayRows(absl::Span<const int64_t> ids,
-                                       absl::Span<const LoggedValue> values) {
+                                       absl::Span<const LoggedValue> values,
+                                       const LoggedPushId& push_id) {
   for (const LoggedValue& value : values) {
     if (absl::Status s = CheckReplayRows(ids, value); !s.ok()) return s;
   }
@@ -353,6 +391,17 @@ absl::Status VariableStore::ReplayRows(absl::Span<const int64_t> ids,
     target.Unlock();
     if (!status.ok()) return status;
   }
+  if (push_id.id.empty()) return absl::OkStatus();
+  if (push_id.answer.size() != 1 || push_id.answer[0] >= values.size()) {
+    return absl::DataLossError("The log's row push answer has a bad index.");
+  }
+  const LoggedValue& pushed = values[push_id.answer[0]];
+  absl::StatusOr<std::shared_ptr<Variable>> variable = Find(pushed.name);
+  if (!variable.ok()) return variable.status();
+  absl::StatusOr<VariableInfo> info = (*variable)->Info();
+  if (!info.ok()) return info.status();
+  info->version = pushed.version;
+  push_ids_.Remember(push_id.id, {*std::move(info)});
   return absl::OkStatus();
 }
 

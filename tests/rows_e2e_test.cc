@@ -492,8 +492,9 @@ TEST_F(RowsE2ETest, ConcurrentScatterAddsAllCount) {
   EXPECT_EQ(hits->info.version, 1 + 2 * kPushes);
 }
 
-// An acknowledged sparse push outlives kill -9: the restarted server
-// replays it from the write-ahead log.
+// Acknowledged sparse pushes outlive kill -9 (the restarted server replays
+// them from the write-ahead log), and so does the push id of the last one:
+// its retry against the restarted server applies nothing again.
 TEST(RowsDurabilityE2ETest, AcknowledgedRowPushSurvivesKill9) {
   const std::string dir =
       std::string(std::getenv("TEST_TMPDIR")) + "/rows_kill9";
@@ -524,6 +525,8 @@ TEST(RowsDurabilityE2ETest, AcknowledgedRowPushSurvivesKill9) {
     push.rows = rows;
     push.optimizer.kind = OptimizerKind::kFtrl;
     for (int step = 0; step < 3; ++step) {
+      // The last step's reply is "lost": it is retried after the restart.
+      if (step == 2) push.push_id = "ftrl-step-3";
       ASSERT_TRUE((*client)->PushRows(push).ok());
     }
     auto gathered = (*client)->GatherRows("emb", {2, 9, 5});
@@ -536,6 +539,21 @@ TEST(RowsDurabilityE2ETest, AcknowledgedRowPushSurvivesKill9) {
   ASSERT_TRUE(restarted.ok()) << restarted.status();
   auto client = ParameterServerClient::Connect((*restarted)->target());
   ASSERT_TRUE(client.ok()) << client.status();
+  // The retry of the step the killed server acknowledged, with its push id:
+  // answered from the log, applied nothing again.
+  const std::vector<float> gradient(12, 0.25f);
+  const std::string rows(reinterpret_cast<const char*>(gradient.data()),
+                         gradient.size() * sizeof(float));
+  RowUpdateSpec retry;
+  retry.name = "emb";
+  retry.kind = UpdateKind::kApplyGradient;
+  retry.ids = ids;
+  retry.rows = rows;
+  retry.optimizer.kind = OptimizerKind::kFtrl;
+  retry.push_id = "ftrl-step-3";
+  auto retried = (*client)->PushRows(retry);
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ(retried->version, 4);
   auto gathered = (*client)->GatherRows("emb", {2, 9, 5});
   ASSERT_TRUE(gathered.ok()) << gathered.status();
   EXPECT_EQ(gathered->info.version, 4);

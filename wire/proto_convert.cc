@@ -318,6 +318,7 @@ absl::StatusOr<RowUpdateSpec> FromProto(const rpc::PushRowsRequest& proto) {
     if (!bags.ok()) return bags.status();
     push.bags = *bags;
   }
+  push.push_id = proto.push_id();
   return push;
 }
 
@@ -330,6 +331,7 @@ void ToProto(const RowUpdateSpec& push, rpc::PushRowsRequest* proto) {
   if (push.base_version) proto->set_base_version(*push.base_version);
   proto->set_max_staleness(push.max_staleness);
   if (push.bags) ToProto(*push.bags, proto->mutable_bags());
+  proto->set_push_id(push.push_id);
 }
 
 }  // namespace paramserver

@@ -128,8 +128,11 @@ absl::Status Durability::ApplyRecord(const WalRecord& record) {
       return salvage_ ? ApplySalvagedPush(record.values)
                       : store_->ReplayPush(record.values, record.push_id);
     case WalRecordType::kPushRows:
+    case WalRecordType::kPushRowsWithId:
+      // Salvage drops values, so the answer may not hold: no id then.
       return salvage_ ? ApplySalvagedRows(record.row_ids, record.values)
-                      : store_->ReplayRows(record.row_ids, record.values);
+                      : store_->ReplayRows(record.row_ids, record.values,
+                                           record.push_id);
     case WalRecordType::kPushIds:
       store_->ReplayPushIds(record.remembered);
       return absl::OkStatus();

@@ -39,8 +39,12 @@
 //                    i64 row ids (distinct), then kPush's payload where
 //                    each value holds only those rows, n x row bytes in the
 //                    ids' order, of the variable and of each slot
+//   kPushRowsWithId  a sparse push that carried a push id: the id (as a
+//                    name), u32 1, u32 0 (the answer: the variable, the
+//                    first value), then kPushRows's payload
 //
-// kPushWithId, kPushIds and kPushRows came later than the others: logs
+// kPushWithId, kPushIds, kPushRows and kPushRowsWithId came later than the
+// others: logs
 // written before them read unchanged; a reader older than them stops at such
 // a record (unknown type).
 //
@@ -69,6 +73,7 @@ enum class WalRecordType : uint8_t {
   kPushWithId = 5,
   kPushIds = 6,
   kPushRows = 7,
+  kPushRowsWithId = 8,
 };
 
 namespace wal {

@@ -76,7 +76,8 @@ absl::Status DecodePush(ByteReader* reader, WalRecord* record) {
   return absl::OkStatus();
 }
 
-absl::Status DecodePushWithId(ByteReader* reader, WalRecord* record) {
+// The id and answer indices that start kPushWithId and kPushRowsWithId.
+absl::Status DecodePushId(ByteReader* reader, WalRecord* record) {
   uint32_t count;
   if (!reader->ReadLengthPrefixed(&record->push_id.id) ||
       record->push_id.id.empty() || !reader->ReadFixed32(&count) ||
@@ -88,6 +89,11 @@ absl::Status DecodePushWithId(ByteReader* reader, WalRecord* record) {
     if (!reader->ReadFixed32(&index)) return Malformed("push with id");
     record->push_id.answer.push_back(index);
   }
+  return absl::OkStatus();
+}
+
+absl::Status DecodePushWithId(ByteReader* reader, WalRecord* record) {
+  if (absl::Status s = DecodePushId(reader, record); !s.ok()) return s;
   if (absl::Status s = DecodePush(reader, record); !s.ok()) return s;
   for (uint32_t index : record->push_id.answer) {
     if (index >= record->values.size()) return Malformed("push with id");
@@ -110,6 +116,16 @@ absl::Status DecodePushRows(ByteReader* reader, WalRecord* record) {
   if (absl::Status s = DecodePush(reader, record); !s.ok()) return s;
   for (const LoggedValue& value : record->values) {
     if (value.value.size() % count != 0) return Malformed("row push");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DecodePushRowsWithId(ByteReader* reader, WalRecord* record) {
+  if (absl::Status s = DecodePushId(reader, record); !s.ok()) return s;
+  if (absl::Status s = DecodePushRows(reader, record); !s.ok()) return s;
+  if (record->push_id.answer.size() != 1 ||
+      record->push_id.answer[0] >= record->values.size()) {
+    return Malformed("row push with id");
   }
   return absl::OkStatus();
 }
@@ -184,6 +200,8 @@ absl::Status DecodePayload(WalRecordType type, absl::string_view payload,
       return DecodePushIds(&reader, record);
     case WalRecordType::kPushRows:
       return DecodePushRows(&reader, record);
+    case WalRecordType::kPushRowsWithId:
+      return DecodePushRowsWithId(&reader, record);
   }
   return Malformed("unknown");
 }

@@ -31,9 +31,11 @@ struct WalRecord {
   // kPush: the values in the order logged; their views are valid only
   // during the visitor call.
   std::vector<LoggedValue> values;
-  // kPushWithId: the push's id (a view, as the values) and answer indices.
+  // kPushWithId, kPushRowsWithId: the push's id (a view, as the values) and
+  // answer indices.
   LoggedPushId push_id;
-  // kPushRows: the rows' ids; `values` then hold ids.size() rows each.
+  // kPushRows, kPushRowsWithId: the rows' ids; `values` then hold
+  // ids.size() rows each.
   std::vector<int64_t> row_ids;
   // kPushIds: the remembered ids with their answers.
   std::vector<RememberedPush> remembered;

@@ -225,7 +225,17 @@ absl::StatusOr<uint64_t> WriteAheadLog::AppendRows(const LoggedRows& rows,
     pieces.push_back(metas[i]);
     pieces.push_back(value.value);
   }
-  return Append(WalRecordType::kPushRows, pieces);
+  if (rows.push_id.id.empty()) return Append(WalRecordType::kPushRows, pieces);
+  if (rows.push_id.answer.size() != 1 ||
+      rows.push_id.answer[0] >= rows.values.size()) {
+    return absl::InvalidArgumentError("row push answer index out of range");
+  }
+  std::string id_meta;
+  PutLengthPrefixed(&id_meta, rows.push_id.id);
+  PutFixed32(&id_meta, 1);
+  PutFixed32(&id_meta, rows.push_id.answer[0]);
+  pieces.insert(pieces.begin(), id_meta);
+  return Append(WalRecordType::kPushRowsWithId, pieces);
 }
 
 absl::StatusOr<uint64_t> WriteAheadLog::AppendPushIds(
