@@ -158,8 +158,8 @@ absl::Status VariableStore::ReserveLocked(const std::string& full_name,
                      options_.max_variable_bytes, " bytes."));
   }
   *bytes = static_cast<size_t>(*elements) * DTypeSize(dtype);
-  const size_t in_use = total_bytes_ + reserved_bytes_;
-  if (*bytes > options_.max_total_bytes - in_use) {
+  const size_t in_use = InUseLocked();
+  if (!FitsLocked(*bytes)) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "Creating variable ", full_name, " (", *bytes,
         " bytes) would exceed the server's memory limit of ",

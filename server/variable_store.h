@@ -1,6 +1,7 @@
 #ifndef PARAM_SERVER_SERVER_VARIABLE_STORE_H_
 #define PARAM_SERVER_SERVER_VARIABLE_STORE_H_
 
+#include <atomic>
 #include <cstddef>
 #include <functional>
 #include <map>
@@ -43,7 +44,8 @@ struct PushTarget;  // One update of a push, resolved (variable_store_push.cc).
 struct StoreOptions {
   // Largest single variable, in bytes of its value.
   size_t max_variable_bytes = size_t{1} << 30;
-  // Sum over all variables, plus what pushes being received hold (Reserve).
+  // Sum over all variables, plus what pushes being received hold (Reserve),
+  // plus the replies of gathers and pooled lookups until they are sent.
   size_t max_total_bytes = size_t{16} << 30;
   // Push ids remembered (see Push): at most this many, the oldest evicted
   // first, and at most push_id_bytes of them (ids plus the answers' names
@@ -271,6 +273,8 @@ class VariableStore {
   size_t num_variables() const ABSL_LOCKS_EXCLUDED(mu_);
   // Bytes currently held by Reservations.
   size_t reserved_bytes() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Bytes of gather and pooled-lookup replies not yet released.
+  size_t reply_bytes() const;
   size_t max_variable_bytes() const { return options_.max_variable_bytes; }
   size_t max_total_bytes() const { return options_.max_total_bytes; }
 
@@ -361,6 +365,15 @@ class VariableStore {
       std::shared_ptr<Variable> variable,
       std::vector<std::shared_ptr<Variable>> slots) ABSL_LOCKS_EXCLUDED(mu_);
   void Release(size_t bytes) ABSL_LOCKS_EXCLUDED(mu_);
+  // Variables, Reservations and replies.
+  size_t InUseLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether `bytes` more stay within max_total_bytes.
+  bool FitsLocked(size_t bytes) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A buffer of `bytes` for a reply (GatherRows, LookupSparse), counted
+  // against max_total_bytes until its last reference goes;
+  // RESOURCE_EXHAUSTED, naming `what`, when it does not fit.
+  absl::StatusOr<std::shared_ptr<TensorBuffer>> AllocateReply(
+      size_t bytes, absl::string_view what) ABSL_LOCKS_EXCLUDED(mu_);
   // Accounts `bytes` against the limits; RESOURCE_EXHAUSTED when over.
   absl::Status ReserveLocked(const std::string& full_name,
                              absl::Span<const int64_t> shape, DType dtype,
@@ -389,6 +402,11 @@ class VariableStore {
   VariableMap variables_ ABSL_GUARDED_BY(mu_);
   size_t total_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   size_t reserved_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // See Reserve.
+  // Bytes of replies not yet released (AllocateReply): raised under mu_
+  // after the limit check, lowered without it by the last reference to a
+  // reply, which can outlive the store.
+  const std::shared_ptr<std::atomic<size_t>> reply_bytes_ =
+      std::make_shared<std::atomic<size_t>>(0);
 };
 
 }  // namespace paramserver

@@ -64,8 +64,9 @@ absl::StatusOr<VariableStore::GatherResult> VariableStore::LookupSparse(
     return s;
   }
   if (absl::Status s = CheckRowIds(full_name, *layout, ids); !s.ok()) return s;
-  absl::StatusOr<std::shared_ptr<TensorBuffer>> rows =
-      TensorBuffer::Allocate(bags.offsets.size() * row_bytes);
+  absl::StatusOr<std::shared_ptr<TensorBuffer>> rows = AllocateReply(
+      bags.offsets.size() * row_bytes,
+      absl::StrCat("Pooling ", bags.offsets.size(), " bags of ", full_name));
   if (!rows.ok()) return rows.status();
   GatherResult result;
   absl::Status status = variable.LockForUpdate();

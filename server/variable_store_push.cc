@@ -503,18 +503,77 @@ VariableStore::Reservation::~Reservation() {
 absl::StatusOr<VariableStore::Reservation> VariableStore::Reserve(
     size_t bytes, absl::string_view what) {
   MutexLock lock(&mu_);
-  const size_t in_use = total_bytes_ + reserved_bytes_;
-  if (bytes > options_.max_total_bytes - in_use) {
+  if (!FitsLocked(bytes)) {
     return absl::ResourceExhaustedError(absl::StrCat(
         what, " needs ", bytes,
         " bytes while it arrives; the server's memory "
         "limit is ",
         options_.max_total_bytes, " bytes, of which ", total_bytes_,
-        " hold variables and ", reserved_bytes_, " pushes in flight."));
+        " hold variables, ", reserved_bytes_, " pushes in flight and ",
+        reply_bytes_->load(), " replies being sent."));
   }
   reserved_bytes_ += bytes;
   return Reservation(this, bytes);
 }
+
+size_t VariableStore::InUseLocked() const {
+  return total_bytes_ + reserved_bytes_ + reply_bytes_->load();
+}
+
+bool VariableStore::FitsLocked(size_t bytes) const {
+  const size_t in_use = InUseLocked();
+  return in_use <= options_.max_total_bytes &&
+         bytes <= options_.max_total_bytes - in_use;
+}
+
+namespace {
+
+// A reply's buffer with the bytes it counts: the count goes down when the
+// last reference to the buffer goes, which may be after the call (gRPC
+// sends from it) and after the store is gone (so the count is shared).
+struct CountedReply {
+  CountedReply(std::shared_ptr<TensorBuffer> buffer,
+               std::shared_ptr<std::atomic<size_t>> counter)
+      : buffer(std::move(buffer)), counter(std::move(counter)) {}
+  ~CountedReply() { counter->fetch_sub(buffer->size()); }
+  CountedReply(const CountedReply&) = delete;
+  CountedReply& operator=(const CountedReply&) = delete;
+
+  const std::shared_ptr<TensorBuffer> buffer;
+  const std::shared_ptr<std::atomic<size_t>> counter;
+};
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<TensorBuffer>> VariableStore::AllocateReply(
+    size_t bytes, absl::string_view what) {
+  {
+    MutexLock lock(&mu_);
+    if (!FitsLocked(bytes)) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          what, " needs ", bytes,
+          " bytes for its reply; the server's memory limit is ",
+          options_.max_total_bytes, " bytes, of which ", total_bytes_,
+          " hold variables, ", reserved_bytes_, " pushes in flight and ",
+          reply_bytes_->load(),
+          " replies being sent. Retry later, or ask for less per call."));
+    }
+    reply_bytes_->fetch_add(bytes);
+  }
+  absl::StatusOr<std::shared_ptr<TensorBuffer>> buffer =
+      TensorBuffer::Allocate(bytes);
+  if (!buffer.ok()) {
+    reply_bytes_->fetch_sub(bytes);
+    return buffer.status();
+  }
+  TensorBuffer* const raw = buffer->get();
+  auto counted =
+      std::make_shared<CountedReply>(*std::move(buffer), reply_bytes_);
+  // Aliasing: the caller sees the buffer; its last reference frees both.
+  return std::shared_ptr<TensorBuffer>(std::move(counted), raw);
+}
+
+size_t VariableStore::reply_bytes() const { return reply_bytes_->load(); }
 
 void VariableStore::Release(size_t bytes) {
   MutexLock lock(&mu_);

@@ -139,8 +139,9 @@ absl::StatusOr<VariableStore::GatherResult> VariableStore::GatherRows(
         " bytes, the most one call returns; gather fewer rows per call."));
   }
   if (absl::Status s = CheckRowIds(full_name, *layout, ids); !s.ok()) return s;
-  absl::StatusOr<std::shared_ptr<TensorBuffer>> rows =
-      TensorBuffer::Allocate(ids.size() * row_bytes);
+  absl::StatusOr<std::shared_ptr<TensorBuffer>> rows = AllocateReply(
+      ids.size() * row_bytes,
+      absl::StrCat("Gathering ", ids.size(), " rows of ", full_name));
   if (!rows.ok()) return rows.status();
   GatherResult result;
   // Under the variable's lock rather than from a snapshot: a snapshot held

@@ -103,6 +103,42 @@ TEST_F(RowsTest, AGatherOfMoreThanTheCapIsRefused) {
 
 // Pushes assign the whole table to the value of the version they make;
 // every gather must see one version only, and the one its info names.
+// Replies count against the memory limit until they are released: a client
+// that holds many large gathers in flight gets RESOURCE_EXHAUSTED instead of
+// growing the server without bound, and the bytes come back with the reply.
+TEST_F(RowsTest, RepliesCountAgainstTheMemoryLimitUntilReleased) {
+  store_ = *VariableStore::Create(
+      {.max_variable_bytes = 4000, .max_total_bytes = 5000});
+  Create("table", {100, 10});  // 4,000 bytes; 1,000 left.
+  auto first = store_->GatherRows(
+      "table", {1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
+                11, 12, 13, 14, 15, 16, 17, 18, 19, 20});  // 800 bytes.
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(store_->reply_bytes(), 800u);
+  const std::vector<int64_t> ten(10, 0);  // 400 bytes: does not fit.
+  auto second = store_->GatherRows("table", ten);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(second.status().message(),
+              testing::HasSubstr("Gathering 10 rows of table needs 400 bytes"));
+  const std::vector<int64_t> offsets = {0};
+  auto pooled = store_->LookupSparse("table", ten, {offsets, {}});
+  ASSERT_TRUE(pooled.ok()) << pooled.status();  // One row: 40 bytes fit.
+  VariableRequest more;
+  more.name = "more";
+  more.shape = TensorShape{50};  // 200 bytes: not while the replies hold.
+  EXPECT_EQ(store_->GetVariable(more).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  // A copy of the reply keeps it counted; the last reference releases it.
+  std::shared_ptr<const TensorBuffer> kept = first->rows;
+  first->rows.reset();
+  EXPECT_EQ(store_->reply_bytes(), 840u);
+  kept.reset();
+  pooled->rows.reset();
+  EXPECT_EQ(store_->reply_bytes(), 0u);
+  EXPECT_TRUE(store_->GatherRows("table", ten).ok());
+  EXPECT_TRUE(store_->GetVariable(more).ok());
+}
+
 TEST_F(RowsTest, EveryGatherSeesOneVersion) {
   Create("table", {64, 16});
   std::atomic<bool> stop{false};
