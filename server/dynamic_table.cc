@@ -16,6 +16,10 @@
 namespace paramserver {
 namespace {
 
+// A lookup with at least this many new ids draws their initial entries
+// before locking (Lookup).
+constexpr size_t kDrawUnlockedAtLeast = 16;
+
 // Rows and slots are kept in chunks of about this many bytes.
 constexpr size_t kChunkBytes = size_t{256} << 10;
 
@@ -345,11 +349,45 @@ absl::Status DynamicTable::Lookup(absl::Span<const int64_t> ids,
                      " floats, got ", out.size()));
   }
   if (ids.empty()) return absl::OkStatus();
+  // Initial entries drawn before the stripes were locked: drawing them (a
+  // normal per element, say) is most of what storing a new id costs, and
+  // under the locks it would hold up every call on those stripes.
+  absl::flat_hash_map<int64_t, size_t> drawn_at;
+  std::vector<float> drawn;
+  auto initial_entry = [&](int64_t id, float* entry) {
+    const auto it = drawn_at.find(id);
+    if (it == drawn_at.end()) return InitialEntry(id, entry);
+    std::memcpy(entry, drawn.data() + it->second,
+                entry_floats_ * sizeof(float));
+  };
+  std::vector<int64_t> to_draw;
+  bool looked = false;
   uint64_t position = 0;
-  {
+  while (true) {
+    if (!to_draw.empty()) {
+      drawn.resize(to_draw.size() * entry_floats_);
+      for (size_t d = 0; d < to_draw.size(); ++d) {
+        drawn_at.emplace(to_draw[d], d * entry_floats_);
+        InitialEntry(to_draw[d], drawn.data() + d * entry_floats_);
+      }
+      to_draw.clear();
+    }
     StripeLocks locks(this, StripeMask(ids));
-    const int64_t now = Now();
     const Located located = Locate(ids);
+    if (!looked) {
+      // Many new ids: unlock, draw their entries, and look again (what
+      // other calls stored meanwhile is then found stored).
+      looked = true;
+      absl::flat_hash_set<int64_t> missing;
+      for (size_t i = 0; i < ids.size(); ++i) {
+        if (located.entry[i] == kNoEntry && missing.insert(ids[i]).second) {
+          to_draw.push_back(ids[i]);
+        }
+      }
+      if (to_draw.size() >= kDrawUnlockedAtLeast) continue;
+      to_draw.clear();
+    }
+    const int64_t now = Now();
 
     // Which missing ids this call admits, decided before anything changes:
     // an id's sightings so far plus its sightings in this call.
@@ -392,7 +430,7 @@ absl::Status DynamicTable::Lookup(absl::Span<const int64_t> ids,
       TableStripe& stripe = StripeOf(id);
       stripe.mu.AssertHeld();
       const uint32_t e = stripe.Allocate(id, now);
-      InitialEntry(id, stripe.Entry(e));
+      initial_entry(id, stripe.Entry(e));
       inserted.emplace(id, e);
     }
     int64_t hits = 0;
@@ -406,11 +444,16 @@ absl::Status DynamicTable::Lookup(absl::Span<const int64_t> ids,
       }
       if (e == kNoEntry) {
         // Not admitted: its initial row, which it will be stored with.
-        InitializerSpec spec = options_.initializer;
-        spec.seed = RowSeed(*options_.initializer.seed, ids[i]);
-        RunInitializer(spec, DType::kFloat, {width},
-                       absl::Span<char>(reinterpret_cast<char*>(row_out),
-                                        width * sizeof(float)));
+        if (const auto it = drawn_at.find(ids[i]); it != drawn_at.end()) {
+          std::memcpy(row_out, drawn.data() + it->second,
+                      width * sizeof(float));
+        } else {
+          InitializerSpec spec = options_.initializer;
+          spec.seed = RowSeed(*options_.initializer.seed, ids[i]);
+          RunInitializer(spec, DType::kFloat, {width},
+                         absl::Span<char>(reinterpret_cast<char*>(row_out),
+                                          width * sizeof(float)));
+        }
         continue;
       }
       TableStripe& stripe = StripeOf(ids[i]);
@@ -421,6 +464,7 @@ absl::Status DynamicTable::Lookup(absl::Span<const int64_t> ids,
     lookup_ids_.fetch_add(static_cast<int64_t>(ids.size()),
                           std::memory_order_relaxed);
     lookup_hits_.fetch_add(hits, std::memory_order_relaxed);
+    break;
   }
   return Commit(position);
 }

@@ -90,6 +90,33 @@ TEST(DynamicTableTest, NewIdsGetTheSameRowFromEveryTableWithTheSeed) {
   EXPECT_FALSE(SameBits(Lookup(*Make(reseeded), ids), from_a));
 }
 
+// A lookup of many new ids draws their rows before locking and looks again;
+// the rows are the ones drawn one id at a time, and ids another call stored
+// in between are found stored, not stored twice.
+TEST(DynamicTableTest, ManyNewIdsAtOnceGetTheirOwnRows) {
+  std::vector<int64_t> ids(200);
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = 1000 + 7 * i;
+  auto one_by_one = Make(Options());
+  std::vector<float> expected;
+  for (const int64_t id : ids) {
+    const std::vector<float> row = Lookup(*one_by_one, {id});
+    expected.insert(expected.end(), row.begin(), row.end());
+  }
+  DynamicTableOptions options = Options();
+  options.stripes = 8;
+  auto table = Make(options);
+  std::vector<std::vector<float>> got(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] { got[t] = Lookup(*table, ids); });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int t = 0; t < 4; ++t) EXPECT_TRUE(SameBits(got[t], expected)) << t;
+  const DynamicTable::Stats stats = table->GetStats();
+  EXPECT_EQ(stats.stored_rows, 200);
+  EXPECT_EQ(stats.admitted, 200);
+}
+
 TEST(DynamicTableTest, RowsComeFromTheInitializer) {
   DynamicTableOptions options = Options();
   options.initializer = InitializerSpec();
