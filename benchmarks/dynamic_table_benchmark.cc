@@ -100,11 +100,11 @@ void Run() {
 
   DynamicTableOptions options;
   options.name = "bench";
-  options.width = dim;
-  options.initializer.kind = InitializerKind::kRandomNormal;
-  options.initializer.stddev = 0.01;
-  options.initializer.seed = 7;
-  options.optimizer = OptimizerKind::kAdagrad;
+  options.spec.width = dim;
+  options.spec.initializer.kind = InitializerKind::kRandomNormal;
+  options.spec.initializer.stddev = 0.01;
+  options.spec.initializer.seed = 7;
+  options.spec.optimizer = OptimizerKind::kAdagrad;
   auto table_or = DynamicTable::Create(options);
   if (!table_or.ok()) Die(table_or.status().ToString());
   DynamicTable& table = **table_or;

@@ -108,38 +108,38 @@ struct DynamicTable::InsertPlan {
 absl::StatusOr<std::unique_ptr<DynamicTable>> DynamicTable::Create(
     DynamicTableOptions options) {
   const std::string& name = options.name;
-  if (options.width < 1 || options.width > kMaxWidth) {
+  if (options.spec.width < 1 || options.spec.width > kMaxWidth) {
     return absl::InvalidArgumentError(
         absl::StrCat("Dynamic table '", name, "': width must be in [1, ",
-                     kMaxWidth, "], got ", options.width));
+                     kMaxWidth, "], got ", options.spec.width));
   }
-  if (!options.initializer.seed.has_value()) {
+  if (!options.spec.initializer.seed.has_value()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "Dynamic table '", name,
         "': its initializer needs a seed, so that every shard and restart "
         "gives a new id the same row"));
   }
   const absl::Status initializer_status = ValidateInitializer(
-      options.initializer, DType::kFloat, {options.width}, name);
+      options.spec.initializer, DType::kFloat, {options.spec.width}, name);
   if (!initializer_status.ok()) return initializer_status;
-  if (options.optimizer == OptimizerKind::kAdam) {
+  if (options.spec.optimizer == OptimizerKind::kAdam) {
     return absl::InvalidArgumentError(absl::StrCat(
         "Dynamic table '", name,
         "': Adam moves every row on every step; use LazyAdam, which updates "
         "only the rows a gradient touches"));
   }
   OptimizerSpec slots_of;
-  slots_of.kind = options.optimizer;
-  slots_of.initial_accumulator_value = options.initial_accumulator_value;
+  slots_of.kind = options.spec.optimizer;
+  slots_of.initial_accumulator_value = options.spec.initial_accumulator_value;
   const absl::Status optimizer_status = ValidateOptimizer(slots_of);
   if (!optimizer_status.ok()) return optimizer_status;
-  if (options.admit_after < 1 ||
-      options.admit_after > AdmissionSketch::kMaxCount) {
+  if (options.spec.admit_after < 1 ||
+      options.spec.admit_after > AdmissionSketch::kMaxCount) {
     return absl::InvalidArgumentError(absl::StrCat(
         "Dynamic table '", name, "': admit_after must be in [1, ",
-        AdmissionSketch::kMaxCount, "], got ", options.admit_after));
+        AdmissionSketch::kMaxCount, "], got ", options.spec.admit_after));
   }
-  if (options.capacity < 0 || options.ttl_micros < 0 ||
+  if (options.spec.capacity < 0 || options.spec.ttl_micros < 0 ||
       options.sweep_interval_micros < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("Dynamic table '", name,
@@ -161,7 +161,7 @@ absl::StatusOr<std::unique_ptr<DynamicTable>> DynamicTable::Create(
         static_cast<float>(slot.initial_value));
   }
   table->entry_floats_ =
-      table->options_.width *
+      table->options_.spec.width *
       (1 + static_cast<int64_t>(table->initial_slot_values_.size()));
   const size_t entry_bytes = table->entry_floats_ * sizeof(float);
   const size_t chunk_entries = std::max<size_t>(1, kChunkBytes / entry_bytes);
@@ -179,7 +179,8 @@ DynamicTable::DynamicTable(DynamicTableOptions options)
     : options_(std::move(options)),
       // Without an admission threshold the sketch is never read: keep it at
       // its smallest.
-      sketch_(options_.admit_after > 1 ? options_.admission_counters : 0) {}
+      sketch_(options_.spec.admit_after > 1 ? options_.admission_counters : 0) {
+}
 
 DynamicTable::~DynamicTable() {
   if (sweeper_.joinable()) {
@@ -244,9 +245,9 @@ DynamicTable::Located DynamicTable::Locate(
 }
 
 void DynamicTable::InitialEntry(int64_t id, float* entry) const {
-  InitializerSpec spec = options_.initializer;
-  spec.seed = RowSeed(*options_.initializer.seed, id);
-  const int64_t width = options_.width;
+  InitializerSpec spec = options_.spec.initializer;
+  spec.seed = RowSeed(*options_.spec.initializer.seed, id);
+  const int64_t width = options_.spec.width;
   RunInitializer(
       spec, DType::kFloat, {width},
       absl::Span<char>(reinterpret_cast<char*>(entry), width * sizeof(float)));
@@ -262,18 +263,19 @@ absl::StatusOr<DynamicTable::InsertPlan> DynamicTable::PlanInserts(
   const int64_t new_rows = static_cast<int64_t>(plan.insert_ids.size());
   if (new_rows == 0) return plan;
   int64_t to_evict = 0;
-  if (options_.capacity == 0) {
+  if (options_.spec.capacity == 0) {
     stored_.fetch_add(new_rows);
     plan.reserved = new_rows;
   } else {
     int64_t stored = stored_.load();
     while (true) {
-      const int64_t room = std::max<int64_t>(0, options_.capacity - stored);
+      const int64_t room =
+          std::max<int64_t>(0, options_.spec.capacity - stored);
       const int64_t take = std::min(new_rows, room);
-      if (take < new_rows && !options_.evict_when_full) {
+      if (take < new_rows && !options_.spec.evict_when_full) {
         return absl::ResourceExhaustedError(
             absl::StrCat("Dynamic table '", options_.name,
-                         "' is full: it holds at most ", options_.capacity,
+                         "' is full: it holds at most ", options_.spec.capacity,
                          " rows, ", stored, " are stored and this call adds ",
                          new_rows, " (eviction when full is off)"));
       }
@@ -341,7 +343,7 @@ absl::Status DynamicTable::Commit(uint64_t position) {
 
 absl::Status DynamicTable::Lookup(absl::Span<const int64_t> ids,
                                   absl::Span<float> out) {
-  const int64_t width = options_.width;
+  const int64_t width = options_.spec.width;
   if (out.size() != ids.size() * static_cast<size_t>(width)) {
     return absl::InvalidArgumentError(
         absl::StrCat("Dynamic table '", options_.name, "': a lookup of ",
@@ -400,9 +402,9 @@ absl::Status DynamicTable::Lookup(absl::Span<const int64_t> ids,
       const auto it = sightings.find(ids[i]);
       if (it == sightings.end()) continue;  // Stored, or decided already.
       const uint32_t seen =
-          (options_.admit_after > 1 ? sketch_.Estimate(ids[i]) : 0) +
+          (options_.spec.admit_after > 1 ? sketch_.Estimate(ids[i]) : 0) +
           it->second;
-      if (seen >= options_.admit_after) admit.push_back(ids[i]);
+      if (seen >= options_.spec.admit_after) admit.push_back(ids[i]);
       sightings.erase(it);
     }
     absl::StatusOr<InsertPlan> plan = PlanInserts(located, std::move(admit));
@@ -419,7 +421,7 @@ absl::Status DynamicTable::Lookup(absl::Span<const int64_t> ids,
       position = *logged;
     }
 
-    if (options_.admit_after > 1) {
+    if (options_.spec.admit_after > 1) {
       for (size_t i = 0; i < ids.size(); ++i) {
         if (located.entry[i] == kNoEntry) sketch_.Add(ids[i]);
       }
@@ -448,8 +450,8 @@ absl::Status DynamicTable::Lookup(absl::Span<const int64_t> ids,
           std::memcpy(row_out, drawn.data() + it->second,
                       width * sizeof(float));
         } else {
-          InitializerSpec spec = options_.initializer;
-          spec.seed = RowSeed(*options_.initializer.seed, ids[i]);
+          InitializerSpec spec = options_.spec.initializer;
+          spec.seed = RowSeed(*options_.spec.initializer.seed, ids[i]);
           RunInitializer(spec, DType::kFloat, {width},
                          absl::Span<char>(reinterpret_cast<char*>(row_out),
                                           width * sizeof(float)));
@@ -481,7 +483,7 @@ absl::Status DynamicTable::Add(absl::Span<const int64_t> ids,
 
 absl::Status DynamicTable::Write(absl::Span<const int64_t> ids,
                                  absl::Span<const float> rows, bool add) {
-  const int64_t width = options_.width;
+  const int64_t width = options_.spec.width;
   if (rows.size() != ids.size() * static_cast<size_t>(width)) {
     return absl::InvalidArgumentError(
         absl::StrCat("Dynamic table '", options_.name, "': ", ids.size(),
@@ -557,11 +559,11 @@ absl::Status DynamicTable::Write(absl::Span<const int64_t> ids,
 absl::Status DynamicTable::ApplyGradient(const OptimizerSpec& optimizer,
                                          absl::Span<const int64_t> ids,
                                          absl::Span<const float> grad) {
-  const int64_t width = options_.width;
-  if (optimizer.kind != options_.optimizer) {
+  const int64_t width = options_.spec.width;
+  if (optimizer.kind != options_.spec.optimizer) {
     return absl::InvalidArgumentError(
         absl::StrCat("Dynamic table '", options_.name, "' keeps the slots of ",
-                     OptimizerKindName(options_.optimizer),
+                     OptimizerKindName(options_.spec.optimizer),
                      "; a gradient push must use it, got ",
                      OptimizerKindName(optimizer.kind)));
   }
@@ -571,12 +573,12 @@ absl::Status DynamicTable::ApplyGradient(const OptimizerSpec& optimizer,
                                optimizer.kind == OptimizerKind::kFtrl;
   if (has_accumulator &&
       static_cast<float>(optimizer.initial_accumulator_value) !=
-          static_cast<float>(options_.initial_accumulator_value)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("Dynamic table '", options_.name,
-                     "' was made with initial_accumulator_value ",
-                     options_.initial_accumulator_value, "; a push asked for ",
-                     optimizer.initial_accumulator_value));
+          static_cast<float>(options_.spec.initial_accumulator_value)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Dynamic table '", options_.name,
+        "' was made with initial_accumulator_value ",
+        options_.spec.initial_accumulator_value, "; a push asked for ",
+        optimizer.initial_accumulator_value));
   }
   if (grad.size() != ids.size() * static_cast<size_t>(width)) {
     return absl::InvalidArgumentError(
@@ -684,9 +686,9 @@ absl::StatusOr<int64_t> DynamicTable::EvictFromEachStripe(bool idle,
     MutexLock lock(&stripe.mu);
     std::vector<uint32_t> victims;
     std::vector<int64_t> victim_ids;
-    const int64_t over = stored_.load() - options_.capacity;
+    const int64_t over = stored_.load() - options_.spec.capacity;
     for (uint32_t e = stripe.tail; e != kNoEntry; e = stripe.prev[e]) {
-      if (idle ? now - stripe.last_use[e] <= options_.ttl_micros
+      if (idle ? now - stripe.last_use[e] <= options_.spec.ttl_micros
                : static_cast<int64_t>(victims.size()) >= over) {
         break;
       }
@@ -713,12 +715,12 @@ absl::StatusOr<int64_t> DynamicTable::EvictFromEachStripe(bool idle,
 absl::StatusOr<int64_t> DynamicTable::EvictIdle() {
   uint64_t position = 0;
   int64_t evicted = 0;
-  if (options_.ttl_micros > 0) {
+  if (options_.spec.ttl_micros > 0) {
     absl::StatusOr<int64_t> idle = EvictFromEachStripe(true, &position);
     if (!idle.ok()) return idle.status();
     evicted += *idle;
   }
-  if (options_.capacity > 0 && stored_.load() > options_.capacity) {
+  if (options_.spec.capacity > 0 && stored_.load() > options_.spec.capacity) {
     absl::StatusOr<int64_t> over = EvictFromEachStripe(false, &position);
     if (!over.ok()) return over.status();
     evicted += *over;

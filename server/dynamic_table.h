@@ -45,6 +45,7 @@
 #include "absl/types/span.h"
 #include "common/initializer_spec.h"
 #include "common/mutex.h"
+#include "common/table_spec.h"
 #include "common/update_spec.h"
 #include "server/admission_sketch.h"
 #include "server/table_stripe.h"
@@ -84,25 +85,12 @@ class TableChangeLog {
 };
 
 struct DynamicTableOptions {
-  std::string name;   // For messages.
-  int64_t width = 0;  // Elements per row (float32), 1 .. kMaxWidth.
-  // Runs per row on shape [width] (or full_shape's fans, if set); must be
-  // seeded, so that a new id's row is the same everywhere.
-  InitializerSpec initializer;
-  // The optimizer whose slots every row keeps beside it (SlotsFor). Gradient
-  // pushes must use this kind; their hyper-parameters may vary except those
-  // that set the slots' initial values. Not Adam, which would move every row
-  // on every step (LazyAdam is the embedding table's Adam).
-  OptimizerKind optimizer = OptimizerKind::kSgd;
-  double initial_accumulator_value = 0.1;  // kAdagrad, kFtrl.
-  // Sightings before a missing id is stored: 1 .. AdmissionSketch::kMaxCount.
-  uint32_t admit_after = 1;
+  std::string name;  // For messages.
+  // Width 1 .. DynamicTable::kMaxWidth. Gradient pushes must use the spec's
+  // optimizer kind; their hyper-parameters may vary except those that set
+  // the slots' initial values.
+  TableSpec spec;
   size_t admission_counters = size_t{1} << 20;  // Per sketch row.
-  // Most rows stored; 0: no limit.
-  int64_t capacity = 0;
-  bool evict_when_full = true;
-  // Rows not used for this long are evicted by EvictIdle; 0: never.
-  int64_t ttl_micros = 0;
   // How often a background thread calls EvictIdle; 0: no thread.
   int64_t sweep_interval_micros = 0;
   // A power of two, 1 .. 64. Calls whose ids fall in different stripes run
@@ -186,7 +174,7 @@ class DynamicTable {
   };
   Stats GetStats() const;
 
-  int64_t width() const { return options_.width; }
+  int64_t width() const { return options_.spec.width; }
   // Floats per stored row: the row, then one row per slot.
   int64_t entry_floats() const { return entry_floats_; }
   const DynamicTableOptions& options() const { return options_; }

@@ -35,9 +35,9 @@ struct FakeClock {
 DynamicTableOptions Options() {
   DynamicTableOptions options;
   options.name = "user_emb";
-  options.width = kWidth;
-  options.initializer.kind = InitializerKind::kRandomNormal;
-  options.initializer.seed = 1234;
+  options.spec.width = kWidth;
+  options.spec.initializer.kind = InitializerKind::kRandomNormal;
+  options.spec.initializer.seed = 1234;
   options.stripes = 1;
   return options;
 }
@@ -86,7 +86,7 @@ TEST(DynamicTableTest, NewIdsGetTheSameRowFromEveryTableWithTheSeed) {
   EXPECT_EQ(stats.lookup_hits, 4);
 
   DynamicTableOptions reseeded = Options();
-  reseeded.initializer.seed = 99;
+  reseeded.spec.initializer.seed = 99;
   EXPECT_FALSE(SameBits(Lookup(*Make(reseeded), ids), from_a));
 }
 
@@ -119,17 +119,17 @@ TEST(DynamicTableTest, ManyNewIdsAtOnceGetTheirOwnRows) {
 
 TEST(DynamicTableTest, RowsComeFromTheInitializer) {
   DynamicTableOptions options = Options();
-  options.initializer = InitializerSpec();
-  options.initializer.kind = InitializerKind::kConstant;
-  options.initializer.values = {Number(0.5)};
-  options.initializer.seed = 1;
+  options.spec.initializer = InitializerSpec();
+  options.spec.initializer.kind = InitializerKind::kConstant;
+  options.spec.initializer.values = {Number(0.5)};
+  options.spec.initializer.seed = 1;
   auto table = Make(options);
   EXPECT_EQ(Lookup(*table, {77}), std::vector<float>(kWidth, 0.5f));
 }
 
 TEST(DynamicTableTest, AnIdIsStoredOnlyOnceSeenAdmitAfterTimes) {
   DynamicTableOptions options = Options();
-  options.admit_after = 3;
+  options.spec.admit_after = 3;
   auto table = Make(options);
   const std::vector<float> first = Lookup(*table, {10});
   EXPECT_EQ(table->GetStats().stored_rows, 0);
@@ -152,8 +152,8 @@ TEST(DynamicTableTest, AnIdIsStoredOnlyOnceSeenAdmitAfterTimes) {
 
 TEST(DynamicTableTest, FullTableWithoutEvictionRefusesAndChangesNothing) {
   DynamicTableOptions options = Options();
-  options.capacity = 2;
-  options.evict_when_full = false;
+  options.spec.capacity = 2;
+  options.spec.evict_when_full = false;
   auto table = Make(options);
   const std::vector<float> ones(2 * kWidth, 1.0f);
   ASSERT_TRUE(table->Assign({1, 2}, ones).ok());
@@ -172,7 +172,7 @@ TEST(DynamicTableTest, FullTableWithoutEvictionRefusesAndChangesNothing) {
 
 TEST(DynamicTableTest, FullTableEvictsTheLeastRecentlyUsedRow) {
   DynamicTableOptions options = Options();
-  options.capacity = 3;
+  options.spec.capacity = 3;
   FakeClock clock;
   options.now_micros = clock.Function();
   auto table = Make(options);
@@ -194,7 +194,7 @@ TEST(DynamicTableTest, FullTableEvictsTheLeastRecentlyUsedRow) {
 
 TEST(DynamicTableTest, EvictionNeverTakesARowTheCallItselfTouches) {
   DynamicTableOptions options = Options();
-  options.capacity = 2;
+  options.spec.capacity = 2;
   auto table = Make(options);
   const std::vector<float> rows = {1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3};
   ASSERT_TRUE(table->Assign({1, 2, 3}, rows).ok());
@@ -208,7 +208,7 @@ TEST(DynamicTableTest, EvictionNeverTakesARowTheCallItselfTouches) {
 
 TEST(DynamicTableTest, IdleRowsAreEvictedAfterTheirTtl) {
   DynamicTableOptions options = Options();
-  options.ttl_micros = 1000;
+  options.spec.ttl_micros = 1000;
   options.stripes = 4;
   FakeClock clock;
   options.now_micros = clock.Function();
@@ -229,7 +229,7 @@ TEST(DynamicTableTest, IdleRowsAreEvictedAfterTheirTtl) {
 
 TEST(DynamicTableTest, TheSweeperEvictsInTheBackground) {
   DynamicTableOptions options = Options();
-  options.ttl_micros = 1;
+  options.spec.ttl_micros = 1;
   options.sweep_interval_micros = 1000;
   auto table = Make(options);
   ASSERT_TRUE(table->Assign({1}, std::vector<float>(kWidth, 1.0f)).ok());
@@ -255,7 +255,7 @@ TEST(DynamicTableTest, AddStartsAMissingRowFromItsInitialValue) {
 // accumulators start at 0.1, rows not touched stay as they were.
 TEST(DynamicTableTest, AdagradMatchesTensorFlowsFormulaOnTouchedRowsOnly) {
   DynamicTableOptions options = Options();
-  options.optimizer = OptimizerKind::kAdagrad;
+  options.spec.optimizer = OptimizerKind::kAdagrad;
   auto table = Make(options);
   const std::vector<int64_t> ids = {1, 2, 3};
   std::vector<float> var = Lookup(*table, ids);
@@ -301,7 +301,7 @@ TEST(DynamicTableTest, AdagradMatchesTensorFlowsFormulaOnTouchedRowsOnly) {
 // moments move only on touched rows.
 TEST(DynamicTableTest, LazyAdamMatchesTheFormulaAcrossSteps) {
   DynamicTableOptions options = Options();
-  options.optimizer = OptimizerKind::kLazyAdam;
+  options.spec.optimizer = OptimizerKind::kLazyAdam;
   auto table = Make(options);
   std::vector<float> var = Lookup(*table, {7});
   std::vector<double> m(kWidth, 0), v(kWidth, 0);
@@ -327,15 +327,15 @@ TEST(DynamicTableTest, LazyAdamMatchesTheFormulaAcrossSteps) {
 
 TEST(DynamicTableTest, BadArgumentsAreRefusedPrecisely) {
   DynamicTableOptions unseeded = Options();
-  unseeded.initializer.seed.reset();
+  unseeded.spec.initializer.seed.reset();
   EXPECT_THAT(DynamicTable::Create(unseeded).status().message(),
               HasSubstr("needs a seed"));
   DynamicTableOptions adam = Options();
-  adam.optimizer = OptimizerKind::kAdam;
+  adam.spec.optimizer = OptimizerKind::kAdam;
   EXPECT_THAT(DynamicTable::Create(adam).status().message(),
               HasSubstr("LazyAdam"));
   DynamicTableOptions wide = Options();
-  wide.width = 0;
+  wide.spec.width = 0;
   EXPECT_EQ(DynamicTable::Create(wide).status().code(),
             absl::StatusCode::kInvalidArgument);
   DynamicTableOptions stripes = Options();
@@ -343,12 +343,12 @@ TEST(DynamicTableTest, BadArgumentsAreRefusedPrecisely) {
   EXPECT_EQ(DynamicTable::Create(stripes).status().code(),
             absl::StatusCode::kInvalidArgument);
   DynamicTableOptions admit = Options();
-  admit.admit_after = 0;
+  admit.spec.admit_after = 0;
   EXPECT_EQ(DynamicTable::Create(admit).status().code(),
             absl::StatusCode::kInvalidArgument);
 
   DynamicTableOptions options = Options();
-  options.optimizer = OptimizerKind::kAdagrad;
+  options.spec.optimizer = OptimizerKind::kAdagrad;
   auto table = Make(options);
   std::vector<float> short_out(kWidth);
   EXPECT_EQ(table->Lookup({1, 2}, absl::MakeSpan(short_out)).code(),
@@ -375,11 +375,11 @@ TEST(DynamicTableTest, BadArgumentsAreRefusedPrecisely) {
 // the sweeper has run. Run under ThreadSanitizer in CI.
 TEST(DynamicTableTest, ConcurrentCallsKeepTheCountsConsistent) {
   DynamicTableOptions options = Options();
-  options.optimizer = OptimizerKind::kAdagrad;
-  options.capacity = 200;
+  options.spec.optimizer = OptimizerKind::kAdagrad;
+  options.spec.capacity = 200;
   options.stripes = 8;
-  options.admit_after = 2;
-  options.ttl_micros = 2000;
+  options.spec.admit_after = 2;
+  options.spec.ttl_micros = 2000;
   options.sweep_interval_micros = 500;
   auto table = Make(options);
   std::vector<std::thread> threads;
@@ -494,9 +494,9 @@ TEST(DynamicTableTest, ReplayingTheLogRebuildsTheWrittenRows) {
   RecordingLog log;
   FakeClock clock;
   DynamicTableOptions options = Options();
-  options.optimizer = OptimizerKind::kAdagrad;
-  options.capacity = 6;
-  options.ttl_micros = 500;
+  options.spec.optimizer = OptimizerKind::kAdagrad;
+  options.spec.capacity = 6;
+  options.spec.ttl_micros = 500;
   options.stripes = 1;  // Exact LRU, so the test knows the victims.
   options.now_micros = clock.Function();
   options.change_log = &log;
@@ -520,7 +520,7 @@ TEST(DynamicTableTest, ReplayingTheLogRebuildsTheWrittenRows) {
   EXPECT_EQ(log.committed(), log.records().size());
 
   DynamicTableOptions replica_options = Options();
-  replica_options.optimizer = OptimizerKind::kAdagrad;
+  replica_options.spec.optimizer = OptimizerKind::kAdagrad;
   auto replica = Make(replica_options);
   for (const RecordingLog::Record& record : log.records()) {
     TableChange change;
@@ -568,8 +568,8 @@ TEST(DynamicTableTest, ReplayingTheLogRebuildsTheWrittenRows) {
 TEST(DynamicTableTest, AChangeTheLogRefusesChangesNothing) {
   RecordingLog log;
   DynamicTableOptions options = Options();
-  options.optimizer = OptimizerKind::kAdagrad;
-  options.capacity = 2;
+  options.spec.optimizer = OptimizerKind::kAdagrad;
+  options.spec.capacity = 2;
   options.change_log = &log;
   auto table = Make(options);
   ASSERT_TRUE(table->Assign({1, 2}, std::vector<float>(2 * kWidth, 1.0f)).ok());
