@@ -20,6 +20,9 @@ namespace {
 // before locking (Lookup).
 constexpr size_t kDrawUnlockedAtLeast = 16;
 
+// LogRows writes a stripe's rows in records of at most this many.
+constexpr size_t kRowsPerDumpRecord = 4096;
+
 // Rows and slots are kept in chunks of about this many bytes.
 constexpr size_t kChunkBytes = size_t{256} << 10;
 
@@ -738,6 +741,13 @@ absl::Status DynamicTable::Replay(const TableChange& change) {
         change.written_ids.size(), " rows of ", entry_floats_,
         " floats but holds ", change.written_entries.size(), " floats"));
   }
+  if (!change.written_last_use.empty() &&
+      change.written_last_use.size() != change.written_ids.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Dynamic table '", options_.name, "': a recorded change writes ",
+        change.written_ids.size(), " rows but gives ",
+        change.written_last_use.size(), " last-use times"));
+  }
   std::vector<int64_t> all(change.written_ids.begin(),
                            change.written_ids.end());
   all.insert(all.end(), change.evicted_ids.begin(), change.evicted_ids.end());
@@ -754,21 +764,66 @@ absl::Status DynamicTable::Replay(const TableChange& change) {
     const int64_t id = change.written_ids[d];
     TableStripe& stripe = StripeOf(id);
     stripe.mu.AssertHeld();
+    const int64_t last_use = change.written_last_use.empty()
+                                 ? change.time_micros
+                                 : change.written_last_use[d];
     uint32_t e = stripe.Find(id);
     if (e == kNoEntry) {
-      e = stripe.Allocate(id, change.time_micros);
+      e = stripe.Allocate(id, last_use);
       stored_.fetch_add(1);
     }
     std::memcpy(stripe.Entry(e),
                 change.written_entries.data() + d * entry_floats_,
                 entry_floats_ * sizeof(float));
-    stripe.Touch(e, change.time_micros);
+    stripe.Touch(e, last_use);
   }
   int64_t steps = steps_.load();
   while (steps < change.steps &&
          !steps_.compare_exchange_weak(steps, change.steps)) {
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> DynamicTable::LogRows() {
+  if (options_.change_log == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "Dynamic table '", options_.name, "' has no change log to record to"));
+  }
+  uint64_t position = 0;
+  const int64_t now = Now();
+  const int64_t steps = steps_.load();
+  for (const auto& stripe_ptr : stripes_) {
+    TableStripe& stripe = *stripe_ptr;
+    MutexLock lock(&stripe.mu);
+    std::vector<int64_t> ids, last_use;
+    std::vector<float> entries;
+    // Least recently used first, so that replay rebuilds the recency list.
+    uint32_t e = stripe.tail;
+    while (e != kNoEntry || !ids.empty()) {
+      if (e != kNoEntry) {
+        ids.push_back(stripe.ids[e]);
+        last_use.push_back(stripe.last_use[e]);
+        const float* entry = stripe.Entry(e);
+        entries.insert(entries.end(), entry, entry + entry_floats_);
+        e = stripe.prev[e];
+      }
+      if (ids.size() == kRowsPerDumpRecord || (e == kNoEntry && !ids.empty())) {
+        TableChange change;
+        change.time_micros = now;
+        change.steps = steps;
+        change.written_ids = ids;
+        change.written_entries = entries;
+        change.written_last_use = last_use;
+        absl::StatusOr<uint64_t> logged = Log(change);
+        if (!logged.ok()) return logged.status();
+        position = *logged;
+        ids.clear();
+        last_use.clear();
+        entries.clear();
+      }
+    }
+  }
+  return position;
 }
 
 void DynamicTable::ForEachRow(

@@ -68,6 +68,9 @@ struct TableChange {
   absl::Span<const int64_t> written_ids;  // Each once.
   // written_ids.size() entries of entry_floats() floats: row, then slots.
   absl::Span<const float> written_entries;
+  // Empty, or each written row's own last use (LogRows), overriding
+  // time_micros.
+  absl::Span<const int64_t> written_last_use;
   absl::Span<const int64_t> evicted_ids;
 };
 
@@ -151,6 +154,13 @@ class DynamicTable {
   // the record says what the table held. INVALID_ARGUMENT (nothing applied)
   // when the entries do not fit the ids.
   absl::Status Replay(const TableChange& change);
+
+  // Records every stored row in the change log (with its last use), one
+  // stripe at a time and under that stripe's lock, so that a change to a
+  // row is recorded before or after its dump, as it took effect: for a
+  // checkpoint, which lets the log before it go. Returns the last record's
+  // position (0: nothing recorded); FAILED_PRECONDITION without a log.
+  absl::StatusOr<uint64_t> LogRows();
 
   // Calls `visit(id, last_use_micros, entry)` for every stored row, one
   // stripe at a time (each stripe's rows as of one moment), for a

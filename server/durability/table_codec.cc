@@ -206,6 +206,7 @@ void EncodeTableChange(int64_t time_micros, int64_t steps,
                        absl::Span<const int64_t> written_ids,
                        int64_t entry_floats,
                        absl::Span<const float> written_entries,
+                       absl::Span<const int64_t> written_last_use,
                        absl::Span<const int64_t> evicted_ids,
                        std::string* out) {
   PutInt64(out, time_micros);
@@ -214,6 +215,8 @@ void EncodeTableChange(int64_t time_micros, int64_t steps,
   PutFixed64(out, static_cast<uint64_t>(entry_floats));
   out->append(reinterpret_cast<const char*>(written_entries.data()),
               written_entries.size() * sizeof(float));
+  out->push_back(written_last_use.empty() ? 0 : 1);
+  for (const int64_t time : written_last_use) PutInt64(out, time);
   PutIds(out, evicted_ids);
 }
 
@@ -240,6 +243,15 @@ absl::Status DecodeTableChange(ByteReader* reader, DecodedTableChange* change) {
   change->written_entries.resize(ids * entry_floats);
   if (!bytes.empty()) {
     std::memcpy(change->written_entries.data(), bytes.data(), bytes.size());
+  }
+  uint8_t has_last_use;
+  if (!reader->ReadFixed8(&has_last_use) || has_last_use > 1 ||
+      (has_last_use == 1 && ids > reader->remaining() / 8)) {
+    return Damaged("change");
+  }
+  change->written_last_use.resize(has_last_use == 1 ? ids : 0);
+  for (int64_t& time : change->written_last_use) {
+    if (!ReadInt64(reader, &time)) return Damaged("change");
   }
   if (!ReadIds(reader, &change->evicted_ids)) return Damaged("change");
   return absl::OkStatus();

@@ -18,8 +18,8 @@
 //   shape   u32 rank, rank x i64
 //   optional X: u8 present, then X when present
 //   change  i64 time_micros, i64 steps, u64 n, n x i64 written ids,
-//           u64 floats per entry, n x entry floats (f32), u64 m, m x i64
-//           evicted ids
+//           u64 floats per entry, n x entry floats (f32), u8 has last-use
+//           times [n x i64], u64 m, m x i64 evicted ids
 //
 // Decoding checks every length against what remains and every enum against
 // its range, so damaged bytes give an error, never a crash or a huge
@@ -48,6 +48,7 @@ struct DecodedTableChange {
   std::vector<int64_t> written_ids;
   int64_t entry_floats = 0;
   std::vector<float> written_entries;
+  std::vector<int64_t> written_last_use;  // Empty, or one per written id.
   std::vector<int64_t> evicted_ids;
 };
 
@@ -56,6 +57,7 @@ void EncodeTableChange(int64_t time_micros, int64_t steps,
                        absl::Span<const int64_t> written_ids,
                        int64_t entry_floats,
                        absl::Span<const float> written_entries,
+                       absl::Span<const int64_t> written_last_use,
                        absl::Span<const int64_t> evicted_ids, std::string* out);
 absl::Status DecodeTableChange(ByteReader* reader, DecodedTableChange* change);
 

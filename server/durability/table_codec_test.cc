@@ -113,7 +113,8 @@ TEST(TableCodecTest, AChangeReadsBackAsWritten) {
   const std::vector<float> entries = {1, 2, 3, 4, 5, 6};  // 3 floats each.
   const std::vector<int64_t> evicted = {int64_t{1} << 62};
   std::string bytes;
-  EncodeTableChange(1234, 7, written, 3, entries, evicted, &bytes);
+  const std::vector<int64_t> last_use = {100, 200};
+  EncodeTableChange(1234, 7, written, 3, entries, last_use, evicted, &bytes);
   ByteReader reader(bytes);
   DecodedTableChange change;
   ASSERT_TRUE(DecodeTableChange(&reader, &change).ok());
@@ -123,18 +124,20 @@ TEST(TableCodecTest, AChangeReadsBackAsWritten) {
   EXPECT_THAT(change.written_ids, ElementsAre(5, -9));
   EXPECT_EQ(change.entry_floats, 3);
   EXPECT_THAT(change.written_entries, ElementsAre(1, 2, 3, 4, 5, 6));
+  EXPECT_THAT(change.written_last_use, ElementsAre(100, 200));
   EXPECT_THAT(change.evicted_ids, ElementsAre(int64_t{1} << 62));
 
   // An eviction alone (no entries) with a wide table's entry size.
   bytes.clear();
-  EncodeTableChange(1, 0, {}, 1 << 20, {}, evicted, &bytes);
+  EncodeTableChange(1, 0, {}, 1 << 20, {}, {}, evicted, &bytes);
   ByteReader evict_reader(bytes);
   ASSERT_TRUE(DecodeTableChange(&evict_reader, &change).ok());
   EXPECT_TRUE(change.written_ids.empty());
+  EXPECT_TRUE(change.written_last_use.empty());
   EXPECT_THAT(change.evicted_ids, ElementsAre(int64_t{1} << 62));
 
   bytes.clear();
-  EncodeTableChange(1234, 7, written, 3, entries, evicted, &bytes);
+  EncodeTableChange(1234, 7, written, 3, entries, last_use, evicted, &bytes);
   for (size_t n = 0; n < bytes.size(); ++n) {
     ByteReader truncated(absl::string_view(bytes).substr(0, n));
     EXPECT_EQ(DecodeTableChange(&truncated, &change).code(),
