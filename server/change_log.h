@@ -9,7 +9,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "common/table_spec.h"
 #include "common/variable_spec.h"
+#include "server/table_change.h"
 
 namespace paramserver {
 
@@ -85,6 +87,16 @@ class ChangeLog {
   // touching a few rows of a large table logs those rows and not the table.
   virtual absl::StatusOr<LogPosition> AppendRows(const LoggedRows& rows,
                                                  ChangeSource source) = 0;
+  // A dynamic table's creation (server/dynamic_table.h): its name and spec.
+  // Replay of a creation of a table that exists keeps it (a checkpoint
+  // logs every table again at the start of its segment).
+  virtual absl::StatusOr<LogPosition> AppendCreateTable(
+      absl::string_view name, const TableSpec& spec) = 0;
+  // One change to the table `name`, whose entries hold `entry_floats`
+  // floats, as DynamicTable hands it to its TableChangeLog.
+  virtual absl::StatusOr<LogPosition> AppendTableChange(
+      absl::string_view name, int64_t entry_floats, const TableChange& change,
+      ChangeSource source) = 0;
   // The push ids the store remembers, oldest first, as one record: appended
   // at a checkpoint, so that the ids logged before it survive the log
   // segments it lets go. Not appended when empty.

@@ -65,6 +65,16 @@ class RecordingLog final : public ChangeLog {
     }
     return Add(std::move(entry));
   }
+  // The store makes no dynamic tables in these tests.
+  absl::StatusOr<LogPosition> AppendCreateTable(absl::string_view,
+                                                const TableSpec&) override {
+    return absl::UnimplementedError("no tables here");
+  }
+  absl::StatusOr<LogPosition> AppendTableChange(absl::string_view, int64_t,
+                                                const TableChange&,
+                                                ChangeSource) override {
+    return absl::UnimplementedError("no tables here");
+  }
   absl::Status Commit(LogPosition) override { return absl::OkStatus(); }
 
   std::vector<Entry> entries() {

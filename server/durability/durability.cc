@@ -136,6 +136,13 @@ absl::Status Durability::ApplyRecord(const WalRecord& record) {
     case WalRecordType::kPushIds:
       store_->ReplayPushIds(record.remembered);
       return absl::OkStatus();
+    case WalRecordType::kCreateTable:
+    case WalRecordType::kTableChange:
+      // Written by a server that serves dynamic tables; this one does not
+      // yet (server/dynamic_table.h has no RPCs).
+      return absl::DataLossError(absl::StrCat(
+          "The log holds a record of dynamic table ", record.info.name,
+          ", which this server cannot restore."));
   }
   return absl::DataLossError("Unknown log record type.");
 }
@@ -249,6 +256,17 @@ absl::StatusOr<LogPosition> Durability::AppendPush(
     absl::Span<const LoggedValue> values, ChangeSource source,
     const LoggedPushId& push_id) {
   return log_->AppendPush(values, source, push_id);
+}
+
+absl::StatusOr<LogPosition> Durability::AppendCreateTable(
+    absl::string_view name, const TableSpec& spec) {
+  return log_->AppendCreateTable(name, spec);
+}
+
+absl::StatusOr<LogPosition> Durability::AppendTableChange(
+    absl::string_view name, int64_t entry_floats, const TableChange& change,
+    ChangeSource source) {
+  return log_->AppendTableChange(name, entry_floats, change, source);
 }
 
 absl::StatusOr<LogPosition> Durability::AppendRows(const LoggedRows& rows,

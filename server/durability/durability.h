@@ -77,6 +77,12 @@ class Durability final : public ChangeLog {
                                          ChangeSource source) override;
   absl::StatusOr<LogPosition> AppendPushIds(
       absl::Span<const RememberedPush> remembered) override;
+  absl::StatusOr<LogPosition> AppendCreateTable(absl::string_view name,
+                                                const TableSpec& spec) override;
+  absl::StatusOr<LogPosition> AppendTableChange(absl::string_view name,
+                                                int64_t entry_floats,
+                                                const TableChange& change,
+                                                ChangeSource source) override;
   absl::Status Commit(LogPosition position) override;
 
  private:

@@ -57,6 +57,16 @@ class CheckedLog final : public ChangeLog {
       absl::Span<const RememberedPush> remembered) override {
     return Note(log_->AppendPushIds(remembered));
   }
+  absl::StatusOr<LogPosition> AppendCreateTable(
+      absl::string_view name, const TableSpec& spec) override {
+    return Note(log_->AppendCreateTable(name, spec));
+  }
+  absl::StatusOr<LogPosition> AppendTableChange(absl::string_view name,
+                                                int64_t entry_floats,
+                                                const TableChange& change,
+                                                ChangeSource source) override {
+    return Note(log_->AppendTableChange(name, entry_floats, change, source));
+  }
   absl::Status Commit(LogPosition position) override {
     return log_->Commit(position);
   }

@@ -42,7 +42,7 @@ namespace wal {
 
 bool IsKnownType(uint8_t type) {
   return type >= static_cast<uint8_t>(WalRecordType::kCheckpoint) &&
-         type <= static_cast<uint8_t>(WalRecordType::kPushRowsWithId);
+         type <= static_cast<uint8_t>(WalRecordType::kTableChange);
 }
 
 uint32_t RecordCrc(char type, absl::Span<const absl::string_view> pieces) {

@@ -42,9 +42,13 @@
 //   kPushRowsWithId  a sparse push that carried a push id: the id (as a
 //                    name), u32 1, u32 0 (the answer: the variable, the
 //                    first value), then kPushRows's payload
+//   kCreateTable     a dynamic table: name, then its spec
+//                    (server/durability/table_codec.h)
+//   kTableChange     one change to a dynamic table: name, then the change
+//                    (table_codec.h): rows written whole, rows evicted
 //
-// kPushWithId, kPushIds, kPushRows and kPushRowsWithId came later than the
-// others: logs
+// kPushWithId, kPushIds, kPushRows, kPushRowsWithId, kCreateTable and
+// kTableChange came later than the others: logs
 // written before them read unchanged; a reader older than them stops at such
 // a record (unknown type).
 //
@@ -74,6 +78,8 @@ enum class WalRecordType : uint8_t {
   kPushIds = 6,
   kPushRows = 7,
   kPushRowsWithId = 8,
+  kCreateTable = 9,
+  kTableChange = 10,
 };
 
 namespace wal {

@@ -202,6 +202,26 @@ absl::Status DecodePayload(WalRecordType type, absl::string_view payload,
       return DecodePushRows(&reader, record);
     case WalRecordType::kPushRowsWithId:
       return DecodePushRowsWithId(&reader, record);
+    case WalRecordType::kCreateTable:
+      if (!reader.ReadLengthPrefixed(&name) || name.empty()) {
+        return Malformed("table creation");
+      }
+      record->info.name = std::string(name);
+      if (!DecodeTableSpec(&reader, &record->table_spec).ok() ||
+          reader.remaining() != 0) {
+        return Malformed("table creation");
+      }
+      return absl::OkStatus();
+    case WalRecordType::kTableChange:
+      if (!reader.ReadLengthPrefixed(&name) || name.empty()) {
+        return Malformed("table change");
+      }
+      record->info.name = std::string(name);
+      if (!DecodeTableChange(&reader, &record->table_change).ok() ||
+          reader.remaining() != 0) {
+        return Malformed("table change");
+      }
+      return absl::OkStatus();
   }
   return Malformed("unknown");
 }

@@ -15,6 +15,7 @@
 #include "common/variable_spec.h"
 #include "server/change_log.h"
 #include "server/durability/log_format.h"
+#include "server/durability/table_codec.h"
 
 namespace paramserver {
 
@@ -39,6 +40,10 @@ struct WalRecord {
   std::vector<int64_t> row_ids;
   // kPushIds: the remembered ids with their answers.
   std::vector<RememberedPush> remembered;
+  // kCreateTable (name in info.name): the table's spec.
+  TableSpec table_spec;
+  // kTableChange (name in info.name): the change.
+  DecodedTableChange table_change;
 };
 
 struct ReplayOptions {

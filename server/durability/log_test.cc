@@ -164,6 +164,67 @@ TEST(WriteAheadLogTest, RoundTrip) {
   EXPECT_EQ(records[4].info.name, "scope/w");
 }
 
+// A dynamic table's records read back as written; under kCheckpointOnly a
+// gradient change is not written (a checkpoint's dump carries the table).
+TEST(WriteAheadLogTest, DynamicTableRecordsRoundTrip) {
+  for (const FsyncPolicy policy :
+       {FsyncPolicy::kAlways, FsyncPolicy::kCheckpointOnly}) {
+    const std::string dir = NewTestDir("table_round_trip");
+    TableSpec spec;
+    spec.width = 2;
+    spec.initializer.kind = InitializerKind::kRandomNormal;
+    spec.initializer.seed = 9;
+    spec.optimizer = OptimizerKind::kAdagrad;
+    spec.capacity = 100;
+    const std::vector<int64_t> ids = {4, -8};
+    const std::vector<float> entries = {1, 2, 0.1f, 0.1f, 3, 4, 0.5f, 0.5f};
+    const std::vector<int64_t> evicted = {77};
+    TableChange change;
+    change.time_micros = 555;
+    change.steps = 3;
+    change.written_ids = ids;
+    change.written_entries = entries;
+    change.evicted_ids = evicted;
+    {
+      std::unique_ptr<WriteAheadLog> log = OpenLog(dir, policy);
+      ASSERT_TRUE(log->AppendCreateTable("emb/users", spec).ok());
+      ASSERT_TRUE(
+          log->AppendTableChange("emb/users", 4, change, ChangeSource::kAssign)
+              .ok());
+      ASSERT_TRUE(log->AppendTableChange("emb/users", 4, change,
+                                         ChangeSource::kGradient)
+                      .ok());
+      ASSERT_TRUE(log->Close().ok());
+    }
+    std::vector<WalRecordType> types;
+    std::vector<DecodedTableChange> changes;
+    TableSpec read_spec;
+    ASSERT_TRUE(ReplayWriteAheadLog(dir, 0, [&](const WalRecord& r) {
+                  types.push_back(r.type);
+                  if (r.type == WalRecordType::kCreateTable) {
+                    EXPECT_EQ(r.info.name, "emb/users");
+                    read_spec = r.table_spec;
+                  }
+                  if (r.type == WalRecordType::kTableChange) {
+                    EXPECT_EQ(r.info.name, "emb/users");
+                    changes.push_back(r.table_change);
+                  }
+                  return absl::OkStatus();
+                }).ok());
+    EXPECT_EQ(read_spec.width, 2);
+    EXPECT_EQ(read_spec.capacity, 100);
+    EXPECT_EQ(*read_spec.initializer.seed, 9);
+    EXPECT_EQ(read_spec.optimizer, OptimizerKind::kAdagrad);
+    const size_t expected_changes = policy == FsyncPolicy::kAlways ? 2 : 1;
+    ASSERT_EQ(changes.size(), expected_changes);
+    EXPECT_EQ(changes[0].time_micros, 555);
+    EXPECT_EQ(changes[0].steps, 3);
+    EXPECT_EQ(changes[0].written_ids, ids);
+    EXPECT_EQ(changes[0].written_entries, entries);
+    EXPECT_EQ(changes[0].evicted_ids, evicted);
+  }
+}
+
 TEST(WriteAheadLogTest, CreateWithWrongValueSizeIsInvalidArgument) {
   std::unique_ptr<WriteAheadLog> log = OpenLog(NewTestDir("bad_create"));
   EXPECT_EQ(log->LogCreate(Info("w", {3}), false, Floats({1})).code(),

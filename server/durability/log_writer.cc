@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/durability/coding.h"
+#include "server/durability/table_codec.h"
 
 namespace paramserver {
 namespace {
@@ -236,6 +237,28 @@ absl::StatusOr<uint64_t> WriteAheadLog::AppendRows(const LoggedRows& rows,
   PutFixed32(&id_meta, rows.push_id.answer[0]);
   pieces.insert(pieces.begin(), id_meta);
   return Append(WalRecordType::kPushRowsWithId, pieces);
+}
+
+absl::StatusOr<uint64_t> WriteAheadLog::AppendCreateTable(
+    absl::string_view name, const TableSpec& spec) {
+  std::string payload;
+  PutLengthPrefixed(&payload, name);
+  EncodeTableSpec(spec, &payload);
+  return Append(WalRecordType::kCreateTable, {payload});
+}
+
+absl::StatusOr<uint64_t> WriteAheadLog::AppendTableChange(
+    absl::string_view name, int64_t entry_floats, const TableChange& change,
+    ChangeSource source) {
+  if (source == ChangeSource::kGradient &&
+      options_.fsync_policy == FsyncPolicy::kCheckpointOnly) {
+    MutexLock lock(&mu_);
+    return appended_;
+  }
+  std::string payload;
+  PutLengthPrefixed(&payload, name);
+  EncodeTableChange(change, entry_floats, &payload);
+  return Append(WalRecordType::kTableChange, {payload});
 }
 
 absl::StatusOr<uint64_t> WriteAheadLog::AppendPushIds(

@@ -123,6 +123,17 @@ class WriteAheadLog {
   absl::StatusOr<uint64_t> AppendRows(const LoggedRows& rows,
                                       ChangeSource source)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // A dynamic table's creation, as one kCreateTable record.
+  absl::StatusOr<uint64_t> AppendCreateTable(absl::string_view name,
+                                             const TableSpec& spec)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // One change to a dynamic table, as one kTableChange record; a kGradient
+  // change is skipped under kCheckpointOnly, as AppendPush skips.
+  absl::StatusOr<uint64_t> AppendTableChange(absl::string_view name,
+                                             int64_t entry_floats,
+                                             const TableChange& change,
+                                             ChangeSource source)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // The store's remembered push ids, as one kPushIds record.
   absl::StatusOr<uint64_t> AppendPushIds(
       absl::Span<const RememberedPush> remembered) ABSL_LOCKS_EXCLUDED(mu_);

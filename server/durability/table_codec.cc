@@ -202,22 +202,17 @@ absl::Status DecodeTableSpec(ByteReader* reader, TableSpec* spec) {
   return absl::OkStatus();
 }
 
-void EncodeTableChange(int64_t time_micros, int64_t steps,
-                       absl::Span<const int64_t> written_ids,
-                       int64_t entry_floats,
-                       absl::Span<const float> written_entries,
-                       absl::Span<const int64_t> written_last_use,
-                       absl::Span<const int64_t> evicted_ids,
+void EncodeTableChange(const TableChange& change, int64_t entry_floats,
                        std::string* out) {
-  PutInt64(out, time_micros);
-  PutInt64(out, steps);
-  PutIds(out, written_ids);
+  PutInt64(out, change.time_micros);
+  PutInt64(out, change.steps);
+  PutIds(out, change.written_ids);
   PutFixed64(out, static_cast<uint64_t>(entry_floats));
-  out->append(reinterpret_cast<const char*>(written_entries.data()),
-              written_entries.size() * sizeof(float));
-  out->push_back(written_last_use.empty() ? 0 : 1);
-  for (const int64_t time : written_last_use) PutInt64(out, time);
-  PutIds(out, evicted_ids);
+  out->append(reinterpret_cast<const char*>(change.written_entries.data()),
+              change.written_entries.size() * sizeof(float));
+  out->push_back(change.written_last_use.empty() ? 0 : 1);
+  for (const int64_t time : change.written_last_use) PutInt64(out, time);
+  PutIds(out, change.evicted_ids);
 }
 
 absl::Status DecodeTableChange(ByteReader* reader, DecodedTableChange* change) {

@@ -34,6 +34,7 @@
 #include "absl/types/span.h"
 #include "common/table_spec.h"
 #include "server/durability/coding.h"
+#include "server/table_change.h"
 
 namespace paramserver {
 
@@ -41,7 +42,8 @@ void EncodeTableSpec(const TableSpec& spec, std::string* out);
 // DATA_LOSS naming what could not be read.
 absl::Status DecodeTableSpec(ByteReader* reader, TableSpec* spec);
 
-// A decoded TableChange (server/dynamic_table.h), owning its arrays.
+// A decoded TableChange (server/table_change.h), owning its arrays; View()
+// is the TableChange over them.
 struct DecodedTableChange {
   int64_t time_micros = 0;
   int64_t steps = 0;
@@ -50,15 +52,22 @@ struct DecodedTableChange {
   std::vector<float> written_entries;
   std::vector<int64_t> written_last_use;  // Empty, or one per written id.
   std::vector<int64_t> evicted_ids;
+
+  TableChange View() const {
+    TableChange change;
+    change.time_micros = time_micros;
+    change.steps = steps;
+    change.written_ids = written_ids;
+    change.written_entries = written_entries;
+    change.written_last_use = written_last_use;
+    change.evicted_ids = evicted_ids;
+    return change;
+  }
 };
 
 // `entry_floats` is the table's floats per entry.
-void EncodeTableChange(int64_t time_micros, int64_t steps,
-                       absl::Span<const int64_t> written_ids,
-                       int64_t entry_floats,
-                       absl::Span<const float> written_entries,
-                       absl::Span<const int64_t> written_last_use,
-                       absl::Span<const int64_t> evicted_ids, std::string* out);
+void EncodeTableChange(const TableChange& change, int64_t entry_floats,
+                       std::string* out);
 absl::Status DecodeTableChange(ByteReader* reader, DecodedTableChange* change);
 
 }  // namespace paramserver

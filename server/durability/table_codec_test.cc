@@ -114,7 +114,14 @@ TEST(TableCodecTest, AChangeReadsBackAsWritten) {
   const std::vector<int64_t> evicted = {int64_t{1} << 62};
   std::string bytes;
   const std::vector<int64_t> last_use = {100, 200};
-  EncodeTableChange(1234, 7, written, 3, entries, last_use, evicted, &bytes);
+  TableChange written_change;
+  written_change.time_micros = 1234;
+  written_change.steps = 7;
+  written_change.written_ids = written;
+  written_change.written_entries = entries;
+  written_change.written_last_use = last_use;
+  written_change.evicted_ids = evicted;
+  EncodeTableChange(written_change, 3, &bytes);
   ByteReader reader(bytes);
   DecodedTableChange change;
   ASSERT_TRUE(DecodeTableChange(&reader, &change).ok());
@@ -129,7 +136,10 @@ TEST(TableCodecTest, AChangeReadsBackAsWritten) {
 
   // An eviction alone (no entries) with a wide table's entry size.
   bytes.clear();
-  EncodeTableChange(1, 0, {}, 1 << 20, {}, {}, evicted, &bytes);
+  TableChange eviction;
+  eviction.time_micros = 1;
+  eviction.evicted_ids = evicted;
+  EncodeTableChange(eviction, 1 << 20, &bytes);
   ByteReader evict_reader(bytes);
   ASSERT_TRUE(DecodeTableChange(&evict_reader, &change).ok());
   EXPECT_TRUE(change.written_ids.empty());
@@ -137,7 +147,7 @@ TEST(TableCodecTest, AChangeReadsBackAsWritten) {
   EXPECT_THAT(change.evicted_ids, ElementsAre(int64_t{1} << 62));
 
   bytes.clear();
-  EncodeTableChange(1234, 7, written, 3, entries, last_use, evicted, &bytes);
+  EncodeTableChange(written_change, 3, &bytes);
   for (size_t n = 0; n < bytes.size(); ++n) {
     ByteReader truncated(absl::string_view(bytes).substr(0, n));
     EXPECT_EQ(DecodeTableChange(&truncated, &change).code(),
