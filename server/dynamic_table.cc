@@ -173,9 +173,16 @@ absl::StatusOr<std::unique_ptr<DynamicTable>> DynamicTable::Create(
         std::make_unique<TableStripe>(chunk_entries, table->entry_floats_));
   }
   if (table->options_.sweep_interval_micros > 0) {
-    table->sweeper_ = std::thread([t = table.get()] { t->SweepLoop(); });
+    table->StartSweeper(table->options_.sweep_interval_micros);
   }
   return table;
+}
+
+void DynamicTable::StartSweeper(int64_t interval_micros) {
+  MutexLock lock(&sweep_mu_);
+  if (sweeper_.joinable() || interval_micros <= 0) return;
+  sweeper_ =
+      std::thread([this, interval_micros] { SweepLoop(interval_micros); });
 }
 
 DynamicTable::DynamicTable(DynamicTableOptions options)
@@ -186,19 +193,18 @@ DynamicTable::DynamicTable(DynamicTableOptions options)
 }
 
 DynamicTable::~DynamicTable() {
-  if (sweeper_.joinable()) {
-    {
-      MutexLock lock(&sweep_mu_);
-      stopping_ = true;
-    }
-    sweep_mu_.NotifyAll();
-    sweeper_.join();
+  std::thread sweeper;
+  {
+    MutexLock lock(&sweep_mu_);
+    stopping_ = true;
+    sweeper = std::move(sweeper_);
   }
+  sweep_mu_.NotifyAll();
+  if (sweeper.joinable()) sweeper.join();
 }
 
-void DynamicTable::SweepLoop() {
-  const auto interval =
-      std::chrono::microseconds(options_.sweep_interval_micros);
+void DynamicTable::SweepLoop(int64_t interval_micros) {
+  const auto interval = std::chrono::microseconds(interval_micros);
   while (true) {
     {
       MutexLock lock(&sweep_mu_);

@@ -73,7 +73,8 @@ struct DynamicTableOptions {
   // the slots' initial values.
   TableSpec spec;
   size_t admission_counters = size_t{1} << 20;  // Per sketch row.
-  // How often a background thread calls EvictIdle; 0: no thread.
+  // How often a background thread calls EvictIdle; 0: no thread until
+  // StartSweeper.
   int64_t sweep_interval_micros = 0;
   // A power of two, 1 .. 64. Calls whose ids fall in different stripes run
   // in parallel; capacity eviction picks its victim within one.
@@ -126,6 +127,11 @@ class DynamicTable {
   // recently used rows of each stripe in turn. Returns how many rows went.
   // A failed Append evicts nothing more and is returned.
   absl::StatusOr<int64_t> EvictIdle();
+
+  // Starts the background thread that calls EvictIdle every
+  // `interval_micros` (once; a no-op when it runs or for interval <= 0).
+  // The destructor stops it.
+  void StartSweeper(int64_t interval_micros);
 
   // Applies a recorded change (log replay, checkpoint restore): stores the
   // written entries with their last use, removes the evicted ids that are
@@ -201,7 +207,7 @@ class DynamicTable {
   // rows over the capacity.
   absl::StatusOr<int64_t> EvictFromEachStripe(bool idle, uint64_t* position);
   int64_t Now() const;
-  void SweepLoop();
+  void SweepLoop(int64_t interval_micros);
 
   const DynamicTableOptions options_;
   int64_t entry_floats_ = 0;
@@ -220,7 +226,7 @@ class DynamicTable {
 
   Mutex sweep_mu_;
   bool stopping_ ABSL_GUARDED_BY(sweep_mu_) = false;
-  std::thread sweeper_;
+  std::thread sweeper_ ABSL_GUARDED_BY(sweep_mu_);
 };
 
 }  // namespace paramserver

@@ -1,5 +1,6 @@
 #include "server/variable_store.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -98,6 +99,10 @@ absl::StatusOr<std::shared_ptr<Variable>> VariableStore::FindOrRegister(
     bool* created) {
   const DType dtype = request.dtype.value_or(DType::kFloat);
   MutexLock lock(&mu_);
+  if (tables_.count(full_name) > 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(full_name, " is a dynamic table, not a variable."));
+  }
   auto it = variables_.find(full_name);
   if (it != variables_.end()) {
     if (request.reuse == ReuseMode::kCreate) return AlreadyExists(full_name);
@@ -279,19 +284,25 @@ absl::StatusOr<std::vector<std::string>> VariableStore::DeleteVariable(
     MutexLock order(&log_mu_);
     MutexLock lock(&mu_);
     auto it = variables_.find(full_name);
-    if (it == variables_.end()) return NotFound(full_name);
-    if (absl::Status s = LogDeleteLocked(full_name, &end); !s.ok()) return s;
-    deleted.push_back(it->first);
-    EraseLocked(it);
-    // An optimizer's slots go with their variable.
-    for (const char* suffix : kAllSlotSuffixes) {
-      auto slot = variables_.find(absl::StrCat(full_name, "/", suffix));
-      if (slot != variables_.end() && slot->second->is_slot()) {
-        if (absl::Status s = LogDeleteLocked(slot->first, &end); !s.ok()) {
-          return s;
+    if (it == variables_.end()) {
+      auto table = tables_.find(full_name);
+      if (table == tables_.end()) return NotFound(full_name);
+      if (absl::Status s = DeleteTableLocked(table, &end); !s.ok()) return s;
+      deleted.push_back(std::string(full_name));
+    } else {
+      if (absl::Status s = LogDeleteLocked(full_name, &end); !s.ok()) return s;
+      deleted.push_back(it->first);
+      EraseLocked(it);
+      // An optimizer's slots go with their variable.
+      for (const char* suffix : kAllSlotSuffixes) {
+        auto slot = variables_.find(absl::StrCat(full_name, "/", suffix));
+        if (slot != variables_.end() && slot->second->is_slot()) {
+          if (absl::Status s = LogDeleteLocked(slot->first, &end); !s.ok()) {
+            return s;
+          }
+          deleted.push_back(slot->first);
+          EraseLocked(slot);
         }
-        deleted.push_back(slot->first);
-        EraseLocked(slot);
       }
     }
   }
@@ -319,7 +330,19 @@ absl::StatusOr<std::vector<std::string>> VariableStore::DeleteScope(
       EraseLocked(it);
       it = next;
     }
+    auto table = tables_.lower_bound(scope);
+    while (table != tables_.end() && absl::StartsWith(table->first, scope)) {
+      auto next = std::next(table);
+      if (IsUnderPrefix(table->first, scope)) {
+        deleted.push_back(table->first);
+        if (absl::Status s = DeleteTableLocked(table, &end); !s.ok()) {
+          return s;
+        }
+      }
+      table = next;
+    }
   }
+  std::sort(deleted.begin(), deleted.end());
   if (absl::Status s = CommitLog(end); !s.ok()) return s;
   return deleted;
 }

@@ -17,9 +17,11 @@
 #include "absl/types/span.h"
 #include "common/mutex.h"
 #include "common/row_limits.h"
+#include "common/table_spec.h"
 #include "common/update_spec.h"
 #include "common/variable_spec.h"
 #include "server/change_log.h"
+#include "server/dynamic_table.h"
 #include "server/optimizer.h"
 #include "server/push_ids.h"
 #include "server/row_layout.h"
@@ -40,6 +42,23 @@ absl::Status CheckPushUpdateCount(size_t updates);
 // (common/row_limits.h).
 
 struct PushTarget;  // One update of a push, resolved (variable_store_push.cc).
+
+// A dynamic table (server/dynamic_table.h) by full name, as get_variable
+// asks for a variable: kCreate, kReuse or kAutoReuse.
+struct TableRequest {
+  std::string name;  // Full name.
+  ReuseMode reuse = ReuseMode::kCreate;
+  // An unseeded initializer gets a random seed when the table is made (kept
+  // with it, so restarts give new ids the same rows); when reusing, an
+  // unseeded request matches the table's seed.
+  TableSpec spec;
+};
+
+struct TableInfo {
+  std::string name;
+  TableSpec spec;
+  DynamicTable::Stats stats;
+};
 
 struct StoreOptions {
   // Largest single variable, in bytes of its value.
@@ -165,6 +184,47 @@ class VariableStore {
   // stands even if its variables are deleted or re-created since.
   absl::StatusOr<std::vector<VariableInfo>> Push(const PushSpec& push)
       ABSL_LOCKS_EXCLUDED(mu_);
+
+  // ---- Dynamic tables (server/dynamic_table.h) ----
+  //
+  // A table shares the variables' names (a name is one or the other) and
+  // their row operations: GatherRows on a table returns each id's row
+  // (stored, or its initial row; admitting new ids), PushRows assigns, adds
+  // or steps the table's optimizer on stored rows. A table counts
+  // capacity x (its entry's bytes + 64) against max_total_bytes from its
+  // creation, so it needs a capacity. Its changes go through the change
+  // log; a checkpoint logs every table again (LogTables).
+
+  struct GetTableResult {
+    TableInfo info;
+    bool created = false;
+  };
+  // Errors: INVALID_ARGUMENT for a bad name or spec (no capacity, bad
+  // width, Adam, ...), for a name held by a variable and for a spec that
+  // differs from the existing table's ("Trying to share dynamic table");
+  // ALREADY_EXISTS / NOT_FOUND as GetVariable's; RESOURCE_EXHAUSTED when
+  // the capacity does not fit the memory limit.
+  absl::StatusOr<GetTableResult> GetTable(const TableRequest& request)
+      ABSL_LOCKS_EXCLUDED(log_mu_, mu_);
+  // NOT_FOUND unless `name` is a table.
+  absl::StatusOr<TableInfo> GetTableInfo(absl::string_view name)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Log replay of a table's creation; one that exists stays as it is.
+  absl::Status ReplayCreateTable(absl::string_view name, const TableSpec& spec)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Log replay of a change; DATA_LOSS for a missing table or a change that
+  // does not fit it.
+  absl::Status ReplayTableChange(absl::string_view name,
+                                 const TableChange& change)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Appends every table's creation and rows to the change log (for a
+  // checkpoint, after its segment started); tables deleted meanwhile are
+  // skipped.
+  absl::Status LogTables() ABSL_LOCKS_EXCLUDED(log_mu_, mu_);
+  // Starts the tables' background eviction (after a restore: replayed
+  // tables must not log before the log is open).
+  void StartTableSweepers() ABSL_LOCKS_EXCLUDED(mu_);
+  size_t num_tables() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Most ids one PushRows (or GatherRows) call may carry.
   static constexpr size_t kMaxRowIds = kMaxRowIdsPerCall;
@@ -379,6 +439,35 @@ class VariableStore {
                              absl::Span<const int64_t> shape, DType dtype,
                              size_t* bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // A table with its place in the store: its change log adapter (the
+  // table's changes go to change_log_ while it is registered).
+  struct StoreTable;
+  std::shared_ptr<StoreTable> FindTable(absl::string_view name)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // A table made from `spec`, counted in total_bytes_; not registered.
+  absl::StatusOr<std::shared_ptr<StoreTable>> MakeTableLocked(
+      absl::string_view name, const TableSpec& spec)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<GatherResult> GatherTableRows(StoreTable& table,
+                                               absl::Span<const int64_t> ids)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<VariableInfo> PushTableRows(StoreTable& table,
+                                             const RowUpdateSpec& push)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // StoreTable's TableChangeLog::Append: NOT_FOUND when the table is no
+  // longer registered (a delete was logged first).
+  absl::StatusOr<uint64_t> AppendTableChange(const StoreTable& table,
+                                             const TableChange& change)
+      ABSL_LOCKS_EXCLUDED(log_mu_, mu_);
+  // Unregisters the table `it` after logging its deletion.
+  using TableMap =
+      std::map<std::string, std::shared_ptr<StoreTable>, std::less<>>;
+  absl::Status DeleteTableLocked(TableMap::iterator it, LogPosition* end)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(log_mu_, mu_);
+  // Unregisters the table `it` and releases its bytes.
+  void EraseTableLocked(TableMap::iterator it)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   // Constant after construction.
   const StoreOptions options_;
   ChangeLog* const change_log_;  // Null: nothing is logged.
@@ -400,6 +489,7 @@ class VariableStore {
   // one contiguous range.
   mutable Mutex mu_;
   VariableMap variables_ ABSL_GUARDED_BY(mu_);
+  TableMap tables_ ABSL_GUARDED_BY(mu_);
   size_t total_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   size_t reserved_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // See Reserve.
   // Bytes of replies not yet released (AllocateReply): raised under mu_

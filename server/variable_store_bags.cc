@@ -41,6 +41,11 @@ absl::Status CheckPooledIds(absl::string_view name, size_t ids,
 absl::StatusOr<VariableStore::GatherResult> VariableStore::LookupSparse(
     absl::string_view full_name, absl::Span<const int64_t> ids,
     const BagSpec& bags) {
+  if (FindTable(full_name) != nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Pooled lookups of dynamic table ", full_name,
+                     " are not supported yet; gather its rows and pool them."));
+  }
   if (ids.size() > kMaxRowIds) {
     return absl::InvalidArgumentError(
         absl::StrCat("A lookup may carry at most ", kMaxRowIds,

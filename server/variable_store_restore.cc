@@ -102,6 +102,8 @@ void VariableStore::ReplayDelete(absl::string_view name) {
   MutexLock lock(&mu_);
   auto it = variables_.find(name);
   if (it != variables_.end()) EraseLocked(it);
+  auto table = tables_.find(name);
+  if (table != tables_.end()) EraseTableLocked(table);
 }
 
 std::vector<VariableStore::SnapshotEntry> VariableStore::SnapshotAll() {

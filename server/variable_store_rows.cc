@@ -125,6 +125,9 @@ absl::Status ValidateRowUpdate(const RowUpdateSpec& push) {
 
 absl::StatusOr<VariableStore::GatherResult> VariableStore::GatherRows(
     absl::string_view full_name, absl::Span<const int64_t> ids) {
+  if (std::shared_ptr<StoreTable> table = FindTable(full_name)) {
+    return GatherTableRows(*table, ids);
+  }
   absl::StatusOr<std::shared_ptr<Variable>> found = Find(full_name);
   if (!found.ok()) return found.status();
   Variable& variable = **found;
@@ -165,6 +168,9 @@ absl::StatusOr<VariableStore::GatherResult> VariableStore::GatherRows(
 absl::StatusOr<VariableInfo> VariableStore::PushRows(
     const RowUpdateSpec& push) {
   if (absl::Status s = ValidateRowUpdate(push); !s.ok()) return s;
+  if (std::shared_ptr<StoreTable> table = FindTable(push.name)) {
+    return PushTableRows(*table, push);
+  }
   if (push.push_id.empty()) return PushRowsOnce(push);
   PushIdTable::Begun begun = push_ids_.Begin(push.push_id);
   if (!begun.claimed) {

@@ -57,6 +57,8 @@ absl::StatusOr<std::unique_ptr<Durability>> Durability::Open(
       WriteAheadLog::Open({LogDir(options), options.fsync_policy}, *sequence);
   if (!log.ok()) return log.status();
   durability->log_ = *std::move(log);
+  // Replayed tables evict only now that their evictions can be logged.
+  (*restored)->StartTableSweepers();
   absl::StatusOr<std::vector<int64_t>> checkpoints =
       ListCheckpoints(CheckpointRoot(options));
   int64_t last = std::max(*sequence, durability->log_->segment_sequence());
@@ -137,12 +139,10 @@ absl::Status Durability::ApplyRecord(const WalRecord& record) {
       store_->ReplayPushIds(record.remembered);
       return absl::OkStatus();
     case WalRecordType::kCreateTable:
+      return store_->ReplayCreateTable(record.info.name, record.table_spec);
     case WalRecordType::kTableChange:
-      // Written by a server that serves dynamic tables; this one does not
-      // yet (server/dynamic_table.h has no RPCs).
-      return absl::DataLossError(absl::StrCat(
-          "The log holds a record of dynamic table ", record.info.name,
-          ", which this server cannot restore."));
+      return store_->ReplayTableChange(record.info.name,
+                                       record.table_change.View());
   }
   return absl::DataLossError("Unknown log record type.");
 }
@@ -217,6 +217,8 @@ absl::StatusOr<int64_t> Durability::Checkpoint() {
   // which the checkpoint lets go) go first into the new segment, fsynced
   // before any older segment is removed.
   if (absl::Status s = store_->LogPushIds(); !s.ok()) return s;
+  // Dynamic tables live in the log alone: each is logged again, whole.
+  if (absl::Status s = store_->LogTables(); !s.ok()) return s;
   if (absl::Status s = log_->Sync(); !s.ok()) return s;
   std::vector<CheckpointEntry> entries;
   for (VariableStore::SnapshotEntry& entry : store_->SnapshotAll()) {
