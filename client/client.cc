@@ -247,6 +247,36 @@ absl::StatusOr<GatheredRows> ParameterServerClient::LookupSparse(
   return GatheredRows{*std::move(info), std::move(*response.mutable_rows())};
 }
 
+absl::StatusOr<TableStatus> ParameterServerClient::GetTable(
+    const TableRequest& request) {
+  rpc::GetTableRequest proto;
+  proto.set_name(request.name);
+  proto.set_reuse(request.reuse == ReuseMode::kCreate  ? rpc::CREATE
+                  : request.reuse == ReuseMode::kReuse ? rpc::REUSE
+                                                       : rpc::AUTO_REUSE);
+  ToProto(request.spec, proto.mutable_spec());
+  rpc::GetTableResponse response;
+  grpc::ClientContext context;
+  Prepare(&context, options_, stub_->metadata);
+  absl::Status status =
+      FromGrpcStatus(stub_->stub->GetTable(&context, proto, &response));
+  if (!status.ok()) return status;
+  return FromProto(response);
+}
+
+absl::StatusOr<TableStatus> ParameterServerClient::GetTableStats(
+    absl::string_view name) {
+  rpc::TableStatsRequest proto;
+  proto.set_name(std::string(name));
+  rpc::GetTableResponse response;
+  grpc::ClientContext context;
+  Prepare(&context, options_, stub_->metadata);
+  absl::Status status =
+      FromGrpcStatus(stub_->stub->GetTableStats(&context, proto, &response));
+  if (!status.ok()) return status;
+  return FromProto(response);
+}
+
 absl::StatusOr<VariableInfo> ParameterServerClient::PushRows(
     const RowUpdateSpec& push) {
   rpc::PushRowsRequest request;

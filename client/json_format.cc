@@ -83,6 +83,51 @@ absl::StatusOr<std::string> ValuesToJson(const VariableInfo& info,
   return json.text();
 }
 
+std::string TableToJson(const TableStatus& table) {
+  static const char* const kOptimizers[] = {"SGD",  "MOMENTUM", "ADAGRAD",
+                                            "ADAM", "FTRL",     "LAZY_ADAM"};
+  const int optimizer = static_cast<int>(table.spec.optimizer);
+  const TableCounters& c = table.counters;
+  JsonWriter json;
+  json.BeginObject()
+      .Key("name")
+      .String(table.name)
+      .Key("width")
+      .Int(table.spec.width)
+      .Key("capacity")
+      .Int(table.spec.capacity)
+      .Key("optimizer")
+      .String(optimizer >= 0 && optimizer < 6 ? kOptimizers[optimizer] : "?")
+      .Key("admit_after")
+      .Int(table.spec.admit_after)
+      .Key("evict_when_full")
+      .Bool(table.spec.evict_when_full)
+      .Key("ttl_seconds")
+      .Int(table.spec.ttl_micros / 1000000)
+      .Key("seed")
+      .Int(table.spec.initializer.seed.value_or(0))
+      .Key("stored_rows")
+      .Int(c.stored_rows)
+      .Key("admitted")
+      .Int(c.admitted)
+      .Key("evicted_idle")
+      .Int(c.evicted_idle)
+      .Key("evicted_capacity")
+      .Int(c.evicted_capacity)
+      .Key("lookup_ids")
+      .Int(c.lookup_ids)
+      .Key("lookup_hits")
+      .Int(c.lookup_hits)
+      .Key("dropped_gradient_rows")
+      .Int(c.dropped_gradient_rows)
+      .Key("steps")
+      .Int(c.steps)
+      .Key("bytes")
+      .Uint(c.bytes)
+      .EndObject();
+  return json.text();
+}
+
 absl::StatusOr<std::string> RowsToJson(const VariableInfo& info,
                                        absl::Span<const int64_t> ids,
                                        absl::string_view rows) {

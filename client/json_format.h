@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "common/table_spec.h"
 #include "common/variable_spec.h"
 
 namespace paramserver {
@@ -30,6 +31,14 @@ absl::StatusOr<std::string> VariableToJson(const VariableInfo& info,
 // {"name":..,"shape":[..],"dtype":..,"version":..,"ids":[..],"rows":[[..],..]}:
 // a gather's rows, one array per id (the variable's shape is the whole
 // table's). INVALID_ARGUMENT when `rows` does not hold one row per id.
+// A dynamic table's spec and counters, one object:
+// {"name":"emb/users","width":64,"capacity":1000000,"optimizer":"ADAGRAD",
+//  "admit_after":1,"evict_when_full":true,"ttl_seconds":0,"seed":7,
+//  "stored_rows":..,"admitted":..,"evicted_idle":..,"evicted_capacity":..,
+//  "lookup_ids":..,"lookup_hits":..,"dropped_gradient_rows":..,"steps":..,
+//  "bytes":..}
+std::string TableToJson(const TableStatus& table);
+
 absl::StatusOr<std::string> RowsToJson(const VariableInfo& info,
                                        absl::Span<const int64_t> ids,
                                        absl::string_view rows);

@@ -5,6 +5,7 @@
 //         --seed=7 --reuse=auto            # one command, on three lines
 //   psctl --server=... read conv1/weights --values
 //   psctl --server=... list conv1
+//   psctl --server=... table emb/users    # a dynamic table's counters
 //   psctl --server=... delete conv1/weights
 //   psctl --server=... delete --scope=conv1
 //   psctl --server=... save             # write a checkpoint now
@@ -109,6 +110,7 @@ constexpr char kUsage[] =
     "          [--initializer=.. and its parameters] [--seed=..] [--values]\n"
     "  read    FULL_NAME [--values]\n"
     "  rows    FULL_NAME --ids=3,0,3 (rows of a table by id)\n"
+    "  table   FULL_NAME (a dynamic table's spec and counters)\n"
     "  list    [PREFIX]\n"
     "  delete  FULL_NAME | --scope=S\n"
     "  save    (write a checkpoint now)\n"
@@ -406,6 +408,11 @@ int Dispatch(const std::vector<char*>& args) {
   if (command == "get" && operand.empty()) return Get(**client);
   if (command == "read" && !operand.empty()) return Read(**client, operand);
   if (command == "rows" && !operand.empty()) return Rows(**client, operand);
+  if (command == "table" && !operand.empty()) {
+    absl::StatusOr<TableStatus> table = (*client)->GetTableStats(operand);
+    if (!table.ok()) return Fail(table.status());
+    return PrintJson(TableToJson(*table));
+  }
   if (command == "list") return List(**client, operand);
   if (command == "delete") return Delete(**client, operand);
   if (command == "save" && operand.empty()) return Save(*options);

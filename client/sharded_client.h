@@ -135,6 +135,10 @@ class ShardedClient final : public VariableClient {
   // applied (INVALID_ARGUMENT, before anything is sent, when such an id
   // would pass kMaxPushIdBytes).
   absl::StatusOr<VariableInfo> PushRows(const RowUpdateSpec& push) override;
+  // A dynamic table lives whole on the shard its name hashes to, as an
+  // unpartitioned variable; its rows go there.
+  absl::StatusOr<TableStatus> GetTable(const TableRequest& request) override;
+  absl::StatusOr<TableStatus> GetTableStats(absl::string_view name) override;
   // From the shard that holds the variable. Over a partitioned variable the
   // ids are global and placed by `strategy` (kMod, TF's default, through
   // the VariableClient interface), as tf.nn.embedding_lookup_sparse places

@@ -203,6 +203,22 @@ absl::StatusOr<VariableInfo> ShardedClient::PushRows(
   return status;
 }
 
+absl::StatusOr<TableStatus> ShardedClient::GetTable(
+    const TableRequest& request) {
+  const int shard = ShardOf(request.name);
+  absl::StatusOr<TableStatus> table = shards_[shard]->GetTable(request);
+  if (!table.ok()) return ShardError(shard, table.status());
+  return table;
+}
+
+absl::StatusOr<TableStatus> ShardedClient::GetTableStats(
+    absl::string_view name) {
+  const int shard = ShardOf(name);
+  absl::StatusOr<TableStatus> table = shards_[shard]->GetTableStats(name);
+  if (!table.ok()) return ShardError(shard, table.status());
+  return table;
+}
+
 absl::StatusOr<VariableInfo> ShardedClient::PushPartitionedRows(
     const RowUpdateSpec& push, const Layout& layout) {
   if (push.base_version) {

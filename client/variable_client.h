@@ -16,6 +16,7 @@
 #include "absl/types/span.h"
 #include "common/random_id.h"
 #include "common/shard_place.h"
+#include "common/table_spec.h"
 #include "common/update_spec.h"
 #include "common/variable_spec.h"
 
@@ -162,6 +163,19 @@ class VariableClient {
   // UNAVAILABLE or DEADLINE_EXCEEDED that reuses it applies nothing again.
   // Empty (no id, unlike Push, which makes one): a retry may apply twice.
   virtual absl::StatusOr<VariableInfo> PushRows(const RowUpdateSpec& push) = 0;
+
+  // A dynamic table (common/table_spec.h): rows keyed by any int64 id,
+  // made on first touch, with get_variable's reuse rules; GatherRows and
+  // PushRows take its name (no push ids, bags or base versions yet).
+  virtual absl::StatusOr<TableStatus> GetTable(const TableRequest& request) {
+    return absl::UnimplementedError(
+        absl::StrCat("GetTable(", request.name, ") is not offered here."));
+  }
+  // The table's spec and counters.
+  virtual absl::StatusOr<TableStatus> GetTableStats(absl::string_view name) {
+    return absl::UnimplementedError(
+        absl::StrCat("GetTableStats(", name, ") is not offered here."));
+  }
 
   // The one server's ServerInfo; UNIMPLEMENTED for a client of several.
   virtual absl::StatusOr<ServerInfo> GetServerInfo() {

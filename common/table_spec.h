@@ -4,10 +4,13 @@
 // What a table without a fixed vocabulary is (server/dynamic_table.h), as a
 // client asks for one and as the server keeps it on disk.
 
+#include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "common/initializer_spec.h"
 #include "common/update_spec.h"
+#include "common/variable_spec.h"
 
 namespace paramserver {
 
@@ -24,6 +27,40 @@ struct TableSpec {
   int64_t capacity = 0;  // Most rows stored; 0: no limit.
   bool evict_when_full = true;
   int64_t ttl_micros = 0;  // Rows idle this long are evicted; 0: never.
+};
+
+// A dynamic table by full name, as get_variable asks for a variable:
+// kCreate, kReuse or kAutoReuse.
+struct TableRequest {
+  std::string name;  // Full name.
+  ReuseMode reuse = ReuseMode::kCreate;
+  // An unseeded initializer gets a random seed when the table is made (kept
+  // with it, so restarts give new ids the same rows); when reusing, an
+  // unseeded request matches the table's seed.
+  TableSpec spec;
+};
+
+// What a table has done since it was made (or since the server started).
+struct TableCounters {
+  int64_t stored_rows = 0;
+  int64_t admitted = 0;          // Rows stored.
+  int64_t evicted_idle = 0;      // By TTL.
+  int64_t evicted_capacity = 0;  // To make room.
+  int64_t lookup_ids = 0;
+  int64_t lookup_hits = 0;            // Ids found stored.
+  int64_t dropped_gradient_rows = 0;  // For ids not stored.
+  int64_t steps = 0;                  // Gradient pushes applied.
+  // Bytes the table holds: rows and slots, ids, last-use times, the index
+  // and the admission sketch.
+  size_t bytes = 0;
+};
+
+// A table as the server describes it (GetTable, GetTableStats).
+struct TableStatus {
+  std::string name;  // Full name.
+  TableSpec spec;    // Seeded.
+  bool created = false;
+  TableCounters counters;
 };
 
 }  // namespace paramserver

@@ -154,19 +154,7 @@ class DynamicTable {
       const std::function<void(int64_t, int64_t, absl::Span<const float>)>&
           visit) const;
 
-  struct Stats {
-    int64_t stored_rows = 0;
-    int64_t admitted = 0;          // Rows stored since creation.
-    int64_t evicted_idle = 0;      // By TTL.
-    int64_t evicted_capacity = 0;  // To make room.
-    int64_t lookup_ids = 0;
-    int64_t lookup_hits = 0;            // Ids found stored.
-    int64_t dropped_gradient_rows = 0;  // For ids not stored.
-    int64_t steps = 0;                  // Gradient pushes applied.
-    // Bytes the table holds: rows and slots, ids, last-use times, the index
-    // and the admission sketch.
-    size_t bytes = 0;
-  };
+  using Stats = TableCounters;
   Stats GetStats() const;
 
   int64_t width() const { return options_.spec.width; }

@@ -104,6 +104,20 @@ grpc::ServerUnaryReactor* ParameterServerService::JoinCluster(
                     response, &VariableService::JoinCluster);
 }
 
+grpc::ServerUnaryReactor* ParameterServerService::GetTable(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(&service_, tokens_, context, "GetTable", *request, response,
+                    &VariableService::GetTable);
+}
+
+grpc::ServerUnaryReactor* ParameterServerService::GetTableStats(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(&service_, tokens_, context, "GetTableStats", *request,
+                    response, &VariableService::GetTableStats);
+}
+
 grpc::ServerUnaryReactor* ParameterServerService::GetVariable(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {

@@ -19,23 +19,23 @@ namespace paramserver {
 // by hand (server/grpc_zero_copy.h) so tensor bytes go to gRPC without a
 // copy; PushChunks copies chunk bytes from gRPC's slices straight into the
 // update's value.
-using ParameterServerBase = rpc::ParameterServer::WithRawCallbackMethod_GatherRows<
-    rpc::ParameterServer::WithRawCallbackMethod_JoinCluster<
-        rpc::ParameterServer::WithRawCallbackMethod_GetServerInfo<
-            rpc::ParameterServer::WithRawCallbackMethod_GetVariable<
-                rpc::ParameterServer::WithRawCallbackMethod_ReadVariable<
-                    rpc::ParameterServer::WithRawCallbackMethod_ListVariables<
-                        rpc::ParameterServer::WithRawCallbackMethod_DeleteVariables<
-                            rpc::ParameterServer::WithRawCallbackMethod_Pull<
-                                rpc::ParameterServer::WithRawCallbackMethod_PullChunks<
-                                    rpc::ParameterServer::WithRawCallbackMethod_Push<
-                                        rpc::ParameterServer::WithRawCallbackMethod_PushChunks<
-                                            rpc::ParameterServer::
-                                                WithRawCallbackMethod_PushRows<
+using ParameterServerBase = rpc::ParameterServer::WithRawCallbackMethod_GetTable<
+    rpc::ParameterServer::WithRawCallbackMethod_GetTableStats<rpc::ParameterServer::WithRawCallbackMethod_GatherRows<
+        rpc::ParameterServer::WithRawCallbackMethod_JoinCluster<
+            rpc::ParameterServer::WithRawCallbackMethod_GetServerInfo<
+                rpc::ParameterServer::WithRawCallbackMethod_GetVariable<
+                    rpc::ParameterServer::WithRawCallbackMethod_ReadVariable<
+                        rpc::ParameterServer::WithRawCallbackMethod_ListVariables<
+                            rpc::ParameterServer::WithRawCallbackMethod_DeleteVariables<
+                                rpc::ParameterServer::WithRawCallbackMethod_Pull<
+                                    rpc::ParameterServer::WithRawCallbackMethod_PullChunks<
+                                        rpc::ParameterServer::WithRawCallbackMethod_Push<
+                                            rpc::ParameterServer::WithRawCallbackMethod_PushChunks<
+                                                rpc::ParameterServer::WithRawCallbackMethod_PushRows<
                                                     rpc::ParameterServer::
                                                         WithRawCallbackMethod_LookupSparse<
                                                             rpc::ParameterServer::
-                                                                Service>>>>>>>>>>>>>;
+                                                                Service>>>>>>>>>>>>>>>;
 
 // The gRPC face of a VariableStore: converts messages and statuses, nothing
 // more. Each method authenticates its call against `tokens`
@@ -74,6 +74,12 @@ class ParameterServerService final : public ParameterServerBase {
   grpc::ServerUnaryReactor* JoinCluster(grpc::CallbackServerContext* context,
                                         const grpc::ByteBuffer* request,
                                         grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* GetTable(grpc::CallbackServerContext* context,
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* GetTableStats(grpc::CallbackServerContext* context,
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetVariable(grpc::CallbackServerContext* context,
                                         const grpc::ByteBuffer* request,
                                         grpc::ByteBuffer* response) override;

@@ -97,4 +97,20 @@ absl::StatusOr<std::vector<VariableInfo>> LocalVariableClient::Push(
   return store_->Push(push);
 }
 
+absl::StatusOr<TableStatus> LocalVariableClient::GetTable(
+    const TableRequest& request) {
+  absl::StatusOr<VariableStore::GetTableResult> result =
+      store_->GetTable(request);
+  if (!result.ok()) return result.status();
+  return TableStatus{result->info.name, result->info.spec, result->created,
+                     result->info.stats};
+}
+
+absl::StatusOr<TableStatus> LocalVariableClient::GetTableStats(
+    absl::string_view name) {
+  absl::StatusOr<TableInfo> info = store_->GetTableInfo(name);
+  if (!info.ok()) return info.status();
+  return TableStatus{info->name, info->spec, false, info->stats};
+}
+
 }  // namespace paramserver

@@ -39,6 +39,8 @@ class LocalVariableClient final : public VariableClient {
   absl::StatusOr<GatheredRows> GatherRows(
       absl::string_view full_name, absl::Span<const int64_t> ids) override;
   absl::StatusOr<VariableInfo> PushRows(const RowUpdateSpec& push) override;
+  absl::StatusOr<TableStatus> GetTable(const TableRequest& request) override;
+  absl::StatusOr<TableStatus> GetTableStats(absl::string_view name) override;
   absl::StatusOr<GatheredRows> LookupSparse(absl::string_view full_name,
                                             absl::Span<const int64_t> ids,
                                             const BagSpec& bags) override;

@@ -109,6 +109,54 @@ absl::Status VariableService::GetVariable(
   return absl::OkStatus();
 }
 
+namespace {
+
+void FillTable(const TableInfo& info, rpc::GetTableResponse* response) {
+  response->set_name(info.name);
+  ToProto(info.spec, response->mutable_spec());
+  ToProto(info.stats, response->mutable_stats());
+}
+
+}  // namespace
+
+absl::Status VariableService::GetTable(const Caller& caller,
+                                       const rpc::GetTableRequest& request,
+                                       rpc::GetTableResponse* response) {
+  const Action action =
+      request.reuse() == rpc::REUSE ? Action::kRead : Action::kCreate;
+  if (absl::Status s =
+          Admit(caller, action, {JoinScope(request.scope(), request.name())});
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<TableRequest> parsed = FromProto(request);
+  if (!parsed.ok()) return parsed.status();
+  absl::StatusOr<VariableStore::GetTableResult> result =
+      store_->GetTable(*parsed);
+  if (!result.ok()) return result.status();
+  FillTable(result->info, response);
+  response->set_created(result->created);
+  if (result->created) {
+    Log(LogLevel::kInfo, "Created dynamic table ", result->info.name, " (",
+        result->info.spec.width, " floats per row, capacity ",
+        result->info.spec.capacity, ")");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status VariableService::GetTableStats(
+    const Caller& caller, const rpc::TableStatsRequest& request,
+    rpc::GetTableResponse* response) {
+  if (absl::Status s = Admit(caller, Action::kRead, {request.name()});
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<TableInfo> info = store_->GetTableInfo(request.name());
+  if (!info.ok()) return info.status();
+  FillTable(*info, response);
+  return absl::OkStatus();
+}
+
 absl::Status VariableService::ReadVariable(
     const Caller& caller, const rpc::ReadVariableRequest& request,
     rpc::ReadVariableResponse* response) {

@@ -76,6 +76,15 @@ class VariableService {
   absl::Status GetVariable(const Caller& caller,
                            const rpc::GetVariableRequest& request,
                            rpc::GetVariableResponse* response);
+  // VariableStore::GetTable: creating (CREATE, AUTO_REUSE) needs
+  // Action::kCreate on the name, reusing Action::kRead.
+  absl::Status GetTable(const Caller& caller,
+                        const rpc::GetTableRequest& request,
+                        rpc::GetTableResponse* response);
+  // VariableStore::GetTableInfo, reading the table.
+  absl::Status GetTableStats(const Caller& caller,
+                             const rpc::TableStatsRequest& request,
+                             rpc::GetTableResponse* response);
 
   absl::Status ReadVariable(const Caller& caller,
                             const rpc::ReadVariableRequest& request,

@@ -43,17 +43,6 @@ absl::Status CheckPushUpdateCount(size_t updates);
 
 struct PushTarget;  // One update of a push, resolved (variable_store_push.cc).
 
-// A dynamic table (server/dynamic_table.h) by full name, as get_variable
-// asks for a variable: kCreate, kReuse or kAutoReuse.
-struct TableRequest {
-  std::string name;  // Full name.
-  ReuseMode reuse = ReuseMode::kCreate;
-  // An unseeded initializer gets a random seed when the table is made (kept
-  // with it, so restarts give new ids the same rows); when reusing, an
-  // unseeded request matches the table's seed.
-  TableSpec spec;
-};
-
 struct TableInfo {
   std::string name;
   TableSpec spec;

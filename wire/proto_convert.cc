@@ -1,10 +1,13 @@
 #include "wire/proto_convert.h"
 
+#include <algorithm>
+#include <limits>
 #include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
+#include "common/names.h"
 
 namespace paramserver {
 namespace {
@@ -332,6 +335,89 @@ void ToProto(const RowUpdateSpec& push, rpc::PushRowsRequest* proto) {
   proto->set_max_staleness(push.max_staleness);
   if (push.bags) ToProto(*push.bags, proto->mutable_bags());
   proto->set_push_id(push.push_id);
+}
+
+absl::StatusOr<TableSpec> FromProto(const rpc::TableSpec& proto) {
+  if (!rpc::Optimizer::Kind_IsValid(proto.optimizer())) {
+    return InvalidEnum("optimizer", proto.optimizer());
+  }
+  absl::StatusOr<InitializerSpec> initializer = FromProto(proto.initializer());
+  if (!initializer.ok()) return initializer.status();
+  if (proto.ttl_seconds() < 0 ||
+      proto.ttl_seconds() > std::numeric_limits<int64_t>::max() / 1000000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ttl_seconds must be in [0, ",
+                     std::numeric_limits<int64_t>::max() / 1000000, "], got ",
+                     proto.ttl_seconds(), "."));
+  }
+  TableSpec spec;
+  spec.width = proto.width();
+  spec.initializer = *std::move(initializer);
+  spec.optimizer = static_cast<OptimizerKind>(proto.optimizer());
+  if (proto.has_initial_accumulator_value()) {
+    spec.initial_accumulator_value = proto.initial_accumulator_value();
+  }
+  spec.admit_after = std::max<uint32_t>(1, proto.admit_after());
+  spec.capacity = proto.capacity();
+  spec.evict_when_full = !proto.refuse_when_full();
+  spec.ttl_micros = proto.ttl_seconds() * 1000000;
+  return spec;
+}
+
+void ToProto(const TableSpec& spec, rpc::TableSpec* proto) {
+  proto->set_width(spec.width);
+  ToProto(spec.initializer, proto->mutable_initializer());
+  proto->set_optimizer(static_cast<rpc::Optimizer::Kind>(spec.optimizer));
+  proto->set_initial_accumulator_value(spec.initial_accumulator_value);
+  proto->set_admit_after(spec.admit_after);
+  proto->set_capacity(spec.capacity);
+  proto->set_refuse_when_full(!spec.evict_when_full);
+  proto->set_ttl_seconds(spec.ttl_micros / 1000000);
+}
+
+void ToProto(const TableCounters& counters, rpc::TableStats* proto) {
+  proto->set_stored_rows(counters.stored_rows);
+  proto->set_admitted(counters.admitted);
+  proto->set_evicted_idle(counters.evicted_idle);
+  proto->set_evicted_capacity(counters.evicted_capacity);
+  proto->set_lookup_ids(counters.lookup_ids);
+  proto->set_lookup_hits(counters.lookup_hits);
+  proto->set_dropped_gradient_rows(counters.dropped_gradient_rows);
+  proto->set_steps(counters.steps);
+  proto->set_bytes(static_cast<int64_t>(counters.bytes));
+}
+
+absl::StatusOr<TableStatus> FromProto(const rpc::GetTableResponse& proto) {
+  absl::StatusOr<TableSpec> spec = FromProto(proto.spec());
+  if (!spec.ok()) return spec.status();
+  TableStatus status;
+  status.name = proto.name();
+  status.spec = *std::move(spec);
+  status.created = proto.created();
+  const rpc::TableStats& stats = proto.stats();
+  status.counters.stored_rows = stats.stored_rows();
+  status.counters.admitted = stats.admitted();
+  status.counters.evicted_idle = stats.evicted_idle();
+  status.counters.evicted_capacity = stats.evicted_capacity();
+  status.counters.lookup_ids = stats.lookup_ids();
+  status.counters.lookup_hits = stats.lookup_hits();
+  status.counters.dropped_gradient_rows = stats.dropped_gradient_rows();
+  status.counters.steps = stats.steps();
+  status.counters.bytes =
+      static_cast<size_t>(std::max<int64_t>(0, stats.bytes()));
+  return status;
+}
+
+absl::StatusOr<TableRequest> FromProto(const rpc::GetTableRequest& proto) {
+  absl::StatusOr<ReuseMode> reuse = ReuseFromProto(proto.reuse());
+  if (!reuse.ok()) return reuse.status();
+  absl::StatusOr<TableSpec> spec = FromProto(proto.spec());
+  if (!spec.ok()) return spec.status();
+  TableRequest request;
+  request.name = JoinScope(proto.scope(), proto.name());
+  request.reuse = *reuse;
+  request.spec = *std::move(spec);
+  return request;
 }
 
 }  // namespace paramserver

@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/table_spec.h"
 #include "common/update_spec.h"
 #include "common/variable_spec.h"
 #include "proto/parameter_server.pb.h"
@@ -34,6 +35,12 @@ void ToProto(const BagSpec& bags, rpc::Bags* proto);
 
 // The ids and rows point into `proto`, which must outlive the result.
 absl::StatusOr<RowUpdateSpec> FromProto(const rpc::PushRowsRequest& proto);
+// Dynamic tables. TableStats has no FromProto: clients read it as is.
+absl::StatusOr<TableRequest> FromProto(const rpc::GetTableRequest& proto);
+absl::StatusOr<TableSpec> FromProto(const rpc::TableSpec& proto);
+void ToProto(const TableSpec& spec, rpc::TableSpec* proto);
+void ToProto(const TableCounters& counters, rpc::TableStats* proto);
+absl::StatusOr<TableStatus> FromProto(const rpc::GetTableResponse& proto);
 void ToProto(const RowUpdateSpec& push, rpc::PushRowsRequest* proto);
 
 // absl and gRPC share their status codes one for one.
