@@ -64,5 +64,33 @@ TEST(JsonFormatTest, RejectsAShapeWhoseByteSizeWrapsAround) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(JsonFormatTest, ATableIsItsSpecAndCounters) {
+  TableStatus table;
+  table.name = "emb/users";
+  table.spec.width = 64;
+  table.spec.capacity = 1000;
+  table.spec.optimizer = OptimizerKind::kLazyAdam;
+  table.spec.admit_after = 3;
+  table.spec.evict_when_full = false;
+  table.spec.ttl_micros = 3600 * int64_t{1000000};
+  table.spec.initializer.seed = -5;
+  table.counters.stored_rows = 10;
+  table.counters.admitted = 12;
+  table.counters.evicted_idle = 1;
+  table.counters.evicted_capacity = 1;
+  table.counters.lookup_ids = 40;
+  table.counters.lookup_hits = 25;
+  table.counters.dropped_gradient_rows = 2;
+  table.counters.steps = 7;
+  table.counters.bytes = 4096;
+  EXPECT_EQ(TableToJson(table),
+            "{\"name\":\"emb/users\",\"width\":64,\"capacity\":1000,"
+            "\"optimizer\":\"LAZY_ADAM\",\"admit_after\":3,"
+            "\"evict_when_full\":false,\"ttl_seconds\":3600,\"seed\":-5,"
+            "\"stored_rows\":10,\"admitted\":12,\"evicted_idle\":1,"
+            "\"evicted_capacity\":1,\"lookup_ids\":40,\"lookup_hits\":25,"
+            "\"dropped_gradient_rows\":2,\"steps\":7,\"bytes\":4096}");
+}
+
 }  // namespace
 }  // namespace paramserver
