@@ -6,7 +6,7 @@
 //
 // Input: requests separated by "<REQ>"; in each, the first byte picks the
 // kind (GetVariable, Push, List, Delete, Pull, CheckPushHeader, GatherRows,
-// PushRows, LookupSparse),
+// PushRows, LookupSparse: the byte modulo 9; GetTable: 0xFF),
 // the rest is its serialized message (List and Delete: a name or prefix).
 
 #include <cstdint>
@@ -39,6 +39,9 @@ class Session {
   Session() { store_ = *VariableStore::Create(SmallStoreOptions()); }
 
   void Run(char kind, absl::string_view bytes) {
+    // Added after the others: one byte value, so that the corpus's other
+    // kinds keep their meaning.
+    if (static_cast<uint8_t>(kind) == kGetTableKind) return GetTable(bytes);
     switch (static_cast<uint8_t>(kind) % 9) {
       case 0:
         return GetVariable(bytes);
@@ -62,6 +65,26 @@ class Session {
   }
 
  private:
+  static constexpr uint8_t kGetTableKind = 0xFF;
+
+  // A table made or found has the width asked and a seed, and is found
+  // again by name; its rows go through Gather and PushRows like a
+  // variable's.
+  void GetTable(absl::string_view bytes) {
+    rpc::GetTableRequest proto;
+    if (!proto.ParseFromArray(bytes.data(), bytes.size())) return;
+    absl::StatusOr<TableRequest> request = FromProto(proto);
+    if (!request.ok()) return;
+    absl::StatusOr<VariableStore::GetTableResult> result =
+        store_->GetTable(*request);
+    if (!result.ok()) return;
+    Check(result->info.spec.width == request->spec.width);
+    Check(result->info.spec.initializer.seed.has_value());
+    absl::StatusOr<TableInfo> found = store_->GetTableInfo(result->info.name);
+    Check(found.ok() && found->spec.capacity == result->info.spec.capacity);
+    Check(!store_->ReadVariable(result->info.name).ok());
+  }
+
   void GetVariable(absl::string_view bytes) {
     rpc::GetVariableRequest proto;
     if (!proto.ParseFromArray(bytes.data(), bytes.size())) return;
