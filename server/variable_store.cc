@@ -280,6 +280,8 @@ absl::StatusOr<std::vector<std::string>> VariableStore::DeleteVariable(
   }
   std::vector<std::string> deleted;
   LogPosition end = 0;
+  // Declared before the locks, so dropped after them.
+  std::vector<std::shared_ptr<StoreTable>> removed;
   {
     MutexLock order(&log_mu_);
     MutexLock lock(&mu_);
@@ -287,7 +289,9 @@ absl::StatusOr<std::vector<std::string>> VariableStore::DeleteVariable(
     if (it == variables_.end()) {
       auto table = tables_.find(full_name);
       if (table == tables_.end()) return NotFound(full_name);
-      if (absl::Status s = DeleteTableLocked(table, &end); !s.ok()) return s;
+      if (absl::Status s = DeleteTableLocked(table, &end, &removed); !s.ok()) {
+        return s;
+      }
       deleted.push_back(std::string(full_name));
     } else {
       if (absl::Status s = LogDeleteLocked(full_name, &end); !s.ok()) return s;
@@ -315,6 +319,8 @@ absl::StatusOr<std::vector<std::string>> VariableStore::DeleteScope(
   if (absl::Status s = ValidateScope(scope); !s.ok()) return s;
   std::vector<std::string> deleted;
   LogPosition end = 0;
+  // Declared before the locks, so dropped after them.
+  std::vector<std::shared_ptr<StoreTable>> removed;
   {
     MutexLock order(&log_mu_);
     MutexLock lock(&mu_);
@@ -335,7 +341,8 @@ absl::StatusOr<std::vector<std::string>> VariableStore::DeleteScope(
       auto next = std::next(table);
       if (IsUnderPrefix(table->first, scope)) {
         deleted.push_back(table->first);
-        if (absl::Status s = DeleteTableLocked(table, &end); !s.ok()) {
+        if (absl::Status s = DeleteTableLocked(table, &end, &removed);
+            !s.ok()) {
           return s;
         }
       }

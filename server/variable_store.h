@@ -60,6 +60,9 @@ struct StoreOptions {
   // and shapes, PushIdTable::EntryBytes; not counted in max_total_bytes).
   size_t push_ids_to_remember = size_t{1} << 16;
   size_t push_id_bytes = size_t{64} << 20;
+  // How often each dynamic table sweeps out idle rows (and rows over its
+  // capacity).
+  int64_t table_sweep_interval_micros = 1'000'000;
 };
 
 // The registry of named variables: tf.get_variable's semantics, resolved
@@ -78,6 +81,8 @@ class VariableStore {
   // store that forgets everything when it goes.
   static absl::StatusOr<std::unique_ptr<VariableStore>> Create(
       const StoreOptions& options, ChangeLog* change_log = nullptr);
+  // Stops the dynamic tables' sweepers first, while all they use stands.
+  ~VariableStore();
 
   struct GetResult {
     VariableSnapshot snapshot;
@@ -451,10 +456,16 @@ class VariableStore {
   // Unregisters the table `it` after logging its deletion.
   using TableMap =
       std::map<std::string, std::shared_ptr<StoreTable>, std::less<>>;
-  absl::Status DeleteTableLocked(TableMap::iterator it, LogPosition* end)
+  // The table goes to *removed, for the caller to drop after releasing the
+  // locks: its destruction joins its sweeper, which may be waiting for
+  // log_mu_ to log an eviction.
+  absl::Status DeleteTableLocked(
+      TableMap::iterator it, LogPosition* end,
+      std::vector<std::shared_ptr<StoreTable>>* removed)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(log_mu_, mu_);
-  // Unregisters the table `it` and releases its bytes.
-  void EraseTableLocked(TableMap::iterator it)
+  // Unregisters the table `it` into *removed and releases its bytes.
+  void EraseTableLocked(TableMap::iterator it,
+                        std::vector<std::shared_ptr<StoreTable>>* removed)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Constant after construction.

@@ -99,11 +99,12 @@ absl::Status VariableStore::LogPushIds() {
 }
 
 void VariableStore::ReplayDelete(absl::string_view name) {
+  std::vector<std::shared_ptr<StoreTable>> removed;  // Dropped unlocked.
   MutexLock lock(&mu_);
   auto it = variables_.find(name);
   if (it != variables_.end()) EraseLocked(it);
   auto table = tables_.find(name);
-  if (table != tables_.end()) EraseTableLocked(table);
+  if (table != tables_.end()) EraseTableLocked(table, &removed);
 }
 
 std::vector<VariableStore::SnapshotEntry> VariableStore::SnapshotAll() {

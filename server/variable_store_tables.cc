@@ -19,9 +19,6 @@ namespace {
 // recency links (server/table_stripe.h), rounded up.
 constexpr size_t kRowOverheadBytes = 64;
 
-// How often a table with a TTL or a capacity sweeps.
-constexpr int64_t kSweepIntervalMicros = 1'000'000;
-
 size_t SlotCount(OptimizerKind kind) {
   OptimizerSpec optimizer;
   optimizer.kind = kind;
@@ -206,7 +203,7 @@ absl::StatusOr<VariableStore::GetTableResult> VariableStore::GetTable(
   }
   if (absl::Status s = CommitLog(end); !s.ok()) return s;
   if (created && (spec.ttl_micros > 0 || spec.capacity > 0)) {
-    table->table->StartSweeper(kSweepIntervalMicros);
+    table->table->StartSweeper(options_.table_sweep_interval_micros);
   }
   return GetTableResult{{table->name, table->spec, table->table->GetStats()},
                         created};
@@ -307,16 +304,30 @@ absl::StatusOr<uint64_t> VariableStore::AppendTableChange(
       change.steps > 0 ? ChangeSource::kGradient : ChangeSource::kAssign);
 }
 
-absl::Status VariableStore::DeleteTableLocked(TableMap::iterator it,
-                                              LogPosition* end) {
+absl::Status VariableStore::DeleteTableLocked(
+    TableMap::iterator it, LogPosition* end,
+    std::vector<std::shared_ptr<StoreTable>>* removed) {
   if (absl::Status s = LogDeleteLocked(it->first, end); !s.ok()) return s;
-  EraseTableLocked(it);
+  EraseTableLocked(it, removed);
   return absl::OkStatus();
 }
 
-void VariableStore::EraseTableLocked(TableMap::iterator it) {
+void VariableStore::EraseTableLocked(
+    TableMap::iterator it, std::vector<std::shared_ptr<StoreTable>>* removed) {
   total_bytes_ -= it->second->bytes;
+  removed->push_back(std::move(it->second));
   tables_.erase(it);
+}
+
+VariableStore::~VariableStore() {
+  // A sweep that runs meanwhile finds its table unregistered and evicts
+  // nothing; the tables' destructors then join their sweepers here, with
+  // every member the sweeps touch still in place.
+  TableMap tables;
+  {
+    MutexLock lock(&mu_);
+    tables.swap(tables_);
+  }
 }
 
 absl::Status VariableStore::ReplayCreateTable(absl::string_view name,
@@ -380,7 +391,7 @@ void VariableStore::StartTableSweepers() {
   MutexLock lock(&mu_);
   for (const auto& [name, table] : tables_) {
     if (table->spec.ttl_micros > 0 || table->spec.capacity > 0) {
-      table->table->StartSweeper(kSweepIntervalMicros);
+      table->table->StartSweeper(options_.table_sweep_interval_micros);
     }
   }
 }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/durability/durability.h"
@@ -113,6 +114,31 @@ TEST(TableDurabilityTest, AFreshIdsRowIsTheSameAfterARestart) {
   // Not stored (a lookup's admission is not logged), yet the same row.
   EXPECT_EQ(server.store->GetTableInfo("emb")->stats.stored_rows, 0);
   EXPECT_EQ(Rows(*server.store, "emb", {123456789}), first);
+}
+
+// Deleting a table whose sweeper is logging evictions: the delete holds the
+// log's lock while it logs, and the sweeper needs it to log; the table is
+// dropped (its sweeper joined) only after the delete lets go. Sweeps every
+// millisecond of rows idle for a microsecond, against deletes and
+// re-creations; a deadlock hangs the test (and its timeout fails it).
+TEST(TableDurabilityTest, DeletingATableWhileItsSweeperLogsFinishes) {
+  const std::string dir = FreshDir("tables_delete_while_sweeping");
+  DurabilityOptions options;
+  options.data_dir = dir;
+  StoreOptions store_options;
+  store_options.table_sweep_interval_micros = 1000;
+  std::unique_ptr<VariableStore> store;
+  auto durability = Durability::Open(options, store_options, &store);
+  ASSERT_TRUE(durability.ok()) << durability.status();
+  TableRequest request = Request("emb/churn");
+  request.spec.ttl_micros = 1;
+  for (int round = 0; round < 50; ++round) {
+    ASSERT_TRUE(store->GetTable(request).ok());
+    Write(*store, "emb/churn", 0, 300);
+    absl::SleepFor(absl::Milliseconds(round % 3));
+    ASSERT_TRUE(store->DeleteVariable("emb/churn").ok());
+  }
+  store.reset();
 }
 
 }  // namespace
