@@ -20,8 +20,10 @@ namespace {
 // before locking (Lookup).
 constexpr size_t kDrawUnlockedAtLeast = 16;
 
-// LogRows writes a stripe's rows in records of at most this many.
+// LogRows writes a stripe's rows in records of at most this many rows and
+// about this many bytes of entries (at least one row).
 constexpr size_t kRowsPerDumpRecord = 4096;
+constexpr size_t kBytesPerDumpRecord = size_t{64} << 20;
 
 // Rows and slots are kept in chunks of about this many bytes.
 constexpr size_t kChunkBytes = size_t{256} << 10;
@@ -167,7 +169,14 @@ absl::StatusOr<std::unique_ptr<DynamicTable>> DynamicTable::Create(
       table->options_.spec.width *
       (1 + static_cast<int64_t>(table->initial_slot_values_.size()));
   const size_t entry_bytes = table->entry_floats_ * sizeof(float);
-  const size_t chunk_entries = std::max<size_t>(1, kChunkBytes / entry_bytes);
+  size_t chunk_entries = std::max<size_t>(1, kChunkBytes / entry_bytes);
+  if (table->options_.spec.capacity > 0) {
+    // A small table's stripes hold few rows: no chunk larger than a
+    // stripe's share of the capacity.
+    const size_t share = static_cast<size_t>(
+        (table->options_.spec.capacity + stripes - 1) / stripes);
+    chunk_entries = std::min(chunk_entries, share);
+  }
   for (int i = 0; i < stripes; ++i) {
     table->stripes_.push_back(
         std::make_unique<TableStripe>(chunk_entries, table->entry_floats_));
@@ -266,7 +275,7 @@ void DynamicTable::InitialEntry(int64_t id, float* entry) const {
 }
 
 absl::StatusOr<DynamicTable::InsertPlan> DynamicTable::PlanInserts(
-    const Located& located, std::vector<int64_t> insert_ids) {
+    const Located& located, std::vector<int64_t> insert_ids, bool writes) {
   InsertPlan plan;
   plan.insert_ids = std::move(insert_ids);
   const int64_t new_rows = static_cast<int64_t>(plan.insert_ids.size());
@@ -299,6 +308,8 @@ absl::StatusOr<DynamicTable::InsertPlan> DynamicTable::PlanInserts(
   // recently used row of its stripe that the call does not touch (walking
   // from the tail past the call's ids and the victims already picked).
   absl::flat_hash_map<TableStripe*, uint32_t> cursor;
+  std::vector<int64_t> kept;  // The inserts that stay in the plan.
+  kept.reserve(plan.insert_ids.size());
   for (int64_t k = 0; k < to_evict; ++k) {
     TableStripe& stripe = StripeOf(plan.insert_ids[k]);
     stripe.mu.AssertHeld();
@@ -309,16 +320,24 @@ absl::StatusOr<DynamicTable::InsertPlan> DynamicTable::PlanInserts(
       victim = stripe.prev[victim];
     }
     if (victim == kNoEntry) {
-      // Nothing here may go: the table runs over its capacity until
-      // EvictIdle trims it.
-      ++plan.overflow;
       it->second = kNoEntry;
+      // Nothing here may go. A lookup does not admit the id (it gets its
+      // initial row); a write stores it, and the table runs over its
+      // capacity, by at most this call's new ids, until EvictIdle trims it.
+      if (writes) {
+        ++plan.overflow;
+        kept.push_back(plan.insert_ids[k]);
+      }
       continue;
     }
     plan.victims.emplace_back(&stripe, victim);
     plan.victim_ids.push_back(stripe.ids[victim]);
     it->second = stripe.prev[victim];
+    kept.push_back(plan.insert_ids[k]);
   }
+  kept.insert(kept.end(), plan.insert_ids.begin() + to_evict,
+              plan.insert_ids.end());
+  plan.insert_ids = std::move(kept);
   return plan;
 }
 
@@ -416,7 +435,8 @@ absl::Status DynamicTable::Lookup(absl::Span<const int64_t> ids,
       if (seen >= options_.spec.admit_after) admit.push_back(ids[i]);
       sightings.erase(it);
     }
-    absl::StatusOr<InsertPlan> plan = PlanInserts(located, std::move(admit));
+    absl::StatusOr<InsertPlan> plan =
+        PlanInserts(located, std::move(admit), /*writes=*/false);
     if (!plan.ok()) return plan.status();
     if (!plan->victim_ids.empty()) {
       TableChange change;
@@ -536,7 +556,8 @@ absl::Status DynamicTable::Write(absl::Span<const int64_t> ids,
         std::memcpy(row, value, width * sizeof(float));
       }
     }
-    absl::StatusOr<InsertPlan> plan = PlanInserts(located, std::move(missing));
+    absl::StatusOr<InsertPlan> plan =
+        PlanInserts(located, std::move(missing), /*writes=*/true);
     if (!plan.ok()) return plan.status();
     TableChange change;
     change.time_micros = now;
@@ -664,6 +685,7 @@ absl::Status DynamicTable::ApplyGradient(const OptimizerSpec& optimizer,
       TableChange change;
       change.time_micros = now;
       change.steps = step;
+      change.gradient = true;
       change.written_ids = stored_ids;
       change.written_entries = entries;
       absl::StatusOr<uint64_t> logged = Log(change);
@@ -678,8 +700,10 @@ absl::Status DynamicTable::ApplyGradient(const OptimizerSpec& optimizer,
                   entry_floats_ * sizeof(float));
       stripe.Touch(entry_of_local[local], now);
     }
-    int64_t steps = steps_.load();
-    while (steps < step && !steps_.compare_exchange_weak(steps, step)) {
+    if (stored_rows > 0) {
+      int64_t steps = steps_.load();
+      while (steps < step && !steps_.compare_exchange_weak(steps, step)) {
+      }
     }
     dropped_gradient_rows_.fetch_add(dropped, std::memory_order_relaxed);
   }
@@ -724,14 +748,22 @@ absl::StatusOr<int64_t> DynamicTable::EvictFromEachStripe(bool idle,
 absl::StatusOr<int64_t> DynamicTable::EvictIdle() {
   uint64_t position = 0;
   int64_t evicted = 0;
+  // Evictions logged before a failure took effect: they are committed
+  // before the failure is returned.
   if (options_.spec.ttl_micros > 0) {
     absl::StatusOr<int64_t> idle = EvictFromEachStripe(true, &position);
-    if (!idle.ok()) return idle.status();
+    if (!idle.ok()) {
+      Commit(position).IgnoreError();
+      return idle.status();
+    }
     evicted += *idle;
   }
   if (options_.spec.capacity > 0 && stored_.load() > options_.spec.capacity) {
     absl::StatusOr<int64_t> over = EvictFromEachStripe(false, &position);
-    if (!over.ok()) return over.status();
+    if (!over.ok()) {
+      Commit(position).IgnoreError();
+      return over.status();
+    }
     evicted += *over;
   }
   const absl::Status committed = Commit(position);
@@ -798,6 +830,9 @@ absl::StatusOr<uint64_t> DynamicTable::LogRows() {
   uint64_t position = 0;
   const int64_t now = Now();
   const int64_t steps = steps_.load();
+  const size_t rows_per_record =
+      std::clamp<size_t>(kBytesPerDumpRecord / (entry_floats_ * sizeof(float)),
+                         1, kRowsPerDumpRecord);
   for (const auto& stripe_ptr : stripes_) {
     TableStripe& stripe = *stripe_ptr;
     MutexLock lock(&stripe.mu);
@@ -813,7 +848,7 @@ absl::StatusOr<uint64_t> DynamicTable::LogRows() {
         entries.insert(entries.end(), entry, entry + entry_floats_);
         e = stripe.prev[e];
       }
-      if (ids.size() == kRowsPerDumpRecord || (e == kNoEntry && !ids.empty())) {
+      if (ids.size() == rows_per_record || (e == kNoEntry && !ids.empty())) {
         TableChange change;
         change.time_micros = now;
         change.steps = steps;

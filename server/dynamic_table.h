@@ -179,8 +179,11 @@ class DynamicTable {
   // against the capacity and picks the rows to evict for the ones that do
   // not fit, never one of the call's ids. RESOURCE_EXHAUSTED when the table
   // is full and may not evict.
+  // `writes`: the call writes these rows (Assign, Add), so an id that finds
+  // nothing to evict is still stored; a lookup leaves it out.
   absl::StatusOr<InsertPlan> PlanInserts(const Located& located,
-                                         std::vector<int64_t> insert_ids);
+                                         std::vector<int64_t> insert_ids,
+                                         bool writes);
   // A plan not carried out: gives its reservation back.
   void CancelPlan(const InsertPlan& plan);
   // Evicts the plan's victims; the caller then stores plan.insert_ids.

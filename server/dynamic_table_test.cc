@@ -150,6 +150,24 @@ TEST(DynamicTableTest, AnIdIsStoredOnlyOnceSeenAdmitAfterTimes) {
   EXPECT_EQ(table->GetStats().stored_rows, 2);
 }
 
+// A lookup never stores more than the capacity: new ids that find nothing
+// to evict (here: the table is empty) are not admitted and read as their
+// initial rows. A gradient for ids not stored is no step.
+TEST(DynamicTableTest, ALookupOfManyNewIdsStaysWithinTheCapacity) {
+  DynamicTableOptions options = Options();
+  options.spec.capacity = 2;
+  auto table = Make(options);
+  auto reference = Make(Options());
+  const std::vector<int64_t> ids = {1, 2, 3, 4, 5};
+  EXPECT_TRUE(SameBits(Lookup(*table, ids), Lookup(*reference, ids)));
+  EXPECT_EQ(table->GetStats().stored_rows, 2);
+  OptimizerSpec sgd;
+  ASSERT_TRUE(
+      table->ApplyGradient(sgd, {99}, std::vector<float>(kWidth, 1)).ok());
+  EXPECT_EQ(table->GetStats().steps, 0);
+  EXPECT_EQ(table->GetStats().dropped_gradient_rows, 1);
+}
+
 TEST(DynamicTableTest, FullTableWithoutEvictionRefusesAndChangesNothing) {
   DynamicTableOptions options = Options();
   options.spec.capacity = 2;

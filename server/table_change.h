@@ -30,6 +30,9 @@ struct TableChange {
   // time_micros.
   absl::Span<const int64_t> written_last_use;
   absl::Span<const int64_t> evicted_ids;
+  // An optimizer step (ApplyGradient), which a log that keeps only
+  // checkpoints may skip; writes, evictions and dumps are never skipped.
+  bool gradient = false;
 };
 
 }  // namespace paramserver

@@ -211,9 +211,15 @@ class VariableStore {
   absl::Status ReplayTableChange(absl::string_view name,
                                  const TableChange& change)
       ABSL_LOCKS_EXCLUDED(mu_);
-  // Appends every table's creation and rows to the change log (for a
-  // checkpoint, after its segment started); tables deleted meanwhile are
-  // skipped.
+  // For a checkpoint: runs `start_segment` (the log's switch to its new
+  // segment) and appends every table's creation right after it, with
+  // nothing logged in between (log_mu_ is held), so that a replay from the
+  // new segment meets each table's creation before any change to it.
+  absl::Status StartSegmentWithTables(
+      const std::function<absl::Status()>& start_segment)
+      ABSL_LOCKS_EXCLUDED(log_mu_, mu_);
+  // Then appends every table's rows (DynamicTable::LogRows) and commits;
+  // tables deleted meanwhile are skipped.
   absl::Status LogTables() ABSL_LOCKS_EXCLUDED(log_mu_, mu_);
   // Starts the tables' background eviction (after a restore: replayed
   // tables must not log before the log is open).

@@ -109,7 +109,11 @@ VariableStore::MakeTableLocked(absl::string_view name, const TableSpec& spec) {
         absl::StrCat("Dynamic table ", name, ": width must be in [1, ",
                      DynamicTable::kMaxWidth, "], got ", spec.width, "."));
   }
-  if (spec.capacity > static_cast<int64_t>(options_.max_total_bytes)) {
+  const size_t row_bytes = static_cast<size_t>(spec.width) *
+                               (1 + SlotCount(spec.optimizer)) * sizeof(float) +
+                           kRowOverheadBytes;
+  if (static_cast<size_t>(spec.capacity) >
+      options_.max_total_bytes / row_bytes) {
     return absl::ResourceExhaustedError(
         absl::StrCat("Dynamic table ", name, " of capacity ", spec.capacity,
                      " rows cannot fit the server's memory limit of ",
@@ -201,10 +205,11 @@ absl::StatusOr<VariableStore::GetTableResult> VariableStore::GetTable(
       created = true;
     }
   }
-  if (absl::Status s = CommitLog(end); !s.ok()) return s;
+  // Registered now whatever the commit says, so it sweeps in any case.
   if (created && (spec.ttl_micros > 0 || spec.capacity > 0)) {
     table->table->StartSweeper(options_.table_sweep_interval_micros);
   }
+  if (absl::Status s = CommitLog(end); !s.ok()) return s;
   return GetTableResult{{table->name, table->spec, table->table->GetStats()},
                         created};
 }
@@ -301,7 +306,7 @@ absl::StatusOr<uint64_t> VariableStore::AppendTableChange(
   // No delete can come between: deletes take log_mu_.
   return change_log_->AppendTableChange(
       table.name, table.table->entry_floats(), change,
-      change.steps > 0 ? ChangeSource::kGradient : ChangeSource::kAssign);
+      change.gradient ? ChangeSource::kGradient : ChangeSource::kAssign);
 }
 
 absl::Status VariableStore::DeleteTableLocked(
@@ -358,6 +363,20 @@ absl::Status VariableStore::ReplayTableChange(absl::string_view name,
   return absl::OkStatus();
 }
 
+absl::Status VariableStore::StartSegmentWithTables(
+    const std::function<absl::Status()>& start_segment) {
+  MutexLock order(&log_mu_);
+  if (absl::Status s = start_segment(); !s.ok()) return s;
+  if (change_log_ == nullptr) return absl::OkStatus();
+  MutexLock lock(&mu_);
+  for (const auto& [name, table] : tables_) {
+    absl::StatusOr<LogPosition> created =
+        change_log_->AppendCreateTable(name, table->spec);
+    if (!created.ok()) return created.status();
+  }
+  return absl::OkStatus();
+}
+
 absl::Status VariableStore::LogTables() {
   if (change_log_ == nullptr) return absl::OkStatus();
   std::vector<std::shared_ptr<StoreTable>> tables;
@@ -367,18 +386,6 @@ absl::Status VariableStore::LogTables() {
   }
   LogPosition end = 0;
   for (const std::shared_ptr<StoreTable>& table : tables) {
-    {
-      MutexLock order(&log_mu_);
-      {
-        MutexLock lock(&mu_);
-        auto it = tables_.find(table->name);
-        if (it == tables_.end() || it->second != table) continue;
-      }
-      absl::StatusOr<LogPosition> created =
-          change_log_->AppendCreateTable(table->name, table->spec);
-      if (!created.ok()) return created.status();
-      end = *created;
-    }
     absl::StatusOr<uint64_t> rows = table->table->LogRows();
     if (absl::IsNotFound(rows.status())) continue;  // Deleted meanwhile.
     if (!rows.ok()) return rows.status();

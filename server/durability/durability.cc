@@ -211,13 +211,18 @@ absl::StatusOr<int64_t> Durability::Checkpoint() {
   // Changes from here on go to the new segment; the snapshot below may
   // contain some of them too, which replay re-applies harmlessly (records
   // carry resulting values, not deltas).
-  if (absl::Status s = log_->StartSegment(sequence); !s.ok()) return s;
+  // Dynamic tables live in the log alone: each one's creation opens the
+  // new segment, and its rows follow (LogTables).
+  if (absl::Status s = store_->StartSegmentWithTables(
+          [&] { return log_->StartSegment(sequence); });
+      !s.ok()) {
+    return s;
+  }
   last_sequence_ = sequence;
   // The push ids remembered so far (every one logged in older segments,
   // which the checkpoint lets go) go first into the new segment, fsynced
   // before any older segment is removed.
   if (absl::Status s = store_->LogPushIds(); !s.ok()) return s;
-  // Dynamic tables live in the log alone: each is logged again, whole.
   if (absl::Status s = store_->LogTables(); !s.ok()) return s;
   if (absl::Status s = log_->Sync(); !s.ok()) return s;
   std::vector<CheckpointEntry> entries;

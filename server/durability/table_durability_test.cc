@@ -2,8 +2,10 @@
 // log, and a checkpoint logs every table again, whole, before it lets the
 // older log go.
 
+#include <atomic>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -114,6 +116,56 @@ TEST(TableDurabilityTest, AFreshIdsRowIsTheSameAfterARestart) {
   // Not stored (a lookup's admission is not logged), yet the same row.
   EXPECT_EQ(server.store->GetTableInfo("emb")->stats.stored_rows, 0);
   EXPECT_EQ(Rows(*server.store, "emb", {123456789}), first);
+}
+
+// With a log that keeps only checkpoints (gradient steps are not logged),
+// a checkpoint still carries every row: its dump is no gradient.
+TEST(TableDurabilityTest, ACheckpointOnlyLogKeepsTheRowsOfTheLastCheckpoint) {
+  const std::string dir = FreshDir("tables_checkpoint_only");
+  std::vector<int64_t> probe;
+  for (int64_t id = 0; id < 500; id += 5) probe.push_back(id);
+  std::string at_checkpoint;
+  {
+    Server server(dir, FsyncPolicy::kCheckpointOnly);
+    ASSERT_TRUE(server.store->GetTable(Request("emb")).ok());
+    Write(*server.store, "emb", 0, 500);
+    ASSERT_TRUE(server.durability->Checkpoint().ok());
+    at_checkpoint = Rows(*server.store, "emb", probe);
+  }
+  Server server(dir, FsyncPolicy::kCheckpointOnly);
+  auto info = server.store->GetTableInfo("emb");
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->stats.stored_rows, 500);
+  EXPECT_EQ(Rows(*server.store, "emb", probe), at_checkpoint);
+}
+
+// Checkpoints while a writer steps the table: changes logged right after a
+// checkpoint starts its segment come after the table's creation there, so
+// the restart replays them, and the rows are the writer's last.
+TEST(TableDurabilityTest, CheckpointsDuringWritesRestoreTheLastRows) {
+  const std::string dir = FreshDir("tables_checkpoints_during_writes");
+  std::vector<int64_t> probe;
+  for (int64_t id = 0; id < 300; id += 3) probe.push_back(id);
+  std::string last;
+  {
+    Server server(dir);
+    ASSERT_TRUE(server.store->GetTable(Request("emb")).ok());
+    std::atomic<bool> done{false};
+    std::thread writer([&] {
+      for (int round = 0; !done.load() || round < 5; ++round) {
+        Write(*server.store, "emb", 0, 300);
+      }
+    });
+    for (int i = 0; i < 6; ++i) {
+      ASSERT_TRUE(server.durability->Checkpoint().ok());
+    }
+    done.store(true);
+    writer.join();
+    last = Rows(*server.store, "emb", probe);
+  }
+  Server server(dir);
+  ASSERT_TRUE(server.store->GetTableInfo("emb").ok());
+  EXPECT_EQ(Rows(*server.store, "emb", probe), last);
 }
 
 // Deleting a table whose sweeper is logging evictions: the delete holds the
