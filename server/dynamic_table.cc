@@ -152,10 +152,10 @@ absl::StatusOr<std::unique_ptr<DynamicTable>> DynamicTable::Create(
                      "negative"));
   }
   const int stripes = options.stripes;
-  if (stripes < 1 || stripes > 64 || (stripes & (stripes - 1)) != 0) {
+  if (stripes < 1 || stripes > kMaxStripes || (stripes & (stripes - 1)) != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "Dynamic table '", name,
-        "': stripes must be a power of two in [1, 64], got ", stripes));
+        "Dynamic table '", name, "': stripes must be a power of two in [1, ",
+        kMaxStripes, "], got ", stripes));
   }
   if (!options.now_micros) {
     options.now_micros = [] { return absl::GetCurrentTimeNanos() / 1000; };

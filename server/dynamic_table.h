@@ -76,9 +76,9 @@ struct DynamicTableOptions {
   // How often a background thread calls EvictIdle; 0: no thread until
   // StartSweeper.
   int64_t sweep_interval_micros = 0;
-  // A power of two, 1 .. 64. Calls whose ids fall in different stripes run
-  // in parallel; capacity eviction picks its victim within one.
-  int stripes = 64;
+  // A power of two, 1 .. kMaxStripes. Calls whose ids fall in different
+  // stripes run in parallel; capacity eviction picks its victim within one.
+  int stripes = 32;
   // Microseconds since some epoch; tests give a fake clock.
   std::function<int64_t()> now_micros;
   // Null: nothing is recorded. Must outlive the table.
@@ -88,6 +88,9 @@ struct DynamicTableOptions {
 class DynamicTable {
  public:
   static constexpr int64_t kMaxWidth = int64_t{1} << 20;
+  // A call may hold every stripe's lock and then the log's: ThreadSanitizer
+  // tracks at most 64 locks held by one thread, so 32 leaves room.
+  static constexpr int kMaxStripes = 32;
 
   // INVALID_ARGUMENT for a bad width, initializer (unseeded or invalid for
   // float32 [width]), optimizer, admission count, capacity or stripe count.
