@@ -215,9 +215,21 @@ absl::StatusOr<FetchedVariable> ParameterServerClient::ReadVariable(
 
 absl::StatusOr<GatheredRows> ParameterServerClient::GatherRows(
     absl::string_view full_name, absl::Span<const int64_t> ids) {
+  return ReadRows(full_name, ids, TableRead::kLookup);
+}
+
+absl::StatusOr<GatheredRows> ParameterServerClient::PeekRows(
+    absl::string_view full_name, absl::Span<const int64_t> ids) {
+  return ReadRows(full_name, ids, TableRead::kPeek);
+}
+
+absl::StatusOr<GatheredRows> ParameterServerClient::ReadRows(
+    absl::string_view full_name, absl::Span<const int64_t> ids,
+    TableRead read) {
   rpc::GatherRowsRequest proto;
   proto.set_name(std::string(full_name));
   proto.mutable_ids()->Add(ids.begin(), ids.end());
+  proto.set_peek(read == TableRead::kPeek);
   rpc::GatherRowsResponse response;
   grpc::ClientContext context;
   Prepare(&context, options_, stub_->metadata);

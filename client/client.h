@@ -90,6 +90,8 @@ class ParameterServerClient final : public VariableClient {
       absl::string_view full_name) override;
   absl::StatusOr<GatheredRows> GatherRows(
       absl::string_view full_name, absl::Span<const int64_t> ids) override;
+  absl::StatusOr<GatheredRows> PeekRows(absl::string_view full_name,
+                                        absl::Span<const int64_t> ids) override;
   absl::StatusOr<VariableInfo> PushRows(const RowUpdateSpec& push) override;
   absl::StatusOr<TableStatus> GetTable(const TableRequest& request) override;
   absl::StatusOr<TableStatus> GetTableStats(absl::string_view name) override;
@@ -127,6 +129,10 @@ class ParameterServerClient final : public VariableClient {
   const std::string& target() const { return target_; }
 
  private:
+  // GatherRows (kLookup) and PeekRows (kPeek).
+  absl::StatusOr<GatheredRows> ReadRows(absl::string_view full_name,
+                                        absl::Span<const int64_t> ids,
+                                        TableRead read);
   // Pull and PullInto: each changed value's bytes go to sink_for(its index).
   absl::StatusOr<std::vector<PulledInto>> PullToSinks(
       absl::Span<const PullItemSpec> items,

@@ -96,6 +96,8 @@ std::string TableToJson(const TableStatus& table) {
       .Int(table.spec.width)
       .Key("capacity")
       .Int(table.spec.capacity)
+      .Key("id_shards")
+      .Int(table.spec.id_shard_count)
       .Key("optimizer")
       .String(optimizer >= 0 && optimizer < 6 ? kOptimizers[optimizer] : "?")
       .Key("admit_after")

@@ -85,6 +85,7 @@ TEST(JsonFormatTest, ATableIsItsSpecAndCounters) {
   table.counters.bytes = 4096;
   EXPECT_EQ(TableToJson(table),
             "{\"name\":\"emb/users\",\"width\":64,\"capacity\":1000,"
+            "\"id_shards\":1,"
             "\"optimizer\":\"LAZY_ADAM\",\"admit_after\":3,"
             "\"evict_when_full\":false,\"ttl_seconds\":3600,\"seed\":-5,"
             "\"stored_rows\":10,\"admitted\":12,\"evicted_idle\":1,"

@@ -236,7 +236,8 @@ int Read(VariableClient& client, const std::string& name) {
 int Rows(VariableClient& client, const std::string& name) {
   absl::StatusOr<std::vector<int64_t>> ids = ParseIds(absl::GetFlag(FLAGS_ids));
   if (!ids.ok()) return Fail(ids.status());
-  absl::StatusOr<GatheredRows> gathered = client.GatherRows(name, *ids);
+  // A peek: inspecting a dynamic table changes nothing in it.
+  absl::StatusOr<GatheredRows> gathered = client.PeekRows(name, *ids);
   if (!gathered.ok()) return Fail(gathered.status());
   return PrintJson(RowsToJson(gathered->info, *ids, gathered->rows));
 }

@@ -26,6 +26,13 @@ std::vector<int> NonEmpty(const std::vector<std::vector<T>>& per_shard) {
   return shards;
 }
 
+// Shards 0 .. n-1.
+inline std::vector<int> AllShards(int n) {
+  std::vector<int> shards(n);
+  for (int s = 0; s < n; ++s) shards[s] = s;
+  return shards;
+}
+
 class ShardWorkers {
  public:
   // Starts `threads` threads (none for 0 or less).

@@ -17,12 +17,6 @@
 namespace paramserver {
 namespace {
 
-std::vector<int> AllShards(int n) {
-  std::vector<int> shards(n);
-  for (int s = 0; s < n; ++s) shards[s] = s;
-  return shards;
-}
-
 absl::Status FirstError(const std::vector<absl::Status>& statuses) {
   for (const absl::Status& status : statuses) {
     if (!status.ok()) return status;
@@ -413,20 +407,39 @@ absl::StatusOr<FetchedVariable> ShardedClient::ReadVariable(
 
 absl::StatusOr<GatheredRows> ShardedClient::GatherRows(
     absl::string_view full_name, absl::Span<const int64_t> ids) {
+  return ReadRows(full_name, ids, TableRead::kLookup);
+}
+
+absl::StatusOr<GatheredRows> ShardedClient::PeekRows(
+    absl::string_view full_name, absl::Span<const int64_t> ids) {
+  return ReadRows(full_name, ids, TableRead::kPeek);
+}
+
+absl::StatusOr<GatheredRows> ShardedClient::ReadRows(
+    absl::string_view full_name, absl::Span<const int64_t> ids,
+    TableRead read) {
   if (FindLayout(full_name)) {
     return absl::UnimplementedError(absl::StrCat(
         full_name,
         " is partitioned; gather its rows by global id with EmbeddingLookup, "
         "which takes the partition strategy."));
   }
+  if (std::optional<TableSpec> table = FindSpreadTable(full_name)) {
+    return GatherSpread(full_name, *table, ids, read);
+  }
   const int shard = ShardOf(full_name);
   absl::StatusOr<GatheredRows> gathered =
-      shards_[shard]->GatherRows(full_name, ids);
+      read == TableRead::kPeek ? shards_[shard]->PeekRows(full_name, ids)
+                               : shards_[shard]->GatherRows(full_name, ids);
   if (gathered.ok()) return gathered;
   absl::Status status = ShardError(shard, gathered.status());
+  // A table spread over the shards by another client.
+  if (absl::IsFailedPrecondition(status) && LearnSpreadTable(full_name)) {
+    return ReadRows(full_name, ids, read);
+  }
   // Maybe partitioned by another client: say so rather than NOT_FOUND.
   if (absl::IsNotFound(status) && LearnLayouts({std::string(full_name)})) {
-    return GatherRows(full_name, ids);
+    return ReadRows(full_name, ids, read);
   }
   return status;
 }
@@ -455,12 +468,23 @@ absl::StatusOr<std::vector<std::string>> ShardedClient::DeleteVariable(
   if (std::optional<Layout> layout = FindLayout(full_name)) {
     return DeletePartitioned(full_name, *layout);
   }
+  if (FindSpreadTable(full_name) || LearnSpreadTable(full_name)) {
+    return DeleteSpreadTable(full_name);
+  }
   const int shard = ShardOf(full_name);
   absl::StatusOr<std::vector<std::string>> deleted =
       shards_[shard]->DeleteVariable(full_name);
   if (deleted.ok()) return deleted;
   absl::Status status = ShardError(shard, deleted.status());
   if (!absl::IsNotFound(status)) return status;
+  // The slices a deletion of a spread table left when it failed half way.
+  std::vector<std::string> slices;
+  if (num_shards() > 1) {
+    absl::StatusOr<std::vector<std::string>> left =
+        DeleteOtherSlices(full_name);
+    if (!left.ok()) return left.status();
+    slices = *std::move(left);
+  }
   // Partitioned by another client, or the remains of a creation that never
   // committed.
   if (LearnLayouts({std::string(full_name)})) {
@@ -471,7 +495,9 @@ absl::StatusOr<std::vector<std::string>> ShardedClient::DeleteVariable(
   absl::StatusOr<std::vector<std::string>> remains =
       DeleteUncommittedParts(full_name);
   if (!remains.ok()) return remains.status();
+  remains->insert(remains->end(), slices.begin(), slices.end());
   if (remains->empty()) return status;
+  std::sort(remains->begin(), remains->end());
   return remains;
 }
 
@@ -585,8 +611,11 @@ absl::StatusOr<std::vector<std::string>> ShardedClient::DeleteScope(
     };
     absl::erase_if(layouts_, under_scope);
     absl::erase_if(part_versions_, under_scope);
+    absl::erase_if(spread_tables_, under_scope);
   }
+  // A spread table's slices share its name.
   std::sort(merged.begin(), merged.end());
+  merged.erase(std::unique(merged.begin(), merged.end()), merged.end());
   return merged;
 }
 

@@ -28,6 +28,7 @@
 // were not applied: shards that did answer the repeat with their first
 // answer.
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -119,6 +120,9 @@ class ShardedClient final : public VariableClient {
   // gathers its rows by global id.
   absl::StatusOr<GatheredRows> GatherRows(
       absl::string_view full_name, absl::Span<const int64_t> ids) override;
+  // GatherRows that changes nothing (VariableClient::PeekRows).
+  absl::StatusOr<GatheredRows> PeekRows(absl::string_view full_name,
+                                        absl::Span<const int64_t> ids) override;
   // To the shard that holds the variable, as GatherRows. For a partitioned
   // variable the ids are global: push.partition_strategy routes each id's
   // row to the part that owns it (as the gradient of embedding_lookup
@@ -135,8 +139,24 @@ class ShardedClient final : public VariableClient {
   // applied (INVALID_ARGUMENT, before anything is sent, when such an id
   // would pass kMaxPushIdBytes).
   absl::StatusOr<VariableInfo> PushRows(const RowUpdateSpec& push) override;
-  // A dynamic table lives whole on the shard its name hashes to, as an
-  // unpartitioned variable; its rows go there.
+  // A dynamic table is spread over all the shards by id (with one shard it
+  // lives there whole): shard s holds a slice of the same name with the ids
+  // IdShardOf(id, N) == s (common/table_spec.h) and capacity / N rows,
+  // rounded up. The slice on the name's own shard is asked first, with the
+  // request's reuse mode, and answers get_variable's question for the
+  // table; the others are then made or reused (AUTO_REUSE) with its seed,
+  // so a call that failed half way is completed by the next. The request's
+  // id shard fields are ignored. The status is the whole table's: the home
+  // slice's spec with the capacities added up (id_shard_count N), and the
+  // slices' counters added up. GetTableStats of a table made by a
+  // one-server client is that table's. GatherRows and PushRows on a spread
+  // table send each id to its slice, the shards concurrently; each slice's
+  // part is all or nothing, the whole is not. Their version is the sum of
+  // the versions of the slices the call reached. A client that has not met
+  // the table learns it the first time a slice refuses an id
+  // (FAILED_PRECONDITION). DeleteVariable deletes every slice, the home
+  // slice first; deleting a name whose home slice is gone still deletes
+  // the slices a failed deletion left.
   absl::StatusOr<TableStatus> GetTable(const TableRequest& request) override;
   absl::StatusOr<TableStatus> GetTableStats(absl::string_view name) override;
   // From the shard that holds the variable. Over a partitioned variable the
@@ -251,6 +271,36 @@ class ShardedClient final : public VariableClient {
                                              int num_parts) const;
   absl::StatusOr<std::vector<std::string>> DeletePartitioned(
       absl::string_view full_name, const Layout& layout);
+  // Spread dynamic tables (client/sharded_tables.cc). The spec kept is the
+  // home slice's.
+  std::optional<TableSpec> FindSpreadTable(absl::string_view name) const;
+  void RememberSpreadTable(absl::string_view name, const TableSpec& spec);
+  // Completes GetTable and GetTableStats of a spread table once its home
+  // slice answered: `ask(shard)` for every other shard, concurrently, then
+  // the whole table (remembered).
+  absl::StatusOr<TableStatus> WithOtherSlices(
+      absl::string_view name, const TableStatus& home_slice,
+      const std::function<absl::StatusOr<TableStatus>(int shard)>& ask);
+  // Asks the name's shard whether `name` is a table spread over this
+  // client's shards; remembers it and returns true if so.
+  bool LearnSpreadTable(absl::string_view name);
+  // GatherRows and PeekRows.
+  absl::StatusOr<GatheredRows> ReadRows(absl::string_view full_name,
+                                        absl::Span<const int64_t> ids,
+                                        TableRead read);
+  absl::StatusOr<GatheredRows> GatherSpread(absl::string_view name,
+                                            const TableSpec& spec,
+                                            absl::Span<const int64_t> ids,
+                                            TableRead read);
+  absl::StatusOr<VariableInfo> PushSpread(const RowUpdateSpec& push,
+                                          const TableSpec& spec);
+  absl::StatusOr<std::vector<std::string>> DeleteSpreadTable(
+      absl::string_view name);
+  // Deletes `name` on every shard but its own, where it can only be a
+  // table's slice; NOT_FOUND is no error. Returns {name} when any shard
+  // held it, else nothing.
+  absl::StatusOr<std::vector<std::string>> DeleteOtherSlices(
+      absl::string_view name);
   // The layout committed for `full_name` (client/partitioning.h), nullopt
   // when none is.
   absl::StatusOr<std::optional<Layout>> ReadCommittedLayout(
@@ -272,6 +322,8 @@ class ShardedClient final : public VariableClient {
   const std::unique_ptr<ShardWorkers> workers_;
   mutable Mutex mu_;
   absl::flat_hash_map<std::string, Layout> layouts_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, TableSpec> spread_tables_
+      ABSL_GUARDED_BY(mu_);
   // Per shard, its incarnation as CheckCluster found it ("" before).
   std::vector<std::string> incarnations_ ABSL_GUARDED_BY(mu_);
   // Per partitioned variable: its parts' versions as last pulled, pushed or

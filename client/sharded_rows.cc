@@ -192,31 +192,23 @@ absl::StatusOr<VariableInfo> ShardedClient::PushRows(
   if (std::optional<Layout> layout = FindLayout(push.name)) {
     return PushPartitionedRows(push, *layout);
   }
+  if (std::optional<TableSpec> table = FindSpreadTable(push.name)) {
+    return PushSpread(push, *table);
+  }
   const int shard = ShardOf(push.name);
   absl::StatusOr<VariableInfo> pushed = shards_[shard]->PushRows(push);
   if (pushed.ok()) return pushed;
   absl::Status status = ShardError(shard, pushed.status());
+  // A table spread over the shards by another client: its ids go to their
+  // slices (a refused push changed nothing).
+  if (absl::IsFailedPrecondition(status) && LearnSpreadTable(push.name)) {
+    return PushRows(push);
+  }
   // Maybe partitioned by another client: push to its parts.
   if (absl::IsNotFound(status) && LearnLayouts({push.name})) {
     return PushRows(push);
   }
   return status;
-}
-
-absl::StatusOr<TableStatus> ShardedClient::GetTable(
-    const TableRequest& request) {
-  const int shard = ShardOf(request.name);
-  absl::StatusOr<TableStatus> table = shards_[shard]->GetTable(request);
-  if (!table.ok()) return ShardError(shard, table.status());
-  return table;
-}
-
-absl::StatusOr<TableStatus> ShardedClient::GetTableStats(
-    absl::string_view name) {
-  const int shard = ShardOf(name);
-  absl::StatusOr<TableStatus> table = shards_[shard]->GetTableStats(name);
-  if (!table.ok()) return ShardError(shard, table.status());
-  return table;
 }
 
 absl::StatusOr<VariableInfo> ShardedClient::PushPartitionedRows(

@@ -171,6 +171,14 @@ class VariableClient {
     return absl::UnimplementedError(
         absl::StrCat("GetTable(", request.name, ") is not offered here."));
   }
+  // GatherRows that changes nothing: on a dynamic table, the rows a lookup
+  // would return (stored, or initial) without counting sightings, storing
+  // ids or moving last use; on a variable, GatherRows itself.
+  virtual absl::StatusOr<GatheredRows> PeekRows(absl::string_view full_name,
+                                                absl::Span<const int64_t> ids) {
+    return absl::UnimplementedError(
+        absl::StrCat("PeekRows(", full_name, ") is not offered here."));
+  }
   // The table's spec and counters.
   virtual absl::StatusOr<TableStatus> GetTableStats(absl::string_view name) {
     return absl::UnimplementedError(

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/initializer_spec.h"
+#include "common/mix64.h"
 #include "common/update_spec.h"
 #include "common/variable_spec.h"
 
@@ -27,7 +28,32 @@ struct TableSpec {
   int64_t capacity = 0;  // Most rows stored; 0: no limit.
   bool evict_when_full = true;
   int64_t ttl_micros = 0;  // Rows idle this long are evicted; 0: never.
+  // A table spread over several servers by id (ShardedClient): this part
+  // holds the ids whose IdShardOf(id, id_shard_count) is id_shard_index,
+  // and refuses the others. 1: the whole table.
+  int32_t id_shard_index = 0;
+  int32_t id_shard_count = 1;
 };
+
+// How a gather reads a dynamic table's rows.
+enum class TableRead {
+  // A lookup: counts sightings, stores admitted ids, moves last use.
+  kLookup,
+  // The rows as a lookup would return them (stored, or initial), changing
+  // nothing: for inspection (psctl rows) and tests.
+  kPeek,
+};
+
+// Most servers one table is spread over.
+constexpr int32_t kMaxIdShards = 4096;
+
+// Which of `count` id shards holds `id`: the high half of Mix64(id), since
+// a table's stripes (server/dynamic_table.h) take the low bits, so every
+// shard uses all its stripes.
+inline int32_t IdShardOf(int64_t id, int32_t count) {
+  return static_cast<int32_t>((Mix64(static_cast<uint64_t>(id)) >> 32) %
+                              static_cast<uint64_t>(count));
+}
 
 // A dynamic table by full name, as get_variable asks for a variable:
 // kCreate, kReuse or kAutoReuse.

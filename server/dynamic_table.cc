@@ -151,6 +151,16 @@ absl::StatusOr<std::unique_ptr<DynamicTable>> DynamicTable::Create(
                      "': capacity, TTL and sweep interval must not be "
                      "negative"));
   }
+  if (options.spec.id_shard_count < 1 ||
+      options.spec.id_shard_count > kMaxIdShards ||
+      options.spec.id_shard_index < 0 ||
+      options.spec.id_shard_index >= options.spec.id_shard_count) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Dynamic table '", name, "': id shard ", options.spec.id_shard_index,
+        " of ", options.spec.id_shard_count,
+        " is not a shard: the count must be in [1, ", kMaxIdShards,
+        "] and the index in [0, count)"));
+  }
   const int stripes = options.stripes;
   if (stripes < 1 || stripes > kMaxStripes || (stripes & (stripes - 1)) != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -230,6 +240,25 @@ void DynamicTable::SweepLoop(int64_t interval_micros) {
 }
 
 int64_t DynamicTable::Now() const { return options_.now_micros(); }
+
+absl::Status DynamicTable::CheckIdsHeld(absl::Span<const int64_t> ids) const {
+  const int32_t count = options_.spec.id_shard_count;
+  if (count == 1) return absl::OkStatus();
+  const int32_t index = options_.spec.id_shard_index;
+  for (const int64_t id : ids) {
+    const int32_t shard = IdShardOf(id, count);
+    if (shard != index) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "Id ", id, " of dynamic table '", options_.name,
+          "' belongs to id shard ", shard, " of ", count,
+          ", and this server holds id shard ", index,
+          ": a table spread over servers is read and written through a "
+          "client that lists all of them, in the order of their "
+          "--shard_index (ShardedClient)"));
+    }
+  }
+  return absl::OkStatus();
+}
 
 TableStripe& DynamicTable::StripeOf(int64_t id) const {
   return *stripes_[Mix64(static_cast<uint64_t>(id)) & (stripes_.size() - 1)];
@@ -378,6 +407,7 @@ absl::Status DynamicTable::Lookup(absl::Span<const int64_t> ids,
                      ids.size(), " ids needs room for ", ids.size() * width,
                      " floats, got ", out.size()));
   }
+  if (absl::Status held = CheckIdsHeld(ids); !held.ok()) return held;
   if (ids.empty()) return absl::OkStatus();
   // Initial entries drawn before the stripes were locked: drawing them (a
   // normal per element, say) is most of what storing a new id costs, and
@@ -500,6 +530,34 @@ absl::Status DynamicTable::Lookup(absl::Span<const int64_t> ids,
   return Commit(position);
 }
 
+absl::Status DynamicTable::Peek(absl::Span<const int64_t> ids,
+                                absl::Span<float> out) const {
+  const size_t width = static_cast<size_t>(options_.spec.width);
+  if (out.size() != ids.size() * width) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Dynamic table '", options_.name, "': a peek at ",
+                     ids.size(), " ids needs room for ", ids.size() * width,
+                     " floats, got ", out.size()));
+  }
+  if (absl::Status held = CheckIdsHeld(ids); !held.ok()) return held;
+  if (ids.empty()) return absl::OkStatus();
+  std::vector<float> initial(entry_floats_);
+  StripeLocks locks(this, StripeMask(ids));
+  for (size_t i = 0; i < ids.size(); ++i) {
+    TableStripe& stripe = StripeOf(ids[i]);
+    stripe.mu.AssertHeld();
+    const uint32_t e = stripe.Find(ids[i]);
+    const float* row = initial.data();
+    if (e == kNoEntry) {
+      InitialEntry(ids[i], initial.data());
+    } else {
+      row = stripe.Entry(e);
+    }
+    std::memcpy(out.data() + i * width, row, width * sizeof(float));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status DynamicTable::Assign(absl::Span<const int64_t> ids,
                                   absl::Span<const float> rows) {
   return Write(ids, rows, /*add=*/false);
@@ -519,6 +577,7 @@ absl::Status DynamicTable::Write(absl::Span<const int64_t> ids,
                      " ids need ", ids.size(), " rows of ", width, " floats (",
                      ids.size() * width, "), got ", rows.size(), " floats"));
   }
+  if (absl::Status held = CheckIdsHeld(ids); !held.ok()) return held;
   if (ids.empty()) return absl::OkStatus();
   const DistinctIds distinct(ids);
   uint64_t position = 0;
@@ -616,6 +675,7 @@ absl::Status DynamicTable::ApplyGradient(const OptimizerSpec& optimizer,
                      " ids need a gradient of ", ids.size() * width,
                      " floats, got ", grad.size()));
   }
+  if (absl::Status held = CheckIdsHeld(ids); !held.ok()) return held;
   if (ids.empty()) return absl::OkStatus();
   uint64_t position = 0;
   {

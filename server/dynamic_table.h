@@ -24,6 +24,11 @@
 // - Durability: with a change log, every write and eviction is recorded
 //   before it takes effect (TableChange says what is and is not).
 //
+// - Spread over servers: a table whose spec names an id shard holds only
+//   that shard's ids (IdShardOf) and refuses a call naming any other with
+//   FAILED_PRECONDITION, so a client that does not know the table is spread
+//   gets an error rather than rows from the wrong server.
+//
 // Every call is atomic: it locks the stripes its ids fall in, in order, and
 // holds them until it is done, so a lookup sees a push whole or not at all
 // and calls on disjoint stripes run in parallel. Eviction takes one stripe
@@ -106,6 +111,11 @@ class DynamicTable {
   // INVALID_ARGUMENT when `out` has another size; RESOURCE_EXHAUSTED when
   // new rows do not fit and evict_when_full is off (nothing changes then).
   absl::Status Lookup(absl::Span<const int64_t> ids, absl::Span<float> out);
+
+  // The rows of `ids` as Lookup would return them (stored, or initial),
+  // changing nothing: no sightings counted, no row stored, no last use
+  // moved, no counter. For inspection (psctl rows) and tests.
+  absl::Status Peek(absl::Span<const int64_t> ids, absl::Span<float> out) const;
 
   // tf.scatter_update: stores each id's row (the last row of a repeated id
   // wins). tf.scatter_add: adds to each id's row (a missing id starts from
@@ -201,6 +211,8 @@ class DynamicTable {
   // rows over the capacity.
   absl::StatusOr<int64_t> EvictFromEachStripe(bool idle, uint64_t* position);
   int64_t Now() const;
+  // FAILED_PRECONDITION naming the first id another id shard holds.
+  absl::Status CheckIdsHeld(absl::Span<const int64_t> ids) const;
   void SweepLoop(int64_t interval_micros);
 
   const DynamicTableOptions options_;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "common/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -386,6 +387,90 @@ TEST(DynamicTableTest, BadArgumentsAreRefusedPrecisely) {
   // No ids: a valid no-op.
   EXPECT_TRUE(table->Lookup({}, {}).ok());
   EXPECT_EQ(table->GetStats().stored_rows, 0);
+}
+
+// A peek returns what a lookup would and changes nothing: no sighting is
+// counted (the next lookup is still the first), no row stored, no last use
+// moved (the peeked row is still the one evicted first).
+TEST(DynamicTableTest, APeekChangesNothing) {
+  DynamicTableOptions options = Options();
+  options.spec.admit_after = 2;
+  options.spec.capacity = 2;
+  FakeClock clock;
+  options.now_micros = clock.Function();
+  auto table = Make(options);
+  auto reference = Make(Options());
+  std::vector<float> peeked(2 * kWidth);
+  ASSERT_TRUE(table->Peek({5, 6}, absl::MakeSpan(peeked)).ok());
+  EXPECT_TRUE(SameBits(peeked, Lookup(*reference, {5, 6})));
+  ASSERT_TRUE(table->Peek({5, 6}, absl::MakeSpan(peeked)).ok());
+  const DynamicTable::Stats untouched = table->GetStats();
+  EXPECT_EQ(untouched.lookup_ids, 0);
+  EXPECT_EQ(untouched.stored_rows, 0);
+  Lookup(*table, {5});  // The first sighting, despite two peeks.
+  EXPECT_EQ(table->GetStats().stored_rows, 0);
+
+  const std::vector<float> one(kWidth, 1.0f), two(kWidth, 2.0f);
+  ASSERT_TRUE(table->Assign({1}, one).ok());
+  clock.Advance(10);
+  ASSERT_TRUE(table->Assign({2}, two).ok());
+  clock.Advance(10);
+  std::vector<float> row(kWidth);
+  ASSERT_TRUE(table->Peek({1}, absl::MakeSpan(row)).ok());
+  EXPECT_EQ(row, one);
+  ASSERT_TRUE(table->Assign({3}, two).ok());  // Evicts 1, peeked or not.
+  ASSERT_TRUE(table->Peek({1, 2}, absl::MakeSpan(peeked)).ok());
+  EXPECT_NE(Row(peeked, 0), one);
+  EXPECT_EQ(Row(peeked, 1), two);
+}
+
+// A slice of a table spread over 3 servers holds its own ids only and
+// refuses a call naming another (nothing changes); its ids get the rows the
+// whole table would give them.
+TEST(DynamicTableTest, ASliceOfASpreadTableRefusesOtherShardsIds) {
+  DynamicTableOptions bad = Options();
+  bad.spec.id_shard_count = 3;
+  bad.spec.id_shard_index = 3;
+  EXPECT_EQ(DynamicTable::Create(bad).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  bad.spec.id_shard_count = 0;
+  bad.spec.id_shard_index = 0;
+  EXPECT_EQ(DynamicTable::Create(bad).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  DynamicTableOptions options = Options();
+  options.spec.id_shard_index = 1;
+  options.spec.id_shard_count = 3;
+  auto slice = Make(options);
+  auto whole = Make(Options());
+  std::vector<int64_t> own, other;
+  int per_shard[3] = {0, 0, 0};
+  for (int64_t id = 0; id < 3000; ++id) {
+    const int32_t shard = IdShardOf(id, 3);
+    ++per_shard[shard];
+    (shard == 1 ? own : other).push_back(id);
+  }
+  // Every shard gets about a third of the ids.
+  for (const int count : per_shard) {
+    EXPECT_GT(count, 900);
+    EXPECT_LT(count, 1100);
+  }
+  EXPECT_TRUE(SameBits(Lookup(*slice, own), Lookup(*whole, own)));
+  std::vector<float> out(2 * kWidth);
+  const absl::Status refused =
+      slice->Lookup({own[0], other[0]}, absl::MakeSpan(out));
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.message(),
+              HasSubstr(absl::StrCat("Id ", other[0], " of dynamic table")));
+  EXPECT_THAT(refused.message(), HasSubstr("this server holds id shard 1"));
+  EXPECT_EQ(slice->Assign({other[1]}, Row(out, 0)).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(slice->Add({other[1]}, Row(out, 0)).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(
+      slice->ApplyGradient(OptimizerSpec{}, {other[1]}, Row(out, 0)).code(),
+      absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(slice->GetStats().stored_rows, static_cast<int64_t>(own.size()));
 }
 
 // Lookups, writes, gradients and the sweeper at once on a small table that

@@ -38,14 +38,30 @@ absl::StatusOr<FetchedVariable> LocalVariableClient::ReadVariable(
   return FetchedVariable{snapshot->info, false, Bytes(snapshot->value)};
 }
 
-absl::StatusOr<GatheredRows> LocalVariableClient::GatherRows(
-    absl::string_view full_name, absl::Span<const int64_t> ids) {
+namespace {
+
+absl::StatusOr<GatheredRows> ReadRows(VariableStore& store,
+                                      absl::string_view full_name,
+                                      absl::Span<const int64_t> ids,
+                                      TableRead read) {
   absl::StatusOr<VariableStore::GatherResult> gathered =
-      store_->GatherRows(full_name, ids);
+      store.GatherRows(full_name, ids, read);
   if (!gathered.ok()) return gathered.status();
   return GatheredRows{
       std::move(gathered->info),
       std::string(gathered->rows->data(), gathered->rows->size())};
+}
+
+}  // namespace
+
+absl::StatusOr<GatheredRows> LocalVariableClient::GatherRows(
+    absl::string_view full_name, absl::Span<const int64_t> ids) {
+  return ReadRows(*store_, full_name, ids, TableRead::kLookup);
+}
+
+absl::StatusOr<GatheredRows> LocalVariableClient::PeekRows(
+    absl::string_view full_name, absl::Span<const int64_t> ids) {
+  return ReadRows(*store_, full_name, ids, TableRead::kPeek);
 }
 
 absl::StatusOr<GatheredRows> LocalVariableClient::LookupSparse(

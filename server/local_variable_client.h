@@ -38,6 +38,8 @@ class LocalVariableClient final : public VariableClient {
       absl::string_view full_name) override;
   absl::StatusOr<GatheredRows> GatherRows(
       absl::string_view full_name, absl::Span<const int64_t> ids) override;
+  absl::StatusOr<GatheredRows> PeekRows(absl::string_view full_name,
+                                        absl::Span<const int64_t> ids) override;
   absl::StatusOr<VariableInfo> PushRows(const RowUpdateSpec& push) override;
   absl::StatusOr<TableStatus> GetTable(const TableRequest& request) override;
   absl::StatusOr<TableStatus> GetTableStats(absl::string_view name) override;

@@ -107,6 +107,11 @@ ABSL_FLAG(int64_t, push_buffer_pool_bytes,
           "Memory kept from one streamed push for the next to gather its "
           "values in, so that steady pushes fault no fresh pages in; held "
           "by the process outside --max_total_bytes (0: keep none).");
+ABSL_FLAG(int, table_stripes, 32,
+          "Lock stripes per dynamic table, a power of two in [1, 32]: calls "
+          "whose ids fall in different stripes run in parallel, and a full "
+          "table evicts the least recently used row of the new id's stripe "
+          "(1: exact LRU over the whole table, one call at a time).");
 ABSL_FLAG(bool, reflection, false,
           "Serve gRPC server reflection (for grpcurl without the .proto). It "
           "answers without a token and hands out the whole schema.");
@@ -264,6 +269,15 @@ int Run() {
   options.store.max_total_bytes = absl::GetFlag(FLAGS_max_total_bytes);
   options.store.push_ids_to_remember =
       absl::GetFlag(FLAGS_push_ids_to_remember);
+  options.store.table_stripes = absl::GetFlag(FLAGS_table_stripes);
+  if (options.store.table_stripes < 1 || options.store.table_stripes > 32 ||
+      (options.store.table_stripes & (options.store.table_stripes - 1)) != 0) {
+    Log(LogLevel::kError,
+        "Cannot start: --table_stripes must be a power of two in [1, 32], "
+        "got ",
+        options.store.table_stripes, ".");
+    return 2;
+  }
   const double idle_seconds = absl::GetFlag(FLAGS_stream_idle_seconds);
   if (idle_seconds < 0) {
     Log(LogLevel::kError, "Cannot start: --stream_idle_seconds must be >= 0.");

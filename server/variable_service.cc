@@ -184,7 +184,9 @@ absl::StatusOr<VariableStore::GatherResult> VariableService::GatherRows(
                      " ids; this one asks for ", request.ids_size(),
                      ". Split it into several calls."));
   }
-  return store_->GatherRows(request.name(), request.ids());
+  return store_->GatherRows(
+      request.name(), request.ids(),
+      request.peek() ? TableRead::kPeek : TableRead::kLookup);
 }
 
 absl::StatusOr<VariableStore::GatherResult> VariableService::LookupSparse(

@@ -63,6 +63,10 @@ struct StoreOptions {
   // How often each dynamic table sweeps out idle rows (and rows over its
   // capacity).
   int64_t table_sweep_interval_micros = 1'000'000;
+  // Lock stripes per dynamic table (DynamicTableOptions::stripes): a power
+  // of two in [1, DynamicTable::kMaxStripes]. 1 makes capacity eviction
+  // exact LRU over the whole table, at the cost of parallel calls.
+  int table_stripes = 32;
 };
 
 // The registry of named variables: tf.get_variable's semantics, resolved
@@ -141,9 +145,12 @@ class VariableStore {
   // from one version. NOT_FOUND for a missing variable; INVALID_ARGUMENT for
   // a scalar, an id outside [0, rows) (the first one, in TensorFlow's
   // words), or a result larger than kMaxGatherBytes; RESOURCE_EXHAUSTED
-  // when the result cannot be allocated.
+  // when the result cannot be allocated. On a dynamic table, `read` says
+  // whether this is a lookup or a peek (common/table_spec.h); a variable's
+  // gather changes nothing either way.
   absl::StatusOr<GatherResult> GatherRows(absl::string_view full_name,
-                                          absl::Span<const int64_t> ids)
+                                          absl::Span<const int64_t> ids,
+                                          TableRead read = TableRead::kLookup)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // tf.nn.embedding_lookup_sparse pooled here (server/bags.h): one row per
@@ -449,7 +456,8 @@ class VariableStore {
       absl::string_view name, const TableSpec& spec)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<GatherResult> GatherTableRows(StoreTable& table,
-                                               absl::Span<const int64_t> ids)
+                                               absl::Span<const int64_t> ids,
+                                               TableRead read)
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<VariableInfo> PushTableRows(StoreTable& table,
                                              const RowUpdateSpec& push)

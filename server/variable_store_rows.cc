@@ -124,9 +124,10 @@ absl::Status ValidateRowUpdate(const RowUpdateSpec& push) {
 }  // namespace
 
 absl::StatusOr<VariableStore::GatherResult> VariableStore::GatherRows(
-    absl::string_view full_name, absl::Span<const int64_t> ids) {
+    absl::string_view full_name, absl::Span<const int64_t> ids,
+    TableRead read) {
   if (std::shared_ptr<StoreTable> table = FindTable(full_name)) {
-    return GatherTableRows(*table, ids);
+    return GatherTableRows(*table, ids, read);
   }
   absl::StatusOr<std::shared_ptr<Variable>> found = Find(full_name);
   if (!found.ok()) return found.status();

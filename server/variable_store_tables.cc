@@ -44,7 +44,8 @@ std::string Describe(const TableSpec& spec) {
                       ", admit_after ", spec.admit_after, ", ttl_micros ",
                       spec.ttl_micros, ", initializer ",
                       InitializerName(spec.initializer.kind), " seed ",
-                      spec.initializer.seed.value_or(0));
+                      spec.initializer.seed.value_or(0), ", id shard ",
+                      spec.id_shard_index, " of ", spec.id_shard_count);
 }
 
 bool SameSpec(const TableSpec& a, const TableSpec& b) {
@@ -54,7 +55,8 @@ bool SameSpec(const TableSpec& a, const TableSpec& b) {
          a.initial_accumulator_value == b.initial_accumulator_value &&
          a.admit_after == b.admit_after && a.capacity == b.capacity &&
          a.evict_when_full == b.evict_when_full &&
-         a.ttl_micros == b.ttl_micros && x.kind == y.kind &&
+         a.ttl_micros == b.ttl_micros && a.id_shard_index == b.id_shard_index &&
+         a.id_shard_count == b.id_shard_count && x.kind == y.kind &&
          x.values == y.values && x.value_shape == y.value_shape &&
          x.minval == y.minval && x.maxval == y.maxval && x.mean == y.mean &&
          x.stddev == y.stddev && x.scale == y.scale && x.mode == y.mode &&
@@ -132,6 +134,7 @@ VariableStore::MakeTableLocked(absl::string_view name, const TableSpec& spec) {
   DynamicTableOptions options;
   options.name = std::string(name);
   options.spec = spec;
+  options.stripes = options_.table_stripes;
   options.change_log = change_log_ != nullptr ? store_table.get() : nullptr;
   absl::StatusOr<std::unique_ptr<DynamicTable>> table =
       DynamicTable::Create(std::move(options));
@@ -231,7 +234,7 @@ std::shared_ptr<VariableStore::StoreTable> VariableStore::FindTable(
 }
 
 absl::StatusOr<VariableStore::GatherResult> VariableStore::GatherTableRows(
-    StoreTable& table, absl::Span<const int64_t> ids) {
+    StoreTable& table, absl::Span<const int64_t> ids, TableRead read) {
   const size_t row_bytes = static_cast<size_t>(table.spec.width) * 4;
   if (ids.size() > kMaxGatherBytes / row_bytes) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -244,9 +247,11 @@ absl::StatusOr<VariableStore::GatherResult> VariableStore::GatherTableRows(
       absl::StrCat("Gathering ", ids.size(), " rows of ", table.name));
   if (!rows.ok()) return rows.status();
   // TensorBuffer is 64-byte aligned, so it holds floats.
-  const absl::Status looked = table.table->Lookup(
-      ids, absl::MakeSpan(reinterpret_cast<float*>((*rows)->data()),
-                          ids.size() * table.spec.width));
+  const absl::Span<float> out = absl::MakeSpan(
+      reinterpret_cast<float*>((*rows)->data()), ids.size() * table.spec.width);
+  const absl::Status looked = read == TableRead::kPeek
+                                  ? table.table->Peek(ids, out)
+                                  : table.table->Lookup(ids, out);
   if (!looked.ok()) return looked;
   GatherResult result;
   result.info = InfoOf(table.name, table.spec, table.table->GetStats());

@@ -292,6 +292,70 @@ TEST_F(ShardedE2ETest, PsctlListsAndDeletesAcrossShards) {
   EXPECT_THAT(health.err, HasSubstr("give it --server, not --servers"));
 }
 
+// A dynamic table spread over the three shards by id: rows written through
+// one worker are read by another that never met the table, every shard holds
+// a share, a shard killed with SIGKILL comes back with its slice, and psctl
+// shows the whole table's counters.
+TEST_F(ShardedE2ETest, ADynamicTableIsSpreadOverTheShardsById) {
+  TableRequest request;
+  request.name = "ctr/items";
+  request.reuse = ReuseMode::kCreate;
+  request.spec.width = 4;
+  request.spec.capacity = 30000;
+  request.spec.initializer.kind = InitializerKind::kRandomUniform;
+  request.spec.optimizer = OptimizerKind::kAdagrad;
+  auto made = client_->GetTable(request);
+  ASSERT_TRUE(made.ok()) << made.status();
+  EXPECT_EQ(made->spec.capacity, 30000);
+  std::vector<int64_t> ids;
+  std::vector<float> values;
+  for (int64_t i = 0; i < 300; ++i) {
+    ids.push_back((i << 40) + i);
+    for (int j = 0; j < 4; ++j) values.push_back(i + 0.25f * j);
+  }
+  const std::string bytes = Bytes(values);
+  RowUpdateSpec assign;
+  assign.name = "ctr/items";
+  assign.kind = UpdateKind::kAssign;
+  assign.ids = ids;
+  assign.rows = bytes;
+  ASSERT_TRUE(client_->PushRows(assign).ok());
+  for (int s = 0; s < kShards; ++s) {
+    auto slice = direct_[s]->GetTableStats("ctr/items");
+    ASSERT_TRUE(slice.ok()) << slice.status();
+    EXPECT_EQ(slice->spec.id_shard_index, s);
+    EXPECT_GT(slice->counters.stored_rows, 50) << s;
+  }
+
+  servers_[1]->StopWith(SIGKILL);
+  Restart(1);
+  auto other = ShardedClient::Connect(targets_, JobOptions());
+  ASSERT_TRUE(other.ok()) << other.status();
+  // The first call may still meet the killed server's connection
+  // (UNAVAILABLE); a gather is safe to retry.
+  auto read = (*other)->GatherRows("ctr/items", ids);
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(10);
+       absl::IsUnavailable(read.status()) && absl::Now() < deadline;) {
+    read = (*other)->GatherRows("ctr/items", ids);
+  }
+  ASSERT_TRUE(read.ok()) << read.status() << servers_[1]->Log();
+  EXPECT_EQ(Floats(read->rows), values);
+
+  const CommandResult shown =
+      RunCommand({PsctlBinary(), "--servers=" + absl::StrJoin(targets_, ","),
+                  "table", "ctr/items"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_THAT(shown.out, HasSubstr("\"stored_rows\":300"));
+  EXPECT_THAT(shown.out, HasSubstr("\"capacity\":30000"));
+  EXPECT_THAT(shown.out, HasSubstr("\"id_shards\":3"));
+
+  ASSERT_TRUE((*other)->DeleteVariable("ctr/items").ok());
+  for (int s = 0; s < kShards; ++s) {
+    EXPECT_EQ(direct_[s]->GetTableStats("ctr/items").status().code(),
+              absl::StatusCode::kNotFound);
+  }
+}
+
 TEST_F(ShardedE2ETest, SlotsAndPartsAreFoundOnTheShardsThatHoldThem) {
   ASSERT_TRUE(
       client_->GetPartitionedVariable(Zeros("emb", "table", {6, 2}), kShards)

@@ -361,6 +361,9 @@ absl::StatusOr<TableSpec> FromProto(const rpc::TableSpec& proto) {
   spec.capacity = proto.capacity();
   spec.evict_when_full = !proto.refuse_when_full();
   spec.ttl_micros = proto.ttl_seconds() * 1000000;
+  spec.id_shard_index = proto.id_shard_index();
+  spec.id_shard_count =
+      proto.id_shard_count() == 0 ? 1 : proto.id_shard_count();
   return spec;
 }
 
@@ -373,6 +376,8 @@ void ToProto(const TableSpec& spec, rpc::TableSpec* proto) {
   proto->set_capacity(spec.capacity);
   proto->set_refuse_when_full(!spec.evict_when_full);
   proto->set_ttl_seconds(spec.ttl_micros / 1000000);
+  proto->set_id_shard_index(spec.id_shard_index);
+  proto->set_id_shard_count(spec.id_shard_count);
 }
 
 void ToProto(const TableCounters& counters, rpc::TableStats* proto) {

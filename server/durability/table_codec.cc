@@ -9,7 +9,8 @@
 namespace paramserver {
 namespace {
 
-constexpr uint32_t kSpecVersion = 1;
+// 2 added the id shard; a version 1 spec is a whole table.
+constexpr uint32_t kSpecVersion = 2;
 
 absl::Status Damaged(const char* what) {
   return absl::DataLossError(
@@ -181,12 +182,14 @@ void EncodeTableSpec(const TableSpec& spec, std::string* out) {
   PutInt64(out, spec.capacity);
   out->push_back(spec.evict_when_full ? 1 : 0);
   PutInt64(out, spec.ttl_micros);
+  PutFixed32(out, static_cast<uint32_t>(spec.id_shard_index));
+  PutFixed32(out, static_cast<uint32_t>(spec.id_shard_count));
 }
 
 absl::Status DecodeTableSpec(ByteReader* reader, TableSpec* spec) {
   uint32_t version, optimizer;
   uint8_t evict;
-  if (!reader->ReadFixed32(&version) || version != kSpecVersion ||
+  if (!reader->ReadFixed32(&version) || version < 1 || version > kSpecVersion ||
       !ReadInt64(reader, &spec->width) ||
       !DecodeInitializer(reader, &spec->initializer) ||
       !reader->ReadFixed32(&optimizer) ||
@@ -197,6 +200,15 @@ absl::Status DecodeTableSpec(ByteReader* reader, TableSpec* spec) {
       evict > 1 || !ReadInt64(reader, &spec->ttl_micros)) {
     return Damaged("spec");
   }
+  uint32_t shard_index = 0, shard_count = 1;
+  if (version >= 2 && (!reader->ReadFixed32(&shard_index) ||
+                       !reader->ReadFixed32(&shard_count) || shard_count < 1 ||
+                       shard_count > static_cast<uint32_t>(kMaxIdShards) ||
+                       shard_index >= shard_count)) {
+    return Damaged("spec");
+  }
+  spec->id_shard_index = static_cast<int32_t>(shard_index);
+  spec->id_shard_count = static_cast<int32_t>(shard_count);
   spec->optimizer = static_cast<OptimizerKind>(optimizer);
   spec->evict_when_full = evict == 1;
   return absl::OkStatus();

@@ -34,6 +34,8 @@ TableSpec FullSpec() {
   spec.capacity = 123456;
   spec.evict_when_full = false;
   spec.ttl_micros = 86'400'000'000;
+  spec.id_shard_index = 2;
+  spec.id_shard_count = 5;
   return spec;
 }
 
@@ -68,6 +70,8 @@ TEST(TableCodecTest, ASpecReadsBackAsWritten) {
   EXPECT_EQ(decoded.capacity, 123456);
   EXPECT_FALSE(decoded.evict_when_full);
   EXPECT_EQ(decoded.ttl_micros, 86'400'000'000);
+  EXPECT_EQ(decoded.id_shard_index, 2);
+  EXPECT_EQ(decoded.id_shard_count, 5);
 
   // Unset optionals stay unset.
   TableSpec plain;
@@ -96,7 +100,7 @@ TEST(TableCodecTest, TruncatedOrOutOfRangeSpecsAreRefused) {
         << n;
   }
   std::string bad_version = bytes;
-  bad_version[0] = 2;
+  bad_version[0] = 3;
   ByteReader version_reader(bad_version);
   TableSpec decoded;
   EXPECT_EQ(DecodeTableSpec(&version_reader, &decoded).code(),
@@ -106,6 +110,28 @@ TEST(TableCodecTest, TruncatedOrOutOfRangeSpecsAreRefused) {
   ByteReader kind_reader(bad_kind);
   EXPECT_EQ(DecodeTableSpec(&kind_reader, &decoded).code(),
             absl::StatusCode::kDataLoss);
+  // The id shard (the last 8 bytes): index 5 of 5 is no shard.
+  std::string bad_shard = bytes;
+  bad_shard[bytes.size() - 8] = 5;
+  ByteReader shard_reader(bad_shard);
+  EXPECT_EQ(DecodeTableSpec(&shard_reader, &decoded).code(),
+            absl::StatusCode::kDataLoss);
+}
+
+// A spec written before tables could be spread (version 1, no id shard)
+// reads as a whole table.
+TEST(TableCodecTest, AVersionOneSpecIsAWholeTable) {
+  std::string bytes;
+  EncodeTableSpec(FullSpec(), &bytes);
+  bytes.resize(bytes.size() - 8);
+  bytes[0] = 1;
+  ByteReader reader(bytes);
+  TableSpec decoded;
+  ASSERT_TRUE(DecodeTableSpec(&reader, &decoded).ok());
+  EXPECT_EQ(reader.remaining(), 0u);
+  EXPECT_EQ(decoded.capacity, 123456);
+  EXPECT_EQ(decoded.id_shard_index, 0);
+  EXPECT_EQ(decoded.id_shard_count, 1);
 }
 
 TEST(TableCodecTest, AChangeReadsBackAsWritten) {
