@@ -520,7 +520,7 @@ absl::Status DynamicTable::Lookup(absl::Span<const int64_t> ids,
       TableStripe& stripe = StripeOf(ids[i]);
       stripe.mu.AssertHeld();
       std::memcpy(row_out, stripe.Entry(e), width * sizeof(float));
-      stripe.Touch(e, now);
+      stripe.TouchByLookup(e, now);
     }
     lookup_ids_.fetch_add(static_cast<int64_t>(ids.size()),
                           std::memory_order_relaxed);
@@ -805,9 +805,55 @@ absl::StatusOr<int64_t> DynamicTable::EvictFromEachStripe(bool idle,
   return evicted;
 }
 
+absl::Status DynamicTable::LogTouches(uint64_t* position) {
+  if (options_.change_log == nullptr) return absl::OkStatus();
+  const int64_t now = Now();
+  // Rows used since the last pass began (less a margin for lookups that
+  // read the clock before it and touched after) are at the head of each
+  // list; those whose use no record holds are logged.
+  const int64_t since =
+      touches_logged_since_.exchange(now - kTouchMarginMicros);
+  for (const auto& stripe_ptr : stripes_) {
+    TableStripe& stripe = *stripe_ptr;
+    MutexLock lock(&stripe.mu);
+    std::vector<uint32_t> entries;
+    for (uint32_t e = stripe.head; e != kNoEntry && stripe.last_use[e] >= since;
+         e = stripe.next[e]) {
+      if (stripe.use_logged[e] == 0) entries.push_back(e);
+    }
+    for (size_t begin = 0; begin < entries.size();
+         begin += kRowsPerDumpRecord) {
+      const size_t end = std::min(entries.size(), begin + kRowsPerDumpRecord);
+      std::vector<int64_t> ids, last_use;
+      for (size_t k = begin; k < end; ++k) {
+        ids.push_back(stripe.ids[entries[k]]);
+        last_use.push_back(stripe.last_use[entries[k]]);
+      }
+      TableChange change;
+      change.time_micros = now;
+      change.touched_ids = ids;
+      change.touched_last_use = last_use;
+      change.gradient = true;  // A checkpoint's dump holds last uses too.
+      absl::StatusOr<uint64_t> logged = Log(change);
+      if (!logged.ok()) {
+        // Not all were logged: the next pass looks again from here.
+        touches_logged_since_.store(since);
+        return logged.status();
+      }
+      *position = std::max(*position, *logged);
+      for (size_t k = begin; k < end; ++k) stripe.use_logged[entries[k]] = 1;
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<int64_t> DynamicTable::EvictIdle() {
   uint64_t position = 0;
   int64_t evicted = 0;
+  if (absl::Status touches = LogTouches(&position); !touches.ok()) {
+    Commit(position).IgnoreError();
+    return touches;
+  }
   // Evictions logged before a failure took effect: they are committed
   // before the failure is returned.
   if (options_.spec.ttl_micros > 0) {
@@ -846,9 +892,16 @@ absl::Status DynamicTable::Replay(const TableChange& change) {
         change.written_ids.size(), " rows but gives ",
         change.written_last_use.size(), " last-use times"));
   }
+  if (change.touched_last_use.size() != change.touched_ids.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Dynamic table '", options_.name, "': a recorded change touches ",
+        change.touched_ids.size(), " rows but gives ",
+        change.touched_last_use.size(), " last-use times"));
+  }
   std::vector<int64_t> all(change.written_ids.begin(),
                            change.written_ids.end());
   all.insert(all.end(), change.evicted_ids.begin(), change.evicted_ids.end());
+  all.insert(all.end(), change.touched_ids.begin(), change.touched_ids.end());
   StripeLocks locks(this, StripeMask(all));
   for (const int64_t id : change.evicted_ids) {
     TableStripe& stripe = StripeOf(id);
@@ -874,6 +927,14 @@ absl::Status DynamicTable::Replay(const TableChange& change) {
                 change.written_entries.data() + d * entry_floats_,
                 entry_floats_ * sizeof(float));
     stripe.Touch(e, last_use);
+  }
+  for (size_t t = 0; t < change.touched_ids.size(); ++t) {
+    TableStripe& stripe = StripeOf(change.touched_ids[t]);
+    stripe.mu.AssertHeld();
+    const uint32_t e = stripe.Find(change.touched_ids[t]);
+    // A row evicted since, or admitted by a lookup (never recorded).
+    if (e == kNoEntry) continue;
+    stripe.PlaceByTime(e, change.touched_last_use[t]);
   }
   int64_t steps = steps_.load();
   while (steps < change.steps &&
@@ -904,6 +965,7 @@ absl::StatusOr<uint64_t> DynamicTable::LogRows() {
       if (e != kNoEntry) {
         ids.push_back(stripe.ids[e]);
         last_use.push_back(stripe.last_use[e]);
+        stripe.use_logged[e] = 1;  // If the record fails, LogRows fails.
         const float* entry = stripe.Entry(e);
         entries.insert(entries.end(), entry, entry + entry_floats_);
         e = stripe.prev[e];

@@ -134,7 +134,8 @@ class DynamicTable {
                              absl::Span<const int64_t> ids,
                              absl::Span<const float> grad);
 
-  // Evicts every row idle for longer than the TTL (nothing without one),
+  // Records the last uses that only lookups moved (with a change log), then
+  // evicts every row idle for longer than the TTL (nothing without one),
   // then, while more rows than the capacity are stored (possible only when
   // an insert found nothing in its stripe it could evict), the least
   // recently used rows of each stripe in turn. Returns how many rows went.
@@ -207,6 +208,9 @@ class DynamicTable {
   // Assign and Add (`add`), logged.
   absl::Status Write(absl::Span<const int64_t> ids,
                      absl::Span<const float> rows, bool add);
+  // Records the last use of rows that only lookups moved since a record
+  // last held it (EvictIdle's first pass), so restarts keep recency.
+  absl::Status LogTouches(uint64_t* position);
   // EvictIdle's two passes over the stripes: rows idle past the TTL, then
   // rows over the capacity.
   absl::StatusOr<int64_t> EvictFromEachStripe(bool idle, uint64_t* position);
@@ -229,6 +233,9 @@ class DynamicTable {
   std::atomic<int64_t> lookup_hits_{0};
   std::atomic<int64_t> dropped_gradient_rows_{0};
   std::atomic<int64_t> steps_{0};
+  // LogTouches walks rows used since this time.
+  static constexpr int64_t kTouchMarginMicros = 1'000'000;
+  std::atomic<int64_t> touches_logged_since_{0};
 
   Mutex sweep_mu_;
   bool stopping_ ABSL_GUARDED_BY(sweep_mu_) = false;

@@ -527,6 +527,8 @@ class RecordingLog : public TableChangeLog {
     std::vector<float> written_entries;
     std::vector<int64_t> written_last_use;
     std::vector<int64_t> evicted_ids;
+    std::vector<int64_t> touched_ids;
+    std::vector<int64_t> touched_last_use;
   };
 
   absl::StatusOr<uint64_t> Append(const TableChange& change) override {
@@ -540,7 +542,11 @@ class RecordingLog : public TableChangeLog {
                         std::vector<int64_t>(change.written_last_use.begin(),
                                              change.written_last_use.end()),
                         std::vector<int64_t>(change.evicted_ids.begin(),
-                                             change.evicted_ids.end())});
+                                             change.evicted_ids.end()),
+                        std::vector<int64_t>(change.touched_ids.begin(),
+                                             change.touched_ids.end()),
+                        std::vector<int64_t>(change.touched_last_use.begin(),
+                                             change.touched_last_use.end())});
     return records_.size();
   }
   absl::Status Commit(uint64_t position) override {
@@ -605,8 +611,47 @@ void ReplayAll(RecordingLog& log, DynamicTable& table) {
     change.written_entries = record.written_entries;
     change.written_last_use = record.written_last_use;
     change.evicted_ids = record.evicted_ids;
+    change.touched_ids = record.touched_ids;
+    change.touched_last_use = record.touched_last_use;
     ASSERT_TRUE(table.Replay(change).ok());
   }
+}
+
+// Last uses that only lookups moved reach the log at the next sweep, and a
+// table replayed from it evicts by them: the row looked up late outlives
+// the TTL of its write; the row only written does not.
+TEST(DynamicTableTest, ALookupsLastUseIsLoggedAndSurvivesReplay) {
+  RecordingLog log;
+  FakeClock clock;
+  DynamicTableOptions options = Options();
+  options.spec.ttl_micros = 100;
+  options.now_micros = clock.Function();
+  options.change_log = &log;
+  auto table = Make(options);
+  const std::vector<float> rows(2 * kWidth, 1.0f);
+  ASSERT_TRUE(table->Assign({1, 2}, rows).ok());
+  clock.Advance(80);
+  Lookup(*table, {1});
+  ASSERT_TRUE(table->EvictIdle().ok());  // Logs 1's use; evicts nothing.
+  const std::vector<RecordingLog::Record> records = log.records();
+  ASSERT_EQ(records.size(), 2u);  // The write, and 1's last use.
+  EXPECT_EQ(records[1].touched_ids, std::vector<int64_t>{1});
+  ASSERT_TRUE(table->EvictIdle().ok());  // Nothing new to log.
+  EXPECT_EQ(log.records().size(), 2u);
+
+  DynamicTableOptions replay_options = Options();
+  replay_options.spec.ttl_micros = 100;
+  replay_options.now_micros = clock.Function();
+  auto replayed = Make(replay_options);
+  ReplayAll(log, *replayed);
+  clock.Advance(50);  // 130 since the write, 50 since the lookup.
+  absl::StatusOr<int64_t> evicted = replayed->EvictIdle();
+  ASSERT_TRUE(evicted.ok()) << evicted.status();
+  EXPECT_EQ(*evicted, 1);
+  std::vector<float> peeked(2 * kWidth);
+  ASSERT_TRUE(replayed->Peek({1, 2}, absl::MakeSpan(peeked)).ok());
+  EXPECT_EQ(Row(peeked, 0), Row(rows, 0));  // Still stored.
+  EXPECT_NE(Row(peeked, 1), Row(rows, 1));  // Evicted: its initial row.
 }
 
 // Replaying the records in order over an empty table rebuilds every row

@@ -17,8 +17,8 @@ namespace paramserver {
 //
 // Not recorded: a lookup's admissions (an admitted row holds its initial
 // value, which a lookup after a restart returns and stores again once the
-// id is seen enough) and last-use times that only lookups moved (a restart
-// makes those rows look idle since their last write).
+// id is seen enough). Last-use times that only lookups moved are recorded
+// by the sweep after them (touched_ids).
 struct TableChange {
   int64_t time_micros = 0;  // The written rows' last use.
   // The table's gradient steps after the change; 0: unchanged.
@@ -30,8 +30,13 @@ struct TableChange {
   // time_micros.
   absl::Span<const int64_t> written_last_use;
   absl::Span<const int64_t> evicted_ids;
-  // An optimizer step (ApplyGradient), which a log that keeps only
-  // checkpoints may skip; writes, evictions and dumps are never skipped.
+  // Rows whose last use only lookups moved, and that last use; replay moves
+  // those that are stored to their place in the recency list.
+  absl::Span<const int64_t> touched_ids;
+  absl::Span<const int64_t> touched_last_use;
+  // An optimizer step (ApplyGradient) or last uses, which a log that keeps
+  // only checkpoints may skip (the next checkpoint's dump holds both);
+  // writes, evictions and dumps are never skipped.
   bool gradient = false;
 };
 

@@ -36,6 +36,8 @@ struct TableStripe {
   // Per entry.
   std::vector<int64_t> ids ABSL_GUARDED_BY(mu);
   std::vector<int64_t> last_use ABSL_GUARDED_BY(mu);
+  // 0: last_use was moved by a lookup and is in no log record yet.
+  std::vector<uint8_t> use_logged ABSL_GUARDED_BY(mu);
   std::vector<uint32_t> prev ABSL_GUARDED_BY(mu);
   std::vector<uint32_t> next ABSL_GUARDED_BY(mu);
   std::vector<uint32_t> free_entries ABSL_GUARDED_BY(mu);
@@ -53,12 +55,42 @@ struct TableStripe {
            (e % chunk_entries) * static_cast<size_t>(entry_floats);
   }
 
-  // Marks `e` used at `now`: the head of the list.
+  // Marks `e` used at `now` by a change that records it: the head of the
+  // list.
   void Touch(uint32_t e, int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     last_use[e] = now;
+    use_logged[e] = 1;
     if (head == e) return;
     Unlink(e);
     PushFront(e);
+  }
+
+  // Marks `e` used at `now` by a lookup, which records nothing.
+  void TouchByLookup(uint32_t e, int64_t now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    Touch(e, now);
+    use_logged[e] = 0;
+  }
+
+  // Replay of a recorded last use: `e` moves to its place in the list,
+  // which stays in order of last use (the walk from the head is short for
+  // a recent time).
+  void PlaceByTime(uint32_t e, int64_t time) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    Unlink(e);
+    last_use[e] = time;
+    use_logged[e] = 1;
+    uint32_t after = kNoEntry;  // The entry `e` goes after.
+    for (uint32_t f = head; f != kNoEntry && last_use[f] > time; f = next[f]) {
+      after = f;
+    }
+    if (after == kNoEntry) {
+      PushFront(e);
+      return;
+    }
+    prev[e] = after;
+    next[e] = next[after];
+    (next[after] == kNoEntry ? tail : prev[next[after]]) = e;
+    next[after] = e;
   }
 
   // A new entry for `id`, most recently used; its floats are uninitialised.
@@ -69,6 +101,7 @@ struct TableStripe {
       free_entries.pop_back();
       ids[e] = id;
       last_use[e] = now;
+      use_logged[e] = 1;
     } else {
       e = static_cast<uint32_t>(ids.size());
       if (e % chunk_entries == 0) {
@@ -76,6 +109,7 @@ struct TableStripe {
       }
       ids.push_back(id);
       last_use.push_back(now);
+      use_logged.push_back(1);
       prev.push_back(kNoEntry);
       next.push_back(kNoEntry);
     }
@@ -94,6 +128,7 @@ struct TableStripe {
   size_t Bytes() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     return chunks.size() * chunk_entries * entry_floats * sizeof(float) +
            (ids.capacity() + last_use.capacity()) * sizeof(int64_t) +
+           use_logged.capacity() +
            (prev.capacity() + next.capacity() + free_entries.capacity()) *
                sizeof(uint32_t) +
            index.capacity() * (sizeof(std::pair<const int64_t, uint32_t>) + 1);

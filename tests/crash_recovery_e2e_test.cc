@@ -221,11 +221,11 @@ std::vector<float> Expected(int64_t seed, const std::vector<TableWrite>& writes,
   for (const TableWrite& write : writes) {
     const std::vector<float> row(kElements, write.value);
     const int64_t ids[1] = {write.id};
-    const absl::Status status =
-        write.kind == UpdateKind::kAssign      ? (*table)->Assign(ids, row)
-        : write.kind == UpdateKind::kAssignAdd ? (*table)->Add(ids, row)
-                                               : (*table)->ApplyGradient(
-                                                     sgd, ids, row);
+    const absl::Status status = write.kind == UpdateKind::kAssign
+                                    ? (*table)->Assign(ids, row)
+                                : write.kind == UpdateKind::kAssignAdd
+                                    ? (*table)->Add(ids, row)
+                                    : (*table)->ApplyGradient(sgd, ids, row);
     EXPECT_TRUE(status.ok()) << status;
   }
   std::vector<int64_t> all(kTableIds);
@@ -299,8 +299,8 @@ TEST(CrashRecoveryE2ETest, ATableComesBackExactlyAfterKillNine) {
     int64_t expected_rows = 0;
     const std::vector<float> without =
         Expected(*seed, acknowledged, &expected_rows);
-    bool matched = found == without &&
-                   table->counters.stored_rows == expected_rows;
+    bool matched =
+        found == without && table->counters.stored_rows == expected_rows;
     if (!matched && in_flight.has_value()) {
       acknowledged.push_back(*in_flight);
       matched = found == Expected(*seed, acknowledged, &expected_rows) &&

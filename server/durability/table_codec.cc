@@ -222,9 +222,17 @@ void EncodeTableChange(const TableChange& change, int64_t entry_floats,
   PutFixed64(out, static_cast<uint64_t>(entry_floats));
   out->append(reinterpret_cast<const char*>(change.written_entries.data()),
               change.written_entries.size() * sizeof(float));
-  out->push_back(change.written_last_use.empty() ? 0 : 1);
+  // Bit 0: the written rows' own last uses follow; bit 1: touched rows
+  // follow the evicted ids (a record without them reads as before).
+  const bool touched = !change.touched_ids.empty();
+  out->push_back(static_cast<char>((change.written_last_use.empty() ? 0 : 1) |
+                                   (touched ? 2 : 0)));
   for (const int64_t time : change.written_last_use) PutInt64(out, time);
   PutIds(out, change.evicted_ids);
+  if (touched) {
+    PutIds(out, change.touched_ids);
+    for (const int64_t time : change.touched_last_use) PutInt64(out, time);
+  }
 }
 
 absl::Status DecodeTableChange(ByteReader* reader, DecodedTableChange* change) {
@@ -251,16 +259,28 @@ absl::Status DecodeTableChange(ByteReader* reader, DecodedTableChange* change) {
   if (!bytes.empty()) {
     std::memcpy(change->written_entries.data(), bytes.data(), bytes.size());
   }
-  uint8_t has_last_use;
-  if (!reader->ReadFixed8(&has_last_use) || has_last_use > 1 ||
-      (has_last_use == 1 && ids > reader->remaining() / 8)) {
+  uint8_t parts;
+  if (!reader->ReadFixed8(&parts) || parts > 3 ||
+      ((parts & 1) != 0 && ids > reader->remaining() / 8)) {
     return Damaged("change");
   }
-  change->written_last_use.resize(has_last_use == 1 ? ids : 0);
+  change->written_last_use.resize((parts & 1) != 0 ? ids : 0);
   for (int64_t& time : change->written_last_use) {
     if (!ReadInt64(reader, &time)) return Damaged("change");
   }
   if (!ReadIds(reader, &change->evicted_ids)) return Damaged("change");
+  change->touched_ids.clear();
+  change->touched_last_use.clear();
+  if ((parts & 2) != 0) {
+    if (!ReadIds(reader, &change->touched_ids) ||
+        change->touched_ids.size() > reader->remaining() / 8) {
+      return Damaged("change");
+    }
+    change->touched_last_use.resize(change->touched_ids.size());
+    for (int64_t& time : change->touched_last_use) {
+      if (!ReadInt64(reader, &time)) return Damaged("change");
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -52,6 +52,8 @@ struct DecodedTableChange {
   std::vector<float> written_entries;
   std::vector<int64_t> written_last_use;  // Empty, or one per written id.
   std::vector<int64_t> evicted_ids;
+  std::vector<int64_t> touched_ids;
+  std::vector<int64_t> touched_last_use;  // One per touched id.
 
   TableChange View() const {
     TableChange change;
@@ -61,6 +63,8 @@ struct DecodedTableChange {
     change.written_entries = written_entries;
     change.written_last_use = written_last_use;
     change.evicted_ids = evicted_ids;
+    change.touched_ids = touched_ids;
+    change.touched_last_use = touched_last_use;
     return change;
   }
 };

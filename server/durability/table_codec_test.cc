@@ -171,9 +171,22 @@ TEST(TableCodecTest, AChangeReadsBackAsWritten) {
   EXPECT_TRUE(change.written_ids.empty());
   EXPECT_TRUE(change.written_last_use.empty());
   EXPECT_THAT(change.evicted_ids, ElementsAre(int64_t{1} << 62));
+  EXPECT_TRUE(change.touched_ids.empty());
 
+  // Last uses that lookups moved, beside a write.
+  const std::vector<int64_t> touched = {3, -4}, touched_use = {50, 60};
+  written_change.touched_ids = touched;
+  written_change.touched_last_use = touched_use;
   bytes.clear();
   EncodeTableChange(written_change, 3, &bytes);
+  ByteReader touch_reader(bytes);
+  ASSERT_TRUE(DecodeTableChange(&touch_reader, &change).ok());
+  EXPECT_EQ(touch_reader.remaining(), 0u);
+  EXPECT_THAT(change.written_ids, ElementsAre(5, -9));
+  EXPECT_THAT(change.touched_ids, ElementsAre(3, -4));
+  EXPECT_THAT(change.touched_last_use, ElementsAre(50, 60));
+  EXPECT_THAT(change.View().touched_last_use, ElementsAre(50, 60));
+
   for (size_t n = 0; n < bytes.size(); ++n) {
     ByteReader truncated(absl::string_view(bytes).substr(0, n));
     EXPECT_EQ(DecodeTableChange(&truncated, &change).code(),
