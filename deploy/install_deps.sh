@@ -17,6 +17,7 @@ TEST_PACKAGES=(
   libhiredis-dev                        # //benchmarks:data_plane_benchmark (Redis peer)
   clang libclang-rt-14-dev              # sanitizers and fuzzing
   clang-format                          # deploy/check_format.sh (CI)
+  python3-grpcio python3-protobuf python3-numpy python3-pytest  # client/python tests
 )
 
 case "${1:-}" in

@@ -1,0 +1,134 @@
+"""A connection to one parameter server, and the calls variables make."""
+
+import threading
+
+import grpc
+import numpy as np
+
+from paramserver import errors
+from paramserver_pb import parameter_server_pb2 as pb
+from paramserver_pb import parameter_server_pb2_grpc as pb_grpc
+
+# Values up to this size come back inline from Pull; larger ones stream in
+# chunks (PullChunks), as the C++ client does.
+_MAX_INLINE_BYTES = 4 << 20
+_CHUNK_BYTES = 1 << 20
+
+
+class Connection:
+    """A channel to the server at `address` (HOST:PORT), plaintext.
+
+    `token`, when given, goes with every call as "authorization: Bearer
+    <token>". `timeout` (seconds) bounds each call; None waits as long as
+    the call takes.
+    """
+
+    def __init__(self, address, token=None, timeout=60.0):
+        self.address = address
+        self.timeout = timeout
+        self._metadata = (("authorization", "Bearer " + token),) if token \
+            else ()
+        self._channel = grpc.insecure_channel(
+            address, options=[("grpc.max_receive_message_length", -1),
+                              ("grpc.max_send_message_length", -1)])
+        self._stub = pb_grpc.ParameterServerStub(self._channel)
+
+    def close(self):
+        self._channel.close()
+
+    def call(self, method, request):
+        """A unary call; a failure raises the matching errors exception."""
+        try:
+            return getattr(self._stub, method)(
+                request, timeout=self.timeout, metadata=self._metadata)
+        except grpc.RpcError as error:
+            raise errors.translate(error, self.address) from None
+
+    def pull(self, names_and_versions):
+        """Pulls [(name, known_version)]: per item (info, value bytes or
+        None when unchanged), value bytes as received."""
+        request = pb.PullRequest(max_inline_bytes=_MAX_INLINE_BYTES)
+        for name, known in names_and_versions:
+            request.items.add(name=name, known_version=known)
+        response = self.call("Pull", request)
+        results = []
+        for (name, known), pulled in zip(names_and_versions,
+                                         response.variables):
+            if pulled.unchanged:
+                results.append((pulled.variable, None))
+            elif pulled.streamed:
+                results.append(self._pull_streamed(name, known))
+            else:
+                results.append((pulled.variable, pulled.value))
+        if len(results) != len(names_and_versions):
+            raise errors.ParameterServerError(
+                "The server answered %d values for %d variables." %
+                (len(response.variables), len(names_and_versions)))
+        return results
+
+    def _pull_streamed(self, name, known):
+        request = pb.PullChunksRequest(name=name, known_version=known,
+                                       chunk_bytes=_CHUNK_BYTES)
+        info, value, filled = None, None, 0
+        try:
+            for chunk in self._stub.PullChunks(
+                    request, timeout=self.timeout, metadata=self._metadata):
+                if info is None:
+                    info = chunk.variable
+                    if chunk.unchanged:
+                        return info, None
+                    value = bytearray(_nbytes(info))
+                if chunk.offset != filled or \
+                        filled + len(chunk.data) > len(value):
+                    raise errors.ParameterServerError(
+                        "A chunk of %s arrived out of order." % name,
+                        grpc.StatusCode.DATA_LOSS)
+                value[filled:filled + len(chunk.data)] = chunk.data
+                filled += len(chunk.data)
+        except grpc.RpcError as error:
+            raise errors.translate(error, self.address) from None
+        if info is None or filled != len(value):
+            raise errors.ParameterServerError(
+                "The value of %s arrived incomplete." % name,
+                grpc.StatusCode.DATA_LOSS)
+        return info, value
+
+    def push(self, updates, optimizer=None):
+        """Applies [(name, kind, value bytes)] all or nothing; returns the
+        variables' infos."""
+        request = pb.PushRequest()
+        for name, kind, value in updates:
+            request.updates.add(name=name, kind=kind, value=value)
+        if optimizer is not None:
+            request.optimizer.CopyFrom(optimizer)
+        return list(self.call("Push", request).variables)
+
+
+def _nbytes(info):
+    from paramserver import dtypes  # pylint: disable=import-outside-toplevel
+    return int(np.prod(info.shape.dims, dtype=np.int64)) * \
+        dtypes.from_enum(info.dtype).size
+
+
+_default = None
+_default_lock = threading.Lock()
+
+
+def connect(address, token=None, timeout=60.0):
+    """Makes `address` the server every get_variable talks to; returns the
+    Connection."""
+    global _default
+    connection = Connection(address, token=token, timeout=timeout)
+    with _default_lock:
+        old, _default = _default, connection
+    if old is not None:
+        old.close()
+    return connection
+
+
+def default_connection():
+    with _default_lock:
+        if _default is None:
+            raise RuntimeError(
+                "Not connected: call paramserver.connect(\"HOST:PORT\") first.")
+        return _default

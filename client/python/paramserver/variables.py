@@ -1,0 +1,177 @@
+"""tf.compat.v1.get_variable over the server, and the variables it returns."""
+
+import numpy as np
+
+from paramserver import connection as connection_lib
+from paramserver import dtypes
+from paramserver import initializers
+from paramserver import scopes
+from paramserver_pb import parameter_server_pb2 as pb
+
+
+class TensorShape(tuple):
+    """A static shape; equal to the list or tuple of its dimensions."""
+
+    def as_list(self):
+        return list(self)
+
+    @property
+    def rank(self):
+        return len(self)
+
+    def __eq__(self, other):
+        if isinstance(other, (list, tuple)):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __ne__(self, other):
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __hash__(self):
+        return tuple.__hash__(self)
+
+
+class Variable:
+    """A server variable: its full name, shape, dtype and last seen version.
+
+    numpy() pulls the value; assign() and assign_add() push. Every call goes
+    to the server: another worker's updates show on the next numpy().
+    """
+
+    def __init__(self, info, connection):
+        self._connection = connection
+        self._update(info)
+
+    def _update(self, info):
+        self._full_name = info.name
+        self._shape = TensorShape(info.shape.dims)
+        self._dtype = dtypes.from_enum(info.dtype)
+        self._version = info.version
+        self._trainable = info.trainable
+
+    @property
+    def name(self):
+        """As TensorFlow prints it: "scope/name:0"."""
+        return self._full_name + ":0"
+
+    @property
+    def op_name(self):
+        """The full name without ":0", as the server knows it."""
+        return self._full_name
+
+    @property
+    def shape(self):
+        return self._shape
+
+    def get_shape(self):
+        return self._shape
+
+    @property
+    def dtype(self):
+        return self._dtype
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @property
+    def version(self):
+        """The version last pulled or pushed here (1 at creation)."""
+        return self._version
+
+    def numpy(self):
+        """The current value, pulled, as a read-only array over the bytes
+        received (.copy() it to change it)."""
+        [(info, value)] = self._connection.pull([(self._full_name, 0)])
+        self._update(info)
+        array = np.frombuffer(value, dtype=self._dtype.as_numpy_dtype)
+        return array.reshape(self._shape)
+
+    def read_value(self):
+        return self.numpy()
+
+    def _push(self, kind, value):
+        array = np.ascontiguousarray(value, dtype=self._dtype.as_numpy_dtype)
+        if array.size != int(np.prod(self._shape, dtype=np.int64)):
+            raise ValueError(
+                "Shapes %s and %s are incompatible" %
+                (tuple(self._shape), array.shape))
+        [info] = self._connection.push(
+            [(self._full_name, kind, array.tobytes())])
+        self._update(info)
+        return self
+
+    def assign(self, value):
+        """variable = value, on the server."""
+        return self._push(pb.Update.ASSIGN, value)
+
+    def assign_add(self, delta):
+        """variable += delta, on the server."""
+        return self._push(pb.Update.ASSIGN_ADD, delta)
+
+    def __repr__(self):
+        return "<tf.Variable '%s' shape=%s dtype=%s>" % (
+            self.name, tuple(self._shape), self._dtype.name)
+
+
+_REUSE = {False: pb.CREATE, None: pb.CREATE, True: pb.REUSE}
+
+
+def _reuse_mode(reuse):
+    if reuse is scopes.AUTO_REUSE:
+        return pb.AUTO_REUSE
+    return _REUSE[reuse]
+
+
+def get_variable(name, shape=None, dtype=None, initializer=None,
+                 regularizer=None, trainable=None, collections=None,
+                 caching_device=None, partitioner=None, validate_shape=True,
+                 use_resource=None, custom_getter=None, constraint=None,
+                 synchronization=None, aggregation=None):
+    """tf.get_variable: creates or reuses `<scope>/<name>` on the server.
+
+    Reuse, and unset dtype and initializer, come from the current
+    variable_scope. `initializer` is one of this package's initializers, or
+    a value (numpy array, list, scalar), which gives the shape as a Tensor
+    does in TensorFlow. Reuse and shape errors are ValueErrors with
+    TensorFlow's texts, raised by the server's rules.
+    """
+    del regularizer, collections, caching_device, validate_shape
+    del use_resource, custom_getter, constraint, synchronization, aggregation
+    scope = scopes.get_variable_scope()
+    if partitioner is not None or scope.partitioner is not None:
+        raise NotImplementedError(
+            "Partitioned variables are not offered by the Python client yet.")
+    if initializer is None:
+        initializer = scope.initializer
+    request = pb.GetVariableRequest(scope=scope.name, name=name,
+                                    reuse=_reuse_mode(scope.reuse),
+                                    trainable=True if trainable is None
+                                    else bool(trainable))
+    if initializer is not None and not isinstance(
+            initializer, initializers.Initializer):
+        if callable(initializer):
+            raise TypeError(
+                "Initializer %r is not one of paramserver's initializers; "
+                "they run on the server." % (initializer,))
+        # A value: the variable's shape and (unless given) dtype are its.
+        if shape is not None:
+            raise ValueError(
+                "If initializer is a constant, do not specify shape.")
+        value = np.asarray(initializer)
+        if dtype is None and value.dtype != np.float64:
+            dtype = dtypes.as_dtype(value.dtype)
+        shape = value.shape
+        initializer = initializers.constant_initializer(value,
+                                                        verify_shape=True)
+    dtype = dtypes.as_dtype(dtype) if dtype is not None else scope.dtype
+    request.dtype = dtype.as_datatype_enum
+    if shape is not None:
+        request.shape.dims.extend(int(d) for d in shape)
+        request.shape.SetInParent()
+    if initializer is not None:
+        initializer.fill(request.initializer)
+    connection = connection_lib.default_connection()
+    response = connection.call("GetVariable", request)
+    return Variable(response.variable, connection)

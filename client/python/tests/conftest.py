@@ -1,0 +1,63 @@
+"""Fixtures: a real ps_server on a free loopback port, and a connection."""
+
+import os
+import re
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+import paramserver as tf
+
+
+def _server_binary():
+    binary = os.environ.get("PS_SERVER")
+    if binary:
+        return binary
+    here = os.path.dirname(os.path.abspath(__file__))
+    return os.path.join(here, "..", "..", "..", "bazel-bin", "server",
+                        "ps_server")
+
+
+class Server:
+    """ps_server started with `flags`; stopped by stop()."""
+
+    def __init__(self, *flags):
+        self.log = tempfile.NamedTemporaryFile(prefix="ps_server_",
+                                               suffix=".log", delete=False)
+        self.process = subprocess.Popen(
+            [_server_binary(), "--port=0"] + list(flags),
+            stdout=subprocess.DEVNULL, stderr=self.log)
+        deadline = time.time() + 30
+        while True:
+            with open(self.log.name) as log:
+                found = re.search(r"Serving on (\S+)", log.read())
+            if found:
+                self.address = found.group(1)
+                return
+            if self.process.poll() is not None or time.time() > deadline:
+                with open(self.log.name) as log:
+                    raise RuntimeError("ps_server did not start: " +
+                                       log.read())
+            time.sleep(0.02)
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        os.unlink(self.log.name)
+
+
+@pytest.fixture(scope="session")
+def server():
+    running = Server()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def connected(server, request):
+    """Connected to the session's server; yields a scope name of the test's
+    own, so tests never share variables."""
+    tf.connect(server.address)
+    yield request.node.name.replace("[", "_").replace("]", "_")
