@@ -12,6 +12,7 @@ Variables live on the server, which applies get_variable's reuse rules for
 every worker at once and runs initializers once, when a variable is made.
 """
 
+from paramserver import train
 from paramserver.connection import Connection
 from paramserver.connection import connect
 from paramserver.dtypes import DType
@@ -41,3 +42,4 @@ from paramserver.scopes import variable_scope
 from paramserver.variables import TensorShape
 from paramserver.variables import Variable
 from paramserver.variables import get_variable
+from paramserver.variables import pull

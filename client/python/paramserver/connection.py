@@ -93,15 +93,40 @@ class Connection:
                 grpc.StatusCode.DATA_LOSS)
         return info, value
 
-    def push(self, updates, optimizer=None):
-        """Applies [(name, kind, value bytes)] all or nothing; returns the
-        variables' infos."""
-        request = pb.PushRequest()
-        for name, kind, value in updates:
-            request.updates.add(name=name, kind=kind, value=value)
+    def push(self, updates, optimizer=None, max_staleness=0):
+        """Applies [(name, kind, value bytes, base_version or None)] all or
+        nothing; returns the variables' infos. Values over 4 MiB in all go
+        in 1 MiB chunks (PushChunks), as the C++ client sends them."""
+        request = pb.PushRequest(max_staleness=max_staleness)
+        total = 0
+        for name, kind, value, base_version in updates:
+            update = request.updates.add(name=name, kind=kind)
+            if base_version is not None:
+                update.base_version = base_version
+            total += len(value)
         if optimizer is not None:
             request.optimizer.CopyFrom(optimizer)
-        return list(self.call("Push", request).variables)
+        if total <= _MAX_INLINE_BYTES:
+            for update, (_, _, value, _) in zip(request.updates, updates):
+                update.value = bytes(value)
+            return list(self.call("Push", request).variables)
+        return self._push_streamed(request, [u[2] for u in updates])
+
+    def _push_streamed(self, request, values):
+        def chunks():
+            yield pb.PushChunk(request=request)
+            for index, value in enumerate(values):
+                view = memoryview(value).cast("B")
+                for offset in range(0, len(view), _CHUNK_BYTES):
+                    yield pb.PushChunk(
+                        index=index, offset=offset,
+                        data=bytes(view[offset:offset + _CHUNK_BYTES]))
+        try:
+            response = self._stub.PushChunks(chunks(), timeout=self.timeout,
+                                             metadata=self._metadata)
+        except grpc.RpcError as error:
+            raise errors.translate(error, self.address) from None
+        return list(response.variables)
 
 
 def _nbytes(info):

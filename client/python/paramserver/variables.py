@@ -41,6 +41,7 @@ class Variable:
 
     def __init__(self, info, connection):
         self._connection = connection
+        self._value = None  # The array last pulled, at self._version.
         self._update(info)
 
     def _update(self, info):
@@ -83,8 +84,9 @@ class Variable:
     def numpy(self):
         """The current value, pulled, as a read-only array over the bytes
         received (.copy() it to change it)."""
-        [(info, value)] = self._connection.pull([(self._full_name, 0)])
-        self._update(info)
+        return pull([self])[0]
+
+    def _array(self, value):
         array = np.frombuffer(value, dtype=self._dtype.as_numpy_dtype)
         return array.reshape(self._shape)
 
@@ -98,8 +100,9 @@ class Variable:
                 "Shapes %s and %s are incompatible" %
                 (tuple(self._shape), array.shape))
         [info] = self._connection.push(
-            [(self._full_name, kind, array.tobytes())])
+            [(self._full_name, kind, array.data, None)])
         self._update(info)
+        self._value = None  # Pulled again next time.
         return self
 
     def assign(self, value):
@@ -113,6 +116,35 @@ class Variable:
     def __repr__(self):
         return "<tf.Variable '%s' shape=%s dtype=%s>" % (
             self.name, tuple(self._shape), self._dtype.name)
+
+
+def pull(variables):
+    """The current values of `variables` (of one connection), in one call.
+
+    Each variable is pulled conditionally: one whose version has not moved
+    since this process last pulled it is not sent again, and its last array
+    is returned. Arrays are read-only views over the received bytes.
+    """
+    if not variables:
+        return []
+    connection = variables[0]._connection  # pylint: disable=protected-access
+    items = []
+    for v in variables:
+        # pylint: disable=protected-access
+        if v._connection is not connection:
+            raise ValueError("pull: the variables come from different "
+                             "connections.")
+        items.append((v._full_name, v._version if v._value is not None
+                      else 0))
+    pulled = connection.pull(items)
+    arrays = []
+    for v, (info, value) in zip(variables, pulled):
+        # pylint: disable=protected-access
+        if value is not None:
+            v._update(info)
+            v._value = v._array(value)
+        arrays.append(v._value)
+    return arrays
 
 
 _REUSE = {False: pb.CREATE, None: pb.CREATE, True: pb.REUSE}
