@@ -98,6 +98,10 @@ ABSL_FLAG(std::string, distribution, "truncated_normal",
 ABSL_FLAG(std::string, seed, "",
           "Seed making a random initializer deterministic.");
 ABSL_FLAG(bool, trainable, true, "get: whether the variable is trainable.");
+ABSL_FLAG(int, partitions, 0,
+          "get with --servers: split the variable along its first axis into "
+          "this many parts (tf.fixed_size_partitioner) over consecutive "
+          "servers; 0: not partitioned.");
 ABSL_FLAG(bool, values, false, "get, read: include the values in the output.");
 ABSL_FLAG(std::string, ids, "", "rows: the row ids, e.g. 3,0,3.");
 
@@ -108,6 +112,7 @@ constexpr char kUsage[] =
     "psctl [--server=HOST:PORT] COMMAND [flags]\n"
     "  get     --scope=S --name=N [--shape=..] [--dtype=..] [--reuse=..]\n"
     "          [--initializer=.. and its parameters] [--seed=..] [--values]\n"
+    "          [--partitions=P, with --servers: split along the first axis]\n"
     "  read    FULL_NAME [--values]\n"
     "  rows    FULL_NAME --ids=3,0,3 (rows of a table by id)\n"
     "  table   FULL_NAME (a dynamic table's spec and counters)\n"
@@ -212,10 +217,24 @@ absl::StatusOr<VariableRequest> RequestFromFlags() {
   return request;
 }
 
-int Get(VariableClient& client) {
+// `sharded`: the same client when it is a ShardedClient (--servers).
+int Get(VariableClient& client, ShardedClient* sharded) {
   absl::StatusOr<VariableRequest> request = RequestFromFlags();
   if (!request.ok()) return Fail(request.status());
   const bool with_values = absl::GetFlag(FLAGS_values);
+  const int partitions = absl::GetFlag(FLAGS_partitions);
+  if (partitions != 0) {
+    if (sharded == nullptr) {
+      return Fail(absl::InvalidArgumentError(
+          "--partitions needs --servers (one server is fine)."));
+    }
+    absl::StatusOr<PartitionedVariable> variable =
+        sharded->GetPartitionedVariable(*request, partitions, with_values);
+    if (!variable.ok()) return Fail(variable.status());
+    const absl::string_view values = variable->value;
+    return PrintJson(VariableToJson(variable->info, &variable->created,
+                                    with_values ? &values : nullptr));
+  }
   absl::StatusOr<FetchedVariable> variable =
       client.GetVariable(*request, with_values);
   if (!variable.ok()) return Fail(variable.status());
@@ -406,7 +425,11 @@ int Dispatch(const std::vector<char*>& args) {
     return Fail(absl::InvalidArgumentError(
         "join checks a whole job: give it --servers, in shard order."));
   }
-  if (command == "get" && operand.empty()) return Get(**client);
+  if (command == "get" && operand.empty()) {
+    return Get(**client, servers.empty()
+                             ? nullptr
+                             : static_cast<ShardedClient*>(client->get()));
+  }
   if (command == "read" && !operand.empty()) return Read(**client, operand);
   if (command == "rows" && !operand.empty()) return Rows(**client, operand);
   if (command == "table" && !operand.empty()) {

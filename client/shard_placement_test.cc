@@ -1,9 +1,12 @@
 #include "client/shard_placement.h"
 
+#include <fstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -27,6 +30,26 @@ TEST(ShardPlacementTest, PlacementIsFixedAcrossVersions) {
     EXPECT_EQ(ShardForName("student/conv1/weights", shards[i]),
               student_conv1_weights[i]);
   }
+}
+
+// The cases the Python client checks too (client/python/paramserver/
+// placement.py): both languages place every name alike.
+TEST(ShardPlacementTest, AgreesWithTheSharedCasesTable) {
+  std::ifstream cases("client/testdata/placement_cases.tsv");
+  ASSERT_TRUE(cases.good());
+  std::string line;
+  int checked = 0;
+  while (std::getline(cases, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    const std::vector<std::string> fields = absl::StrSplit(line, '\t');
+    ASSERT_EQ(fields.size(), 3u) << line;
+    int servers = 0, shard = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(fields[1], &servers)) << line;
+    ASSERT_TRUE(absl::SimpleAtoi(fields[2], &shard)) << line;
+    EXPECT_EQ(ShardForVariable(fields[0], servers), shard) << line;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 150);
 }
 
 TEST(ShardPlacementTest, FingerprintIsFnv1aThenSplitMix) {

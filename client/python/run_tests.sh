@@ -7,7 +7,7 @@
 set -euo pipefail
 if [[ -n "${TEST_SRCDIR:-}" ]]; then
   cd "$TEST_SRCDIR/$TEST_WORKSPACE"
-  export PS_SERVER="$PWD/server/ps_server"
+  export PS_SERVER="$PWD/server/ps_server" PSCTL="$PWD/client/psctl"
 else
   cd "$(dirname "$0")/../.."
 fi

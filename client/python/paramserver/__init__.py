@@ -41,5 +41,8 @@ from paramserver.scopes import get_variable_scope
 from paramserver.scopes import variable_scope
 from paramserver.variables import TensorShape
 from paramserver.variables import Variable
+from paramserver.cluster import Cluster
+from paramserver.variables import PartitionedVariable
+from paramserver.variables import fixed_size_partitioner
 from paramserver.variables import get_variable
 from paramserver.variables import pull

@@ -23,11 +23,19 @@ class Connection:
     the call takes.
     """
 
-    def __init__(self, address, token=None, timeout=60.0):
+    def __init__(self, address, token=None, timeout=60.0, expected=None):
+        """`expected` = (index, count, job or None): the place this server
+        must hold in its job (ps-expected-shard metadata); a server at
+        another place refuses every call with FAILED_PRECONDITION."""
         self.address = address
         self.timeout = timeout
-        self._metadata = (("authorization", "Bearer " + token),) if token \
-            else ()
+        metadata = [("authorization", "Bearer " + token)] if token else []
+        if expected is not None:
+            index, count, job = expected
+            metadata.append(("ps-expected-shard", "%d/%d" % (index, count)))
+            if job:
+                metadata.append(("ps-expected-job", job))
+        self._metadata = tuple(metadata)
         self._channel = grpc.insecure_channel(
             address, options=[("grpc.max_receive_message_length", -1),
                               ("grpc.max_send_message_length", -1)])
@@ -139,16 +147,20 @@ _default = None
 _default_lock = threading.Lock()
 
 
-def connect(address, token=None, timeout=60.0):
-    """Makes `address` the server every get_variable talks to; returns the
-    Connection."""
+def connect(address, token=None, timeout=60.0, job=None):
+    """Makes the server `address` ("HOST:PORT"), or the job's servers (a
+    list, in the order of their --shard_index), what every get_variable
+    talks to; returns the Cluster."""
+    from paramserver import cluster  # pylint: disable=import-outside-toplevel
     global _default
-    connection = Connection(address, token=token, timeout=timeout)
+    addresses = [address] if isinstance(address, str) else list(address)
+    connected = cluster.Cluster(addresses, token=token, timeout=timeout,
+                                job=job)
     with _default_lock:
-        old, _default = _default, connection
+        old, _default = _default, connected
     if old is not None:
         old.close()
-    return connection
+    return connected
 
 
 def default_connection():

@@ -172,9 +172,8 @@ def get_variable(name, shape=None, dtype=None, initializer=None,
     del regularizer, collections, caching_device, validate_shape
     del use_resource, custom_getter, constraint, synchronization, aggregation
     scope = scopes.get_variable_scope()
-    if partitioner is not None or scope.partitioner is not None:
-        raise NotImplementedError(
-            "Partitioned variables are not offered by the Python client yet.")
+    if partitioner is None:
+        partitioner = scope.partitioner
     if initializer is None:
         initializer = scope.initializer
     request = pb.GetVariableRequest(scope=scope.name, name=name,
@@ -205,5 +204,52 @@ def get_variable(name, shape=None, dtype=None, initializer=None,
     if initializer is not None:
         initializer.fill(request.initializer)
     connection = connection_lib.default_connection()
-    response = connection.call("GetVariable", request)
-    return Variable(response.variable, connection)
+    if partitioner is None:
+        return Variable(connection.get_variable(request), connection)
+    if shape is None:
+        raise ValueError("Partitioned variable %s needs a shape." %
+                         _join(scope.name, name))
+    partitions = list(partitioner(shape=TensorShape(shape), dtype=dtype))
+    if len(partitions) != len(shape) or any(p != 1 for p in partitions[1:]):
+        raise ValueError(
+            "%s: only partitions along the first axis are supported, got %s."
+            % (_join(scope.name, name), partitions))
+    info = connection.get_partitioned_variable(request, int(partitions[0]))
+    return PartitionedVariable(info, connection, int(partitions[0]))
+
+
+def _join(scope, name):
+    return scope + "/" + name if scope else name
+
+
+class PartitionedVariable(Variable):
+    """A variable split along its first axis over "<name>/part_i" (on
+    consecutive servers). Read and written whole; its version is the sum of
+    its parts'. As TensorFlow's, its name has no ":0"."""
+
+    def __init__(self, info, connection, num_partitions):
+        super().__init__(info, connection)
+        self._num_partitions = num_partitions
+
+    @property
+    def name(self):
+        return self._full_name
+
+    def __len__(self):
+        return self._num_partitions
+
+
+def fixed_size_partitioner(num_shards, axis=0):
+    """tf.fixed_size_partitioner: `num_shards` parts along `axis` (only 0
+    here), fewer when the axis is shorter."""
+    if not isinstance(num_shards, int) or num_shards < 1:
+        raise ValueError("num_shards must be a positive integer, got %r" %
+                         (num_shards,))
+
+    def _partitioner(shape, dtype):
+        del dtype
+        partitions = [1] * len(shape)
+        partitions[axis] = min(num_shards, shape[axis])
+        return partitions
+
+    return _partitioner

@@ -11,6 +11,18 @@ import pytest
 import paramserver as tf
 
 
+def _binary(env, *path):
+    binary = os.environ.get(env)
+    if binary:
+        return binary
+    here = os.path.dirname(os.path.abspath(__file__))
+    return os.path.join(here, "..", "..", "..", "bazel-bin", *path)
+
+
+def psctl_binary():
+    return _binary("PSCTL", "client", "psctl")
+
+
 def _server_binary():
     binary = os.environ.get("PS_SERVER")
     if binary:
@@ -53,6 +65,16 @@ def server():
     running = Server()
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster3():
+    """Three servers of job "py", shards 0, 1 and 2."""
+    servers = [Server("--job=py", "--shard_index=%d" % i, "--shard_count=3")
+               for i in range(3)]
+    yield servers
+    for running in servers:
+        running.stop()
 
 
 @pytest.fixture

@@ -1,0 +1,424 @@
+"""The servers of one job, as a worker sees them: each variable on the
+server the C++ client would put it on (placement.py), partitioned variables
+split over consecutive servers, every call to a server naming the place the
+worker expects it to hold.
+
+Partitioned variables use the C++ client's committed layout: the int64
+variable "<name>/.partitions" ([format 1, parts, dtype, trainable, rank,
+dims...]) on the server that holds <name>, created only after every part
+exists, so a variable partitioned from C++ is read and written from Python
+and back.
+"""
+
+import concurrent.futures
+import threading
+
+import grpc
+import numpy as np
+
+from paramserver import connection as connection_lib
+from paramserver import dtypes
+from paramserver import errors
+from paramserver import placement
+from paramserver_pb import parameter_server_pb2 as pb
+
+_DESCRIPTOR_FORMAT = 1
+
+
+class Layout:
+    """How a partitioned variable is split along its first axis."""
+
+    def __init__(self, shape, dtype, trainable, num_partitions):
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = dtype
+        self.trainable = trainable
+        self.rows = placement.partition_rows(self.shape[0], num_partitions)
+        row_elements = int(np.prod(self.shape[1:], dtype=np.int64))
+        self.row_bytes = row_elements * dtype.size
+
+    def descriptor(self):
+        return [_DESCRIPTOR_FORMAT, len(self.rows), self.dtype.as_datatype_enum,
+                1 if self.trainable else 0, len(self.shape)] + list(self.shape)
+
+    def partitions_string(self):
+        return "[%s]" % ", ".join([str(len(self.rows))] +
+                                  ["1"] * (len(self.shape) - 1))
+
+
+def _shape_string(shape):
+    return "(%s)" % (", ".join(str(d) for d in shape) +
+                     ("," if len(shape) == 1 else ""))
+
+
+def _join(scope, name):
+    return scope + "/" + name if scope else name
+
+
+class Cluster:
+    """One or more servers, in the order of their --shard_index."""
+
+    def __init__(self, addresses, token=None, timeout=60.0, job=None):
+        count = len(addresses)
+        if count < 1:
+            raise ValueError("connect: give at least one server address.")
+        self.shards = [
+            connection_lib.Connection(
+                address, token=token, timeout=timeout,
+                expected=(index, count, job) if count > 1 or job else None)
+            for index, address in enumerate(addresses)]
+        self._lock = threading.Lock()
+        self._layouts = {}  # Full name -> Layout.
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(1, count)) if count > 1 else None
+
+    def close(self):
+        for shard in self.shards:
+            shard.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+
+    def shard_of(self, full_name):
+        return placement.shard_for_variable(full_name, len(self.shards))
+
+    def _each(self, calls):
+        """Runs {shard: fn} on their shards at once; {shard: result}, the
+        first failure raised."""
+        if self._pool is None or len(calls) <= 1:
+            return {shard: fn() for shard, fn in calls.items()}
+        futures = {shard: self._pool.submit(fn) for shard, fn in calls.items()}
+        return {shard: future.result() for shard, future in futures.items()}
+
+    def _send(self, requests, send):
+        """{shard: [(slot, item)]}: send(shard, items) on every shard at
+        once, its results in order; {slot: result}."""
+        answers = self._each({
+            shard: (lambda s=shard, rs=reqs: list(zip(
+                [slot for slot, _ in rs], send(s, [item for _, item in rs]))))
+            for shard, reqs in requests.items()})
+        return {slot: result for results in answers.values()
+                for slot, result in results}
+
+    # ---- Variables ----
+
+    def get_variable(self, request):
+        full_name = _join(request.scope, request.name)
+        return self.shards[self.shard_of(full_name)].call(
+            "GetVariable", request).variable
+
+    def layout(self, full_name):
+        """The committed layout of `full_name`, or None."""
+        with self._lock:
+            if full_name in self._layouts:
+                return self._layouts[full_name]
+        shard = self.shards[self.shard_of(full_name)]
+        try:
+            [(info, value)] = shard.pull([(full_name + "/.partitions", 0)])
+        except errors.VariableError as error:
+            if error.code == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise
+        values = np.frombuffer(value, dtype=np.int64) \
+            if info.dtype == pb.DT_INT64 else np.zeros(0, np.int64)
+        if (len(values) < 5 or values[0] != _DESCRIPTOR_FORMAT or
+                values[1] < 1 or values[4] < 1 or
+                len(values) != 5 + values[4]):
+            raise errors.ParameterServerError(
+                "The layout of partitioned variable %s (%s/.partitions) does "
+                "not decode; delete the variable and create it again." %
+                (full_name, full_name), grpc.StatusCode.DATA_LOSS)
+        found = Layout(values[5:], dtypes.from_enum(int(values[2])),
+                       bool(values[3] != 0), int(values[1]))
+        with self._lock:
+            self._layouts[full_name] = found
+        return found
+
+    def get_partitioned_variable(self, request, num_partitions):
+        """tf.get_variable with a partitioner: parts "<name>/part_i" on
+        consecutive servers, then the layout committed once; the whole
+        variable's info (version: the sum of the parts')."""
+        full_name = _join(request.scope, request.name)
+        shape = list(request.shape.dims) if request.HasField("shape") else None
+        if num_partitions < 1:
+            raise ValueError("Partitioned variable %s needs at least one "
+                             "partition, got %d." % (full_name,
+                                                     num_partitions))
+        if not shape:
+            raise ValueError(
+                "Shape of a new partitioned variable (%s) must be fully "
+                "defined with rank >= 1, but instead was %s." %
+                (full_name, _shape_string(shape) if shape is not None
+                 else "<unknown>"))
+        wanted = Layout(shape, dtypes.from_enum(request.dtype),
+                        request.trainable, num_partitions)
+        committed = self.layout(full_name)
+        if committed is None and request.reuse == pb.REUSE:
+            raise errors.VariableError(
+                "PartitionedVariable %s does not exist, or was not created "
+                "with tf.get_variable(). Did you mean to set reuse=False or "
+                "reuse=tf.AUTO_REUSE in VarScope?" % full_name,
+                grpc.StatusCode.NOT_FOUND)
+        for _ in range(2):
+            if committed is not None:
+                if request.reuse == pb.CREATE:
+                    raise errors.VariableError(
+                        "Partitioned variable with name %s already exists. "
+                        "Did you mean to set reuse=True or "
+                        "reuse=tf.AUTO_REUSE in VarScope?" % full_name,
+                        grpc.StatusCode.ALREADY_EXISTS)
+                _check_reuse(wanted, committed, full_name)
+            infos = self._get_parts(request, full_name, wanted,
+                                    pb.REUSE if committed is not None
+                                    else request.reuse)
+            if committed is not None:
+                return self._whole_info(full_name, committed, infos)
+            try:
+                self._commit(request, full_name, wanted)
+                with self._lock:
+                    self._layouts[full_name] = wanted
+                return self._whole_info(full_name, wanted, infos)
+            except errors.VariableError as error:
+                if error.code != grpc.StatusCode.ALREADY_EXISTS:
+                    raise
+            # Another worker committed first: reuse what it committed.
+            committed = self.layout(full_name)
+            if committed is None:
+                raise errors.ParameterServerError(
+                    "Partitioned variable %s was committed and deleted again "
+                    "while this call created it; retry." % full_name,
+                    grpc.StatusCode.ABORTED)
+        raise AssertionError("unreachable")
+
+    def _get_parts(self, request, full_name, layout, reuse):
+        first_row, calls = 0, {}
+        by_shard = {}
+        for p, rows in enumerate(layout.rows):
+            part = pb.GetVariableRequest()
+            part.CopyFrom(request)
+            part.name = request.name + "/part_%d" % p
+            part.reuse = reuse
+            del part.shape.dims[:]
+            part.shape.dims.extend([rows] + list(layout.shape[1:]))
+            _part_initializer(part.initializer, layout, p, first_row, rows,
+                              full_name)
+            first_row += rows
+            shard = placement.shard_for_partition(full_name, p,
+                                                  len(self.shards))
+            by_shard.setdefault(shard, []).append((p, part))
+        for shard, parts in by_shard.items():
+            calls[shard] = (lambda s=shard, ps=parts: [
+                (p, self.shards[s].call("GetVariable", r).variable)
+                for p, r in ps])
+        infos = [None] * len(layout.rows)
+        for results in self._each(calls).values():
+            for p, info in results:
+                infos[p] = info
+        return infos
+
+    def _commit(self, request, full_name, layout):
+        values = layout.descriptor()
+        descriptor = pb.GetVariableRequest(
+            name=full_name + "/.partitions", reuse=pb.CREATE,
+            dtype=pb.DT_INT64, trainable=False)
+        descriptor.shape.dims.append(len(values))
+        descriptor.initializer.kind = pb.Initializer.CONSTANT
+        descriptor.initializer.int64_values.extend(values)
+        descriptor.initializer.values.extend(float(v) for v in values)
+        del request
+        self.shards[self.shard_of(full_name)].call("GetVariable", descriptor)
+
+    @staticmethod
+    def _whole_info(full_name, layout, part_infos):
+        info = pb.VariableInfo(name=full_name, dtype=layout.dtype.as_datatype_enum,
+                               trainable=layout.trainable,
+                               version=sum(i.version for i in part_infos))
+        info.shape.dims.extend(layout.shape)
+        return info
+
+    # ---- Data ----
+
+    def pull(self, items):
+        """[(full name, known_version)] -> [(info, value or None)], the
+        servers asked at once. A partitioned variable's parts are pulled
+        whole (known_version 0) and joined; its version is their sum. A
+        name no server has may be a variable another worker partitioned:
+        its layout is learned and the pull made again."""
+        return self._learning(lambda: self._pull(items),
+                              [name for name, _ in items])
+
+    def _learning(self, call, names):
+        try:
+            return call()
+        except errors.VariableError as error:
+            if error.code != grpc.StatusCode.NOT_FOUND or not any(
+                    not self._known_layout(n) and self.layout(n) is not None
+                    for n in names):
+                raise
+        return call()
+
+    def _pull(self, items):
+        requests = {}  # shard -> [(slot, name, known)]
+        plans = []     # per item: None, or (layout, [part slots])
+        for index, (name, known) in enumerate(items):
+            layout = self._cached_layout(name)
+            if layout is None:
+                requests.setdefault(self.shard_of(name), []).append(
+                    (index, (name, known)))
+                plans.append(None)
+                continue
+            slots = []
+            for p in range(len(layout.rows)):
+                part_name = placement.partition_name(name, p)
+                shard = placement.shard_for_partition(name, p,
+                                                      len(self.shards))
+                slot = ("part", index, p)
+                requests.setdefault(shard, []).append((slot, (part_name, 0)))
+                slots.append(slot)
+            plans.append((layout, slots))
+        by_slot = self._send(requests,
+                             lambda shard, items: self.shards[shard].pull(items))
+        out = []
+        for index, (name, _) in enumerate(items):
+            plan = plans[index]
+            if plan is None:
+                out.append(by_slot[index])
+                continue
+            layout, slots = plan
+            parts = [by_slot[slot] for slot in slots]
+            for p, (info, value) in enumerate(parts):
+                if len(value) != layout.rows[p] * layout.row_bytes:
+                    raise errors.ParameterServerError(
+                        "Partition %s of %s no longer fits the variable's "
+                        "layout." % (info.name, name),
+                        grpc.StatusCode.FAILED_PRECONDITION)
+            out.append((self._whole_info(name, layout,
+                                         [i for i, _ in parts]),
+                        b"".join(bytes(v) for _, v in parts)))
+        return out
+
+    def _known_layout(self, name):
+        return self._cached_layout(name) is not None
+
+    def _cached_layout(self, name):
+        with self._lock:
+            return self._layouts.get(name)
+
+    def push(self, updates, optimizer=None, max_staleness=0):
+        """[(full name, kind, value, base_version)] -> infos. One push per
+        server, at once: all or nothing on each server, not across them (a
+        push that fails on one server may have applied on another). A
+        partitioned variable's value is split by rows over its parts. A
+        push to one server that found no variable is made again after
+        learning layouts, as a pull is (nothing was applied)."""
+        push = lambda: self._push(updates, optimizer, max_staleness)
+        names = [u[0] for u in updates]
+        if any(self._known_layout(n) for n in names) or \
+                len({self.shard_of(n) for n in names}) > 1:
+            return push()  # Another server may have applied its part.
+        return self._learning(push, names)
+
+    def _push(self, updates, optimizer, max_staleness):
+        requests = {}
+        plans = []
+        for index, (name, kind, value, base) in enumerate(updates):
+            layout = self._cached_layout(name)
+            if layout is None:
+                requests.setdefault(self.shard_of(name), []).append(
+                    (index, (name, kind, value, base)))
+                plans.append(None)
+                continue
+            if base is not None:
+                raise ValueError("Bounded staleness needs an unpartitioned "
+                                 "variable; %s is partitioned." % name)
+            view = memoryview(value).cast("B")
+            if len(view) != layout.shape[0] * layout.row_bytes:
+                raise ValueError("The value for %s has %d bytes; its shape "
+                                 "and dtype need %d." %
+                                 (name, len(view),
+                                  layout.shape[0] * layout.row_bytes))
+            slots, first = [], 0
+            for p, rows in enumerate(layout.rows):
+                shard = placement.shard_for_partition(name, p,
+                                                      len(self.shards))
+                slot = ("part", index, p)
+                part_bytes = view[first * layout.row_bytes:
+                                  (first + rows) * layout.row_bytes]
+                requests.setdefault(shard, []).append(
+                    (slot, (placement.partition_name(name, p), kind,
+                            part_bytes, None)))
+                slots.append(slot)
+                first += rows
+            plans.append((layout, slots))
+        by_slot = self._send(
+            requests, lambda shard, items: self.shards[shard].push(
+                items, optimizer, max_staleness))
+        out = []
+        for index, (name, _, _, _) in enumerate(updates):
+            plan = plans[index]
+            if plan is None:
+                out.append(by_slot[index])
+            else:
+                layout, slots = plan
+                out.append(self._whole_info(name, layout,
+                                            [by_slot[s] for s in slots]))
+        return out
+
+
+def _check_reuse(wanted, found, full_name):
+    if wanted.shape != found.shape:
+        raise errors.VariableError(
+            "Trying to reuse partitioned variable %s, but specified shape %s "
+            "and found shape %s." % (full_name, _shape_string(wanted.shape),
+                                     _shape_string(found.shape)),
+            grpc.StatusCode.INVALID_ARGUMENT)
+    if wanted.dtype != found.dtype:
+        raise errors.VariableError(
+            "Trying to reuse partitioned variable %s, but specified dtype %s "
+            "and found dtype %s." % (full_name, wanted.dtype.name,
+                                     found.dtype.name),
+            grpc.StatusCode.INVALID_ARGUMENT)
+    if len(wanted.rows) != len(found.rows):
+        raise errors.VariableError(
+            "Trying to reuse partitioned variable %s, but specified "
+            "partitions %s and found partitions %s." %
+            (full_name, wanted.partitions_string(), found.partitions_string()),
+            grpc.StatusCode.INVALID_ARGUMENT)
+
+
+def _part_initializer(proto, layout, part, first_row, rows, full_name):
+    """The C++ client's PartInitializer: fans from the whole shape, seed +
+    part, a constant list's share of the whole variable's fill."""
+    del proto.full_shape.dims[:]
+    proto.full_shape.dims.extend(layout.shape)
+    if proto.HasField("seed"):
+        proto.seed = (proto.seed + part + (1 << 63)) % (1 << 64) - (1 << 63)
+    if proto.kind != pb.Initializer.CONSTANT:
+        return
+    count = len(proto.values)
+    if count <= 1:
+        return
+    elements = int(np.prod(layout.shape, dtype=np.int64))
+    if proto.HasField("value_shape") and \
+            tuple(proto.value_shape.dims) != layout.shape:
+        raise ValueError(
+            "The constant initializer of partitioned variable %s has shape "
+            "%s; the variable has %s." % (
+                full_name, _shape_string(proto.value_shape.dims),
+                _shape_string(layout.shape)))
+    if elements > 0 and count > elements:
+        raise ValueError(
+            "Too many elements provided. Needed at most %d, but received %d "
+            "(constant initializer of variable %s)." % (elements, count,
+                                                        full_name))
+    row_elements = elements // max(1, layout.shape[0])
+    begin = min(first_row * row_elements, count - 1)
+    end = min((first_row + rows) * row_elements, count)
+    values = list(proto.values)[begin:max(begin + 1, end)]
+    ints = list(proto.int64_values)[begin:max(begin + 1, end)] \
+        if proto.int64_values else []
+    del proto.values[:]
+    proto.values.extend(values)
+    del proto.int64_values[:]
+    proto.int64_values.extend(ints)
+    if proto.HasField("value_shape"):
+        del proto.value_shape.dims[:]
+        proto.value_shape.dims.extend([rows] + list(layout.shape[1:]))
