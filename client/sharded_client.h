@@ -145,16 +145,20 @@ class ShardedClient final : public VariableClient {
   // rounded up. The slice on the name's own shard is asked first, with the
   // request's reuse mode, and answers get_variable's question for the
   // table; the others are then made or reused (AUTO_REUSE) with its seed,
-  // so a call that failed half way is completed by the next. The request's
-  // id shard fields are ignored. The status is the whole table's: the home
-  // slice's spec with the capacities added up (id_shard_count N), and the
-  // slices' counters added up. GetTableStats of a table made by a
-  // one-server client is that table's. GatherRows and PushRows on a spread
-  // table send each id to its slice, the shards concurrently; each slice's
-  // part is all or nothing, the whole is not. Their version is the sum of
-  // the versions of the slices the call reached. A client that has not met
-  // the table learns it the first time a slice refuses an id
-  // (FAILED_PRECONDITION). DeleteVariable deletes every slice, the home
+  // so a call that failed half way is completed by the next (a CREATE that
+  // failed after the home slice leaves it: retry with AUTO_REUSE). A table
+  // kept whole on its shard (made by a one-server client, or before tables
+  // were spread) is used whole. The request's id shard fields are ignored.
+  // The status is the whole table's: the home slice's spec with the
+  // capacities added up (id_shard_count N), and the slices' counters added
+  // up, but steps, the largest slice's (each slice counts the pushes that
+  // reach it, and LazyAdam's bias correction uses the slice's count).
+  // GetTableStats of a table made by a one-server client is that table's.
+  // GatherRows and PushRows on a spread table send each id to its slice, the
+  // shards concurrently; each slice's part is all or nothing, the whole is not.
+  // Their version is the sum of the versions of the slices the call reached. A
+  // client that has not met the table learns it the first time a slice refuses
+  // an id (FAILED_PRECONDITION). DeleteVariable deletes every slice, the home
   // slice first; deleting a name whose home slice is gone still deletes
   // the slices a failed deletion left.
   absl::StatusOr<TableStatus> GetTable(const TableRequest& request) override;

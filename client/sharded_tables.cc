@@ -34,7 +34,7 @@ TableSpec SliceSpec(TableSpec spec, int shard, int num_shards) {
 }
 
 // The whole table: the home slice's spec, the slices' capacities and
-// counters added up.
+// counters added up (steps: the largest slice's).
 TableStatus MergeSlices(const std::vector<TableStatus>& slices, int home) {
   TableStatus whole = slices[home];
   whole.spec.capacity = 0;
@@ -51,7 +51,9 @@ TableStatus MergeSlices(const std::vector<TableStatus>& slices, int home) {
     sum.lookup_ids += add.lookup_ids;
     sum.lookup_hits += add.lookup_hits;
     sum.dropped_gradient_rows += add.dropped_gradient_rows;
-    sum.steps += add.steps;
+    // A push reaches several slices, each counting it: the most any slice
+    // counted is a lower bound of the table's pushes, not N times them.
+    sum.steps = std::max(sum.steps, add.steps);
     sum.bytes += add.bytes;
   }
   return whole;
@@ -85,8 +87,19 @@ void ShardedClient::RememberSpreadTable(absl::string_view name,
 absl::StatusOr<TableStatus> ShardedClient::GetTable(
     const TableRequest& request) {
   const int home = ShardOf(request.name);
-  if (num_shards() == 1) {
-    absl::StatusOr<TableStatus> table = shards_[home]->GetTable(request);
+  // A table kept whole on its shard: made by a one-server client, or
+  // before tables were spread. It is used whole.
+  bool whole = num_shards() == 1;
+  if (!whole) {
+    absl::StatusOr<TableStatus> found =
+        shards_[home]->GetTableStats(request.name);
+    whole = found.ok() && found->spec.id_shard_count == 1;
+  }
+  if (whole) {
+    TableRequest whole_request = request;
+    whole_request.spec.id_shard_index = 0;
+    whole_request.spec.id_shard_count = 1;
+    absl::StatusOr<TableStatus> table = shards_[home]->GetTable(whole_request);
     if (!table.ok()) return ShardError(home, table.status());
     return table;
   }
@@ -273,25 +286,33 @@ absl::StatusOr<std::vector<std::string>> ShardedClient::DeleteSpreadTable(
   // creation makes it anew (adopting slices a failed deletion left).
   absl::StatusOr<std::vector<std::string>> deleted =
       shards_[home]->DeleteVariable(name);
-  if (!deleted.ok()) return ShardError(home, deleted.status());
+  if (!deleted.ok() && !absl::IsNotFound(deleted.status())) {
+    return ShardError(home, deleted.status());
+  }
   {
     MutexLock lock(&mu_);
     spread_tables_.erase(name);
   }
+  // Also when another client deleted the home slice first: the rest go.
   absl::StatusOr<std::vector<std::string>> others = DeleteOtherSlices(name);
   if (!others.ok()) return others.status();
+  if (!deleted.ok()) {
+    if (others->empty()) return ShardError(home, deleted.status());
+    return others;
+  }
   return deleted;
 }
 
 absl::StatusOr<std::vector<std::string>> ShardedClient::DeleteOtherSlices(
     absl::string_view name) {
   std::vector<absl::Status> statuses(num_shards());
-  std::vector<bool> found(num_shards(), false);
+  // char, not bool: the shards' threads write their own elements at once.
+  std::vector<char> found(num_shards(), 0);
   workers_->Run(OtherShards(ShardOf(name), num_shards()), [&](int shard) {
     absl::StatusOr<std::vector<std::string>> gone =
         shards_[shard]->DeleteVariable(name);
     if (gone.ok()) {
-      found[shard] = true;
+      found[shard] = 1;
     } else if (!absl::IsNotFound(gone.status())) {
       statuses[shard] = ShardError(shard, gone.status());
     }
@@ -299,7 +320,7 @@ absl::StatusOr<std::vector<std::string>> ShardedClient::DeleteOtherSlices(
   for (const absl::Status& status : statuses) {
     if (!status.ok()) return status;
   }
-  if (std::find(found.begin(), found.end(), true) == found.end()) {
+  if (std::find(found.begin(), found.end(), 1) == found.end()) {
     return std::vector<std::string>{};
   }
   return std::vector<std::string>{std::string(name)};

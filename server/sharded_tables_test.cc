@@ -182,6 +182,16 @@ TEST_F(ShardedTablesTest, AHalfMadeTableIsCompletedAndDeletedWhole) {
     EXPECT_EQ(Slice(shard).status().code(), absl::StatusCode::kNotFound);
   }
 
+  // A client that knows the table, after another deleted its home slice:
+  // its deletion still takes the rest, and it forgets the table.
+  ASSERT_TRUE(creator_->GetTable(Request(ReuseMode::kCreate)).ok());
+  ASSERT_TRUE(
+      LocalVariableClient(stores_[home]).DeleteVariable("ctr/user_emb").ok());
+  ASSERT_TRUE(creator_->DeleteVariable("ctr/user_emb").ok());
+  for (int shard = 0; shard < kShards; ++shard) {
+    EXPECT_EQ(Slice(shard).status().code(), absl::StatusCode::kNotFound);
+  }
+
   // A whole deletion takes every slice.
   ASSERT_TRUE(creator_->GetTable(Request(ReuseMode::kCreate)).ok());
   absl::StatusOr<std::vector<std::string>> deleted =
@@ -192,6 +202,27 @@ TEST_F(ShardedTablesTest, AHalfMadeTableIsCompletedAndDeletedWhole) {
   }
   EXPECT_EQ(creator_->DeleteVariable("ctr/user_emb").status().code(),
             absl::StatusCode::kNotFound);
+}
+
+// A table kept whole on its shard (made by a one-server client, or before
+// tables were spread) is reused whole, and its rows are read there.
+TEST_F(ShardedTablesTest, AWholeTableOnItsShardIsUsedWhole) {
+  const int home = ShardForVariable("ctr/user_emb", kShards);
+  LocalVariableClient one(stores_[home]);
+  ASSERT_TRUE(one.GetTable(Request(ReuseMode::kCreate)).ok());
+  absl::StatusOr<TableStatus> reused =
+      creator_->GetTable(Request(ReuseMode::kAutoReuse));
+  ASSERT_TRUE(reused.ok()) << reused.status();
+  EXPECT_EQ(reused->spec.id_shard_count, 1);
+  EXPECT_EQ(reused->spec.capacity, 3000);
+  std::vector<int64_t> ids;
+  for (int64_t id = 0; id < 50; ++id) ids.push_back(id);
+  absl::StatusOr<GatheredRows> rows = creator_->GatherRows("ctr/user_emb", ids);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ(rows->rows, one.GatherRows("ctr/user_emb", ids)->rows);
+  for (int shard = 0; shard < kShards; ++shard) {
+    if (shard != home) EXPECT_FALSE(Slice(shard).ok());
+  }
 }
 
 }  // namespace

@@ -173,7 +173,10 @@ void PutIds(std::string* out, absl::Span<const int64_t> ids) {
 }  // namespace
 
 void EncodeTableSpec(const TableSpec& spec, std::string* out) {
-  PutFixed32(out, kSpecVersion);
+  // A whole table is written as version 1, which binaries from before
+  // tables were spread read too.
+  const bool whole = spec.id_shard_index == 0 && spec.id_shard_count == 1;
+  PutFixed32(out, whole ? 1 : kSpecVersion);
   PutInt64(out, spec.width);
   EncodeInitializer(spec.initializer, out);
   PutFixed32(out, static_cast<uint32_t>(spec.optimizer));
@@ -182,6 +185,7 @@ void EncodeTableSpec(const TableSpec& spec, std::string* out) {
   PutInt64(out, spec.capacity);
   out->push_back(spec.evict_when_full ? 1 : 0);
   PutInt64(out, spec.ttl_micros);
+  if (whole) return;
   PutFixed32(out, static_cast<uint32_t>(spec.id_shard_index));
   PutFixed32(out, static_cast<uint32_t>(spec.id_shard_count));
 }

@@ -132,6 +132,14 @@ TEST(TableCodecTest, AVersionOneSpecIsAWholeTable) {
   EXPECT_EQ(decoded.capacity, 123456);
   EXPECT_EQ(decoded.id_shard_index, 0);
   EXPECT_EQ(decoded.id_shard_count, 1);
+
+  // A whole table is written as version 1, which older binaries read.
+  TableSpec whole = FullSpec();
+  whole.id_shard_index = 0;
+  whole.id_shard_count = 1;
+  std::string whole_bytes;
+  EncodeTableSpec(whole, &whole_bytes);
+  EXPECT_EQ(whole_bytes, bytes);
 }
 
 TEST(TableCodecTest, AChangeReadsBackAsWritten) {

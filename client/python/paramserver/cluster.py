@@ -105,11 +105,13 @@ class Cluster:
         return self.shards[self.shard_of(full_name)].call(
             "GetVariable", request).variable
 
-    def layout(self, full_name):
-        """The committed layout of `full_name`, or None."""
-        with self._lock:
-            if full_name in self._layouts:
-                return self._layouts[full_name]
+    def layout(self, full_name, fresh=False):
+        """The committed layout of `full_name`, or None; read from its
+        server unless known here (or `fresh`)."""
+        if not fresh:
+            with self._lock:
+                if full_name in self._layouts:
+                    return self._layouts[full_name]
         shard = self.shards[self.shard_of(full_name)]
         try:
             [(info, value)] = shard.pull([(full_name + "/.partitions", 0)])
@@ -119,15 +121,22 @@ class Cluster:
             raise
         values = np.frombuffer(value, dtype=np.int64) \
             if info.dtype == pb.DT_INT64 else np.zeros(0, np.int64)
+        damaged = errors.ParameterServerError(
+            "The layout of partitioned variable %s (%s/.partitions) does "
+            "not decode; delete the variable and create it again." %
+            (full_name, full_name), grpc.StatusCode.DATA_LOSS)
         if (len(values) < 5 or values[0] != _DESCRIPTOR_FORMAT or
-                values[1] < 1 or values[4] < 1 or
-                len(values) != 5 + values[4]):
-            raise errors.ParameterServerError(
-                "The layout of partitioned variable %s (%s/.partitions) does "
-                "not decode; delete the variable and create it again." %
-                (full_name, full_name), grpc.StatusCode.DATA_LOSS)
-        found = Layout(values[5:], dtypes.from_enum(int(values[2])),
-                       bool(values[3] != 0), int(values[1]))
+                values[1] < 1 or values[1] > (1 << 20) or values[4] < 1 or
+                len(values) != 5 + values[4] or
+                any(d < 1 for d in values[5:])):
+            raise damaged
+        try:
+            found = Layout(values[5:], dtypes.from_enum(int(values[2])),
+                           bool(values[3] != 0), int(values[1]))
+        except ValueError:
+            raise damaged from None
+        if len(found.rows) != values[1]:
+            raise damaged
         with self._lock:
             self._layouts[full_name] = found
         return found
@@ -135,7 +144,8 @@ class Cluster:
     def get_partitioned_variable(self, request, num_partitions):
         """tf.get_variable with a partitioner: parts "<name>/part_i" on
         consecutive servers, then the layout committed once; the whole
-        variable's info (version: the sum of the parts')."""
+        variable's info (version: the sum of the parts') and its number of
+        parts."""
         full_name = _join(request.scope, request.name)
         shape = list(request.shape.dims) if request.HasField("shape") else None
         if num_partitions < 1:
@@ -150,7 +160,10 @@ class Cluster:
                  else "<unknown>"))
         wanted = Layout(shape, dtypes.from_enum(request.dtype),
                         request.trainable, num_partitions)
-        committed = self.layout(full_name)
+        # Always the server's: another worker may have deleted or made it.
+        committed = self.layout(full_name, fresh=True)
+        with self._lock:
+            self._layouts.pop(full_name, None)
         if committed is None and request.reuse == pb.REUSE:
             raise errors.VariableError(
                 "PartitionedVariable %s does not exist, or was not created "
@@ -170,17 +183,21 @@ class Cluster:
                                     pb.REUSE if committed is not None
                                     else request.reuse)
             if committed is not None:
-                return self._whole_info(full_name, committed, infos)
+                with self._lock:
+                    self._layouts[full_name] = committed
+                return (self._whole_info(full_name, committed, infos),
+                        len(committed.rows))
             try:
                 self._commit(request, full_name, wanted)
                 with self._lock:
                     self._layouts[full_name] = wanted
-                return self._whole_info(full_name, wanted, infos)
+                return (self._whole_info(full_name, wanted, infos),
+                        len(wanted.rows))
             except errors.VariableError as error:
                 if error.code != grpc.StatusCode.ALREADY_EXISTS:
                     raise
             # Another worker committed first: reuse what it committed.
-            committed = self.layout(full_name)
+            committed = self.layout(full_name, fresh=True)
             if committed is None:
                 raise errors.ParameterServerError(
                     "Partitioned variable %s was committed and deleted again "
@@ -309,18 +326,27 @@ class Cluster:
         partitioned variable's value is split by rows over its parts. A
         push to one server that found no variable is made again after
         learning layouts, as a pull is (nothing was applied)."""
-        push = lambda: self._push(updates, optimizer, max_staleness)
         names = [u[0] for u in updates]
-        if any(self._known_layout(n) for n in names) or \
-                len({self.shard_of(n) for n in names}) > 1:
-            return push()  # Another server may have applied its part.
-        return self._learning(push, names)
+        with self._lock:
+            layouts = {n: self._layouts[n] for n in names
+                       if n in self._layouts}
+        if layouts or len({self.shard_of(n) for n in names}) > 1:
+            # Another server may have applied its part: never repeated.
+            return self._push(updates, optimizer, max_staleness, layouts)
+        try:
+            return self._push(updates, optimizer, max_staleness, {})
+        except errors.VariableError as error:
+            # One server, which applied nothing: maybe partitioned.
+            if error.code != grpc.StatusCode.NOT_FOUND or not any(
+                    self.layout(n) is not None for n in names):
+                raise
+        return self.push(updates, optimizer, max_staleness)
 
-    def _push(self, updates, optimizer, max_staleness):
+    def _push(self, updates, optimizer, max_staleness, layouts):
         requests = {}
         plans = []
         for index, (name, kind, value, base) in enumerate(updates):
-            layout = self._cached_layout(name)
+            layout = layouts.get(name)
             if layout is None:
                 requests.setdefault(self.shard_of(name), []).append(
                     (index, (name, kind, value, base)))

@@ -111,7 +111,7 @@ class Connection:
             update = request.updates.add(name=name, kind=kind)
             if base_version is not None:
                 update.base_version = base_version
-            total += len(value)
+            total += memoryview(value).nbytes
         if optimizer is not None:
             request.optimizer.CopyFrom(optimizer)
         if total <= _MAX_INLINE_BYTES:

@@ -32,7 +32,8 @@ class Optimizer:
         """Pushes [(gradient, variable)] (None gradients skipped) in one
         all-or-nothing push; returns the variables, with their new
         versions. The gradient of each was computed from the version last
-        pulled for it here (its .version), which bounded staleness checks."""
+        pulled for it here (or made, if never pulled), which bounded
+        staleness checks."""
         del global_step, name
         pairs = [(g, v) for g, v in grads_and_vars if g is not None]
         if not pairs:
@@ -47,14 +48,14 @@ class Optimizer:
                 raise ValueError(
                     "Gradient of shape %s does not fit %s of shape %s." %
                     (array.shape, variable.name, tuple(variable.shape)))
+            # pylint: disable=protected-access
             updates.append((variable.op_name, pb.Update.APPLY_GRADIENT,
-                            array.data,
-                            variable.version if max_staleness > 0 else None))
+                            array.data, variable._pulled_version
+                            if max_staleness > 0 else None))
         infos = connection.push(updates, optimizer=self._proto,
                                 max_staleness=max_staleness)
         for (_, variable), info in zip(pairs, infos):
             variable._update(info)  # pylint: disable=protected-access
-            variable._value = None  # pylint: disable=protected-access
         return [v for _, v in pairs]
 
 

@@ -1,5 +1,7 @@
 """tf.compat.v1.get_variable over the server, and the variables it returns."""
 
+import threading
+
 import numpy as np
 
 from paramserver import connection as connection_lib
@@ -41,15 +43,32 @@ class Variable:
 
     def __init__(self, info, connection):
         self._connection = connection
+        self._lock = threading.Lock()
         self._value = None  # The array last pulled, at self._version.
         self._update(info)
+        # The version of the value the caller last saw (pulled, or made):
+        # what bounded staleness compares a gradient's base with.
+        self._pulled_version = info.version
 
-    def _update(self, info):
-        self._full_name = info.name
-        self._shape = TensorShape(info.shape.dims)
-        self._dtype = dtypes.from_enum(info.dtype)
-        self._version = info.version
-        self._trainable = info.trainable
+    def _update(self, info, value=None):
+        """Takes the server's `info` and, with it, the array of that version
+        (None: no array of it here), as one change."""
+        with self._lock:
+            self._full_name = info.name
+            self._shape = TensorShape(info.shape.dims)
+            self._dtype = dtypes.from_enum(info.dtype)
+            self._version = info.version
+            self._trainable = info.trainable
+            self._value = value
+            if value is not None:
+                self._pulled_version = info.version
+
+    def _known(self):
+        """(version to send as known, its array or None), as one read."""
+        with self._lock:
+            if self._value is None:
+                return 0, None
+            return self._version, self._value
 
     @property
     def name(self):
@@ -86,9 +105,11 @@ class Variable:
         received (.copy() it to change it)."""
         return pull([self])[0]
 
-    def _array(self, value):
-        array = np.frombuffer(value, dtype=self._dtype.as_numpy_dtype)
-        return array.reshape(self._shape)
+    def _array(self, info, value):
+        array = np.frombuffer(value, dtype=dtypes.from_enum(
+            info.dtype).as_numpy_dtype).reshape(info.shape.dims)
+        array.flags.writeable = False
+        return array
 
     def read_value(self):
         return self.numpy()
@@ -101,8 +122,7 @@ class Variable:
                 (tuple(self._shape), array.shape))
         [info] = self._connection.push(
             [(self._full_name, kind, array.data, None)])
-        self._update(info)
-        self._value = None  # Pulled again next time.
+        self._update(info)  # Its value is pulled again next time.
         return self
 
     def assign(self, value):
@@ -128,22 +148,26 @@ def pull(variables):
     if not variables:
         return []
     connection = variables[0]._connection  # pylint: disable=protected-access
-    items = []
+    items, held = [], []
     for v in variables:
         # pylint: disable=protected-access
         if v._connection is not connection:
             raise ValueError("pull: the variables come from different "
                              "connections.")
-        items.append((v._full_name, v._version if v._value is not None
-                      else 0))
+        known, array = v._known()
+        items.append((v._full_name, known))
+        held.append(array)
     pulled = connection.pull(items)
     arrays = []
-    for v, (info, value) in zip(variables, pulled):
+    for v, array, (info, value) in zip(variables, held, pulled):
         # pylint: disable=protected-access
         if value is not None:
-            v._update(info)
-            v._value = v._array(value)
-        arrays.append(v._value)
+            array = v._array(info, value)
+            v._update(info, array)
+        else:
+            with v._lock:
+                v._pulled_version = info.version
+        arrays.append(array)
     return arrays
 
 
@@ -180,6 +204,9 @@ def get_variable(name, shape=None, dtype=None, initializer=None,
                                     reuse=_reuse_mode(scope.reuse),
                                     trainable=True if trainable is None
                                     else bool(trainable))
+    if isinstance(initializer, type) and issubclass(
+            initializer, initializers.Initializer):
+        initializer = initializer()  # TF instantiates an initializer class.
     if initializer is not None and not isinstance(
             initializer, initializers.Initializer):
         if callable(initializer):
@@ -191,8 +218,19 @@ def get_variable(name, shape=None, dtype=None, initializer=None,
             raise ValueError(
                 "If initializer is a constant, do not specify shape.")
         value = np.asarray(initializer)
-        if dtype is None and value.dtype != np.float64:
+        if not isinstance(initializer, (np.ndarray, np.generic)):
+            # Python numbers convert as TensorFlow converts them.
+            if value.dtype == np.float64:
+                value = value.astype(np.float32)
+            elif value.dtype == np.int64:
+                value = value.astype(np.int32)
+        if dtype is None:
             dtype = dtypes.as_dtype(value.dtype)
+        elif dtypes.as_dtype(dtype) != dtypes.as_dtype(value.dtype):
+            raise ValueError(
+                "Initializer type '%s' and explicit dtype '%s' don't match." %
+                (dtypes.as_dtype(value.dtype).name,
+                 dtypes.as_dtype(dtype).name))
         shape = value.shape
         initializer = initializers.constant_initializer(value,
                                                         verify_shape=True)
@@ -214,8 +252,9 @@ def get_variable(name, shape=None, dtype=None, initializer=None,
         raise ValueError(
             "%s: only partitions along the first axis are supported, got %s."
             % (_join(scope.name, name), partitions))
-    info = connection.get_partitioned_variable(request, int(partitions[0]))
-    return PartitionedVariable(info, connection, int(partitions[0]))
+    info, parts = connection.get_partitioned_variable(request,
+                                                      int(partitions[0]))
+    return PartitionedVariable(info, connection, parts)
 
 
 def _join(scope, name):

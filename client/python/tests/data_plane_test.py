@@ -98,13 +98,35 @@ def test_a_stale_gradient_is_refused_and_changes_nothing(connected, server):
 
 
 def test_a_value_over_the_message_limit_streams_both_ways(connected):
-    # 80 MB: more than the server's 64 MiB message limit.
-    value = np.arange(20 << 20, dtype=np.float32)
+    # 80 MB in two dimensions: more than the server's 64 MiB message limit.
+    value = np.arange(20 << 20, dtype=np.float32).reshape(5 << 10, 4 << 10)
     with tf.variable_scope(connected):
-        v = tf.get_variable("huge", [20 << 20],
+        v = tf.get_variable("huge", value.shape,
                             initializer=tf.zeros_initializer())
     v.assign(value)
-    np.testing.assert_array_equal(v.numpy(), value)
+    pulled = v.numpy()
+    np.testing.assert_array_equal(pulled, value)
+    assert not pulled.flags.writeable  # The cached value stays as pulled.
     tf.train.GradientDescentOptimizer(1.0).apply_gradients(
-        [(np.ones(20 << 20, np.float32), v)])
+        [(np.ones(value.shape, np.float32), v)])
     np.testing.assert_array_equal(v.numpy(), value - 1)
+
+
+def test_staleness_counts_from_the_version_last_pulled(connected, server):
+    w = _make(connected, "w", [0.0])
+    w.numpy()  # Computed from version 1.
+    other = tf.Connection(server.address)
+    for _ in range(3):
+        other.push([(w.op_name, 1, np.float32([1.0]).tobytes(), None)])
+    other.close()
+    sgd = tf.train.GradientDescentOptimizer(1.0)
+    with pytest.raises(tf.ParameterServerError):
+        sgd.apply_gradients([(np.float32([1.0]), w)], max_staleness=1)
+    w.numpy()  # Version 4 now.
+    sgd.apply_gradients([(np.float32([1.0]), w)], max_staleness=1)
+    # A second gradient from the same pull is one version behind: allowed;
+    # a third is two behind: refused, though this worker made version 6.
+    sgd.apply_gradients([(np.float32([1.0]), w)], max_staleness=1)
+    with pytest.raises(tf.ParameterServerError):
+        sgd.apply_gradients([(np.float32([1.0]), w)], max_staleness=1)
+    np.testing.assert_array_equal(w.numpy(), [1.0])

@@ -124,6 +124,21 @@ def test_a_numpy_initializer_gives_the_shape(connected):
     np.testing.assert_array_equal(v.numpy(), value)
 
 
+def test_values_and_classes_as_initializers_convert_as_tensorflow(
+        connected):
+    with tf.variable_scope(connected):
+        ints = tf.get_variable("ints", initializer=[1, 2, 3])
+        floats = tf.get_variable("floats", initializer=[0.5, 1.5])
+        doubles = tf.get_variable("doubles", initializer=np.float64([0.25]))
+        zeros = tf.get_variable("zeros", [2], initializer=tf.zeros_initializer)
+        with pytest.raises(ValueError, match="don't match"):
+            tf.get_variable("clash", dtype=tf.int64,
+                            initializer=np.float32([1]))
+    assert ints.dtype == tf.int32 and floats.dtype == tf.float32
+    assert doubles.dtype == tf.float64
+    np.testing.assert_array_equal(zeros.numpy(), [0, 0])
+
+
 def test_assign_and_assign_add_move_the_version(connected):
     with tf.variable_scope(connected):
         v = tf.get_variable("v", [4], initializer=tf.zeros_initializer())
