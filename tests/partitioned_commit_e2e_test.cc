@@ -65,7 +65,9 @@ class PartitionedCommitE2ETest : public ShardedE2ETest {
   // Freezes the shard holding part `part` of `full_name`; returns it.
   int Freeze(const std::string& full_name, int part) {
     const int shard = ShardForPartition(full_name, part, kShards);
-    kill(servers_[shard]->pid(), SIGSTOP);
+    // Every thread stopped before a worker calls: a CI stage once saw a
+    // creation succeed against a shard whose SIGSTOP had not yet taken.
+    EXPECT_TRUE(StopAndWait(servers_[shard]->pid()));
     return shard;
   }
   void Thaw(int shard) { kill(servers_[shard]->pid(), SIGCONT); }

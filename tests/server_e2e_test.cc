@@ -8,7 +8,6 @@
 
 #include <atomic>
 #include <cstdlib>
-#include <fstream>
 #include <future>
 #include <thread>
 #include <utility>
@@ -23,23 +22,6 @@ namespace paramserver {
 namespace {
 
 using ::testing::HasSubstr;
-
-// Waits until process `pid` is in the stopped state ("T" in /proc/PID/stat):
-// SIGSTOP is delivered asynchronously.
-bool WaitUntilStopped(pid_t pid) {
-  for (int attempt = 0; attempt < 500; ++attempt) {
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    std::getline(stat, line);
-    const size_t paren = line.rfind(')');
-    if (paren != std::string::npos && paren + 2 < line.size() &&
-        line[paren + 2] == 'T') {
-      return true;
-    }
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return false;
-}
 
 class ServerE2ETest : public ::testing::Test {
  protected:
@@ -240,8 +222,7 @@ TEST_F(ServerE2ETest, FrozenServerFailsCallsByKeepaliveNotByTheDeadline) {
   ASSERT_TRUE((*client)->GetVariable(request).ok());
   // The process stops answering but its socket stays open, as a hung
   // machine's would.
-  ASSERT_EQ(kill(server_->pid(), SIGSTOP), 0);
-  ASSERT_TRUE(WaitUntilStopped(server_->pid()));
+  ASSERT_TRUE(StopAndWait(server_->pid()));
   const absl::Time start = absl::Now();
   auto pulled = (*client)->Pull({{"v", 0}});
   const absl::Duration waited = absl::Now() - start;

@@ -1,5 +1,6 @@
 #include "tests/server_process.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -149,6 +150,40 @@ double NumberAfter(const std::string& out, absl::string_view label) {
     if (absl::SimpleAtod(rest, &value)) return value;
   }
   return -1;
+}
+
+namespace {
+
+// True when every thread of `pid` is stopped.
+bool AllThreadsStopped(pid_t pid) {
+  const std::string tasks = absl::StrCat("/proc/", pid, "/task");
+  DIR* dir = opendir(tasks.c_str());
+  if (dir == nullptr) return false;
+  bool all = true;
+  int seen = 0;
+  while (dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    std::ifstream stat(absl::StrCat(tasks, "/", entry->d_name, "/stat"));
+    std::string line;
+    std::getline(stat, line);
+    const size_t paren = line.rfind(')');
+    if (paren == std::string::npos || paren + 2 >= line.size()) continue;
+    ++seen;
+    if (line[paren + 2] != 'T' && line[paren + 2] != 't') all = false;
+  }
+  closedir(dir);
+  return all && seen > 0;
+}
+
+}  // namespace
+
+bool StopAndWait(pid_t pid) {
+  if (kill(pid, SIGSTOP) != 0) return false;
+  for (int attempt = 0; attempt < 500; ++attempt) {
+    if (AllThreadsStopped(pid)) return true;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return false;
 }
 
 }  // namespace paramserver

@@ -52,6 +52,12 @@ CommandResult RunCommand(const std::vector<std::string>& argv);
 // or -1 when there is none.
 double NumberAfter(const std::string& out, absl::string_view label);
 
+// Stops process `pid` with SIGSTOP and waits until every one of its threads
+// is stopped ("T" in /proc/PID/task/TID/stat): the signal is delivered
+// asynchronously, and a thread still running could answer a call meant to
+// find the process frozen. False after 5 s.
+bool StopAndWait(pid_t pid);
+
 // Paths of the project's binaries inside the test's runfiles.
 std::string ServerBinary();
 std::string PsctlBinary();
