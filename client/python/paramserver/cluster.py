@@ -20,6 +20,7 @@ from paramserver import connection as connection_lib
 from paramserver import dtypes
 from paramserver import errors
 from paramserver import placement
+from paramserver import scopes
 from paramserver_pb import parameter_server_pb2 as pb
 
 _DESCRIPTOR_FORMAT = 1
@@ -49,9 +50,6 @@ def _shape_string(shape):
     return "(%s)" % (", ".join(str(d) for d in shape) +
                      ("," if len(shape) == 1 else ""))
 
-
-def _join(scope, name):
-    return scope + "/" + name if scope else name
 
 
 class Cluster:
@@ -101,7 +99,7 @@ class Cluster:
     # ---- Variables ----
 
     def get_variable(self, request):
-        full_name = _join(request.scope, request.name)
+        full_name = scopes.join_scope(request.scope, request.name)
         return self.shards[self.shard_of(full_name)].call(
             "GetVariable", request).variable
 
@@ -146,7 +144,7 @@ class Cluster:
         consecutive servers, then the layout committed once; the whole
         variable's info (version: the sum of the parts') and its number of
         parts."""
-        full_name = _join(request.scope, request.name)
+        full_name = scopes.join_scope(request.scope, request.name)
         shape = list(request.shape.dims) if request.HasField("shape") else None
         if num_partitions < 1:
             raise ValueError("Partitioned variable %s needs at least one "

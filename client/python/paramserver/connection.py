@@ -5,6 +5,7 @@ import threading
 import grpc
 import numpy as np
 
+from paramserver import dtypes
 from paramserver import errors
 from paramserver_pb import parameter_server_pb2 as pb
 from paramserver_pb import parameter_server_pb2_grpc as pb_grpc
@@ -138,7 +139,6 @@ class Connection:
 
 
 def _nbytes(info):
-    from paramserver import dtypes  # pylint: disable=import-outside-toplevel
     return int(np.prod(info.shape.dims, dtype=np.int64)) * \
         dtypes.from_enum(info.dtype).size
 

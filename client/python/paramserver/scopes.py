@@ -96,13 +96,14 @@ def get_variable_scope():
     return _store.current
 
 
-def _join(scope, name):
+def join_scope(scope, name):
+    """The full name: "scope/name", or name at the top level (scope "")."""
     return scope + "/" + name if scope else name
 
 
 def _unique_name(prefix):
     # TF's _get_unique_variable_scope.
-    full = _join(_store.current.name, prefix)
+    full = join_scope(_store.current.name, prefix)
     if _store.counts.get(full, 0) == 0:
         return prefix
     index = 1
@@ -163,12 +164,13 @@ class variable_scope:  # pylint: disable=invalid-name
         else:
             base = outer
             if self._name_or_scope is not None:
-                name = _join(outer.name, self._name_or_scope)
+                name = join_scope(outer.name, self._name_or_scope)
             else:
                 if self._reuse:
                     raise ValueError(
                         "reuse=True cannot be used without a name_or_scope")
-                name = _join(outer.name, _unique_name(self._default_name))
+                name = join_scope(outer.name,
+                                  _unique_name(self._default_name))
             reuse = self._reuse or outer.reuse
         self._scope = VariableScope(
             reuse, name,

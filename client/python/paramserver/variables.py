@@ -246,19 +246,16 @@ def get_variable(name, shape=None, dtype=None, initializer=None,
         return Variable(connection.get_variable(request), connection)
     if shape is None:
         raise ValueError("Partitioned variable %s needs a shape." %
-                         _join(scope.name, name))
+                         scopes.join_scope(scope.name, name))
     partitions = list(partitioner(shape=TensorShape(shape), dtype=dtype))
     if len(partitions) != len(shape) or any(p != 1 for p in partitions[1:]):
         raise ValueError(
             "%s: only partitions along the first axis are supported, got %s."
-            % (_join(scope.name, name), partitions))
+            % (scopes.join_scope(scope.name, name), partitions))
     info, parts = connection.get_partitioned_variable(request,
                                                       int(partitions[0]))
     return PartitionedVariable(info, connection, parts)
 
-
-def _join(scope, name):
-    return scope + "/" + name if scope else name
 
 
 class PartitionedVariable(Variable):
