@@ -36,6 +36,30 @@ for worker in 0 1; do
     --steps=150 --log_every=25 &
 done
 wait %2 %3
+echo "== From Python: the seed's image filter with PyTorch doing the convolutions"
+bash client/python/generate_proto.sh >/dev/null
+export PYTHONPATH=$PWD/client/python
+/usr/bin/python3 examples/python/image_filter.py --server="$server"
+psctl delete --scope=image_filters >/dev/null
+
+echo "== Two Python workers train the filter together (PyTorch autograd; Adam on the server)"
+python_workers=()
+for worker in 2 3; do
+  /usr/bin/python3 examples/python/train_image_filter.py --server="$server" \
+    --worker=$worker --steps=100 --log_every=50 &
+  python_workers+=($!)
+done
+for pid in "${python_workers[@]}"; do wait "$pid"; done
+
+echo "== A Python worker (PyTorch) and a C++ worker (oneDNN) train the same filter at once"
+"$bin/examples/train_image_filter" --server="$server" --worker=0 \
+  --steps=150 --log_every=50 &
+cpp_worker=$!
+/usr/bin/python3 examples/python/train_image_filter.py --server="$server" \
+  --worker=1 --steps=150 --log_every=50 &
+python_worker=$!
+wait $cpp_worker
+wait $python_worker
 echo "== The trained variables and their optimizer slots"
 psctl list student
 

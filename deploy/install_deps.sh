@@ -19,9 +19,13 @@ TEST_PACKAGES=(
   clang-format                          # deploy/check_format.sh (CI)
   python3-grpcio python3-protobuf python3-numpy python3-pytest  # client/python tests
 )
+# paramserver.torch, its tests and the Python examples. Installed without
+# recommends: those (libtorch-dev, build-essential, ninja-build) build
+# PyTorch extensions, which nothing here does.
+TORCH_PACKAGES=(python3-torch)
 
 case "${1:-}" in
-  "") PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}") ;;
+  "") PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${TORCH_PACKAGES[@]}") ;;
   --build-only) PACKAGES=("${BUILD_PACKAGES[@]}") ;;
   *) echo "usage: $0 [--build-only]" >&2; exit 2 ;;
 esac
@@ -38,4 +42,19 @@ SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; fi
 echo "Installing: ${missing[*]}" >&2
 $SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+no_recommends=()
+others=()
+for package in "${missing[@]}"; do
+  if [[ " ${TORCH_PACKAGES[*]} " == *" $package "* ]]; then
+    no_recommends+=("$package")
+  else
+    others+=("$package")
+  fi
+done
+if ((${#others[@]} > 0)); then
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${others[@]}" >/dev/null
+fi
+if ((${#no_recommends[@]} > 0)); then
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+    --no-install-recommends "${no_recommends[@]}" >/dev/null
+fi

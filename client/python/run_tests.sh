@@ -8,6 +8,7 @@ set -euo pipefail
 if [[ -n "${TEST_SRCDIR:-}" ]]; then
   cd "$TEST_SRCDIR/$TEST_WORKSPACE"
   export PS_SERVER="$PWD/server/ps_server" PSCTL="$PWD/client/psctl"
+  export TRAIN_IMAGE_FILTER="$PWD/examples/train_image_filter"
 else
   cd "$(dirname "$0")/../.."
 fi
