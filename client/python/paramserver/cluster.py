@@ -258,7 +258,7 @@ class Cluster:
         name no server has may be a variable another worker partitioned:
         its layout is learned and the pull made again."""
         return self._learning(lambda: self._pull(items),
-                              [name for name, _ in items])
+                              [item[0] for item in items])
 
     def _learning(self, call, names):
         try:
@@ -273,11 +273,12 @@ class Cluster:
     def _pull(self, items):
         requests = {}  # shard -> [(slot, name, known)]
         plans = []     # per item: None, or (layout, [part slots])
-        for index, (name, known) in enumerate(items):
+        for index, item in enumerate(items):
+            name = item[0]
             layout = self._cached_layout(name)
             if layout is None:
                 requests.setdefault(self.shard_of(name), []).append(
-                    (index, (name, known)))
+                    (index, item))
                 plans.append(None)
                 continue
             slots = []
@@ -286,13 +287,16 @@ class Cluster:
                 shard = placement.shard_for_partition(name, p,
                                                       len(self.shards))
                 slot = ("part", index, p)
-                requests.setdefault(shard, []).append((slot, (part_name, 0)))
+                requests.setdefault(shard, []).append(
+                    (slot, (part_name, 0,
+                            layout.rows[p] * layout.row_bytes)))
                 slots.append(slot)
             plans.append((layout, slots))
         by_slot = self._send(requests,
                              lambda shard, items: self.shards[shard].pull(items))
         out = []
-        for index, (name, _) in enumerate(items):
+        for index, item in enumerate(items):
+            name = item[0]
             plan = plans[index]
             if plan is None:
                 out.append(by_slot[index])

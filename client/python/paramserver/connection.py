@@ -1,5 +1,6 @@
 """A connection to one parameter server, and the calls variables make."""
 
+import sys
 import threading
 
 import grpc
@@ -7,13 +8,19 @@ import numpy as np
 
 from paramserver import dtypes
 from paramserver import errors
+from paramserver import memory
+from paramserver import wire
 from paramserver_pb import parameter_server_pb2 as pb
 from paramserver_pb import parameter_server_pb2_grpc as pb_grpc
 
 # Values up to this size come back inline from Pull; larger ones stream in
 # chunks (PullChunks), as the C++ client does.
 _MAX_INLINE_BYTES = 4 << 20
-_CHUNK_BYTES = 1 << 20
+_CHUNK_BYTES = 4 << 20
+# One Pull response's inline values, at most: glibc keeps freed blocks up to
+# 32 MiB for reuse (with keep_freed_memory()); larger ones are fresh pages.
+_MAX_PULL_BATCH_BYTES = 16 << 20
+_SERVICE = "/paramserver.rpc.ParameterServer/"
 
 
 class Connection:
@@ -41,6 +48,19 @@ class Connection:
             address, options=[("grpc.max_receive_message_length", -1),
                               ("grpc.max_send_message_length", -1)])
         self._stub = pb_grpc.ParameterServerStub(self._channel)
+        # The data plane's large messages, read and written by wire.py
+        # (None: gRPC hands over and takes the serialized bytes).
+        self._raw_pull = self._channel.unary_unary(
+            _SERVICE + "Pull",
+            request_serializer=pb.PullRequest.SerializeToString,
+            response_deserializer=None)
+        self._raw_pull_chunks = self._channel.unary_stream(
+            _SERVICE + "PullChunks",
+            request_serializer=pb.PullChunksRequest.SerializeToString,
+            response_deserializer=None)
+        self._raw_push_chunks = self._channel.stream_unary(
+            _SERVICE + "PushChunks", request_serializer=None,
+            response_deserializer=pb.PushResponse.FromString)
 
     def close(self):
         self._channel.close()
@@ -53,26 +73,55 @@ class Connection:
         except grpc.RpcError as error:
             raise errors.translate(error, self.address) from None
 
-    def pull(self, names_and_versions):
-        """Pulls [(name, known_version)]: per item (info, value bytes or
-        None when unchanged), value bytes as received."""
-        request = pb.PullRequest(max_inline_bytes=_MAX_INLINE_BYTES)
-        for name, known in names_and_versions:
-            request.items.add(name=name, known_version=known)
-        response = self.call("Pull", request)
-        results = []
-        for (name, known), pulled in zip(names_and_versions,
-                                         response.variables):
-            if pulled.unchanged:
-                results.append((pulled.variable, None))
-            elif pulled.streamed:
-                results.append(self._pull_streamed(name, known))
-            else:
-                results.append((pulled.variable, pulled.value))
-        if len(results) != len(names_and_versions):
-            raise errors.ParameterServerError(
-                "The server answered %d values for %d variables." %
-                (len(response.variables), len(names_and_versions)))
+    def pull(self, items):
+        """Pulls [(name, known_version) or (name, known_version, nbytes)]:
+        per item (info, value or None when unchanged). A value is a
+        read-only bytes-like view over the bytes received (a memoryview
+        into the response, or a buffer a streamed value was written into).
+
+        `nbytes`, the value's expected size, lets the items go in several
+        Pull calls of at most 16 MiB each, at once: large responses would
+        be fresh memory on every call."""
+        batches, batch, batch_bytes = [], [], 0
+        for index, item in enumerate(items):
+            nbytes = item[2] if len(item) > 2 else 0
+            inline = nbytes if nbytes <= _MAX_INLINE_BYTES else 0
+            if batch and batch_bytes + inline > _MAX_PULL_BATCH_BYTES:
+                batches.append(batch)
+                batch, batch_bytes = [], 0
+            batch.append(index)
+            batch_bytes += inline
+        if batch:
+            batches.append(batch)
+        futures = []
+        for batch in batches:
+            request = pb.PullRequest(max_inline_bytes=_MAX_INLINE_BYTES)
+            for index in batch:
+                request.items.add(name=items[index][0],
+                                  known_version=items[index][1])
+            futures.append(self._raw_pull.future(
+                request, timeout=self.timeout, metadata=self._metadata))
+        results = [None] * len(items)
+        for batch, future in zip(batches, futures):
+            try:
+                pulled = wire.parse_pull_response(future.result())
+            except grpc.RpcError as error:
+                raise errors.translate(error, self.address) from None
+            except wire.WireError as error:
+                raise errors.ParameterServerError(
+                    "A Pull response does not parse: %s" % error,
+                    grpc.StatusCode.DATA_LOSS) from None
+            if len(pulled) != len(batch):
+                raise errors.ParameterServerError(
+                    "The server answered %d values for %d variables." %
+                    (len(pulled), len(batch)), grpc.StatusCode.DATA_LOSS)
+            for index, answer in zip(batch, pulled):
+                if answer.unchanged:
+                    results[index] = (answer.info, None)
+                elif answer.streamed:
+                    results[index] = self._pull_streamed(*items[index][:2])
+                else:
+                    results[index] = (answer.info, answer.value)
         return results
 
     def _pull_streamed(self, name, known):
@@ -80,22 +129,31 @@ class Connection:
                                        chunk_bytes=_CHUNK_BYTES)
         info, value, filled = None, None, 0
         try:
-            for chunk in self._stub.PullChunks(
+            for raw in self._raw_pull_chunks(
                     request, timeout=self.timeout, metadata=self._metadata):
+                first, unchanged, offset, data = wire.parse_value_chunk(raw)
                 if info is None:
-                    info = chunk.variable
-                    if chunk.unchanged:
+                    info = first
+                    if info is None:
+                        raise wire.WireError("the first chunk has no info")
+                    if unchanged:
                         return info, None
-                    value = bytearray(_nbytes(info))
-                if chunk.offset != filled or \
-                        filled + len(chunk.data) > len(value):
+                    value = _RECEIVE_BUFFERS.get(_nbytes(info))
+                    writer = np.frombuffer(value, np.uint8)
+                if offset != filled or filled + len(data) > len(value):
                     raise errors.ParameterServerError(
                         "A chunk of %s arrived out of order." % name,
                         grpc.StatusCode.DATA_LOSS)
-                value[filled:filled + len(chunk.data)] = chunk.data
-                filled += len(chunk.data)
+                writer[filled:filled + len(data)] = np.frombuffer(data,
+                                                                  np.uint8)
+                filled += len(data)
         except grpc.RpcError as error:
             raise errors.translate(error, self.address) from None
+        except wire.WireError as error:
+            raise errors.ParameterServerError(
+                "A chunk of %s does not parse: %s" % (name, error),
+                grpc.StatusCode.DATA_LOSS) from None
+        writer = None  # The value's only holder is the caller's now.
         if info is None or filled != len(value):
             raise errors.ParameterServerError(
                 "The value of %s arrived incomplete." % name,
@@ -105,7 +163,7 @@ class Connection:
     def push(self, updates, optimizer=None, max_staleness=0):
         """Applies [(name, kind, value bytes, base_version or None)] all or
         nothing; returns the variables' infos. Values over 4 MiB in all go
-        in 1 MiB chunks (PushChunks), as the C++ client sends them."""
+        in 4 MiB chunks (PushChunks), each one copy of the caller's bytes."""
         request = pb.PushRequest(max_staleness=max_staleness)
         total = 0
         for name, kind, value, base_version in updates:
@@ -123,19 +181,59 @@ class Connection:
 
     def _push_streamed(self, request, values):
         def chunks():
-            yield pb.PushChunk(request=request)
+            yield wire.push_chunk_request(request)
             for index, value in enumerate(values):
                 view = memoryview(value).cast("B")
                 for offset in range(0, len(view), _CHUNK_BYTES):
-                    yield pb.PushChunk(
-                        index=index, offset=offset,
-                        data=bytes(view[offset:offset + _CHUNK_BYTES]))
+                    yield wire.push_chunk(index, offset,
+                                          view[offset:offset + _CHUNK_BYTES])
         try:
-            response = self._stub.PushChunks(chunks(), timeout=self.timeout,
+            response = self._raw_push_chunks(chunks(), timeout=self.timeout,
                                              metadata=self._metadata)
         except grpc.RpcError as error:
             raise errors.translate(error, self.address) from None
         return list(response.variables)
+
+
+class _ReceiveBuffers:
+    """Buffers (bytearrays) that streamed values are written into, kept for
+    reuse once nothing outside holds them: a fresh buffer of tens of MB
+    costs a page fault per 4 KB on first touch, more than receiving into
+    it. At most `max_bytes` are kept; a buffer still viewed by an array is
+    never handed out again."""
+
+    def __init__(self, max_bytes):
+        self._max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._buffers = []  # Least recently used first.
+
+    def _free(self, i):
+        # Free: referenced only by the list (and getrefcount's argument).
+        return sys.getrefcount(self._buffers[i]) == 2
+
+    def get(self, nbytes):
+        with self._lock:
+            for i in range(len(self._buffers)):
+                if len(self._buffers[i]) == nbytes and self._free(i):
+                    self._buffers.append(self._buffers.pop(i))
+                    return self._buffers[-1]
+        buffer = bytearray(nbytes)
+        if nbytes < _MIN_KEPT_BYTES:
+            return buffer
+        with self._lock:
+            self._buffers.append(buffer)
+            kept = sum(len(b) for b in self._buffers)
+            i = 0
+            while kept > self._max_bytes and i < len(self._buffers) - 1:
+                if self._free(i):
+                    kept -= len(self._buffers.pop(i))
+                else:
+                    i += 1
+        return buffer
+
+
+_MIN_KEPT_BYTES = 1 << 20
+_RECEIVE_BUFFERS = _ReceiveBuffers(max_bytes=1 << 30)
 
 
 def _nbytes(info):
@@ -147,12 +245,17 @@ _default = None
 _default_lock = threading.Lock()
 
 
-def connect(address, token=None, timeout=60.0, job=None):
+def connect(address, token=None, timeout=60.0, job=None,
+            keep_freed_memory=True):
     """Makes the server `address` ("HOST:PORT"), or the job's servers (a
     list, in the order of their --shard_index), what every get_variable
-    talks to; returns the Cluster."""
+    talks to; returns the Cluster. `keep_freed_memory`: tune this process's
+    malloc to reuse freed memory (memory.py says why and what it changes).
+    """
     from paramserver import cluster  # pylint: disable=import-outside-toplevel
     global _default
+    if keep_freed_memory:
+        memory.keep_freed_memory()
     addresses = [address] if isinstance(address, str) else list(address)
     connected = cluster.Cluster(addresses, token=token, timeout=timeout,
                                 job=job)

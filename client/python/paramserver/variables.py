@@ -63,6 +63,9 @@ class Variable:
             if value is not None:
                 self._pulled_version = info.version
 
+    def _nbytes(self):
+        return int(np.prod(self._shape, dtype=np.int64)) * self._dtype.size
+
     def _known(self):
         """(version to send as known, its array or None), as one read."""
         with self._lock:
@@ -138,12 +141,13 @@ class Variable:
             self.name, tuple(self._shape), self._dtype.name)
 
 
-def pull(variables):
+def pull(variables, conditional=True):
     """The current values of `variables` (of one connection), in one call.
 
     Each variable is pulled conditionally: one whose version has not moved
     since this process last pulled it is not sent again, and its last array
-    is returned. Arrays are read-only views over the received bytes.
+    is returned. With conditional=False every value is sent. Arrays are
+    read-only views over the received bytes.
     """
     if not variables:
         return []
@@ -154,8 +158,8 @@ def pull(variables):
         if v._connection is not connection:
             raise ValueError("pull: the variables come from different "
                              "connections.")
-        known, array = v._known()
-        items.append((v._full_name, known))
+        known, array = v._known() if conditional else (0, None)
+        items.append((v._full_name, known, v._nbytes()))
         held.append(array)
     pulled = connection.pull(items)
     arrays = []

@@ -11,6 +11,11 @@ import pytest
 import paramserver as tf
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "large_memory: needs several GiB; its own Bazel target")
+
+
 def _binary(env, *path):
     binary = os.environ.get(env)
     if binary:

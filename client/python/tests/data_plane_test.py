@@ -130,3 +130,41 @@ def test_staleness_counts_from_the_version_last_pulled(connected, server):
     with pytest.raises(tf.ParameterServerError):
         sgd.apply_gradients([(np.float32([1.0]), w)], max_staleness=1)
     np.testing.assert_array_equal(w.numpy(), [1.0])
+
+
+def test_a_held_array_is_never_overwritten_by_a_later_pull(connected):
+    """Streamed values land in buffers kept for reuse; one an array still
+    views must not be reused."""
+    from paramserver import connection  # pylint: disable=import-outside-toplevel
+    shape = (3 << 18,)  # 3 MiB of float32 each way: 12 MiB, streamed.
+    with tf.variable_scope(connected):
+        v = tf.get_variable("v", shape, initializer=tf.zeros_initializer())
+    held = []
+    for step in range(6):
+        v.assign(np.full(shape, step, np.float32))
+        array = tf.pull([v], conditional=False)[0]
+        if step % 2 == 0:
+            held.append((step, array))  # Kept; odd steps' arrays dropped.
+        del array
+    for step, array in held:
+        assert array[0] == step and array[-1] == step, step
+    # Dropped arrays' buffers were reused: fewer buffers than pulls.
+    buffers = [b for b in connection._RECEIVE_BUFFERS._buffers  # pylint: disable=protected-access
+               if len(b) == v._nbytes()]  # pylint: disable=protected-access
+    assert len(buffers) < 6
+
+
+def test_pull_batches_keep_order_and_values(connected):
+    # 40 variables of 1 MiB: more than one 16 MiB Pull call, sent at once.
+    with tf.variable_scope(connected):
+        variables = [tf.get_variable("v%d" % i, [1 << 18],
+                                     initializer=tf.constant_initializer(i))
+                     for i in range(40)]
+    arrays = tf.pull(variables)
+    for i, array in enumerate(arrays):
+        assert array.shape == (1 << 18,) and array[0] == i and array[-1] == i
+
+
+def test_malloc_keeps_freed_memory():
+    from paramserver import memory  # pylint: disable=import-outside-toplevel
+    assert memory.keep_freed_memory()
