@@ -39,7 +39,9 @@ from paramserver import variables as variables_lib
 CONV2D_HWIO = "conv2d_hwio"
 
 _TO_TORCH = {CONV2D_HWIO: (3, 2, 0, 1)}  # HWIO -> OIHW
-_TO_SERVER = {CONV2D_HWIO: (2, 3, 1, 0)}  # OIHW -> HWIO
+# The inverse permutations: OIHW -> HWIO.
+_TO_SERVER = {layout: tuple(int(i) for i in np.argsort(order))
+              for layout, order in _TO_TORCH.items()}
 
 
 def _torch_dtype(variable):
