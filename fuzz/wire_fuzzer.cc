@@ -20,6 +20,7 @@
 
 #include "fuzz/fuzz_util.h"
 #include "google/protobuf/stubs/logging.h"
+#include "google/protobuf/util/field_comparator.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "proto/parameter_server.pb.h"
 #include "server/variable_service.h"
@@ -111,6 +112,20 @@ bool DecodePush(const grpc::ByteBuffer& buffer, rpc::PushChunk* out) {
   return true;
 }
 
+// Equal as protobuf's Equivalent() has it (an unset field equals its
+// default), with a NaN equal to a NaN: a NaN read by both parsers is
+// agreement, not a difference.
+bool SameMessage(const google::protobuf::Message& a,
+                 const google::protobuf::Message& b) {
+  google::protobuf::util::DefaultFieldComparator comparator;
+  comparator.set_treat_nan_as_equal(true);
+  google::protobuf::util::MessageDifferencer differencer;
+  differencer.set_message_field_comparison(
+      google::protobuf::util::MessageDifferencer::EQUIVALENT);
+  differencer.set_field_comparator(&comparator);
+  return differencer.Compare(a, b);
+}
+
 // Protobuf's reading of `bytes` as Message, next to the decoder's: when both
 // accept, they agree; protobuf's own serialization the decoder must accept.
 template <typename Message>
@@ -128,14 +143,13 @@ void Differential(const std::string& bytes, uint8_t pattern,
   // decoder refuses it (no conformant writer sends one): compare only when
   // both accepted.
   if (accepted) {
-    Check(google::protobuf::util::MessageDifferencer::Equivalent(decoded,
-                                                                 parsed));
+    Check(SameMessage(decoded, parsed));
   }
   const std::string canonical = parsed.SerializeAsString();
   Message again;
   Check(decode(Sliced(canonical, pattern), &again));
   again.DiscardUnknownFields();
-  Check(google::protobuf::util::MessageDifferencer::Equivalent(again, parsed));
+  Check(SameMessage(again, parsed));
 }
 
 // One frame of a session stream, as the session reactor handles it (the
