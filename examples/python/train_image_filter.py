@@ -85,6 +85,13 @@ def main():
                         help="HOST:PORT,... in shard order (overrides "
                         "--server)")
     parser.add_argument("--job", default=None)
+    parser.add_argument("--tls_ca", default="",
+                        help="PEM CA the server's certificate chains to; "
+                        "any --tls_* flag turns TLS on")
+    parser.add_argument("--tls_cert", default="",
+                        help="PEM client certificate, for mutual TLS")
+    parser.add_argument("--tls_key", default="",
+                        help="PEM private key of --tls_cert")
     parser.add_argument("--token", default=os.environ.get("PS_TOKEN"))
     parser.add_argument("--worker", type=int, default=0)
     parser.add_argument("--steps", type=int, default=100)
@@ -100,7 +107,11 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     servers = args.servers.split(",") if args.servers else args.server
-    tf.connect(servers, token=args.token, job=args.job)
+    tls = None
+    if args.tls_ca or args.tls_cert or args.tls_key:
+        tls = tf.TlsOptions.from_files(args.tls_ca, args.tls_cert,
+                                       args.tls_key)
+    tf.connect(servers, token=args.token, job=args.job, tls=tls)
     optimizer = _OPTIMIZERS[args.optimizer](args.learning_rate)
 
     # The student: the seed's filter under "student", made by whichever

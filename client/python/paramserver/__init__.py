@@ -39,6 +39,7 @@ from paramserver.scopes import AUTO_REUSE
 from paramserver.scopes import VariableScope
 from paramserver.scopes import get_variable_scope
 from paramserver.scopes import variable_scope
+from paramserver.tls import TlsOptions
 from paramserver.variables import TensorShape
 from paramserver.variables import Variable
 from paramserver.cluster import Cluster

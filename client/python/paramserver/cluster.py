@@ -55,14 +55,16 @@ def _shape_string(shape):
 class Cluster:
     """One or more servers, in the order of their --shard_index."""
 
-    def __init__(self, addresses, token=None, timeout=60.0, job=None):
+    def __init__(self, addresses, token=None, timeout=60.0, job=None,
+                 tls=None):
         count = len(addresses)
         if count < 1:
             raise ValueError("connect: give at least one server address.")
         self.shards = [
             connection_lib.Connection(
                 address, token=token, timeout=timeout,
-                expected=(index, count, job) if count > 1 or job else None)
+                expected=(index, count, job) if count > 1 or job else None,
+                tls=tls)
             for index, address in enumerate(addresses)]
         self._lock = threading.Lock()
         self._layouts = {}  # Full name -> Layout.

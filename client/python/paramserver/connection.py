@@ -24,14 +24,16 @@ _SERVICE = "/paramserver.rpc.ParameterServer/"
 
 
 class Connection:
-    """A channel to the server at `address` (HOST:PORT), plaintext.
+    """A channel to the server at `address` (HOST:PORT): plaintext, or TLS
+    with `tls` (a tls.TlsOptions).
 
     `token`, when given, goes with every call as "authorization: Bearer
     <token>". `timeout` (seconds) bounds each call; None waits as long as
     the call takes.
     """
 
-    def __init__(self, address, token=None, timeout=60.0, expected=None):
+    def __init__(self, address, token=None, timeout=60.0, expected=None,
+                 tls=None):
         """`expected` = (index, count, job or None): the place this server
         must hold in its job (ps-expected-shard metadata); a server at
         another place refuses every call with FAILED_PRECONDITION."""
@@ -44,9 +46,14 @@ class Connection:
             if job:
                 metadata.append(("ps-expected-job", job))
         self._metadata = tuple(metadata)
-        self._channel = grpc.insecure_channel(
-            address, options=[("grpc.max_receive_message_length", -1),
-                              ("grpc.max_send_message_length", -1)])
+        self._closed = False
+        options = [("grpc.max_receive_message_length", -1),
+                   ("grpc.max_send_message_length", -1)]
+        if tls is None:
+            self._channel = grpc.insecure_channel(address, options=options)
+        else:
+            self._channel = grpc.secure_channel(address, tls.credentials(),
+                                                options=options)
         self._stub = pb_grpc.ParameterServerStub(self._channel)
         # The data plane's large messages, read and written by wire.py
         # (None: gRPC hands over and takes the serialized bytes).
@@ -63,10 +70,20 @@ class Connection:
             response_deserializer=pb.PushResponse.FromString)
 
     def close(self):
+        self._closed = True
         self._channel.close()
+
+    def _check_open(self):
+        if self._closed:
+            raise errors.ParameterServerError(
+                "The connection to %s is closed (paramserver.connect() was "
+                "called again, or close()). Variables belong to the "
+                "connection they were made on: get them again with "
+                "get_variable." % self.address)
 
     def call(self, method, request):
         """A unary call; a failure raises the matching errors exception."""
+        self._check_open()
         try:
             return getattr(self._stub, method)(
                 request, timeout=self.timeout, metadata=self._metadata)
@@ -82,6 +99,7 @@ class Connection:
         `nbytes`, the value's expected size, lets the items go in several
         Pull calls of at most 16 MiB each, at once: large responses would
         be fresh memory on every call."""
+        self._check_open()
         batches, batch, batch_bytes = [], [], 0
         for index, item in enumerate(items):
             nbytes = item[2] if len(item) > 2 else 0
@@ -164,6 +182,7 @@ class Connection:
         """Applies [(name, kind, value bytes, base_version or None)] all or
         nothing; returns the variables' infos. Values over 4 MiB in all go
         in 4 MiB chunks (PushChunks), each one copy of the caller's bytes."""
+        self._check_open()
         request = pb.PushRequest(max_staleness=max_staleness)
         total = 0
         for name, kind, value, base_version in updates:
@@ -245,12 +264,14 @@ _default = None
 _default_lock = threading.Lock()
 
 
-def connect(address, token=None, timeout=60.0, job=None,
+def connect(address, token=None, timeout=60.0, job=None, tls=None,
             keep_freed_memory=True):
     """Makes the server `address` ("HOST:PORT"), or the job's servers (a
     list, in the order of their --shard_index), what every get_variable
-    talks to; returns the Cluster. `keep_freed_memory`: tune this process's
-    malloc to reuse freed memory (memory.py says why and what it changes).
+    talks to; returns the Cluster. `tls`: a TlsOptions for servers started
+    with --tls_cert (plaintext without). `keep_freed_memory`: tune this
+    process's malloc to reuse freed memory (memory.py says why and what it
+    changes).
     """
     from paramserver import cluster  # pylint: disable=import-outside-toplevel
     global _default
@@ -258,7 +279,7 @@ def connect(address, token=None, timeout=60.0, job=None,
         memory.keep_freed_memory()
     addresses = [address] if isinstance(address, str) else list(address)
     connected = cluster.Cluster(addresses, token=token, timeout=timeout,
-                                job=job)
+                                job=job, tls=tls)
     with _default_lock:
         old, _default = _default, connected
     if old is not None:
