@@ -18,7 +18,6 @@ import json
 import multiprocessing
 import os
 import sys
-import time
 
 import numpy as np
 
@@ -26,6 +25,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)
 sys.path.insert(0, os.path.join(_HERE, "..", "client", "python"))
 from model_shapes import resnet50_shapes  # noqa: E402  pylint: disable=wrong-import-position
+from step_timer import time_steps  # noqa: E402  pylint: disable=wrong-import-position
 import paramserver as tf  # noqa: E402  pylint: disable=wrong-import-position
 
 
@@ -55,18 +55,8 @@ def _worker(rank, args, shapes, start, results):
         if args.mode in ("sync", "push"):
             optimizer.apply_gradients(pairs)
 
-    for _ in range(args.warmup):
-        step()
-    start.wait()
-    began = time.perf_counter()
-    steps = 0
-    while True:
-        step()
-        steps += 1
-        elapsed = time.perf_counter() - began
-        if steps >= args.min_steps and elapsed >= args.min_seconds:
-            break
-    results[rank] = (steps, elapsed)
+    results[rank] = time_steps(step, args.warmup, args.min_steps,
+                               args.min_seconds, start)
 
 
 def main():

@@ -5,8 +5,9 @@
 # every step, with 1 and 2 worker processes. PyTorch runs with the TCP
 # transport as shipped and with glibc keeping freed memory for reuse (as
 # ps_server and the Python client do). Then one 64 MB variable pulled and
-# pushed alone by the Python client and by the C++ client. Prints medians
-# and ratios.
+# pushed alone by the Python client and by the C++ client; then the image
+# filter's training step with 2 workers, ours and PyTorch RPC's
+# (benchmarks/image_filter_step.py). Prints medians and ratios.
 #
 #   benchmarks/run_python_benchmark.sh [rounds] [min_seconds]
 set -euo pipefail
@@ -43,6 +44,13 @@ for round in $(seq "$rounds"); do
     $ours --model=single64mb --mode="$mode" >>"$results"
     $cpp --model=single64mb --mode="$mode" >>"$results"
   done
+  echo "== round $round, the image filter's training step, 2 workers" >&2
+  "$python" benchmarks/image_filter_step.py --peer=paramserver \
+    --server="$PS_TARGET" --min_seconds="$seconds" >>"$results"
+  for malloc in default tuned; do
+    "$python" benchmarks/image_filter_step.py --peer=rpc --malloc="$malloc" \
+      --min_seconds="$seconds" 2>/dev/null >>"$results"
+  done
 done
 "$python" - "$results" <<'PY'
 import json, statistics, sys
@@ -57,8 +65,10 @@ print(f"{'workers':>8} {'ours (Python)':>14} {'rpc tcp':>8} {'rpc tcp+':>9} "
       f"{'ours/tcp':>9} {'ours/tcp+':>10}")
 for workers in (1, 2):
     ours = median("paramserver (Python", workers=workers, model="resnet50")
-    tcp = median("torch.distributed.rpc (tcp)", workers=workers)
-    tuned = median("torch.distributed.rpc (tcp, malloc tuned)", workers=workers)
+    tcp = median("torch.distributed.rpc (tcp)", workers=workers,
+                 model="resnet50")
+    tuned = median("torch.distributed.rpc (tcp, malloc tuned)",
+                   workers=workers, model="resnet50")
     print(f"{workers:>8} {ours:14.2f} {tcp:8.2f} {tuned:9.2f} "
           f"{ours / tcp:9.2f} {ours / tuned:10.2f}")
 print()
@@ -68,4 +78,15 @@ for mode in ("pull", "push"):
     py = median("paramserver (Python", "gb_per_second", mode=mode)
     cc = median("paramserver (C++", "gb_per_second", mode=mode)
     print(f"{mode:>6} {py:8.2f} {cc:8.2f} {py / cc:11.2f}")
+print()
+print("The image filter's training step (pull, forward, backward, push; "
+      "batch 8, 64x64x32), 2 workers, median steps/s")
+ours = median("paramserver (Python", model="image_filter")
+tcp = median("torch.distributed.rpc (tcp)", model="image_filter")
+tuned = median("torch.distributed.rpc (tcp, malloc tuned)",
+               model="image_filter")
+print(f"{'ours (Python)':>14} {'rpc tcp':>8} {'rpc tcp+':>9} {'ours/tcp':>9} "
+      f"{'ours/tcp+':>10}")
+print(f"{ours:14.2f} {tcp:8.2f} {tuned:9.2f} {ours / tcp:9.2f} "
+      f"{ours / tuned:10.2f}")
 PY

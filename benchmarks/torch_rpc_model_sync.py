@@ -16,7 +16,6 @@ import json
 import os
 import socket
 import sys
-import time
 
 import torch
 import torch.distributed.rpc as rpc
@@ -24,6 +23,7 @@ import torch.multiprocessing as mp
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from model_shapes import resnet50_shapes  # noqa: E402
+from step_timer import time_steps  # noqa: E402
 
 _PARAMS = None
 
@@ -45,7 +45,7 @@ def apply_sgd(grads, lr):
     return True
 
 
-def _options(transport, threads):
+def rpc_options(transport, threads):
     # Sockets only, as between machines: no shared memory or CMA. The choice
     # must go to the constructor: the options object has no such properties,
     # and setting options._transports afterwards only adds a Python attribute
@@ -56,11 +56,19 @@ def _options(transport, threads):
                                            rpc_timeout=600, **sockets_only)
 
 
+def tune_malloc_of_children():
+    """glibc keeps freed memory for reuse in processes started from here on,
+    with the settings ps_server applies to itself (mmap threshold 32 MiB,
+    trim threshold 256 MiB): read by glibc when each process starts."""
+    os.environ["GLIBC_TUNABLES"] = ("glibc.malloc.mmap_threshold=33554432:"
+                                    "glibc.malloc.trim_threshold=268435456")
+
+
 def _run(rank, world, port, args, shapes, results):
     os.environ["MASTER_ADDR"] = "127.0.0.1"
     os.environ["MASTER_PORT"] = str(port)
     torch.set_num_threads(1)
-    options = _options(args.transport, 16)
+    options = rpc_options(args.transport, 16)
     if rank == 0:
         _init_params(shapes)
         rpc.init_rpc("ps", rank=0, world_size=world, rpc_backend_options=options)
@@ -75,21 +83,12 @@ def _run(rank, world, port, args, shapes, results):
         assert len(params) == len(shapes)
         rpc.rpc_sync("ps", apply_sgd, args=(grads, 0.01))
 
-    for _ in range(args.warmup):
-        step()
-    start = time.perf_counter()
-    steps = 0
-    while True:
-        step()
-        steps += 1
-        elapsed = time.perf_counter() - start
-        if steps >= args.min_steps and elapsed >= args.min_seconds:
-            break
-    results[rank] = (steps, elapsed)
+    results[rank] = time_steps(step, args.warmup, args.min_steps,
+                               args.min_seconds)
     rpc.shutdown()
 
 
-def _free_port():
+def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -115,14 +114,11 @@ def main():
     shapes = (resnet50_shapes() if args.model == "resnet50" else
               [[16 * 1024 * 1024]])
     if args.malloc == "tuned":
-        # Read by glibc when each spawned process starts.
-        os.environ["GLIBC_TUNABLES"] = (
-            "glibc.malloc.mmap_threshold=33554432:"
-            "glibc.malloc.trim_threshold=268435456")
+        tune_malloc_of_children()
     world = args.workers + 1
     manager = mp.Manager()
     results = manager.dict()
-    port = _free_port()
+    port = free_port()
     mp.spawn(_run, args=(world, port, args, shapes, results), nprocs=world,
              join=True)
     per_worker = [results[r][0] / results[r][1] for r in range(1, world)]
