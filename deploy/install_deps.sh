@@ -11,6 +11,7 @@ BUILD_PACKAGES=(
   bazel-bootstrap bazel-rules-java      # Bazel 4.2.3 and its Java rules
   g++ libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libdnnl-dev
+  libmicrohttpd-dev                     # ps_server --http_port (metrics, probes)
 )
 TEST_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -19,6 +19,7 @@
 #include "absl/strings/strip.h"
 #include "common/random_id.h"
 #include "server/durability/data_dir_identity.h"
+#include "server/grpc_metrics.h"
 #include "wire/channel_settings.h"
 
 namespace paramserver {
@@ -190,6 +191,13 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
                              kServerKeepaliveTimeMs);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
                              kServerKeepaliveTimeoutMs);
+  if (options.rpc_metrics != nullptr) {
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(MakeMetricsInterceptorFactory(options.rpc_metrics));
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
   builder.RegisterService(&server->service_);
   builder.RegisterService(server->admin_.get());
   builder.RegisterService(server->service_.sessions());

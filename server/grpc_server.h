@@ -13,6 +13,7 @@
 #include "server/auth.h"
 #include "server/durability/durability.h"
 #include "server/grpc_service.h"
+#include "server/rpc_metrics.h"
 #include "server/variable_store.h"
 
 namespace paramserver {
@@ -70,6 +71,9 @@ struct ServerOptions {
   // the .proto. Off unless asked for: it cannot check tokens, and it hands
   // anyone who connects the whole schema, admin methods included.
   bool reflection = false;
+  // Non-null: every call is counted there (server/grpc_metrics.h). Must
+  // outlive the server.
+  RpcMetrics* rpc_metrics = nullptr;
 };
 
 // True for "localhost", 127.0.0.0/8 and ::1 (bracketed or not).

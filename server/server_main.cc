@@ -29,7 +29,9 @@
 #include "common/file_util.h"
 #include "server/auth.h"
 #include "server/grpc_server.h"
+#include "server/http_endpoint.h"
 #include "server/logging.h"
+#include "server/monitoring.h"
 #include "server/pem_check.h"
 
 ABSL_FLAG(std::string, address, "127.0.0.1",
@@ -112,6 +114,12 @@ ABSL_FLAG(int, table_stripes, 32,
           "whose ids fall in different stripes run in parallel, and a full "
           "table evicts the least recently used row of the new id's stripe "
           "(1: exact LRU over the whole table, one call at a time).");
+ABSL_FLAG(int, http_port, -1,
+          "Serve /metrics (Prometheus), /healthz and /readyz over HTTP on "
+          "this port; 0 picks a free one, -1 (the default) serves no HTTP.");
+ABSL_FLAG(std::string, http_address, "127.0.0.1",
+          "Address of --http_port. HTTP is plaintext: an address other than "
+          "loopback needs --insecure.");
 ABSL_FLAG(bool, reflection, false,
           "Serve gRPC server reflection (for grpcurl without the .proto). It "
           "answers without a token and hands out the whole schema.");
@@ -318,6 +326,35 @@ int Run() {
     Log(LogLevel::kError, "Cannot start: ", s.ToString());
     return 2;
   }
+  // Before the store is restored, so that /readyz answers 503 meanwhile.
+  Monitoring monitoring(options.tokens.has_value() ? &*options.tokens
+                                                   : nullptr);
+  std::unique_ptr<HttpEndpoint> http;
+  if (const int http_port = absl::GetFlag(FLAGS_http_port); http_port >= 0) {
+    HttpEndpointOptions http_options;
+    http_options.address = absl::GetFlag(FLAGS_http_address);
+    http_options.port = http_port;
+    if (!IsLoopbackAddress(http_options.address) &&
+        !options.allow_insecure_remote) {
+      Log(LogLevel::kError,
+          "Cannot start: --http_address=", http_options.address,
+          " is not a loopback address, and HTTP is plaintext: pass "
+          "--insecure to serve it there anyway.");
+      return 2;
+    }
+    absl::StatusOr<std::unique_ptr<HttpEndpoint>> started = HttpEndpoint::Start(
+        http_options, [&monitoring](const HttpRequest& request) {
+          return monitoring.Handle(request);
+        });
+    if (!started.ok()) {
+      Log(LogLevel::kError, "Cannot start: ", started.status().ToString());
+      return absl::IsInvalidArgument(started.status()) ? 2 : 1;
+    }
+    http = *std::move(started);
+    Log(LogLevel::kInfo, "HTTP on ", http->target(),
+        " (/metrics, /healthz, /readyz)");
+    options.rpc_metrics = &monitoring.rpc_metrics();
+  }
   absl::StatusOr<std::unique_ptr<GrpcServer>> server =
       GrpcServer::Start(options);
   if (!server.ok()) {
@@ -333,13 +370,16 @@ int Run() {
       ", max_total_bytes=", options.store.max_total_bytes, "; ",
       SecuritySummary(options), ")");
 
+  monitoring.Serving(&(*server)->store());
   const int signal_number =
       WaitForTermination(**server, signals, options.durability.has_value());
+  monitoring.Draining();
   Log(LogLevel::kInfo, "Received ", strsignal(signal_number),
       "; finishing calls in flight");
   (*server)->Shutdown(
       absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
   if (options.durability.has_value()) CheckpointAndLog(**server, "shutdown");
+  http.reset();
   Log(LogLevel::kInfo, "Shut down cleanly with ",
       (*server)->store().num_variables(), " variables");
   return 0;

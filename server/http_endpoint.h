@@ -1,0 +1,70 @@
+#ifndef PARAM_SERVER_SERVER_HTTP_ENDPOINT_H_
+#define PARAM_SERVER_SERVER_HTTP_ENDPOINT_H_
+// A small HTTP/1.1 server for operators (metrics, health), over GNU
+// libmicrohttpd: one thread, GET and HEAD only, bounded connections,
+// request sizes and idle time, so no client can hold it or the process.
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+struct MHD_Daemon;
+
+namespace paramserver {
+
+struct HttpRequest {
+  std::string method;         // "GET" or "HEAD".
+  std::string path;           // Without the query string.
+  std::string authorization;  // The Authorization header, or "".
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  // Extra headers, e.g. {"WWW-Authenticate", "Bearer"}.
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Called on the endpoint's thread, one request at a time.
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+struct HttpEndpointOptions {
+  std::string address = "127.0.0.1";  // An IPv4 or IPv6 literal.
+  int port = 0;                       // 0 picks a free port.
+  int max_connections = 64;
+  // A connection idle this long is closed (slow clients).
+  int idle_timeout_seconds = 10;
+  // Per connection, for the request line and headers: larger requests are
+  // answered 431 (headers) or 413 and closed.
+  size_t max_request_bytes = 32 << 10;
+};
+
+class HttpEndpoint {
+ public:
+  // UNAVAILABLE when the address cannot be bound; INVALID_ARGUMENT when it
+  // is not an IP literal.
+  static absl::StatusOr<std::unique_ptr<HttpEndpoint>> Start(
+      const HttpEndpointOptions& options, HttpHandler handler);
+  ~HttpEndpoint();  // Stops serving; returns once no handler runs.
+
+  int port() const { return port_; }
+  // "address:port" ("[::1]:port" for IPv6).
+  std::string target() const;
+
+ private:
+  HttpEndpoint(std::string address, HttpHandler handler)
+      : address_(std::move(address)), handler_(std::move(handler)) {}
+
+  const std::string address_;
+  const HttpHandler handler_;
+  MHD_Daemon* daemon_ = nullptr;
+  int port_ = 0;
+};
+
+}  // namespace paramserver
+
+#endif  // PARAM_SERVER_SERVER_HTTP_ENDPOINT_H_

@@ -1,0 +1,76 @@
+#ifndef PARAM_SERVER_SERVER_RPC_METRICS_H_
+#define PARAM_SERVER_SERVER_RPC_METRICS_H_
+// Calls by method and status code, their latency, bytes sent and calls in
+// flight, in plain C++ (server/grpc_metrics.h feeds it from gRPC). The
+// names follow go-grpc-prometheus, which operators' dashboards know:
+// grpc_server_started_total, grpc_server_handled_total{grpc_code},
+// grpc_server_handling_seconds, with grpc_service and grpc_method labels.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+#include "server/metrics.h"
+
+namespace paramserver {
+
+class RpcMetrics {
+ public:
+  // One method's figures. Thread-safe.
+  class Method {
+   public:
+    Method(std::string service, std::string name);
+    void Started() { started_.fetch_add(1, std::memory_order_relaxed); }
+    // `code`: a gRPC status code, 0 (OK) to 16.
+    void Handled(int code, double seconds);
+    void AddBytesSent(uint64_t bytes) {
+      bytes_sent_.fetch_add(bytes, std::memory_order_relaxed);
+    }
+
+   private:
+    friend class RpcMetrics;
+    static constexpr int kCodes = 17;
+    const std::string service_;
+    const std::string name_;
+    std::atomic<uint64_t> started_{0};
+    std::atomic<uint64_t> handled_[kCodes] = {};
+    std::atomic<uint64_t> bytes_sent_{0};
+    Histogram latency_;
+  };
+
+  // `full_names`: the methods served, as gRPC names them
+  // ("/paramserver.rpc.ParameterServer/Pull"). Calls to any other name are
+  // counted under grpc_service="unknown", grpc_method="unknown", so a
+  // client cannot add label values.
+  explicit RpcMetrics(const std::vector<std::string>& full_names);
+
+  // Never null. The returned Method lives as long as this object.
+  Method* Find(absl::string_view full_name);
+
+  // A call began or ended (in flight = began - ended).
+  void CallBegan() { in_flight_.fetch_add(1, std::memory_order_relaxed); }
+  void CallEnded() { in_flight_.fetch_sub(1, std::memory_order_relaxed); }
+
+  void AppendTo(PrometheusText& text) const;
+
+ private:
+  // Immutable after construction, so lookups take no lock.
+  std::vector<std::unique_ptr<Method>> methods_;
+  absl::flat_hash_map<std::string, Method*> by_name_;
+  Method unknown_{"unknown", "unknown"};
+  std::atomic<int64_t> in_flight_{0};
+};
+
+// The full names of every method of the services this binary links, by
+// service name ("paramserver.rpc.ParameterServer"), from protobuf's
+// generated descriptors; unknown services are skipped.
+std::vector<std::string> MethodsOfServices(
+    const std::vector<std::string>& services);
+
+}  // namespace paramserver
+
+#endif  // PARAM_SERVER_SERVER_RPC_METRICS_H_
