@@ -104,6 +104,8 @@ class GrpcServer {
   // "address:port", what clients connect to.
   std::string target() const;
   VariableStore& store() { return *store_; }
+  // Null without a data directory.
+  const Durability* durability() const { return durability_.get(); }
   const ServerIdentity& identity() const { return service_.identity(); }
 
   // Idempotent; returns once every call has finished.

@@ -65,6 +65,13 @@ const std::vector<double>& LatencyBucketsSeconds() {
   return *buckets;
 }
 
+const std::vector<double>& FsyncBucketsSeconds() {
+  static const auto* buckets = new std::vector<double>{
+      0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+      0.025,   0.05,   0.1,     0.25,   0.5,   1,      2.5,   5};
+  return *buckets;
+}
+
 Histogram::Histogram(std::vector<double> upper_bounds)
     : upper_bounds_(std::move(upper_bounds)),
       counts_(new std::atomic<uint64_t>[upper_bounds_.size() + 1]) {

@@ -17,6 +17,8 @@ namespace paramserver {
 
 // Buckets for call latencies, in seconds: 100 us to 10 s.
 const std::vector<double>& LatencyBucketsSeconds();
+// Buckets for fsync durations, in seconds: 50 us to 5 s.
+const std::vector<double>& FsyncBucketsSeconds();
 
 // Counts of observations at or below each upper bound, their count and sum.
 // Observe is wait-free and thread-safe; a Read during Observe may see the

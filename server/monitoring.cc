@@ -3,10 +3,13 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <map>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/tensor_shape.h"
 #include "server/grpc_metrics.h"
 #include "server/metrics.h"
 
@@ -54,16 +57,18 @@ double ResidentBytes() {
 Monitoring::Monitoring(const TokenTable* tokens)
     : tokens_(tokens), rpc_metrics_(ServedMethods()) {}
 
-void Monitoring::Serving(const VariableStore* store) {
+void Monitoring::Serving(VariableStore* store, const Durability* durability) {
   absl::MutexLock lock(&mu_);
   state_ = State::kServing;
   store_ = store;
+  durability_ = durability;
 }
 
 void Monitoring::Draining() {
   absl::MutexLock lock(&mu_);
   state_ = State::kDraining;
   store_ = nullptr;
+  durability_ = nullptr;
 }
 
 HttpResponse Monitoring::Handle(const HttpRequest& request) {
@@ -119,6 +124,83 @@ std::optional<HttpResponse> Monitoring::Refusal(
   return refused;
 }
 
+void Monitoring::AppendStoreMetrics(PrometheusText& text) {
+  text.Family("ps_variables", "gauge", "Variables held (slots included).");
+  text.Sample("ps_variables", {}, static_cast<double>(store_->num_variables()));
+  text.Family("ps_variable_bytes", "gauge",
+              "Bytes of variable values held, as counted against "
+              "--max_total_bytes.");
+  text.Sample("ps_variable_bytes", {},
+              static_cast<double>(store_->total_bytes()));
+  text.Family("ps_max_total_bytes", "gauge", "The --max_total_bytes limit.");
+  text.Sample("ps_max_total_bytes", {},
+              static_cast<double>(store_->max_total_bytes()));
+  // Per top-level scope (the name's first component). Writers choose the
+  // names: past kMaxScopes scopes, the rest are summed as "(other)".
+  constexpr size_t kMaxScopes = 100;
+  absl::StatusOr<std::vector<VariableInfo>> all = store_->ListVariables("");
+  if (!all.ok()) return;
+  std::map<std::string, std::pair<int64_t, uint64_t>> scopes;
+  for (const VariableInfo& info : *all) {
+    std::string scope = info.name.substr(0, info.name.find('/'));
+    if (scopes.size() >= kMaxScopes && !scopes.count(scope)) {
+      scope = "(other)";
+    }
+    absl::StatusOr<uint64_t> bytes = ValueByteSize(info.shape, info.dtype);
+    auto& [count, total] = scopes[scope];
+    ++count;
+    total += bytes.ok() ? *bytes : 0;
+  }
+  text.Family("ps_scope_variables", "gauge",
+              "Variables held under each top-level scope.");
+  for (const auto& [scope, figures] : scopes) {
+    text.Sample("ps_scope_variables", {{"scope", scope}},
+                static_cast<double>(figures.first));
+  }
+  text.Family("ps_scope_variable_bytes", "gauge",
+              "Bytes of variable values under each top-level scope.");
+  for (const auto& [scope, figures] : scopes) {
+    text.Sample("ps_scope_variable_bytes", {{"scope", scope}},
+                static_cast<double>(figures.second));
+  }
+}
+
+void Monitoring::AppendDurabilityMetrics(PrometheusText& text) {
+  const WriteAheadLog::Stats wal = durability_->log().stats();
+  text.Family("ps_wal_records_total", "counter",
+              "Records appended to the write-ahead log since start.");
+  text.Sample("ps_wal_records_total", {}, static_cast<double>(wal.records));
+  text.Family("ps_wal_bytes_total", "counter",
+              "Bytes appended to the write-ahead log since start.");
+  text.Sample("ps_wal_bytes_total", {}, static_cast<double>(wal.bytes));
+  text.Family("ps_wal_fsync_seconds", "histogram",
+              "Time each fsync of the write-ahead log took.");
+  text.HistogramSamples("ps_wal_fsync_seconds", {},
+                        durability_->log().sync_seconds());
+  const Durability::CheckpointStats checkpoints =
+      durability_->checkpoint_stats();
+  text.Family("ps_checkpoints_total", "counter",
+              "Checkpoints written since start, by result.");
+  text.Sample("ps_checkpoints_total", {{"result", "ok"}},
+              static_cast<double>(checkpoints.written));
+  text.Sample("ps_checkpoints_total", {{"result", "failed"}},
+              static_cast<double>(checkpoints.failed));
+  if (checkpoints.written == 0) return;
+  text.Family("ps_checkpoint_last_duration_seconds", "gauge",
+              "How long the newest checkpoint took to write.");
+  text.Sample("ps_checkpoint_last_duration_seconds", {},
+              checkpoints.last_seconds);
+  text.Family("ps_checkpoint_last_value_bytes", "gauge",
+              "Bytes of variable values in the newest checkpoint.");
+  text.Sample("ps_checkpoint_last_value_bytes", {},
+              static_cast<double>(checkpoints.last_value_bytes));
+  text.Family("ps_checkpoint_last_timestamp_seconds", "gauge",
+              "When the newest checkpoint was written, since the Unix "
+              "epoch (its age: time() - this).");
+  text.Sample("ps_checkpoint_last_timestamp_seconds", {},
+              absl::ToDoubleSeconds(checkpoints.last_time - absl::UnixEpoch()));
+}
+
 HttpResponse Monitoring::Metrics() {
   PrometheusText text;
   rpc_metrics_.AppendTo(text);
@@ -139,20 +221,8 @@ HttpResponse Monitoring::Metrics() {
     text.Family("ps_ready", "gauge",
                 "1 while serving; 0 while starting or draining.");
     text.Sample("ps_ready", {}, state_ == State::kServing ? 1 : 0);
-    if (store_ != nullptr) {
-      text.Family("ps_variables", "gauge", "Variables held.");
-      text.Sample("ps_variables", {},
-                  static_cast<double>(store_->num_variables()));
-      text.Family("ps_variable_bytes", "gauge",
-                  "Bytes of variable values held, as counted against "
-                  "--max_total_bytes.");
-      text.Sample("ps_variable_bytes", {},
-                  static_cast<double>(store_->total_bytes()));
-      text.Family("ps_max_total_bytes", "gauge",
-                  "The --max_total_bytes limit.");
-      text.Sample("ps_max_total_bytes", {},
-                  static_cast<double>(store_->max_total_bytes()));
-    }
+    if (store_ != nullptr) AppendStoreMetrics(text);
+    if (durability_ != nullptr) AppendDurabilityMetrics(text);
   }
   text.Family("process_resident_memory_bytes", "gauge",
               "Resident memory size in bytes.");

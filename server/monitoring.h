@@ -5,8 +5,10 @@
 //   /readyz   200 while serving; 503 while the data directory is restored
 //             and while draining at shutdown (readiness);
 //   /metrics  Prometheus' text format: calls by method and code, latency,
-//             bytes sent, calls in flight, variables and bytes held, the
-//             process's memory against --max_total_bytes.
+//             bytes sent, calls in flight, variables and bytes held (in all
+//             and per top-level scope), the process's memory against
+//             --max_total_bytes, the write-ahead log's appends and fsync
+//             latency, checkpoints' duration, size and time.
 // With tokens on, /metrics needs a reader token that reaches every name
 // ("Authorization: Bearer <token>"); the probes need none.
 
@@ -18,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/auth.h"
+#include "server/durability/durability.h"
 #include "server/http_endpoint.h"
 #include "server/rpc_metrics.h"
 #include "server/variable_store.h"
@@ -31,9 +34,11 @@ class Monitoring {
 
   RpcMetrics& rpc_metrics() { return rpc_metrics_; }
 
-  // Readiness: starting, then serving `store` (which must stay alive until
-  // Draining() returns), then draining.
-  void Serving(const VariableStore* store) ABSL_LOCKS_EXCLUDED(mu_);
+  // Readiness: starting, then serving `store` with `durability` (null
+  // without a data directory; both must stay alive until Draining()
+  // returns), then draining.
+  void Serving(VariableStore* store, const Durability* durability)
+      ABSL_LOCKS_EXCLUDED(mu_);
   void Draining() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Thread-safe.
@@ -44,6 +49,10 @@ class Monitoring {
 
   HttpResponse Route(const HttpRequest& request) ABSL_LOCKS_EXCLUDED(mu_);
   HttpResponse Metrics() ABSL_LOCKS_EXCLUDED(mu_);
+  void AppendStoreMetrics(PrometheusText& text)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AppendDurabilityMetrics(PrometheusText& text)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Null when the request may read the metrics; else the refusal.
   std::optional<HttpResponse> Refusal(const HttpRequest& request) const;
 
@@ -55,7 +64,8 @@ class Monitoring {
 
   mutable absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_) = State::kStarting;
-  const VariableStore* store_ ABSL_GUARDED_BY(mu_) = nullptr;
+  VariableStore* store_ ABSL_GUARDED_BY(mu_) = nullptr;
+  const Durability* durability_ ABSL_GUARDED_BY(mu_) = nullptr;
 };
 
 }  // namespace paramserver

@@ -51,7 +51,7 @@ TEST_F(MonitoringTest, ReadinessFollowsStartServeAndDrain) {
   absl::StatusOr<std::unique_ptr<VariableStore>> store =
       VariableStore::Create(StoreOptions());
   ASSERT_TRUE(store.ok());
-  monitoring_->Serving(store->get());
+  monitoring_->Serving(store->get(), nullptr);
   EXPECT_EQ(Get("/readyz").status, 200);
   HttpReply metrics = Get("/metrics");
   EXPECT_EQ(metrics.status, 200);

@@ -370,7 +370,7 @@ int Run() {
       ", max_total_bytes=", options.store.max_total_bytes, "; ",
       SecuritySummary(options), ")");
 
-  monitoring.Serving(&(*server)->store());
+  monitoring.Serving(&(*server)->store(), (*server)->durability());
   const int signal_number =
       WaitForTermination(**server, signals, options.durability.has_value());
   monitoring.Draining();

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <regex>
 #include <string>
 #include <vector>
@@ -164,6 +165,80 @@ TEST_F(MetricsE2ETest, HostileHttpClientsDoNotDisturbTheGrpcSide) {
   ASSERT_TRUE(healthy.ok()) << healthy.status();
   EXPECT_EQ(healthy->status, 200);
   EXPECT_THAT(server_->Log(), HasSubstr("HTTP on 127.0.0.1:"));
+}
+
+TEST_F(MetricsE2ETest, ReportsBytesPerTopLevelScope) {
+  MakeVariable("w", 100);  // metrics/w
+  VariableRequest other;
+  other.scope = "tower0/layer";
+  other.name = "b";
+  other.reuse = ReuseMode::kAutoReuse;
+  other.shape = TensorShape{10};
+  ASSERT_TRUE(client_->GetVariable(other).ok());
+  const std::string metrics = Metrics();
+  EXPECT_EQ(Sample(metrics, "ps_scope_variable_bytes{scope=\"metrics\"}"), 400);
+  EXPECT_EQ(Sample(metrics, "ps_scope_variable_bytes{scope=\"tower0\"}"), 40);
+  EXPECT_EQ(Sample(metrics, "ps_scope_variables{scope=\"tower0\"}"), 1);
+}
+
+// With a data directory: the write-ahead log's appends and fsyncs, and
+// checkpoints, as they happen.
+TEST(MetricsDurabilityE2ETest, CountsLogAppendsFsyncsAndCheckpoints) {
+  const std::string data_dir =
+      std::string(std::getenv("TEST_TMPDIR")) + "/metrics_data";
+  absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start(
+      {"--http_port=0", "--data_dir=" + data_dir, "--initialize_data_dir",
+       "--wal_fsync=always", "--checkpoint_interval_seconds=0"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int port = HttpPort(**server);
+  ASSERT_GT(port, 0);
+  auto metrics = [port] {
+    absl::StatusOr<HttpReply> reply = HttpGet(port, "/metrics");
+    EXPECT_TRUE(reply.ok() && reply->status == 200);
+    return reply.ok() ? "\n" + reply->body : std::string();
+  };
+  absl::StatusOr<std::unique_ptr<ParameterServerClient>> client =
+      ParameterServerClient::Connect((*server)->target());
+  ASSERT_TRUE(client.ok()) << client.status();
+  VariableRequest request;
+  request.scope = "d";
+  request.name = "v";
+  request.reuse = ReuseMode::kAutoReuse;
+  request.shape = TensorShape{256};
+  ASSERT_TRUE((*client)->GetVariable(request).ok());
+  const std::string before = metrics();
+  EXPECT_EQ(Sample(before, "ps_checkpoints_total{result=\"ok\"}"), 0);
+  EXPECT_THAT(before,
+              ::testing::Not(HasSubstr("ps_checkpoint_last_duration_seconds")));
+  constexpr int kPushes = 5;
+  PushSpec push;
+  push.updates = {
+      {"d/v", UpdateKind::kAssignAdd, std::string(1024, '\0'), std::nullopt}};
+  for (int i = 0; i < kPushes; ++i) {
+    push.push_id.clear();
+    ASSERT_TRUE((*client)->Push(push).ok());
+  }
+  const std::string after = metrics();
+  EXPECT_EQ(Sample(after, "ps_wal_records_total") -
+                Sample(before, "ps_wal_records_total"),
+            kPushes);
+  // Each record holds the 1,024 value bytes and more.
+  EXPECT_GT(Sample(after, "ps_wal_bytes_total") -
+                Sample(before, "ps_wal_bytes_total"),
+            kPushes * 1024);
+  // --wal_fsync=always: each acknowledged push was fsynced.
+  EXPECT_GE(Sample(after, "ps_wal_fsync_seconds_count") -
+                Sample(before, "ps_wal_fsync_seconds_count"),
+            kPushes);
+  const CommandResult saved =
+      RunCommand({PsctlBinary(), "--server=" + (*server)->target(), "save"});
+  ASSERT_EQ(saved.exit_code, 0) << saved.err;
+  const std::string checkpointed = metrics();
+  EXPECT_EQ(Sample(checkpointed, "ps_checkpoints_total{result=\"ok\"}"), 1);
+  EXPECT_EQ(Sample(checkpointed, "ps_checkpoint_last_value_bytes"), 1024);
+  EXPECT_GE(Sample(checkpointed, "ps_checkpoint_last_duration_seconds"), 0);
+  EXPECT_GT(Sample(checkpointed, "ps_checkpoint_last_timestamp_seconds"),
+            Sample(checkpointed, "process_start_time_seconds") - 1);
 }
 
 TEST(MetricsFlagsE2ETest, PlaintextHttpOffLoopbackNeedsInsecure) {

@@ -207,6 +207,28 @@ absl::Status Durability::ReplayLog(int64_t from_sequence) {
 
 absl::StatusOr<int64_t> Durability::Checkpoint() {
   MutexLock lock(&checkpoint_mu_);
+  const absl::Time began = absl::Now();
+  uint64_t value_bytes = 0;
+  absl::StatusOr<int64_t> written = WriteNextCheckpoint(&value_bytes);
+  const absl::Time ended = absl::Now();
+  MutexLock stats_lock(&stats_mu_);
+  if (!written.ok()) {
+    ++checkpoint_stats_.failed;
+    return written;
+  }
+  ++checkpoint_stats_.written;
+  checkpoint_stats_.last_seconds = absl::ToDoubleSeconds(ended - began);
+  checkpoint_stats_.last_value_bytes = value_bytes;
+  checkpoint_stats_.last_time = ended;
+  return written;
+}
+
+Durability::CheckpointStats Durability::checkpoint_stats() const {
+  MutexLock lock(&stats_mu_);
+  return checkpoint_stats_;
+}
+
+absl::StatusOr<int64_t> Durability::WriteNextCheckpoint(uint64_t* value_bytes) {
   const int64_t sequence = last_sequence_ + 1;
   // Changes from here on go to the new segment; the snapshot below may
   // contain some of them too, which replay re-applies harmlessly (records
@@ -227,6 +249,7 @@ absl::StatusOr<int64_t> Durability::Checkpoint() {
   if (absl::Status s = log_->Sync(); !s.ok()) return s;
   std::vector<CheckpointEntry> entries;
   for (VariableStore::SnapshotEntry& entry : store_->SnapshotAll()) {
+    *value_bytes += entry.snapshot.value->size();
     entries.push_back({std::move(entry.snapshot.info), entry.is_slot,
                        std::move(entry.snapshot.value)});
   }

@@ -65,6 +65,19 @@ class Durability final : public ChangeLog {
   // Fsyncs the log and closes it; later changes fail.
   absl::Status Close();
 
+  // For operators (server/monitoring.h): checkpoints written since start
+  // and failed, and the newest one's duration, value bytes and time
+  // (absl::InfinitePast() before the first).
+  struct CheckpointStats {
+    int64_t written = 0;
+    int64_t failed = 0;
+    double last_seconds = 0;
+    uint64_t last_value_bytes = 0;
+    absl::Time last_time = absl::InfinitePast();
+  };
+  CheckpointStats checkpoint_stats() const ABSL_LOCKS_EXCLUDED(stats_mu_);
+  const WriteAheadLog& log() const { return *log_; }
+
   // ChangeLog.
   absl::StatusOr<LogPosition> AppendCreate(const VariableInfo& info,
                                            bool is_slot,
@@ -88,6 +101,9 @@ class Durability final : public ChangeLog {
  private:
   explicit Durability(const DurabilityOptions& options) : options_(options) {}
   absl::StatusOr<int64_t> RestoreCheckpoint();
+  // Checkpoint's work; `value_bytes` gets the bytes of values written.
+  absl::StatusOr<int64_t> WriteNextCheckpoint(uint64_t* value_bytes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(checkpoint_mu_);
   absl::Status ReplayLog(int64_t from_sequence);
   absl::Status ApplyRecord(const WalRecord& record);
   // Salvage replay (see ignore_corrupt_checkpoints): the values of `push`
@@ -109,6 +125,11 @@ class Durability final : public ChangeLog {
 
   Mutex checkpoint_mu_;  // One checkpoint at a time.
   int64_t last_sequence_ ABSL_GUARDED_BY(checkpoint_mu_) = 0;
+
+  // Apart from checkpoint_mu_, so that reading them never waits for a
+  // checkpoint being written.
+  mutable Mutex stats_mu_;
+  CheckpointStats checkpoint_stats_ ABSL_GUARDED_BY(stats_mu_);
 };
 
 }  // namespace paramserver

@@ -348,6 +348,7 @@ absl::Status WriteAheadLog::AppendLocked(
     return status;
   }
   appended_ += header.size() + payload;
+  ++records_;
   return absl::OkStatus();
 }
 
@@ -371,7 +372,7 @@ absl::Status WriteAheadLog::SyncUpTo(uint64_t target) {
     file = file_.get();  // Stays: replacing it needs syncing_, which we hold.
     upto = appended_;
   }
-  return EndSync(upto, file->Sync());  // Appends continue meanwhile.
+  return EndSync(upto, TimedSync(*file));  // Appends continue meanwhile.
 }
 
 absl::Status WriteAheadLog::EndSync(uint64_t upto, absl::Status status,
@@ -443,7 +444,7 @@ absl::Status WriteAheadLog::StartSegment(int64_t checkpoint_sequence) {
     upto = appended_;
   }
   // Everything before the switch is in the old segment: one fsync covers it.
-  absl::Status status = old->Sync();
+  absl::Status status = TimedSync(*old);
   old->Close().IgnoreError();  // Synced: nothing of the segment is lost.
   return EndSync(upto, status);
 }
@@ -479,6 +480,18 @@ absl::Status WriteAheadLog::Close() {
 int64_t WriteAheadLog::segment_sequence() const {
   MutexLock lock(&mu_);
   return segment_sequence_;
+}
+
+WriteAheadLog::Stats WriteAheadLog::stats() const {
+  MutexLock lock(&mu_);
+  return {records_, appended_, sync_count_};
+}
+
+absl::Status WriteAheadLog::TimedSync(WritableFile& file) {
+  const absl::Time began = absl::Now();
+  absl::Status status = file.Sync();
+  sync_seconds_.Observe(absl::ToDoubleSeconds(absl::Now() - began));
+  return status;
 }
 
 int64_t WriteAheadLog::sync_count() const {

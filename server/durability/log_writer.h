@@ -34,6 +34,7 @@
 #include "server/change_log.h"
 #include "server/durability/env.h"
 #include "server/durability/log_format.h"
+#include "server/metrics.h"
 
 namespace paramserver {
 
@@ -167,6 +168,16 @@ class WriteAheadLog {
   int64_t segment_sequence() const ABSL_LOCKS_EXCLUDED(mu_);
   // Fsyncs so far, from any thread; for tests and metrics.
   int64_t sync_count() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // For operators (server/monitoring.h): records and bytes appended since
+  // Open, fsyncs of the log, and how long each fsync took.
+  struct Stats {
+    int64_t records = 0;
+    uint64_t bytes = 0;
+    int64_t syncs = 0;
+  };
+  Stats stats() const ABSL_LOCKS_EXCLUDED(mu_);
+  const Histogram& sync_seconds() const { return sync_seconds_; }
   // The position up to which records are known fsynced; for tests.
   uint64_t synced_position() const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -193,6 +204,8 @@ class WriteAheadLog {
   // failed fsync breaks the log when `breaks`, else its status is returned.
   absl::Status EndSync(uint64_t upto, absl::Status status, bool breaks = true)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // file.Sync(), its duration observed in sync_seconds_.
+  absl::Status TimedSync(WritableFile& file);
   // Writes wal-<sequence>.log whole (its kCheckpoint record, fsynced with
   // the directory) and opens it for appending.
   absl::StatusOr<std::unique_ptr<WritableFile>> CreateSegment(
@@ -211,9 +224,11 @@ class WriteAheadLog {
   uint64_t appended_ ABSL_GUARDED_BY(mu_) = 0;  // Bytes, over all segments.
   uint64_t synced_ ABSL_GUARDED_BY(mu_) = 0;    // Of appended_.
   int64_t sync_count_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t records_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status broken_ ABSL_GUARDED_BY(mu_);  // Sticky; see the class comment.
 
   std::unique_ptr<Flusher> flusher_;  // Set in Open, reset in Close.
+  Histogram sync_seconds_{FsyncBucketsSeconds()};
 };
 
 }  // namespace paramserver
