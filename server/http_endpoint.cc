@@ -97,13 +97,16 @@ absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(
       new HttpEndpoint(options.address, std::move(handler)));
   endpoint->daemon_ = MHD_start_daemon(
       flags, 0, /*accept policy=*/nullptr, nullptr, &Answer,
-      const_cast<HttpHandler*>(&endpoint->handler_), MHD_OPTION_SOCK_ADDR,
-      reinterpret_cast<sockaddr*>(&storage), MHD_OPTION_CONNECTION_LIMIT,
+      const_cast<HttpHandler*>(&endpoint->handler_),
+      // First, so that every message of the daemon goes to our log.
+      MHD_OPTION_EXTERNAL_LOGGER, &LogLibraryMessage, nullptr,
+      MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&storage),
+      MHD_OPTION_CONNECTION_LIMIT,
       static_cast<unsigned int>(options.max_connections),
       MHD_OPTION_CONNECTION_TIMEOUT,
       static_cast<unsigned int>(options.idle_timeout_seconds),
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, options.max_request_bytes,
-      MHD_OPTION_EXTERNAL_LOGGER, &LogLibraryMessage, nullptr, MHD_OPTION_END);
+      MHD_OPTION_END);
   if (endpoint->daemon_ == nullptr) {
     return absl::UnavailableError(absl::StrCat(
         "Could not serve HTTP on ", options.address, ":", options.port,

@@ -58,14 +58,14 @@ Monitoring::Monitoring(const TokenTable* tokens)
     : tokens_(tokens), rpc_metrics_(ServedMethods()) {}
 
 void Monitoring::Serving(VariableStore* store, const Durability* durability) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   state_ = State::kServing;
   store_ = store;
   durability_ = durability;
 }
 
 void Monitoring::Draining() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   state_ = State::kDraining;
   store_ = nullptr;
   durability_ = nullptr;
@@ -83,7 +83,7 @@ HttpResponse Monitoring::Handle(const HttpRequest& request) {
 HttpResponse Monitoring::Route(const HttpRequest& request) {
   if (request.path == "/healthz") return Text(200, "ok\n");
   if (request.path == "/readyz") {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     switch (state_) {
       case State::kStarting:
         return Text(503, "starting: restoring the data directory\n");
@@ -217,7 +217,7 @@ HttpResponse Monitoring::Metrics() {
     }
   }
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     text.Family("ps_ready", "gauge",
                 "1 while serving; 0 while starting or draining.");
     text.Sample("ps_ready", {}, state_ == State::kServing ? 1 : 0);

@@ -17,8 +17,8 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 #include "server/auth.h"
 #include "server/durability/durability.h"
 #include "server/http_endpoint.h"
@@ -62,7 +62,7 @@ class Monitoring {
   // By path served (and "other"), by status class: bounded labels.
   std::atomic<uint64_t> http_requests_[4][6] = {};
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_) = State::kStarting;
   VariableStore* store_ ABSL_GUARDED_BY(mu_) = nullptr;
   const Durability* durability_ ABSL_GUARDED_BY(mu_) = nullptr;

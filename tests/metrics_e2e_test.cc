@@ -211,9 +211,9 @@ TEST(MetricsDurabilityE2ETest, CountsLogAppendsFsyncsAndCheckpoints) {
   EXPECT_THAT(before,
               ::testing::Not(HasSubstr("ps_checkpoint_last_duration_seconds")));
   constexpr int kPushes = 5;
+  const std::string zeros(1024, '\0');  // The update views it.
   PushSpec push;
-  push.updates = {
-      {"d/v", UpdateKind::kAssignAdd, std::string(1024, '\0'), std::nullopt}};
+  push.updates = {{"d/v", UpdateKind::kAssignAdd, zeros, std::nullopt}};
   for (int i = 0; i < kPushes; ++i) {
     push.push_id.clear();
     ASSERT_TRUE((*client)->Push(push).ok());
