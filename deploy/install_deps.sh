@@ -24,9 +24,14 @@ TEST_PACKAGES=(
 # recommends: those (libtorch-dev, build-essential, ninja-build) build
 # PyTorch extensions, which nothing here does.
 TORCH_PACKAGES=(python3-torch)
+# promtool and a Prometheus server, for the tests of ps_server's metrics
+# (client/python/tests/operator_test.py). Without recommends: the node
+# exporter it recommends is not used.
+MONITORING_PACKAGES=(prometheus)
 
 case "${1:-}" in
-  "") PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${TORCH_PACKAGES[@]}") ;;
+  "") PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${TORCH_PACKAGES[@]}"
+      "${MONITORING_PACKAGES[@]}") ;;
   --build-only) PACKAGES=("${BUILD_PACKAGES[@]}") ;;
   *) echo "usage: $0 [--build-only]" >&2; exit 2 ;;
 esac
@@ -46,7 +51,7 @@ $SUDO apt-get update -qq
 no_recommends=()
 others=()
 for package in "${missing[@]}"; do
-  if [[ " ${TORCH_PACKAGES[*]} " == *" $package "* ]]; then
+  if [[ " ${TORCH_PACKAGES[*]} ${MONITORING_PACKAGES[*]} " == *" $package "* ]]; then
     no_recommends+=("$package")
   else
     others+=("$package")

@@ -59,6 +59,10 @@ class Server:
                                        log.read())
             time.sleep(0.02)
 
+    def log_text(self):
+        with open(self.log.name) as log:
+            return log.read()
+
     def stop(self):
         self.process.terminate()
         self.process.wait(timeout=30)
