@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -25,10 +26,10 @@ void LogLibraryMessage(void* /*unused*/, const char* format, va_list args) {
   Log(LogLevel::kWarning, "HTTP: ", line);
 }
 
-MHD_Result Queue(MHD_Connection* connection, const HttpResponse& response,
-                 bool head) {
+MHD_Result Queue(MHD_Connection* connection, const HttpResponse& response) {
+  // For HEAD too: libmicrohttpd sends the length and leaves the body out.
   MHD_Response* reply = MHD_create_response_from_buffer(
-      head ? 0 : response.body.size(), const_cast<char*>(response.body.data()),
+      response.body.size(), const_cast<char*>(response.body.data()),
       MHD_RESPMEM_MUST_COPY);
   if (reply == nullptr) return MHD_NO;
   MHD_add_response_header(reply, MHD_HTTP_HEADER_CONTENT_TYPE,
@@ -56,7 +57,7 @@ MHD_Result Answer(void* cls, MHD_Connection* connection, const char* url,
                          "text/plain; charset=utf-8",
                          "Only GET and HEAD are served.\n",
                          {{"Allow", "GET, HEAD"}}};
-    return Queue(connection, refused, /*head=*/false);
+    return Queue(connection, refused);
   }
   HttpRequest request;
   request.method = method;
@@ -65,7 +66,7 @@ MHD_Result Answer(void* cls, MHD_Connection* connection, const char* url,
           connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION)) {
     request.authorization = authorization;
   }
-  return Queue(connection, (*handler)(request), head);
+  return Queue(connection, (*handler)(request));
 }
 
 }  // namespace
@@ -73,7 +74,11 @@ MHD_Result Answer(void* cls, MHD_Connection* connection, const char* url,
 absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(
     const HttpEndpointOptions& options, HttpHandler handler) {
   sockaddr_storage storage{};
-  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+  // poll(), not select(): a server with over a thousand connections open
+  // gets socket numbers past select's FD_SETSIZE for its probes too.
+  unsigned int flags = MHD_USE_THREAD_PER_CONNECTION |
+                       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+                       MHD_USE_ERROR_LOG;
   if (auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
       inet_pton(AF_INET, options.address.c_str(), &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
@@ -103,6 +108,8 @@ absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(
       MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&storage),
       MHD_OPTION_CONNECTION_LIMIT,
       static_cast<unsigned int>(options.max_connections),
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      static_cast<unsigned int>(std::max(1, options.max_connections / 2)),
       MHD_OPTION_CONNECTION_TIMEOUT,
       static_cast<unsigned int>(options.idle_timeout_seconds),
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, options.max_request_bytes,

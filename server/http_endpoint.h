@@ -1,8 +1,11 @@
 #ifndef PARAM_SERVER_SERVER_HTTP_ENDPOINT_H_
 #define PARAM_SERVER_SERVER_HTTP_ENDPOINT_H_
 // A small HTTP/1.1 server for operators (metrics, health), over GNU
-// libmicrohttpd: one thread, GET and HEAD only, bounded connections,
-// request sizes and idle time, so no client can hold it or the process.
+// libmicrohttpd: GET and HEAD only, a thread per connection (a slow scrape
+// does not hold up a probe), at most max_connections of them and half that
+// from one IP address, bounded request sizes and idle time. A client that
+// trickles bytes can still hold a connection; a flood from many addresses
+// can fill the port (never the gRPC side).
 
 #include <functional>
 #include <memory>
@@ -29,13 +32,13 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
-// Called on the endpoint's thread, one request at a time.
+// Called on the connections' threads, possibly at once: thread-safe.
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
 struct HttpEndpointOptions {
   std::string address = "127.0.0.1";  // An IPv4 or IPv6 literal.
   int port = 0;                       // 0 picks a free port.
-  int max_connections = 64;
+  int max_connections = 64;           // And half of them from one address.
   // A connection idle this long is closed (slow clients).
   int idle_timeout_seconds = 10;
   // Per connection, for the request line and headers: larger requests are

@@ -83,8 +83,7 @@ HttpResponse Monitoring::Handle(const HttpRequest& request) {
 HttpResponse Monitoring::Route(const HttpRequest& request) {
   if (request.path == "/healthz") return Text(200, "ok\n");
   if (request.path == "/readyz") {
-    MutexLock lock(&mu_);
-    switch (state_) {
+    switch (state_.load()) {
       case State::kStarting:
         return Text(503, "starting: restoring the data directory\n");
       case State::kServing:
@@ -220,7 +219,7 @@ HttpResponse Monitoring::Metrics() {
     MutexLock lock(&mu_);
     text.Family("ps_ready", "gauge",
                 "1 while serving; 0 while starting or draining.");
-    text.Sample("ps_ready", {}, state_ == State::kServing ? 1 : 0);
+    text.Sample("ps_ready", {}, state_.load() == State::kServing ? 1 : 0);
     if (store_ != nullptr) AppendStoreMetrics(text);
     if (durability_ != nullptr) AppendDurabilityMetrics(text);
   }

@@ -62,8 +62,11 @@ class Monitoring {
   // By path served (and "other"), by status class: bounded labels.
   std::atomic<uint64_t> http_requests_[4][6] = {};
 
+  // Read without mu_, so that /readyz never waits for a scrape.
+  std::atomic<State> state_{State::kStarting};
+  // Held while a scrape reads the store, so that Draining() returns only
+  // once no scrape uses it.
   mutable Mutex mu_;
-  State state_ ABSL_GUARDED_BY(mu_) = State::kStarting;
   VariableStore* store_ ABSL_GUARDED_BY(mu_) = nullptr;
   const Durability* durability_ ABSL_GUARDED_BY(mu_) = nullptr;
 };

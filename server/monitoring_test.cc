@@ -86,6 +86,14 @@ TEST_F(MonitoringTest, BadRequestsGetPreciseAnswers) {
       SendHttp(endpoint_->port(), "NOT HTTP AT ALL\r\n\r\n");
   ASSERT_TRUE(garbage.ok()) << garbage.status();
   EXPECT_EQ(garbage->status, 400);
+  // HEAD: the length of what GET would send, and no body.
+  absl::StatusOr<HttpReply> head = SendHttp(
+      endpoint_->port(),
+      "HEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  ASSERT_TRUE(head.ok()) << head.status();
+  EXPECT_EQ(head->status, 200);
+  EXPECT_THAT(head->headers, HasSubstr("Content-Length: 3"));
+  EXPECT_EQ(head->body, "");
   // And it still serves.
   EXPECT_EQ(Get("/healthz").status, 200);
 }

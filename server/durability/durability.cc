@@ -249,7 +249,9 @@ absl::StatusOr<int64_t> Durability::WriteNextCheckpoint(uint64_t* value_bytes) {
   if (absl::Status s = log_->Sync(); !s.ok()) return s;
   std::vector<CheckpointEntry> entries;
   for (VariableStore::SnapshotEntry& entry : store_->SnapshotAll()) {
-    *value_bytes += entry.snapshot.value->size();
+    if (entry.snapshot.value != nullptr) {
+      *value_bytes += entry.snapshot.value->size();
+    }
     entries.push_back({std::move(entry.snapshot.info), entry.is_slot,
                        std::move(entry.snapshot.value)});
   }

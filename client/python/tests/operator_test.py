@@ -98,29 +98,34 @@ def test_prometheus_scrapes_a_server_while_workers_train(tmp_path):
 
         worker = threading.Thread(target=train)
         worker.start()
-        query = urllib.parse.urlencode({
-            "query": 'sum(rate(grpc_server_handled_total{grpc_method="Push",'
-                     'grpc_code="OK"}[5s]))'})
+        series = ('grpc_server_handled_total{grpc_method="Push",'
+                  'grpc_code="OK"}')
+
+        def ask(expression):
+            """The expression's one value, or None (no answer yet)."""
+            try:
+                answer = json.loads(_get(web_port, "/api/v1/query?" +
+                                         urllib.parse.urlencode(
+                                             {"query": expression})))
+            except OSError:
+                return None  # Prometheus is still starting.
+            result = answer["data"]["result"]
+            return float(result[0]["value"][1]) if result else None
+
+        # Once Prometheus holds 8 scrapes of the last 10 s, its rate over
+        # 8 s rests on enough samples to compare with the worker's own.
         deadline = time.time() + 60
-        rate = 0.0
         while time.time() < deadline:
             time.sleep(1)
-            try:
-                answer = json.loads(_get(web_port, "/api/v1/query?" + query))
-            except OSError:
-                continue  # Prometheus is still starting.
-            result = answer["data"]["result"]
-            if result and float(result[0]["value"][1]) > 0:
-                rate = float(result[0]["value"][1])
+            if (ask("count_over_time(%s[10s])" % series) or 0) >= 8:
                 break
+        asked_at = time.time()
+        rate = ask("sum(rate(%s[8s]))" % series)
         stop.set()
         worker.join()
-        assert rate > 0, "Prometheus never saw pushes"
-        # What Prometheus computed is about the worker's own rate over the
-        # last 5 s (scrapes are 1 s apart, so only roughly).
-        recent = [t for t in pushes if t > pushes[-1] - 5]
-        observed = len(recent) / 5.0
-        assert 0.3 * observed < rate < 3 * observed, (rate, observed)
+        assert rate is not None and rate > 0, "Prometheus saw no pushes"
+        observed = len([t for t in pushes if asked_at - 8 < t <= asked_at])
+        assert 0.3 * observed / 8 < rate < 3 * observed / 8, (rate, observed)
         targets = json.loads(_get(web_port, "/api/v1/targets"))
         [target] = targets["data"]["activeTargets"]
         assert target["health"] == "up", target
