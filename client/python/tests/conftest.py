@@ -64,9 +64,17 @@ class Server:
             return log.read()
 
     def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=30)
+        """Stops the server; raises with its log if it had exited by itself
+        (a crash, or a sanitizer's report) before being asked to."""
+        exited = self.process.poll()
+        if exited is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+        log = self.log_text()
         os.unlink(self.log.name)
+        if exited is not None:
+            raise RuntimeError("ps_server exited by itself (status %s); its "
+                               "log ends:\n%s" % (exited, log[-20000:]))
 
 
 @pytest.fixture(scope="session")
