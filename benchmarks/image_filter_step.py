@@ -32,6 +32,8 @@ import torch.nn.functional as F
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)
 sys.path.insert(0, os.path.join(_HERE, "..", "examples", "python"))
+from step_timer import per_worker_rates  # noqa: E402  pylint: disable=wrong-import-position
+from step_timer import run_processes  # noqa: E402  pylint: disable=wrong-import-position
 from step_timer import time_steps  # noqa: E402  pylint: disable=wrong-import-position
 from torch_rpc_model_sync import free_port  # noqa: E402  pylint: disable=wrong-import-position
 from torch_rpc_model_sync import rpc_options  # noqa: E402  pylint: disable=wrong-import-position
@@ -165,13 +167,8 @@ def main():
                      for r in range(world)]
         peer = "torch.distributed.rpc (%s%s)" % (
             args.transport, ", malloc tuned" if args.malloc == "tuned" else "")
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join()
-        if process.exitcode != 0:
-            sys.exit("a process failed (exit code %s)" % process.exitcode)
-    per_worker = [results[r][0] / results[r][1] for r in range(args.workers)]
+    run_processes(processes)
+    per_worker = per_worker_rates(results, args.workers)
     print(json.dumps({
         "peer": peer, "model": "image_filter", "workers": args.workers,
         "batch": args.batch, "size": args.size, "threads": args.threads,

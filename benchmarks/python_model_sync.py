@@ -25,6 +25,8 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)
 sys.path.insert(0, os.path.join(_HERE, "..", "client", "python"))
 from model_shapes import resnet50_shapes  # noqa: E402  pylint: disable=wrong-import-position
+from step_timer import per_worker_rates  # noqa: E402  pylint: disable=wrong-import-position
+from step_timer import run_processes  # noqa: E402  pylint: disable=wrong-import-position
 from step_timer import time_steps  # noqa: E402  pylint: disable=wrong-import-position
 import paramserver as tf  # noqa: E402  pylint: disable=wrong-import-position
 
@@ -82,13 +84,8 @@ def main():
     workers = [context.Process(target=_worker,
                                args=(r, args, shapes, start, results))
                for r in range(args.workers)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-        if w.exitcode != 0:
-            sys.exit("a worker failed (exit code %s)" % w.exitcode)
-    per_worker = [results[r][0] / results[r][1] for r in range(args.workers)]
+    run_processes(workers)
+    per_worker = per_worker_rates(results, args.workers)
     num_bytes = sum(4 * int(np.prod(s)) for s in shapes)
     row = {
         "peer": "paramserver (Python client)",
