@@ -5,7 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "client/json_writer.h"
+#include "common/json_writer.h"
 #include "common/tensor_shape.h"
 
 namespace paramserver {

@@ -2,7 +2,7 @@
 #define PARAM_SERVER_CLIENT_JSON_FORMAT_H_
 
 // JSON rendering of variables for psctl and scripts: one object per line,
-// written with client/json_writer.h.
+// written with common/json_writer.h.
 
 #include <string>
 #include <vector>

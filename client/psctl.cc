@@ -12,6 +12,7 @@
 //   psctl --server=... health           # exit 0 when SERVING (probes, scripts)
 //   psctl --server=... info             # job, shard, cluster, incarnation
 //   psctl --servers=... join            # accept shards that lost their data
+//   psctl --http=127.0.0.1:8080 stats   # the server's figures (--http_port)
 //   psctl --server=host:2222 --tls_ca=ca.crt --token=... list
 //   psctl --servers=ps-0.ps:2222,ps-1.ps:2222 list   # across shards
 //
@@ -39,12 +40,15 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/ascii.h"
 #include "client/cli_parse.h"
 #include "client/client.h"
 #include "client/credentials.h"
 #include "client/json_format.h"
-#include "client/json_writer.h"
 #include "client/sharded_client.h"
+#include "common/http_client.h"
+#include "common/json_writer.h"
 #include "proto/health.grpc.pb.h"
 #include "proto/parameter_server.grpc.pb.h"
 #include "wire/bearer_token.h"
@@ -104,6 +108,9 @@ ABSL_FLAG(int, partitions, 0,
           "servers; 0: not partitioned.");
 ABSL_FLAG(bool, values, false, "get, read: include the values in the output.");
 ABSL_FLAG(std::string, ids, "", "rows: the row ids, e.g. 3,0,3.");
+ABSL_FLAG(std::string, http, "127.0.0.1:8080",
+          "stats: the server's HTTP port (ps_server --http_port), "
+          "HOST:PORT.");
 
 namespace paramserver {
 namespace {
@@ -123,7 +130,9 @@ constexpr char kUsage[] =
     "          --servers, of each shard, after checking the cluster)\n"
     "  join    (--servers: let shards that lost their data join the\n"
     "          cluster as they are)\n"
-    "  health  (grpc.health.v1 Check: exit 0 when SERVING, 1 otherwise)";
+    "  health  (grpc.health.v1 Check: exit 0 when SERVING, 1 otherwise)\n"
+    "  stats   [--http=HOST:PORT] (the server's figures as JSON, from its\n"
+    "          --http_port: calls, latency, memory, log, tables)";
 
 int Fail(const absl::Status& status) {
   std::fprintf(stderr, "%s: %s\n",
@@ -306,6 +315,35 @@ int Save(const ClientOptions& options) {
   return PrintJson(json.text());
 }
 
+// GET /api/stats from the server's HTTP port: the figures /metrics shows,
+// as one JSON object, printed as received.
+int Stats(const ClientOptions& options) {
+  const std::string target = absl::GetFlag(FLAGS_http);
+  const size_t colon = target.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(target.substr(colon + 1), &port) || port <= 0 ||
+      port > 65535) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("--http=", target, " is not HOST:PORT.")));
+  }
+  absl::StatusOr<HttpReply> reply = HttpGet(
+      target.substr(0, colon), port, "/api/stats", options.token);
+  if (!reply.ok()) return Fail(reply.status());
+  if (reply->status == 200) {
+    std::printf("%s\n", reply->body.c_str());
+    return 0;
+  }
+  absl::StatusCode code = absl::StatusCode::kUnavailable;
+  if (reply->status == 401) code = absl::StatusCode::kUnauthenticated;
+  if (reply->status == 403) code = absl::StatusCode::kPermissionDenied;
+  if (reply->status == 404) code = absl::StatusCode::kUnimplemented;
+  return Fail(absl::Status(
+      code, absl::StrCat("GET /api/stats from ", target, " answered ",
+                         reply->status, ": ",
+                         absl::StripAsciiWhitespace(reply->body))));
+}
+
 // grpc.health.v1.Health/Check for the whole server (service ""), as
 // container health checks and Kubernetes probes run it.
 int Health(const ClientOptions& options) {
@@ -407,6 +445,7 @@ int Dispatch(const std::vector<char*>& args) {
         command + " talks to one server: give it --server, not --servers."));
   }
   if (command == "health" && operand.empty()) return Health(*options);
+  if (command == "stats" && operand.empty()) return Stats(*options);
   const std::vector<std::string> shards =
       absl::StrSplit(servers, ',', absl::SkipEmpty());
   absl::StatusOr<std::unique_ptr<VariableClient>> client =

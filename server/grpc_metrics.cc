@@ -33,6 +33,18 @@ class MetricsInterceptor final : public grpc::experimental::Interceptor {
         method_->AddBytesSent(sent->Length());
       }
     }
+    // Every method served here is registered raw (server/grpc_raw_call.h;
+    // gRPC's default health service reads ByteBuffers too), so a received
+    // message is a ByteBuffer. Unknown methods are answered without one.
+    if (methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::POST_RECV_MESSAGE) &&
+        method_ != metrics_->unknown()) {
+      if (const auto* received =
+              static_cast<const grpc::ByteBuffer*>(methods->GetRecvMessage());
+          received != nullptr) {
+        method_->AddBytesReceived(received->Length());
+      }
+    }
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::PRE_SEND_STATUS) &&
         !handled_) {

@@ -107,6 +107,8 @@ class GrpcServer {
   // Null without a data directory.
   const Durability* durability() const { return durability_.get(); }
   const ServerIdentity& identity() const { return service_.identity(); }
+  // Session streams open now.
+  size_t open_sessions() const { return service_.sessions().open_sessions(); }
 
   // Idempotent; returns once every call has finished.
   void Shutdown(absl::Duration grace);

@@ -65,6 +65,7 @@ class ParameterServerService final : public ParameterServerBase {
 
   // The companion service, to be registered on the same server.
   SessionService* sessions() { return &sessions_; }
+  const SessionService& sessions() const { return sessions_; }
 
   // Each request and response below is the message the method's name says,
   // serialized.

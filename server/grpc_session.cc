@@ -103,6 +103,11 @@ void SessionRegistry::Remove(grpc::CallbackServerContext* context) {
   open_.erase(context);
 }
 
+size_t SessionRegistry::open() const {
+  MutexLock lock(&mu_);
+  return open_.size();
+}
+
 void SessionRegistry::CancelAll() {
   // Under the lock, so no reactor can finish and free its context meanwhile.
   // gRPC runs the reactions that follow on its own threads, not in here.

@@ -26,9 +26,10 @@ class SessionRegistry {
   void Remove(grpc::CallbackServerContext* context) ABSL_LOCKS_EXCLUDED(mu_);
   // Cancels every open session and every later one.
   void CancelAll() ABSL_LOCKS_EXCLUDED(mu_);
+  size_t open() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  Mutex mu_;
+  mutable Mutex mu_;
   // A context stays valid until its reactor's OnDone removes it.
   absl::flat_hash_set<grpc::CallbackServerContext*> open_ ABSL_GUARDED_BY(mu_);
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
@@ -54,6 +55,7 @@ class SessionService final
 
   // Ends every session, open or later; for shutdown (see SessionRegistry).
   void CancelAll() { registry_.CancelAll(); }
+  size_t open_sessions() const { return registry_.open(); }
 
  private:
   VariableService* const service_;

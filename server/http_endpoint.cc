@@ -45,6 +45,13 @@ MHD_Result Queue(MHD_Connection* connection, const HttpResponse& response) {
   return queued;
 }
 
+MHD_Result AddArgument(void* cls, MHD_ValueKind /*kind*/, const char* key,
+                       const char* value) {
+  auto* args = static_cast<std::map<std::string, std::string>*>(cls);
+  args->emplace(key, value == nullptr ? "" : value);
+  return MHD_YES;
+}
+
 MHD_Result Answer(void* cls, MHD_Connection* connection, const char* url,
                   const char* method, const char* /*version*/,
                   const char* /*upload_data*/, size_t* upload_data_size,
@@ -66,6 +73,8 @@ MHD_Result Answer(void* cls, MHD_Connection* connection, const char* url,
           connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION)) {
     request.authorization = authorization;
   }
+  MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, &AddArgument,
+                            &request.args);
   return Queue(connection, (*handler)(request));
 }
 

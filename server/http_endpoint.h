@@ -8,6 +8,7 @@
 // can fill the port (never the gRPC side).
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -22,6 +23,8 @@ struct HttpRequest {
   std::string method;         // "GET" or "HEAD".
   std::string path;           // Without the query string.
   std::string authorization;  // The Authorization header, or "".
+  // The query string's arguments, decoded; the first of a repeated name.
+  std::map<std::string, std::string> args;
 };
 
 struct HttpResponse {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
@@ -102,6 +103,26 @@ Histogram::Snapshot Histogram::Read() const {
   return snapshot;
 }
 
+double HistogramQuantile(const std::vector<double>& upper_bounds,
+                         const Histogram::Snapshot& snapshot, double q) {
+  if (snapshot.count == 0 || snapshot.cumulative.empty()) {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  const double rank = q * static_cast<double>(snapshot.count);
+  for (size_t i = 0; i < upper_bounds.size(); ++i) {
+    const double below = i == 0 ? 0 : static_cast<double>(
+                                          snapshot.cumulative[i - 1]);
+    const double through = static_cast<double>(snapshot.cumulative[i]);
+    if (through < rank) continue;
+    const double lower = i == 0 ? 0 : upper_bounds[i - 1];
+    if (through == below) return upper_bounds[i];
+    return lower + (upper_bounds[i] - lower) * (rank - below) /
+                       (through - below);
+  }
+  return upper_bounds.empty() ? std::numeric_limits<double>::quiet_NaN()
+                              : upper_bounds.back();
+}
+
 void PrometheusText::Family(absl::string_view name, absl::string_view type,
                             absl::string_view help) {
   absl::StrAppend(&text_, "# HELP ", name, " ", Escape(help, false), "\n",
@@ -118,14 +139,19 @@ void PrometheusText::Sample(absl::string_view name, const MetricLabels& labels,
 void PrometheusText::HistogramSamples(absl::string_view name,
                                       const MetricLabels& labels,
                                       const Histogram& histogram) {
-  const Histogram::Snapshot snapshot = histogram.Read();
+  HistogramSamples(name, labels, histogram.upper_bounds(), histogram.Read());
+}
+
+void PrometheusText::HistogramSamples(absl::string_view name,
+                                      const MetricLabels& labels,
+                                      const std::vector<double>& upper_bounds,
+                                      const Histogram::Snapshot& snapshot) {
   const std::string bucket = absl::StrCat(name, "_bucket");
   MetricLabels with_le = labels;
   with_le.emplace_back("le", "");
   for (size_t i = 0; i < snapshot.cumulative.size(); ++i) {
-    with_le.back().second = i < histogram.upper_bounds().size()
-                                ? FormatValue(histogram.upper_bounds()[i])
-                                : "+Inf";
+    with_le.back().second =
+        i < upper_bounds.size() ? FormatValue(upper_bounds[i]) : "+Inf";
     Sample(bucket, with_le, static_cast<double>(snapshot.cumulative[i]));
   }
   Sample(absl::StrCat(name, "_sum"), labels, snapshot.sum);

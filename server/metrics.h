@@ -47,6 +47,13 @@ class Histogram {
   std::atomic<double> sum_{0};
 };
 
+// The q-quantile (0 < q < 1) estimated from a histogram as Prometheus'
+// histogram_quantile does: linear within the bucket that holds it (from 0
+// for the first), the highest finite bound when it falls in +Inf; NaN
+// without observations.
+double HistogramQuantile(const std::vector<double>& upper_bounds,
+                         const Histogram::Snapshot& snapshot, double q);
+
 using MetricLabels = std::vector<std::pair<std::string, std::string>>;
 
 // Builds one scrape's text. Each family is declared once (Family) and its
@@ -60,6 +67,9 @@ class PrometheusText {
   // name_bucket{...,le="..."}, name_sum and name_count.
   void HistogramSamples(absl::string_view name, const MetricLabels& labels,
                         const Histogram& histogram);
+  void HistogramSamples(absl::string_view name, const MetricLabels& labels,
+                        const std::vector<double>& upper_bounds,
+                        const Histogram::Snapshot& snapshot);
 
   const std::string& text() const { return text_; }
 

@@ -9,25 +9,32 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "common/tensor_shape.h"
+#include "common/json_writer.h"
 #include "server/grpc_metrics.h"
 #include "server/metrics.h"
+#include "server/operator_api.h"
+#include "server/operator_page.h"
+#include "server/server_figures.h"
 
 namespace paramserver {
 namespace {
 
-constexpr const char* kPaths[] = {"/metrics", "/healthz", "/readyz", "other"};
-constexpr int kCodes[] = {200, 401, 403, 404, 405, 503};
+constexpr const char* kPaths[] = {"/",          "/metrics",     "/healthz",
+                                  "/readyz",    "/api/stats",   "/api/scope",
+                                  "/api/variable", "other"};
+constexpr int kNumPaths = 8;
+constexpr int kCodes[] = {200, 400, 401, 403, 404, 405, 503};
+constexpr int kNumCodes = 7;
 
 int PathIndex(absl::string_view path) {
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < kNumPaths - 1; ++i) {
     if (path == kPaths[i]) return i;
   }
-  return 3;
+  return kNumPaths - 1;
 }
 
 int CodeIndex(int code) {
-  for (int i = 0; i < 6; ++i) {
+  for (int i = 0; i < kNumCodes; ++i) {
     if (code == kCodes[i]) return i;
   }
   return -1;
@@ -38,6 +45,22 @@ HttpResponse Text(int status, std::string body) {
   response.status = status;
   response.body = std::move(body);
   return response;
+}
+
+HttpResponse Json(std::string body) {
+  HttpResponse response;
+  response.content_type = "application/json";
+  response.body = std::move(body);
+  return response;
+}
+
+// An error as the API answers it: the status's HTTP code, its message.
+HttpResponse ApiError(const absl::Status& status) {
+  int code = 500;
+  if (absl::IsNotFound(status)) code = 404;
+  if (absl::IsInvalidArgument(status)) code = 400;
+  if (absl::IsUnavailable(status)) code = 503;
+  return Text(code, absl::StrCat(status.message(), "\n"));
 }
 
 // Resident set size from /proc/self/statm; 0 when unreadable.
@@ -52,23 +75,40 @@ double ResidentBytes() {
          static_cast<double>(sysconf(_SC_PAGESIZE));
 }
 
+absl::string_view TokenOf(const HttpRequest& request) {
+  constexpr absl::string_view kBearer = "Bearer ";
+  if (!absl::StartsWith(request.authorization, kBearer)) return {};
+  return absl::string_view(request.authorization).substr(kBearer.size());
+}
+
+std::string Argument(const HttpRequest& request, const std::string& name) {
+  auto found = request.args.find(name);
+  return found == request.args.end() ? std::string() : found->second;
+}
+
 }  // namespace
 
 Monitoring::Monitoring(const TokenTable* tokens)
     : tokens_(tokens), rpc_metrics_(ServedMethods()) {}
 
-void Monitoring::Serving(VariableStore* store, const Durability* durability) {
+void Monitoring::Describe(
+    std::string server,
+    std::vector<std::pair<std::string, std::string>> flags) {
+  MutexLock lock(&mu_);
+  server_ = std::move(server);
+  flags_ = std::move(flags);
+}
+
+void Monitoring::Serving(Served served) {
   MutexLock lock(&mu_);
   state_ = State::kServing;
-  store_ = store;
-  durability_ = durability;
+  served_ = std::move(served);
 }
 
 void Monitoring::Draining() {
   MutexLock lock(&mu_);
   state_ = State::kDraining;
-  store_ = nullptr;
-  durability_ = nullptr;
+  served_ = Served();
 }
 
 HttpResponse Monitoring::Handle(const HttpRequest& request) {
@@ -92,28 +132,46 @@ HttpResponse Monitoring::Route(const HttpRequest& request) {
         return Text(503, "draining: shutting down\n");
     }
   }
-  if (request.path == "/metrics") {
+  if (request.path == "/") {
+    HttpResponse page;
+    page.content_type = "text/html; charset=utf-8";
+    page.body = std::string(OperatorPageHtml());
+    // The page runs only its own inline script and reads only this server.
+    page.headers.emplace_back(
+        "Content-Security-Policy",
+        "default-src 'none'; script-src 'unsafe-inline'; style-src "
+        "'unsafe-inline'; img-src 'self'; connect-src 'self'; form-action "
+        "'self'; frame-ancestors 'none'");
+    return page;
+  }
+  if (request.path == "/metrics" || request.path == "/api/stats") {
     if (std::optional<HttpResponse> refusal = Refusal(request)) {
       return *std::move(refusal);
     }
-    return Metrics();
+    return request.path == "/metrics" ? Metrics() : Stats();
   }
-  return Text(404, absl::StrCat("Not found. Served here: /metrics, /healthz, "
-                                "/readyz.\n"));
+  if (request.path == "/api/scope" || request.path == "/api/variable") {
+    // Any reader may ask; what it sees is filtered by name below.
+    if (std::optional<HttpResponse> refusal = Refusal(request, {})) {
+      return *std::move(refusal);
+    }
+    if (state_.load() != State::kServing) {
+      return Text(503, "not serving: starting or draining\n");
+    }
+    return request.path == "/api/scope" ? Scope(request) : Variable(request);
+  }
+  return Text(404, absl::StrCat("Not found. Served here: /, /metrics, "
+                                "/healthz, /readyz, /api/stats, /api/scope, "
+                                "/api/variable.\n"));
 }
 
 std::optional<HttpResponse> Monitoring::Refusal(
-    const HttpRequest& request) const {
+    const HttpRequest& request, const std::vector<std::string>& names) const {
   if (tokens_ == nullptr) return std::nullopt;
-  constexpr absl::string_view kBearer = "Bearer ";
-  absl::string_view token;
-  if (absl::StartsWith(request.authorization, kBearer)) {
-    token = absl::string_view(request.authorization).substr(kBearer.size());
-  }
   // "" stands for every name: a token limited to prefixes would see the
   // whole server's figures.
   const absl::Status allowed =
-      tokens_->Authorize(token, Action::kRead, {std::string()});
+      tokens_->Authorize(TokenOf(request), Action::kRead, names);
   if (allowed.ok()) return std::nullopt;
   HttpResponse refused = Text(absl::IsUnauthenticated(allowed) ? 401 : 403,
                               absl::StrCat(allowed.message(), "\n"));
@@ -123,81 +181,52 @@ std::optional<HttpResponse> Monitoring::Refusal(
   return refused;
 }
 
-void Monitoring::AppendStoreMetrics(PrometheusText& text) {
-  text.Family("ps_variables", "gauge", "Variables held (slots included).");
-  text.Sample("ps_variables", {}, static_cast<double>(store_->num_variables()));
-  text.Family("ps_variable_bytes", "gauge",
-              "Bytes of variable values held, as counted against "
-              "--max_total_bytes.");
-  text.Sample("ps_variable_bytes", {},
-              static_cast<double>(store_->total_bytes()));
-  text.Family("ps_max_total_bytes", "gauge", "The --max_total_bytes limit.");
-  text.Sample("ps_max_total_bytes", {},
-              static_cast<double>(store_->max_total_bytes()));
-  // Per top-level scope (the name's first component). Writers choose the
-  // names: past kMaxScopes scopes, the rest are summed as "(other)".
-  constexpr size_t kMaxScopes = 100;
-  absl::StatusOr<std::vector<VariableInfo>> all = store_->ListVariables("");
-  if (!all.ok()) return;
-  std::map<std::string, std::pair<int64_t, uint64_t>> scopes;
-  for (const VariableInfo& info : *all) {
-    std::string scope = info.name.substr(0, info.name.find('/'));
-    if (scopes.size() >= kMaxScopes && !scopes.count(scope)) {
-      scope = "(other)";
-    }
-    absl::StatusOr<uint64_t> bytes = ValueByteSize(info.shape, info.dtype);
-    auto& [count, total] = scopes[scope];
-    ++count;
-    total += bytes.ok() ? *bytes : 0;
-  }
-  text.Family("ps_scope_variables", "gauge",
-              "Variables held under each top-level scope.");
-  for (const auto& [scope, figures] : scopes) {
-    text.Sample("ps_scope_variables", {{"scope", scope}},
-                static_cast<double>(figures.first));
-  }
-  text.Family("ps_scope_variable_bytes", "gauge",
-              "Bytes of variable values under each top-level scope.");
-  for (const auto& [scope, figures] : scopes) {
-    text.Sample("ps_scope_variable_bytes", {{"scope", scope}},
-                static_cast<double>(figures.second));
-  }
+bool Monitoring::Visible(const HttpRequest& request,
+                         absl::string_view name) const {
+  return tokens_ == nullptr ||
+         tokens_->Authorize(TokenOf(request), Action::kRead, {std::string(name)})
+             .ok();
 }
 
-void Monitoring::AppendDurabilityMetrics(PrometheusText& text) {
-  const WriteAheadLog::Stats wal = durability_->log().stats();
-  text.Family("ps_wal_records_total", "counter",
-              "Records appended to the write-ahead log since start.");
-  text.Sample("ps_wal_records_total", {}, static_cast<double>(wal.records));
-  text.Family("ps_wal_bytes_total", "counter",
-              "Bytes appended to the write-ahead log since start.");
-  text.Sample("ps_wal_bytes_total", {}, static_cast<double>(wal.bytes));
-  text.Family("ps_wal_fsync_seconds", "histogram",
-              "Time each fsync of the write-ahead log took.");
-  text.HistogramSamples("ps_wal_fsync_seconds", {},
-                        durability_->log().sync_seconds());
-  const Durability::CheckpointStats checkpoints =
-      durability_->checkpoint_stats();
-  text.Family("ps_checkpoints_total", "counter",
-              "Checkpoints written since start, by result.");
-  text.Sample("ps_checkpoints_total", {{"result", "ok"}},
-              static_cast<double>(checkpoints.written));
-  text.Sample("ps_checkpoints_total", {{"result", "failed"}},
-              static_cast<double>(checkpoints.failed));
-  if (checkpoints.written == 0) return;
-  text.Family("ps_checkpoint_last_duration_seconds", "gauge",
-              "How long the newest checkpoint took to write.");
-  text.Sample("ps_checkpoint_last_duration_seconds", {},
-              checkpoints.last_seconds);
-  text.Family("ps_checkpoint_last_value_bytes", "gauge",
-              "Bytes of variable values in the newest checkpoint.");
-  text.Sample("ps_checkpoint_last_value_bytes", {},
-              static_cast<double>(checkpoints.last_value_bytes));
-  text.Family("ps_checkpoint_last_timestamp_seconds", "gauge",
-              "When the newest checkpoint was written, since the Unix "
-              "epoch (its age: time() - this).");
-  text.Sample("ps_checkpoint_last_timestamp_seconds", {},
-              absl::ToDoubleSeconds(checkpoints.last_time - absl::UnixEpoch()));
+HttpResponse Monitoring::Scope(const HttpRequest& request) {
+  const std::string scope = Argument(request, "name");
+  MutexLock lock(&mu_);
+  if (served_.store == nullptr) return Text(503, "not serving\n");
+  absl::StatusOr<std::vector<VariableStore::VariableStatus>> under =
+      served_.store->DescribeVariables(scope);
+  if (!under.ok()) return ApiError(under.status());
+  return Json(ScopeJson(scope, *under, [&](absl::string_view name) {
+    return Visible(request, name);
+  }));
+}
+
+HttpResponse Monitoring::Variable(const HttpRequest& request) {
+  const std::string name = Argument(request, "name");
+  if (name.empty()) {
+    return Text(400, "Give the variable's full name: /api/variable?name=...\n");
+  }
+  // A name the token does not reach is answered as a missing one, so that
+  // a reader cannot learn which names exist outside its prefixes.
+  const absl::Status missing =
+      absl::NotFoundError(absl::StrCat("Variable ", name, " does not exist."));
+  if (!Visible(request, name)) return ApiError(missing);
+  MutexLock lock(&mu_);
+  if (served_.store == nullptr) return Text(503, "not serving\n");
+  absl::StatusOr<std::vector<VariableStore::VariableStatus>> described =
+      served_.store->DescribeVariables(name);
+  if (!described.ok()) return ApiError(described.status());
+  absl::StatusOr<VariableSnapshot> value = served_.store->ReadVariable(name);
+  if (!value.ok()) return ApiError(value.status());
+  // The description and the value may be a version apart; the value's
+  // version is the one shown.
+  for (VariableStore::VariableStatus& status : *described) {
+    if (status.info.name == name) status.info = value->info;
+  }
+  absl::StatusOr<std::string> json = VariableJson(
+      name, *described,
+      absl::string_view(value->value->data(), value->value->size()));
+  if (!json.ok()) return ApiError(json.status());
+  return Json(*std::move(json));
 }
 
 HttpResponse Monitoring::Metrics() {
@@ -205,8 +234,8 @@ HttpResponse Monitoring::Metrics() {
   rpc_metrics_.AppendTo(text);
   text.Family("ps_http_requests_total", "counter",
               "Requests to this HTTP port, by path and status code.");
-  for (int path = 0; path < 4; ++path) {
-    for (int code = 0; code < 6; ++code) {
+  for (int path = 0; path < kNumPaths; ++path) {
+    for (int code = 0; code < kNumCodes; ++code) {
       const uint64_t count = http_requests_[path][code].load();
       if (count == 0) continue;
       text.Sample(
@@ -220,20 +249,68 @@ HttpResponse Monitoring::Metrics() {
     text.Family("ps_ready", "gauge",
                 "1 while serving; 0 while starting or draining.");
     text.Sample("ps_ready", {}, state_.load() == State::kServing ? 1 : 0);
-    if (store_ != nullptr) AppendStoreMetrics(text);
-    if (durability_ != nullptr) AppendDurabilityMetrics(text);
+    if (served_.open_sessions) {
+      text.Family("ps_sessions_open", "gauge", "Session streams open.");
+      text.Sample("ps_sessions_open", {},
+                  static_cast<double>(served_.open_sessions()));
+    }
+    if (served_.store != nullptr) {
+      AppendStorePrometheus(ReadStoreFigures(*served_.store), text);
+    }
+    if (served_.durability != nullptr) {
+      AppendDurabilityPrometheus(ReadDurabilityFigures(*served_.durability),
+                                 text);
+    }
   }
   text.Family("process_resident_memory_bytes", "gauge",
               "Resident memory size in bytes.");
   text.Sample("process_resident_memory_bytes", {}, ResidentBytes());
   text.Family("process_start_time_seconds", "gauge",
               "Start time of the process since the Unix epoch in seconds.");
-  text.Sample("process_start_time_seconds", {},
-              absl::ToDoubleSeconds(started_ - absl::UnixEpoch()));
+  text.Sample("process_start_time_seconds", {}, UnixSeconds(started_));
   HttpResponse response;
   response.content_type = std::string(kPrometheusContentType);
   response.body = text.text();
   return response;
+}
+
+HttpResponse Monitoring::Stats() {
+  const absl::Time now = absl::Now();
+  JsonWriter json;
+  json.BeginObject();
+  MutexLock lock(&mu_);
+  const State state = state_.load();
+  json.Key("server")
+      .String(server_)
+      .Key("state")
+      .String(state == State::kServing    ? "serving"
+              : state == State::kStarting ? "starting"
+                                          : "draining")
+      .Key("now")
+      .Double(UnixSeconds(now))
+      .Key("started")
+      .Double(UnixSeconds(started_))
+      .Key("uptime_seconds")
+      .Double(absl::ToDoubleSeconds(now - started_))
+      .Key("process")
+      .BeginObject()
+      .Key("resident_bytes")
+      .Double(ResidentBytes())
+      .EndObject()
+      .Key("rpc");
+  rpc_metrics_.AppendJson(json);
+  json.Key("sessions_open")
+      .Uint(served_.open_sessions ? served_.open_sessions() : 0);
+  if (served_.store != nullptr) {
+    AppendStoreJson(ReadStoreFigures(*served_.store), json);
+  }
+  if (served_.durability != nullptr) {
+    AppendDurabilityJson(ReadDurabilityFigures(*served_.durability), json);
+  }
+  json.Key("flags").BeginObject();
+  for (const auto& [name, value] : flags_) json.Key(name).String(value);
+  json.EndObject().EndObject();
+  return Json(json.text());
 }
 
 }  // namespace paramserver

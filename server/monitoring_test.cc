@@ -11,7 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/http_endpoint.h"
-#include "server/http_test_client.h"
+#include "common/http_client.h"
 
 namespace paramserver {
 namespace {
@@ -51,7 +51,7 @@ TEST_F(MonitoringTest, ReadinessFollowsStartServeAndDrain) {
   absl::StatusOr<std::unique_ptr<VariableStore>> store =
       VariableStore::Create(StoreOptions());
   ASSERT_TRUE(store.ok());
-  monitoring_->Serving(store->get(), nullptr);
+  monitoring_->Serving({store->get(), nullptr, nullptr});
   EXPECT_EQ(Get("/readyz").status, 200);
   HttpReply metrics = Get("/metrics");
   EXPECT_EQ(metrics.status, 200);

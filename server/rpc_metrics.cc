@@ -99,10 +99,62 @@ void RpcMetrics::AppendTo(PrometheusText& text) const {
     text.Sample("grpc_server_msg_sent_bytes_total", labels(*method),
                 static_cast<double>(method->bytes_sent_.load()));
   }
+  text.Family("grpc_server_msg_received_bytes_total", "counter",
+              "Bytes of request messages received, serialized, by method.");
+  for (const Method* method : all) {
+    text.Sample("grpc_server_msg_received_bytes_total", labels(*method),
+                static_cast<double>(method->bytes_received_.load()));
+  }
   text.Family("grpc_server_calls_in_flight", "gauge",
               "Calls begun and not yet ended.");
   text.Sample("grpc_server_calls_in_flight", {},
               static_cast<double>(in_flight_.load()));
+}
+
+void RpcMetrics::AppendJson(JsonWriter& json) const {
+  std::vector<const Method*> all;
+  for (const auto& method : methods_) all.push_back(method.get());
+  all.push_back(&unknown_);
+  json.BeginObject().Key("in_flight").Int(in_flight_.load());
+  json.Key("methods").BeginArray();
+  for (const Method* method : all) {
+    const uint64_t started = method->started_.load();
+    if (started == 0) continue;
+    json.BeginObject()
+        .Key("service")
+        .String(method->service_)
+        .Key("method")
+        .String(method->name_)
+        .Key("started")
+        .Uint(started)
+        .Key("handled")
+        .BeginObject();
+    for (int code = 0; code < Method::kCodes; ++code) {
+      const uint64_t count = method->handled_[code].load();
+      if (count == 0 && code != 0) continue;
+      json.Key(kCodeNames[code]).Uint(count);
+    }
+    json.EndObject()
+        .Key("bytes_sent")
+        .Uint(method->bytes_sent_.load())
+        .Key("bytes_received")
+        .Uint(method->bytes_received_.load());
+    const Histogram::Snapshot latency = method->latency_.Read();
+    const std::vector<double>& bounds = method->latency_.upper_bounds();
+    json.Key("latency_seconds")
+        .BeginObject()
+        .Key("count")
+        .Uint(latency.count)
+        .Key("sum")
+        .Double(latency.sum);
+    for (const auto& [key, q] : {std::pair<const char*, double>{"p50", 0.5},
+                                 {"p90", 0.9},
+                                 {"p99", 0.99}}) {
+      json.Key(key).Double(HistogramQuantile(bounds, latency, q));
+    }
+    json.EndObject().EndObject();
+  }
+  json.EndArray().EndObject();
 }
 
 std::vector<std::string> MethodsOfServices(

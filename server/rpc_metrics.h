@@ -1,7 +1,7 @@
 #ifndef PARAM_SERVER_SERVER_RPC_METRICS_H_
 #define PARAM_SERVER_SERVER_RPC_METRICS_H_
-// Calls by method and status code, their latency, bytes sent and calls in
-// flight, in plain C++ (server/grpc_metrics.h feeds it from gRPC). The
+// Calls by method and status code, their latency, bytes received and sent
+// and calls in flight, in plain C++ (server/grpc_metrics.h feeds it from gRPC). The
 // names follow go-grpc-prometheus, which operators' dashboards know:
 // grpc_server_started_total, grpc_server_handled_total{grpc_code},
 // grpc_server_handling_seconds, with grpc_service and grpc_method labels.
@@ -14,6 +14,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
+#include "common/json_writer.h"
 #include "server/metrics.h"
 
 namespace paramserver {
@@ -30,6 +31,9 @@ class RpcMetrics {
     void AddBytesSent(uint64_t bytes) {
       bytes_sent_.fetch_add(bytes, std::memory_order_relaxed);
     }
+    void AddBytesReceived(uint64_t bytes) {
+      bytes_received_.fetch_add(bytes, std::memory_order_relaxed);
+    }
 
    private:
     friend class RpcMetrics;
@@ -39,6 +43,7 @@ class RpcMetrics {
     std::atomic<uint64_t> started_{0};
     std::atomic<uint64_t> handled_[kCodes] = {};
     std::atomic<uint64_t> bytes_sent_{0};
+    std::atomic<uint64_t> bytes_received_{0};
     Histogram latency_;
   };
 
@@ -50,12 +55,19 @@ class RpcMetrics {
 
   // Never null. The returned Method lives as long as this object.
   Method* Find(absl::string_view full_name);
+  // What Find returns for a name not served.
+  const Method* unknown() const { return &unknown_; }
 
   // A call began or ended (in flight = began - ended).
   void CallBegan() { in_flight_.fetch_add(1, std::memory_order_relaxed); }
   void CallEnded() { in_flight_.fetch_sub(1, std::memory_order_relaxed); }
 
   void AppendTo(PrometheusText& text) const;
+  // The same figures as one JSON object: {"in_flight", "methods": [{
+  // "service", "method", "started", "handled": {code name: count},
+  // "bytes_sent", "bytes_received", "latency_seconds": {"count", "sum",
+  // "p50", "p90", "p99"}}]}, methods never called left out.
+  void AppendJson(JsonWriter& json) const;
 
  private:
   // Immutable after construction, so lookups take no lock.

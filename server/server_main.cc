@@ -19,13 +19,18 @@
 
 #include <csignal>
 #include <cstdint>
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "common/file_util.h"
 #include "server/auth.h"
 #include "server/grpc_server.h"
@@ -209,6 +214,18 @@ absl::StatusOr<std::optional<TokenTable>> TokensFromFlags() {
 }
 
 // TLS, tokens and the plaintext policy from the flags.
+// This binary's own flags and their values, by name, for the operator
+// page (paths of key and token files, never their contents).
+std::vector<std::pair<std::string, std::string>> ServerFlags() {
+  std::vector<std::pair<std::string, std::string>> flags;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (!absl::EndsWith(flag->Filename(), "server/server_main.cc")) continue;
+    flags.emplace_back(std::string(name), flag->CurrentValue());
+  }
+  std::sort(flags.begin(), flags.end());
+  return flags;
+}
+
 absl::Status SecurityFromFlags(ServerOptions& options) {
   absl::StatusOr<std::optional<ServerTlsOptions>> tls = TlsFromFlags();
   if (!tls.ok()) return tls.status();
@@ -352,7 +369,7 @@ int Run() {
     }
     http = *std::move(started);
     Log(LogLevel::kInfo, "HTTP on ", http->target(),
-        " (/metrics, /healthz, /readyz)");
+        " (/ for the operator page; /metrics, /healthz, /readyz)");
     options.rpc_metrics = &monitoring.rpc_metrics();
   }
   absl::StatusOr<std::unique_ptr<GrpcServer>> server =
@@ -370,7 +387,11 @@ int Run() {
       ", max_total_bytes=", options.store.max_total_bytes, "; ",
       SecuritySummary(options), ")");
 
-  monitoring.Serving(&(*server)->store(), (*server)->durability());
+  monitoring.Describe((*server)->target(), ServerFlags());
+  monitoring.Serving({&(*server)->store(), (*server)->durability(),
+                      [server = server->get()] {
+                        return server->open_sessions();
+                      }});
   const int signal_number =
       WaitForTermination(**server, signals, options.durability.has_value());
   monitoring.Draining();

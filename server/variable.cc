@@ -18,6 +18,7 @@ void Variable::Publish(std::shared_ptr<TensorBuffer> value, int64_t version) {
     MutexLock lock(&mu_);
     value_ = std::move(value);
     version_ = version;
+    Touch();
   }
   mu_.NotifyAll();
 }

@@ -1,6 +1,7 @@
 #ifndef PARAM_SERVER_SERVER_VARIABLE_H_
 #define PARAM_SERVER_SERVER_VARIABLE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -9,6 +10,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/mutex.h"
 #include "common/variable_spec.h"
 #include "server/tensor_buffer.h"
@@ -50,6 +53,7 @@ class Variable {
                        int64_t version = 1) ABSL_NO_THREAD_SAFETY_ANALYSIS {
     value_ = std::move(value);
     version_ = version;
+    Touch();
   }
   // Marks initialization as failed; waiting and later readers get `status`.
   void Fail(absl::Status status) ABSL_LOCKS_EXCLUDED(mu_);
@@ -87,9 +91,21 @@ class Variable {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     value_ = std::move(value);
     version_ = version;
+    Touch();
   }
   // Marks one completed update.
-  void BumpVersionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { ++version_; }
+  void BumpVersionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    ++version_;
+    Touch();
+  }
+
+  // When the value last changed in this process (published, updated or
+  // restored); the Unix epoch while pending. Read without the lock, for
+  // operators' views.
+  absl::Time last_update() const {
+    return absl::FromUnixMicros(
+        last_update_micros_.load(std::memory_order_relaxed));
+  }
 
   // True for an optimizer's slot variable (v/Momentum, v/Adam, ...).
   bool is_slot() const { return is_slot_; }
@@ -97,6 +113,10 @@ class Variable {
 
  private:
   bool Settled() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Touch() {
+    last_update_micros_.store(absl::ToUnixMicros(absl::Now()),
+                              std::memory_order_relaxed);
+  }
 
   // Constant after construction.
   const std::string name_;
@@ -112,6 +132,7 @@ class Variable {
   // Shared with readers' snapshots; see MutableValueLocked.
   std::shared_ptr<TensorBuffer> value_ ABSL_GUARDED_BY(mu_);
   absl::Status init_status_ ABSL_GUARDED_BY(mu_);
+  std::atomic<int64_t> last_update_micros_{0};
 };
 
 }  // namespace paramserver

@@ -252,25 +252,47 @@ absl::StatusOr<VariableSnapshot> VariableStore::ReadVariable(
   return (*variable)->Read();
 }
 
-absl::StatusOr<std::vector<VariableInfo>> VariableStore::ListVariables(
+absl::StatusOr<std::vector<std::shared_ptr<Variable>>> VariableStore::Under(
     absl::string_view prefix) {
   if (absl::Status s = ValidateScope(prefix); !s.ok()) return s;
   std::vector<std::shared_ptr<Variable>> matches;
-  {
-    MutexLock lock(&mu_);
-    for (auto it = variables_.lower_bound(prefix);
-         it != variables_.end() && absl::StartsWith(it->first, prefix); ++it) {
-      if (IsUnderPrefix(it->first, prefix)) matches.push_back(it->second);
-    }
+  MutexLock lock(&mu_);
+  for (auto it = variables_.lower_bound(prefix);
+       it != variables_.end() && absl::StartsWith(it->first, prefix); ++it) {
+    if (IsUnderPrefix(it->first, prefix)) matches.push_back(it->second);
   }
+  return matches;
+}
+
+absl::StatusOr<std::vector<VariableInfo>> VariableStore::ListVariables(
+    absl::string_view prefix) {
+  absl::StatusOr<std::vector<std::shared_ptr<Variable>>> matches =
+      Under(prefix);
+  if (!matches.ok()) return matches.status();
   std::vector<VariableInfo> infos;
-  infos.reserve(matches.size());
-  for (const std::shared_ptr<Variable>& variable : matches) {
+  infos.reserve(matches->size());
+  for (const std::shared_ptr<Variable>& variable : *matches) {
     // A variable whose initialization failed is no longer registered.
     absl::StatusOr<VariableInfo> info = variable->Info();
     if (info.ok()) infos.push_back(*std::move(info));
   }
   return infos;
+}
+
+absl::StatusOr<std::vector<VariableStore::VariableStatus>>
+VariableStore::DescribeVariables(absl::string_view prefix) {
+  absl::StatusOr<std::vector<std::shared_ptr<Variable>>> matches =
+      Under(prefix);
+  if (!matches.ok()) return matches.status();
+  std::vector<VariableStatus> described;
+  described.reserve(matches->size());
+  for (const std::shared_ptr<Variable>& variable : *matches) {
+    absl::StatusOr<VariableInfo> info = variable->Info();
+    if (!info.ok()) continue;
+    described.push_back(
+        {*std::move(info), variable->is_slot(), variable->last_update()});
+  }
+  return described;
 }
 
 absl::StatusOr<std::vector<std::string>> VariableStore::DeleteVariable(

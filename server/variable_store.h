@@ -25,6 +25,7 @@
 #include "server/optimizer.h"
 #include "server/push_ids.h"
 #include "server/row_layout.h"
+#include "server/store_counters.h"
 #include "server/variable.h"
 
 namespace paramserver {
@@ -109,6 +110,19 @@ class VariableStore {
   // Variables under `prefix` by whole path components, sorted by name.
   absl::StatusOr<std::vector<VariableInfo>> ListVariables(
       absl::string_view prefix) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // For operators' views (server/monitoring.h): ListVariables with each
+  // variable's slot mark and last update.
+  struct VariableStatus {
+    VariableInfo info;
+    bool is_slot = false;  // An optimizer's slot (v/Momentum, ...).
+    absl::Time last_update;
+  };
+  absl::StatusOr<std::vector<VariableStatus>> DescribeVariables(
+      absl::string_view prefix) ABSL_LOCKS_EXCLUDED(mu_);
+  // Every dynamic table, sorted by name.
+  std::vector<TableInfo> DescribeTables() ABSL_LOCKS_EXCLUDED(mu_);
+  const StoreCounters& counters() const { return counters_; }
 
   // Deletes one variable (NOT_FOUND if absent) and returns its name.
   absl::StatusOr<std::vector<std::string>> DeleteVariable(
@@ -403,6 +417,9 @@ class VariableStore {
   // PushRows with bags: checks them and spreads the rows to the ids.
   absl::StatusOr<VariableInfo> PushBagGradient(const RowUpdateSpec& push)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // The variables under `prefix` (ListVariables' rule), pending ones too.
+  absl::StatusOr<std::vector<std::shared_ptr<Variable>>> Under(
+      absl::string_view prefix) ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<std::shared_ptr<Variable>> Find(absl::string_view full_name)
       ABSL_LOCKS_EXCLUDED(mu_);
   // The slot variables `optimizer` keeps for `variable`, created (outside the
@@ -489,6 +506,7 @@ class VariableStore {
   // record is appended (under log_mu_), so that LogPushIds, under log_mu_,
   // sees every id logged before it.
   PushIdTable push_ids_;
+  StoreCounters counters_;
 
   // Held while a change is appended to change_log_, together with the check
   // that the names it changes still mean what they meant when it took

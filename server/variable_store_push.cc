@@ -350,6 +350,7 @@ absl::StatusOr<std::vector<VariableInfo>> VariableStore::ApplyPush(
             target.update->base_version, *target.variable,
             target.variable->InfoLocked().version, push.max_staleness);
         !s.ok()) {
+      counters_.AddStaleRejection();
       return s;
     }
   }
@@ -389,6 +390,11 @@ absl::StatusOr<std::vector<VariableInfo>> VariableStore::ApplyPush(
     RestoreValues(saved);
     return status;
   }
+  const uint64_t steps = static_cast<uint64_t>(
+      std::count_if(targets.begin(), targets.end(), [](const Target& target) {
+        return target.update->kind == UpdateKind::kApplyGradient;
+      }));
+  if (steps > 0) counters_.AddOptimizerSteps(push.optimizer.kind, steps);
   return infos;
 }
 

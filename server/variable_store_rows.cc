@@ -271,6 +271,7 @@ absl::StatusOr<VariableInfo> VariableStore::ApplyRows(
           CheckStaleness(push.base_version, *variable,
                          variable->InfoLocked().version, push.max_staleness);
       !s.ok()) {
+    counters_.AddStaleRejection();
     return s;
   }
   const size_t row_bytes = layout.row_bytes();
@@ -317,7 +318,15 @@ absl::StatusOr<VariableInfo> VariableStore::ApplyRows(
   }
   variable->BumpVersionLocked();
   const VariableInfo info = variable->InfoLocked();
-  if (change_log_ == nullptr) return info;
+  const auto count_step = [&] {
+    if (push.kind == UpdateKind::kApplyGradient) {
+      counters_.AddOptimizerSteps(push.optimizer.kind, 1);
+    }
+  };
+  if (change_log_ == nullptr) {
+    count_step();
+    return info;
+  }
   bool gone = false;
   absl::Status status = AppendInOrder(
       locks.variables(),
@@ -340,7 +349,10 @@ absl::StatusOr<VariableInfo> VariableStore::ApplyRows(
         return end;
       },
       &gone);
-  if (status.ok()) return info;
+  if (status.ok()) {
+    count_step();
+    return info;
+  }
   // Not logged, so not applied: put back what the push changed.
   if (whole) {
     RestoreValues(saved_values);

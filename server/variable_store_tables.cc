@@ -226,6 +226,20 @@ absl::StatusOr<TableInfo> VariableStore::GetTableInfo(absl::string_view name) {
   return TableInfo{table->name, table->spec, table->table->GetStats()};
 }
 
+std::vector<TableInfo> VariableStore::DescribeTables() {
+  std::vector<std::shared_ptr<StoreTable>> tables;
+  {
+    MutexLock lock(&mu_);
+    for (const auto& [name, table] : tables_) tables.push_back(table);
+  }
+  std::vector<TableInfo> infos;
+  infos.reserve(tables.size());
+  for (const std::shared_ptr<StoreTable>& table : tables) {
+    infos.push_back({table->name, table->spec, table->table->GetStats()});
+  }
+  return infos;
+}
+
 std::shared_ptr<VariableStore::StoreTable> VariableStore::FindTable(
     absl::string_view name) {
   MutexLock lock(&mu_);

@@ -17,38 +17,14 @@
 #include "client/client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/http_test_client.h"
+#include "common/http_client.h"
+#include "tests/http_scrape.h"
 #include "tests/server_process.h"
 
 namespace paramserver {
 namespace {
 
 using ::testing::HasSubstr;
-
-// The port in the server's "HTTP on 127.0.0.1:PORT" log line, or -1.
-int HttpPort(const ServerProcess& server) {
-  std::smatch found;
-  const std::string log = server.Log();
-  if (!std::regex_search(log, found, std::regex("HTTP on [^ ]+:([0-9]+)"))) {
-    return -1;
-  }
-  return std::stoi(found[1]);
-}
-
-// The value of the sample whose name and labels are `series` exactly
-// (`name{labels}`), or -1.
-double Sample(const std::string& metrics, const std::string& series) {
-  const std::string line_start = "\n" + series + " ";
-  const size_t at = metrics.find(line_start);
-  if (at == std::string::npos) return -1;
-  const size_t begin = at + line_start.size();
-  double value = -1;
-  if (!absl::SimpleAtod(
-          metrics.substr(begin, metrics.find('\n', begin) - begin), &value)) {
-    return -1;
-  }
-  return value;
-}
 
 class MetricsE2ETest : public ::testing::Test {
  protected:
@@ -57,7 +33,7 @@ class MetricsE2ETest : public ::testing::Test {
         ServerProcess::Start({"--http_port=0"});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
-    http_port_ = HttpPort(*server_);
+    http_port_ = HttpPortOf(*server_);
     ASSERT_GT(http_port_, 0) << server_->Log();
     absl::StatusOr<std::unique_ptr<ParameterServerClient>> client =
         ParameterServerClient::Connect(server_->target());
@@ -190,7 +166,7 @@ TEST(MetricsDurabilityE2ETest, CountsLogAppendsFsyncsAndCheckpoints) {
       {"--http_port=0", "--data_dir=" + data_dir, "--initialize_data_dir",
        "--wal_fsync=always", "--checkpoint_interval_seconds=0"});
   ASSERT_TRUE(server.ok()) << server.status();
-  const int port = HttpPort(**server);
+  const int port = HttpPortOf(**server);
   ASSERT_GT(port, 0);
   auto metrics = [port] {
     absl::StatusOr<HttpReply> reply = HttpGet(port, "/metrics");

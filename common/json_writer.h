@@ -1,8 +1,9 @@
-#ifndef PARAM_SERVER_CLIENT_JSON_WRITER_H_
-#define PARAM_SERVER_CLIENT_JSON_WRITER_H_
+#ifndef PARAM_SERVER_COMMON_JSON_WRITER_H_
+#define PARAM_SERVER_COMMON_JSON_WRITER_H_
 
 // Compact JSON (no spaces) built value by value: psctl prints every line it
-// writes with one, so quoting and number formats are decided in one place.
+// writes with one, and ps_server's HTTP port answers with it, so quoting
+// and number formats are decided in one place.
 //
 //   JsonWriter json;
 //   json.BeginObject().Key("deleted").BeginArray();
@@ -65,4 +66,4 @@ std::string JsonString(absl::string_view text);
 
 }  // namespace paramserver
 
-#endif  // PARAM_SERVER_CLIENT_JSON_WRITER_H_
+#endif  // PARAM_SERVER_COMMON_JSON_WRITER_H_
