@@ -25,9 +25,10 @@ TEST_PACKAGES=(
 # PyTorch extensions, which nothing here does.
 TORCH_PACKAGES=(python3-torch)
 # promtool and a Prometheus server, for the tests of ps_server's metrics
-# (client/python/tests/operator_test.py). Without recommends: the node
-# exporter it recommends is not used.
-MONITORING_PACKAGES=(prometheus)
+# (client/python/tests/operator_test.py), and headless Chromium, which opens
+# the operator page in client/python/tests/operator_page_test.py. Without
+# recommends: the node exporter Prometheus recommends is not used.
+MONITORING_PACKAGES=(prometheus chromium-headless-shell)
 
 case "${1:-}" in
   "") PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${TORCH_PACKAGES[@]}"

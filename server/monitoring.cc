@@ -88,8 +88,30 @@ std::string Argument(const HttpRequest& request, const std::string& name) {
 
 }  // namespace
 
-Monitoring::Monitoring(const TokenTable* tokens)
-    : tokens_(tokens), rpc_metrics_(ServedMethods()) {}
+Monitoring::Monitoring(const TokenTable* tokens, absl::Duration rate_interval)
+    : tokens_(tokens), rpc_metrics_(ServedMethods()) {
+  if (rate_interval <= absl::ZeroDuration()) return;
+  SampleRates();
+  sampler_ = std::thread([this, rate_interval] {
+    MutexLock lock(&sampler_mu_);
+    while (!sampler_mu_.AwaitFor(
+        [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sampler_mu_) {
+          return sampler_stop_;
+        },
+        absl::ToChronoMicroseconds(rate_interval))) {
+      SampleRates();
+    }
+  });
+}
+
+Monitoring::~Monitoring() {
+  {
+    MutexLock lock(&sampler_mu_);
+    sampler_stop_ = true;
+  }
+  sampler_mu_.NotifyAll();
+  if (sampler_.joinable()) sampler_.join();
+}
 
 void Monitoring::Describe(
     std::string server,
@@ -298,7 +320,7 @@ HttpResponse Monitoring::Stats() {
       .Double(ResidentBytes())
       .EndObject()
       .Key("rpc");
-  rpc_metrics_.AppendJson(json);
+  rpc_metrics_.AppendJson(json, rates_.Read());
   json.Key("sessions_open")
       .Uint(served_.open_sessions ? served_.open_sessions() : 0);
   if (served_.store != nullptr) {

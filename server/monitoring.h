@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -36,6 +37,7 @@
 #include "server/auth.h"
 #include "server/durability/durability.h"
 #include "server/http_endpoint.h"
+#include "server/rate_window.h"
 #include "server/rpc_metrics.h"
 #include "server/variable_store.h"
 
@@ -43,8 +45,15 @@ namespace paramserver {
 
 class Monitoring {
  public:
-  // `tokens` (null: none) must outlive this object.
-  explicit Monitoring(const TokenTable* tokens);
+  // `tokens` (null: none) must outlive this object. Reads the RPC
+  // counters every `rate_interval` (for the rates /api/stats shows, over
+  // the last 10 s); zero leaves that to SampleRates.
+  explicit Monitoring(const TokenTable* tokens,
+                      absl::Duration rate_interval = absl::Seconds(1));
+  ~Monitoring();
+
+  // Adds a reading of the RPC counters to the rate window.
+  void SampleRates() { rates_.Add(absl::Now(), rpc_metrics_.Totals()); }
 
   RpcMetrics& rpc_metrics() { return rpc_metrics_; }
 
@@ -85,6 +94,11 @@ class Monitoring {
   const TokenTable* const tokens_;
   const absl::Time started_ = absl::Now();
   RpcMetrics rpc_metrics_;
+  RateWindow rates_{absl::Seconds(10)};
+  // Runs SampleRates until sampler_stop_.
+  Mutex sampler_mu_;
+  bool sampler_stop_ ABSL_GUARDED_BY(sampler_mu_) = false;
+  std::thread sampler_;
   // By path served (and "other"), by status code: bounded labels.
   std::atomic<uint64_t> http_requests_[8][7] = {};
 

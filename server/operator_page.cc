@@ -274,38 +274,28 @@ async function openPath(name) {
 }
 
 // ---- Figures ----
-let previous = null;
-
 function showStats(stats) {
   document.getElementById("server").textContent = stats.server;
   document.getElementById("uptime").textContent = "up " + duration(stats.uptime_seconds);
   document.getElementById("state").textContent = stats.state;
-  const seconds = previous ? stats.now - previous.now : 0;
-  const before = new Map((previous ? previous.rpc.methods : []).map(m => [m.service + "/" + m.method, m]));
-  const rows = stats.rpc.methods.map(m => {
-    const p = before.get(m.service + "/" + m.method);
-    const rate = (now, then) => seconds > 0 && p ? ((now - then) / seconds) : null;
-    const errors = Object.entries(m.handled).filter(([c]) => c !== "OK").reduce((a, [, n]) => a + n, 0);
-    const errorsBefore = p ? Object.entries(p.handled).filter(([c]) => c !== "OK").reduce((a, [, n]) => a + n, 0) : 0;
-    const r = rate(m.started, p ? p.started : 0);
-    const e = rate(errors, errorsBefore);
-    const inRate = rate(m.bytes_received, p ? p.bytes_received : 0);
-    const outRate = rate(m.bytes_sent, p ? p.bytes_sent : 0);
-    return el("tr", {"data-method": m.method},
-        el("td", {}, m.method), el("td", {class: "num"}, m.started),
-        el("td", {class: "num"}, r === null ? "-" : r.toFixed(1)),
-        el("td", {class: "num"}, e === null ? "-" : e.toFixed(1)),
-        el("td", {class: "num"}, ms(m.latency_seconds.p50)),
-        el("td", {class: "num"}, ms(m.latency_seconds.p90)),
-        el("td", {class: "num"}, ms(m.latency_seconds.p99)),
-        el("td", {class: "num"}, inRate === null ? "-" : bytes(inRate) + "/s"),
-        el("td", {class: "num"}, outRate === null ? "-" : bytes(outRate) + "/s"));
-  });
+  // Rates are the server's own, over its last ~10 s (rpc.rate_seconds).
+  const perSecond = (m, key, format) => m.per_second ? format(m.per_second[key]) : "-";
+  const rows = stats.rpc.methods.map(m => el("tr", {"data-method": m.method},
+      el("td", {}, m.method), el("td", {class: "num"}, m.started),
+      el("td", {class: "num"}, perSecond(m, "calls", x => x.toFixed(1))),
+      el("td", {class: "num"}, perSecond(m, "errors", x => x.toFixed(1))),
+      el("td", {class: "num"}, ms(m.latency_seconds.p50)),
+      el("td", {class: "num"}, ms(m.latency_seconds.p90)),
+      el("td", {class: "num"}, ms(m.latency_seconds.p99)),
+      el("td", {class: "num"}, perSecond(m, "received_bytes", x => bytes(x) + "/s")),
+      el("td", {class: "num"}, perSecond(m, "sent_bytes", x => bytes(x) + "/s"))));
   const head = el("tr", {}, ...["method", "calls", "calls/s", "errors/s", "p50", "p90", "p99", "received", "sent"]
       .map((t, i) => el("th", {class: i ? "num" : ""}, t)));
+  const window = stats.rpc.rate_seconds ? "rates over the last " + stats.rpc.rate_seconds.toFixed(0) + " s; " : "";
   document.getElementById("methods").replaceChildren(
       el("table", {}, head, ...rows),
-      el("p", {class: "muted"}, stats.rpc.in_flight + " calls in flight, " + stats.sessions_open + " sessions open"));
+      el("p", {class: "muted"}, window + "latency since start; " + stats.rpc.in_flight + " calls in flight, " +
+         stats.sessions_open + " sessions open"));
   const s = stats.store;
   const facts = [["variables (with slots)", s.variables], ["bytes held", bytes(s.bytes) + " of " + bytes(s.max_total_bytes)],
                  ["resident memory", bytes(stats.process.resident_bytes)],
@@ -323,7 +313,6 @@ function showStats(stats) {
   document.getElementById("store").replaceChildren(el("dl", {}, ...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])));
   document.getElementById("flags").replaceChildren(el("table", {},
       ...Object.entries(stats.flags).map(([k, v]) => el("tr", {}, el("td", {}, "--" + k), el("td", {}, v)))));
-  previous = stats;
 }
 
 async function poll() {

@@ -6,9 +6,9 @@
 //   - the scope tree, expanded level by level, with variables, bytes and
 //     the last update of each scope;
 //   - a variable's details and a histogram of its values;
-//   - request rates, errors and latency percentiles by method (rates from
-//     two readings of /api/stats, every two seconds), the store's figures,
-//     and the server's flags and uptime.
+//   - request rates, errors and latency percentiles by method (the
+//     server's rates over its last 10 s, read every two seconds), the
+//     store's figures, and the server's flags and uptime.
 // With tokens on, the page asks for a reader token and keeps it in the
 // tab's sessionStorage only; "#token=..." in the address does the same (and
 // is removed from the address). "#variable=NAME" opens the tree down to a

@@ -60,9 +60,7 @@ RpcMetrics::Method* RpcMetrics::Find(absl::string_view full_name) {
 }
 
 void RpcMetrics::AppendTo(PrometheusText& text) const {
-  std::vector<const Method*> all;
-  for (const auto& method : methods_) all.push_back(method.get());
-  all.push_back(&unknown_);
+  const std::vector<const Method*> all = All();
   auto labels = [](const Method& method) {
     return MetricLabels{{"grpc_service", method.service_},
                         {"grpc_method", method.name_}};
@@ -111,13 +109,38 @@ void RpcMetrics::AppendTo(PrometheusText& text) const {
               static_cast<double>(in_flight_.load()));
 }
 
-void RpcMetrics::AppendJson(JsonWriter& json) const {
+std::vector<const RpcMetrics::Method*> RpcMetrics::All() const {
   std::vector<const Method*> all;
   for (const auto& method : methods_) all.push_back(method.get());
   all.push_back(&unknown_);
+  return all;
+}
+
+std::vector<uint64_t> RpcMetrics::Totals() const {
+  std::vector<uint64_t> totals;
+  for (const Method* method : All()) {
+    uint64_t errors = 0;
+    for (int code = 1; code < Method::kCodes; ++code) {
+      errors += method->handled_[code].load();
+    }
+    totals.insert(totals.end(),
+                  {method->started_.load(), errors,
+                   method->bytes_received_.load(), method->bytes_sent_.load()});
+  }
+  return totals;
+}
+
+void RpcMetrics::AppendJson(JsonWriter& json,
+                            const std::optional<RateWindow::Rates>& rates)
+    const {
+  const std::vector<const Method*> all = All();
+  const bool with_rates =
+      rates.has_value() && rates->per_second.size() == 4 * all.size();
   json.BeginObject().Key("in_flight").Int(in_flight_.load());
+  if (with_rates) json.Key("rate_seconds").Double(rates->seconds);
   json.Key("methods").BeginArray();
-  for (const Method* method : all) {
+  for (size_t index = 0; index < all.size(); ++index) {
+    const Method* method = all[index];
     const uint64_t started = method->started_.load();
     if (started == 0) continue;
     json.BeginObject()
@@ -152,7 +175,22 @@ void RpcMetrics::AppendJson(JsonWriter& json) const {
                                  {"p99", 0.99}}) {
       json.Key(key).Double(HistogramQuantile(bounds, latency, q));
     }
-    json.EndObject().EndObject();
+    json.EndObject();
+    if (with_rates) {
+      const double* per_second = &rates->per_second[4 * index];
+      json.Key("per_second")
+          .BeginObject()
+          .Key("calls")
+          .Double(per_second[0])
+          .Key("errors")
+          .Double(per_second[1])
+          .Key("received_bytes")
+          .Double(per_second[2])
+          .Key("sent_bytes")
+          .Double(per_second[3])
+          .EndObject();
+    }
+    json.EndObject();
   }
   json.EndArray().EndObject();
 }

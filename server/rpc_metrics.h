@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "absl/strings/string_view.h"
 #include "common/json_writer.h"
 #include "server/metrics.h"
+#include "server/rate_window.h"
 
 namespace paramserver {
 
@@ -67,9 +69,20 @@ class RpcMetrics {
   // "service", "method", "started", "handled": {code name: count},
   // "bytes_sent", "bytes_received", "latency_seconds": {"count", "sum",
   // "p50", "p90", "p99"}}]}, methods never called left out.
-  void AppendJson(JsonWriter& json) const;
+  void AppendJson(JsonWriter& json,
+                  const std::optional<RateWindow::Rates>& rates =
+                      std::nullopt) const;
+
+  // For a RateWindow: per method (in a fixed order), calls started, calls
+  // that ended in an error, bytes received, bytes sent. With its rates,
+  // AppendJson adds "per_second": {"calls", "errors", "received_bytes",
+  // "sent_bytes"} to each method and "rate_seconds" (the window).
+  std::vector<uint64_t> Totals() const;
 
  private:
+  // Every method, then unknown_.
+  std::vector<const Method*> All() const;
+
   // Immutable after construction, so lookups take no lock.
   std::vector<std::unique_ptr<Method>> methods_;
   absl::flat_hash_map<std::string, Method*> by_name_;

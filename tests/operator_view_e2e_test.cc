@@ -188,6 +188,15 @@ TEST_F(OperatorViewTest, ScopeTreeAndVariableDetailsMatchTheServer) {
   EXPECT_THAT(stats.body, HasSubstr("\"state\":\"serving\""));
   EXPECT_THAT(stats.body, HasSubstr("\"momentum\":1,"));
   EXPECT_THAT(stats.body, HasSubstr("\"http_port\":\"0\""));
+  // Live rates come from the server's readings of its counters, one a
+  // second: within a few seconds every method carries them.
+  for (int i = 0; i < 50; ++i) {
+    stats = Get("/api/stats");
+    if (stats.body.find("\"per_second\":") != std::string::npos) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_THAT(stats.body, HasSubstr("\"rate_seconds\":"));
+  EXPECT_THAT(stats.body, HasSubstr("\"per_second\":{\"calls\":"));
 }
 
 constexpr char kTokens[] =
