@@ -9,6 +9,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "server/logging.h"
@@ -107,8 +108,25 @@ absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(
     return absl::InvalidArgumentError(absl::StrCat(
         "The HTTP port must be in [0, 65535], got ", options.port, "."));
   }
+  if (options.tls_cert_chain.empty() != options.tls_private_key.empty()) {
+    return absl::InvalidArgumentError(
+        "HTTPS needs both a certificate chain and its private key.");
+  }
   std::unique_ptr<HttpEndpoint> endpoint(
       new HttpEndpoint(options.address, std::move(handler)));
+  endpoint->tls_cert_chain_ = options.tls_cert_chain;
+  endpoint->tls_private_key_ = options.tls_private_key;
+  // Passed through MHD_OPTION_ARRAY: empty without TLS.
+  std::vector<MHD_OptionItem> tls_options;
+  if (endpoint->tls()) {
+    flags |= MHD_USE_TLS;
+    tls_options.push_back({MHD_OPTION_HTTPS_MEM_CERT, 0,
+                           const_cast<char*>(endpoint->tls_cert_chain_.c_str())});
+    tls_options.push_back(
+        {MHD_OPTION_HTTPS_MEM_KEY, 0,
+         const_cast<char*>(endpoint->tls_private_key_.c_str())});
+  }
+  tls_options.push_back({MHD_OPTION_END, 0, nullptr});
   endpoint->daemon_ = MHD_start_daemon(
       flags, 0, /*accept policy=*/nullptr, nullptr, &Answer,
       const_cast<HttpHandler*>(&endpoint->handler_),
@@ -122,11 +140,15 @@ absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(
       MHD_OPTION_CONNECTION_TIMEOUT,
       static_cast<unsigned int>(options.idle_timeout_seconds),
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, options.max_request_bytes,
-      MHD_OPTION_END);
+      MHD_OPTION_ARRAY, tls_options.data(), MHD_OPTION_END);
   if (endpoint->daemon_ == nullptr) {
     return absl::UnavailableError(absl::StrCat(
-        "Could not serve HTTP on ", options.address, ":", options.port,
-        " (address in use, or not an address of this host)."));
+        "Could not serve HTTP", endpoint->tls() ? "S" : "", " on ",
+        options.address, ":", options.port,
+        endpoint->tls()
+            ? " (address in use, not an address of this host, or a TLS "
+              "certificate and key GnuTLS cannot use)."
+            : " (address in use, or not an address of this host)."));
   }
   const MHD_DaemonInfo* info =
       MHD_get_daemon_info(endpoint->daemon_, MHD_DAEMON_INFO_BIND_PORT);

@@ -1,9 +1,10 @@
 #ifndef PARAM_SERVER_SERVER_HTTP_ENDPOINT_H_
 #define PARAM_SERVER_SERVER_HTTP_ENDPOINT_H_
 // A small HTTP/1.1 server for operators (metrics, health), over GNU
-// libmicrohttpd: GET and HEAD only, a thread per connection (a slow scrape
-// does not hold up a probe), at most max_connections of them and half that
-// from one IP address, bounded request sizes and idle time. A client that
+// libmicrohttpd, plaintext or HTTPS: GET and HEAD only, a thread per
+// connection (a slow scrape does not hold up a probe), at most
+// max_connections of them and half that from one IP address, bounded
+// request sizes and idle time. A client that
 // trickles bytes can still hold a connection; a flood from many addresses
 // can fill the port (never the gRPC side).
 
@@ -47,17 +48,23 @@ struct HttpEndpointOptions {
   // Per connection, for the request line and headers: larger requests are
   // answered 431 (headers) or 413 and closed.
   size_t max_request_bytes = 32 << 10;
+  // PEM; both set: HTTPS only (GnuTLS through libmicrohttpd). Read once, at
+  // start. Client certificates are not asked for.
+  std::string tls_cert_chain;
+  std::string tls_private_key;
 };
 
 class HttpEndpoint {
  public:
-  // UNAVAILABLE when the address cannot be bound; INVALID_ARGUMENT when it
-  // is not an IP literal.
+  // UNAVAILABLE when the address cannot be bound (or the TLS certificate
+  // and key are unusable); INVALID_ARGUMENT when it is not an IP literal or
+  // only one of the TLS certificate and key is given.
   static absl::StatusOr<std::unique_ptr<HttpEndpoint>> Start(
       const HttpEndpointOptions& options, HttpHandler handler);
   ~HttpEndpoint();  // Stops serving; returns once no handler runs.
 
   int port() const { return port_; }
+  bool tls() const { return !tls_cert_chain_.empty(); }
   // "address:port" ("[::1]:port" for IPv6).
   std::string target() const;
 
@@ -67,6 +74,9 @@ class HttpEndpoint {
 
   const std::string address_;
   const HttpHandler handler_;
+  // libmicrohttpd keeps pointers to these for the daemon's lifetime.
+  std::string tls_cert_chain_;
+  std::string tls_private_key_;
   MHD_Daemon* daemon_ = nullptr;
   int port_ = 0;
 };

@@ -123,8 +123,10 @@ ABSL_FLAG(int, http_port, -1,
           "Serve /metrics (Prometheus), /healthz and /readyz over HTTP on "
           "this port; 0 picks a free one, -1 (the default) serves no HTTP.");
 ABSL_FLAG(std::string, http_address, "127.0.0.1",
-          "Address of --http_port. HTTP is plaintext: an address other than "
-          "loopback needs --insecure.");
+          "Address of --http_port. With --tls_cert it serves HTTPS with the "
+          "same certificate; plaintext HTTP on an address other than "
+          "loopback needs --insecure (as does HTTPS there under "
+          "--tls_client_ca without --tokens_file).");
 ABSL_FLAG(bool, reflection, false,
           "Serve gRPC server reflection (for grpcurl without the .proto). It "
           "answers without a token and hands out the whole schema.");
@@ -213,7 +215,6 @@ absl::StatusOr<std::optional<TokenTable>> TokensFromFlags() {
   return *std::move(tokens);
 }
 
-// TLS, tokens and the plaintext policy from the flags.
 // This binary's own flags and their values, by name, for the operator
 // page (paths of key and token files, never their contents).
 std::vector<std::pair<std::string, std::string>> ServerFlags() {
@@ -226,6 +227,7 @@ std::vector<std::pair<std::string, std::string>> ServerFlags() {
   return flags;
 }
 
+// TLS, tokens and the plaintext policy from the flags.
 absl::Status SecurityFromFlags(ServerOptions& options) {
   absl::StatusOr<std::optional<ServerTlsOptions>> tls = TlsFromFlags();
   if (!tls.ok()) return tls.status();
@@ -351,12 +353,27 @@ int Run() {
     HttpEndpointOptions http_options;
     http_options.address = absl::GetFlag(FLAGS_http_address);
     http_options.port = http_port;
-    if (!IsLoopbackAddress(http_options.address) &&
+    // With TLS on, the HTTP port serves HTTPS with the same certificate
+    // (read at start; --tls_reload_seconds does not reach it). It asks for
+    // no client certificate, so under mutual TLS a remote address needs
+    // tokens instead.
+    if (options.tls.has_value()) {
+      http_options.tls_cert_chain = options.tls->cert_chain;
+      http_options.tls_private_key = options.tls->private_key;
+    }
+    const bool guarded =
+        options.tls.has_value() &&
+        (options.tls->client_ca.empty() || options.tokens.has_value());
+    if (!IsLoopbackAddress(http_options.address) && !guarded &&
         !options.allow_insecure_remote) {
-      Log(LogLevel::kError,
-          "Cannot start: --http_address=", http_options.address,
-          " is not a loopback address, and HTTP is plaintext: pass "
-          "--insecure to serve it there anyway.");
+      Log(LogLevel::kError, "Cannot start: --http_address=",
+          http_options.address,
+          options.tls.has_value()
+              ? " is not a loopback address, and the HTTP port asks for no "
+                "client certificate: add --tokens_file, or pass --insecure "
+                "to serve it there anyway."
+              : " is not a loopback address, and HTTP is plaintext without "
+                "--tls_cert: pass --insecure to serve it there anyway.");
       return 2;
     }
     absl::StatusOr<std::unique_ptr<HttpEndpoint>> started = HttpEndpoint::Start(
@@ -369,6 +386,7 @@ int Run() {
     }
     http = *std::move(started);
     Log(LogLevel::kInfo, "HTTP on ", http->target(),
+        http->tls() ? " over TLS" : "",
         " (/ for the operator page; /metrics, /healthz, /readyz)");
     options.rpc_metrics = &monitoring.rpc_metrics();
   }

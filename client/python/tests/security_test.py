@@ -1,14 +1,21 @@
 """TLS, mutual TLS and tokens from Python, against real servers with
 certificates made by deploy/gen_test_certs.sh (as the C++ security test)."""
 
+import http.client
+import json
 import os
+import re
+import ssl
 import subprocess
+import urllib.error
+import urllib.request
 
 import numpy as np
 import pytest
 
 import paramserver as tf
 from conftest import Server
+from conftest import _server_binary
 from examples_test import _losses
 from examples_test import _python_example
 
@@ -176,3 +183,60 @@ def test_the_training_worker_speaks_mutual_tls(mutual_tls_server, certs):
         capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 0, run.stdout + run.stderr
     _losses(run.stdout, 0)
+
+
+def _https_port(server):
+    found = re.search(r"HTTP on \S+:(\d+) over TLS", server.log_text())
+    assert found, server.log_text()
+    return int(found.group(1))
+
+
+def test_with_tls_the_http_port_serves_https_and_may_leave_loopback(certs):
+    # Under TLS the HTTP port takes the server's certificate, so it may
+    # listen beyond loopback without --insecure.
+    server = Server(*_tls_flags(certs), "--tokens_file=%s" %
+                    (certs / "tokens"), "--http_port=0",
+                    "--http_address=0.0.0.0")
+    try:
+        port = _https_port(server)
+        context = ssl.create_default_context(cafile=str(certs / "ca.crt"))
+        base = "https://localhost:%d" % port
+        with urllib.request.urlopen(base + "/healthz", context=context,
+                                    timeout=10) as reply:
+            assert reply.read() == b"ok\n"
+        request = urllib.request.Request(
+            base + "/api/stats",
+            headers={"Authorization": "Bearer reader-token"})
+        with urllib.request.urlopen(request, context=context,
+                                    timeout=10) as reply:
+            assert json.loads(reply.read())["state"] == "serving"
+        # Plaintext to the TLS port gets no HTTP answer.
+        with pytest.raises((urllib.error.URLError, http.client.HTTPException,
+                            ConnectionError)):
+            urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port,
+                                   timeout=10).read()
+        # Nor does a client that does not trust the server's CA.
+        with pytest.raises(urllib.error.URLError, match="CERTIFICATE"):
+            urllib.request.urlopen(base + "/healthz",
+                                   context=ssl.create_default_context(),
+                                   timeout=10)
+    finally:
+        server.stop()
+
+
+def test_a_remote_http_port_needs_tls_or_insecure(certs):
+    plaintext = subprocess.run(
+        [_server_binary(), "--port=0", "--http_port=0",
+         "--http_address=0.0.0.0"], capture_output=True, text=True,
+        timeout=30, check=False)
+    assert plaintext.returncode == 2
+    assert "HTTP is plaintext without --tls_cert" in plaintext.stderr
+    # Mutual TLS guards the gRPC port with client certificates; the HTTP
+    # port asks for none, so off loopback it needs tokens.
+    mutual = subprocess.run(
+        [_server_binary(), "--port=0", "--http_port=0",
+         "--http_address=0.0.0.0", "--tls_client_ca=%s" %
+         (certs / "ca.crt")] + _tls_flags(certs), capture_output=True,
+        text=True, timeout=30, check=False)
+    assert mutual.returncode == 2
+    assert "add --tokens_file" in mutual.stderr
