@@ -267,6 +267,42 @@ TEST_F(OperatorViewTest, PsctlStatsPrintsTheFiguresAsJson) {
   EXPECT_THAT(bad.err, HasSubstr("is not HOST:PORT"));
 }
 
+TEST_F(OperatorViewTest, CountsDynamicTableRowsAdmissionsAndEvictions) {
+  Start({"--table_stripes=1"});
+  TableRequest request;
+  request.name = "emb/users";
+  request.reuse = ReuseMode::kCreate;
+  request.spec.width = 4;
+  request.spec.capacity = 3;  // And one stripe, so eviction is exact LRU.
+  request.spec.admit_after = 2;
+  ASSERT_TRUE(client_->GetTable(request).ok());
+  // Ids 1..5 seen once (not admitted), then twice: admitted in turn, the
+  // table holding at most 3, so 2 are evicted to make room.
+  const std::vector<int64_t> ids = {1, 2, 3, 4, 5};
+  ASSERT_TRUE(client_->GatherRows("emb/users", ids).ok());
+  for (int64_t id : ids) {
+    ASSERT_TRUE(client_->GatherRows("emb/users", {id}).ok());
+  }
+  absl::StatusOr<TableStatus> table = client_->GetTableStats("emb/users");
+  ASSERT_TRUE(table.ok()) << table.status();
+  const std::string metrics = Metrics();
+  const std::string label = "{table=\"emb/users\"";
+  EXPECT_EQ(Sample(metrics, "ps_tables"), 1) << metrics;
+  EXPECT_EQ(Sample(metrics, "ps_table_rows" + label + "}"),
+            table->counters.stored_rows);
+  EXPECT_EQ(table->counters.stored_rows, 3);
+  EXPECT_EQ(Sample(metrics, "ps_table_admitted_total" + label + "}"), 5);
+  EXPECT_EQ(Sample(metrics,
+                   "ps_table_evicted_total" + label + ",reason=\"capacity\"}"),
+            table->counters.evicted_capacity);
+  EXPECT_EQ(table->counters.evicted_capacity, 2);
+  EXPECT_EQ(
+      Sample(metrics, "ps_table_lookup_ids_total" + label + ",result=\"hit\"}"),
+      table->counters.lookup_hits);
+  EXPECT_EQ(Sample(metrics, "ps_table_bytes" + label + "}"),
+            static_cast<double>(table->counters.bytes));
+}
+
 TEST_F(OperatorViewTest, CountsOpenSessions) {
   Start({});
   Make("s", "v", 4);  // Through a session of the client's, kept open.
