@@ -12,6 +12,7 @@ Variables live on the server, which applies get_variable's reuse rules for
 every worker at once and runs initializers once, when a variable is made.
 """
 
+from paramserver import nn
 from paramserver import train
 from paramserver.connection import Connection
 from paramserver.connection import connect
@@ -35,6 +36,9 @@ from paramserver.initializers import random_uniform_initializer
 from paramserver.initializers import truncated_normal_initializer
 from paramserver.initializers import variance_scaling_initializer
 from paramserver.initializers import zeros_initializer
+from paramserver.rows import IndexedSlices
+from paramserver.rows import scatter_add
+from paramserver.rows import scatter_update
 from paramserver.scopes import AUTO_REUSE
 from paramserver.scopes import VariableScope
 from paramserver.scopes import get_variable_scope

@@ -20,6 +20,7 @@ from paramserver import connection as connection_lib
 from paramserver import dtypes
 from paramserver import errors
 from paramserver import placement
+from paramserver import rows as rows_lib
 from paramserver import scopes
 from paramserver_pb import parameter_server_pb2 as pb
 
@@ -391,6 +392,85 @@ class Cluster:
                 out.append(self._whole_info(name, layout,
                                             [by_slot[s] for s in slots]))
         return out
+
+
+    # ---- Rows (rows.py) ----
+
+    def gather_rows(self, full_name, ids, strategy):
+        """The rows `ids` of `full_name`, bytes in the ids' order; a
+        partitioned variable's from its parts at once, placed by
+        `strategy` ("mod" or "div")."""
+        return self._learning(
+            lambda: self._gather_rows(full_name, ids, strategy), [full_name])
+
+    def _gather_rows(self, full_name, ids, strategy):
+        layout = self._cached_layout(full_name)
+        if layout is None:
+            shard = self.shards[self.shard_of(full_name)]
+            return shard.gather_rows(full_name, ids)[1]
+        parts = rows_lib.split_for_parts(layout, ids, None, strategy,
+                                         full_name)
+        requests = {}
+        for p, (part_ids, _, _) in enumerate(parts):
+            if len(part_ids):
+                shard = placement.shard_for_partition(full_name, p,
+                                                      len(self.shards))
+                requests.setdefault(shard, []).append(
+                    (p, (placement.partition_name(full_name, p), part_ids)))
+        by_slot = self._send(requests, lambda shard, items: [
+            self.shards[shard].gather_rows(name, part_ids)[1]
+            for name, part_ids in items])
+        out = np.empty((len(ids), layout.row_bytes), np.uint8)
+        for p, (part_ids, _, where) in enumerate(parts):
+            if not len(part_ids):
+                continue
+            got = by_slot[p]
+            if len(got) != len(part_ids) * layout.row_bytes:
+                raise errors.ParameterServerError(
+                    "%s answered %d bytes for %d rows of %d bytes." %
+                    (placement.partition_name(full_name, p), len(got),
+                     len(part_ids), layout.row_bytes),
+                    grpc.StatusCode.DATA_LOSS)
+            out[where] = np.frombuffer(got, np.uint8).reshape(
+                len(part_ids), layout.row_bytes)
+        return out.data
+
+    def push_rows(self, full_name, kind, ids, rows, optimizer, strategy,
+                  base_version=None, max_staleness=0):
+        """Writes rows of `full_name` (see Connection.push_rows); a
+        partitioned variable's on each of its parts, each part its own
+        all-or-nothing push (parts without rows only read their version),
+        its version the sum of theirs."""
+        layout = self._cached_layout(full_name)
+        if layout is None:
+            shard = self.shards[self.shard_of(full_name)]
+            try:
+                return shard.push_rows(full_name, kind, ids, rows, optimizer,
+                                       base_version, max_staleness)
+            except errors.VariableError as error:
+                # Nothing was applied: maybe partitioned by another worker.
+                if (error.code != grpc.StatusCode.NOT_FOUND or
+                        self.layout(full_name) is None):
+                    raise
+            layout = self._cached_layout(full_name)
+        if base_version is not None:
+            raise ValueError("Bounded staleness needs an unpartitioned "
+                             "variable; %s is partitioned." % full_name)
+        parts = rows_lib.split_for_parts(layout, ids, rows, strategy,
+                                         full_name)
+        requests = {}
+        for p, (part_ids, part_rows, _) in enumerate(parts):
+            shard = placement.shard_for_partition(full_name, p,
+                                                  len(self.shards))
+            requests.setdefault(shard, []).append(
+                (p, (placement.partition_name(full_name, p), part_ids,
+                     part_rows)))
+        by_slot = self._send(requests, lambda shard, items: [
+            self.shards[shard].push_rows(name, kind, part_ids, part_rows,
+                                         optimizer)
+            for name, part_ids, part_rows in items])
+        return self._whole_info(full_name, layout,
+                                [by_slot[p] for p in range(len(layout.rows))])
 
 
 def _check_reuse(wanted, found, full_name):

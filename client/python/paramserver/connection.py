@@ -198,6 +198,28 @@ class Connection:
             return list(self.call("Push", request).variables)
         return self._push_streamed(request, [u[2] for u in updates])
 
+    def gather_rows(self, name, ids):
+        """The rows `ids` (int64 array) of variable `name`: (info, bytes in
+        the ids' order), every row read at that one version."""
+        request = pb.GatherRowsRequest(name=name)
+        request.ids.extend(ids.tolist())
+        response = self.call("GatherRows", request)
+        return response.variable, response.rows
+
+    def push_rows(self, name, kind, ids, rows, optimizer=None,
+                  base_version=None, max_staleness=0):
+        """Writes the rows `ids` of variable `name` (kind ASSIGN,
+        ASSIGN_ADD or APPLY_GRADIENT with `optimizer`) all or nothing;
+        returns its info after the update."""
+        request = pb.PushRowsRequest(name=name, kind=kind, rows=bytes(rows),
+                                     max_staleness=max_staleness)
+        if base_version is not None:
+            request.base_version = base_version
+        request.ids.extend(ids.tolist())
+        if optimizer is not None:
+            request.optimizer.CopyFrom(optimizer)
+        return self.call("PushRows", request).variable
+
     def _push_streamed(self, request, values):
         def chunks():
             yield wire.push_chunk_request(request)

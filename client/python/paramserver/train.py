@@ -13,6 +13,7 @@ ABORTED) and nothing is applied.
 
 import numpy as np
 
+from paramserver import rows
 from paramserver_pb import parameter_server_pb2 as pb
 
 
@@ -29,16 +30,32 @@ class Optimizer:
 
     def apply_gradients(self, grads_and_vars, global_step=None, name=None,
                         max_staleness=0):
-        """Pushes [(gradient, variable)] (None gradients skipped) in one
-        all-or-nothing push; returns the variables, with their new
+        """Pushes [(gradient, variable)] (None gradients skipped): the
+        dense gradients in one all-or-nothing push, then each
+        IndexedSlices gradient as its own push of the rows it names (a
+        sparse step: only those rows and their slots move, as TensorFlow's
+        sparse apply ops). Returns the variables, with their new
         versions. The gradient of each was computed from the version last
         pulled for it here (or made, if never pulled), which bounded
         staleness checks."""
         del global_step, name
+        grads_and_vars = list(grads_and_vars)
         pairs = [(g, v) for g, v in grads_and_vars if g is not None]
         if not pairs:
             raise ValueError("No gradients provided for any variable: %s." %
                              ([v.name for _, v in grads_and_vars],))
+        sparse = [(g, v) for g, v in pairs
+                  if isinstance(g, rows.IndexedSlices)]
+        dense = [(g, v) for g, v in pairs
+                 if not isinstance(g, rows.IndexedSlices)]
+        if dense:
+            self._apply_dense(dense, max_staleness)
+        for gradient, variable in sparse:
+            rows.apply_sparse(variable, gradient, self._proto,
+                              max_staleness=max_staleness)
+        return [v for _, v in pairs]
+
+    def _apply_dense(self, pairs, max_staleness):
         connection = pairs[0][1]._connection  # pylint: disable=protected-access
         updates = []
         for gradient, variable in pairs:
@@ -56,7 +73,6 @@ class Optimizer:
                                 max_staleness=max_staleness)
         for (_, variable), info in zip(pairs, infos):
             variable._update(info)  # pylint: disable=protected-access
-        return [v for _, v in pairs]
 
 
 class GradientDescentOptimizer(Optimizer):

@@ -1,0 +1,160 @@
+"""Row operations on server variables, as TensorFlow 1.x names them:
+tf.nn.embedding_lookup gathers rows on the servers, tf.scatter_update and
+tf.scatter_add write rows, and a tf.IndexedSlices gradient steps only the
+rows it names (the server's sparse optimizers). A partitioned variable's ids
+go to its parts as TensorFlow's partition strategies place them, exactly as
+the C++ client places them (client/partitioning.cc), so a table
+partitioned from C++ is read and written from Python and back.
+"""
+
+import grpc
+import numpy as np
+
+from paramserver import errors
+from paramserver_pb import parameter_server_pb2 as pb
+
+_STRATEGIES = ("mod", "div")
+
+
+class IndexedSlices:
+    """tf.IndexedSlices: rows `values` for the first-axis `indices`, as a
+    gradient (optimizer.apply_gradients steps only those rows)."""
+
+    def __init__(self, values, indices, dense_shape=None):
+        self.values = np.asarray(values)
+        self.indices = np.asarray(indices)
+        self.dense_shape = dense_shape
+
+    def __repr__(self):
+        return "IndexedSlices(indices=%r, values=%r)" % (self.indices,
+                                                          self.values)
+
+
+def _ids(ids, name):
+    """`ids` as a flat int64 array, and the shape they came in."""
+    array = np.asarray(ids)
+    if array.dtype.kind not in "iu" and array.size > 0:
+        raise TypeError("%s: ids must be integers, got %s." %
+                        (name, array.dtype))
+    return array.astype(np.int64, copy=False).ravel(), array.shape
+
+
+def place_ids(ids, dim0, num_parts_rows, strategy, full_name):
+    """(part, row) of each id of a variable of `dim0` rows split into parts
+    of `num_parts_rows` rows, as TensorFlow's embedding_ops assigns them:
+    "mod" (its default) part id % p, row id // p; "div" contiguous, the
+    first dim0 % p parts one row longer."""
+    if strategy not in _STRATEGIES:
+        raise ValueError("Unrecognized partition strategy: %s" % strategy)
+    parts = len(num_parts_rows)
+    ids_per_part, extras = dim0 // parts, dim0 % parts
+    long_ids = extras * (ids_per_part + 1)
+    bad = np.flatnonzero((ids < 0) | (ids >= dim0))
+    if bad.size:
+        i = int(bad[0])
+        raise errors.VariableError(
+            "indices[%d] = %d is not in [0, %d): %s has %d rows." %
+            (i, ids[i], dim0, full_name, dim0),
+            grpc.StatusCode.INVALID_ARGUMENT)
+    if strategy == "mod":
+        part, row = ids % parts, ids // parts
+    else:
+        long = ids < long_ids
+        part = np.where(long, ids // (ids_per_part + 1),
+                        extras + (ids - long_ids) // max(ids_per_part, 1))
+        row = np.where(long, ids % (ids_per_part + 1),
+                       (ids - long_ids) % max(ids_per_part, 1))
+    too_far = np.flatnonzero(row >= np.asarray(num_parts_rows)[part])
+    if too_far.size:
+        i = int(too_far[0])
+        raise errors.ParameterServerError(
+            "%s's parts are not split as tf.fixed_size_partitioner splits: "
+            "part %d has %d rows, not row %d." %
+            (full_name, part[i], num_parts_rows[part[i]], row[i]),
+            grpc.StatusCode.FAILED_PRECONDITION)
+    return part, row
+
+
+def embedding_lookup(params, ids, partition_strategy="mod", name=None,
+                     validate_indices=True, max_norm=None):
+    """tf.nn.embedding_lookup: the rows `ids` of the server variable
+    `params` (partitioned or not), gathered on the servers, as an array of
+    shape ids.shape + params.shape[1:]. Each part's rows are read at one
+    version. max_norm clips each row to that L2 norm, as TensorFlow does."""
+    del name, validate_indices
+    full_name = params.op_name
+    flat, ids_shape = _ids(ids, "embedding_lookup")
+    rows = params._connection.gather_rows(  # pylint: disable=protected-access
+        full_name, flat, partition_strategy)
+    dtype = params.dtype.as_numpy_dtype
+    out = np.frombuffer(rows, dtype=dtype).reshape(
+        tuple(ids_shape) + tuple(params.shape[1:]))
+    if max_norm is not None:
+        if max_norm <= 0 or np.dtype(dtype).kind != "f":
+            raise ValueError("max_norm must be positive and the variable "
+                             "floating point.")
+        flat_rows = out.reshape(len(flat), -1)
+        norms = np.sqrt(np.sum(flat_rows * flat_rows, axis=1,
+                               dtype=dtype)).astype(dtype)
+        limit = np.asarray(max_norm, dtype=dtype)
+        scale = limit / np.maximum(norms, limit)
+        out = (flat_rows * scale[:, None]).reshape(out.shape)
+    return out
+
+
+def _push_rows(ref, kind, indices, updates, optimizer=None,
+               partition_strategy="mod", max_staleness=0):
+    flat, _ = _ids(indices, ref.op_name)
+    rows = np.ascontiguousarray(updates, dtype=ref.dtype.as_numpy_dtype)
+    row_elements = int(np.prod(ref.shape[1:], dtype=np.int64))
+    if rows.size != len(flat) * row_elements:
+        raise ValueError(
+            "Updates of shape %s do not fit %d ids of rows of shape %s of "
+            "%s." % (rows.shape, len(flat), tuple(ref.shape[1:]), ref.name))
+    # pylint: disable=protected-access
+    base = ref._pulled_version if max_staleness > 0 else None
+    info = ref._connection.push_rows(ref.op_name, kind, flat, rows.data,
+                                     optimizer, partition_strategy, base,
+                                     max_staleness)
+    ref._update(info)  # pylint: disable=protected-access
+    return ref
+
+
+def scatter_update(ref, indices, updates, use_locking=True, name=None):
+    """tf.scatter_update: ref[indices] = updates on the server (a repeated
+    index: its last row wins). Returns `ref`."""
+    del use_locking, name
+    return _push_rows(ref, pb.Update.ASSIGN, indices, updates)
+
+
+def scatter_add(ref, indices, updates, use_locking=False, name=None):
+    """tf.scatter_add: ref[indices] += updates on the server (repeated
+    indices add up). Returns `ref`."""
+    del use_locking, name
+    return _push_rows(ref, pb.Update.ASSIGN_ADD, indices, updates)
+
+
+def apply_sparse(variable, gradient, optimizer, partition_strategy="mod",
+                 max_staleness=0):
+    """One optimizer step on the rows `gradient` (IndexedSlices) names;
+    with max_staleness, computed from the version last pulled here. On a
+    partitioned variable the indices are global ids, placed on the parts
+    by `partition_strategy` as embedding_lookup places them."""
+    return _push_rows(variable, pb.Update.APPLY_GRADIENT, gradient.indices,
+                      gradient.values, optimizer, partition_strategy,
+                      max_staleness)
+
+
+def split_for_parts(layout, ids, rows_bytes, strategy, full_name):
+    """Per part: (row ids within the part, their rows' bytes, positions of
+    those ids in `ids`)."""
+    part, row = place_ids(ids, layout.shape[0], layout.rows, strategy,
+                          full_name)
+    view = np.frombuffer(rows_bytes, dtype=np.uint8).reshape(
+        len(ids), layout.row_bytes) if rows_bytes is not None else None
+    out = []
+    for p in range(len(layout.rows)):
+        where = np.flatnonzero(part == p)
+        out.append((row[where], None if view is None else
+                    np.ascontiguousarray(view[where]).data, where))
+    return out
