@@ -12,6 +12,7 @@ Variables live on the server, which applies get_variable's reuse rules for
 every worker at once and runs initializers once, when a variable is made.
 """
 
+from paramserver import dynamic_embedding
 from paramserver import nn
 from paramserver import train
 from paramserver.connection import Connection

@@ -69,6 +69,7 @@ class Cluster:
             for index, address in enumerate(addresses)]
         self._lock = threading.Lock()
         self._layouts = {}  # Full name -> Layout.
+        self._spread_tables = set()  # Tables spread over the servers by id.
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=max(1, count)) if count > 1 else None
 
@@ -406,8 +407,17 @@ class Cluster:
     def _gather_rows(self, full_name, ids, strategy):
         layout = self._cached_layout(full_name)
         if layout is None:
+            if self._is_spread(full_name):
+                return self._gather_spread(full_name, ids)
             shard = self.shards[self.shard_of(full_name)]
-            return shard.gather_rows(full_name, ids)[1]
+            try:
+                return shard.gather_rows(full_name, ids)[1]
+            except errors.ParameterServerError as error:
+                # A table spread over the servers by another worker: its
+                # slice here refused ids it does not hold.
+                if not self._learned_spread(full_name, error):
+                    raise
+            return self._gather_spread(full_name, ids)
         parts = rows_lib.split_for_parts(layout, ids, None, strategy,
                                          full_name)
         requests = {}
@@ -443,10 +453,18 @@ class Cluster:
         its version the sum of theirs."""
         layout = self._cached_layout(full_name)
         if layout is None:
+            if self._is_spread(full_name):
+                return self._push_spread(full_name, kind, ids, rows,
+                                         optimizer, base_version)
             shard = self.shards[self.shard_of(full_name)]
             try:
                 return shard.push_rows(full_name, kind, ids, rows, optimizer,
                                        base_version, max_staleness)
+            except errors.ParameterServerError as error:
+                if not self._learned_spread(full_name, error):
+                    raise
+                return self._push_spread(full_name, kind, ids, rows,
+                                         optimizer, base_version)
             except errors.VariableError as error:
                 # Nothing was applied: maybe partitioned by another worker.
                 if (error.code != grpc.StatusCode.NOT_FOUND or
@@ -471,6 +489,162 @@ class Cluster:
             for name, part_ids, part_rows in items])
         return self._whole_info(full_name, layout,
                                 [by_slot[p] for p in range(len(layout.rows))])
+
+
+    # ---- Dynamic tables (dynamic_embedding.py) ----
+
+    def get_table(self, request):
+        """GetTable: one server's table whole; over several, a slice on
+        each, spread by id as the C++ client spreads it. The slice on the
+        name's own server is made first and answers get_variable's reuse
+        question for the whole table; the others are made or reused with
+        its seed. Returns the whole table's GetTableResponse."""
+        full_name = scopes.join_scope(request.scope, request.name)
+        home = self.shard_of(full_name)
+        count = len(self.shards)
+        whole = count == 1
+        if not whole:
+            try:
+                found = self.shards[home].call(
+                    "GetTableStats", pb.TableStatsRequest(name=full_name))
+                whole = found.spec.id_shard_count <= 1
+            except (errors.ParameterServerError, errors.VariableError):
+                whole = False
+        if whole:
+            one = pb.GetTableRequest()
+            one.CopyFrom(request)
+            one.spec.id_shard_index = 0
+            one.spec.id_shard_count = 1
+            return self.shards[home].call("GetTable", one)
+        home_slice = self.shards[home].call(
+            "GetTable", _slice_request(request, home, count))
+
+        def other(shard):
+            sliced = _slice_request(request, shard, count)
+            sliced.reuse = pb.AUTO_REUSE
+            sliced.spec.initializer.seed = home_slice.spec.initializer.seed
+            return self.shards[shard].call("GetTable", sliced)
+
+        slices = self._each({s: (lambda s=s: other(s))
+                             for s in range(count) if s != home})
+        slices[home] = home_slice
+        with self._lock:
+            self._spread_tables.add(full_name)
+        return _merge_slices([slices[s] for s in range(count)], home)
+
+    def table_stats(self, full_name):
+        """The table's TableStats, summed over its slices."""
+        home = self.shard_of(full_name)
+        home_slice = self.shards[home].call(
+            "GetTableStats", pb.TableStatsRequest(name=full_name))
+        count = home_slice.spec.id_shard_count
+        if count <= 1:
+            return home_slice.stats
+        slices = self._each({s: (lambda s=s: self.shards[s].call(
+            "GetTableStats", pb.TableStatsRequest(name=full_name)))
+                             for s in range(len(self.shards)) if s != home})
+        slices[home] = home_slice
+        return _merge_slices([slices[s] for s in range(len(self.shards))],
+                             home).stats
+
+    def _is_spread(self, full_name):
+        with self._lock:
+            return full_name in self._spread_tables
+
+    def _learned_spread(self, full_name, error):
+        """After `error` from the name's own server: whether the name is a
+        table spread over these servers (then remembered)."""
+        if (error.code != grpc.StatusCode.FAILED_PRECONDITION or
+                len(self.shards) == 1):
+            return False
+        try:
+            found = self.shards[self.shard_of(full_name)].call(
+                "GetTableStats", pb.TableStatsRequest(name=full_name))
+        except (errors.ParameterServerError, errors.VariableError):
+            return False
+        if found.spec.id_shard_count != len(self.shards):
+            return False
+        with self._lock:
+            self._spread_tables.add(full_name)
+        return True
+
+    def _split_by_id(self, full_name, ids):
+        from paramserver import dynamic_embedding  # pylint: disable=import-outside-toplevel
+        owner = dynamic_embedding.id_shard_of(ids, len(self.shards))
+        asked = sorted(set(owner.tolist())) or [self.shard_of(full_name)]
+        return owner, asked
+
+    def _gather_spread(self, full_name, ids):
+        owner, asked = self._split_by_id(full_name, ids)
+        got = self._each({s: (lambda s=s: self.shards[s].gather_rows(
+            full_name, ids[owner == s])[1]) for s in asked})
+        row_bytes = None
+        for s in asked:
+            wanted = int(np.count_nonzero(owner == s))
+            if wanted:
+                row_bytes = len(got[s]) // wanted
+        out = np.empty((len(ids), row_bytes or 0), np.uint8)
+        for s in asked:
+            where = np.flatnonzero(owner == s)
+            if len(where) == 0:
+                continue
+            if len(got[s]) != len(where) * row_bytes:
+                raise errors.ParameterServerError(
+                    "Shard %d's slice of %s answered %d bytes for %d rows." %
+                    (s, full_name, len(got[s]), len(where)),
+                    grpc.StatusCode.DATA_LOSS)
+            out[where] = np.frombuffer(got[s], np.uint8).reshape(
+                len(where), row_bytes)
+        return out.data
+
+    def _push_spread(self, full_name, kind, ids, rows, optimizer,
+                     base_version):
+        if base_version is not None:
+            raise ValueError("Dynamic table %s takes no base versions." %
+                             full_name)
+        owner, asked = self._split_by_id(full_name, ids)
+        view = np.frombuffer(rows, np.uint8).reshape(len(ids), -1) \
+            if len(ids) else np.zeros((0, 0), np.uint8)
+        infos = self._each({s: (lambda s=s: self.shards[s].push_rows(
+            full_name, kind, ids[owner == s],
+            np.ascontiguousarray(view[owner == s]).data, optimizer))
+                            for s in asked})
+        info = pb.VariableInfo()
+        info.CopyFrom(infos[asked[0]])
+        info.version = sum(infos[s].version for s in asked)
+        if info.shape.dims:
+            info.shape.dims[0] *= len(self.shards)
+        return info
+
+
+def _slice_request(request, shard, count):
+    """The request for the slice of the table on `shard` of `count`: its
+    ids, and its share of the capacity, rounded up."""
+    sliced = pb.GetTableRequest()
+    sliced.CopyFrom(request)
+    if sliced.spec.capacity > 0:
+        sliced.spec.capacity = (sliced.spec.capacity + count - 1) // count
+    sliced.spec.id_shard_index = shard
+    sliced.spec.id_shard_count = count
+    return sliced
+
+
+def _merge_slices(slices, home):
+    """The whole table: the home slice's spec and name, the capacities and
+    counters added up (steps: the most any slice counted)."""
+    whole = pb.GetTableResponse()
+    whole.CopyFrom(slices[home])
+    whole.spec.capacity = sum(s.spec.capacity for s in slices)
+    whole.spec.id_shard_index = 0
+    whole.stats.Clear()
+    for s in slices:
+        for field in ("stored_rows", "admitted", "evicted_idle",
+                      "evicted_capacity", "lookup_ids", "lookup_hits",
+                      "dropped_gradient_rows", "bytes"):
+            setattr(whole.stats, field,
+                    getattr(whole.stats, field) + getattr(s.stats, field))
+        whole.stats.steps = max(whole.stats.steps, s.stats.steps)
+    return whole
 
 
 def _check_reuse(wanted, found, full_name):
