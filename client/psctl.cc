@@ -37,11 +37,11 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/strings/ascii.h"
 #include "client/cli_parse.h"
 #include "client/client.h"
 #include "client/credentials.h"
@@ -327,8 +327,8 @@ int Stats(const ClientOptions& options) {
     return Fail(absl::InvalidArgumentError(
         absl::StrCat("--http=", target, " is not HOST:PORT.")));
   }
-  absl::StatusOr<HttpReply> reply = HttpGet(
-      target.substr(0, colon), port, "/api/stats", options.token);
+  absl::StatusOr<HttpReply> reply =
+      HttpGet(target.substr(0, colon), port, "/api/stats", options.token);
   if (!reply.ok()) return Fail(reply.status());
   if (reply->status == 200) {
     std::printf("%s\n", reply->body.c_str());
@@ -339,9 +339,9 @@ int Stats(const ClientOptions& options) {
   if (reply->status == 403) code = absl::StatusCode::kPermissionDenied;
   if (reply->status == 404) code = absl::StatusCode::kUnimplemented;
   return Fail(absl::Status(
-      code, absl::StrCat("GET /api/stats from ", target, " answered ",
-                         reply->status, ": ",
-                         absl::StripAsciiWhitespace(reply->body))));
+      code,
+      absl::StrCat("GET /api/stats from ", target, " answered ", reply->status,
+                   ": ", absl::StripAsciiWhitespace(reply->body))));
 }
 
 // grpc.health.v1.Health/Check for the whole server (service ""), as

@@ -25,9 +25,8 @@ absl::StatusOr<int> Connect(const std::string& host, int port,
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
   const std::string service = absl::StrCat(port);
-  if (const int error =
-          getaddrinfo(std::string(name).c_str(), service.c_str(), &hints,
-                      &found);
+  if (const int error = getaddrinfo(std::string(name).c_str(), service.c_str(),
+                                    &hints, &found);
       error != 0) {
     return absl::UnavailableError(
         absl::StrCat("Cannot resolve ", host, ": ", gai_strerror(error)));
@@ -36,8 +35,7 @@ absl::StatusOr<int> Connect(const std::string& host, int port,
   int fd = -1;
   for (addrinfo* address = found; address != nullptr;
        address = address->ai_next) {
-    fd = socket(address->ai_family, address->ai_socktype,
-                address->ai_protocol);
+    fd = socket(address->ai_family, address->ai_socktype, address->ai_protocol);
     if (fd < 0) continue;
     timeval timeout{timeout_seconds, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
@@ -63,8 +61,8 @@ absl::StatusOr<HttpReply> SendHttp(const std::string& host, int port,
   absl::StatusOr<int> fd = Connect(host, port, timeout_seconds);
   if (!fd.ok()) return fd.status();
   for (size_t sent = 0; sent < request.size();) {
-    const ssize_t n = send(*fd, request.data() + sent, request.size() - sent,
-                           MSG_NOSIGNAL);
+    const ssize_t n =
+        send(*fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
     if (n <= 0) break;  // The server may close early (a refused request).
     sent += static_cast<size_t>(n);
   }
@@ -80,9 +78,8 @@ absl::StatusOr<HttpReply> SendHttp(const std::string& host, int port,
   int status = 0;
   if (end == std::string::npos || received.size() < 12 ||
       !absl::SimpleAtoi(received.substr(9, 3), &status)) {
-    return absl::DataLossError(
-        absl::StrCat("Not an HTTP response: \"", received.substr(0, 200),
-                     "\""));
+    return absl::DataLossError(absl::StrCat("Not an HTTP response: \"",
+                                            received.substr(0, 200), "\""));
   }
   return HttpReply{status, received.substr(0, end), received.substr(end + 4)};
 }
@@ -95,8 +92,8 @@ absl::StatusOr<HttpReply> SendHttp(int port, const std::string& request,
 absl::StatusOr<HttpReply> HttpGet(const std::string& host, int port,
                                   const std::string& path,
                                   const std::string& token) {
-  std::string request = absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: ",
-                                     host, "\r\nConnection: close\r\n");
+  std::string request = absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: ", host,
+                                     "\r\nConnection: close\r\n");
   if (!token.empty()) {
     absl::StrAppend(&request, "Authorization: Bearer ", token, "\r\n");
   }

@@ -120,8 +120,9 @@ absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(
   std::vector<MHD_OptionItem> tls_options;
   if (endpoint->tls()) {
     flags |= MHD_USE_TLS;
-    tls_options.push_back({MHD_OPTION_HTTPS_MEM_CERT, 0,
-                           const_cast<char*>(endpoint->tls_cert_chain_.c_str())});
+    tls_options.push_back(
+        {MHD_OPTION_HTTPS_MEM_CERT, 0,
+         const_cast<char*>(endpoint->tls_cert_chain_.c_str())});
     tls_options.push_back(
         {MHD_OPTION_HTTPS_MEM_KEY, 0,
          const_cast<char*>(endpoint->tls_private_key_.c_str())});

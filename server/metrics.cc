@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <cstdlib>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -110,14 +110,14 @@ double HistogramQuantile(const std::vector<double>& upper_bounds,
   }
   const double rank = q * static_cast<double>(snapshot.count);
   for (size_t i = 0; i < upper_bounds.size(); ++i) {
-    const double below = i == 0 ? 0 : static_cast<double>(
-                                          snapshot.cumulative[i - 1]);
+    const double below =
+        i == 0 ? 0 : static_cast<double>(snapshot.cumulative[i - 1]);
     const double through = static_cast<double>(snapshot.cumulative[i]);
     if (through < rank) continue;
     const double lower = i == 0 ? 0 : upper_bounds[i - 1];
     if (through == below) return upper_bounds[i];
-    return lower + (upper_bounds[i] - lower) * (rank - below) /
-                       (through - below);
+    return lower +
+           (upper_bounds[i] - lower) * (rank - below) / (through - below);
   }
   return upper_bounds.empty() ? std::numeric_limits<double>::quiet_NaN()
                               : upper_bounds.back();

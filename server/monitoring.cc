@@ -19,9 +19,9 @@
 namespace paramserver {
 namespace {
 
-constexpr const char* kPaths[] = {"/",          "/metrics",     "/healthz",
-                                  "/readyz",    "/api/stats",   "/api/scope",
-                                  "/api/variable", "other"};
+constexpr const char* kPaths[] = {
+    "/",          "/metrics",   "/healthz",      "/readyz",
+    "/api/stats", "/api/scope", "/api/variable", "other"};
 constexpr int kNumPaths = 8;
 constexpr int kCodes[] = {200, 400, 401, 403, 404, 405, 503};
 constexpr int kNumCodes = 7;
@@ -94,11 +94,9 @@ Monitoring::Monitoring(const TokenTable* tokens, absl::Duration rate_interval)
   SampleRates();
   sampler_ = std::thread([this, rate_interval] {
     MutexLock lock(&sampler_mu_);
-    while (!sampler_mu_.AwaitFor(
-        [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sampler_mu_) {
-          return sampler_stop_;
-        },
-        absl::ToChronoMicroseconds(rate_interval))) {
+    while (!sampler_mu_.AwaitFor([this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                                     sampler_mu_) { return sampler_stop_; },
+                                 absl::ToChronoMicroseconds(rate_interval))) {
       SampleRates();
     }
   });
@@ -206,7 +204,8 @@ std::optional<HttpResponse> Monitoring::Refusal(
 bool Monitoring::Visible(const HttpRequest& request,
                          absl::string_view name) const {
   return tokens_ == nullptr ||
-         tokens_->Authorize(TokenOf(request), Action::kRead, {std::string(name)})
+         tokens_
+             ->Authorize(TokenOf(request), Action::kRead, {std::string(name)})
              .ok();
 }
 

@@ -85,9 +85,9 @@ class Monitoring {
   HttpResponse Variable(const HttpRequest& request) ABSL_LOCKS_EXCLUDED(mu_);
   // Null when the request's token may read every name in `names` ({""}:
   // the whole server); else the refusal (401 or 403).
-  std::optional<HttpResponse> Refusal(
-      const HttpRequest& request,
-      const std::vector<std::string>& names = {std::string()}) const;
+  std::optional<HttpResponse> Refusal(const HttpRequest& request,
+                                      const std::vector<std::string>& names = {
+                                          std::string()}) const;
   // Whether the request's token may read `name` (always without tokens).
   bool Visible(const HttpRequest& request, absl::string_view name) const;
 

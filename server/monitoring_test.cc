@@ -8,10 +8,10 @@
 #include <memory>
 #include <string>
 
+#include "common/http_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/http_endpoint.h"
-#include "common/http_client.h"
 
 namespace paramserver {
 namespace {

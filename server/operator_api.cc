@@ -111,8 +111,8 @@ std::string ScopeJson(absl::string_view scope,
       owner->second.slot_bytes += bytes;
     } else {
       const absl::string_view rest = absl::string_view(name).substr(skip);
-      auto child = scopes.find(
-          std::string(name.substr(0, skip + rest.find('/'))));
+      auto child =
+          scopes.find(std::string(name.substr(0, skip + rest.find('/'))));
       if (child == scopes.end()) continue;  // Its variable is not shown.
       child->second.bytes += bytes;
     }

@@ -45,7 +45,7 @@ struct ValueHistogram {
   uint64_t sampled = 0;    // Elements read.
   uint64_t nonfinite = 0;  // NaN and infinities among them.
   double min = 0, max = 0, mean = 0, stddev = 0;  // Of the finite ones.
-  std::vector<uint64_t> counts;  // Empty when none is finite.
+  std::vector<uint64_t> counts;                   // Empty when none is finite.
   double bucket_width = 0;
 };
 ValueHistogram HistogramOf(DType dtype, absl::string_view bytes,

@@ -73,10 +73,9 @@ TEST(ScopeJsonTest, LeavesOutWhatTheFilterRefusesAndCapsChildren) {
   std::vector<Status> under = {Described("tower0/w", 1),
                                Described("tower1/w", 1),
                                Described("tower1/w/Momentum", 1, true)};
-  const std::string confined =
-      ScopeJson("", under, [](absl::string_view name) {
-        return absl::StartsWith(name, "tower0/");
-      });
+  const std::string confined = ScopeJson("", under, [](absl::string_view name) {
+    return absl::StartsWith(name, "tower0/");
+  });
   EXPECT_THAT(confined, HasSubstr("\"variables\":1,\"bytes\":4,"));
   EXPECT_THAT(confined, Not(HasSubstr("tower1")));
 
@@ -162,8 +161,8 @@ TEST(VariableJsonTest, DetailsSlotsAndHistogram) {
   EXPECT_THAT(*json, HasSubstr("{\"left\":1,"));
   EXPECT_THAT(*json, HasSubstr(",\"right\":4,\"count\":"));
 
-  EXPECT_TRUE(absl::IsNotFound(
-      VariableJson("v", described, Bytes(value)).status()));
+  EXPECT_TRUE(
+      absl::IsNotFound(VariableJson("v", described, Bytes(value)).status()));
 }
 
 }  // namespace

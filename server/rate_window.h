@@ -28,7 +28,7 @@ class RateWindow {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   struct Rates {
-    double seconds = 0;             // Between the two readings used.
+    double seconds = 0;              // Between the two readings used.
     std::vector<double> per_second;  // One per counter.
   };
   // Null until two readings are in the window.

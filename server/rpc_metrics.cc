@@ -130,9 +130,8 @@ std::vector<uint64_t> RpcMetrics::Totals() const {
   return totals;
 }
 
-void RpcMetrics::AppendJson(JsonWriter& json,
-                            const std::optional<RateWindow::Rates>& rates)
-    const {
+void RpcMetrics::AppendJson(
+    JsonWriter& json, const std::optional<RateWindow::Rates>& rates) const {
   const std::vector<const Method*> all = All();
   const bool with_rates =
       rates.has_value() && rates->per_second.size() == 4 * all.size();

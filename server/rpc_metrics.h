@@ -1,8 +1,8 @@
 #ifndef PARAM_SERVER_SERVER_RPC_METRICS_H_
 #define PARAM_SERVER_SERVER_RPC_METRICS_H_
 // Calls by method and status code, their latency, bytes received and sent
-// and calls in flight, in plain C++ (server/grpc_metrics.h feeds it from gRPC). The
-// names follow go-grpc-prometheus, which operators' dashboards know:
+// and calls in flight, in plain C++ (server/grpc_metrics.h feeds it from gRPC).
+// The names follow go-grpc-prometheus, which operators' dashboards know:
 // grpc_server_started_total, grpc_server_handled_total{grpc_code},
 // grpc_server_handling_seconds, with grpc_service and grpc_method labels.
 
@@ -69,9 +69,9 @@ class RpcMetrics {
   // "service", "method", "started", "handled": {code name: count},
   // "bytes_sent", "bytes_received", "latency_seconds": {"count", "sum",
   // "p50", "p90", "p99"}}]}, methods never called left out.
-  void AppendJson(JsonWriter& json,
-                  const std::optional<RateWindow::Rates>& rates =
-                      std::nullopt) const;
+  void AppendJson(
+      JsonWriter& json,
+      const std::optional<RateWindow::Rates>& rates = std::nullopt) const;
 
   // For a RateWindow: per method (in a fixed order), calls started, calls
   // that ended in an error, bytes received, bytes sent. With its rates,

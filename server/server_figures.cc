@@ -25,8 +25,7 @@ StoreFigures ReadStoreFigures(VariableStore& store) {
       all.ok()) {
     for (const VariableInfo& info : *all) {
       std::string scope = info.name.substr(0, info.name.find('/'));
-      if (figures.scopes.size() >= kMaxLabels &&
-          !figures.scopes.count(scope)) {
+      if (figures.scopes.size() >= kMaxLabels && !figures.scopes.count(scope)) {
         scope = "(other)";
       }
       absl::StatusOr<uint64_t> bytes = ValueByteSize(info.shape, info.dtype);
@@ -83,10 +82,9 @@ void AppendStorePrometheus(const StoreFigures& figures, PrometheusText& text) {
               "Gradient updates applied by the server's optimizers: one per "
               "dense variable of a push, one per sparse push of rows.");
   for (OptimizerKind kind : kOptimizers) {
-    text.Sample("ps_optimizer_steps_total",
-                {{"optimizer", OptimizerLabel(kind)}},
-                static_cast<double>(
-                    figures.optimizer_steps[static_cast<int>(kind)]));
+    text.Sample(
+        "ps_optimizer_steps_total", {{"optimizer", OptimizerLabel(kind)}},
+        static_cast<double>(figures.optimizer_steps[static_cast<int>(kind)]));
   }
   text.Family("ps_stale_pushes_rejected_total", "counter",
               "Pushes refused because a variable had moved more than "
@@ -94,9 +92,9 @@ void AppendStorePrometheus(const StoreFigures& figures, PrometheusText& text) {
   text.Sample("ps_stale_pushes_rejected_total", {},
               static_cast<double>(figures.stale_rejections));
   text.Family("ps_tables", "gauge", "Dynamic embedding tables held.");
-  text.Sample("ps_tables", {},
-              static_cast<double>(figures.tables.size() +
-                                  figures.tables_left_out));
+  text.Sample(
+      "ps_tables", {},
+      static_cast<double>(figures.tables.size() + figures.tables_left_out));
   if (figures.tables.empty()) return;
   text.Family("ps_table_rows", "gauge", "Rows stored in each dynamic table.");
   for (const TableInfo& table : figures.tables) {
@@ -132,10 +130,10 @@ void AppendStorePrometheus(const StoreFigures& figures, PrometheusText& text) {
     text.Sample("ps_table_lookup_ids_total",
                 {{"table", table.name}, {"result", "hit"}},
                 static_cast<double>(table.stats.lookup_hits));
-    text.Sample("ps_table_lookup_ids_total",
-                {{"table", table.name}, {"result", "miss"}},
-                static_cast<double>(table.stats.lookup_ids -
-                                    table.stats.lookup_hits));
+    text.Sample(
+        "ps_table_lookup_ids_total",
+        {{"table", table.name}, {"result", "miss"}},
+        static_cast<double>(table.stats.lookup_ids - table.stats.lookup_hits));
   }
 }
 

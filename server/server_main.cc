@@ -17,9 +17,9 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdint>
-#include <algorithm>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -366,8 +366,8 @@ int Run() {
         (options.tls->client_ca.empty() || options.tokens.has_value());
     if (!IsLoopbackAddress(http_options.address) && !guarded &&
         !options.allow_insecure_remote) {
-      Log(LogLevel::kError, "Cannot start: --http_address=",
-          http_options.address,
+      Log(LogLevel::kError,
+          "Cannot start: --http_address=", http_options.address,
           options.tls.has_value()
               ? " is not a loopback address, and the HTTP port asks for no "
                 "client certificate: add --tokens_file, or pass --insecure "
@@ -406,10 +406,9 @@ int Run() {
       SecuritySummary(options), ")");
 
   monitoring.Describe((*server)->target(), ServerFlags());
-  monitoring.Serving({&(*server)->store(), (*server)->durability(),
-                      [server = server->get()] {
-                        return server->open_sessions();
-                      }});
+  monitoring.Serving(
+      {&(*server)->store(), (*server)->durability(),
+       [server = server->get()] { return server->open_sessions(); }});
   const int signal_number =
       WaitForTermination(**server, signals, options.durability.has_value());
   monitoring.Draining();

@@ -15,9 +15,9 @@
 
 #include "absl/strings/numbers.h"
 #include "client/client.h"
+#include "common/http_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "common/http_client.h"
 #include "tests/http_scrape.h"
 #include "tests/server_process.h"
 

@@ -13,9 +13,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "client/client.h"
+#include "common/http_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "common/http_client.h"
 #include "tests/http_scrape.h"
 #include "tests/server_process.h"
 
@@ -261,8 +261,7 @@ TEST_F(OperatorViewTest, PsctlStatsPrintsTheFiguresAsJson) {
       RunCommand({PsctlBinary(), http, "--token=tower0-reader", "stats"});
   EXPECT_EQ(confined.exit_code, 1);
   EXPECT_THAT(confined.err, HasSubstr("PERMISSION_DENIED"));
-  CommandResult bad =
-      RunCommand({PsctlBinary(), "--http=nowhere", "stats"});
+  CommandResult bad = RunCommand({PsctlBinary(), "--http=nowhere", "stats"});
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_THAT(bad.err, HasSubstr("is not HOST:PORT"));
 }

@@ -325,30 +325,35 @@ class Cluster:
         with self._lock:
             return self._layouts.get(name)
 
-    def push(self, updates, optimizer=None, max_staleness=0):
+    def push(self, updates, optimizer=None, max_staleness=0, push_id=None):
         """[(full name, kind, value, base_version)] -> infos. One push per
         server, at once: all or nothing on each server, not across them (a
         push that fails on one server may have applied on another). A
         partitioned variable's value is split by rows over its parts. A
         push to one server that found no variable is made again after
-        learning layouts, as a pull is (nothing was applied)."""
+        learning layouts, as a pull is (nothing was applied). Every
+        server's part carries the one `push_id` (None: a random one), so a
+        retry of the whole push applies only the parts not applied."""
+        if push_id is None:
+            push_id = connection_lib.new_push_id()
         names = [u[0] for u in updates]
         with self._lock:
             layouts = {n: self._layouts[n] for n in names
                        if n in self._layouts}
         if layouts or len({self.shard_of(n) for n in names}) > 1:
             # Another server may have applied its part: never repeated.
-            return self._push(updates, optimizer, max_staleness, layouts)
+            return self._push(updates, optimizer, max_staleness, layouts,
+                              push_id)
         try:
-            return self._push(updates, optimizer, max_staleness, {})
+            return self._push(updates, optimizer, max_staleness, {}, push_id)
         except errors.VariableError as error:
             # One server, which applied nothing: maybe partitioned.
             if error.code != grpc.StatusCode.NOT_FOUND or not any(
                     self.layout(n) is not None for n in names):
                 raise
-        return self.push(updates, optimizer, max_staleness)
+        return self.push(updates, optimizer, max_staleness, push_id)
 
-    def _push(self, updates, optimizer, max_staleness, layouts):
+    def _push(self, updates, optimizer, max_staleness, layouts, push_id):
         requests = {}
         plans = []
         for index, (name, kind, value, base) in enumerate(updates):
@@ -382,7 +387,7 @@ class Cluster:
             plans.append((layout, slots))
         by_slot = self._send(
             requests, lambda shard, items: self.shards[shard].push(
-                items, optimizer, max_staleness))
+                items, optimizer, max_staleness, push_id))
         out = []
         for index, (name, _, _, _) in enumerate(updates):
             plan = plans[index]
@@ -446,25 +451,27 @@ class Cluster:
         return out.data
 
     def push_rows(self, full_name, kind, ids, rows, optimizer, strategy,
-                  base_version=None, max_staleness=0):
+                  base_version=None, max_staleness=0, push_id=""):
         """Writes rows of `full_name` (see Connection.push_rows); a
         partitioned variable's on each of its parts, each part its own
         all-or-nothing push (parts without rows only read their version),
-        its version the sum of theirs."""
+        its version the sum of theirs. `push_id` (empty: none) names the
+        push; part p's is "<push_id>/<p>", so a retry of the whole push
+        applies only the parts that were not applied."""
         layout = self._cached_layout(full_name)
         if layout is None:
             if self._is_spread(full_name):
                 return self._push_spread(full_name, kind, ids, rows,
-                                         optimizer, base_version)
+                                         optimizer, base_version, push_id)
             shard = self.shards[self.shard_of(full_name)]
             try:
                 return shard.push_rows(full_name, kind, ids, rows, optimizer,
-                                       base_version, max_staleness)
+                                       base_version, max_staleness, push_id)
             except errors.ParameterServerError as error:
                 if not self._learned_spread(full_name, error):
                     raise
                 return self._push_spread(full_name, kind, ids, rows,
-                                         optimizer, base_version)
+                                         optimizer, base_version, push_id)
             except errors.VariableError as error:
                 # Nothing was applied: maybe partitioned by another worker.
                 if (error.code != grpc.StatusCode.NOT_FOUND or
@@ -481,12 +488,13 @@ class Cluster:
             shard = placement.shard_for_partition(full_name, p,
                                                   len(self.shards))
             requests.setdefault(shard, []).append(
-                (p, (placement.partition_name(full_name, p), part_ids,
+                (p, (p, placement.partition_name(full_name, p), part_ids,
                      part_rows)))
         by_slot = self._send(requests, lambda shard, items: [
-            self.shards[shard].push_rows(name, kind, part_ids, part_rows,
-                                         optimizer)
-            for name, part_ids, part_rows in items])
+            self.shards[shard].push_rows(
+                name, kind, part_ids, part_rows, optimizer,
+                push_id=push_id and "%s/%d" % (push_id, p))
+            for p, name, part_ids, part_rows in items])
         return self._whole_info(full_name, layout,
                                 [by_slot[p] for p in range(len(layout.rows))])
 
@@ -598,10 +606,10 @@ class Cluster:
         return out.data
 
     def _push_spread(self, full_name, kind, ids, rows, optimizer,
-                     base_version):
-        if base_version is not None:
-            raise ValueError("Dynamic table %s takes no base versions." %
-                             full_name)
+                     base_version, push_id):
+        if base_version is not None or push_id:
+            raise ValueError("Dynamic table %s takes no base versions or "
+                             "push ids yet." % full_name)
         owner, asked = self._split_by_id(full_name, ids)
         view = np.frombuffer(rows, np.uint8).reshape(len(ids), -1) \
             if len(ids) else np.zeros((0, 0), np.uint8)

@@ -2,6 +2,7 @@
 
 import sys
 import threading
+import uuid
 
 import grpc
 import numpy as np
@@ -178,12 +179,17 @@ class Connection:
                 grpc.StatusCode.DATA_LOSS)
         return info, value
 
-    def push(self, updates, optimizer=None, max_staleness=0):
+    def push(self, updates, optimizer=None, max_staleness=0, push_id=None):
         """Applies [(name, kind, value bytes, base_version or None)] all or
         nothing; returns the variables' infos. Values over 4 MiB in all go
-        in 4 MiB chunks (PushChunks), each one copy of the caller's bytes."""
+        in 4 MiB chunks (PushChunks), each one copy of the caller's bytes.
+        `push_id` (at most 64 bytes; None: a random one, as the C++ client
+        makes) names the push: a server that applied it answers a repeat
+        with the first answer and applies nothing again."""
         self._check_open()
-        request = pb.PushRequest(max_staleness=max_staleness)
+        request = pb.PushRequest(max_staleness=max_staleness,
+                                 push_id=new_push_id() if push_id is None
+                                 else push_id)
         total = 0
         for name, kind, value, base_version in updates:
             update = request.updates.add(name=name, kind=kind)
@@ -207,12 +213,14 @@ class Connection:
         return response.variable, response.rows
 
     def push_rows(self, name, kind, ids, rows, optimizer=None,
-                  base_version=None, max_staleness=0):
+                  base_version=None, max_staleness=0, push_id=""):
         """Writes the rows `ids` of variable `name` (kind ASSIGN,
         ASSIGN_ADD or APPLY_GRADIENT with `optimizer`) all or nothing;
-        returns its info after the update."""
+        returns its info after the update. `push_id` as push()'s, but
+        empty means none (as the C++ client's PushRows)."""
         request = pb.PushRowsRequest(name=name, kind=kind, rows=bytes(rows),
-                                     max_staleness=max_staleness)
+                                     max_staleness=max_staleness,
+                                     push_id=push_id or "")
         if base_version is not None:
             request.base_version = base_version
         request.ids.extend(ids.tolist())
@@ -234,6 +242,12 @@ class Connection:
         except grpc.RpcError as error:
             raise errors.translate(error, self.address) from None
         return list(response.variables)
+
+
+def new_push_id():
+    """A random 128-bit push id, 32 hex digits (the C++ client's
+    NewPushId)."""
+    return uuid.uuid4().hex
 
 
 class _ReceiveBuffers:

@@ -103,7 +103,7 @@ def embedding_lookup(params, ids, partition_strategy="mod", name=None,
 
 
 def _push_rows(ref, kind, indices, updates, optimizer=None,
-               partition_strategy="mod", max_staleness=0):
+               partition_strategy="mod", max_staleness=0, push_id=""):
     flat, _ = _ids(indices, ref.op_name)
     rows = np.ascontiguousarray(updates, dtype=ref.dtype.as_numpy_dtype)
     row_elements = int(np.prod(ref.shape[1:], dtype=np.int64))
@@ -115,7 +115,7 @@ def _push_rows(ref, kind, indices, updates, optimizer=None,
     base = ref._pulled_version if max_staleness > 0 else None
     info = ref._connection.push_rows(ref.op_name, kind, flat, rows.data,
                                      optimizer, partition_strategy, base,
-                                     max_staleness)
+                                     max_staleness, push_id)
     ref._update(info)  # pylint: disable=protected-access
     return ref
 
@@ -135,14 +135,14 @@ def scatter_add(ref, indices, updates, use_locking=False, name=None):
 
 
 def apply_sparse(variable, gradient, optimizer, partition_strategy="mod",
-                 max_staleness=0):
+                 max_staleness=0, push_id=""):
     """One optimizer step on the rows `gradient` (IndexedSlices) names;
     with max_staleness, computed from the version last pulled here. On a
     partitioned variable the indices are global ids, placed on the parts
     by `partition_strategy` as embedding_lookup places them."""
     return _push_rows(variable, pb.Update.APPLY_GRADIENT, gradient.indices,
                       gradient.values, optimizer, partition_strategy,
-                      max_staleness)
+                      max_staleness, push_id)
 
 
 def split_for_parts(layout, ids, rows_bytes, strategy, full_name):

@@ -29,7 +29,7 @@ class Optimizer:
         return self._name
 
     def apply_gradients(self, grads_and_vars, global_step=None, name=None,
-                        max_staleness=0):
+                        max_staleness=0, push_id=None):
         """Pushes [(gradient, variable)] (None gradients skipped): the
         dense gradients in one all-or-nothing push, then each
         IndexedSlices gradient as its own push of the rows it names (a
@@ -37,7 +37,14 @@ class Optimizer:
         sparse apply ops). Returns the variables, with their new
         versions. The gradient of each was computed from the version last
         pulled for it here (or made, if never pulled), which bounded
-        staleness checks."""
+        staleness checks.
+
+        `push_id` (at most 60 bytes) makes a retry safe: a server that
+        applied the push answers a repeat with the same id with the first
+        answer, applying nothing again (say "w3-run7-s120": worker, run,
+        step). The dense push carries it; the i-th sparse gradient's push
+        carries "<push_id>/s<i>". None: a random id for the dense push and
+        none for the sparse ones."""
         del global_step, name
         grads_and_vars = list(grads_and_vars)
         pairs = [(g, v) for g, v in grads_and_vars if g is not None]
@@ -49,13 +56,15 @@ class Optimizer:
         dense = [(g, v) for g, v in pairs
                  if not isinstance(g, rows.IndexedSlices)]
         if dense:
-            self._apply_dense(dense, max_staleness)
-        for gradient, variable in sparse:
+            self._apply_dense(dense, max_staleness, push_id)
+        for i, (gradient, variable) in enumerate(sparse):
             rows.apply_sparse(variable, gradient, self._proto,
-                              max_staleness=max_staleness)
+                              max_staleness=max_staleness,
+                              push_id="" if push_id is None else
+                              "%s/s%d" % (push_id, i))
         return [v for _, v in pairs]
 
-    def _apply_dense(self, pairs, max_staleness):
+    def _apply_dense(self, pairs, max_staleness, push_id):
         connection = pairs[0][1]._connection  # pylint: disable=protected-access
         updates = []
         for gradient, variable in pairs:
@@ -70,7 +79,7 @@ class Optimizer:
                             array.data, variable._pulled_version
                             if max_staleness > 0 else None))
         infos = connection.push(updates, optimizer=self._proto,
-                                max_staleness=max_staleness)
+                                max_staleness=max_staleness, push_id=push_id)
         for (_, variable), info in zip(pairs, infos):
             variable._update(info)  # pylint: disable=protected-access
 

@@ -117,24 +117,25 @@ class Variable:
     def read_value(self):
         return self.numpy()
 
-    def _push(self, kind, value):
+    def _push(self, kind, value, push_id=None):
         array = np.ascontiguousarray(value, dtype=self._dtype.as_numpy_dtype)
         if array.size != int(np.prod(self._shape, dtype=np.int64)):
             raise ValueError(
                 "Shapes %s and %s are incompatible" %
                 (tuple(self._shape), array.shape))
         [info] = self._connection.push(
-            [(self._full_name, kind, array.data, None)])
+            [(self._full_name, kind, array.data, None)], push_id=push_id)
         self._update(info)  # Its value is pulled again next time.
         return self
 
-    def assign(self, value):
-        """variable = value, on the server."""
-        return self._push(pb.Update.ASSIGN, value)
+    def assign(self, value, push_id=None):
+        """variable = value, on the server. `push_id`: as
+        Optimizer.apply_gradients' (a retry with it applies once)."""
+        return self._push(pb.Update.ASSIGN, value, push_id)
 
-    def assign_add(self, delta):
-        """variable += delta, on the server."""
-        return self._push(pb.Update.ASSIGN_ADD, delta)
+    def assign_add(self, delta, push_id=None):
+        """variable += delta, on the server, once per `push_id`."""
+        return self._push(pb.Update.ASSIGN_ADD, delta, push_id)
 
     def __repr__(self):
         return "<tf.Variable '%s' shape=%s dtype=%s>" % (
