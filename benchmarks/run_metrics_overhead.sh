@@ -25,7 +25,7 @@ http_port=$(sed -n 's/.*HTTP on [^ ]*:\([0-9]*\).*/\1/p' "$PEER_WORK/on.log")
 (
   while true; do
     exec 3<>"/dev/tcp/127.0.0.1/$http_port" || exit 1
-    printf 'GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3
+    printf 'GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
     cat <&3 >"$PEER_WORK/last_scrape"
     exec 3>&-
     sleep 1

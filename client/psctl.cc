@@ -49,6 +49,7 @@
 #include "client/sharded_client.h"
 #include "common/http_client.h"
 #include "common/json_writer.h"
+#include "common/loopback.h"
 #include "proto/health.grpc.pb.h"
 #include "proto/parameter_server.grpc.pb.h"
 #include "wire/bearer_token.h"
@@ -327,8 +328,18 @@ int Stats(const ClientOptions& options) {
     return Fail(absl::InvalidArgumentError(
         absl::StrCat("--http=", target, " is not HOST:PORT.")));
   }
+  const std::string host = target.substr(0, colon);
+  // Plain HTTP only: a token is sent where it cannot be overheard.
+  if (!options.token.empty() && !IsLoopbackAddress(host)) {
+    return Fail(absl::FailedPreconditionError(absl::StrCat(
+        "psctl stats speaks plain HTTP and sends a token only to a loopback "
+        "address, not to ",
+        host,
+        ". Run it on the server's host, or read /api/stats over HTTPS "
+        "(ps_server --tls_cert) with curl --cacert.")));
+  }
   absl::StatusOr<HttpReply> reply =
-      HttpGet(target.substr(0, colon), port, "/api/stats", options.token);
+      HttpGet(host, port, "/api/stats", options.token);
   if (!reply.ok()) return Fail(reply.status());
   if (reply->status == 200) {
     std::printf("%s\n", reply->body.c_str());

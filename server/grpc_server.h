@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/loopback.h"
 #include "server/admin_service.h"
 #include "server/auth.h"
 #include "server/durability/durability.h"
@@ -75,9 +76,6 @@ struct ServerOptions {
   // outlive the server.
   RpcMetrics* rpc_metrics = nullptr;
 };
-
-// True for "localhost", 127.0.0.0/8 and ::1 (bracketed or not).
-bool IsLoopbackAddress(absl::string_view address);
 
 // A running parameter server: the store, its gRPC service, the standard
 // health service (grpc.health.v1.Health, overall status "") and, when asked

@@ -74,6 +74,10 @@ MHD_Result Answer(void* cls, MHD_Connection* connection, const char* url,
           connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION)) {
     request.authorization = authorization;
   }
+  if (const char* host = MHD_lookup_connection_value(
+          connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST)) {
+    request.host = host;
+  }
   MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, &AddArgument,
                             &request.args);
   return Queue(connection, (*handler)(request));

@@ -24,6 +24,7 @@ struct HttpRequest {
   std::string method;         // "GET" or "HEAD".
   std::string path;           // Without the query string.
   std::string authorization;  // The Authorization header, or "".
+  std::string host;           // The Host header, or "".
   // The query string's arguments, decoded; the first of a repeated name.
   std::map<std::string, std::string> args;
 };

@@ -1,7 +1,10 @@
 #include "server/monitoring.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <utility>
@@ -88,8 +91,12 @@ std::string Argument(const HttpRequest& request, const std::string& name) {
 
 }  // namespace
 
-Monitoring::Monitoring(const TokenTable* tokens, absl::Duration rate_interval)
-    : tokens_(tokens), rpc_metrics_(ServedMethods()) {
+Monitoring::Monitoring(const TokenTable* tokens,
+                       std::vector<std::string> allowed_hosts,
+                       absl::Duration rate_interval)
+    : tokens_(tokens),
+      allowed_hosts_(std::move(allowed_hosts)),
+      rpc_metrics_(ServedMethods()) {
   if (rate_interval <= absl::ZeroDuration()) return;
   SampleRates();
   sampler_ = std::thread([this, rate_interval] {
@@ -152,6 +159,9 @@ HttpResponse Monitoring::Route(const HttpRequest& request) {
         return Text(503, "draining: shutting down\n");
     }
   }
+  if (std::optional<HttpResponse> foreign = ForeignHost(request)) {
+    return *std::move(foreign);
+  }
   if (request.path == "/") {
     HttpResponse page;
     page.content_type = "text/html; charset=utf-8";
@@ -199,6 +209,32 @@ std::optional<HttpResponse> Monitoring::Refusal(
     refused.headers.emplace_back("WWW-Authenticate", "Bearer");
   }
   return refused;
+}
+
+std::optional<HttpResponse> Monitoring::ForeignHost(
+    const HttpRequest& request) const {
+  if (request.host.empty()) return std::nullopt;  // HTTP/1.0.
+  absl::string_view host = request.host;
+  if (absl::StartsWith(host, "[")) {
+    host = host.substr(1, host.find(']') - 1);
+  } else if (const size_t colon = host.find(':');
+             colon != absl::string_view::npos &&
+             host.find(':', colon + 1) == absl::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  const std::string name(host);
+  in_addr v4;
+  in6_addr v6;
+  if (name == "localhost" || inet_pton(AF_INET, name.c_str(), &v4) == 1 ||
+      inet_pton(AF_INET6, name.c_str(), &v6) == 1 ||
+      std::find(allowed_hosts_.begin(), allowed_hosts_.end(), name) !=
+          allowed_hosts_.end()) {
+    return std::nullopt;
+  }
+  return Text(403, absl::StrCat("Host '", name,
+                                "' is not a name this server answers to "
+                                "(IP addresses, localhost, and "
+                                "--http_allowed_hosts).\n"));
 }
 
 bool Monitoring::Visible(const HttpRequest& request,

@@ -48,7 +48,11 @@ class Monitoring {
   // `tokens` (null: none) must outlive this object. Reads the RPC
   // counters every `rate_interval` (for the rates /api/stats shows, over
   // the last 10 s); zero leaves that to SampleRates.
+  // Requests other than the probes must name, in their Host header, an IP
+  // address, "localhost" or one of `allowed_hosts` (a page elsewhere that
+  // rebinds its own name to this address is refused: DNS rebinding).
   explicit Monitoring(const TokenTable* tokens,
+                      std::vector<std::string> allowed_hosts = {},
                       absl::Duration rate_interval = absl::Seconds(1));
   ~Monitoring();
 
@@ -88,10 +92,13 @@ class Monitoring {
   std::optional<HttpResponse> Refusal(const HttpRequest& request,
                                       const std::vector<std::string>& names = {
                                           std::string()}) const;
+  // Null when the Host header is one this server answers to.
+  std::optional<HttpResponse> ForeignHost(const HttpRequest& request) const;
   // Whether the request's token may read `name` (always without tokens).
   bool Visible(const HttpRequest& request, absl::string_view name) const;
 
   const TokenTable* const tokens_;
+  const std::vector<std::string> allowed_hosts_;
   const absl::Time started_ = absl::Now();
   RpcMetrics rpc_metrics_;
   RateWindow rates_{absl::Seconds(10)};

@@ -20,8 +20,10 @@ using ::testing::HasSubstr;
 
 class MonitoringTest : public ::testing::Test {
  protected:
-  void Serve(const TokenTable* tokens) {
-    monitoring_ = std::make_unique<Monitoring>(tokens);
+  void Serve(const TokenTable* tokens,
+             std::vector<std::string> allowed_hosts = {}) {
+    monitoring_ =
+        std::make_unique<Monitoring>(tokens, std::move(allowed_hosts));
     HttpEndpointOptions options;
     options.idle_timeout_seconds = 1;
     absl::StatusOr<std::unique_ptr<HttpEndpoint>> endpoint =
@@ -140,6 +142,29 @@ TEST_F(MonitoringTest, MetricsNeedAReaderTokenThatReachesEveryName) {
   EXPECT_THAT(Get("/metrics", "reader-token").body,
               HasSubstr("ps_http_requests_total{path=\"/metrics\",code=\"401\"}"
                         " 2\n"));
+}
+
+TEST_F(MonitoringTest, AnswersOnlyHostsItKnowsSoRebindingFails) {
+  Serve(nullptr, {"ps-0.ps"});
+  const auto get = [&](const std::string& path, const std::string& host) {
+    absl::StatusOr<HttpReply> reply = SendHttp(
+        endpoint_->port(), "GET " + path + " HTTP/1.1\r\nHost: " + host +
+                               "\r\nConnection: close\r\n\r\n");
+    EXPECT_TRUE(reply.ok()) << reply.status();
+    return reply.ok() ? *reply : HttpReply{};
+  };
+  // A page at evil.example whose name now points here.
+  HttpReply rebound = get("/api/stats", "evil.example:8080");
+  EXPECT_EQ(rebound.status, 403);
+  EXPECT_THAT(rebound.body, HasSubstr("Host 'evil.example' is not a name"));
+  EXPECT_EQ(get("/", "evil.example").status, 403);
+  EXPECT_EQ(get("/metrics", "evil.example").status, 403);
+  // Probes answer any Host (the kubelet's is the pod's address).
+  EXPECT_EQ(get("/healthz", "evil.example").status, 200);
+  for (const char* host :
+       {"127.0.0.1:9", "localhost", "[::1]:80", "10.1.2.3", "ps-0.ps:8080"}) {
+    EXPECT_EQ(get("/", host).status, 200) << host;
+  }
 }
 
 TEST(HttpEndpointTest, RefusesAnAddressThatIsNotAnIp) {

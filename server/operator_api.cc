@@ -208,8 +208,12 @@ ValueHistogram HistogramOf(DType dtype, absl::string_view bytes, int buckets,
   histogram.max = max;
   histogram.mean = sum / static_cast<double>(finite);
   // One bucket when every element is equal.
-  const int count = max > min ? buckets : 1;
-  histogram.bucket_width = max > min ? (max - min) / count : 0;
+  // Halves throughout, so that neither max - min nor value - min overflows
+  // (a double variable may hold -1e308 and 1e308). One bucket when every
+  // element is equal, or their range is too small to split.
+  const double half_width = (max / 2 - min / 2) / buckets;
+  const int count = half_width > 0 && std::isfinite(half_width) ? buckets : 1;
+  histogram.bucket_width = count > 1 ? 2 * half_width : 0;
   histogram.counts.assign(count, 0);
   double squares = 0;
   for (uint64_t i = 0; i < histogram.elements; i += histogram.stride) {
@@ -218,8 +222,14 @@ ValueHistogram HistogramOf(DType dtype, absl::string_view bytes, int buckets,
     squares += (value - histogram.mean) * (value - histogram.mean);
     int bucket = 0;
     if (count > 1) {
-      bucket = std::min(
-          count - 1, static_cast<int>((value - min) / histogram.bucket_width));
+      const double position = (value / 2 - min / 2) / half_width;
+      // NaN cannot reach here (finite values, positive width); clamp
+      // before converting, which is only defined in range.
+      if (position >= count) {
+        bucket = count - 1;
+      } else if (position > 0) {
+        bucket = static_cast<int>(position);
+      }
     }
     ++histogram.counts[bucket];
   }

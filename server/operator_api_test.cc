@@ -122,6 +122,19 @@ TEST(HistogramOfTest, CountsNonFiniteApartAndOneBucketForEqualValues) {
   EXPECT_TRUE(HistogramOf(DType::kFloat, Bytes(none)).counts.empty());
 }
 
+TEST(HistogramOfTest, HugeAndTinyRangesStayInBounds) {
+  const double big = std::numeric_limits<double>::max();
+  const std::vector<double> huge = {-big, 0, big, big};
+  const ValueHistogram wide = HistogramOf(DType::kDouble, Bytes(huge), 4);
+  EXPECT_THAT(wide.counts, ElementsAre(1, 0, 1, 2));
+  const double tiny = std::numeric_limits<double>::denorm_min();
+  const std::vector<double> close = {0, tiny, tiny};
+  const ValueHistogram narrow = HistogramOf(DType::kDouble, Bytes(close), 30);
+  uint64_t total = 0;
+  for (uint64_t count : narrow.counts) total += count;
+  EXPECT_EQ(total, 3u);
+}
+
 TEST(HistogramOfTest, SamplesLargeValuesWithAStride) {
   const std::vector<int64_t> values(1000, 7);
   const ValueHistogram histogram =

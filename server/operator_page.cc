@@ -296,6 +296,10 @@ function showStats(stats) {
       el("table", {}, head, ...rows),
       el("p", {class: "muted"}, window + "latency since start; " + stats.rpc.in_flight + " calls in flight, " +
          stats.sessions_open + " sessions open"));
+  if (!stats.store) {
+    document.getElementById("store").replaceChildren(el("span", {class: "muted"}, "Not serving yet."));
+    return;
+  }
   const s = stats.store;
   const facts = [["variables (with slots)", s.variables], ["bytes held", bytes(s.bytes) + " of " + bytes(s.max_total_bytes)],
                  ["resident memory", bytes(stats.process.resident_bytes)],
@@ -337,6 +341,12 @@ async function start() {
     const wanted = new URLSearchParams(location.hash.slice(1)).get("variable");
     if (wanted) await openPath(wanted);
   } catch (error) {
+    if (error.status === 503) {
+      // Starting (the data directory is being restored) or draining.
+      tree.replaceChildren(el("span", {class: "muted"}, error.message + "; trying again."));
+      setTimeout(start, 1000);
+      return;
+    }
     tree.replaceChildren(el("span", {class: "error"}, error.message));
     return;
   }

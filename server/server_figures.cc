@@ -79,8 +79,9 @@ void AppendStorePrometheus(const StoreFigures& figures, PrometheusText& text) {
                 static_cast<double>(counts.second));
   }
   text.Family("ps_optimizer_steps_total", "counter",
-              "Gradient updates applied by the server's optimizers: one per "
-              "dense variable of a push, one per sparse push of rows.");
+              "Gradient updates the server's optimizers applied to "
+              "variables: one per dense variable of a push, one per sparse "
+              "push of a variable's rows (tables: ps_table_steps_total).");
   for (OptimizerKind kind : kOptimizers) {
     text.Sample(
         "ps_optimizer_steps_total", {{"optimizer", OptimizerLabel(kind)}},
@@ -123,6 +124,12 @@ void AppendStorePrometheus(const StoreFigures& figures, PrometheusText& text) {
     text.Sample("ps_table_evicted_total",
                 {{"table", table.name}, {"reason", "capacity"}},
                 static_cast<double>(table.stats.evicted_capacity));
+  }
+  text.Family("ps_table_steps_total", "counter",
+              "Gradient pushes applied to each dynamic table.");
+  for (const TableInfo& table : figures.tables) {
+    text.Sample("ps_table_steps_total", {{"table", table.name}},
+                static_cast<double>(table.stats.steps));
   }
   text.Family("ps_table_lookup_ids_total", "counter",
               "Ids looked up in each dynamic table, and those found stored.");
@@ -221,6 +228,10 @@ void AppendStoreJson(const StoreFigures& figures, JsonWriter& json) {
         .Int(table.stats.lookup_ids)
         .Key("lookup_hits")
         .Int(table.stats.lookup_hits)
+        .Key("steps")
+        .Int(table.stats.steps)
+        .Key("dropped_gradient_rows")
+        .Int(table.stats.dropped_gradient_rows)
         .EndObject();
   }
   json.EndArray().Key("tables_left_out").Uint(figures.tables_left_out);

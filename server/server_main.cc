@@ -31,6 +31,7 @@
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 #include "common/file_util.h"
 #include "server/auth.h"
 #include "server/grpc_server.h"
@@ -127,6 +128,12 @@ ABSL_FLAG(std::string, http_address, "127.0.0.1",
           "same certificate; plaintext HTTP on an address other than "
           "loopback needs --insecure (as does HTTPS there under "
           "--tls_client_ca without --tokens_file).");
+ABSL_FLAG(std::string, http_allowed_hosts, "",
+          "Comma-separated host names the HTTP port answers to besides IP "
+          "addresses and localhost (e.g. ps-0.ps.default.svc): requests "
+          "naming another Host are refused, so a web page cannot reach the "
+          "port by rebinding its own name (DNS rebinding). The probes "
+          "answer any Host.");
 ABSL_FLAG(bool, reflection, false,
           "Serve gRPC server reflection (for grpcurl without the .proto). It "
           "answers without a token and hands out the whole schema.");
@@ -346,8 +353,9 @@ int Run() {
     return 2;
   }
   // Before the store is restored, so that /readyz answers 503 meanwhile.
-  Monitoring monitoring(options.tokens.has_value() ? &*options.tokens
-                                                   : nullptr);
+  Monitoring monitoring(options.tokens.has_value() ? &*options.tokens : nullptr,
+                        absl::StrSplit(absl::GetFlag(FLAGS_http_allowed_hosts),
+                                       ',', absl::SkipEmpty()));
   std::unique_ptr<HttpEndpoint> http;
   if (const int http_port = absl::GetFlag(FLAGS_http_port); http_port >= 0) {
     HttpEndpointOptions http_options;

@@ -261,6 +261,13 @@ TEST_F(OperatorViewTest, PsctlStatsPrintsTheFiguresAsJson) {
       RunCommand({PsctlBinary(), http, "--token=tower0-reader", "stats"});
   EXPECT_EQ(confined.exit_code, 1);
   EXPECT_THAT(confined.err, HasSubstr("PERMISSION_DENIED"));
+  // A token goes in plain HTTP only to a loopback address.
+  CommandResult remote = RunCommand({PsctlBinary(), "--http=192.0.2.1:8080",
+                                     "--token=reader-token", "stats"});
+  EXPECT_EQ(remote.exit_code, 1);
+  EXPECT_THAT(remote.err,
+              HasSubstr("FAILED_PRECONDITION: psctl stats speaks plain HTTP "
+                        "and sends a token only to a loopback address"));
   CommandResult bad = RunCommand({PsctlBinary(), "--http=nowhere", "stats"});
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_THAT(bad.err, HasSubstr("is not HOST:PORT"));

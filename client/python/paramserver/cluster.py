@@ -403,9 +403,12 @@ class Cluster:
     # ---- Rows (rows.py) ----
 
     def gather_rows(self, full_name, ids, strategy):
-        """The rows `ids` of `full_name`, bytes in the ids' order; a
-        partitioned variable's from its parts at once, placed by
-        `strategy` ("mod" or "div")."""
+        """(version, rows): the rows `ids` of `full_name`, bytes in the
+        ids' order, and the version they were read at (None for a
+        partitioned variable, whose parts are read at their own versions,
+        and for a table spread over servers); a partitioned variable's
+        rows from its parts at once, placed by `strategy` ("mod" or
+        "div")."""
         return self._learning(
             lambda: self._gather_rows(full_name, ids, strategy), [full_name])
 
@@ -413,16 +416,17 @@ class Cluster:
         layout = self._cached_layout(full_name)
         if layout is None:
             if self._is_spread(full_name):
-                return self._gather_spread(full_name, ids)
+                return None, self._gather_spread(full_name, ids)
             shard = self.shards[self.shard_of(full_name)]
             try:
-                return shard.gather_rows(full_name, ids)[1]
+                info, rows = shard.gather_rows(full_name, ids)
+                return info.version, rows
             except errors.ParameterServerError as error:
                 # A table spread over the servers by another worker: its
                 # slice here refused ids it does not hold.
                 if not self._learned_spread(full_name, error):
                     raise
-            return self._gather_spread(full_name, ids)
+            return None, self._gather_spread(full_name, ids)
         parts = rows_lib.split_for_parts(layout, ids, None, strategy,
                                          full_name)
         requests = {}
@@ -448,7 +452,7 @@ class Cluster:
                     grpc.StatusCode.DATA_LOSS)
             out[where] = np.frombuffer(got, np.uint8).reshape(
                 len(part_ids), layout.row_bytes)
-        return out.data
+        return None, out.data
 
     def push_rows(self, full_name, kind, ids, rows, optimizer, strategy,
                   base_version=None, max_staleness=0, push_id=""):
@@ -548,6 +552,11 @@ class Cluster:
         count = home_slice.spec.id_shard_count
         if count <= 1:
             return home_slice.stats
+        if count != len(self.shards):
+            raise errors.ParameterServerError(
+                "Dynamic table %s is spread over %d servers, but this client "
+                "lists %d." % (full_name, count, len(self.shards)),
+                grpc.StatusCode.FAILED_PRECONDITION)
         slices = self._each({s: (lambda s=s: self.shards[s].call(
             "GetTableStats", pb.TableStatsRequest(name=full_name)))
                              for s in range(len(self.shards)) if s != home})

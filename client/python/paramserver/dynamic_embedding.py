@@ -163,7 +163,7 @@ def embedding_lookup(params, ids, name=None):
         raise TypeError("embedding_lookup: ids must be integers, got %s." %
                         array.dtype)
     flat = array.astype(np.int64, copy=False).ravel()
-    rows = params._connection.gather_rows(  # pylint: disable=protected-access
+    _, rows = params._connection.gather_rows(  # pylint: disable=protected-access
         params.op_name, flat, "mod")
     return np.frombuffer(rows, dtype=np.float32).reshape(
         tuple(array.shape) + (params.dim,))

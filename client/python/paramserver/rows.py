@@ -11,6 +11,7 @@ import grpc
 import numpy as np
 
 from paramserver import errors
+from paramserver import variables
 from paramserver_pb import parameter_server_pb2 as pb
 
 _STRATEGIES = ("mod", "div")
@@ -84,8 +85,14 @@ def embedding_lookup(params, ids, partition_strategy="mod", name=None,
     del name, validate_indices
     full_name = params.op_name
     flat, ids_shape = _ids(ids, "embedding_lookup")
-    rows = params._connection.gather_rows(  # pylint: disable=protected-access
-        full_name, flat, partition_strategy)
+    # pylint: disable=protected-access
+    version, rows = params._connection.gather_rows(full_name, flat,
+                                                   partition_strategy)
+    if version is not None and isinstance(params, variables.Variable):
+        # The rows' version: what bounded staleness measures a gradient
+        # computed from them against.
+        with params._lock:
+            params._pulled_version = version
     dtype = params.dtype.as_numpy_dtype
     out = np.frombuffer(rows, dtype=dtype).reshape(
         tuple(ids_shape) + tuple(params.shape[1:]))
@@ -93,7 +100,7 @@ def embedding_lookup(params, ids, partition_strategy="mod", name=None,
         if max_norm <= 0 or np.dtype(dtype).kind != "f":
             raise ValueError("max_norm must be positive and the variable "
                              "floating point.")
-        flat_rows = out.reshape(len(flat), -1)
+        flat_rows = out.reshape(len(flat), int(np.prod(params.shape[1:])))
         norms = np.sqrt(np.sum(flat_rows * flat_rows, axis=1,
                                dtype=dtype)).astype(dtype)
         limit = np.asarray(max_norm, dtype=dtype)
@@ -120,18 +127,44 @@ def _push_rows(ref, kind, indices, updates, optimizer=None,
     return ref
 
 
-def scatter_update(ref, indices, updates, use_locking=True, name=None):
+def scatter_update(ref, indices, updates, use_locking=True, name=None,
+                   partition_strategy="mod", push_id=""):
     """tf.scatter_update: ref[indices] = updates on the server (a repeated
-    index: its last row wins). Returns `ref`."""
+    index: its last row wins). Returns `ref`. On a partitioned variable
+    the indices are global ids placed by `partition_strategy`."""
     del use_locking, name
-    return _push_rows(ref, pb.Update.ASSIGN, indices, updates)
+    return _push_rows(ref, pb.Update.ASSIGN, indices, updates,
+                      partition_strategy=partition_strategy, push_id=push_id)
 
 
-def scatter_add(ref, indices, updates, use_locking=False, name=None):
+def scatter_add(ref, indices, updates, use_locking=False, name=None,
+                partition_strategy="mod", push_id=""):
     """tf.scatter_add: ref[indices] += updates on the server (repeated
     indices add up). Returns `ref`."""
     del use_locking, name
-    return _push_rows(ref, pb.Update.ASSIGN_ADD, indices, updates)
+    return _push_rows(ref, pb.Update.ASSIGN_ADD, indices, updates,
+                      partition_strategy=partition_strategy, push_id=push_id)
+
+
+def check_sparse(variable, gradient, partition_strategy, max_staleness):
+    """Raises what apply_sparse would raise before pushing anything, so that
+    apply_gradients refuses a call before any of it is applied."""
+    flat, _ = _ids(gradient.indices, variable.op_name)
+    row_elements = int(np.prod(variable.shape[1:], dtype=np.int64))
+    if gradient.values.size != len(flat) * row_elements:
+        raise ValueError(
+            "IndexedSlices values of shape %s do not fit %d indices of rows "
+            "of shape %s of %s." % (gradient.values.shape, len(flat),
+                                    tuple(variable.shape[1:]), variable.name))
+    if partition_strategy not in _STRATEGIES:
+        raise ValueError("Unrecognized partition strategy: %s" %
+                         partition_strategy)
+    if max_staleness > 0 and (
+            isinstance(variable, variables.PartitionedVariable) or
+            not isinstance(variable, variables.Variable)):
+        raise ValueError("Bounded staleness needs an unpartitioned variable; "
+                         "%s is partitioned or a dynamic table." %
+                         variable.name)
 
 
 def apply_sparse(variable, gradient, optimizer, partition_strategy="mod",

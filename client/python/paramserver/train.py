@@ -29,7 +29,8 @@ class Optimizer:
         return self._name
 
     def apply_gradients(self, grads_and_vars, global_step=None, name=None,
-                        max_staleness=0, push_id=None):
+                        max_staleness=0, push_id=None,
+                        partition_strategy="mod"):
         """Pushes [(gradient, variable)] (None gradients skipped): the
         dense gradients in one all-or-nothing push, then each
         IndexedSlices gradient as its own push of the rows it names (a
@@ -44,7 +45,12 @@ class Optimizer:
         answer, applying nothing again (say "w3-run7-s120": worker, run,
         step). The dense push carries it; the i-th sparse gradient's push
         carries "<push_id>/s<i>". None: a random id for the dense push and
-        none for the sparse ones."""
+        none for the sparse ones.
+
+        A sparse gradient of a partitioned variable holds global ids,
+        placed on its parts by `partition_strategy` ("mod" or "div", as the
+        embedding_lookup that read them). Every gradient is checked before
+        any push is sent, so a refused call applies nothing."""
         del global_step, name
         grads_and_vars = list(grads_and_vars)
         pairs = [(g, v) for g, v in grads_and_vars if g is not None]
@@ -55,10 +61,14 @@ class Optimizer:
                   if isinstance(g, rows.IndexedSlices)]
         dense = [(g, v) for g, v in pairs
                  if not isinstance(g, rows.IndexedSlices)]
+        for gradient, variable in sparse:
+            rows.check_sparse(variable, gradient, partition_strategy,
+                              max_staleness)
         if dense:
             self._apply_dense(dense, max_staleness, push_id)
         for i, (gradient, variable) in enumerate(sparse):
             rows.apply_sparse(variable, gradient, self._proto,
+                              partition_strategy=partition_strategy,
                               max_staleness=max_staleness,
                               push_id="" if push_id is None else
                               "%s/s%d" % (push_id, i))

@@ -31,6 +31,7 @@ def test_embedding_lookup_gathers_rows_in_the_ids_shape(connected):
     np.testing.assert_array_equal(looked_up, whole[ids])
     np.testing.assert_array_equal(tf.nn.embedding_lookup(emb, []),
                                   np.zeros((0, 3), np.float32))
+    assert tf.nn.embedding_lookup(emb, [], max_norm=1.0).shape == (0, 3)
     with pytest.raises(tf.VariableError) as raised:
         tf.nn.embedding_lookup(emb, [1, 10])
     assert raised.value.code == grpc.StatusCode.INVALID_ARGUMENT
@@ -107,6 +108,36 @@ def test_sparse_and_dense_gradients_in_one_call(connected):
     np.testing.assert_array_equal(emb.numpy(), start)
 
 
+def test_lookups_set_the_base_version_of_sparse_gradients(connected):
+    emb = _table(connected)
+    sgd = tf.train.GradientDescentOptimizer(0.1)
+    # One worker alone: each step's rows are current, however many steps.
+    for _ in range(6):
+        rows_now = tf.nn.embedding_lookup(emb, [1, 2])
+        sgd.apply_gradients([(tf.IndexedSlices(rows_now, [1, 2]), emb)],
+                            max_staleness=2)
+    # Rows read before three other updates are too stale.
+    tf.nn.embedding_lookup(emb, [1])
+    for _ in range(3):
+        tf.scatter_add(emb, [0], np.ones((1, 3), np.float32))
+    with pytest.raises(tf.ParameterServerError) as raised:
+        sgd.apply_gradients(
+            [(tf.IndexedSlices(np.ones((1, 3), np.float32), [1]), emb)],
+            max_staleness=2)
+    assert raised.value.code == grpc.StatusCode.ABORTED
+
+
+def test_a_refused_gradient_applies_nothing_of_its_call(connected):
+    emb = _table(connected)
+    with tf.variable_scope(connected):
+        bias = tf.get_variable("bias", [3], initializer=tf.zeros_initializer())
+    with pytest.raises(ValueError, match="do not fit 2 indices"):
+        tf.train.GradientDescentOptimizer(1.0).apply_gradients([
+            (np.ones(3, np.float32), bias),
+            (tf.IndexedSlices(np.ones((1, 3), np.float32), [1, 2]), emb)])
+    np.testing.assert_array_equal(bias.numpy(), [0, 0, 0])
+
+
 def test_place_ids_as_tensorflow_assigns_them():
     # 11 rows in 3 parts of 4, 4 and 3 rows (the C++ test's case).
     ids = np.arange(11)
@@ -164,6 +195,12 @@ def test_rows_of_a_variable_partitioned_from_cpp(cluster3):
     tf.train.GradientDescentOptimizer(1.0).apply_gradients(
         [(tf.IndexedSlices(np.ones((1, 2), np.float32), [9]), emb)])
     expected[offsets[0] + 3] -= 1
+    np.testing.assert_array_equal(emb.numpy(), expected)
+    # And by "div", as a lookup by "div" read them: id 9 is row 9.
+    tf.train.GradientDescentOptimizer(1.0).apply_gradients(
+        [(tf.IndexedSlices(np.ones((1, 2), np.float32), [9]), emb)],
+        partition_strategy="div")
+    expected[9] -= 1
     np.testing.assert_array_equal(emb.numpy(), expected)
     with pytest.raises(ValueError, match="is partitioned"):
         tf.train.GradientDescentOptimizer(1.0).apply_gradients(
