@@ -14,6 +14,7 @@ every worker at once and runs initializers once, when a variable is made.
 
 from paramserver import dynamic_embedding
 from paramserver import nn
+from paramserver import rows
 from paramserver import train
 from paramserver.connection import Connection
 from paramserver.connection import connect
@@ -38,6 +39,8 @@ from paramserver.initializers import truncated_normal_initializer
 from paramserver.initializers import variance_scaling_initializer
 from paramserver.initializers import zeros_initializer
 from paramserver.rows import IndexedSlices
+from paramserver.rows import PooledGradient
+from paramserver.rows import SparseTensor
 from paramserver.rows import scatter_add
 from paramserver.rows import scatter_update
 from paramserver.scopes import AUTO_REUSE

@@ -454,8 +454,52 @@ class Cluster:
                 len(part_ids), layout.row_bytes)
         return None, out.data
 
+    def lookup_sparse(self, full_name, ids, bags, strategy):
+        """Pooled rows, one per bag (bytes); a partitioned variable's bags
+        split over its parts (rows_lib.split_bags), pooled where they live
+        and added here."""
+        return self._learning(
+            lambda: self._lookup_sparse(full_name, ids, bags, strategy),
+            [full_name])
+
+    def _lookup_sparse(self, full_name, ids, bags, strategy):
+        layout = self._cached_layout(full_name)
+        if layout is None:
+            shard = self.shards[self.shard_of(full_name)]
+            return shard.lookup_sparse(full_name, ids, bags)[1]
+        if layout.dtype.as_numpy_dtype != np.float32:
+            raise errors.VariableError(
+                "Pooled lookups need a float32 table; %s is %s." %
+                (full_name, layout.dtype.name),
+                grpc.StatusCode.INVALID_ARGUMENT)
+        parts = rows_lib.split_bags(layout, ids, bags, strategy, full_name)
+        requests = {}
+        for p, (part_ids, part_bags, whole_bags) in enumerate(parts):
+            if whole_bags:
+                shard = placement.shard_for_partition(full_name, p,
+                                                      len(self.shards))
+                requests.setdefault(shard, []).append(
+                    (p, (placement.partition_name(full_name, p), part_ids,
+                         part_bags)))
+        by_slot = self._send(requests, lambda shard, items: [
+            self.shards[shard].lookup_sparse(name, part_ids, part_bags)[1]
+            for name, part_ids, part_bags in items])
+        width = layout.row_bytes // 4
+        out = np.zeros((len(bags.offsets), width), np.float32)
+        for p, (_, _, whole_bags) in enumerate(parts):
+            if not whole_bags:
+                continue
+            got = np.frombuffer(by_slot[p], np.float32)
+            if got.size != len(whole_bags) * width:
+                raise errors.ParameterServerError(
+                    "%s answered %d floats for %d bags of %d." %
+                    (placement.partition_name(full_name, p), got.size,
+                     len(whole_bags), width), grpc.StatusCode.DATA_LOSS)
+            out[whole_bags] += got.reshape(len(whole_bags), width)
+        return out.data
+
     def push_rows(self, full_name, kind, ids, rows, optimizer, strategy,
-                  base_version=None, max_staleness=0, push_id=""):
+                  base_version=None, max_staleness=0, push_id="", bags=None):
         """Writes rows of `full_name` (see Connection.push_rows); a
         partitioned variable's on each of its parts, each part its own
         all-or-nothing push (parts without rows only read their version),
@@ -466,16 +510,19 @@ class Cluster:
         if layout is None:
             if self._is_spread(full_name):
                 return self._push_spread(full_name, kind, ids, rows,
-                                         optimizer, base_version, push_id)
+                                         optimizer, base_version, push_id,
+                                         bags)
             shard = self.shards[self.shard_of(full_name)]
             try:
                 return shard.push_rows(full_name, kind, ids, rows, optimizer,
-                                       base_version, max_staleness, push_id)
+                                       base_version, max_staleness, push_id,
+                                       bags)
             except errors.ParameterServerError as error:
                 if not self._learned_spread(full_name, error):
                     raise
                 return self._push_spread(full_name, kind, ids, rows,
-                                         optimizer, base_version, push_id)
+                                         optimizer, base_version, push_id,
+                                         bags)
             except errors.VariableError as error:
                 # Nothing was applied: maybe partitioned by another worker.
                 if (error.code != grpc.StatusCode.NOT_FOUND or
@@ -485,23 +532,38 @@ class Cluster:
         if base_version is not None:
             raise ValueError("Bounded staleness needs an unpartitioned "
                              "variable; %s is partitioned." % full_name)
-        parts = rows_lib.split_for_parts(layout, ids, rows, strategy,
-                                         full_name)
+        if bags is not None:
+            parts = self._split_bag_gradient(layout, ids, rows, bags,
+                                             strategy, full_name)
+        else:
+            parts = [(i, r, None) for i, r, _ in rows_lib.split_for_parts(
+                layout, ids, rows, strategy, full_name)]
         requests = {}
-        for p, (part_ids, part_rows, _) in enumerate(parts):
+        for p, (part_ids, part_rows, part_bags) in enumerate(parts):
             shard = placement.shard_for_partition(full_name, p,
                                                   len(self.shards))
             requests.setdefault(shard, []).append(
                 (p, (p, placement.partition_name(full_name, p), part_ids,
-                     part_rows)))
+                     part_rows, part_bags)))
         by_slot = self._send(requests, lambda shard, items: [
             self.shards[shard].push_rows(
                 name, kind, part_ids, part_rows, optimizer,
-                push_id=push_id and "%s/%d" % (push_id, p))
-            for p, name, part_ids, part_rows in items])
+                push_id=push_id and "%s/%d" % (push_id, p), bags=part_bags)
+            for p, name, part_ids, part_rows, part_bags in items])
         return self._whole_info(full_name, layout,
                                 [by_slot[p] for p in range(len(layout.rows))])
 
+
+    @staticmethod
+    def _split_bag_gradient(layout, ids, rows, bags, strategy, full_name):
+        """Per part: (row ids, its bags' gradient rows, its pb.Bags or None
+        when it holds no id: pushed nothing, which reads its version)."""
+        parts = rows_lib.split_bags(layout, ids, bags, strategy, full_name)
+        grad = np.frombuffer(rows, np.uint8).reshape(len(bags.offsets),
+                                                     layout.row_bytes)
+        return [(part_ids, np.ascontiguousarray(grad[whole_bags]).data,
+                 part_bags if whole_bags else None)
+                for part_ids, part_bags, whole_bags in parts]
 
     # ---- Dynamic tables (dynamic_embedding.py) ----
 
@@ -615,10 +677,10 @@ class Cluster:
         return out.data
 
     def _push_spread(self, full_name, kind, ids, rows, optimizer,
-                     base_version, push_id):
-        if base_version is not None or push_id:
-            raise ValueError("Dynamic table %s takes no base versions or "
-                             "push ids yet." % full_name)
+                     base_version, push_id, bags=None):
+        if base_version is not None or push_id or bags is not None:
+            raise ValueError("Dynamic table %s takes no bags, base versions "
+                             "or push ids yet." % full_name)
         owner, asked = self._split_by_id(full_name, ids)
         view = np.frombuffer(rows, np.uint8).reshape(len(ids), -1) \
             if len(ids) else np.zeros((0, 0), np.uint8)

@@ -212,8 +212,17 @@ class Connection:
         response = self.call("GatherRows", request)
         return response.variable, response.rows
 
+    def lookup_sparse(self, name, ids, bags):
+        """LookupSparse: one pooled row per bag of `ids` (pb.Bags);
+        (info, rows bytes)."""
+        request = pb.LookupSparseRequest(name=name, bags=bags)
+        request.ids.extend(ids.tolist())
+        response = self.call("LookupSparse", request)
+        return response.variable, response.rows
+
     def push_rows(self, name, kind, ids, rows, optimizer=None,
-                  base_version=None, max_staleness=0, push_id=""):
+                  base_version=None, max_staleness=0, push_id="",
+                  bags=None):
         """Writes the rows `ids` of variable `name` (kind ASSIGN,
         ASSIGN_ADD or APPLY_GRADIENT with `optimizer`) all or nothing;
         returns its info after the update. `push_id` as push()'s, but
@@ -223,6 +232,8 @@ class Connection:
                                      push_id=push_id or "")
         if base_version is not None:
             request.base_version = base_version
+        if bags is not None:
+            request.bags.CopyFrom(bags)
         request.ids.extend(ids.tolist())
         if optimizer is not None:
             request.optimizer.CopyFrom(optimizer)

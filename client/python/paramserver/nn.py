@@ -1,3 +1,5 @@
 """tf.nn's functions that read server variables."""
 
-from paramserver.rows import embedding_lookup  # pylint: disable=unused-import
+# pylint: disable=unused-import
+from paramserver.rows import embedding_lookup
+from paramserver.rows import embedding_lookup_sparse

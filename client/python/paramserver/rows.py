@@ -191,3 +191,123 @@ def split_for_parts(layout, ids, rows_bytes, strategy, full_name):
         out.append((row[where], None if view is None else
                     np.ascontiguousarray(view[where]).data, where))
     return out
+
+
+# ---- Pooled lookups: tf.nn.embedding_lookup_sparse ----
+
+_COMBINERS = {"mean": pb.Bags.MEAN, "sum": pb.Bags.SUM, "sqrtn": pb.Bags.SQRTN}
+
+
+class SparseTensor:
+    """tf.SparseTensor: `values` at `indices` ([N, rank] int64) of a tensor
+    of `dense_shape`. For embedding_lookup_sparse, row i's entries are the
+    ids of bag i, in row-major order."""
+
+    def __init__(self, indices, values, dense_shape):
+        self.indices = np.asarray(indices, dtype=np.int64).reshape(
+            len(values), -1) if len(values) else np.zeros((0, 2), np.int64)
+        self.values = np.asarray(values)
+        self.dense_shape = tuple(int(d) for d in dense_shape)
+
+
+def _bags(sp_ids, sp_weights, combiner, name):
+    """(ids, pb.Bags) for a SparseTensor of ids, one bag per row."""
+    if combiner not in _COMBINERS:
+        raise ValueError("combiner must be one of 'mean', 'sqrtn' or 'sum'.")
+    ids, _ = _ids(sp_ids.values, name)
+    rows = sp_ids.indices[:, 0] if len(ids) else np.zeros(0, np.int64)
+    if np.any(np.diff(rows) < 0):
+        raise ValueError("sp_ids must be ordered by row (row-major), as "
+                         "tf.sparse.reorder leaves them.")
+    num_bags = sp_ids.dense_shape[0]
+    if len(rows) and (rows[0] < 0 or rows[-1] >= num_bags):
+        raise ValueError("sp_ids rows must be in [0, %d)." % num_bags)
+    bags = pb.Bags(combiner=_COMBINERS[combiner])
+    bags.offsets.extend(
+        np.searchsorted(rows, np.arange(num_bags), side="left").tolist())
+    if sp_weights is not None:
+        weights = np.asarray(sp_weights.values, dtype=np.float32).ravel()
+        if len(weights) != len(ids):
+            raise ValueError("sp_weights must hold one weight per id: %d "
+                             "ids, %d weights." % (len(ids), len(weights)))
+        bags.weights.extend(weights.tolist())
+    return ids, bags
+
+
+def embedding_lookup_sparse(params, sp_ids, sp_weights, partition_strategy="mod",
+                            name=None, combiner=None, max_norm=None):
+    """tf.nn.embedding_lookup_sparse, pooled on the servers: one row per row
+    of `sp_ids` (its bag of ids, weighted by `sp_weights` or 1), combined
+    by "mean" (the default), "sum" or "sqrtn"; an empty bag pools to zeros.
+    Returns an array of shape [sp_ids.dense_shape[0]] + params.shape[1:]."""
+    del name
+    if max_norm is not None:
+        raise ValueError("max_norm clips rows before pooling, which the "
+                         "servers do not: gather with embedding_lookup.")
+    ids, bags = _bags(sp_ids, sp_weights, combiner or "mean", params.op_name)
+    pooled = params._connection.lookup_sparse(  # pylint: disable=protected-access
+        params.op_name, ids, bags, partition_strategy)
+    return np.frombuffer(pooled, dtype=np.float32).reshape(
+        (len(bags.offsets),) + tuple(params.shape[1:]))
+
+
+class PooledGradient:
+    """The gradient of embedding_lookup_sparse's result: `values`, one row
+    per bag, for apply_gradients. The server gives each id of bag b its
+    bag's row times the id's weight, divided as the combiner divided, then
+    takes the sparse optimizer step on those rows."""
+
+    def __init__(self, values, sp_ids, sp_weights=None, combiner="mean"):
+        self.values = np.asarray(values)
+        self.sp_ids = sp_ids
+        self.sp_weights = sp_weights
+        self.combiner = combiner
+
+
+def apply_pooled(variable, gradient, optimizer, partition_strategy="mod",
+                 push_id=""):
+    ids, bags = _bags(gradient.sp_ids, gradient.sp_weights,
+                      gradient.combiner, variable.op_name)
+    rows = np.ascontiguousarray(gradient.values, dtype=np.float32)
+    row_elements = int(np.prod(variable.shape[1:], dtype=np.int64))
+    if rows.size != len(bags.offsets) * row_elements:
+        raise ValueError("A pooled gradient of %s needs one row per bag: %d "
+                         "bags of %d floats, got shape %s." %
+                         (variable.name, len(bags.offsets), row_elements,
+                          rows.shape))
+    # pylint: disable=protected-access
+    info = variable._connection.push_rows(
+        variable.op_name, pb.Update.APPLY_GRADIENT, ids, rows.data, optimizer,
+        partition_strategy, push_id=push_id, bags=bags)
+    variable._update(info)
+    return variable
+
+
+def split_bags(layout, ids, bags, strategy, full_name):
+    """Per part: (row ids, pb.Bags with SUM and each weight divided by its
+    whole bag's divisor, the whole call's bag index of each of its bags),
+    so that the parts' pooled rows only need adding (the C++ client's
+    SplitBags)."""
+    part, row = place_ids(ids, layout.shape[0], layout.rows, strategy,
+                          full_name)
+    weights = np.asarray(bags.weights, np.float32) if len(bags.weights) \
+        else np.ones(len(ids), np.float32)
+    offsets = list(bags.offsets) + [len(ids)]
+    out = [([], pb.Bags(combiner=pb.Bags.SUM), []) for _ in layout.rows]
+    for b in range(len(bags.offsets)):
+        begin, end = offsets[b], offsets[b + 1]
+        w = weights[begin:end]
+        if bags.combiner == pb.Bags.SUM:
+            divisor = np.float32(1)
+        elif bags.combiner == pb.Bags.MEAN:
+            divisor = np.add.reduce(w, dtype=np.float32)
+        else:
+            divisor = np.sqrt(np.add.reduce(w * w, dtype=np.float32))
+        for k in range(begin, end):
+            part_rows, part_bags, whole_bags = out[part[k]]
+            if not whole_bags or whole_bags[-1] != b:
+                part_bags.offsets.append(len(part_rows))
+                whole_bags.append(b)
+            part_rows.append(int(row[k]))
+            part_bags.weights.append(float(np.float32(weights[k]) / divisor))
+    return [(np.asarray(r, np.int64), bg, wb) for r, bg, wb in out]

@@ -57,16 +57,25 @@ class Optimizer:
         if not pairs:
             raise ValueError("No gradients provided for any variable: %s." %
                              ([v.name for _, v in grads_and_vars],))
-        sparse = [(g, v) for g, v in pairs
-                  if isinstance(g, rows.IndexedSlices)]
-        dense = [(g, v) for g, v in pairs
-                 if not isinstance(g, rows.IndexedSlices)]
+        sparse_kinds = (rows.IndexedSlices, rows.PooledGradient)
+        sparse = [(g, v) for g, v in pairs if isinstance(g, sparse_kinds)]
+        dense = [(g, v) for g, v in pairs if not isinstance(g, sparse_kinds)]
         for gradient, variable in sparse:
-            rows.check_sparse(variable, gradient, partition_strategy,
-                              max_staleness)
+            if isinstance(gradient, rows.IndexedSlices):
+                rows.check_sparse(variable, gradient, partition_strategy,
+                                  max_staleness)
+            elif max_staleness > 0:
+                raise ValueError("Pooled gradients take no bounded "
+                                 "staleness yet.")
         if dense:
             self._apply_dense(dense, max_staleness, push_id)
         for i, (gradient, variable) in enumerate(sparse):
+            if isinstance(gradient, rows.PooledGradient):
+                rows.apply_pooled(variable, gradient, self._proto,
+                                  partition_strategy,
+                                  "" if push_id is None else
+                                  "%s/s%d" % (push_id, i))
+                continue
             rows.apply_sparse(variable, gradient, self._proto,
                               partition_strategy=partition_strategy,
                               max_staleness=max_staleness,
