@@ -69,6 +69,9 @@ class Cluster:
             for index, address in enumerate(addresses)]
         self._lock = threading.Lock()
         self._layouts = {}  # Full name -> Layout.
+        # Partitioned name -> (whole version, its parts' versions) of the
+        # last pull here, for conditional pulls of the parts.
+        self._part_versions = {}
         self._spread_tables = set()  # Tables spread over the servers by id.
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=max(1, count)) if count > 1 else None
@@ -285,6 +288,12 @@ class Cluster:
                     (index, item))
                 plans.append(None)
                 continue
+            # With the caller's array of the version last pulled here, each
+            # part is pulled conditionally: an unchanged part is not sent,
+            # and its bytes come from that array.
+            held = item[3] if len(item) > 3 else None
+            known_parts = self._known_parts(name, item[1]) \
+                if held is not None else None
             slots = []
             for p in range(len(layout.rows)):
                 part_name = placement.partition_name(name, p)
@@ -292,10 +301,10 @@ class Cluster:
                                                       len(self.shards))
                 slot = ("part", index, p)
                 requests.setdefault(shard, []).append(
-                    (slot, (part_name, 0,
+                    (slot, (part_name, known_parts[p] if known_parts else 0,
                             layout.rows[p] * layout.row_bytes)))
                 slots.append(slot)
-            plans.append((layout, slots))
+            plans.append((layout, slots, held if known_parts else None))
         by_slot = self._send(requests,
                              lambda shard, items: self.shards[shard].pull(items))
         out = []
@@ -305,18 +314,42 @@ class Cluster:
             if plan is None:
                 out.append(by_slot[index])
                 continue
-            layout, slots = plan
+            layout, slots, held = plan
             parts = [by_slot[slot] for slot in slots]
+            whole = self._whole_info(name, layout, [i for i, _ in parts])
+            if all(value is None for _, value in parts):
+                out.append((whole, None))  # The caller's array is current.
+                continue
+            held_bytes = None if held is None else memoryview(held).cast("B")
+            pieces, first = [], 0
             for p, (info, value) in enumerate(parts):
-                if len(value) != layout.rows[p] * layout.row_bytes:
+                size = layout.rows[p] * layout.row_bytes
+                if value is None:
+                    value = held_bytes[first:first + size]
+                if len(value) != size:
                     raise errors.ParameterServerError(
                         "Partition %s of %s no longer fits the variable's "
                         "layout." % (info.name, name),
                         grpc.StatusCode.FAILED_PRECONDITION)
-            out.append((self._whole_info(name, layout,
-                                         [i for i, _ in parts]),
-                        b"".join(bytes(v) for _, v in parts)))
+                pieces.append(value)
+                first += size
+            self._remember_parts(name, whole.version,
+                                 [i.version for i, _ in parts])
+            out.append((whole, b"".join(bytes(v) for v in pieces)))
         return out
+
+    def _known_parts(self, name, known):
+        """The parts' versions of the pull of `name` that gave version
+        `known` (their sum), or None."""
+        with self._lock:
+            remembered = self._part_versions.get(name)
+        if known <= 0 or remembered is None or remembered[0] != known:
+            return None
+        return remembered[1]
+
+    def _remember_parts(self, name, version, part_versions):
+        with self._lock:
+            self._part_versions[name] = (version, part_versions)
 
     def _known_layout(self, name):
         return self._cached_layout(name) is not None

@@ -44,11 +44,18 @@ class Variable:
     def __init__(self, info, connection):
         self._connection = connection
         self._lock = threading.Lock()
-        self._value = None  # The array last pulled, at self._version.
+        self._value = None  # The array last pulled, at _value_version.
+        self._value_version = 0
         self._update(info)
         # The version of the value the caller last saw (pulled, or made):
         # what bounded staleness compares a gradient's base with.
         self._pulled_version = info.version
+
+    # After a push, whether to keep the array last pulled (at its own older
+    # version) for the next pull to send as known. Only a partitioned
+    # variable gains (its unchanged parts are not sent again); others drop
+    # it, so that a pull-push loop holds one copy of the model, not two.
+    _KEEP_STALE_VALUE = False
 
     def _update(self, info, value=None):
         """Takes the server's `info` and, with it, the array of that version
@@ -59,9 +66,12 @@ class Variable:
             self._dtype = dtypes.from_enum(info.dtype)
             self._version = info.version
             self._trainable = info.trainable
-            self._value = value
             if value is not None:
+                self._value = value
+                self._value_version = info.version
                 self._pulled_version = info.version
+            elif not self._KEEP_STALE_VALUE:
+                self._value = None
 
     def _nbytes(self):
         return int(np.prod(self._shape, dtype=np.int64)) * self._dtype.size
@@ -71,7 +81,7 @@ class Variable:
         with self._lock:
             if self._value is None:
                 return 0, None
-            return self._version, self._value
+            return self._value_version, self._value
 
     @property
     def name(self):
@@ -160,7 +170,9 @@ def pull(variables, conditional=True):
             raise ValueError("pull: the variables come from different "
                              "connections.")
         known, array = v._known() if conditional else (0, None)
-        items.append((v._full_name, known, v._nbytes()))
+        # The array goes along: a partitioned variable's unchanged parts
+        # are taken from it.
+        items.append((v._full_name, known, v._nbytes(), array))
         held.append(array)
     pulled = connection.pull(items)
     arrays = []
@@ -267,6 +279,8 @@ class PartitionedVariable(Variable):
     """A variable split along its first axis over "<name>/part_i" (on
     consecutive servers). Read and written whole; its version is the sum of
     its parts'. As TensorFlow's, its name has no ":0"."""
+
+    _KEEP_STALE_VALUE = True
 
     def __init__(self, info, connection, num_partitions):
         super().__init__(info, connection)

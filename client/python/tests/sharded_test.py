@@ -107,3 +107,34 @@ def test_a_variable_partitioned_from_cpp_is_used_from_python_and_back(
     with tf.variable_scope("cross", reuse=True):
         bias = tf.get_variable("bias", [3])
     np.testing.assert_array_equal(bias.numpy(), [7, 7, 7])
+
+
+def test_partitioned_pulls_send_only_the_parts_that_changed(cluster3):
+    tf.connect(_addresses(cluster3), job="py")
+    with tf.variable_scope("cond", reuse=tf.AUTO_REUSE):
+        emb = tf.get_variable("emb", [9, 2], initializer=tf.zeros_initializer(),
+                              partitioner=tf.fixed_size_partitioner(3))
+    cluster = emb._connection  # pylint: disable=protected-access
+    sent = []  # Part values the servers sent.
+    for shard in cluster.shards:
+        def spy(items, pull=shard.pull):
+            answers = pull(items)
+            sent.extend(info.name for info, value in answers
+                        if value is not None)
+            return answers
+        shard.pull = spy
+    first = emb.numpy()
+    assert sorted(sent) == ["cond/emb/part_%d" % p for p in range(3)]
+    del sent[:]
+    assert emb.numpy() is first  # Nothing changed: nothing sent.
+    assert not sent
+    tf.scatter_add(emb, [4], np.ones((1, 2), np.float32))  # Part 1 (mod).
+    third = emb.numpy()
+    assert sent == ["cond/emb/part_1"]
+    expected = np.zeros((9, 2), np.float32)
+    expected[3 + 1] = 1  # Part 1 starts at row 3; id 4 is its row 1.
+    np.testing.assert_array_equal(third, expected)
+    assert emb.version == sum(
+        i.version for i in [cluster.shards[placement.shard_for_partition(
+            "cond/emb", p, 3)].call("ReadVariable", pb.ReadVariableRequest(
+                name="cond/emb/part_%d" % p)).variable for p in range(3)])
