@@ -236,8 +236,14 @@ class VariableStore {
   // segment) and appends every table's creation right after it, with
   // nothing logged in between (log_mu_ is held), so that a replay from the
   // new segment meets each table's creation before any change to it.
+  // The variables registered at that moment go to *members (when not
+  // null): what the checkpoint of the new segment must hold. Taken with the
+  // switch, under the same locks as deletions, so that a variable deleted
+  // after it stays in the checkpoint (its segment's earlier records need
+  // it; replay then applies the deletion).
   absl::Status StartSegmentWithTables(
-      const std::function<absl::Status()>& start_segment)
+      const std::function<absl::Status()>& start_segment,
+      std::vector<std::shared_ptr<Variable>>* members = nullptr)
       ABSL_LOCKS_EXCLUDED(log_mu_, mu_);
   // Then appends every table's rows (DynamicTable::LogRows) and commits;
   // tables deleted meanwhile are skipped.
@@ -348,6 +354,10 @@ class VariableStore {
   // Every variable's current value, for a checkpoint (each entry is one
   // consistent version of its variable). Sorted by name.
   std::vector<SnapshotEntry> SnapshotAll() ABSL_LOCKS_EXCLUDED(mu_);
+  // The current values of `members` (from StartSegmentWithTables), even of
+  // those deleted since, in their order.
+  static std::vector<SnapshotEntry> SnapshotOf(
+      const std::vector<std::shared_ptr<Variable>>& members);
 
   // Bytes of variable values currently accounted against max_total_bytes.
   size_t total_bytes() const ABSL_LOCKS_EXCLUDED(mu_);

@@ -114,6 +114,11 @@ std::vector<VariableStore::SnapshotEntry> VariableStore::SnapshotAll() {
     for (const auto& [name, variable] : variables_)
       variables.push_back(variable);
   }
+  return SnapshotOf(variables);
+}
+
+std::vector<VariableStore::SnapshotEntry> VariableStore::SnapshotOf(
+    const std::vector<std::shared_ptr<Variable>>& variables) {
   std::vector<SnapshotEntry> entries;
   entries.reserve(variables.size());
   for (const auto& variable : variables) {

@@ -383,11 +383,19 @@ absl::Status VariableStore::ReplayTableChange(absl::string_view name,
 }
 
 absl::Status VariableStore::StartSegmentWithTables(
-    const std::function<absl::Status()>& start_segment) {
+    const std::function<absl::Status()>& start_segment,
+    std::vector<std::shared_ptr<Variable>>* members) {
   MutexLock order(&log_mu_);
   if (absl::Status s = start_segment(); !s.ok()) return s;
-  if (change_log_ == nullptr) return absl::OkStatus();
   MutexLock lock(&mu_);
+  if (members != nullptr) {
+    members->clear();
+    members->reserve(variables_.size());
+    for (const auto& [name, variable] : variables_) {
+      members->push_back(variable);
+    }
+  }
+  if (change_log_ == nullptr) return absl::OkStatus();
   for (const auto& [name, table] : tables_) {
     absl::StatusOr<LogPosition> created =
         change_log_->AppendCreateTable(name, table->spec);

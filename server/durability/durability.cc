@@ -230,15 +230,22 @@ Durability::CheckpointStats Durability::checkpoint_stats() const {
 
 absl::StatusOr<int64_t> Durability::WriteNextCheckpoint(uint64_t* value_bytes) {
   const int64_t sequence = last_sequence_ + 1;
-  // Changes from here on go to the new segment; the snapshot below may
-  // contain some of them too, which replay re-applies harmlessly (records
-  // carry resulting values, not deltas).
+  // Changes from here on go to the new segment. The checkpoint holds the
+  // variables registered at the switch (`members`, taken with it): those
+  // deleted later too, since the segment's records before their deletion
+  // need them. Their values, read below, may contain some of the segment's
+  // changes too, which replay re-applies harmlessly (records carry
+  // resulting values, not deltas).
   // Dynamic tables live in the log alone: each one's creation opens the
   // new segment, and its rows follow (LogTables).
+  std::vector<std::shared_ptr<Variable>> members;
   if (absl::Status s = store_->StartSegmentWithTables(
-          [&] { return log_->StartSegment(sequence); });
+          [&] { return log_->StartSegment(sequence); }, &members);
       !s.ok()) {
     return s;
+  }
+  if (options_.after_segment_start_for_testing) {
+    options_.after_segment_start_for_testing();
   }
   last_sequence_ = sequence;
   // The push ids remembered so far (every one logged in older segments,
@@ -248,7 +255,8 @@ absl::StatusOr<int64_t> Durability::WriteNextCheckpoint(uint64_t* value_bytes) {
   if (absl::Status s = store_->LogTables(); !s.ok()) return s;
   if (absl::Status s = log_->Sync(); !s.ok()) return s;
   std::vector<CheckpointEntry> entries;
-  for (VariableStore::SnapshotEntry& entry : store_->SnapshotAll()) {
+  for (VariableStore::SnapshotEntry& entry :
+       VariableStore::SnapshotOf(members)) {
     if (entry.snapshot.value != nullptr) {
       *value_bytes += entry.snapshot.value->size();
     }

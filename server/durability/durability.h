@@ -10,6 +10,7 @@
 // <data_dir>/wal/wal-N.log (log_format.h).
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -38,6 +39,9 @@ struct DurabilityOptions {
   // logged), so those variables are lost. Works after any number of
   // checkpoints.
   bool ignore_corrupt_checkpoints = false;
+  // Tests only: runs in each checkpoint after its log segment started and
+  // before its values are read.
+  std::function<void()> after_segment_start_for_testing;
 };
 
 // Thread-safe.

@@ -119,6 +119,43 @@ TEST(DurabilityTest, CheckpointPlusLaterLog) {
   EXPECT_GE(*sequence, 2);
 }
 
+// A checkpoint holds the variables registered when its log segment began:
+// one pushed to and then deleted before the checkpoint read its values must
+// still be in it, or replaying the segment's push (before its deletion)
+// finds no variable and the server cannot start.
+TEST(DurabilityTest, AVariableDeletedDuringACheckpointStaysInIt) {
+  const std::string dir = FreshDir("delete_during_checkpoint");
+  {
+    VariableStore* live = nullptr;
+    DurabilityOptions options;
+    options.data_dir = dir;
+    options.fsync_policy = FsyncPolicy::kAlways;
+    options.after_segment_start_for_testing = [&] {
+      ASSERT_TRUE(Push(*live, "v", UpdateKind::kAssign, {3}).ok());
+      ASSERT_TRUE(live->DeleteVariable("v").ok());
+      Create(*live, "w", {4});  // Made after the switch: in the log only.
+    };
+    std::unique_ptr<Durability> durability;  // Outlives the store.
+    std::unique_ptr<VariableStore> store;
+    auto opened = Durability::Open(options, {}, &store);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    durability = *std::move(opened);
+    live = store.get();
+    Create(*store, "v", {1});
+    Create(*store, "kept", {2});
+    ASSERT_TRUE(durability->Checkpoint().ok());
+  }  // A crash: no checkpoint at exit.
+  DurabilityOptions options;
+  options.data_dir = dir;
+  std::unique_ptr<VariableStore> store;
+  auto restarted = Durability::Open(options, {}, &store);
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  EXPECT_TRUE(absl::IsNotFound(store->ReadVariable("v").status()));
+  EXPECT_THAT(Read(*store, "kept"), ElementsAre(2));
+  EXPECT_THAT(Read(*store, "w"), ElementsAre(4));
+  store.reset();  // Before its Durability.
+}
+
 TEST(DurabilityTest, CheckpointOnlyPolicyKeepsAssignmentsButNotGradients) {
   const std::string dir = FreshDir("checkpoint_only");
   {
