@@ -19,10 +19,20 @@ uint64_t BytesOf(const VariableInfo& info) {
   return bytes.ok() ? *bytes : 0;
 }
 
-void Shape(const TensorShape& shape, JsonWriter& json) {
-  json.BeginArray();
-  for (int64_t dim : shape) json.Int(dim);
-  json.EndArray();
+// "shape", "dtype", "bytes", "version", "trainable": what the tree and the
+// details say of every variable, in that order.
+void VariableFields(const VariableInfo& info, JsonWriter& json) {
+  json.Key("shape").BeginArray();
+  for (int64_t dim : info.shape) json.Int(dim);
+  json.EndArray()
+      .Key("dtype")
+      .String(DTypeName(info.dtype))
+      .Key("bytes")
+      .Uint(BytesOf(info))
+      .Key("version")
+      .Int(info.version)
+      .Key("trainable")
+      .Bool(info.trainable);
 }
 
 struct ScopeEntry {
@@ -149,22 +159,9 @@ std::string ScopeJson(absl::string_view scope,
     if (shown == max_children) break;
     ++shown;
     const VariableInfo& info = entry.status->info;
-    json.BeginObject()
-        .Key("kind")
-        .String("variable")
-        .Key("name")
-        .String(name)
-        .Key("shape");
-    Shape(info.shape, json);
-    json.Key("dtype")
-        .String(DTypeName(info.dtype))
-        .Key("bytes")
-        .Uint(BytesOf(info))
-        .Key("version")
-        .Int(info.version)
-        .Key("trainable")
-        .Bool(info.trainable)
-        .Key("last_update")
+    json.BeginObject().Key("kind").String("variable").Key("name").String(name);
+    VariableFields(info, json);
+    json.Key("last_update")
         .Double(UnixSeconds(entry.status->last_update))
         .Key("slots")
         .Int(entry.slots)
@@ -251,17 +248,9 @@ absl::StatusOr<std::string> VariableJson(
   }
   const VariableInfo& info = variable->info;
   JsonWriter json;
-  json.BeginObject().Key("name").String(name).Key("shape");
-  Shape(info.shape, json);
-  json.Key("dtype")
-      .String(DTypeName(info.dtype))
-      .Key("bytes")
-      .Uint(BytesOf(info))
-      .Key("version")
-      .Int(info.version)
-      .Key("trainable")
-      .Bool(info.trainable)
-      .Key("slot")
+  json.BeginObject().Key("name").String(name);
+  VariableFields(info, json);
+  json.Key("slot")
       .Bool(variable->is_slot)
       .Key("last_update")
       .Double(UnixSeconds(variable->last_update))
