@@ -63,6 +63,14 @@ class Server:
         with open(self.log.name) as log:
             return log.read()
 
+    def http_port(self, tls=False):
+        """The port of --http_port, from the "HTTP on HOST:PORT" log line
+        (which says "over TLS" when it serves HTTPS)."""
+        found = re.search(r"HTTP on \S+:(\d+)" + (" over TLS" if tls else ""),
+                          self.log_text())
+        assert found, self.log_text()
+        return int(found.group(1))
+
     def stop(self):
         """Stops the server; raises with its log if it had exited by itself
         (a crash, or a sanitizer's report) before being asked to."""

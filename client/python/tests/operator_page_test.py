@@ -20,11 +20,6 @@ from conftest import Server
 CHROMIUM = "chromium-headless-shell"
 
 
-def _http_port(server):
-    found = re.search(r"HTTP on \S+:(\d+)", server.log_text())
-    assert found, server.log_text()
-    return int(found.group(1))
-
 
 class _Dom(html.parser.HTMLParser):
     """What the tests look for in the rendered page."""
@@ -86,7 +81,7 @@ def test_the_page_shows_the_scope_tree_and_a_histogram_under_load(tmp_path):
     stop = threading.Event()
     worker = None
     try:
-        port = _http_port(server)
+        port = server.http_port()
         tf.connect(server.address)
         with tf.variable_scope("net"):
             with tf.variable_scope("conv1"):
@@ -157,7 +152,7 @@ def test_with_tokens_the_page_asks_for_one_and_shows_only_its_prefixes(
                       "tower0-reader reader tower0\n")
     server = Server("--http_port=0", "--tokens_file=%s" % tokens)
     try:
-        port = _http_port(server)
+        port = server.http_port()
         tf.connect(server.address, token="writer-token")
         for tower in ("tower0", "tower1"):
             with tf.variable_scope(tower):

@@ -5,7 +5,6 @@ counter's rate through its HTTP API."""
 
 import json
 import os
-import re
 import socket
 import subprocess
 import tempfile
@@ -19,11 +18,6 @@ import numpy as np
 import paramserver as tf
 from conftest import Server
 
-
-def _http_port(server):
-    found = re.search(r"HTTP on \S+:(\d+)", server.log_text())
-    assert found, server.log_text()
-    return int(found.group(1))
 
 
 def _get(port, path):
@@ -50,7 +44,7 @@ def test_promtool_accepts_the_metrics_of_a_working_server():
             v.numpy()
             with np.testing.assert_raises(tf.VariableError):
                 tf.get_variable("lint/v", [4])  # ALREADY_EXISTS, counted.
-            metrics = _get(_http_port(server), "/metrics")
+            metrics = _get(server.http_port(), "/metrics")
         finally:
             server.stop()
     assert 'grpc_code="AlreadyExists"' in metrics
@@ -67,7 +61,7 @@ def test_prometheus_scrapes_a_server_while_workers_train(tmp_path):
     prometheus = None
     stop = threading.Event()
     try:
-        http_port = _http_port(server)
+        http_port = server.http_port()
         web_port = _free_port()
         config = tmp_path / "prometheus.yml"
         config.write_text(

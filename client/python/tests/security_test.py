@@ -4,7 +4,6 @@ certificates made by deploy/gen_test_certs.sh (as the C++ security test)."""
 import http.client
 import json
 import os
-import re
 import ssl
 import subprocess
 import urllib.error
@@ -185,11 +184,6 @@ def test_the_training_worker_speaks_mutual_tls(mutual_tls_server, certs):
     _losses(run.stdout, 0)
 
 
-def _https_port(server):
-    found = re.search(r"HTTP on \S+:(\d+) over TLS", server.log_text())
-    assert found, server.log_text()
-    return int(found.group(1))
-
 
 def test_with_tls_the_http_port_serves_https_and_may_leave_loopback(certs):
     # Under TLS the HTTP port takes the server's certificate, so it may
@@ -198,7 +192,7 @@ def test_with_tls_the_http_port_serves_https_and_may_leave_loopback(certs):
                     (certs / "tokens"), "--http_port=0",
                     "--http_address=0.0.0.0")
     try:
-        port = _https_port(server)
+        port = server.http_port(tls=True)
         context = ssl.create_default_context(cafile=str(certs / "ca.crt"))
         base = "https://localhost:%d" % port
         with urllib.request.urlopen(base + "/healthz", context=context,
